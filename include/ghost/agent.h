@@ -1,0 +1,98 @@
+/*
+ * ghost/agent.h - agents: one thread per enclave CPU, pinned to it, running
+ * a policy's loop; the full agent that owns them; the agent-process wrapper.
+ *
+ * Lifecycle of each agent thread: attach to its CPU (ready) -> wait until
+ * every agent of the enclave is attached (enclave ready) -> call the policy's
+ * loop until told to finish and the policy has nothing left -> detach.
+ * Both models fit: per-CPU (every agent schedules its own CPU) and
+ * centralized (one global agent schedules every CPU, the rest local-yield).
+ * This layer makes no scheduling decision and never prints.
+ */
+#ifndef GHOST_AGENT_H
+#define GHOST_AGENT_H
+
+#include <ghost/common.h>
+#include <ghost/cpuset.h>
+#include <ghost/enclave.h>
+#include <ghost/sched.h>
+
+#include <pthread.h>
+
+struct ghost_agent;
+struct ghost_full_agent;
+
+/* A scheduling policy, written once for every backend. */
+struct ghost_policy {
+	const char *name;
+	const char *summary;
+	/*
+	 * Sets up the policy over the enclave (queues, scheduler state) before
+	 * any agent thread starts; *state is handed to every other hook.
+	 */
+	int (*init)(struct ghost_full_agent *fa, void **state);
+	void (*fini)(void *state);
+	/* In the agent thread, before attach: the queue for cpu's own
+	 * messages (-1 = the enclave default queue). */
+	int (*agent_queue)(void *state, struct ghost_agent *a);
+	/* In the agent thread, once the enclave is ready. */
+	void (*agent_start)(void *state, struct ghost_agent *a);
+	/* One iteration of the agent loop of a's CPU. */
+	void (*agent_loop)(void *state, struct ghost_agent *a);
+	/* May a's loop end now that finishing was asked for? (nothing left) */
+	bool (*agent_may_exit)(void *state, struct ghost_agent *a);
+	/* Runs once in the full agent after every agent is attached and before
+	 * the enclave is declared ready (default queue, discovery...). */
+	int (*enclave_ready)(void *state);
+	/* Writes a one-line summary of the policy's counters. */
+	int (*format_stats)(void *state, char *buf, size_t len);
+};
+
+enum ghost_agent_prio {
+	GHOST_AGENT_PRIO_AUTO = 0,	/* SCHED_FIFO if the process may, else normal */
+	GHOST_AGENT_PRIO_RT,		/* SCHED_FIFO or fail */
+	GHOST_AGENT_PRIO_NORMAL,	/* stay in the normal class */
+};
+
+struct ghost_full_agent_opts {
+	size_t sz;
+	struct ghost_enclave *enclave;		/* created or attached by the caller */
+	const struct ghost_policy *policy;
+	const void *policy_config;		/* handed to the policy's init */
+	enum ghost_agent_prio prio;
+	bool take_over;				/* attach to a live enclave: discover its tasks */
+};
+
+/* Starts one agent per enclave CPU and returns once all are scheduling. */
+GHOST_API int ghost_full_agent_start(const struct ghost_full_agent_opts *opts,
+				     struct ghost_full_agent **out);
+/*
+ * Asks every agent to finish, wakes them, joins them, releases the
+ * enclave's agent claim. Safe to call once; frees fa.
+ */
+GHOST_API int ghost_full_agent_stop(struct ghost_full_agent *fa);
+GHOST_API struct ghost_enclave *ghost_full_agent_enclave(const struct ghost_full_agent *fa);
+GHOST_API const void *ghost_full_agent_policy_config(const struct ghost_full_agent *fa);
+GHOST_API void *ghost_full_agent_policy_state(const struct ghost_full_agent *fa);
+GHOST_API bool ghost_full_agent_is_rt(const struct ghost_full_agent *fa);
+GHOST_API int ghost_full_agent_format_stats(struct ghost_full_agent *fa, char *buf, size_t len);
+
+/* Per-agent accessors for policies. */
+GHOST_API int ghost_agent_cpu(const struct ghost_agent *a);
+GHOST_API struct ghost_enclave *ghost_agent_enclave(const struct ghost_agent *a);
+GHOST_API const struct ghost_status_word *ghost_agent_status_word(const struct ghost_agent *a);
+/* True once the full agent was asked to stop. */
+GHOST_API bool ghost_agent_finishing(const struct ghost_agent *a);
+GHOST_API void *ghost_agent_policy_data(const struct ghost_agent *a);
+GHOST_API void ghost_agent_set_policy_data(struct ghost_agent *a, void *data);
+
+/*
+ * The agent-process wrapper: runs the full agent until SIGINT or SIGTERM
+ * (or until *stop becomes true), calling tick every interval_ms (for stats
+ * lines; may be NULL), then stops it cleanly. Returns 0 on a clean stop.
+ */
+GHOST_API int ghost_agent_process_run(struct ghost_full_agent *fa, int interval_ms,
+				      void (*tick)(struct ghost_full_agent *fa, void *ctx),
+				      void *ctx, volatile int *stop);
+
+#endif

@@ -1,0 +1,123 @@
+/*
+ * ghost/sched.h - the scheduler base every policy builds on.
+ *
+ * It owns the task table (gtid -> task, O(1) lookup, insert and remove, in
+ * policy-sized records so a policy embeds struct ghost_task first in its own
+ * task type) and the dispatch of every message type to a per-type callback.
+ * It enforces the sequence-number rule: TASK_NEW sets a task's seqnum, every
+ * later message must carry a larger one. It makes no scheduling decision.
+ */
+#ifndef GHOST_SCHED_H
+#define GHOST_SCHED_H
+
+#include <ghost/abi.h>
+#include <ghost/channel.h>
+#include <ghost/common.h>
+
+struct ghost_enclave;
+
+struct ghost_task {
+	int64_t gtid;
+	uint32_t seqnum;		/* seqnum of the last message dispatched for it */
+	struct ghost_sw_info sw_info;
+	const struct ghost_status_word *sw;
+	struct ghost_task *hash_next;	/* private to the task table */
+};
+
+struct ghost_task_table {
+	struct ghost_task **buckets;
+	uint32_t nbuckets;		/* power of two */
+	uint32_t count;
+	size_t task_size;
+	void *free_list;		/* recycled records */
+	void **chunks;			/* slabs of records, freed with the table */
+	uint32_t nchunks, chunk_cap;
+	uint32_t chunk_used;		/* records handed out of the newest chunk */
+};
+
+GHOST_API int ghost_task_table_init(struct ghost_task_table *t, size_t task_size);
+GHOST_API void ghost_task_table_fini(struct ghost_task_table *t);
+GHOST_API struct ghost_task *ghost_task_table_find(const struct ghost_task_table *t,
+						   int64_t gtid);
+/* A zeroed record for gtid; NULL with errno EEXIST if known, ENOMEM. */
+GHOST_API struct ghost_task *ghost_task_table_insert(struct ghost_task_table *t, int64_t gtid);
+GHOST_API void ghost_task_table_remove(struct ghost_task_table *t, struct ghost_task *task);
+/* Calls fn on every task; fn may not insert or remove. */
+GHOST_API void ghost_task_table_for_each(struct ghost_task_table *t,
+					 void (*fn)(struct ghost_task *task, void *ctx), void *ctx);
+
+struct ghost_sched;
+
+/* Per-message callbacks a policy overrides; NULL ones are ignored. */
+struct ghost_sched_ops {
+	/* Task messages: the task exists in the table (TASK_NEW created it). */
+	void (*task_new)(struct ghost_sched *s, struct ghost_task *t, const struct ghost_msg *m);
+	void (*task_wakeup)(struct ghost_sched *s, struct ghost_task *t, const struct ghost_msg *m);
+	void (*task_blocked)(struct ghost_sched *s, struct ghost_task *t, const struct ghost_msg *m);
+	void (*task_yield)(struct ghost_sched *s, struct ghost_task *t, const struct ghost_msg *m);
+	void (*task_preempt)(struct ghost_sched *s, struct ghost_task *t, const struct ghost_msg *m);
+	/* After task_dead / task_departed the base frees the status word and
+	 * removes the task: the policy must drop every pointer to it. */
+	void (*task_dead)(struct ghost_sched *s, struct ghost_task *t, const struct ghost_msg *m);
+	void (*task_departed)(struct ghost_sched *s, struct ghost_task *t,
+			      const struct ghost_msg *m);
+	void (*task_switchto)(struct ghost_sched *s, struct ghost_task *t,
+			      const struct ghost_msg *m);
+	void (*task_affinity_changed)(struct ghost_sched *s, struct ghost_task *t,
+				      const struct ghost_msg *m);
+	void (*task_on_cpu)(struct ghost_sched *s, struct ghost_task *t, const struct ghost_msg *m);
+	void (*task_priority_changed)(struct ghost_sched *s, struct ghost_task *t,
+				      const struct ghost_msg *m);
+	void (*task_latch_failure)(struct ghost_sched *s, struct ghost_task *t,
+				   const struct ghost_msg *m);
+	/* CPU messages. */
+	void (*cpu_tick)(struct ghost_sched *s, const struct ghost_msg *m);
+	void (*cpu_timer_expired)(struct ghost_sched *s, const struct ghost_msg *m);
+	void (*cpu_not_idle)(struct ghost_sched *s, const struct ghost_msg *m);
+	void (*cpu_available)(struct ghost_sched *s, const struct ghost_msg *m);
+	void (*cpu_busy)(struct ghost_sched *s, const struct ghost_msg *m);
+	void (*cpu_agent_blocked)(struct ghost_sched *s, const struct ghost_msg *m);
+	void (*cpu_agent_wakeup)(struct ghost_sched *s, const struct ghost_msg *m);
+	/* A channel dropped messages: the view of its tasks is stale. */
+	void (*channel_overflow)(struct ghost_sched *s, struct ghost_channel *c, uint32_t lost);
+};
+
+/* What the base counted; policies read it for their stats lines. */
+struct ghost_sched_stats {
+	uint64_t msgs[256];		/* by message type */
+	uint64_t msgs_total;
+	uint64_t bad_msgs;		/* malformed, unknown type, or task unknown */
+	uint64_t seqnum_errors;		/* a task's seqnum did not increase */
+	uint64_t duplicate_new;		/* TASK_NEW for a known task */
+	uint64_t overflows;		/* messages lost to full rings */
+};
+
+struct ghost_sched {
+	struct ghost_enclave *enclave;
+	const struct ghost_sched_ops *ops;
+	void *policy;			/* the policy's own state */
+	struct ghost_task_table tasks;
+	struct ghost_sched_stats stats;
+};
+
+GHOST_API int ghost_sched_init(struct ghost_sched *s, struct ghost_enclave *e,
+			       const struct ghost_sched_ops *ops, void *policy, size_t task_size);
+GHOST_API void ghost_sched_fini(struct ghost_sched *s);
+
+/*
+ * Hands one message to its callback, after the table and seqnum bookkeeping.
+ * Returns 0, or -EINVAL (malformed), -ENOENT (task unknown), -EEXIST
+ * (TASK_NEW for a known task), -ERANGE (seqnum went backwards; the message
+ * is still delivered); each is counted in stats.
+ */
+GHOST_API int ghost_sched_dispatch(struct ghost_sched *s, const struct ghost_msg *m);
+/* Dispatches and consumes every message of c; returns how many. */
+GHOST_API int ghost_sched_drain(struct ghost_sched *s, struct ghost_channel *c);
+
+/*
+ * Finds every task of the enclave the table does not know (an agent
+ * taking over a live enclave) and has the kernel send TASK_NEW for it.
+ */
+GHOST_API int ghost_sched_discover(struct ghost_sched *s);
+
+#endif

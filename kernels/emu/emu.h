@@ -1,0 +1,353 @@
+/*
+ * kernels/emu/emu.h - the embedded kernel: ghOSt's kernel side in user space.
+ *
+ * Private to kernels/emu/. An enclave lives in files under a namespace root
+ * (default: a per-user runtime directory), shared by every process that
+ * opens it: the agent's and any number of application processes. The state
+ * file holds the "kernel" (per-CPU run state, queues table, task records)
+ * behind one robust process-shared mutex; the other files are laid out
+ * exactly as the ghOSt ABI lays out its shared memory (cpu_data with the
+ * per-CPU txns, sw_<id> status-word regions, queue rings).
+ *
+ * There is no privileged code: every "kernel" operation runs in the thread
+ * that triggers it (an agent committing, a task blocking, a timer firing),
+ * under the enclave lock. A ghost task is a real thread that runs user code
+ * only while the state says it is on a CPU, pinned to that CPU; otherwise it
+ * is parked on a futex in its task record. Preempting a task that never
+ * calls the library is a signal whose handler parks the thread.
+ */
+#ifndef GHOST_EMU_H
+#define GHOST_EMU_H
+
+#include <ghost/abi.h>
+#include <ghost/cpuset.h>
+#include <ghost/kernel.h>
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define EMU_MAGIC 0x756d6574736f6867ull	/* "ghostemu" */
+#define EMU_LAYOUT 1
+#define EMU_MAX_QUEUES 1024
+#define EMU_MAX_REGIONS 16
+#define EMU_TIMERS_PER_CPU 4
+#define EMU_DEFAULT_MAX_TASKS 8192
+#define EMU_MAX_TASKS (1u << 20)	/* the task index lives in the gtid's low 20 bits */
+#define EMU_TRACE_LEN 16384
+
+/* Task record states. */
+enum emu_task_state {
+	EMU_T_FREE = 0,
+	EMU_T_BLOCKED,		/* not runnable */
+	EMU_T_RUNNABLE,		/* runnable, not on a CPU (maybe latched) */
+	EMU_T_ONCPU,		/* current task of t->cpu */
+	EMU_T_DEAD,		/* exited; kept until the agent frees the word */
+	EMU_T_DEPARTED,		/* left the enclave; kept until the word is freed */
+};
+
+/* Task record flags. */
+#define EMU_TF_PREEMPT_REQ	(1u << 0)	/* a preemption signal is on its way */
+#define EMU_TF_WAKE_PENDING	(1u << 1)	/* unblocked before it blocked */
+#define EMU_TF_NEW_PENDING	(1u << 2)	/* TASK_NEW not delivered yet (no queue) */
+#define EMU_TF_UNMANAGED	(1u << 3)	/* released: runs as a normal thread */
+#define EMU_TF_GATED		(1u << 4)	/* departed, word not freed yet */
+#define EMU_TF_ELIDE_PREEMPT	(1u << 5)	/* the pending preemption sends no message */
+#define EMU_TF_ASSOCIATED	(1u << 6)	/* its queue was set by ASSOC_QUEUE */
+
+/* Agent states of a CPU. */
+enum emu_agent_state {
+	EMU_A_NONE = 0,		/* no agent attached */
+	EMU_A_RUNNING,		/* the agent owns the CPU */
+	EMU_A_YIELDED,		/* the agent sleeps in run/commit; tasks may run */
+};
+
+/* A futex word pair: who waits on it, and the generation they wait for. */
+struct emu_park {
+	uint32_t seq;
+	uint32_t waiters;
+};
+
+struct emu_timer {
+	int64_t expires;	/* absolute CLOCK_MONOTONIC ns, 0 = disarmed */
+	int64_t period;
+	uint64_t type;
+	uint64_t cookie;
+};
+
+struct emu_cpu {
+	int32_t in_enclave;
+	int32_t agent_state;		/* enum emu_agent_state */
+	int32_t agent_pid;
+	int32_t agent_tid;
+	int64_t agent_gtid;
+	uint32_t agent_sw_region;
+	uint32_t agent_sw_index;
+	int32_t agent_queue;		/* CPU messages go here; -1 = none */
+	int32_t yield_flags;		/* run_flags of the agent's last yield */
+	struct emu_park agent_park;
+	int32_t current;		/* task index on this CPU, -1 = none */
+	int32_t latched;		/* task index latched to run next, -1 */
+	uint16_t latched_run_flags;
+	uint16_t current_run_flags;
+	int32_t idle_latched;		/* GHOST_IDLE_GTID was committed */
+	int32_t idle_need_not_idle;	/* ... with NEED_CPU_NOT_IDLE */
+	uint64_t cpu_seqnum;
+	int32_t avail;			/* no higher class wants this CPU */
+	int32_t agent_blocked;		/* the agent thread sleeps outside run */
+	int64_t last_tick;
+	struct emu_timer timers[EMU_TIMERS_PER_CPU];
+};
+
+struct emu_queue {
+	uint32_t in_use;
+	uint32_t gen;			/* bumped on every create: remap when it moves */
+	uint32_t elems;
+	int32_t owner_pid;
+	int32_t nwake;
+	int32_t wake_cpu[GHOST_MAX_WINFO];
+	uint64_t mapsize;
+};
+
+struct emu_task {
+	int64_t gtid;			/* 0 when free */
+	uint32_t state;			/* enum emu_task_state */
+	uint32_t flags;			/* EMU_TF_* */
+	int32_t pid, tid;
+	int32_t cpu;			/* CPU it is on, or last ran on; -1 never */
+	int32_t latched_cpu;		/* -1 unless latched */
+	int32_t affinity_cpu;		/* CPU its thread is pinned to, -1 none */
+	int32_t queue;			/* -1 = none */
+	uint32_t queue_gen;
+	uint32_t sw_region, sw_index;
+	uint16_t run_flags;		/* of the commit that put it on its CPU */
+	uint16_t pad0;
+	int32_t sig;			/* the preemption signal its process handles */
+	uint32_t pad1;
+	uint64_t orig_mask[GHOST_MAX_CPUS / 64];	/* its affinity before it entered */
+	int32_t nice;
+	int32_t wake_waker_cpu;
+	struct emu_park park;		/* the thread sleeps here while not on a CPU */
+	int64_t oncpu_since;
+	int64_t runnable_since;
+	uint64_t runtime;
+	int64_t parent_gtid;
+	pthread_mutex_t life;		/* robust; held by the thread while it lives */
+};
+
+/* Trace of CPU switches, for invariant checks (tunable "trace"). */
+struct emu_trace_ent {
+	int64_t ts;
+	int64_t gtid;
+	int32_t cpu;
+	int32_t on;			/* 1 switched in, 0 switched out */
+};
+
+struct emu_region {
+	uint32_t in_use;
+	uint32_t id;
+	uint32_t node;
+	uint32_t hint;			/* next index to try */
+};
+
+struct emu_stats {
+	uint64_t commits;
+	uint64_t commit_fail[16];	/* by state - GHOST_TXN_COMPLETE */
+	uint64_t msgs[256];
+	uint64_t msgs_dropped;		/* no queue, gated or ring full */
+	uint64_t preempt_signals;
+	uint64_t switches;
+	uint64_t reaped_tasks;		/* threads found dead */
+};
+
+enum emu_enclave_state {
+	EMU_E_ALIVE = 1,
+	EMU_E_DEAD,
+};
+
+struct emu_shared {
+	uint64_t magic;
+	uint32_t layout;
+	uint32_t abi;
+	uint64_t id;
+	uint64_t size;			/* bytes of the state file */
+	uint32_t ncpus;			/* pages in cpu_data: the machine's CPU count */
+	uint32_t max_tasks;
+	pthread_mutex_t lock;		/* robust, process-shared: guards everything */
+	uint32_t state;			/* enum emu_enclave_state */
+	uint32_t repairs;		/* times the lock was found owner-dead */
+	struct ghost_cpuset cpus;
+	/* ghostfs tunables */
+	int32_t deliver_ticks;
+	int32_t deliver_cpu_availability;
+	int32_t deliver_agent_runnability;
+	int32_t commit_at_tick;
+	int32_t live_dangerously;
+	int32_t switchto_disabled;
+	int32_t wake_on_waker_cpu;
+	int32_t trace_on;
+	int64_t runnable_timeout_ms;
+	/* tunables of this backend */
+	int64_t agent_timeout_ms;	/* agent gone this long: the enclave is reaped */
+	int64_t tick_us;		/* tick period while ticks are wanted */
+	int64_t park_spin_ns;		/* parked threads poll this long before sleeping */
+	int32_t ephemeral_pid;		/* destroy when this process goes, 0 = no */
+	int32_t default_queue;
+	int32_t agent_pid;		/* process that holds agent_online */
+	int32_t pad1;
+	int64_t agent_gone_since;	/* when the watchdog first saw no agent */
+	uint32_t nr_tasks;		/* live (not dead/departed) tasks */
+	uint32_t gtid_gen;
+	int32_t free_task;		/* head of the free-record list... by scan */
+	uint32_t task_hint;
+	struct emu_region regions[EMU_MAX_REGIONS];
+	struct emu_stats stats;
+	uint32_t trace_head;
+	uint32_t pad2;
+	/* offsets (bytes from the start) of the arrays that follow */
+	uint64_t cpus_off, queues_off, tasks_off, trace_off;
+};
+
+/* Process-local view of an open enclave. */
+struct emu_qmap {
+	uint32_t gen;
+	void *map;
+	size_t size;
+};
+
+struct ghost_kenclave {
+	char dir[512];
+	char root[400];
+	uint64_t id;
+	int state_fd;
+	struct emu_shared *sh;
+	size_t sh_size;
+	struct ghost_cpu_data *cpu_data;
+	size_t cpu_data_size;
+	void *rw_regions[EMU_MAX_REGIONS];	/* read-write maps, kernel side */
+	struct emu_qmap qmaps[EMU_MAX_QUEUES];
+	int online_fd;			/* held while this process is the agent */
+	bool creator;
+	bool ephemeral;
+	pthread_mutex_t local_lock;	/* guards the process-local maps */
+	struct ghost_kenclave *next;	/* in the process's list, for the kernel thread */
+	int refs;
+	bool kthread_registered;
+	/* the kernel thread's bookkeeping, process-local */
+	int64_t last_watchdog, last_scan, last_avail, last_runnability, next_tick;
+	struct emu_agent_local {
+		clockid_t clock;
+		int tid;
+		bool valid;
+		bool busy;
+		bool blocked;
+		int64_t cpu_ns, wall_ns;
+		long nvcsw;
+	} agents[GHOST_MAX_CPUS];
+};
+
+/* A ghost task's process-local handle (the TLS "current"). */
+struct ghost_ktask {
+	struct ghost_kenclave *ke;
+	struct emu_task *t;
+	int32_t idx;
+	int64_t gtid;
+	cpu_set_t orig_affinity;
+	int cur_affinity;		/* CPU this thread is pinned to, -1 */
+	volatile int in_kernel;		/* inside an emu critical section */
+	volatile int preempt_deferred;	/* a preemption signal arrived meanwhile */
+	bool unmanaged;
+};
+
+/* ---- accessors ---- */
+static inline struct emu_cpu *emu_cpu(struct emu_shared *sh, int cpu)
+{
+	return (struct emu_cpu *)((char *)sh + sh->cpus_off) + cpu;
+}
+static inline struct emu_queue *emu_queue(struct emu_shared *sh, int q)
+{
+	return (struct emu_queue *)((char *)sh + sh->queues_off) + q;
+}
+static inline struct emu_task *emu_task(struct emu_shared *sh, int idx)
+{
+	return (struct emu_task *)((char *)sh + sh->tasks_off) + idx;
+}
+static inline struct emu_trace_ent *emu_trace(struct emu_shared *sh)
+{
+	return (struct emu_trace_ent *)((char *)sh + sh->trace_off);
+}
+static inline int emu_gtid_index(int64_t gtid)
+{
+	return (int)(gtid & (EMU_MAX_TASKS - 1)) - 1;
+}
+
+/* ---- emu_ns.c: namespace, files, mappings ---- */
+int emu_root_default(char *buf, size_t len);
+int emu_enclave_create(const struct ghost_kernel_create_args *args, struct ghost_kenclave **out);
+int emu_enclave_attach(const char *root, uint64_t id, struct ghost_kenclave **out);
+void emu_enclave_close(struct ghost_kenclave *ke);
+int emu_enclave_list(const char *root, uint64_t *ids, int max);
+int emu_file_read(struct ghost_kenclave *ke, const char *name, char *buf, size_t len);
+int emu_file_write(struct ghost_kenclave *ke, const char *name, const char *text);
+int emu_ctl(struct ghost_kenclave *ke, const char *cmd);
+int emu_sw_region_create(struct ghost_kenclave *ke, uint32_t id, uint32_t node);
+int emu_sw_region_map(struct ghost_kenclave *ke, uint32_t id,
+		      const struct ghost_sw_region_header **out, size_t *size);
+struct ghost_status_word *emu_sw_word(struct ghost_kenclave *ke, uint32_t region, uint32_t index);
+void *emu_queue_map(struct ghost_kenclave *ke, int q);
+int emu_queue_file(struct ghost_kenclave *ke, int q, char *buf, size_t len);
+bool emu_agent_process_alive(struct ghost_kenclave *ke);
+int emu_agent_online(struct ghost_kenclave *ke);
+void emu_agent_offline(struct ghost_kenclave *ke);
+int emu_remove_files(struct ghost_kenclave *ke);
+
+/* ---- emu_core.c: the scheduler side (all with the lock held unless noted) ---- */
+int emu_lock(struct ghost_kenclave *ke);	/* takes the lock, repairing after a dead owner */
+void emu_unlock(struct ghost_kenclave *ke);
+int64_t emu_now(void);
+struct emu_task *emu_task_by_gtid(struct emu_shared *sh, int64_t gtid);
+void emu_task_msg(struct ghost_kenclave *ke, struct emu_task *t, uint16_t type,
+		  const void *payload, uint16_t len);
+void emu_cpu_msg(struct ghost_kenclave *ke, int cpu, uint16_t type, const void *payload,
+		 uint16_t len);
+void emu_agent_wake(struct ghost_kenclave *ke, int cpu);
+uint32_t emu_agent_barrier_bump(struct ghost_kenclave *ke, int cpu);
+void emu_schedule(struct ghost_kenclave *ke, int cpu);
+void emu_preempt_current(struct ghost_kenclave *ke, int cpu, bool elide);
+void emu_task_reap(struct ghost_kenclave *ke, struct emu_task *t);
+bool emu_task_preempted(struct ghost_kenclave *ke, struct emu_task *t);
+void emu_task_stop(struct ghost_kenclave *ke, struct emu_task *t, uint16_t type,
+		   uint32_t new_state);
+void emu_task_wakeup(struct ghost_kenclave *ke, struct emu_task *t, int waker_cpu);
+void emu_send_task_new(struct ghost_kenclave *ke, struct emu_task *t);
+void emu_flush_new_pending(struct ghost_kenclave *ke);
+int emu_init_task_life(struct emu_task *t);
+void emu_handle_preempt(struct ghost_ktask *self);
+/* Initial-exec TLS: the preemption signal handler reads these. */
+extern __thread struct ghost_ktask *emu_self __attribute__((tls_model("initial-exec")));
+extern __thread int emu_agent_cpu __attribute__((tls_model("initial-exec")));
+bool emu_task_thread_dead(struct emu_task *t);
+int emu_sw_alloc(struct ghost_kenclave *ke, uint32_t *region, uint32_t *index);
+void emu_enclave_kill(struct ghost_kenclave *ke);	/* reap: every task departs */
+void emu_park_wake(struct emu_park *p);
+int emu_park_wait(struct emu_park *p, uint32_t seen, int64_t spin_ns, int64_t deadline_ns);
+void emu_set_avail(struct ghost_kenclave *ke, int cpu, bool avail, bool boost);
+void emu_release_queue_tasks(struct ghost_kenclave *ke, int q);
+int emu_discover(struct ghost_kenclave *ke);
+int emu_commit_cpus(struct ghost_kenclave *ke, const struct ghost_cpuset *cpus, bool sync,
+		    int claimer_cpu, bool caller_is_agent, int *local_cpu);
+void emu_commit_at_schedule(struct ghost_kenclave *ke, int cpu, bool tick);
+
+/* ---- emu_kthread.c: the per-process kernel thread ---- */
+int emu_kthread_register(struct ghost_kenclave *ke);
+void emu_kthread_unregister(struct ghost_kenclave *ke);
+void emu_kthread_run_once(struct ghost_kenclave *ke, bool is_agent_process);
+
+/* ---- emu_task.c ---- */
+int emu_signal_setup(void);
+extern int emu_preempt_signal;
+
+extern const struct ghost_kernel_ops ghost_kernel_emu;
+
+#endif

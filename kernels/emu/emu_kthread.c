@@ -1,0 +1,340 @@
+/*
+ * kernels/emu/emu_kthread.c - the embedded kernel's periodic work, done by
+ * one background thread in every process that has ghost tasks or agents.
+ *
+ * In every such process: the watchdog (an enclave whose agent has been gone
+ * longer than agent_timeout_ms is torn down and its tasks run on as normal
+ * threads; likewise runnable_timeout and ephemeral enclaves), and reaping
+ * tasks whose threads died without saying so. In the agent's process only:
+ * CPU ticks, ghost timers, commit at tick, CPU availability and agent
+ * runnability. The thread never runs user code and never blocks on anything
+ * but the enclave lock and its own sleep.
+ */
+#include "emu.h"
+
+#include "internal.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static pthread_mutex_t kt_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct ghost_kenclave *kt_list;
+static pthread_t kt_thread;
+static bool kt_started;
+
+#define WATCHDOG_NS 20000000LL		/* 20 ms */
+#define SCAN_NS 50000000LL		/* 50 ms */
+#define AVAIL_NS 20000000LL		/* 20 ms window for the steal ratio */
+#define RUNNABILITY_NS 10000000LL	/* 10 ms */
+
+static bool pid_alive(pid_t pid)
+{
+	return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM);
+}
+
+static void watchdog(struct ghost_kenclave *ke, int64_t now)
+{
+	struct emu_shared *sh = ke->sh;
+	bool alive, kill_it = false;
+
+	if (__atomic_load_n(&sh->state, __ATOMIC_ACQUIRE) != EMU_E_ALIVE)
+		return;
+	alive = emu_agent_process_alive(ke);
+	if (emu_lock(ke))
+		return;
+	if (sh->state == EMU_E_ALIVE) {
+		if (sh->ephemeral_pid && !pid_alive(sh->ephemeral_pid))
+			kill_it = true;
+		if (alive || sh->nr_tasks == 0) {
+			sh->agent_gone_since = 0;
+		} else if (!sh->agent_gone_since) {
+			sh->agent_gone_since = now;
+		} else if (now - sh->agent_gone_since >= sh->agent_timeout_ms * 1000000) {
+			ghost_warn("enclave %llu: no agent for %lld ms, releasing its %u tasks",
+				   (unsigned long long)sh->id, (long long)sh->agent_timeout_ms,
+				   sh->nr_tasks);
+			kill_it = true;
+		}
+		if (sh->runnable_timeout_ms > 0) {
+			for (uint32_t i = 0; i < sh->max_tasks && !kill_it; i++) {
+				struct emu_task *t = emu_task(sh, (int)i);
+
+				if (t->state == EMU_T_RUNNABLE &&
+				    now - t->runnable_since > sh->runnable_timeout_ms * 1000000)
+					kill_it = true;
+			}
+		}
+		if (kill_it)
+			emu_enclave_kill(ke);
+	}
+	emu_unlock(ke);
+	if (kill_it)
+		emu_remove_files(ke);
+}
+
+/* Tasks whose thread is gone (process killed) die now. */
+static void scan_dead(struct ghost_kenclave *ke)
+{
+	struct emu_shared *sh = ke->sh;
+
+	if (emu_lock(ke))
+		return;
+	for (uint32_t i = 0; i < sh->max_tasks; i++) {
+		struct emu_task *t = emu_task(sh, (int)i);
+
+		if ((t->state == EMU_T_BLOCKED || t->state == EMU_T_RUNNABLE ||
+		     t->state == EMU_T_ONCPU) &&
+		    emu_task_thread_dead(t))
+			emu_task_reap(ke, t);
+	}
+	emu_unlock(ke);
+}
+
+static void ticks(struct ghost_kenclave *ke, int64_t now)
+{
+	struct emu_shared *sh = ke->sh;
+
+	if (emu_lock(ke))
+		return;
+	for (int c = 0; c < (int)sh->ncpus; c++) {
+		struct emu_cpu *ec = emu_cpu(sh, c);
+
+		if (!ec->in_enclave || ec->agent_pid != getpid())
+			continue;
+		for (int i = 0; i < EMU_TIMERS_PER_CPU; i++) {
+			struct emu_timer *tm = &ec->timers[i];
+			struct ghost_msg_payload_timer p;
+
+			if (!tm->expires || tm->expires > now)
+				continue;
+			memset(&p, 0, sizeof(p));
+			p.cpu = c;
+			p.type = tm->type;
+			p.cookie = tm->cookie;
+			tm->expires = tm->period > 0 ? now + tm->period : 0;
+			emu_cpu_msg(ke, c, MSG_CPU_TIMER_EXPIRED, &p, sizeof(p));
+		}
+		if (ec->current < 0 && ec->agent_state != EMU_A_RUNNING)
+			continue;
+		if (sh->commit_at_tick)
+			emu_commit_at_schedule(ke, c, true);
+		if (sh->deliver_ticks) {
+			struct ghost_msg_payload_cpu_tick p = {
+				.cpu = c,
+				.is_agent = ec->agent_state == EMU_A_RUNNING,
+			};
+
+			emu_cpu_msg(ke, c, MSG_CPU_TICK, &p, sizeof(p));
+		}
+		ec->last_tick = now;
+	}
+	emu_unlock(ke);
+}
+
+/* Involuntary context switches of one of our threads, -1 if unknown. */
+static long nonvoluntary_switches(int tid)
+{
+	char path[64], line[128];
+	long n = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/status", tid);
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "nonvoluntary_ctxt_switches: %ld", &n) == 1)
+			break;
+	fclose(f);
+	return n;
+}
+
+/*
+ * A running agent that keeps being switched out involuntarily and gets well
+ * under its share of its CPU is losing the CPU to some other thread: it is
+ * wanted by a "higher class" (BOOST_PRIO, not CPU_AVAIL). An agent that
+ * sleeps on purpose (yielded, or waiting for its CPU) is not judged: its
+ * CPU keeps its last verdict.
+ */
+static void availability(struct ghost_kenclave *ke)
+{
+	struct emu_shared *sh = ke->sh;
+
+	for (int c = 0; c < (int)sh->ncpus; c++) {
+		struct emu_agent_local *al = &ke->agents[c];
+		struct emu_cpu *ec = emu_cpu(sh, c);
+		struct timespec ts;
+		int64_t cpu_ns, wall = emu_now();
+		long nvcsw;
+		bool running;
+
+		if (!al->valid || clock_gettime(al->clock, &ts))
+			continue;
+		cpu_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+		nvcsw = nonvoluntary_switches(al->tid);
+		running = __atomic_load_n(&ec->agent_state, __ATOMIC_ACQUIRE) == EMU_A_RUNNING;
+		if (running && al->wall_ns && wall > al->wall_ns && nvcsw >= 0) {
+			int64_t share = (cpu_ns - al->cpu_ns) * 100 / (wall - al->wall_ns);
+			long switched = nvcsw - al->nvcsw;
+			bool busy = al->busy ? !(share > 80 || switched == 0)
+					     : share < 60 && switched >= 2;
+
+			if (busy != al->busy && emu_lock(ke) == 0) {
+				emu_set_avail(ke, c, !busy, busy);
+				emu_unlock(ke);
+				al->busy = busy;
+			}
+		}
+		al->cpu_ns = cpu_ns;
+		al->nvcsw = nvcsw;
+		al->wall_ns = running ? wall : 0;
+	}
+}
+
+/* The agent thread itself sleeping in the host kernel (not in a yield). */
+static void runnability(struct ghost_kenclave *ke)
+{
+	struct emu_shared *sh = ke->sh;
+
+	if (!sh->deliver_agent_runnability)
+		return;
+	for (int c = 0; c < (int)sh->ncpus; c++) {
+		struct emu_agent_local *al = &ke->agents[c];
+		char path[64], buf[256], *p;
+		bool blocked;
+		FILE *f;
+
+		if (!al->valid || emu_cpu(sh, c)->agent_state != EMU_A_RUNNING)
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%d/stat", al->tid);
+		f = fopen(path, "re");
+		if (!f)
+			continue;
+		p = fgets(buf, sizeof(buf), f) ? strrchr(buf, ')') : NULL;
+		fclose(f);
+		if (!p || !p[1] || !p[2])
+			continue;
+		blocked = p[2] == 'S' || p[2] == 'D';
+		if (blocked != al->blocked && emu_lock(ke) == 0) {
+			struct ghost_msg_payload_agent_blocked m = { .cpu = c };
+
+			emu_cpu_msg(ke, c, blocked ? MSG_CPU_AGENT_BLOCKED : MSG_CPU_AGENT_WAKEUP, &m,
+				    sizeof(m));
+			emu_unlock(ke);
+			al->blocked = blocked;
+		}
+	}
+}
+
+void emu_kthread_run_once(struct ghost_kenclave *ke, bool is_agent_process)
+{
+	int64_t now = emu_now();
+
+	if (now - ke->last_watchdog >= WATCHDOG_NS) {
+		ke->last_watchdog = now;
+		watchdog(ke, now);
+	}
+	if (__atomic_load_n(&ke->sh->state, __ATOMIC_ACQUIRE) != EMU_E_ALIVE)
+		return;
+	if (now - ke->last_scan >= SCAN_NS) {
+		ke->last_scan = now;
+		scan_dead(ke);
+	}
+	if (!is_agent_process)
+		return;
+	if (now >= ke->next_tick) {
+		ke->next_tick = now + ke->sh->tick_us * 1000;
+		ticks(ke, now);
+	}
+	if (now - ke->last_avail >= AVAIL_NS) {
+		ke->last_avail = now;
+		availability(ke);
+	}
+	if (now - ke->last_runnability >= RUNNABILITY_NS) {
+		ke->last_runnability = now;
+		runnability(ke);
+	}
+}
+
+static bool wants_ticks(struct ghost_kenclave *ke)
+{
+	struct emu_shared *sh = ke->sh;
+
+	if (ke->online_fd < 0)
+		return false;
+	if (sh->deliver_ticks || sh->commit_at_tick)
+		return true;
+	for (int c = 0; c < (int)sh->ncpus; c++)
+		for (int i = 0; i < EMU_TIMERS_PER_CPU; i++)
+			if (emu_cpu(sh, c)->timers[i].expires)
+				return true;
+	return false;
+}
+
+static void *kthread_main(void *arg)
+{
+	sigset_t all;
+
+	(void)arg;
+	/* Signals are for the application's threads, not this one. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	for (;;) {
+		int64_t period = 10000000;	/* 10 ms */
+		struct timespec ts;
+
+		pthread_mutex_lock(&kt_lock);
+		for (struct ghost_kenclave *ke = kt_list; ke; ke = ke->next) {
+			emu_kthread_run_once(ke, ke->online_fd >= 0);
+			if (wants_ticks(ke) && ke->sh->tick_us * 1000 < period)
+				period = ke->sh->tick_us * 1000;
+		}
+		pthread_mutex_unlock(&kt_lock);
+		ts.tv_sec = period / 1000000000;
+		ts.tv_nsec = period % 1000000000;
+		nanosleep(&ts, NULL);
+	}
+	return NULL;
+}
+
+int emu_kthread_register(struct ghost_kenclave *ke)
+{
+	int err = 0;
+
+	pthread_mutex_lock(&kt_lock);
+	if (!ke->kthread_registered) {
+		ke->next = kt_list;
+		kt_list = ke;
+		ke->kthread_registered = true;
+	}
+	if (!kt_started) {
+		pthread_attr_t a;
+
+		pthread_attr_init(&a);
+		pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+		err = -pthread_create(&kt_thread, &a, kthread_main, NULL);
+		pthread_attr_destroy(&a);
+		kt_started = err == 0;
+	}
+	pthread_mutex_unlock(&kt_lock);
+	return err;
+}
+
+void emu_kthread_unregister(struct ghost_kenclave *ke)
+{
+	pthread_mutex_lock(&kt_lock);
+	for (struct ghost_kenclave **pp = &kt_list; *pp; pp = &(*pp)->next) {
+		if (*pp == ke) {
+			*pp = ke->next;
+			break;
+		}
+	}
+	ke->kthread_registered = false;
+	pthread_mutex_unlock(&kt_lock);
+}

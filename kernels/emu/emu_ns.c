@@ -1,0 +1,1146 @@
+/*
+ * kernels/emu/emu_ns.c - the embedded kernel's namespace: the ghostfs of
+ * this backend, made of ordinary files under a root directory.
+ *
+ * Owns creating, attaching, listing and destroying enclaves, the layout and
+ * validation of their files, the process-local mappings, and the text files
+ * a person reads (status, cpulist, tunables...). A file that fails
+ * validation (wrong magic, truncated, sizes that do not add up) is refused
+ * with an error; nothing here trusts what it maps before checking it.
+ */
+#include "emu.h"
+
+#include "internal.h"
+#include "ring.h"
+
+#include <ghost/channel.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int emu_root_default(char *buf, size_t len)
+{
+	const char *env = getenv("GHOST_EMU_ROOT");
+	const char *xdg = getenv("XDG_RUNTIME_DIR");
+	int n;
+
+	if (env && *env)
+		n = snprintf(buf, len, "%s", env);
+	else if (xdg && *xdg && access(xdg, W_OK) == 0)
+		n = snprintf(buf, len, "%s/ghost", xdg);
+	else if (access("/dev/shm", W_OK) == 0)
+		n = snprintf(buf, len, "/dev/shm/ghost-%u", (unsigned)getuid());
+	else
+		n = snprintf(buf, len, "/tmp/ghost-%u", (unsigned)getuid());
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+static int resolve_root(const char *root, char *buf, size_t len)
+{
+	if (root && *root) {
+		if (strlen(root) >= len)
+			return -ENAMETOOLONG;
+		strcpy(buf, root);
+		return 0;
+	}
+	return emu_root_default(buf, len);
+}
+
+static int ensure_root(const char *root)
+{
+	char path[600];
+	int fd;
+
+	if (mkdir(root, 0700) && errno != EEXIST)
+		return -errno;
+	snprintf(path, sizeof(path), "%s/version", root);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0444);
+	if (fd >= 0) {
+		char v[16];
+		int n = snprintf(v, sizeof(v), "%d\n", GHOST_VERSION);
+
+		if (write(fd, v, (size_t)n) != n) {
+			close(fd);
+			return -EIO;
+		}
+		close(fd);
+	} else if (errno != EEXIST) {
+		return -errno;
+	}
+	return 0;
+}
+
+/* The namespace lock serialises create and destroy across processes. */
+static int ns_lock(const char *root)
+{
+	char path[600];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/.lock", root);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	if (flock(fd, LOCK_EX)) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+static void ns_unlock(int fd)
+{
+	if (fd >= 0)
+		close(fd);
+}
+
+static size_t page_align(size_t n)
+{
+	return (n + 4095) & ~(size_t)4095;
+}
+
+static size_t state_size(uint32_t max_tasks, uint64_t *cpus_off, uint64_t *queues_off,
+			 uint64_t *tasks_off, uint64_t *trace_off)
+{
+	size_t off = (sizeof(struct emu_shared) + 63) & ~(size_t)63;
+
+	*cpus_off = off;
+	off += sizeof(struct emu_cpu) * GHOST_MAX_CPUS;
+	off = (off + 63) & ~(size_t)63;
+	*queues_off = off;
+	off += sizeof(struct emu_queue) * EMU_MAX_QUEUES;
+	off = (off + 63) & ~(size_t)63;
+	*tasks_off = off;
+	off += sizeof(struct emu_task) * (size_t)max_tasks;
+	off = (off + 63) & ~(size_t)63;
+	*trace_off = off;
+	off += sizeof(struct emu_trace_ent) * EMU_TRACE_LEN;
+	return page_align(off);
+}
+
+static int machine_ncpus(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_CONF);
+
+	if (n < 1)
+		n = 1;
+	if (n > GHOST_MAX_CPUS)
+		n = GHOST_MAX_CPUS;
+	return (int)n;
+}
+
+/* Maps a whole file read-write; the size must be exactly what we expect. */
+static void *map_file(const char *path, size_t size, int prot, int *fd_out)
+{
+	int fd = open(path, (prot & PROT_WRITE ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+	struct stat st;
+	void *p;
+
+	if (fd < 0)
+		return NULL;
+	if (fstat(fd, &st) || (size && (size_t)st.st_size != size)) {
+		close(fd);
+		errno = EINVAL;
+		return NULL;
+	}
+	p = mmap(NULL, size ? size : (size_t)st.st_size, prot, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED) {
+		int e = errno;
+
+		close(fd);
+		errno = e;
+		return NULL;
+	}
+	if (fd_out)
+		*fd_out = fd;
+	else
+		close(fd);
+	return p;
+}
+
+static int create_file(const char *path, size_t size, void **map)
+{
+	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	void *p;
+
+	if (fd < 0)
+		return -errno;
+	if (ftruncate(fd, (off_t)size)) {
+		int err = -errno;
+
+		close(fd);
+		unlink(path);
+		return err;
+	}
+	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	if (p == MAP_FAILED) {
+		unlink(path);
+		return -ENOMEM;
+	}
+	*map = p;
+	return 0;
+}
+
+static int init_robust_mutex(pthread_mutex_t *m)
+{
+	pthread_mutexattr_t a;
+	int err;
+
+	pthread_mutexattr_init(&a);
+	pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
+	pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
+	err = pthread_mutex_init(m, &a);
+	pthread_mutexattr_destroy(&a);
+	return -err;
+}
+
+int emu_init_task_life(struct emu_task *t)
+{
+	return init_robust_mutex(&t->life);
+}
+
+/* Is the state mapping believable? Checked before anything else is read. */
+static int validate_shared(const struct emu_shared *sh, size_t file_size)
+{
+	uint64_t c, q, t, tr;
+
+	if (file_size < sizeof(*sh))
+		return -EINVAL;
+	if (__atomic_load_n(&sh->magic, __ATOMIC_ACQUIRE) != EMU_MAGIC ||
+	    sh->layout != EMU_LAYOUT)
+		return -EINVAL;
+	if (sh->max_tasks == 0 || sh->max_tasks >= EMU_MAX_TASKS || sh->ncpus == 0 ||
+	    sh->ncpus > GHOST_MAX_CPUS)
+		return -EINVAL;
+	if (state_size(sh->max_tasks, &c, &q, &t, &tr) != file_size || sh->size != file_size ||
+	    c != sh->cpus_off || q != sh->queues_off || t != sh->tasks_off || tr != sh->trace_off)
+		return -EINVAL;
+	return 0;
+}
+
+static bool enclave_cpus_of(const char *root, uint64_t id, struct ghost_cpuset *cpus)
+{
+	char path[700];
+	struct stat st;
+	struct emu_shared *sh;
+	bool ok = false;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/enclave_%" PRIu64 "/state", root, id);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	if (!fstat(fd, &st) && (size_t)st.st_size >= sizeof(*sh)) {
+		sh = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+		if (sh != MAP_FAILED) {
+			if (!validate_shared(sh, (size_t)st.st_size) &&
+			    __atomic_load_n(&sh->state, __ATOMIC_ACQUIRE) == EMU_E_ALIVE) {
+				*cpus = sh->cpus;
+				ok = true;
+			}
+			munmap(sh, (size_t)st.st_size);
+		}
+	}
+	close(fd);
+	return ok;
+}
+
+static void remove_dir_files(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	char path[1024];
+
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.' && (!de->d_name[1] || (de->d_name[1] == '.' && !de->d_name[2])))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		unlink(path);
+	}
+	closedir(d);
+	rmdir(dir);
+}
+
+int emu_enclave_list(const char *root_in, uint64_t *ids, int max)
+{
+	char root[400];
+	struct ghost_cpuset cpus;
+	struct dirent *de;
+	int n = 0, err;
+	DIR *d;
+
+	err = resolve_root(root_in, root, sizeof(root));
+	if (err)
+		return err;
+	d = opendir(root);
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	while ((de = readdir(d))) {
+		char *end;
+		unsigned long long id;
+
+		if (strncmp(de->d_name, "enclave_", 8))
+			continue;
+		errno = 0;
+		id = strtoull(de->d_name + 8, &end, 10);
+		if (errno || *end || id == 0)
+			continue;
+		if (!enclave_cpus_of(root, id, &cpus))
+			continue;
+		if (n < max && ids)
+			ids[n] = id;
+		n++;
+	}
+	closedir(d);
+	/* Sorted output is easier on people and tests. */
+	if (ids) {
+		int lim = n < max ? n : max;
+
+		for (int i = 1; i < lim; i++)
+			for (int j = i; j > 0 && ids[j - 1] > ids[j]; j--) {
+				uint64_t tmp = ids[j];
+
+				ids[j] = ids[j - 1];
+				ids[j - 1] = tmp;
+			}
+	}
+	return n;
+}
+
+static int map_enclave(struct ghost_kenclave *ke)
+{
+	char path[700];
+	struct stat st;
+	int fd, err;
+
+	snprintf(path, sizeof(path), "%s/state", ke->dir);
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? -ENOENT : -errno;
+	if (fstat(fd, &st) || (size_t)st.st_size < sizeof(struct emu_shared)) {
+		close(fd);
+		return -EINVAL;
+	}
+	ke->sh_size = (size_t)st.st_size;
+	ke->sh = mmap(NULL, ke->sh_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (ke->sh == MAP_FAILED) {
+		ke->sh = NULL;
+		close(fd);
+		return -ENOMEM;
+	}
+	ke->state_fd = fd;
+	err = validate_shared(ke->sh, ke->sh_size);
+	if (err)
+		return err;
+	if (__atomic_load_n(&ke->sh->state, __ATOMIC_ACQUIRE) != EMU_E_ALIVE)
+		return -EXDEV;
+	ke->cpu_data_size = (size_t)ke->sh->ncpus * sizeof(struct ghost_cpu_data);
+	snprintf(path, sizeof(path), "%s/cpu_data", ke->dir);
+	ke->cpu_data = map_file(path, ke->cpu_data_size, PROT_READ | PROT_WRITE, NULL);
+	if (!ke->cpu_data)
+		return errno == ENOENT ? -ENOENT : -EINVAL;
+	return 0;
+}
+
+static struct ghost_kenclave *ke_alloc(const char *root, uint64_t id)
+{
+	struct ghost_kenclave *ke = calloc(1, sizeof(*ke));
+
+	if (!ke)
+		return NULL;
+	snprintf(ke->root, sizeof(ke->root), "%s", root);
+	snprintf(ke->dir, sizeof(ke->dir), "%s/enclave_%" PRIu64, root, id);
+	ke->id = id;
+	ke->state_fd = -1;
+	ke->online_fd = -1;
+	ke->refs = 1;
+	pthread_mutex_init(&ke->local_lock, NULL);
+	return ke;
+}
+
+static void ke_unmap(struct ghost_kenclave *ke)
+{
+	for (int i = 0; i < EMU_MAX_REGIONS; i++)
+		if (ke->rw_regions[i])
+			munmap(ke->rw_regions[i], GHOST_SW_REGION_SIZE);
+	for (int i = 0; i < EMU_MAX_QUEUES; i++)
+		if (ke->qmaps[i].map)
+			munmap(ke->qmaps[i].map, ke->qmaps[i].size);
+	if (ke->cpu_data)
+		munmap(ke->cpu_data, ke->cpu_data_size);
+	if (ke->sh)
+		munmap(ke->sh, ke->sh_size);
+	if (ke->state_fd >= 0)
+		close(ke->state_fd);
+	if (ke->online_fd >= 0)
+		close(ke->online_fd);
+}
+
+int emu_enclave_attach(const char *root_in, uint64_t id, struct ghost_kenclave **out)
+{
+	char root[400];
+	struct ghost_kenclave *ke;
+	int err;
+
+	if (id == 0)
+		return -EINVAL;
+	err = resolve_root(root_in, root, sizeof(root));
+	if (err)
+		return err;
+	ke = ke_alloc(root, id);
+	if (!ke)
+		return -ENOMEM;
+	err = map_enclave(ke);
+	if (err) {
+		ke_unmap(ke);
+		free(ke);
+		return err;
+	}
+	*out = ke;
+	return 0;
+}
+
+int emu_enclave_create(const struct ghost_kernel_create_args *args, struct ghost_kenclave **out)
+{
+	char root[400], path[700];
+	uint64_t cpus_off, queues_off, tasks_off, trace_off, id;
+	struct ghost_cpuset other;
+	struct ghost_kenclave *ke = NULL;
+	struct emu_shared *sh = NULL;
+	struct ghost_cpu_data *cd = NULL;
+	uint32_t max_tasks;
+	size_t size;
+	int ncpus = machine_ncpus();
+	int lockfd, err, fd;
+
+	if (!args || args->sz < sizeof(*args) || !args->cpus)
+		return -EINVAL;
+	if (args->abi != GHOST_VERSION)
+		return -ESRCH;	/* ghostfs: ABI not supported */
+	if (ghost_cpuset_empty(args->cpus))
+		return -EINVAL;
+	for (int c = ghost_cpuset_first(args->cpus); c >= 0; c = ghost_cpuset_next(args->cpus, c))
+		if (c >= ncpus)
+			return -EINVAL;
+	max_tasks = args->max_tasks ? args->max_tasks : EMU_DEFAULT_MAX_TASKS;
+	if (max_tasks >= EMU_MAX_TASKS)
+		return -EINVAL;
+
+	err = resolve_root(args->root, root, sizeof(root));
+	if (err)
+		return err;
+	err = ensure_root(root);
+	if (err)
+		return err;
+	lockfd = ns_lock(root);
+	if (lockfd < 0)
+		return lockfd;
+
+	/* Pick the id, refusing CPUs that another live enclave owns. */
+	{
+		uint64_t ids[256];
+		int n = emu_enclave_list(root, ids, 256);
+
+		if (n < 0) {
+			err = n;
+			goto out_unlock;
+		}
+		for (int i = 0; i < n && i < 256; i++) {
+			struct ghost_cpuset both;
+
+			if (args->id && ids[i] == args->id) {
+				err = -EEXIST;
+				goto out_unlock;
+			}
+			if (!enclave_cpus_of(root, ids[i], &other))
+				continue;
+			ghost_cpuset_and(&both, &other, args->cpus);
+			if (!ghost_cpuset_empty(&both)) {
+				err = -EBUSY;
+				goto out_unlock;
+			}
+		}
+		id = args->id;
+		if (!id) {
+			for (id = 1;; id++) {
+				bool used = false;
+
+				for (int i = 0; i < n && i < 256; i++)
+					used |= ids[i] == id;
+				if (!used)
+					break;
+			}
+		}
+	}
+	ke = ke_alloc(root, id);
+	if (!ke) {
+		err = -ENOMEM;
+		goto out_unlock;
+	}
+	if (strlen(ke->dir) + 32 >= sizeof(ke->dir)) {
+		err = -ENAMETOOLONG;
+		goto out_unlock;
+	}
+	/* A directory without a valid state is the leftover of a crashed create. */
+	remove_dir_files(ke->dir);
+	if (mkdir(ke->dir, 0700)) {
+		err = -errno;
+		goto out_unlock;
+	}
+
+	size = state_size(max_tasks, &cpus_off, &queues_off, &tasks_off, &trace_off);
+	snprintf(path, sizeof(path), "%s/state", ke->dir);
+	err = create_file(path, size, (void **)&sh);
+	if (err)
+		goto out_rmdir;
+	sh->layout = EMU_LAYOUT;
+	sh->abi = args->abi;
+	sh->id = id;
+	sh->size = size;
+	sh->ncpus = (uint32_t)ncpus;
+	sh->max_tasks = max_tasks;
+	sh->cpus_off = cpus_off;
+	sh->queues_off = queues_off;
+	sh->tasks_off = tasks_off;
+	sh->trace_off = trace_off;
+	err = init_robust_mutex(&sh->lock);
+	if (err)
+		goto out_rmdir;
+	sh->state = EMU_E_ALIVE;
+	sh->cpus = *args->cpus;
+	sh->switchto_disabled = 1;	/* no switchto fast path in this backend */
+	sh->agent_timeout_ms = 500;
+	sh->tick_us = 1000;
+	sh->park_spin_ns = 0;
+	sh->default_queue = -1;
+	sh->ephemeral_pid = (args->flags & GHOST_KCREATE_EPHEMERAL) ? getpid() : 0;
+	for (int c = 0; c < GHOST_MAX_CPUS; c++) {
+		struct emu_cpu *ec = emu_cpu(sh, c);
+
+		ec->in_enclave = ghost_cpuset_test(args->cpus, c);
+		ec->current = -1;
+		ec->latched = -1;
+		ec->agent_queue = -1;
+		ec->avail = 1;
+	}
+
+	snprintf(path, sizeof(path), "%s/cpu_data", ke->dir);
+	err = create_file(path, (size_t)ncpus * sizeof(struct ghost_cpu_data), (void **)&cd);
+	if (err)
+		goto out_rmdir;
+	for (int c = 0; c < ncpus; c++) {
+		if (!ghost_cpuset_test(args->cpus, c))
+			continue;
+		cd[c].txn.cpu = c;
+		cd[c].txn.version = GHOST_TXN_VERSION;
+		cd[c].txn.u.sync_group_owner = -1;
+		cd[c].txn.state = GHOST_TXN_COMPLETE;
+	}
+	munmap(cd, (size_t)ncpus * sizeof(struct ghost_cpu_data));
+
+	snprintf(path, sizeof(path), "%s/agent_online", ke->dir);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		err = -errno;
+		goto out_rmdir;
+	}
+	close(fd);
+
+	/* Release: everything above is visible to whoever sees the magic. */
+	__atomic_store_n(&sh->magic, EMU_MAGIC, __ATOMIC_RELEASE);
+	munmap(sh, size);
+	sh = NULL;
+
+	err = map_enclave(ke);
+	if (err)
+		goto out_rmdir;
+	ke->creator = true;
+	ke->ephemeral = args->flags & GHOST_KCREATE_EPHEMERAL;
+	ns_unlock(lockfd);
+	*out = ke;
+	return 0;
+
+out_rmdir:
+	if (sh)
+		munmap(sh, size);
+	remove_dir_files(ke->dir);
+out_unlock:
+	ns_unlock(lockfd);
+	if (ke) {
+		ke_unmap(ke);
+		free(ke);
+	}
+	return err;
+}
+
+void emu_enclave_close(struct ghost_kenclave *ke)
+{
+	if (!ke)
+		return;
+	emu_kthread_unregister(ke);
+	if (ke->ephemeral && ke->sh) {
+		emu_lock(ke);
+		emu_enclave_kill(ke);
+		emu_unlock(ke);
+		emu_remove_files(ke);
+	}
+	ke_unmap(ke);
+	pthread_mutex_destroy(&ke->local_lock);
+	free(ke);
+}
+
+int emu_remove_files(struct ghost_kenclave *ke)
+{
+	int lockfd = ns_lock(ke->root);
+
+	remove_dir_files(ke->dir);
+	ns_unlock(lockfd);
+	return 0;
+}
+
+/* ---- status-word regions ---- */
+
+int emu_sw_region_create(struct ghost_kenclave *ke, uint32_t id, uint32_t node)
+{
+	struct emu_shared *sh = ke->sh;
+	struct ghost_sw_region_header *hdr;
+	char path[700];
+	int slot = -1, err;
+
+	if (node != 0)
+		return -ENODEV;	/* one NUMA node is all this backend models */
+	for (int i = 0; i < EMU_MAX_REGIONS; i++) {
+		if (sh->regions[i].in_use && sh->regions[i].id == id)
+			return -EEXIST;
+		if (!sh->regions[i].in_use && slot < 0)
+			slot = i;
+	}
+	if (slot < 0)
+		return -ENOSPC;
+	if (snprintf(path, sizeof(path), "%s/sw_%u", ke->dir, id) >= (int)sizeof(path))
+		return -ENOSPC;
+	err = create_file(path, GHOST_SW_REGION_SIZE, (void **)&hdr);
+	if (err)
+		return err;
+	hdr->version = GHOST_SW_REGION_VERSION;
+	hdr->id = id;
+	hdr->numa_node = node;
+	hdr->start = sizeof(*hdr);
+	hdr->capacity = GHOST_SW_REGION_CAPACITY;
+	hdr->available = GHOST_SW_REGION_CAPACITY;
+	ke->rw_regions[slot] = hdr;
+	sh->regions[slot].id = id;
+	sh->regions[slot].node = node;
+	sh->regions[slot].hint = 0;
+	__atomic_store_n(&sh->regions[slot].in_use, 1, __ATOMIC_RELEASE);
+	return 0;
+}
+
+static int region_slot(struct emu_shared *sh, uint32_t id)
+{
+	for (int i = 0; i < EMU_MAX_REGIONS; i++)
+		if (__atomic_load_n(&sh->regions[i].in_use, __ATOMIC_ACQUIRE) &&
+		    sh->regions[i].id == id)
+			return i;
+	return -1;
+}
+
+static struct ghost_sw_region_header *region_rw(struct ghost_kenclave *ke, int slot)
+{
+	struct ghost_sw_region_header *hdr;
+	char path[700];
+
+	if (ke->rw_regions[slot])
+		return ke->rw_regions[slot];
+	pthread_mutex_lock(&ke->local_lock);
+	if (!ke->rw_regions[slot]) {
+		snprintf(path, sizeof(path), "%s/sw_%u", ke->dir, ke->sh->regions[slot].id);
+		hdr = map_file(path, GHOST_SW_REGION_SIZE, PROT_READ | PROT_WRITE, NULL);
+		if (hdr && (hdr->start != sizeof(*hdr) || hdr->capacity != GHOST_SW_REGION_CAPACITY)) {
+			munmap(hdr, GHOST_SW_REGION_SIZE);
+			hdr = NULL;
+		}
+		__atomic_store_n(&ke->rw_regions[slot], hdr, __ATOMIC_RELEASE);
+	}
+	pthread_mutex_unlock(&ke->local_lock);
+	return ke->rw_regions[slot];
+}
+
+struct ghost_status_word *emu_sw_word(struct ghost_kenclave *ke, uint32_t region, uint32_t index)
+{
+	int slot = region_slot(ke->sh, region);
+	struct ghost_sw_region_header *hdr;
+
+	if (slot < 0 || index >= GHOST_SW_REGION_CAPACITY)
+		return NULL;
+	hdr = region_rw(ke, slot);
+	if (!hdr)
+		return NULL;
+	return (struct ghost_status_word *)((char *)hdr + hdr->start) + index;
+}
+
+int emu_sw_alloc(struct ghost_kenclave *ke, uint32_t *region, uint32_t *index)
+{
+	struct emu_shared *sh = ke->sh;
+
+	for (int slot = 0; slot < EMU_MAX_REGIONS; slot++) {
+		struct ghost_sw_region_header *hdr;
+		struct ghost_status_word *w;
+
+		if (!sh->regions[slot].in_use)
+			continue;
+		hdr = region_rw(ke, slot);
+		if (!hdr || hdr->available == 0)
+			continue;
+		w = (struct ghost_status_word *)((char *)hdr + hdr->start);
+		for (uint32_t n = 0; n < GHOST_SW_REGION_CAPACITY; n++) {
+			uint32_t i = (sh->regions[slot].hint + n) % GHOST_SW_REGION_CAPACITY;
+
+			if (w[i].flags & GHOST_SW_F_ALLOCATED)
+				continue;
+			memset(&w[i], 0, sizeof(w[i]));
+			w[i].flags = GHOST_SW_F_ALLOCATED;
+			hdr->available--;
+			sh->regions[slot].hint = i + 1;
+			*region = sh->regions[slot].id;
+			*index = i;
+			return 0;
+		}
+	}
+	return -ENOMEM;
+}
+
+int emu_sw_region_map(struct ghost_kenclave *ke, uint32_t id,
+		      const struct ghost_sw_region_header **out, size_t *size)
+{
+	char path[700];
+	const struct ghost_sw_region_header *hdr;
+
+	if (region_slot(ke->sh, id) < 0)
+		return -ENOENT;
+	snprintf(path, sizeof(path), "%s/sw_%u", ke->dir, id);
+	/* Agents get the region read-only, as ghostfs gives it. */
+	hdr = map_file(path, GHOST_SW_REGION_SIZE, PROT_READ, NULL);
+	if (!hdr)
+		return errno == ENOENT ? -ENOENT : -EINVAL;
+	if (hdr->start != sizeof(*hdr) || hdr->capacity != GHOST_SW_REGION_CAPACITY ||
+	    hdr->id != id) {
+		munmap((void *)hdr, GHOST_SW_REGION_SIZE);
+		return -EINVAL;
+	}
+	*out = hdr;
+	*size = GHOST_SW_REGION_SIZE;
+	return 0;
+}
+
+/* ---- queues ---- */
+
+int emu_queue_file(struct ghost_kenclave *ke, int q, char *buf, size_t len)
+{
+	struct emu_queue *eq = emu_queue(ke->sh, q);
+	int n = snprintf(buf, len, "%s/queue_%d_%u", ke->dir, q, eq->gen);
+
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+/* This process's mapping of queue q as it is now, or NULL if it is gone. */
+void *emu_queue_map(struct ghost_kenclave *ke, int q)
+{
+	struct emu_queue *eq;
+	struct emu_qmap *m;
+	char path[700];
+	void *p;
+
+	if (q < 0 || q >= EMU_MAX_QUEUES)
+		return NULL;
+	eq = emu_queue(ke->sh, q);
+	if (!eq->in_use)
+		return NULL;
+	m = &ke->qmaps[q];
+	if (m->map && m->gen == eq->gen)
+		return m->map;
+	pthread_mutex_lock(&ke->local_lock);
+	if (m->map) {
+		munmap(m->map, m->size);
+		m->map = NULL;
+	}
+	if (emu_queue_file(ke, q, path, sizeof(path)) == 0) {
+		p = map_file(path, eq->mapsize, PROT_READ | PROT_WRITE, NULL);
+		if (p) {
+			struct ghost_channel c;
+
+			if (ghost_channel_init_mem(&c, p, eq->mapsize) == 0 &&
+			    c.nelems == eq->elems) {
+				m->map = p;
+				m->size = eq->mapsize;
+				m->gen = eq->gen;
+			} else {
+				munmap(p, eq->mapsize);
+			}
+		}
+	}
+	pthread_mutex_unlock(&ke->local_lock);
+	return m->map;
+}
+
+/* ---- agent_online: an flock that dies with its process ---- */
+
+int emu_agent_online(struct ghost_kenclave *ke)
+{
+	char path[700];
+	int fd;
+
+	if (ke->online_fd >= 0)
+		return -EBUSY;
+	snprintf(path, sizeof(path), "%s/agent_online", ke->dir);
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? -ENOENT : -errno;
+	/* A prober may hold a shared lock for an instant: retry briefly. */
+	for (int i = 0; flock(fd, LOCK_EX | LOCK_NB); i++) {
+		if (errno != EWOULDBLOCK || i >= 50) {
+			close(fd);
+			return -EBUSY;
+		}
+		usleep(1000);
+	}
+	ke->online_fd = fd;
+	return 0;
+}
+
+void emu_agent_offline(struct ghost_kenclave *ke)
+{
+	if (ke->online_fd >= 0) {
+		close(ke->online_fd);
+		ke->online_fd = -1;
+	}
+}
+
+bool emu_agent_process_alive(struct ghost_kenclave *ke)
+{
+	char path[700];
+	bool alive;
+	int fd;
+
+	if (ke->online_fd >= 0)
+		return true;
+	snprintf(path, sizeof(path), "%s/agent_online", ke->dir);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	alive = flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+	close(fd);	/* drops the shared lock if we got it */
+	return alive;
+}
+
+/* ---- text files ---- */
+
+enum file_kind { F_BOOL, F_MS, F_NUM, F_SPECIAL };
+
+struct emu_file {
+	const char *name;
+	enum file_kind kind;
+	size_t off;		/* of the tunable in struct emu_shared */
+	bool writable;
+};
+
+#define TUNE(n, k, f) { n, k, offsetof(struct emu_shared, f), true }
+static const struct emu_file emu_files[] = {
+	{ "abi_version", F_SPECIAL, 0, false },
+	{ "agent_online", F_SPECIAL, 0, false },
+	TUNE("commit_at_tick", F_BOOL, commit_at_tick),
+	{ "cpulist", F_SPECIAL, 0, true },
+	{ "cpumask", F_SPECIAL, 0, true },
+	{ "ctl", F_SPECIAL, 0, true },
+	TUNE("deliver_agent_runnability", F_BOOL, deliver_agent_runnability),
+	TUNE("deliver_cpu_availability", F_BOOL, deliver_cpu_availability),
+	TUNE("deliver_ticks", F_BOOL, deliver_ticks),
+	TUNE("live_dangerously", F_BOOL, live_dangerously),
+	TUNE("runnable_timeout", F_MS, runnable_timeout_ms),
+	{ "status", F_SPECIAL, 0, false },
+	TUNE("switchto_disabled", F_BOOL, switchto_disabled),
+	{ "tasks", F_SPECIAL, 0, true },
+	TUNE("wake_on_waker_cpu", F_BOOL, wake_on_waker_cpu),
+	/* this backend's own */
+	TUNE("agent_timeout_ms", F_MS, agent_timeout_ms),
+	TUNE("tick_us", F_NUM, tick_us),
+	TUNE("park_spin_ns", F_NUM, park_spin_ns),
+	TUNE("trace", F_BOOL, trace_on),
+	{ "stats", F_SPECIAL, 0, false },
+};
+
+static const struct emu_file *find_file(const char *name)
+{
+	for (size_t i = 0; i < GHOST_ARRAY_SIZE(emu_files); i++)
+		if (!strcmp(emu_files[i].name, name))
+			return &emu_files[i];
+	return NULL;
+}
+
+static int put(char *buf, size_t len, size_t *pos, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static int put(char *buf, size_t len, size_t *pos, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (*pos >= len)
+		return -ENOSPC;
+	va_start(ap, fmt);
+	n = vsnprintf(buf + *pos, len - *pos, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= len - *pos)
+		return -ENOSPC;
+	*pos += (size_t)n;
+	return 0;
+}
+
+static const char *task_state_name(uint32_t s)
+{
+	static const char *names[] = { "free", "blocked", "runnable", "oncpu", "dead", "departed" };
+
+	return s < GHOST_ARRAY_SIZE(names) ? names[s] : "?";
+}
+
+int emu_file_read(struct ghost_kenclave *ke, const char *name, char *buf, size_t len)
+{
+	const struct emu_file *f = find_file(name);
+	struct emu_shared *sh = ke->sh;
+	size_t pos = 0;
+	int err = 0;
+
+	if (!f)
+		return -ENOENT;
+	if (!buf || len == 0)
+		return -EINVAL;
+	buf[0] = 0;
+	if (f->kind == F_BOOL || f->kind == F_MS || f->kind == F_NUM) {
+		char *p = (char *)sh + f->off;
+		long long v = f->kind == F_BOOL ? *(int32_t *)p : *(int64_t *)p;
+
+		err = put(buf, len, &pos, "%lld\n", v);
+	} else if (!strcmp(name, "abi_version")) {
+		err = put(buf, len, &pos, "%u\n", sh->abi);
+	} else if (!strcmp(name, "agent_online")) {
+		err = put(buf, len, &pos, "%d", emu_agent_process_alive(ke) ? 1 : 0);
+	} else if (!strcmp(name, "ctl")) {
+		err = put(buf, len, &pos, "%" PRIu64, sh->id);
+	} else if (!strcmp(name, "cpulist")) {
+		char list[2048];
+		int n = ghost_cpuset_format_list(&sh->cpus, list, sizeof(list));
+
+		err = n < 0 ? n : put(buf, len, &pos, "%s\n", list);
+	} else if (!strcmp(name, "cpumask")) {
+		char mask[1024];
+		int n = ghost_cpuset_format_mask(&sh->cpus, (int)sh->ncpus, mask, sizeof(mask));
+
+		err = n < 0 ? n : put(buf, len, &pos, "%s\n", mask);
+	} else if (!strcmp(name, "status")) {
+		err = put(buf, len, &pos, "version %u\nactive %s\nnr_tasks %u\n", sh->abi,
+			  emu_agent_process_alive(ke) ? "yes" : "no", sh->nr_tasks);
+		if (!err && sh->ephemeral_pid)
+			err = put(buf, len, &pos, "ephemeral %d\n", sh->ephemeral_pid);
+	} else if (!strcmp(name, "tasks")) {
+		/* One line per member thread, like ghostfs (tids). */
+		for (uint32_t i = 0; i < sh->max_tasks && !err; i++) {
+			struct emu_task *t = emu_task(sh, (int)i);
+			uint32_t s = __atomic_load_n(&t->state, __ATOMIC_ACQUIRE);
+
+			if (s == EMU_T_FREE || s == EMU_T_DEAD || s == EMU_T_DEPARTED)
+				continue;
+			err = put(buf, len, &pos, "%d\n", t->tid);
+		}
+	} else if (!strcmp(name, "stats")) {
+		struct emu_stats *st = &sh->stats;
+
+		err = put(buf, len, &pos,
+			  "commits %" PRIu64 "\nswitches %" PRIu64 "\npreempt_signals %" PRIu64
+			  "\nmsgs_dropped %" PRIu64 "\nreaped_tasks %" PRIu64 "\nrepairs %u\n",
+			  st->commits, st->switches, st->preempt_signals, st->msgs_dropped,
+			  st->reaped_tasks, sh->repairs);
+		for (int i = 1; i < 16 && !err; i++)
+			if (st->commit_fail[i])
+				err = put(buf, len, &pos, "fail_%s %" PRIu64 "\n",
+					  ghost_txn_state_name(GHOST_TXN_COMPLETE + i),
+					  st->commit_fail[i]);
+		for (uint32_t i = 0; i < sh->max_tasks && !err; i++) {
+			struct emu_task *t = emu_task(sh, (int)i);
+			uint32_t s = __atomic_load_n(&t->state, __ATOMIC_ACQUIRE);
+
+			if (s == EMU_T_FREE)
+				continue;
+			err = put(buf, len, &pos,
+				  "task %d gtid %" PRId64 " %s cpu %d runtime_ns %" PRIu64 "\n",
+				  t->tid, t->gtid, task_state_name(s), t->cpu, t->runtime);
+		}
+	}
+	return err ? err : (int)pos;
+}
+
+static int parse_ll(const char *text, long long *v)
+{
+	char *end;
+
+	errno = 0;
+	*v = strtoll(text, &end, 0);
+	if (errno || end == text)
+		return -EINVAL;
+	while (*end == '\n' || *end == ' ')
+		end++;
+	return *end ? -EINVAL : 0;
+}
+
+static int write_cpus(struct ghost_kenclave *ke, const struct ghost_cpuset *want)
+{
+	struct emu_shared *sh = ke->sh;
+	uint64_t ids[256];
+	int n, err = 0;
+
+	for (int c = ghost_cpuset_first(want); c >= 0; c = ghost_cpuset_next(want, c))
+		if (c >= (int)sh->ncpus)
+			return -EINVAL;
+	n = emu_enclave_list(ke->root, ids, 256);
+	for (int i = 0; i < n && i < 256; i++) {
+		struct ghost_cpuset other, both;
+
+		if (ids[i] == sh->id || !enclave_cpus_of(ke->root, ids[i], &other))
+			continue;
+		ghost_cpuset_and(&both, &other, want);
+		if (!ghost_cpuset_empty(&both))
+			return -EBUSY;
+	}
+	emu_lock(ke);
+	for (int c = 0; c < (int)sh->ncpus && !err; c++) {
+		struct emu_cpu *ec = emu_cpu(sh, c);
+
+		if (!ghost_cpuset_test(want, c) && ec->in_enclave &&
+		    (ec->agent_state != EMU_A_NONE || ec->current >= 0))
+			err = -EEXIST;	/* ghostfs: removing a CPU that has an agent */
+	}
+	if (!err) {
+		for (int c = 0; c < (int)sh->ncpus; c++) {
+			struct emu_cpu *ec = emu_cpu(sh, c);
+			bool in = ghost_cpuset_test(want, c);
+
+			if (in && !ec->in_enclave) {
+				struct ghost_txn *txn = &ke->cpu_data[c].txn;
+
+				memset(txn, 0, sizeof(*txn));
+				txn->cpu = c;
+				txn->u.sync_group_owner = -1;
+				txn->state = GHOST_TXN_COMPLETE;
+				ec->current = ec->latched = -1;
+				ec->agent_queue = -1;
+				ec->avail = 1;
+			}
+			ec->in_enclave = in;
+		}
+		sh->cpus = *want;
+	}
+	emu_unlock(ke);
+	return err;
+}
+
+int emu_file_write(struct ghost_kenclave *ke, const char *name, const char *text)
+{
+	const struct emu_file *f = find_file(name);
+	struct emu_shared *sh = ke->sh;
+	long long v;
+	int err;
+
+	if (!f)
+		return -ENOENT;
+	if (!f->writable)
+		return -EACCES;
+	if (!text)
+		return -EINVAL;
+	if (f->kind == F_BOOL || f->kind == F_MS || f->kind == F_NUM) {
+		char *p = (char *)sh + f->off;
+
+		err = parse_ll(text, &v);
+		if (err)
+			return err;
+		if (f->kind != F_BOOL && v < 0)
+			return -EINVAL;
+		if (!strcmp(name, "tick_us") && (v < 100 || v > 1000000))
+			return -EINVAL;
+		emu_lock(ke);
+		if (f->kind == F_BOOL)
+			__atomic_store_n((int32_t *)p, v != 0, __ATOMIC_RELEASE);
+		else
+			__atomic_store_n((int64_t *)p, (int64_t)v, __ATOMIC_RELEASE);
+		emu_unlock(ke);
+		return 0;
+	}
+	if (!strcmp(name, "ctl"))
+		return emu_ctl(ke, text);
+	if (!strcmp(name, "cpulist") || !strcmp(name, "cpumask")) {
+		struct ghost_cpuset want;
+
+		err = !strcmp(name, "cpulist")
+			      ? ghost_cpuset_parse_list(&want, text, (int)sh->ncpus,
+							GHOST_CPUSET_ALLOW_EMPTY)
+			      : ghost_cpuset_parse_mask(&want, text, (int)sh->ncpus);
+		if (err)
+			return err == -ERANGE ? -EINVAL : err;
+		return write_cpus(ke, &want);
+	}
+	if (!strcmp(name, "tasks")) {
+		err = parse_ll(text, &v);
+		if (err)
+			return err;
+		/*
+		 * Only a thread running this library can be scheduled from user
+		 * space: "0" (the writer itself) goes through task_enter.
+		 */
+		return v == 0 ? -EINVAL : -EOPNOTSUPP;
+	}
+	return -EACCES;
+}
+
+int emu_ctl(struct ghost_kenclave *ke, const char *cmd)
+{
+	char buf[128], extra;
+	size_t n;
+	unsigned id, node;
+
+	if (!cmd)
+		return -EINVAL;
+	n = strlen(cmd);
+	if (n >= sizeof(buf))
+		return -EINVAL;
+	memcpy(buf, cmd, n + 1);
+	if (n && buf[n - 1] == '\n')
+		buf[n - 1] = 0;	/* ghostfs strips one trailing newline */
+	if (!strcmp(buf, "destroy")) {
+		emu_lock(ke);
+		emu_enclave_kill(ke);
+		emu_unlock(ke);
+		return emu_remove_files(ke);
+	}
+	if (!strcmp(buf, "discover tasks"))
+		return emu_discover(ke);
+	if (sscanf(buf, "create sw_region %u %u%c", &id, &node, &extra) == 2) {
+		int err;
+
+		emu_lock(ke);
+		err = emu_sw_region_create(ke, id, node);
+		emu_unlock(ke);
+		return err;
+	}
+	return -EINVAL;
+}

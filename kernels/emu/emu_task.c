@@ -1,0 +1,406 @@
+/*
+ * kernels/emu/emu_task.c - ghost tasks of the embedded kernel: the thread's
+ * own side of entering, blocking, yielding, being preempted and leaving.
+ *
+ * Owns the calling thread's TLS handle, the preemption signal and its
+ * handler, and the parking loop that keeps a thread off user code until the
+ * enclave puts it on a CPU. The handler may only do what is safe for an
+ * interrupted thread: it never touches the enclave lock while the thread is
+ * already inside the library (it defers instead), and it restores errno.
+ */
+#include "emu.h"
+
+#include "internal.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+__thread struct ghost_ktask *emu_self __attribute__((tls_model("initial-exec")));
+__thread int emu_agent_cpu __attribute__((tls_model("initial-exec"))) = -1;
+int emu_preempt_signal;
+
+static pthread_once_t signal_once = PTHREAD_ONCE_INIT;
+static int signal_err;
+
+static void preempt_handler(int sig, siginfo_t *si, void *uc)
+{
+	struct ghost_ktask *self = emu_self;
+	int saved = errno;
+
+	(void)sig;
+	(void)si;
+	(void)uc;
+	if (self) {
+		if (self->in_kernel)
+			self->preempt_deferred = 1;	/* handled at emu_unlock */
+		else
+			emu_handle_preempt(self);
+	}
+	errno = saved;
+}
+
+static void signal_init(void)
+{
+	const char *env = getenv("GHOST_EMU_SIGNAL");
+	struct sigaction sa;
+	int sig = SIGRTMIN + 6;
+
+	if (env && *env) {
+		int v = atoi(env);
+
+		if (v >= SIGRTMIN && v <= SIGRTMAX)
+			sig = v;
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = preempt_handler;
+	/* SA_RESTART: a system call the preemption interrupted carries on. */
+	sa.sa_flags = SA_SIGINFO | SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(sig, &sa, NULL)) {
+		signal_err = -errno;
+		return;
+	}
+	emu_preempt_signal = sig;
+}
+
+int emu_signal_setup(void)
+{
+	pthread_once(&signal_once, signal_init);
+	return signal_err;
+}
+
+static void pin_self(int cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	sched_setaffinity(0, sizeof(set), &set);
+}
+
+static void become_unmanaged(struct ghost_ktask *self)
+{
+	if (self->unmanaged)
+		return;
+	self->unmanaged = true;
+	sched_setaffinity(0, sizeof(self->orig_affinity), &self->orig_affinity);
+}
+
+/*
+ * Parks the calling task until the enclave puts it on a CPU (or lets it go),
+ * then makes sure it is pinned there. Runs as "inside the kernel" so that a
+ * preemption landing meanwhile is handled only once it runs again.
+ */
+static void wait_oncpu(struct ghost_ktask *self)
+{
+	struct emu_task *t = self->t;
+	struct emu_shared *sh = self->ke->sh;
+
+	self->in_kernel++;
+	for (;;) {
+		uint32_t seen = __atomic_load_n(&t->park.seq, __ATOMIC_ACQUIRE);
+		uint32_t s = __atomic_load_n(&t->state, __ATOMIC_ACQUIRE);
+
+		if (__atomic_load_n(&t->flags, __ATOMIC_ACQUIRE) & EMU_TF_UNMANAGED ||
+		    __atomic_load_n(&sh->state, __ATOMIC_ACQUIRE) != EMU_E_ALIVE) {
+			become_unmanaged(self);
+			break;
+		}
+		if (s == EMU_T_ONCPU)
+			break;
+		if (s != EMU_T_RUNNABLE && s != EMU_T_BLOCKED) {
+			become_unmanaged(self);
+			break;
+		}
+		emu_park_wait(&t->park, seen, __atomic_load_n(&sh->park_spin_ns, __ATOMIC_RELAXED),
+			      0);
+	}
+	if (!self->unmanaged) {
+		int cpu = __atomic_load_n(&t->cpu, __ATOMIC_ACQUIRE);
+
+		/* The committer pins us before waking us when it may. */
+		if (__atomic_load_n(&t->affinity_cpu, __ATOMIC_ACQUIRE) != cpu) {
+			pin_self(cpu);
+			__atomic_store_n(&t->affinity_cpu, cpu, __ATOMIC_RELEASE);
+		}
+	}
+	if (--self->in_kernel == 0 && self->preempt_deferred) {
+		self->preempt_deferred = 0;
+		emu_handle_preempt(self);
+	}
+}
+
+void emu_handle_preempt(struct ghost_ktask *self)
+{
+	bool off;
+
+	if (self->unmanaged || emu_lock(self->ke))
+		return;
+	off = emu_task_preempted(self->ke, self->t);
+	emu_unlock(self->ke);
+	if (off)
+		wait_oncpu(self);
+}
+
+static int alloc_record(struct emu_shared *sh)
+{
+	for (uint32_t n = 0; n < sh->max_tasks; n++) {
+		uint32_t i = (sh->task_hint + n) % sh->max_tasks;
+
+		if (emu_task(sh, (int)i)->state == EMU_T_FREE) {
+			sh->task_hint = i + 1;
+			return (int)i;
+		}
+	}
+	return -1;
+}
+
+int emu_task_enter(struct ghost_kenclave *ke, pid_t tid, struct ghost_ktask **out);
+int emu_task_enter(struct ghost_kenclave *ke, pid_t tid, struct ghost_ktask **out)
+{
+	struct emu_shared *sh = ke->sh;
+	struct ghost_status_word *sw;
+	struct ghost_ktask *self;
+	struct emu_task *t;
+	uint32_t region, index;
+	sigset_t set;
+	pid_t me = gettid();
+	int idx, err;
+
+	*out = NULL;
+	if (tid != 0 && tid != me)
+		return -EOPNOTSUPP;	/* only a thread running this library can be scheduled */
+	if (emu_self || emu_agent_cpu >= 0)
+		return -EBUSY;
+	err = emu_signal_setup();
+	if (err)
+		return err;
+	sigemptyset(&set);
+	sigaddset(&set, emu_preempt_signal);
+	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+	self = calloc(1, sizeof(*self));
+	if (!self)
+		return -ENOMEM;
+	sched_getaffinity(0, sizeof(self->orig_affinity), &self->orig_affinity);
+	self->ke = ke;
+	self->cur_affinity = -1;
+
+	err = emu_lock(ke);
+	if (err)
+		goto out_free;
+	if (sh->state != EMU_E_ALIVE) {
+		err = -EXDEV;
+		goto out_unlock;
+	}
+	idx = alloc_record(sh);
+	if (idx < 0) {
+		err = -ENOMEM;
+		goto out_unlock;
+	}
+	err = emu_sw_alloc(ke, &region, &index);
+	if (err)
+		goto out_unlock;
+	sw = emu_sw_word(ke, region, index);
+	t = emu_task(sh, idx);
+	memset(t, 0, sizeof(*t));
+	err = emu_init_task_life(t);
+	if (!err)
+		err = -pthread_mutex_lock(&t->life);
+	if (err || !sw) {
+		err = err ? err : -EIO;
+		goto out_unlock;
+	}
+	sh->gtid_gen++;
+	t->gtid = ((int64_t)me << GHOST_GTID_SEQ_BITS) |
+		  ((int64_t)(sh->gtid_gen & 0x1fffff) << 20) | (idx + 1);
+	t->pid = getpid();
+	t->tid = me;
+	t->cpu = -1;
+	t->latched_cpu = -1;
+	t->affinity_cpu = -1;
+	t->queue = sh->default_queue;
+	t->sw_region = region;
+	t->sw_index = index;
+	t->sig = emu_preempt_signal;
+	t->nice = getpriority(PRIO_PROCESS, 0);
+	for (int c = 0; c < CPU_SETSIZE && c < GHOST_MAX_CPUS; c++)
+		if (CPU_ISSET(c, &self->orig_affinity))
+			t->orig_mask[c / 64] |= 1ull << (c % 64);
+	t->runnable_since = emu_now();
+	__atomic_store_n(&t->state, EMU_T_RUNNABLE, __ATOMIC_RELEASE);
+	sw->gtid = (uint64_t)t->gtid;
+	sw->barrier = 0;
+	sw->runtime = 0;
+	/* INUSE last: a reader that sees it sees the rest. */
+	__atomic_store_n(&sw->flags,
+			 GHOST_SW_F_ALLOCATED | GHOST_SW_TASK_RUNNABLE | GHOST_SW_F_INUSE,
+			 __ATOMIC_RELEASE);
+	sh->nr_tasks++;
+	self->t = t;
+	self->idx = idx;
+	self->gtid = t->gtid;
+	/* From here on we count as inside: emu_unlock below balances this. */
+	self->in_kernel = 1;
+	emu_self = self;
+	if (t->queue >= 0)
+		emu_send_task_new(ke, t);
+	else
+		t->flags |= EMU_TF_NEW_PENDING;	/* sent when a default queue appears */
+	emu_unlock(ke);
+	emu_kthread_register(ke);
+	*out = self;
+	wait_oncpu(self);
+	return 0;
+
+out_unlock:
+	emu_unlock(ke);
+out_free:
+	free(self);
+	return err;
+}
+
+static void release_self(struct ghost_ktask *self)
+{
+	emu_self = NULL;
+	free(self);
+}
+
+void emu_task_exit(struct ghost_ktask *self);
+void emu_task_exit(struct ghost_ktask *self)
+{
+	struct ghost_kenclave *ke = self->ke;
+	struct emu_task *t = self->t;
+
+	if (emu_lock(ke) == 0) {
+		if (!(t->flags & EMU_TF_UNMANAGED))
+			emu_task_stop(ke, t, MSG_TASK_DEAD, EMU_T_DEAD);
+		pthread_mutex_unlock(&t->life);
+		emu_unlock(ke);
+	}
+	release_self(self);
+}
+
+int emu_task_leave_self(struct ghost_ktask *self);
+int emu_task_leave_self(struct ghost_ktask *self)
+{
+	struct ghost_kenclave *ke = self->ke;
+	struct emu_task *t = self->t;
+	int err = emu_lock(ke);
+
+	if (err)
+		return err;
+	if (!(t->flags & EMU_TF_UNMANAGED))
+		emu_task_stop(ke, t, MSG_TASK_DEPARTED, EMU_T_DEPARTED);
+	t->flags |= EMU_TF_UNMANAGED;
+	pthread_mutex_unlock(&t->life);
+	emu_unlock(ke);
+	become_unmanaged(self);
+	release_self(self);
+	return 0;
+}
+
+bool emu_task_managed(struct ghost_ktask *self);
+bool emu_task_managed(struct ghost_ktask *self)
+{
+	if (self->unmanaged)
+		return false;
+	if ((__atomic_load_n(&self->t->flags, __ATOMIC_ACQUIRE) & EMU_TF_UNMANAGED) ||
+	    __atomic_load_n(&self->ke->sh->state, __ATOMIC_ACQUIRE) != EMU_E_ALIVE) {
+		become_unmanaged(self);
+		return false;
+	}
+	return true;
+}
+
+int emu_task_block(struct ghost_ktask *self, int64_t deadline_ns);
+int emu_task_block(struct ghost_ktask *self, int64_t deadline_ns)
+{
+	struct ghost_kenclave *ke = self->ke;
+	struct emu_task *t = self->t;
+	int ret = 0, err;
+
+	err = emu_lock(ke);
+	if (err)
+		return err;
+	if (!emu_task_managed(self) || t->state != EMU_T_ONCPU) {
+		emu_unlock(ke);
+		return -ESRCH;	/* not ours to schedule: wait the ordinary way */
+	}
+	if (t->flags & EMU_TF_WAKE_PENDING) {
+		t->flags &= ~EMU_TF_WAKE_PENDING;
+		emu_unlock(ke);
+		return 0;
+	}
+	emu_task_stop(ke, t, MSG_TASK_BLOCKED, EMU_T_BLOCKED);
+	emu_unlock(ke);
+
+	if (deadline_ns > 0) {
+		/* Sleep until woken (state leaves BLOCKED) or the deadline. */
+		self->in_kernel++;
+		for (;;) {
+			uint32_t seen = __atomic_load_n(&t->park.seq, __ATOMIC_ACQUIRE);
+
+			if (__atomic_load_n(&t->state, __ATOMIC_ACQUIRE) != EMU_T_BLOCKED ||
+			    (__atomic_load_n(&t->flags, __ATOMIC_ACQUIRE) & EMU_TF_UNMANAGED))
+				break;
+			if (emu_park_wait(&t->park, seen, 0, deadline_ns) == -ETIMEDOUT) {
+				if (emu_lock(ke) == 0) {
+					/* The timer fired first: the task wakes itself. */
+					if (t->state == EMU_T_BLOCKED) {
+						emu_task_wakeup(ke, t, t->cpu);
+						ret = -ETIMEDOUT;
+					}
+					emu_unlock(ke);
+				}
+				break;
+			}
+		}
+		self->in_kernel--;
+	}
+	wait_oncpu(self);
+	return ret;
+}
+
+int emu_task_unblock(struct ghost_ktask *task, int waker_cpu);
+int emu_task_unblock(struct ghost_ktask *task, int waker_cpu)
+{
+	struct ghost_kenclave *ke = task->ke;
+	struct emu_task *t = task->t;
+	int err = emu_lock(ke);
+
+	if (err)
+		return err;
+	if (t->flags & EMU_TF_UNMANAGED)
+		emu_park_wake(&t->park);
+	else if (t->state == EMU_T_BLOCKED)
+		emu_task_wakeup(ke, t, waker_cpu);
+	else if (t->state == EMU_T_RUNNABLE || t->state == EMU_T_ONCPU)
+		t->flags |= EMU_TF_WAKE_PENDING;
+	emu_unlock(ke);
+	return 0;
+}
+
+int emu_task_yield(struct ghost_ktask *self);
+int emu_task_yield(struct ghost_ktask *self)
+{
+	struct ghost_kenclave *ke = self->ke;
+	struct emu_task *t = self->t;
+	int err = emu_lock(ke);
+
+	if (err)
+		return err;
+	if (!emu_task_managed(self) || t->state != EMU_T_ONCPU) {
+		emu_unlock(ke);
+		return -ESRCH;
+	}
+	emu_task_stop(ke, t, MSG_TASK_YIELD, EMU_T_RUNNABLE);
+	emu_unlock(ke);
+	wait_oncpu(self);
+	return 0;
+}

@@ -1,0 +1,69 @@
+/*
+ * policies/fifo.h - what the two FIFO policies share: the task record, the
+ * run queue, per-CPU bookkeeping and the stats line.
+ *
+ * Policies are written once for every backend: they include only public
+ * libghost headers and reach the kernel only through them.
+ */
+#ifndef GHOST_POLICIES_FIFO_H
+#define GHOST_POLICIES_FIFO_H
+
+#include <ghost/agent.h>
+#include <ghost/sched.h>
+
+#include <pthread.h>
+
+enum fifo_run_state {
+	FIFO_BLOCKED = 0,
+	FIFO_QUEUED,
+	FIFO_ONCPU,
+	FIFO_YIELDING,
+	FIFO_ASSIGNED,		/* committed elsewhere, not yet confirmed on a CPU */
+};
+
+struct fifo_task {
+	struct ghost_task base;		/* first: the scheduler base's record */
+	struct fifo_task *prev, *next;	/* run queue links */
+	int cpu;			/* per-CPU: the CPU it belongs to; -1 none */
+	uint8_t state;			/* enum fifo_run_state */
+	bool prio_boost;
+	bool sliced;			/* centralized: preempted by the time slice */
+	uint64_t runtime_seen;		/* runtime the last off-CPU message reported */
+};
+
+struct fifo_rq {
+	struct fifo_task *head, *tail;
+	uint32_t count;
+};
+
+void fifo_rq_push_back(struct fifo_rq *rq, struct fifo_task *t);
+void fifo_rq_push_front(struct fifo_rq *rq, struct fifo_task *t);
+struct fifo_task *fifo_rq_pop(struct fifo_rq *rq);
+void fifo_rq_remove(struct fifo_rq *rq, struct fifo_task *t);
+bool fifo_rq_contains(const struct fifo_rq *rq, const struct fifo_task *t);
+
+struct fifo_cpu_stats {
+	uint64_t busy_ns;		/* CPU time tasks reported using on this CPU */
+};
+
+/* Adds what an off-CPU message (blocked, preempt, yield) says t ran. */
+void fifo_account(struct fifo_cpu_stats *stats, struct fifo_task *t, const struct ghost_msg *m);
+
+/* The stats line both policies print (tasks, runnable, commits, messages, idle). */
+int fifo_format_stats(char *buf, size_t len, struct ghost_sched *s, struct ghost_enclave *e,
+		      uint32_t runnable, struct fifo_cpu_stats *cpus, int64_t started_ns);
+
+/* Options of the FIFO policies (ghost-agent's command line). */
+struct fifo_config {
+	int64_t time_slice_ns;		/* centralized: 0 = infinite (the default) */
+	int global_cpu;			/* centralized: -1 = first enclave CPU */
+	bool take_over;			/* discover the tasks of a live enclave */
+};
+
+extern const struct ghost_policy fifo_percpu_policy;
+extern const struct ghost_policy fifo_centralized_policy;
+
+/* Looks a policy up by name ("fifo-percpu", "fifo-centralized"). */
+const struct ghost_policy *ghost_policy_find(const char *name);
+
+#endif

@@ -1,0 +1,405 @@
+/*
+ * policies/fifo_centralized.c - FIFO centralized: one global agent spins on
+ * one CPU and schedules every other CPU; the other agents yield forever.
+ *
+ * The global agent polls the enclave's single channel (no wake-ups), keeps
+ * one FIFO, and each round hands the queue's head to every available CPU
+ * (no higher class on it, and either idle or its task's time slice used
+ * up) in one group commit. Tasks with unread messages (seqnum behind their
+ * status-word barrier) or still leaving a CPU sit the round out; a failed
+ * commit puts its task back at the front; yielding tasks rejoin after the
+ * round. When a higher class wants the global agent's own CPU it moves to
+ * an available CPU: SMT siblings first, then L3 siblings, then its NUMA
+ * node, then any, and pings the agent there.
+ *
+ * Only the global agent touches the scheduler state; the lock makes the
+ * hand-over between agent threads safe.
+ */
+#include "fifo.h"
+
+#include <ghost/channel.h>
+#include <ghost/enclave.h>
+#include <ghost/status.h>
+#include <ghost/thread.h>
+#include <ghost/topology.h>
+#include <ghost/txn.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct ccpu {
+	struct fifo_task *current;
+	int64_t last_commit;
+};
+
+struct central {
+	struct ghost_sched sched;
+	struct ghost_enclave *e;
+	struct ghost_channel *chan;
+	pthread_mutex_t lock;
+	struct fifo_rq rq;
+	struct fifo_rq yielding;
+	struct ccpu cpu[GHOST_MAX_CPUS];
+	struct fifo_cpu_stats stats[GHOST_MAX_CPUS];
+	int global_cpu;			/* read by every agent, written under lock */
+	int64_t time_slice_ns;		/* 0 = never preempt for time */
+	bool take_over;
+	int64_t started;
+	uint64_t moves;			/* times the global agent moved */
+};
+
+static struct central *of(struct ghost_sched *s)
+{
+	return s->policy;
+}
+
+static struct fifo_task *ft(struct ghost_task *t)
+{
+	return (struct fifo_task *)t;
+}
+
+static void off_cpu(struct central *c, struct fifo_task *t)
+{
+	if (t->cpu >= 0 && c->cpu[t->cpu].current == t) {
+		c->cpu[t->cpu].current = NULL;
+	}
+	t->cpu = -1;
+}
+
+static void on_new(struct ghost_sched *s, struct ghost_task *task, const struct ghost_msg *m)
+{
+	struct ghost_msg_payload_task_new pl;
+	struct fifo_task *t = ft(task);
+
+	ghost_msg_copy_payload(m, &pl, sizeof(pl));
+	t->cpu = -1;
+	t->state = FIFO_BLOCKED;
+	if (pl.runnable)
+		fifo_rq_push_back(&of(s)->rq, t);
+}
+
+static void on_wakeup(struct ghost_sched *s, struct ghost_task *task, const struct ghost_msg *m)
+{
+	struct fifo_task *t = ft(task);
+
+	(void)m;
+	if (t->state == FIFO_BLOCKED)
+		fifo_rq_push_back(&of(s)->rq, t);
+}
+
+static void on_blocked(struct ghost_sched *s, struct ghost_task *task, const struct ghost_msg *m)
+{
+	struct central *c = of(s);
+	struct fifo_task *t = ft(task);
+
+	fifo_account(c->stats, t, m);
+	off_cpu(c, t);
+	fifo_rq_remove(&c->rq, t);
+	t->state = FIFO_BLOCKED;
+}
+
+static void on_preempt(struct ghost_sched *s, struct ghost_task *task, const struct ghost_msg *m)
+{
+	struct central *c = of(s);
+	struct fifo_task *t = ft(task);
+
+	fifo_account(c->stats, t, m);
+	off_cpu(c, t);
+	if (fifo_rq_contains(&c->rq, t))
+		return;
+	/* Sliced tasks queue behind the others; anything else lost its CPU
+	 * through no fault of its own and goes first. */
+	if (t->sliced)
+		fifo_rq_push_back(&c->rq, t);
+	else
+		fifo_rq_push_front(&c->rq, t);
+	t->sliced = false;
+}
+
+static void on_yield(struct ghost_sched *s, struct ghost_task *task, const struct ghost_msg *m)
+{
+	struct central *c = of(s);
+	struct fifo_task *t = ft(task);
+
+	fifo_account(c->stats, t, m);
+	off_cpu(c, t);
+	fifo_rq_remove(&c->rq, t);
+	fifo_rq_push_back(&c->yielding, t);
+	t->state = FIFO_YIELDING;
+}
+
+static void on_gone(struct ghost_sched *s, struct ghost_task *task, const struct ghost_msg *m)
+{
+	struct central *c = of(s);
+	struct fifo_task *t = ft(task);
+
+	(void)m;
+	off_cpu(c, t);
+	fifo_rq_remove(&c->rq, t);
+	fifo_rq_remove(&c->yielding, t);
+}
+
+static const struct ghost_sched_ops central_ops = {
+	.task_new = on_new,
+	.task_wakeup = on_wakeup,
+	.task_blocked = on_blocked,
+	.task_preempt = on_preempt,
+	.task_yield = on_yield,
+	.task_dead = on_gone,
+	.task_departed = on_gone,
+};
+
+static const struct ghost_status_word *agent_word(struct central *c, int cpu)
+{
+	struct ghost_agent *a = ghost_enclave_agent(c->e, cpu);
+
+	return a ? ghost_agent_status_word(a) : NULL;
+}
+
+/* No higher class wants this CPU. */
+static bool available(struct central *c, int cpu)
+{
+	const struct ghost_status_word *sw = agent_word(c, cpu);
+
+	return sw && ghost_sw_cpu_available(sw);
+}
+
+static void global_schedule(struct central *c)
+{
+	const struct ghost_cpuset *cpus = ghost_enclave_cpus(c->e);
+	struct ghost_cpuset avail, assigned;
+	struct fifo_rq skipped = { 0 };
+	struct fifo_task *prev[GHOST_MAX_CPUS];
+	int64_t now = ghost_now_ns();
+	int cpu;
+
+	ghost_cpuset_zero(&avail);
+	ghost_cpuset_zero(&assigned);
+	ghost_cpuset_for_each(cpu, cpus) {
+		struct ccpu *cc = &c->cpu[cpu];
+
+		if (cpu == c->global_cpu || !available(c, cpu))
+			continue;
+		if (cc->current &&
+		    (!c->time_slice_ns || now - cc->last_commit < c->time_slice_ns))
+			continue;
+		ghost_cpuset_set(&avail, cpu);
+	}
+	while (!ghost_cpuset_empty(&avail)) {
+		struct fifo_task *next = fifo_rq_pop(&c->rq);
+		struct ghost_txn_opts o = { .sync_group_owner = -1 };
+		struct ccpu *cc;
+
+		if (!next)
+			break;
+		/* Unread messages, or still leaving a CPU: not this round. */
+		if (!next->base.sw || ghost_sw_barrier(next->base.sw) != next->base.seqnum ||
+		    ghost_sw_on_cpu(next->base.sw)) {
+			fifo_rq_push_back(&skipped, next);
+			continue;
+		}
+		cpu = ghost_cpuset_first(&avail);
+		cc = &c->cpu[cpu];
+		prev[cpu] = cc->current;
+		if (cc->current)
+			cc->current->sliced = true;	/* its PREEMPT requeues it */
+		cc->current = next;
+		next->state = FIFO_ASSIGNED;
+		next->cpu = cpu;
+		o.target = next->base.gtid;
+		o.target_barrier = next->base.seqnum;
+		/* Remote commits do not check the agent barrier. */
+		o.commit_flags = COMMIT_AT_TXN_COMMIT;
+		if (ghost_txn_open(c->e, cpu, &o)) {
+			cc->current = prev[cpu];
+			fifo_rq_push_front(&c->rq, next);
+			next->cpu = -1;
+			break;
+		}
+		ghost_cpuset_clear(&avail, cpu);
+		ghost_cpuset_set(&assigned, cpu);
+	}
+	if (!ghost_cpuset_empty(&assigned)) {
+		ghost_txn_commit_set(c->e, &assigned);
+		now = ghost_now_ns();
+		ghost_cpuset_for_each(cpu, &assigned) {
+			struct ccpu *cc = &c->cpu[cpu];
+			struct fifo_task *t = cc->current;
+
+			if (ghost_txn_succeeded(ghost_enclave_txn(c->e, cpu))) {
+				t->state = FIFO_ONCPU;
+				t->prio_boost = false;
+				cc->last_commit = now;
+			} else {
+				/* Back to the front, and the CPU keeps what it had. */
+				t->prio_boost = true;
+				t->cpu = -1;
+				fifo_rq_push_front(&c->rq, t);
+				cc->current = prev[cpu];
+				if (prev[cpu])
+					prev[cpu]->sliced = false;
+			}
+		}
+	}
+	while (skipped.tail) {
+		struct fifo_task *t = skipped.tail;
+
+		fifo_rq_remove(&skipped, t);
+		fifo_rq_push_front(&c->rq, t);
+	}
+	/* Yielders sat out one round; now they queue again. */
+	while (c->yielding.head)
+		fifo_rq_push_back(&c->rq, fifo_rq_pop(&c->yielding));
+}
+
+/* The global agent's CPU is wanted elsewhere: hand the role on. */
+static bool move_global(struct central *c, int from)
+{
+	const struct ghost_topo *topo = ghost_enclave_topology(c->e);
+	const struct ghost_topo_cpu *me = ghost_topo_cpu(topo, from);
+	const struct ghost_cpuset *cpus = ghost_enclave_cpus(c->e);
+	struct ghost_cpuset tiers[4];
+	int cpu;
+
+	if (!me)
+		return false;
+	tiers[0] = me->siblings;
+	tiers[1] = me->l3_siblings;
+	ghost_topo_numa_cpus(topo, me->numa_node, &tiers[2]);
+	tiers[3] = *cpus;
+	for (int i = 0; i < 4; i++) {
+		ghost_cpuset_and(&tiers[i], &tiers[i], cpus);
+		ghost_cpuset_for_each(cpu, &tiers[i]) {
+			if (cpu == from || !available(c, cpu))
+				continue;
+			__atomic_store_n(&c->global_cpu, cpu, __ATOMIC_RELEASE);
+			c->moves++;
+			ghost_txn_ping(c->e, cpu);
+			return true;
+		}
+	}
+	return false;
+}
+
+static void central_loop(void *state, struct ghost_agent *a)
+{
+	struct central *c = state;
+	int cpu = ghost_agent_cpu(a);
+	const struct ghost_status_word *asw = ghost_agent_status_word(a);
+	uint32_t barrier = ghost_sw_barrier(asw);
+
+	if (cpu != __atomic_load_n(&c->global_cpu, __ATOMIC_ACQUIRE)) {
+		/* A satellite: only a ping (finishing, or the global role) wakes it. */
+		if (!ghost_agent_finishing(a))
+			ghost_txn_local_yield(c->e, cpu, barrier, 0);
+		return;
+	}
+	pthread_mutex_lock(&c->lock);
+	if (ghost_sw_boosted_priority(asw) && move_global(c, cpu)) {
+		pthread_mutex_unlock(&c->lock);
+		return;
+	}
+	ghost_sched_drain(&c->sched, c->chan);
+	if (!ghost_agent_finishing(a))
+		global_schedule(c);
+	pthread_mutex_unlock(&c->lock);
+}
+
+static int central_init(struct ghost_full_agent *fa, void **state)
+{
+	const struct fifo_config *cfg = ghost_full_agent_policy_config(fa);
+	struct ghost_enclave *e = ghost_full_agent_enclave(fa);
+	const struct ghost_cpuset *cpus = ghost_enclave_cpus(e);
+	struct central *c = calloc(1, sizeof(*c));
+	int err;
+
+	if (!c)
+		return -ENOMEM;
+	*state = c;
+	c->e = e;
+	c->started = ghost_now_ns();
+	c->time_slice_ns = cfg ? cfg->time_slice_ns : 0;
+	c->take_over = cfg && cfg->take_over;
+	c->global_cpu = cfg && cfg->global_cpu >= 0 && ghost_cpuset_test(cpus, cfg->global_cpu)
+				? cfg->global_cpu
+				: ghost_cpuset_first(cpus);
+	pthread_mutex_init(&c->lock, NULL);
+	err = ghost_sched_init(&c->sched, e, &central_ops, c, sizeof(struct fifo_task));
+	if (err)
+		return err;
+	err = ghost_channel_create(e, GHOST_MAX_QUEUE_ELEMS, 0, &c->chan);
+	if (err)
+		return err;
+	/* Polled by the global agent: nobody is woken for its messages. */
+	err = ghost_channel_config_wakeup(c->chan, NULL, 0);
+	if (!err)
+		err = ghost_channel_set_default(c->chan);
+	return err;
+}
+
+static void central_fini(void *state)
+{
+	struct central *c = state;
+
+	if (c->chan)
+		ghost_channel_destroy(c->chan);
+	ghost_sched_fini(&c->sched);
+	pthread_mutex_destroy(&c->lock);
+	free(c);
+}
+
+static int central_enclave_ready(void *state)
+{
+	struct central *c = state;
+	int n;
+
+	if (!c->take_over)
+		return 0;
+	n = ghost_sched_discover(&c->sched);
+	return n < 0 ? n : 0;
+}
+
+static bool central_may_exit(void *state, struct ghost_agent *a)
+{
+	(void)state;
+	(void)a;
+	return true;
+}
+
+static int central_format_stats(void *state, char *buf, size_t len)
+{
+	struct central *c = state;
+	int n, m;
+
+	pthread_mutex_lock(&c->lock);
+	n = fifo_format_stats(buf, len, &c->sched, c->e, c->rq.count + c->yielding.count,
+			      c->stats, c->started);
+	if (n >= 0) {
+		m = snprintf(buf + n, len - (size_t)n, " | global cpu %d moves %llu",
+			     __atomic_load_n(&c->global_cpu, __ATOMIC_ACQUIRE),
+			     (unsigned long long)c->moves);
+		n = m < 0 || (size_t)m >= len - (size_t)n ? -ENOSPC : n + m;
+	}
+	pthread_mutex_unlock(&c->lock);
+	return n;
+}
+
+/* For tests and tools: where the global agent is now. */
+int fifo_centralized_global_cpu(void *state);
+int fifo_centralized_global_cpu(void *state)
+{
+	return __atomic_load_n(&((struct central *)state)->global_cpu, __ATOMIC_ACQUIRE);
+}
+
+const struct ghost_policy fifo_centralized_policy = {
+	.name = "fifo-centralized",
+	.summary = "FIFO centralized: one spinning global agent schedules every CPU",
+	.init = central_init,
+	.fini = central_fini,
+	.agent_loop = central_loop,
+	.agent_may_exit = central_may_exit,
+	.enclave_ready = central_enclave_ready,
+	.format_stats = central_format_stats,
+};

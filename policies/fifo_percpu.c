@@ -1,0 +1,346 @@
+/*
+ * policies/fifo_percpu.c - FIFO per-CPU: every agent schedules its own CPU.
+ *
+ * Each CPU has a channel (woken on that CPU) and a FIFO run queue. A new
+ * runnable task gets the least loaded CPU and is moved there for good: its
+ * messages are re-associated with that CPU's channel and that CPU's agent
+ * is pinged. Each agent loop reads its barrier, drains its channel, picks
+ * its current task or the head of its queue and commits it locally with
+ * that barrier; preempted tasks, non-deferrable wakeups and failed commits
+ * go to the front. With nothing to run, or when a higher class wants the
+ * CPU (BOOST_PRIO), the agent yields its CPU (RTLA_ON_IDLE if work waits).
+ *
+ * One policy lock guards the task table and every queue: TASK_NEW arrives
+ * on CPU 0's channel and its agent fills other CPUs' queues. Commits happen
+ * outside the lock (a local commit sleeps until the agent runs again).
+ */
+#include "fifo.h"
+
+#include <ghost/channel.h>
+#include <ghost/enclave.h>
+#include <ghost/status.h>
+#include <ghost/thread.h>
+#include <ghost/txn.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct pcpu {
+	struct ghost_channel *chan;
+	struct fifo_rq rq;
+	struct fifo_task *current;
+};
+
+struct percpu {
+	struct ghost_sched sched;
+	struct ghost_enclave *e;
+	pthread_mutex_t lock;
+	struct pcpu cpu[GHOST_MAX_CPUS];
+	struct fifo_cpu_stats stats[GHOST_MAX_CPUS];
+	int default_cpu;
+	bool take_over;
+	int64_t started;
+};
+
+static struct percpu *of(struct ghost_sched *s)
+{
+	return s->policy;
+}
+
+static struct fifo_task *ft(struct ghost_task *t)
+{
+	return (struct fifo_task *)t;
+}
+
+static int least_loaded(struct percpu *p)
+{
+	const struct ghost_cpuset *cpus = ghost_enclave_cpus(p->e);
+	uint32_t best_load = UINT32_MAX;
+	int best = -1, cpu;
+
+	ghost_cpuset_for_each(cpu, cpus) {
+		uint32_t load = p->cpu[cpu].rq.count + (p->cpu[cpu].current ? 1 : 0);
+
+		if (load < best_load) {
+			best_load = load;
+			best = cpu;
+		}
+	}
+	return best;
+}
+
+/* Moves a runnable task to a CPU for good; false if its view is stale. */
+static bool migrate(struct percpu *p, struct fifo_task *t)
+{
+	int cpu = least_loaded(p);
+	int r;
+
+	if (cpu < 0)
+		return false;
+	r = ghost_channel_associate(p->cpu[cpu].chan, t->base.gtid, t->base.seqnum);
+	if (r < 0)
+		return false;	/* a newer message is on its way: retry then */
+	t->cpu = cpu;
+	fifo_rq_push_back(&p->cpu[cpu].rq, t);
+	/* Get that agent's attention (ours notices on its own). */
+	ghost_txn_ping(p->e, cpu);
+	return true;
+}
+
+static void enqueue(struct percpu *p, struct fifo_task *t, bool front)
+{
+	if (t->cpu < 0) {
+		if (!migrate(p, t))
+			t->state = FIFO_QUEUED;	/* parked until its next message */
+		return;
+	}
+	if (fifo_rq_contains(&p->cpu[t->cpu].rq, t))
+		return;
+	if (front)
+		fifo_rq_push_front(&p->cpu[t->cpu].rq, t);
+	else
+		fifo_rq_push_back(&p->cpu[t->cpu].rq, t);
+}
+
+static void off_cpu(struct percpu *p, struct fifo_task *t)
+{
+	if (t->cpu >= 0 && p->cpu[t->cpu].current == t) {
+		p->cpu[t->cpu].current = NULL;
+	}
+}
+
+static void on_new(struct ghost_sched *s, struct ghost_task *task, const struct ghost_msg *m)
+{
+	struct ghost_msg_payload_task_new pl;
+	struct fifo_task *t = ft(task);
+
+	ghost_msg_copy_payload(m, &pl, sizeof(pl));
+	t->cpu = -1;
+	t->state = FIFO_BLOCKED;
+	/* Not runnable yet: its wakeup will come on this channel, then we move it. */
+	if (pl.runnable)
+		enqueue(of(s), t, false);
+}
+
+static void on_wakeup(struct ghost_sched *s, struct ghost_task *task, const struct ghost_msg *m)
+{
+	struct ghost_msg_payload_task_wakeup pl;
+	struct fifo_task *t = ft(task);
+
+	ghost_msg_copy_payload(m, &pl, sizeof(pl));
+	/* A non-deferrable wakeup goes to the front. */
+	enqueue(of(s), t, !pl.deferrable);
+}
+
+static void on_blocked(struct ghost_sched *s, struct ghost_task *task, const struct ghost_msg *m)
+{
+	struct percpu *p = of(s);
+	struct fifo_task *t = ft(task);
+
+	fifo_account(p->stats, t, m);
+	off_cpu(p, t);
+	if (t->cpu >= 0)
+		fifo_rq_remove(&p->cpu[t->cpu].rq, t);
+	t->state = FIFO_BLOCKED;
+}
+
+static void on_preempt(struct ghost_sched *s, struct ghost_task *task, const struct ghost_msg *m)
+{
+	struct percpu *p = of(s);
+	struct fifo_task *t = ft(task);
+
+	fifo_account(p->stats, t, m);
+	off_cpu(p, t);
+	t->prio_boost = true;
+	enqueue(p, t, true);
+}
+
+static void on_yield(struct ghost_sched *s, struct ghost_task *task, const struct ghost_msg *m)
+{
+	struct percpu *p = of(s);
+	struct fifo_task *t = ft(task);
+
+	fifo_account(p->stats, t, m);
+	off_cpu(p, t);
+	enqueue(p, t, false);
+}
+
+static void on_gone(struct ghost_sched *s, struct ghost_task *task, const struct ghost_msg *m)
+{
+	struct percpu *p = of(s);
+	struct fifo_task *t = ft(task);
+
+	(void)m;
+	off_cpu(p, t);
+	if (t->cpu >= 0)
+		fifo_rq_remove(&p->cpu[t->cpu].rq, t);
+}
+
+static const struct ghost_sched_ops percpu_ops = {
+	.task_new = on_new,
+	.task_wakeup = on_wakeup,
+	.task_blocked = on_blocked,
+	.task_preempt = on_preempt,
+	.task_yield = on_yield,
+	.task_dead = on_gone,
+	.task_departed = on_gone,
+};
+
+static int percpu_init(struct ghost_full_agent *fa, void **state)
+{
+	const struct fifo_config *cfg = ghost_full_agent_policy_config(fa);
+	struct ghost_enclave *e = ghost_full_agent_enclave(fa);
+	struct percpu *p = calloc(1, sizeof(*p));
+	int err, cpu;
+
+	if (!p)
+		return -ENOMEM;
+	p->e = e;
+	p->take_over = cfg && cfg->take_over;
+	p->default_cpu = ghost_cpuset_first(ghost_enclave_cpus(e));
+	p->started = ghost_now_ns();
+	pthread_mutex_init(&p->lock, NULL);
+	err = ghost_sched_init(&p->sched, e, &percpu_ops, p, sizeof(struct fifo_task));
+	if (err)
+		goto fail;
+	ghost_cpuset_for_each(cpu, ghost_enclave_cpus(e)) {
+		err = ghost_channel_create(e, GHOST_MAX_QUEUE_ELEMS, 0, &p->cpu[cpu].chan);
+		if (!err)
+			err = ghost_channel_config_wakeup(p->cpu[cpu].chan, &cpu, 1);
+		if (err)
+			goto fail;
+	}
+	/* New tasks report to the first CPU's channel; its agent spreads them. */
+	err = ghost_channel_set_default(p->cpu[p->default_cpu].chan);
+	if (err)
+		goto fail;
+	*state = p;
+	return 0;
+fail:
+	*state = p;
+	return err;
+}
+
+static void percpu_fini(void *state)
+{
+	struct percpu *p = state;
+
+	for (int c = 0; c < GHOST_MAX_CPUS; c++)
+		if (p->cpu[c].chan)
+			ghost_channel_destroy(p->cpu[c].chan);
+	ghost_sched_fini(&p->sched);
+	pthread_mutex_destroy(&p->lock);
+	free(p);
+}
+
+static int percpu_agent_queue(void *state, struct ghost_agent *a)
+{
+	struct percpu *p = state;
+
+	return p->cpu[ghost_agent_cpu(a)].chan->qid;
+}
+
+static int percpu_enclave_ready(void *state)
+{
+	struct percpu *p = state;
+	int n;
+
+	if (!p->take_over)
+		return 0;
+	n = ghost_sched_discover(&p->sched);
+	return n < 0 ? n : 0;
+}
+
+static void percpu_loop(void *state, struct ghost_agent *a)
+{
+	struct percpu *p = state;
+	int cpu = ghost_agent_cpu(a);
+	struct pcpu *pc = &p->cpu[cpu];
+	const struct ghost_status_word *asw = ghost_agent_status_word(a);
+	uint32_t barrier = ghost_sw_barrier(asw);
+	struct ghost_txn_opts o = { .sync_group_owner = -1 };
+	struct fifo_task *next = NULL;
+	bool boosted, pending;
+	int r;
+
+	pthread_mutex_lock(&p->lock);
+	ghost_sched_drain(&p->sched, pc->chan);
+	if (ghost_agent_finishing(a)) {
+		pthread_mutex_unlock(&p->lock);
+		return;
+	}
+	boosted = ghost_sw_boosted_priority(asw);
+	if (!boosted) {
+		next = pc->current;
+		if (!next)
+			next = fifo_rq_pop(&pc->rq);
+	}
+	pending = pc->current || pc->rq.count;
+	pthread_mutex_unlock(&p->lock);
+
+	if (!next) {
+		ghost_txn_local_yield(p->e, cpu, barrier, boosted && pending ? RTLA_ON_IDLE : 0);
+		return;
+	}
+	o.target = next->base.gtid;
+	o.target_barrier = next->base.seqnum;
+	o.agent_barrier = barrier;
+	o.commit_flags = COMMIT_AT_TXN_COMMIT;
+	r = ghost_txn_open(p->e, cpu, &o);
+	if (!r)
+		r = ghost_txn_commit(p->e, cpu);
+
+	pthread_mutex_lock(&p->lock);
+	if (r == 1) {
+		/* It ran; anything that happened since is in messages we drain next. */
+		if (next->state != FIFO_BLOCKED && ghost_task_table_find(&p->sched.tasks, o.target)) {
+			pc->current = next;
+			next->state = FIFO_ONCPU;
+			next->prio_boost = false;
+		}
+	} else if (ghost_task_table_find(&p->sched.tasks, o.target) == &next->base) {
+		if (pc->current == next)
+			pc->current = NULL;
+		next->prio_boost = true;
+		if (next->state != FIFO_BLOCKED)
+			fifo_rq_push_front(&pc->rq, next);
+	}
+	pthread_mutex_unlock(&p->lock);
+}
+
+static bool percpu_may_exit(void *state, struct ghost_agent *a)
+{
+	(void)state;
+	(void)a;
+	/* Tasks still here are released when the enclave goes (or wait for
+	 * the next agent): never keep the shutdown waiting on them. */
+	return true;
+}
+
+static int percpu_format_stats(void *state, char *buf, size_t len)
+{
+	struct percpu *p = state;
+	uint32_t runnable = 0;
+	int cpu, n;
+
+	pthread_mutex_lock(&p->lock);
+	ghost_cpuset_for_each(cpu, ghost_enclave_cpus(p->e))
+		runnable += p->cpu[cpu].rq.count;
+	n = fifo_format_stats(buf, len, &p->sched, p->e, runnable, p->stats, p->started);
+	pthread_mutex_unlock(&p->lock);
+	return n;
+}
+
+const struct ghost_policy fifo_percpu_policy = {
+	.name = "fifo-percpu",
+	.summary = "FIFO per CPU: every agent schedules its own CPU",
+	.init = percpu_init,
+	.fini = percpu_fini,
+	.agent_queue = percpu_agent_queue,
+	.agent_loop = percpu_loop,
+	.agent_may_exit = percpu_may_exit,
+	.enclave_ready = percpu_enclave_ready,
+	.format_stats = percpu_format_stats,
+};

@@ -1,0 +1,360 @@
+/*
+ * agent.c - agent threads, the full agent that owns them, and the
+ * agent-process wrapper.
+ *
+ * Owns the lifecycle: claim the enclave (agent_online), set up the policy,
+ * start one thread per enclave CPU (pinned, attached as that CPU's agent),
+ * declare the enclave ready once all are attached, run the policy's loop,
+ * and on stop ask every agent to finish, wake them, join them and release
+ * the claim. It makes no scheduling decision and never prints.
+ */
+#include "enclave_priv.h"
+#include "internal.h"
+
+#include <ghost/agent.h>
+#include <ghost/status.h>
+#include <ghost/thread.h>
+#include <ghost/txn.h>
+
+#include <errno.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+struct ghost_agent {
+	struct ghost_full_agent *fa;
+	int cpu;
+	pthread_t thread;
+	bool started;
+	const struct ghost_status_word *sw;
+	void *policy_data;
+};
+
+enum { AGENTS_STARTING, AGENTS_READY, AGENTS_FAILED };
+
+struct ghost_full_agent {
+	struct ghost_full_agent_opts opts;
+	struct ghost_enclave *e;
+	const struct ghost_policy *policy;
+	void *state;
+	struct ghost_agent *agents[GHOST_MAX_CPUS];
+	int nagents;
+	int finishing;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int attached;
+	int attach_err;
+	int phase;
+	bool rt;
+};
+
+int ghost_agent_cpu(const struct ghost_agent *a)
+{
+	return a->cpu;
+}
+
+struct ghost_enclave *ghost_agent_enclave(const struct ghost_agent *a)
+{
+	return a->fa->e;
+}
+
+const struct ghost_status_word *ghost_agent_status_word(const struct ghost_agent *a)
+{
+	return a->sw;
+}
+
+bool ghost_agent_finishing(const struct ghost_agent *a)
+{
+	return __atomic_load_n(&a->fa->finishing, __ATOMIC_ACQUIRE);
+}
+
+void *ghost_agent_policy_data(const struct ghost_agent *a)
+{
+	return a->policy_data;
+}
+
+void ghost_agent_set_policy_data(struct ghost_agent *a, void *data)
+{
+	a->policy_data = data;
+}
+
+struct ghost_enclave *ghost_full_agent_enclave(const struct ghost_full_agent *fa)
+{
+	return fa->e;
+}
+
+const void *ghost_full_agent_policy_config(const struct ghost_full_agent *fa)
+{
+	return fa->opts.policy_config;
+}
+
+void *ghost_full_agent_policy_state(const struct ghost_full_agent *fa)
+{
+	return fa->state;
+}
+
+bool ghost_full_agent_is_rt(const struct ghost_full_agent *fa)
+{
+	return fa->rt;
+}
+
+/* The agent outranks every ghost task of its CPU: real-time where allowed. */
+static bool set_agent_priority(enum ghost_agent_prio prio)
+{
+	struct sched_param sp = { .sched_priority = 1 };
+
+	if (prio == GHOST_AGENT_PRIO_NORMAL)
+		return false;
+	return pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp) == 0;
+}
+
+static void report(struct ghost_full_agent *fa, int err)
+{
+	pthread_mutex_lock(&fa->lock);
+	if (err && !fa->attach_err)
+		fa->attach_err = err;
+	fa->attached++;
+	pthread_cond_broadcast(&fa->cond);
+	pthread_mutex_unlock(&fa->lock);
+}
+
+static void *agent_main(void *arg)
+{
+	struct ghost_agent *a = arg;
+	struct ghost_full_agent *fa = a->fa;
+	struct ghost_enclave *e = fa->e;
+	struct ghost_sw_info info;
+	int q = -1, err, phase;
+
+	if (set_agent_priority(fa->opts.prio))
+		__atomic_store_n(&fa->rt, true, __ATOMIC_RELAXED);
+	else if (fa->opts.prio == GHOST_AGENT_PRIO_RT) {
+		report(fa, -EPERM);
+		return NULL;
+	}
+	if (fa->policy->agent_queue) {
+		q = fa->policy->agent_queue(fa->state, a);
+		if (q < -1) {
+			report(fa, q);
+			return NULL;
+		}
+	}
+	err = e->ops->agent_attach(e->k, a->cpu, q);
+	if (!err) {
+		err = ghost_sw_agent_info(e, a->cpu, &info);
+		if (!err) {
+			a->sw = ghost_sw_lookup(e, &info);
+			if (!a->sw)
+				err = -errno;
+		}
+		if (err)
+			e->ops->agent_detach(e->k, a->cpu);
+	}
+	if (err) {
+		ghost_err("agent of CPU %d could not attach: %s", a->cpu, ghost_strerror(err));
+		report(fa, err);
+		return NULL;
+	}
+	__atomic_store_n(&e->agents[a->cpu], a, __ATOMIC_RELEASE);
+	report(fa, 0);
+
+	pthread_mutex_lock(&fa->lock);
+	while (fa->phase == AGENTS_STARTING)
+		pthread_cond_wait(&fa->cond, &fa->lock);
+	phase = fa->phase;
+	pthread_mutex_unlock(&fa->lock);
+
+	if (phase == AGENTS_READY) {
+		if (fa->policy->agent_start)
+			fa->policy->agent_start(fa->state, a);
+		while (!(ghost_agent_finishing(a) &&
+			 (!fa->policy->agent_may_exit || fa->policy->agent_may_exit(fa->state, a))))
+			fa->policy->agent_loop(fa->state, a);
+	}
+	__atomic_store_n(&e->agents[a->cpu], NULL, __ATOMIC_RELEASE);
+	e->ops->agent_detach(e->k, a->cpu);
+	return NULL;
+}
+
+static void stop_agents(struct ghost_full_agent *fa)
+{
+	__atomic_store_n(&fa->finishing, 1, __ATOMIC_RELEASE);
+	pthread_mutex_lock(&fa->lock);
+	if (fa->phase == AGENTS_STARTING)
+		fa->phase = AGENTS_FAILED;
+	pthread_cond_broadcast(&fa->cond);
+	pthread_mutex_unlock(&fa->lock);
+	for (int i = 0; i < fa->nagents; i++) {
+		struct ghost_agent *a = fa->agents[i];
+
+		if (!a->started)
+			continue;
+		/* Wake it from a local yield or a local commit, until it is gone. */
+		for (;;) {
+			struct timespec ts;
+
+			if (pthread_tryjoin_np(a->thread, NULL) == 0)
+				break;
+			ghost_txn_ping(fa->e, a->cpu);
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_nsec += 2000000;
+			if (ts.tv_nsec >= 1000000000) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000;
+			}
+			if (pthread_timedjoin_np(a->thread, NULL, &ts) == 0)
+				break;
+		}
+		a->started = false;
+	}
+}
+
+static void full_agent_free(struct ghost_full_agent *fa)
+{
+	for (int i = 0; i < fa->nagents; i++)
+		free(fa->agents[i]);
+	if (fa->state && fa->policy->fini)
+		fa->policy->fini(fa->state);
+	pthread_mutex_destroy(&fa->lock);
+	pthread_cond_destroy(&fa->cond);
+	free(fa);
+}
+
+int ghost_full_agent_start(const struct ghost_full_agent_opts *opts, struct ghost_full_agent **out)
+{
+	struct ghost_full_agent *fa;
+	struct ghost_enclave *e;
+	int err;
+
+	if (!opts || opts->sz < sizeof(*opts) || !opts->enclave || !opts->policy ||
+	    !opts->policy->init || !opts->policy->agent_loop || !out)
+		return -EINVAL;
+	e = opts->enclave;
+	fa = calloc(1, sizeof(*fa));
+	if (!fa)
+		return -ENOMEM;
+	fa->opts = *opts;
+	fa->e = e;
+	fa->policy = opts->policy;
+	pthread_mutex_init(&fa->lock, NULL);
+	pthread_cond_init(&fa->cond, NULL);
+
+	err = ghost_enclave_agent_online(e);
+	if (err) {
+		if (err == -EBUSY)
+			ghost_err("enclave %llu already has an agent", (unsigned long long)e->id);
+		full_agent_free(fa);
+		return err;
+	}
+	err = fa->policy->init(fa, &fa->state);
+	if (err) {
+		fa->state = NULL;
+		goto fail;
+	}
+	int cpu;
+
+	ghost_cpuset_for_each(cpu, &e->cpus) {
+		struct ghost_agent *a = calloc(1, sizeof(*a));
+
+		if (!a) {
+			err = -ENOMEM;
+			goto fail;
+		}
+		a->fa = fa;
+		a->cpu = cpu;
+		fa->agents[fa->nagents++] = a;
+	}
+	for (int i = 0; i < fa->nagents; i++) {
+		struct ghost_agent *a = fa->agents[i];
+
+		err = -pthread_create(&a->thread, NULL, agent_main, a);
+		if (err) {
+			report(fa, err);
+			continue;
+		}
+		a->started = true;
+	}
+	pthread_mutex_lock(&fa->lock);
+	while (fa->attached < fa->nagents)
+		pthread_cond_wait(&fa->cond, &fa->lock);
+	err = fa->attach_err;
+	pthread_mutex_unlock(&fa->lock);
+	if (!err && fa->policy->enclave_ready)
+		err = fa->policy->enclave_ready(fa->state);
+	if (err)
+		goto fail;
+	pthread_mutex_lock(&fa->lock);
+	fa->phase = AGENTS_READY;
+	pthread_cond_broadcast(&fa->cond);
+	pthread_mutex_unlock(&fa->lock);
+	*out = fa;
+	return 0;
+
+fail:
+	stop_agents(fa);
+	ghost_enclave_agent_offline(e);
+	full_agent_free(fa);
+	return err;
+}
+
+int ghost_full_agent_stop(struct ghost_full_agent *fa)
+{
+	if (!fa)
+		return -EINVAL;
+	stop_agents(fa);
+	ghost_enclave_agent_offline(fa->e);
+	full_agent_free(fa);
+	return 0;
+}
+
+int ghost_full_agent_format_stats(struct ghost_full_agent *fa, char *buf, size_t len)
+{
+	if (!fa || !buf || !len)
+		return -EINVAL;
+	buf[0] = 0;
+	if (!fa->policy->format_stats)
+		return 0;
+	return fa->policy->format_stats(fa->state, buf, len);
+}
+
+/* ---- the agent process ---- */
+
+static volatile sig_atomic_t got_signal;
+
+static void on_signal(int sig)
+{
+	got_signal = sig;
+}
+
+int ghost_agent_process_run(struct ghost_full_agent *fa, int interval_ms,
+			    void (*tick)(struct ghost_full_agent *fa, void *ctx), void *ctx,
+			    volatile int *stop)
+{
+	struct sigaction sa, old_int, old_term;
+	int64_t next;
+
+	if (!fa)
+		return -EINVAL;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, &old_int);
+	sigaction(SIGTERM, &sa, &old_term);
+	got_signal = 0;
+	next = interval_ms > 0 ? ghost_now_ns() + (int64_t)interval_ms * 1000000 : 0;
+	while (!got_signal && !(stop && *stop)) {
+		poll(NULL, 0, 20);
+		if (next && ghost_now_ns() >= next) {
+			next += (int64_t)interval_ms * 1000000;
+			if (tick)
+				tick(fa, ctx);
+		}
+	}
+	sigaction(SIGINT, &old_int, NULL);
+	sigaction(SIGTERM, &old_term, NULL);
+	return ghost_full_agent_stop(fa);
+}

@@ -1,0 +1,334 @@
+/*
+ * enclave.c - enclaves as the library presents them, over any backend.
+ *
+ * Owns creating or attaching through the chosen backend's ops, the
+ * process's view of the enclave (CPU set, per-CPU txn pages, status-word
+ * region maps, the per-CPU agent table) and the tunables by name. It knows
+ * backends only through struct ghost_kernel_ops and never schedules.
+ */
+#include "enclave_priv.h"
+#include "internal.h"
+
+#include <ghost/status.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const tunable_names[GHOST_TUNABLE_COUNT] = {
+	[GHOST_TUNABLE_DELIVER_TICKS] = "deliver_ticks",
+	[GHOST_TUNABLE_DELIVER_CPU_AVAILABILITY] = "deliver_cpu_availability",
+	[GHOST_TUNABLE_DELIVER_AGENT_RUNNABILITY] = "deliver_agent_runnability",
+	[GHOST_TUNABLE_COMMIT_AT_TICK] = "commit_at_tick",
+	[GHOST_TUNABLE_RUNNABLE_TIMEOUT_MS] = "runnable_timeout",
+	[GHOST_TUNABLE_WAKE_ON_WAKER_CPU] = "wake_on_waker_cpu",
+	[GHOST_TUNABLE_LIVE_DANGEROUSLY] = "live_dangerously",
+	[GHOST_TUNABLE_SWITCHTO_DISABLED] = "switchto_disabled",
+};
+
+const char *ghost_tunable_name(enum ghost_tunable t)
+{
+	return (unsigned)t < GHOST_TUNABLE_COUNT ? tunable_names[t] : NULL;
+}
+
+static int pick_kernel(const struct ghost_enclave_opts *opts, const struct ghost_kernel_ops **out)
+{
+	const struct ghost_kernel_ops *ops = ghost_kernel_find(opts->kernel);
+	char why[256] = "";
+	int err;
+
+	if (!ops) {
+		ghost_err("no kernel backend named \"%s\" in this build", opts->kernel);
+		return -ENOENT;
+	}
+	err = ops->probe(opts->root, why, sizeof(why));
+	if (err) {
+		ghost_err("kernel backend %s cannot run here: %s", ops->name, why);
+		return err;
+	}
+	*out = ops;
+	return 0;
+}
+
+static struct ghost_enclave *enclave_new(const struct ghost_kernel_ops *ops)
+{
+	struct ghost_enclave *e = calloc(1, sizeof(*e));
+	int err;
+
+	if (!e)
+		return NULL;
+	e->ops = ops;
+	pthread_mutex_init(&e->lock, NULL);
+	err = ghost_topo_from_machine(&e->topo);
+	if (err) {
+		ghost_err("cannot read this machine's topology: %s", ghost_strerror(err));
+		free(e);
+		errno = -err;
+		return NULL;
+	}
+	return e;
+}
+
+static void enclave_free(struct ghost_enclave *e)
+{
+	for (int i = 0; i < GHOST_SW_MAX_REGION_ID; i++)
+		if (e->sw_maps[i].hdr)
+			e->ops->sw_region_unmap(e->k, e->sw_maps[i].hdr, e->sw_maps[i].size);
+	if (e->k)
+		e->ops->enclave_close(e->k);
+	ghost_topo_free(e->topo);
+	pthread_mutex_destroy(&e->lock);
+	free(e);
+}
+
+/* Common tail of create and attach: the shared memory and the CPU set. */
+static int enclave_finish_open(struct ghost_enclave *e)
+{
+	char list[GHOST_CPUSET_LIST_MAX];
+	int err;
+
+	e->id = e->ops->enclave_id(e->k);
+	err = e->ops->cpu_data_map(e->k, &e->cpu_data, &e->ncpu_data);
+	if (err) {
+		ghost_err("enclave %llu: cannot map its per-CPU data: %s",
+			  (unsigned long long)e->id, ghost_strerror(err));
+		return err;
+	}
+	err = e->ops->file_read(e->k, "cpulist", list, sizeof(list));
+	if (err < 0)
+		return err;
+	err = ghost_cpuset_parse_list(&e->cpus, list, GHOST_MAX_CPUS, GHOST_CPUSET_ALLOW_EMPTY);
+	if (err) {
+		ghost_err("enclave %llu: unreadable cpulist \"%s\"", (unsigned long long)e->id, list);
+		return err;
+	}
+	return 0;
+}
+
+int ghost_enclave_create(const struct ghost_enclave_opts *opts, struct ghost_enclave **out)
+{
+	struct ghost_kernel_create_args args = { .sz = sizeof(args) };
+	const struct ghost_kernel_ops *ops;
+	struct ghost_enclave *e;
+	int err;
+
+	if (!opts || opts->sz < sizeof(*opts) || !opts->cpus || !out)
+		return -EINVAL;
+	if (ghost_cpuset_empty(opts->cpus)) {
+		ghost_err("an enclave needs at least one CPU");
+		return -EINVAL;
+	}
+	err = pick_kernel(opts, &ops);
+	if (err)
+		return err;
+	e = enclave_new(ops);
+	if (!e)
+		return -errno;
+	if (!ghost_cpuset_is_subset(opts->cpus, ghost_topo_cpus(e->topo))) {
+		struct ghost_cpuset extra;
+		char list[GHOST_CPUSET_LIST_MAX];
+
+		ghost_cpuset_andnot(&extra, opts->cpus, ghost_topo_cpus(e->topo));
+		ghost_cpuset_format_list(&extra, list, sizeof(list));
+		ghost_err("CPU %s is not on this machine", list);
+		enclave_free(e);
+		return -EINVAL;
+	}
+	args.root = opts->root;
+	args.id = opts->id;
+	args.cpus = opts->cpus;
+	args.abi = GHOST_VERSION;
+	args.max_tasks = opts->max_tasks;
+	args.flags = opts->ephemeral ? GHOST_KCREATE_EPHEMERAL : 0;
+	err = ops->enclave_create(&args, &e->k);
+	if (err) {
+		if (err == -EEXIST)
+			ghost_err("enclave %llu already exists", (unsigned long long)opts->id);
+		else if (err == -EBUSY)
+			ghost_err("some of these CPUs already belong to another enclave");
+		e->k = NULL;
+		enclave_free(e);
+		return err;
+	}
+	e->created = true;
+	err = enclave_finish_open(e);
+	if (!err) {
+		/* Region 0 holds the status words, as ghost-userspace sets it up. */
+		err = ops->ctl(e->k, "create sw_region 0 0");
+		if (err == -EEXIST)
+			err = 0;
+	}
+	if (err) {
+		ops->ctl(e->k, "destroy");
+		enclave_free(e);
+		return err;
+	}
+	*out = e;
+	return 0;
+}
+
+int ghost_enclave_attach(const struct ghost_enclave_opts *opts, struct ghost_enclave **out)
+{
+	const struct ghost_kernel_ops *ops;
+	struct ghost_enclave *e;
+	int err;
+
+	if (!opts || opts->sz < sizeof(*opts) || !opts->id || !out)
+		return -EINVAL;
+	err = pick_kernel(opts, &ops);
+	if (err)
+		return err;
+	e = enclave_new(ops);
+	if (!e)
+		return -errno;
+	err = ops->enclave_attach(opts->root, opts->id, &e->k);
+	if (err) {
+		if (err == -ENOENT)
+			ghost_err("no enclave %llu on the %s kernel", (unsigned long long)opts->id,
+				  ops->name);
+		e->k = NULL;
+		enclave_free(e);
+		return err;
+	}
+	err = enclave_finish_open(e);
+	if (err) {
+		enclave_free(e);
+		return err;
+	}
+	*out = e;
+	return 0;
+}
+
+int ghost_enclave_destroy(struct ghost_enclave *e)
+{
+	if (!e)
+		return -EINVAL;
+	return e->ops->ctl(e->k, "destroy");
+}
+
+void ghost_enclave_close(struct ghost_enclave *e)
+{
+	if (!e)
+		return;
+	if (e->online)
+		ghost_enclave_agent_offline(e);
+	enclave_free(e);
+}
+
+uint64_t ghost_enclave_id(const struct ghost_enclave *e)
+{
+	return e->id;
+}
+
+const struct ghost_cpuset *ghost_enclave_cpus(const struct ghost_enclave *e)
+{
+	return &e->cpus;
+}
+
+const struct ghost_kernel_ops *ghost_enclave_kernel(const struct ghost_enclave *e)
+{
+	return e->ops;
+}
+
+struct ghost_kenclave *ghost_enclave_kernel_handle(const struct ghost_enclave *e)
+{
+	return e->k;
+}
+
+const struct ghost_topo *ghost_enclave_topology(const struct ghost_enclave *e)
+{
+	return e->topo;
+}
+
+int ghost_enclave_read_file(struct ghost_enclave *e, const char *name, char *buf, size_t len)
+{
+	if (!e || !name || !buf)
+		return -EINVAL;
+	return e->ops->file_read(e->k, name, buf, len);
+}
+
+int ghost_enclave_write_file(struct ghost_enclave *e, const char *name, const char *text)
+{
+	int err;
+
+	if (!e || !name || !text)
+		return -EINVAL;
+	err = e->ops->file_write(e->k, name, text);
+	if (!err && (!strcmp(name, "cpulist") || !strcmp(name, "cpumask"))) {
+		char list[GHOST_CPUSET_LIST_MAX];
+
+		if (e->ops->file_read(e->k, "cpulist", list, sizeof(list)) >= 0)
+			ghost_cpuset_parse_list(&e->cpus, list, GHOST_MAX_CPUS,
+						GHOST_CPUSET_ALLOW_EMPTY);
+	}
+	return err;
+}
+
+int ghost_enclave_ctl(struct ghost_enclave *e, const char *cmd)
+{
+	if (!e || !cmd)
+		return -EINVAL;
+	return e->ops->ctl(e->k, cmd);
+}
+
+int ghost_enclave_set_tunable(struct ghost_enclave *e, enum ghost_tunable t, long long value)
+{
+	char buf[32];
+
+	if (!e || !ghost_tunable_name(t))
+		return -EINVAL;
+	snprintf(buf, sizeof(buf), "%lld", value);
+	return e->ops->file_write(e->k, ghost_tunable_name(t), buf);
+}
+
+int ghost_enclave_get_tunable(struct ghost_enclave *e, enum ghost_tunable t, long long *value)
+{
+	char buf[64], *end;
+	int n;
+
+	if (!e || !value || !ghost_tunable_name(t))
+		return -EINVAL;
+	n = e->ops->file_read(e->k, ghost_tunable_name(t), buf, sizeof(buf));
+	if (n < 0)
+		return n;
+	errno = 0;
+	*value = strtoll(buf, &end, 10);
+	return errno || end == buf ? -EIO : 0;
+}
+
+int ghost_enclave_agent_online(struct ghost_enclave *e)
+{
+	int err;
+
+	if (!e)
+		return -EINVAL;
+	if (e->online)
+		return 0;
+	err = e->ops->agent_online(e->k);
+	if (err == 0)
+		e->online = true;
+	return err;
+}
+
+void ghost_enclave_agent_offline(struct ghost_enclave *e)
+{
+	if (e && e->online) {
+		e->ops->agent_offline(e->k);
+		e->online = false;
+	}
+}
+
+struct ghost_txn *ghost_enclave_txn(struct ghost_enclave *e, int cpu)
+{
+	if (!e || cpu < 0 || cpu >= e->ncpu_data || !ghost_cpuset_test(&e->cpus, cpu))
+		return NULL;
+	return &e->cpu_data[cpu].txn;
+}
+
+struct ghost_agent *ghost_enclave_agent(struct ghost_enclave *e, int cpu)
+{
+	if (!e || cpu < 0 || cpu >= GHOST_MAX_CPUS)
+		return NULL;
+	return __atomic_load_n(&e->agents[cpu], __ATOMIC_ACQUIRE);
+}

@@ -1,0 +1,20 @@
+/*
+ * internal.h - helpers shared by the library's own files; never installed.
+ */
+#ifndef GHOST_INTERNAL_H
+#define GHOST_INTERNAL_H
+
+#include <ghost/common.h>
+
+__attribute__((format(printf, 2, 3))) void ghost_log(enum ghost_log_level level, const char *fmt,
+						     ...);
+bool ghost_log_enabled(enum ghost_log_level level);
+
+#define ghost_err(...) ghost_log(GHOST_LOG_ERROR, __VA_ARGS__)
+#define ghost_warn(...) ghost_log(GHOST_LOG_WARN, __VA_ARGS__)
+#define ghost_info(...) ghost_log(GHOST_LOG_INFO, __VA_ARGS__)
+#define ghost_dbg(...) ghost_log(GHOST_LOG_DEBUG, __VA_ARGS__)
+
+#define GHOST_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+#endif

@@ -1,0 +1,47 @@
+/*
+ * kernel.c - the registry of kernel backends compiled into the library.
+ *
+ * Owns the list and the choice of a default; knows each backend only by its
+ * ops table. Adding a backend is one line here.
+ */
+#include "internal.h"
+
+#include <ghost/kernel.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+extern const struct ghost_kernel_ops ghost_kernel_emu;
+extern const struct ghost_kernel_ops ghost_kernel_ghostfs;
+
+static const struct ghost_kernel_ops *const backends[] = {
+	&ghost_kernel_emu,
+	&ghost_kernel_ghostfs,
+	NULL,
+};
+
+const struct ghost_kernel_ops *const *ghost_kernel_all(void)
+{
+	return backends;
+}
+
+const struct ghost_kernel_ops *ghost_kernel_find(const char *name)
+{
+	if (!name || !*name)
+		return ghost_kernel_default();
+	for (int i = 0; backends[i]; i++)
+		if (!strcmp(backends[i]->name, name))
+			return backends[i];
+	return NULL;
+}
+
+const struct ghost_kernel_ops *ghost_kernel_default(void)
+{
+	const char *env = getenv("GHOST_KERNEL");
+
+	if (env && *env)
+		for (int i = 0; backends[i]; i++)
+			if (!strcmp(backends[i]->name, env))
+				return backends[i];
+	return &ghost_kernel_emu;
+}

@@ -1,0 +1,476 @@
+/*
+ * sched.c - the scheduler base: the task table and message dispatch.
+ *
+ * Owns the gtid -> task table (a chained hash whose records come from slabs
+ * of policy-sized records, recycled through a free list) and the per-type
+ * dispatch of ghOSt messages, with the bookkeeping every policy needs before
+ * its callback runs: TASK_NEW creates the task and looks up its status word,
+ * every later message advances the task's seqnum (the barrier the policy
+ * must pass when it commits), TASK_DEAD / TASK_DEPARTED free the status word
+ * and drop the task after the policy saw it.
+ *
+ * Must never: make a scheduling decision, print, exit or abort on bad input
+ * (messages come from shared memory; anything malformed is counted in the
+ * stats and refused with a negative errno), or allocate per task (the agent's
+ * message loop inserts and removes tasks at kernel speed).
+ *
+ * Memory is a high-water mark on purpose: slabs and buckets are only given
+ * back in ghost_task_table_fini, so a churning workload reaches a steady
+ * state with no allocation at all.
+ */
+#include "internal.h"
+
+#include <ghost/sched.h>
+#include <ghost/status.h>
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TABLE_MIN_BUCKETS	64U
+#define TABLE_MAX_BUCKETS	(1U << 31)
+#define CHUNK_RECORDS		256U
+/* Records are 16-byte aligned so a policy may put any scalar type in its part. */
+#define RECORD_ALIGN		16U
+/* Bounds a slab (CHUNK_RECORDS records) to 16 MiB: no sane policy task is bigger. */
+#define RECORD_MAX		65536U
+
+/* ---- Task table ---------------------------------------------------------------------------- */
+
+/*
+ * gtids are (tid << 41) | seq with seq from one global counter, so the low
+ * bits alone are not evenly spread across a table that also holds old tasks:
+ * mix all 64 bits (the splitmix64 finalizer) and index with the low bits,
+ * which also lets a doubling split bucket i into i and i + n in place.
+ */
+static inline uint64_t gtid_hash(int64_t gtid)
+{
+	uint64_t x = (uint64_t)gtid;
+
+	x ^= x >> 30;
+	x *= 0xbf58476d1ce4e5b9ULL;
+	x ^= x >> 27;
+	x *= 0x94d049bb133111ebULL;
+	x ^= x >> 31;
+	return x;
+}
+
+static inline struct ghost_task **bucket_of(const struct ghost_task_table *t, int64_t gtid)
+{
+	return &t->buckets[gtid_hash(gtid) & (t->nbuckets - 1)];
+}
+
+int ghost_task_table_init(struct ghost_task_table *t, size_t task_size)
+{
+	if (!t)
+		return -EINVAL;
+	memset(t, 0, sizeof(*t));
+	if (task_size < sizeof(struct ghost_task) || task_size > RECORD_MAX)
+		return -EINVAL;
+	t->task_size = (task_size + RECORD_ALIGN - 1) & ~(size_t)(RECORD_ALIGN - 1);
+	t->nbuckets = TABLE_MIN_BUCKETS;
+	t->buckets = calloc(t->nbuckets, sizeof(*t->buckets));
+	if (!t->buckets) {
+		memset(t, 0, sizeof(*t));
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+void ghost_task_table_fini(struct ghost_task_table *t)
+{
+	if (!t)
+		return;
+	for (uint32_t i = 0; i < t->nchunks; i++)
+		free(t->chunks[i]);
+	free(t->chunks);
+	free(t->buckets);
+	memset(t, 0, sizeof(*t));
+}
+
+struct ghost_task *ghost_task_table_find(const struct ghost_task_table *t, int64_t gtid)
+{
+	struct ghost_task *task;
+
+	if (!t || !t->buckets)
+		return NULL;
+	for (task = *bucket_of(t, gtid); task; task = task->hash_next)
+		if (task->gtid == gtid)
+			return task;
+	return NULL;
+}
+
+/* A fresh record: recycled if possible, else the next one of the newest slab. */
+static struct ghost_task *record_alloc(struct ghost_task_table *t)
+{
+	struct ghost_task *rec = t->free_list;
+
+	if (rec) {
+		/* Free records are chained through hash_next. */
+		t->free_list = rec->hash_next;
+		return rec;
+	}
+	if (t->nchunks == 0 || t->chunk_used == CHUNK_RECORDS) {
+		void *chunk;
+
+		if (t->nchunks == t->chunk_cap) {
+			uint32_t cap = t->chunk_cap ? t->chunk_cap * 2 : 8;
+			void **chunks = realloc(t->chunks, cap * sizeof(*chunks));
+
+			if (!chunks)
+				return NULL;
+			t->chunks = chunks;
+			t->chunk_cap = cap;
+		}
+		chunk = aligned_alloc(RECORD_ALIGN, CHUNK_RECORDS * t->task_size);
+		if (!chunk)
+			return NULL;
+		t->chunks[t->nchunks++] = chunk;
+		t->chunk_used = 0;
+	}
+	rec = (struct ghost_task *)((char *)t->chunks[t->nchunks - 1] +
+				    (size_t)t->chunk_used * t->task_size);
+	t->chunk_used++;
+	return rec;
+}
+
+/*
+ * Doubles the bucket array and splits each chain in place: with the low
+ * bits as index, a task of bucket i stays there or moves to i + old size.
+ * Failing to grow is harmless (chains get longer), so it is not reported.
+ */
+static void table_grow(struct ghost_task_table *t)
+{
+	uint32_t old = t->nbuckets;
+	struct ghost_task **b;
+
+	if (old >= TABLE_MAX_BUCKETS)
+		return;
+	b = realloc(t->buckets, 2 * (size_t)old * sizeof(*b));
+	if (!b)
+		return;
+	memset(b + old, 0, old * sizeof(*b));
+	t->buckets = b;
+	t->nbuckets = 2 * old;
+	for (uint32_t i = 0; i < old; i++) {
+		struct ghost_task **pp = &b[i], **hi = &b[i + old];
+
+		while (*pp) {
+			struct ghost_task *task = *pp;
+
+			if (gtid_hash(task->gtid) & old) {
+				*pp = task->hash_next;
+				task->hash_next = NULL;
+				*hi = task;
+				hi = &task->hash_next;
+			} else {
+				pp = &task->hash_next;
+			}
+		}
+	}
+}
+
+struct ghost_task *ghost_task_table_insert(struct ghost_task_table *t, int64_t gtid)
+{
+	struct ghost_task **head, *task;
+
+	if (!t || !t->buckets) {
+		errno = EINVAL;
+		return NULL;
+	}
+	if (ghost_task_table_find(t, gtid)) {
+		errno = EEXIST;
+		return NULL;
+	}
+	task = record_alloc(t);
+	if (!task) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	memset(task, 0, t->task_size);
+	task->gtid = gtid;
+	head = bucket_of(t, gtid);
+	task->hash_next = *head;
+	*head = task;
+	if (++t->count > t->nbuckets)
+		table_grow(t);
+	return task;
+}
+
+void ghost_task_table_remove(struct ghost_task_table *t, struct ghost_task *task)
+{
+	struct ghost_task **pp;
+
+	if (!t || !t->buckets || !task)
+		return;
+	for (pp = bucket_of(t, task->gtid); *pp; pp = &(*pp)->hash_next) {
+		if (*pp == task) {
+			*pp = task->hash_next;
+			task->hash_next = t->free_list;
+			t->free_list = task;
+			t->count--;
+			return;
+		}
+	}
+	/* Not ours (a policy bug): leave the table alone rather than corrupt it. */
+	ghost_warn("task table: remove of unknown task %p (gtid %lld)", (void *)task,
+		   (long long)task->gtid);
+}
+
+void ghost_task_table_for_each(struct ghost_task_table *t,
+			       void (*fn)(struct ghost_task *task, void *ctx), void *ctx)
+{
+	if (!t || !t->buckets || !fn)
+		return;
+	for (uint32_t i = 0; i < t->nbuckets; i++) {
+		struct ghost_task *task = t->buckets[i], *next;
+
+		for (; task; task = next) {
+			next = task->hash_next;
+			fn(task, ctx);
+		}
+	}
+}
+
+/* ---- Scheduler base ------------------------------------------------------------------------ */
+
+static const struct ghost_sched_ops no_ops;
+
+int ghost_sched_init(struct ghost_sched *s, struct ghost_enclave *e,
+		     const struct ghost_sched_ops *ops, void *policy, size_t task_size)
+{
+	int err;
+
+	if (!s)
+		return -EINVAL;
+	memset(s, 0, sizeof(*s));
+	/* 0 = the policy keeps no per-task state of its own. */
+	if (task_size == 0)
+		task_size = sizeof(struct ghost_task);
+	err = ghost_task_table_init(&s->tasks, task_size);
+	if (err)
+		return err;
+	s->enclave = e;
+	s->ops = ops ? ops : &no_ops;
+	s->policy = policy;
+	return 0;
+}
+
+void ghost_sched_fini(struct ghost_sched *s)
+{
+	if (!s)
+		return;
+	/* Live tasks keep their status words: the kernel frees them with the enclave. */
+	ghost_task_table_fini(&s->tasks);
+	s->ops = &no_ops;
+}
+
+typedef void (*task_cb)(struct ghost_sched *s, struct ghost_task *t, const struct ghost_msg *m);
+typedef void (*cpu_cb)(struct ghost_sched *s, const struct ghost_msg *m);
+
+/*
+ * The smallest payload each type must carry: what the base itself reads
+ * (the gtid or cpu at offset 0, TASK_NEW's sw_info). Callbacks that read
+ * further copy with ghost_msg_copy_payload(), which zero-fills, so shorter
+ * messages of older ABIs stay usable. 0 = not a type we dispatch.
+ */
+static uint32_t min_payload(uint16_t type)
+{
+	switch (type) {
+	case MSG_TASK_NEW:
+		return offsetof(struct ghost_msg_payload_task_new, sw_info) +
+		       sizeof(struct ghost_sw_info);
+	case MSG_TASK_DEAD:
+	case MSG_TASK_BLOCKED:
+	case MSG_TASK_WAKEUP:
+	case MSG_TASK_PREEMPT:
+	case MSG_TASK_YIELD:
+	case MSG_TASK_DEPARTED:
+	case MSG_TASK_SWITCHTO:
+	case MSG_TASK_AFFINITY_CHANGED:
+	case MSG_TASK_ON_CPU:
+	case MSG_TASK_PRIORITY_CHANGED:
+	case MSG_TASK_LATCH_FAILURE:
+		return sizeof(int64_t);
+	case MSG_CPU_TICK:
+	case MSG_CPU_TIMER_EXPIRED:
+	case MSG_CPU_NOT_IDLE:
+	case MSG_CPU_AVAILABLE:
+	case MSG_CPU_BUSY:
+	case MSG_CPU_AGENT_BLOCKED:
+	case MSG_CPU_AGENT_WAKEUP:
+		return sizeof(int);
+	default:
+		return 0;
+	}
+}
+
+static task_cb task_callback(const struct ghost_sched_ops *ops, uint16_t type)
+{
+	switch (type) {
+	case MSG_TASK_NEW:		return ops->task_new;
+	case MSG_TASK_DEAD:		return ops->task_dead;
+	case MSG_TASK_BLOCKED:		return ops->task_blocked;
+	case MSG_TASK_WAKEUP:		return ops->task_wakeup;
+	case MSG_TASK_PREEMPT:		return ops->task_preempt;
+	case MSG_TASK_YIELD:		return ops->task_yield;
+	case MSG_TASK_DEPARTED:		return ops->task_departed;
+	case MSG_TASK_SWITCHTO:		return ops->task_switchto;
+	case MSG_TASK_AFFINITY_CHANGED:	return ops->task_affinity_changed;
+	case MSG_TASK_ON_CPU:		return ops->task_on_cpu;
+	case MSG_TASK_PRIORITY_CHANGED:	return ops->task_priority_changed;
+	case MSG_TASK_LATCH_FAILURE:	return ops->task_latch_failure;
+	default:			return NULL;
+	}
+}
+
+static cpu_cb cpu_callback(const struct ghost_sched_ops *ops, uint16_t type)
+{
+	switch (type) {
+	case MSG_CPU_TICK:		return ops->cpu_tick;
+	case MSG_CPU_TIMER_EXPIRED:	return ops->cpu_timer_expired;
+	case MSG_CPU_NOT_IDLE:		return ops->cpu_not_idle;
+	case MSG_CPU_AVAILABLE:		return ops->cpu_available;
+	case MSG_CPU_BUSY:		return ops->cpu_busy;
+	case MSG_CPU_AGENT_BLOCKED:	return ops->cpu_agent_blocked;
+	case MSG_CPU_AGENT_WAKEUP:	return ops->cpu_agent_wakeup;
+	default:			return NULL;
+	}
+}
+
+static int dispatch_task_new(struct ghost_sched *s, const struct ghost_msg *m, int64_t gtid)
+{
+	struct ghost_task *t = ghost_task_table_insert(&s->tasks, gtid);
+
+	if (!t) {
+		if (errno == EEXIST) {
+			s->stats.duplicate_new++;
+			ghost_dbg("TASK_NEW for known gtid %lld", (long long)gtid);
+			return -EEXIST;
+		}
+		ghost_warn("no memory for task gtid %lld", (long long)gtid);
+		return -ENOMEM;
+	}
+	t->seqnum = m->seqnum;
+	memcpy(&t->sw_info,
+	       (const char *)ghost_msg_payload(m) +
+		       offsetof(struct ghost_msg_payload_task_new, sw_info),
+	       sizeof(t->sw_info));
+	if (s->enclave) {
+		t->sw = ghost_sw_lookup(s->enclave, &t->sw_info);
+		if (!t->sw)
+			ghost_dbg("gtid %lld: no status word at region %u index %u: %s",
+				  (long long)gtid, t->sw_info.id, t->sw_info.index,
+				  ghost_strerror(-errno));
+	}
+	if (s->ops->task_new)
+		s->ops->task_new(s, t, m);
+	return 0;
+}
+
+int ghost_sched_dispatch(struct ghost_sched *s, const struct ghost_msg *m)
+{
+	uint32_t need;
+	struct ghost_task *t;
+	int64_t gtid;
+	task_cb cb;
+	int ret = 0;
+
+	if (!s || !m)
+		return -EINVAL;
+	s->stats.msgs_total++;
+	need = min_payload(m->type);
+	if (need == 0 || m->length < sizeof(*m) + need) {
+		s->stats.bad_msgs++;
+		ghost_dbg("bad message: type %u (%s) length %u", m->type,
+			  ghost_msg_type_name(m->type), m->length);
+		return -EINVAL;
+	}
+	/* Only known types get here, and they are all < 256. */
+	s->stats.msgs[m->type]++;
+
+	if (ghost_msg_is_cpu(m->type)) {
+		cpu_cb ccb = cpu_callback(s->ops, m->type);
+
+		if (ccb)
+			ccb(s, m);
+		return 0;
+	}
+
+	gtid = ghost_msg_gtid(m);
+	if (m->type == MSG_TASK_NEW)
+		return dispatch_task_new(s, m, gtid);
+
+	t = ghost_task_table_find(&s->tasks, gtid);
+	if (!t) {
+		s->stats.bad_msgs++;
+		ghost_dbg("%s for unknown gtid %lld", ghost_msg_type_name(m->type),
+			  (long long)gtid);
+		return -ENOENT;
+	}
+	/*
+	 * Barriers only grow (wrapping at 2^32). A message that does not
+	 * advance the task's seqnum is still delivered, but the recorded seqnum
+	 * stays at the newest one seen: that is the best guess of the kernel's
+	 * current barrier (messages of a task re-associated to another queue
+	 * may be drained out of order), and commits must pass it.
+	 */
+	if ((int32_t)(m->seqnum - t->seqnum) <= 0) {
+		s->stats.seqnum_errors++;
+		ghost_dbg("%s gtid %lld: seqnum %u after %u", ghost_msg_type_name(m->type),
+			  (long long)gtid, m->seqnum, t->seqnum);
+		ret = -ERANGE;
+	} else {
+		/* Before the callback, so a commit made from it carries this barrier. */
+		t->seqnum = m->seqnum;
+	}
+	cb = task_callback(s->ops, m->type);
+	if (cb)
+		cb(s, t, m);
+
+	if (m->type == MSG_TASK_DEAD || m->type == MSG_TASK_DEPARTED) {
+		if (s->enclave) {
+			int err = ghost_sw_free(s->enclave, &t->sw_info);
+
+			if (err < 0)
+				ghost_dbg("gtid %lld: freeing status word %u/%u: %s",
+					  (long long)gtid, t->sw_info.id, t->sw_info.index,
+					  ghost_strerror(err));
+		}
+		ghost_task_table_remove(&s->tasks, t);
+	}
+	return ret;
+}
+
+int ghost_sched_drain(struct ghost_sched *s, struct ghost_channel *c)
+{
+	const struct ghost_msg *m;
+	uint32_t lost;
+	int n = 0;
+
+	if (!s || !c || !c->ring)
+		return -EINVAL;
+	lost = ghost_channel_overflow(c);
+	if (lost) {
+		s->stats.overflows += lost;
+		ghost_warn("channel lost %u messages to a full ring", lost);
+		if (s->ops->channel_overflow)
+			s->ops->channel_overflow(s, c, lost);
+	}
+	while ((m = ghost_channel_peek(c))) {
+		if (!ghost_channel_msg_valid(c, m)) {
+			s->stats.msgs_total++;
+			s->stats.bad_msgs++;
+			ghost_dbg("malformed message in ring: type %u length %u", m->type,
+				  m->length);
+			ghost_channel_consume(c, m);
+			continue;
+		}
+		/* Errors are counted in stats; one bad message must not stall the rest. */
+		(void)ghost_sched_dispatch(s, m);
+		ghost_channel_consume(c, m);
+		if (n < INT32_MAX)
+			n++;
+	}
+	return n;
+}

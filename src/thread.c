@@ -1,0 +1,447 @@
+/*
+ * thread.c - ghost threads and the waits they block in.
+ *
+ * Owns the calling thread's "which enclave am I a ghost task of" (TLS), the
+ * thread wrapper that enters an enclave before user code and leaves it after,
+ * and the process-private wait table that turns a wait on a word into the
+ * backend's task_block / task_unblock (and so into TASK_BLOCKED /
+ * TASK_WAKEUP) when the backend schedules in user space. Everything else
+ * waits with plain futexes. It never decides where anything runs.
+ */
+#include "enclave_priv.h"
+#include "internal.h"
+
+#include <ghost/thread.h>
+
+#include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+struct thread_self {
+	struct ghost_enclave *e;
+	const struct ghost_kernel_ops *ops;
+	struct ghost_ktask *kt;		/* NULL for backends the kernel schedules */
+};
+
+static __thread struct thread_self cur;
+
+int64_t ghost_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Is the caller a ghost task whose blocking we must report ourselves? */
+static bool user_scheduled(void)
+{
+	if (!cur.kt)
+		return false;
+	if (cur.ops->task_managed && !cur.ops->task_managed(cur.kt)) {
+		/* The enclave let it go (agent gone, enclave destroyed): from now
+		 * on it is a normal thread. */
+		cur.ops->task_exit(cur.kt);
+		memset(&cur, 0, sizeof(cur));
+		return false;
+	}
+	return true;
+}
+
+/* ---- the wait table ---- */
+
+struct waiter {
+	uint32_t *word;
+	struct ghost_ktask *kt;
+	const struct ghost_kernel_ops *ops;
+	struct waiter *next;
+	int woken;		/* popped by a waker */
+	int done;		/* the waker no longer touches kt */
+};
+
+#define WAIT_BUCKETS 256
+static struct {
+	pthread_mutex_t lock;
+	struct waiter *head;
+} buckets[WAIT_BUCKETS];
+static pthread_once_t buckets_once = PTHREAD_ONCE_INIT;
+
+static void buckets_init(void)
+{
+	for (int i = 0; i < WAIT_BUCKETS; i++)
+		pthread_mutex_init(&buckets[i].lock, NULL);
+}
+
+static unsigned bucket_of(const uint32_t *word)
+{
+	uintptr_t a = (uintptr_t)word;
+
+	return (unsigned)((a >> 2) * 0x9E3779B97F4A7C15ull >> 56) % WAIT_BUCKETS;
+}
+
+static int futex_wait_abs(uint32_t *word, uint32_t val, int64_t deadline_ns)
+{
+	struct timespec ts, *tsp = NULL;
+
+	if (deadline_ns > 0) {
+		ts.tv_sec = deadline_ns / 1000000000;
+		ts.tv_nsec = deadline_ns % 1000000000;
+		tsp = &ts;
+	}
+	if (syscall(SYS_futex, word, FUTEX_WAIT_BITSET_PRIVATE, val, tsp, NULL,
+		    FUTEX_BITSET_MATCH_ANY) == 0)
+		return 0;
+	if (errno == ETIMEDOUT)
+		return -ETIMEDOUT;
+	if (errno == EAGAIN)
+		return -EAGAIN;
+	return 0;	/* EINTR: a spurious wakeup, callers re-check */
+}
+
+int ghost_wait(uint32_t *word, uint32_t val, int64_t deadline_ns)
+{
+	struct waiter w = { .word = word };
+	unsigned b;
+	int r;
+
+	if (!word)
+		return -EINVAL;
+	if (deadline_ns > 0 && ghost_now_ns() >= deadline_ns)
+		return __atomic_load_n(word, __ATOMIC_ACQUIRE) == val ? -ETIMEDOUT : -EAGAIN;
+	if (!user_scheduled())
+		return futex_wait_abs(word, val, deadline_ns);
+	pthread_once(&buckets_once, buckets_init);
+	b = bucket_of(word);
+	w.kt = cur.kt;
+	w.ops = cur.ops;
+	pthread_mutex_lock(&buckets[b].lock);
+	if (__atomic_load_n(word, __ATOMIC_ACQUIRE) != val) {
+		pthread_mutex_unlock(&buckets[b].lock);
+		return -EAGAIN;
+	}
+	w.next = buckets[b].head;
+	buckets[b].head = &w;
+	pthread_mutex_unlock(&buckets[b].lock);
+
+	r = cur.ops->task_block(cur.kt, deadline_ns);
+
+	pthread_mutex_lock(&buckets[b].lock);
+	if (!w.woken) {
+		for (struct waiter **pp = &buckets[b].head; *pp; pp = &(*pp)->next) {
+			if (*pp == &w) {
+				*pp = w.next;
+				break;
+			}
+		}
+	}
+	pthread_mutex_unlock(&buckets[b].lock);
+	/* A waker that popped us may still be unblocking us: our stack (and
+	 * our task) must outlive that. */
+	if (w.woken)
+		while (!__atomic_load_n(&w.done, __ATOMIC_ACQUIRE))
+			sched_yield();
+	if (r == -ESRCH) {
+		/* No longer scheduled by the enclave: wait the ordinary way. */
+		memset(&cur, 0, sizeof(cur));
+		return futex_wait_abs(word, val, deadline_ns);
+	}
+	return r == -ETIMEDOUT ? -ETIMEDOUT : 0;
+}
+
+int ghost_wake(uint32_t *word, int n)
+{
+	struct waiter *popped[64];
+	int count = 0, np = 0, cpu = sched_getcpu();
+	long r;
+
+	if (!word || n <= 0)
+		return word ? 0 : -EINVAL;
+	pthread_once(&buckets_once, buckets_init);
+	while (count < n) {
+		unsigned b = bucket_of(word);
+
+		np = 0;
+		pthread_mutex_lock(&buckets[b].lock);
+		for (struct waiter **pp = &buckets[b].head; *pp && count + np < n && np < 64;) {
+			struct waiter *w = *pp;
+
+			if (w->word == word) {
+				*pp = w->next;
+				w->woken = 1;
+				popped[np++] = w;
+			} else {
+				pp = &w->next;
+			}
+		}
+		pthread_mutex_unlock(&buckets[b].lock);
+		for (int i = 0; i < np; i++) {
+			popped[i]->ops->task_unblock(popped[i]->kt, cpu);
+			__atomic_store_n(&popped[i]->done, 1, __ATOMIC_RELEASE);
+		}
+		count += np;
+		if (np < 64)
+			break;
+	}
+	/* Threads that are not user-scheduled ghost tasks sleep in the futex. */
+	if (count < n) {
+		r = syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, n - count, NULL, NULL, 0);
+		if (r > 0)
+			count += (int)r;
+	}
+	return count;
+}
+
+int ghost_sleep_ns(int64_t ns)
+{
+	uint32_t word = 0;
+	int64_t deadline = ghost_now_ns() + (ns > 0 ? ns : 0);
+	int r;
+
+	if (ns <= 0)
+		return 0;
+	do
+		r = ghost_wait(&word, 0, deadline);
+	while (r == 0 && ghost_now_ns() < deadline);
+	return 0;
+}
+
+int ghost_yield(void)
+{
+	if (user_scheduled() && cur.ops->task_yield) {
+		int r = cur.ops->task_yield(cur.kt);
+
+		if (r != -ESRCH)
+			return r;
+	}
+	sched_yield();
+	return 0;
+}
+
+/* ---- mutex and condition variable ---- */
+
+bool ghost_mutex_trylock(struct ghost_mutex *m)
+{
+	uint32_t zero = 0;
+
+	return __atomic_compare_exchange_n(&m->state, &zero, 1, false, __ATOMIC_ACQUIRE,
+					   __ATOMIC_RELAXED);
+}
+
+void ghost_mutex_lock(struct ghost_mutex *m)
+{
+	uint32_t c = 0;
+
+	if (__atomic_compare_exchange_n(&m->state, &c, 1, false, __ATOMIC_ACQUIRE,
+					__ATOMIC_RELAXED))
+		return;
+	/* Contended: mark it so the unlocker knows to wake someone. */
+	if (c != 2)
+		c = __atomic_exchange_n(&m->state, 2, __ATOMIC_ACQUIRE);
+	while (c != 0) {
+		ghost_wait(&m->state, 2, 0);
+		c = __atomic_exchange_n(&m->state, 2, __ATOMIC_ACQUIRE);
+	}
+}
+
+void ghost_mutex_unlock(struct ghost_mutex *m)
+{
+	if (__atomic_exchange_n(&m->state, 0, __ATOMIC_RELEASE) == 2)
+		ghost_wake(&m->state, 1);
+}
+
+int ghost_cond_wait(struct ghost_cond *c, struct ghost_mutex *m, int64_t deadline_ns)
+{
+	uint32_t seq = __atomic_load_n(&c->seq, __ATOMIC_ACQUIRE);
+	int r;
+
+	ghost_mutex_unlock(m);
+	r = ghost_wait(&c->seq, seq, deadline_ns);
+	ghost_mutex_lock(m);
+	return r == -ETIMEDOUT ? -ETIMEDOUT : 0;
+}
+
+void ghost_cond_signal(struct ghost_cond *c)
+{
+	__atomic_add_fetch(&c->seq, 1, __ATOMIC_RELEASE);
+	ghost_wake(&c->seq, 1);
+}
+
+void ghost_cond_broadcast(struct ghost_cond *c)
+{
+	__atomic_add_fetch(&c->seq, 1, __ATOMIC_RELEASE);
+	ghost_wake(&c->seq, INT_MAX);
+}
+
+/* ---- ghost threads ---- */
+
+struct ghost_thread {
+	pthread_t pthread;
+	struct ghost_enclave *e;
+	void *(*fn)(void *);
+	void *arg;
+	void *ret;
+	pid_t tid;
+	int enter_err;		/* why it ran as a normal thread, if it did */
+	uint32_t done;
+};
+
+static pthread_key_t exit_key;
+static pthread_once_t exit_key_once = PTHREAD_ONCE_INIT;
+
+/* A thread that entered an enclave and ends without leaving it dies there. */
+static void exit_destructor(void *unused)
+{
+	(void)unused;
+	if (cur.e && cur.kt)
+		cur.ops->task_exit(cur.kt);
+	memset(&cur, 0, sizeof(cur));
+}
+
+static void exit_key_init(void)
+{
+	pthread_key_create(&exit_key, exit_destructor);
+}
+
+static int enter(struct ghost_enclave *e)
+{
+	struct ghost_ktask *kt = NULL;
+	int err;
+
+	if (cur.e)
+		return -EBUSY;
+	pthread_once(&exit_key_once, exit_key_init);
+	err = e->ops->task_enter(e->k, 0, &kt);
+	if (err)
+		return err;
+	cur.e = e;
+	cur.ops = e->ops;
+	cur.kt = kt;
+	pthread_setspecific(exit_key, e);
+	return 0;
+}
+
+static void *thread_main(void *arg)
+{
+	struct ghost_thread *t = arg;
+
+	__atomic_store_n(&t->tid, gettid(), __ATOMIC_RELEASE);
+	t->enter_err = enter(t->e);
+	if (t->enter_err)
+		ghost_warn("thread %d could not enter enclave %llu (%s): it runs as a normal thread",
+			   gettid(), (unsigned long long)t->e->id, ghost_strerror(t->enter_err));
+	t->ret = t->fn(t->arg);
+	if (cur.e) {
+		if (cur.kt)
+			cur.ops->task_exit(cur.kt);
+		memset(&cur, 0, sizeof(cur));
+	}
+	__atomic_store_n(&t->done, 1, __ATOMIC_RELEASE);
+	ghost_wake(&t->done, INT_MAX);
+	return NULL;
+}
+
+int ghost_thread_create(struct ghost_enclave *e, struct ghost_thread **out,
+			void *(*fn)(void *), void *arg)
+{
+	struct ghost_thread *t;
+	int err;
+
+	if (!e || !out || !fn)
+		return -EINVAL;
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	t->e = e;
+	t->fn = fn;
+	t->arg = arg;
+	err = -pthread_create(&t->pthread, NULL, thread_main, t);
+	if (err) {
+		free(t);
+		return err;
+	}
+	*out = t;
+	return 0;
+}
+
+int ghost_thread_join(struct ghost_thread *t, void **ret)
+{
+	int err;
+
+	if (!t)
+		return -EINVAL;
+	while (!__atomic_load_n(&t->done, __ATOMIC_ACQUIRE))
+		ghost_wait(&t->done, 0, 0);
+	pthread_join(t->pthread, NULL);
+	if (ret)
+		*ret = t->ret;
+	err = t->enter_err;
+	free(t);
+	return err;
+}
+
+pid_t ghost_thread_tid(const struct ghost_thread *t)
+{
+	pid_t tid;
+
+	while (!(tid = __atomic_load_n(&t->tid, __ATOMIC_ACQUIRE)))
+		sched_yield();
+	return tid;
+}
+
+int ghost_thread_enter(struct ghost_enclave *e)
+{
+	if (!e)
+		return -EINVAL;
+	return enter(e);
+}
+
+int ghost_thread_move(struct ghost_enclave *e, pid_t tid)
+{
+	struct ghost_ktask *kt = NULL;
+
+	if (!e || tid < 0)
+		return -EINVAL;
+	if (tid == 0 || tid == gettid())
+		return enter(e);
+	return e->ops->task_enter(e->k, tid, &kt);
+}
+
+int ghost_thread_remove(struct ghost_enclave *e, pid_t tid)
+{
+	if (!e || tid < 0)
+		return -EINVAL;
+	if ((tid == 0 || tid == gettid()) && cur.e == e)
+		return ghost_thread_leave();
+	return e->ops->task_leave(e->k, tid);
+}
+
+int ghost_thread_leave(void)
+{
+	int err;
+
+	if (!cur.e)
+		return -EINVAL;
+	err = cur.ops->task_leave(cur.e->k, 0);
+	memset(&cur, 0, sizeof(cur));
+	return err;
+}
+
+bool ghost_thread_is_ghost(void)
+{
+	return cur.e && (!cur.kt || user_scheduled());
+}
+
+int64_t ghost_thread_gtid(void)
+{
+	int64_t gtid = 0;
+
+	if (!cur.e || cur.e->ops->gtid_of(cur.e->k, gettid(), &gtid))
+		return 0;
+	return gtid;
+}
