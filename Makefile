@@ -11,7 +11,7 @@ SAN      ?=
 OPT      ?= -O2
 CFLAGS_COMMON := -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
                  -Wmissing-prototypes -Wno-missing-field-initializers \
-                 $(OPT) -g -fPIC -fvisibility=hidden -D_GNU_SOURCE -Iinclude -Isrc -pthread
+                 $(OPT) -g -fPIC -fvisibility=hidden -D_GNU_SOURCE -Iinclude -Isrc -Ipolicies -pthread
 ifeq ($(SAN),asan)
   SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 endif
@@ -46,28 +46,34 @@ tests: $(TESTS)
 
 $(BUILD)/obj/%.o: %.c $(HEADERS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c $< -o $@
+	@echo "  CC      $<"
+	@$(CC) $(CFLAGS) -c $< -o $@
 
 $(STATIC_LIB): $(LIB_OBJS)
 	@mkdir -p $(dir $@)
-	rm -f $@ && ar rcs $@ $^
+	@echo "  AR      $@"
+	@rm -f $@ && ar rcs $@ $^
 
 $(SHARED_LIB): $(LIB_OBJS) src/libghost.map
 	@mkdir -p $(dir $@)
-	$(CC) -shared -Wl,--version-script=src/libghost.map -Wl,-soname,libghost.so.0 \
+	@echo "  LD      $@"
+	@$(CC) -shared -Wl,--version-script=src/libghost.map -Wl,-soname,libghost.so.0 \
 	    $(LDFLAGS) -o $@ $(LIB_OBJS) $(LDLIBS)
 
 $(BUILD)/bin/%: tools/%.c $(STATIC_LIB) $(HEADERS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $< -o $@ $(STATIC_LIB) $(LDFLAGS) $(LDLIBS)
+	@echo "  CCLD    $@"
+	@$(CC) $(CFLAGS) $< -o $@ $(STATIC_LIB) $(LDFLAGS) $(LDLIBS)
 
 $(BUILD)/bin/%: bench/%.c $(STATIC_LIB) $(HEADERS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $< -o $@ $(STATIC_LIB) $(LDFLAGS) $(LDLIBS)
+	@echo "  CCLD    $@"
+	@$(CC) $(CFLAGS) $< -o $@ $(STATIC_LIB) $(LDFLAGS) $(LDLIBS)
 
 $(BUILD)/tests/%: tests/%.c $(STATIC_LIB) $(HEADERS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -DGHOST_BIN_DIR='"$(abspath $(BUILD))/bin"' $< -o $@ $(STATIC_LIB) $(LDFLAGS) $(LDLIBS)
+	@echo "  CCLD    $@"
+	@$(CC) $(CFLAGS) -DGHOST_BIN_DIR='"$(abspath $(BUILD))/bin"' $< -o $@ $(STATIC_LIB) $(LDFLAGS) $(LDLIBS)
 
 # The whole suite: the plain build, then the sanitizer builds.
 test:

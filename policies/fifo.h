@@ -60,6 +60,18 @@ struct fifo_config {
 	bool take_over;			/* discover the tasks of a live enclave */
 };
 
+/*
+ * Both policies' states begin with their struct ghost_sched, so a tool or a
+ * test can read the scheduler base's counters from the policy state.
+ */
+static inline struct ghost_sched *fifo_sched_of(void *policy_state)
+{
+	return (struct ghost_sched *)policy_state;
+}
+
+/* Where the centralized policy's global agent is now. */
+int fifo_centralized_global_cpu(void *state);
+
 extern const struct ghost_policy fifo_percpu_policy;
 extern const struct ghost_policy fifo_centralized_policy;
 

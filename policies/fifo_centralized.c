@@ -386,8 +386,6 @@ static int central_format_stats(void *state, char *buf, size_t len)
 	return n;
 }
 
-/* For tests and tools: where the global agent is now. */
-int fifo_centralized_global_cpu(void *state);
 int fifo_centralized_global_cpu(void *state)
 {
 	return __atomic_load_n(&((struct central *)state)->global_cpu, __ATOMIC_ACQUIRE);

@@ -132,8 +132,10 @@ int fifo_format_stats(char *buf, size_t len, struct ghost_sched *s, struct ghost
 			return -ENOSPC;
 		pos += (size_t)n;
 	}
-	n = snprintf(buf + pos, len - pos, " | idle %.1f%%",
-		     wall && busy < wall ? 100.0 * (1.0 - (double)busy / (double)wall) : 0.0);
+	n = snprintf(buf + pos, len - pos, " | idle %.1f%% | seqnum_errors %llu bad_msgs %llu",
+		     wall && busy < wall ? 100.0 * (1.0 - (double)busy / (double)wall) : 0.0,
+		     (unsigned long long)s->stats.seqnum_errors,
+		     (unsigned long long)s->stats.bad_msgs);
 	if (n < 0 || (size_t)n >= len - pos)
 		return -ENOSPC;
 	return (int)(pos + (size_t)n);

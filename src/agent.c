@@ -356,5 +356,5 @@ int ghost_agent_process_run(struct ghost_full_agent *fa, int interval_ms,
 	}
 	sigaction(SIGINT, &old_int, NULL);
 	sigaction(SIGTERM, &old_term, NULL);
-	return ghost_full_agent_stop(fa);
+	return got_signal;
 }

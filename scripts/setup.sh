@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# scripts/setup.sh - installs what building and testing need on a fresh
+# Debian machine (gcc, make, and the tools the test tiers use). Idempotent:
+# installs only what is missing. Needs root (or sudo) only when it installs.
+set -euo pipefail
+need=()
+for pkg in gcc make libc6-dev procps; do
+	dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
+done
+if [ ${#need[@]} -gt 0 ]; then
+	echo "setup: installing ${need[*]}"
+	sudo=""
+	[ "$(id -u)" -eq 0 ] || sudo="sudo"
+	$sudo apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}"
+fi

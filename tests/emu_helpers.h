@@ -1,0 +1,163 @@
+/*
+ * tests/emu_helpers.h - what the end-to-end tests share: a private enclave
+ * root per test, an in-process full agent, and the embedded kernel's switch
+ * trace with the invariant checks over it.
+ *
+ * Test code only: it reads the embedded kernel's state file directly, which
+ * nothing above the kernel layer may do.
+ */
+#ifndef GHOST_TEST_EMU_HELPERS_H
+#define GHOST_TEST_EMU_HELPERS_H
+
+#include "test.h"
+
+#include <ghost/ghost.h>
+
+#include "../kernels/emu/emu.h"
+#include "fifo.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <sched.h>
+#include <stdio.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static char test_root[256];
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	remove(path);
+	return 0;
+}
+
+static void test_root_cleanup(void)
+{
+	if (test_root[0])
+		nftw(test_root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* A fresh namespace root for this test, removed at exit. */
+static inline const char *test_root_make(void)
+{
+	snprintf(test_root, sizeof(test_root), "/tmp/ghost-test-XXXXXX");
+	CHECK(mkdtemp(test_root) != NULL);
+	atexit(test_root_cleanup);
+	setenv("GHOST_EMU_ROOT", test_root, 1);
+	return test_root;
+}
+
+static inline int test_ncpus(void)
+{
+	return (int)sysconf(_SC_NPROCESSORS_ONLN);
+}
+
+static inline struct ghost_enclave *test_enclave(const char *cpus_list, uint64_t id)
+{
+	struct ghost_cpuset cpus;
+	struct ghost_enclave *e;
+	struct ghost_enclave_opts o = { .sz = sizeof(o), .root = test_root, .id = id };
+
+	CHECK_OK(ghost_cpuset_parse_list(&cpus, cpus_list, GHOST_MAX_CPUS, 0));
+	o.cpus = &cpus;
+	CHECK_OK(ghost_enclave_create(&o, &e));
+	return e;
+}
+
+static inline struct ghost_full_agent *test_agent(struct ghost_enclave *e, const char *policy,
+						  struct fifo_config *cfg)
+{
+	struct ghost_full_agent *fa;
+	struct ghost_full_agent_opts fo = {
+		.sz = sizeof(fo),
+		.enclave = e,
+		.policy = ghost_policy_find(policy),
+		.policy_config = cfg,
+		.prio = GHOST_AGENT_PRIO_NORMAL,
+	};
+
+	CHECK(fo.policy != NULL);
+	CHECK_OK(ghost_full_agent_start(&fo, &fa));
+	return fa;
+}
+
+/* The embedded kernel's shared state of an enclave, mapped read-only. */
+static inline struct emu_shared *test_emu_state(uint64_t id, size_t *size)
+{
+	char path[512];
+	struct stat st;
+	void *p;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/enclave_%llu/state", test_root, (unsigned long long)id);
+	fd = open(path, O_RDONLY);
+	CHECK_MSG(fd >= 0, "%s", path);
+	CHECK(fstat(fd, &st) == 0);
+	p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+	close(fd);
+	CHECK(p != MAP_FAILED);
+	*size = (size_t)st.st_size;
+	return p;
+}
+
+/*
+ * Checks the switch trace: on every CPU, switch-ins and switch-outs
+ * alternate (never two tasks on one CPU), and no task is switched in on a
+ * CPU while it is still in on another. Returns the number of switch-ins.
+ */
+static inline long test_check_trace(const struct emu_shared *sh)
+{
+	const struct emu_trace_ent *tr = (const void *)((const char *)sh + sh->trace_off);
+	uint32_t head = __atomic_load_n(&sh->trace_head, __ATOMIC_ACQUIRE);
+	uint32_t start = head > EMU_TRACE_LEN ? head - EMU_TRACE_LEN : 0;
+	int64_t on_cpu[GHOST_MAX_CPUS];
+	struct {
+		int64_t gtid;
+		int cpu;
+	} running[4096];
+	int nrunning = 0;
+	long ins = 0;
+
+	CHECK_MSG(head <= EMU_TRACE_LEN, "trace wrapped (%u entries): the test is too long", head);
+	for (int c = 0; c < GHOST_MAX_CPUS; c++)
+		on_cpu[c] = 0;
+	for (uint32_t i = start; i < head; i++) {
+		const struct emu_trace_ent *e = &tr[i % EMU_TRACE_LEN];
+
+		CHECK(e->cpu >= 0 && e->cpu < GHOST_MAX_CPUS);
+		if (e->on) {
+			CHECK_MSG(on_cpu[e->cpu] == 0,
+				  "CPU %d got task %lld while task %lld was on it (entry %u)", e->cpu,
+				  (long long)e->gtid, (long long)on_cpu[e->cpu], i);
+			for (int r = 0; r < nrunning; r++)
+				CHECK_MSG(running[r].gtid != e->gtid,
+					  "task %lld switched in on CPU %d while on CPU %d",
+					  (long long)e->gtid, e->cpu, running[r].cpu);
+			on_cpu[e->cpu] = e->gtid;
+			CHECK(nrunning < 4096);
+			running[nrunning].gtid = e->gtid;
+			running[nrunning].cpu = e->cpu;
+			nrunning++;
+			ins++;
+		} else {
+			int r;
+
+			CHECK_MSG(on_cpu[e->cpu] == e->gtid,
+				  "CPU %d switched out task %lld but ran %lld (entry %u)", e->cpu,
+				  (long long)e->gtid, (long long)on_cpu[e->cpu], i);
+			on_cpu[e->cpu] = 0;
+			for (r = 0; r < nrunning && running[r].gtid != e->gtid; r++)
+				;
+			CHECK(r < nrunning);
+			running[r] = running[--nrunning];
+		}
+	}
+	return ins;
+}
+
+#endif

@@ -1,0 +1,233 @@
+/*
+ * tests/test_e2e_policies.c - both FIFO policies scheduling real threads on
+ * the embedded kernel, agent and tasks in one process.
+ *
+ * Checks: every task completes; the switch trace never shows two tasks on a
+ * CPU or a task on two CPUs; no sequence-number or malformed-message errors;
+ * FIFO order on one CPU; the centralized time slice lets a second spinner
+ * in; the global agent moves when a normal thread takes its CPU.
+ */
+#include "emu_helpers.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+static atomic_int completed;
+
+static void *spin_sleep(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < 5; i++) {
+		volatile unsigned long x = 0;
+
+		for (int j = 0; j < 100000; j++)
+			x += (unsigned long)j;
+		ghost_sleep_ns(500000);
+	}
+	atomic_fetch_add(&completed, 1);
+	return NULL;
+}
+
+static void check_sched_clean(struct ghost_full_agent *fa)
+{
+	struct ghost_sched *s = fifo_sched_of(ghost_full_agent_policy_state(fa));
+
+	CHECK_EQ(s->stats.seqnum_errors, 0);
+	CHECK_EQ(s->stats.bad_msgs, 0);
+	CHECK_EQ(s->stats.duplicate_new, 0);
+	CHECK_EQ(s->stats.msgs[MSG_TASK_NEW], s->stats.msgs[MSG_TASK_DEAD] +
+						      s->stats.msgs[MSG_TASK_DEPARTED]);
+}
+
+static void run_many(const char *policy, uint64_t id)
+{
+	struct fifo_config cfg = { .global_cpu = -1, .time_slice_ns = 2000000 };
+	struct ghost_enclave *e = test_enclave(test_ncpus() >= 2 ? "0-1" : "0", id);
+	struct ghost_full_agent *fa;
+	struct ghost_thread *t[24];
+	struct emu_shared *sh;
+	size_t size;
+
+	CHECK_OK(ghost_enclave_write_file(e, "trace", "1"));
+	fa = test_agent(e, policy, &cfg);
+	atomic_store(&completed, 0);
+	for (int i = 0; i < 24; i++)
+		CHECK_OK(ghost_thread_create(e, &t[i], spin_sleep, NULL));
+	for (int i = 0; i < 24; i++)
+		CHECK_OK(ghost_thread_join(t[i], NULL));
+	CHECK_EQ(atomic_load(&completed), 24);
+	/* Let the last TASK_DEADs reach the agent before reading its counters. */
+	for (int i = 0; i < 200; i++) {
+		struct ghost_sched *s = fifo_sched_of(ghost_full_agent_policy_state(fa));
+
+		if (s->stats.msgs[MSG_TASK_DEAD] == 24)
+			break;
+		usleep(5000);
+	}
+	check_sched_clean(fa);
+	CHECK_EQ(fifo_sched_of(ghost_full_agent_policy_state(fa))->stats.msgs[MSG_TASK_NEW], 24);
+	sh = test_emu_state(id, &size);
+	CHECK(test_check_trace(sh) >= 24 * 6);	/* each ran at least 6 times */
+	CHECK_EQ(sh->nr_tasks, 0);
+	munmap(sh, size);
+	ghost_full_agent_stop(fa);
+	CHECK_OK(ghost_enclave_destroy(e));
+	ghost_enclave_close(e);
+}
+
+/* ---- FIFO order on one CPU ---- */
+
+static atomic_int order_next;
+static int start_order[5], finish_order[5];
+
+static void *ordered(void *arg)
+{
+	int me = (int)(long)arg;
+	int64_t until;
+
+	start_order[me] = atomic_fetch_add(&order_next, 1);
+	until = ghost_now_ns() + 30000000;
+	while (ghost_now_ns() < until)
+		;
+	finish_order[me] = atomic_fetch_add(&order_next, 1);
+	return NULL;
+}
+
+static int nr_tasks(struct ghost_enclave *e)
+{
+	char buf[256], *p;
+
+	CHECK(ghost_enclave_read_file(e, "status", buf, sizeof(buf)) > 0);
+	p = strstr(buf, "nr_tasks ");
+	CHECK(p != NULL);
+	return atoi(p + 9);
+}
+
+static void fifo_order(void)
+{
+	struct ghost_enclave *e = test_enclave("0", 3);
+	struct ghost_full_agent *fa = test_agent(e, "fifo-percpu", NULL);
+	struct ghost_thread *t[5];
+
+	atomic_store(&order_next, 0);
+	/* Each task arrives (its TASK_NEW is sent) before the next is created. */
+	for (int i = 0; i < 5; i++) {
+		CHECK_OK(ghost_thread_create(e, &t[i], ordered, (void *)(long)i));
+		for (int w = 0; w < 1000 && nr_tasks(e) < i + 1 && start_order[i] == 0; w++)
+			usleep(1000);
+	}
+	for (int i = 0; i < 5; i++)
+		CHECK_OK(ghost_thread_join(t[i], NULL));
+	/* Run to completion in arrival order: start i, finish i, start i+1... */
+	for (int i = 0; i < 5; i++) {
+		CHECK_EQ(start_order[i], 2 * i);
+		CHECK_EQ(finish_order[i], 2 * i + 1);
+	}
+	check_sched_clean(fa);
+	ghost_full_agent_stop(fa);
+	ghost_enclave_destroy(e);
+	ghost_enclave_close(e);
+}
+
+/* ---- the centralized time slice ---- */
+
+static atomic_int stop_spinning;
+static atomic_long progress[2];
+
+static void *spinner(void *arg)
+{
+	int me = (int)(long)arg;
+
+	while (!atomic_load(&stop_spinning))
+		atomic_fetch_add(&progress[me], 1);
+	return NULL;
+}
+
+static void time_slice(bool sliced)
+{
+	struct fifo_config cfg = { .global_cpu = 0, .time_slice_ns = sliced ? 5000000 : 0 };
+	struct ghost_enclave *e = test_enclave("0-1", sliced ? 4 : 5);
+	struct ghost_full_agent *fa = test_agent(e, "fifo-centralized", &cfg);
+	struct ghost_thread *t[2];
+	long a, b;
+
+	atomic_store(&stop_spinning, 0);
+	atomic_store(&progress[0], 0);
+	atomic_store(&progress[1], 0);
+	for (int i = 0; i < 2; i++)
+		CHECK_OK(ghost_thread_create(e, &t[i], spinner, (void *)(long)i));
+	/* One worker CPU (the agent owns CPU 0): only a slice lets both run. */
+	usleep(400000);
+	a = atomic_load(&progress[0]);
+	b = atomic_load(&progress[1]);
+	atomic_store(&stop_spinning, 1);
+	for (int i = 0; i < 2; i++)
+		CHECK_OK(ghost_thread_join(t[i], NULL));
+	if (sliced)
+		CHECK_MSG(a > 0 && b > 0, "with a 5 ms slice both spinners ran (%ld, %ld)", a, b);
+	else
+		CHECK_MSG((a == 0) != (b == 0), "without a slice only one spinner ran (%ld, %ld)",
+			  a, b);
+	check_sched_clean(fa);
+	ghost_full_agent_stop(fa);
+	ghost_enclave_destroy(e);
+	ghost_enclave_close(e);
+}
+
+/* ---- the global agent moves off a CPU that another thread wants ---- */
+
+static atomic_int hog_stop;
+
+static void *hog(void *arg)
+{
+	cpu_set_t set;
+
+	(void)arg;
+	CPU_ZERO(&set);
+	CPU_SET(0, &set);
+	sched_setaffinity(0, sizeof(set), &set);
+	while (!atomic_load(&hog_stop))
+		;
+	return NULL;
+}
+
+static void global_moves(void)
+{
+	struct fifo_config cfg = { .global_cpu = 0 };
+	struct ghost_enclave *e = test_enclave("0-1", 6);
+	struct ghost_full_agent *fa = test_agent(e, "fifo-centralized", &cfg);
+	void *state = ghost_full_agent_policy_state(fa);
+	pthread_t h;
+	int where = 0;
+
+	CHECK_EQ(fifo_centralized_global_cpu(state), 0);
+	atomic_store(&hog_stop, 0);
+	CHECK(pthread_create(&h, NULL, hog, NULL) == 0);
+	for (int i = 0; i < 300 && where == 0; i++) {
+		usleep(10000);
+		where = fifo_centralized_global_cpu(state);
+	}
+	atomic_store(&hog_stop, 1);
+	pthread_join(h, NULL);
+	CHECK_MSG(where == 1, "the global agent stayed on CPU %d", where);
+	ghost_full_agent_stop(fa);
+	ghost_enclave_destroy(e);
+	ghost_enclave_close(e);
+}
+
+int main(void)
+{
+	test_root_make();
+	ghost_log_set_callback(ghost_log_stderr, NULL, GHOST_LOG_WARN);
+	run_many("fifo-percpu", 1);
+	run_many("fifo-centralized", 2);
+	fifo_order();
+	if (test_ncpus() < 2) {
+		printf("the remaining tests need 2 CPUs\n");
+		return 0;
+	}
+	time_slice(true);
+	time_slice(false);
+	global_moves();
+	return 0;
+}

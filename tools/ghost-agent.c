@@ -1,0 +1,281 @@
+/*
+ * tools/ghost-agent.c - the agent process: creates (or attaches to) an
+ * enclave and schedules it with one of the policies until SIGINT/SIGTERM.
+ *
+ * Owns the command line, the periodic stats line and the summary at exit.
+ * Exit status: 0 after a clean shutdown, 1 on a setup error (with one line
+ * saying why), 2 on bad arguments.
+ */
+#include <ghost/ghost.h>
+
+#include "fifo.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char usage[] =
+	"usage: ghost-agent --policy {fifo-percpu,fifo-centralized} --cpus LIST\n"
+	"                   [--kernel {emu,scx,ghostfs}] [--enclave ID | --attach ID]\n"
+	"                   [--time-slice USEC] [--global-cpu CPU] [--stats SECONDS]\n"
+	"                   [--root DIR] [--prio {auto,rt,normal}] [--keep] [--quiet]\n"
+	"\n"
+	"Schedules the CPUs of an enclave from user space until SIGINT or SIGTERM.\n"
+	"\n"
+	"  --policy NAME       fifo-percpu: an agent per CPU schedules its own CPU;\n"
+	"                      fifo-centralized: one spinning agent schedules every CPU\n"
+	"  --cpus LIST         CPUs of a new enclave, e.g. 0-3,8 (default: every CPU)\n"
+	"  --kernel NAME       kernel backend (default: emu, or $GHOST_KERNEL)\n"
+	"  --enclave ID        create the enclave with this id (default: first free id)\n"
+	"  --attach ID         take over the live enclave ID (its tasks are discovered)\n"
+	"  --time-slice USEC   centralized: preempt a task after this long (default: never)\n"
+	"  --global-cpu CPU    centralized: where the global agent starts (default: first)\n"
+	"  --stats SECONDS     print a stats line this often (default: 0 = only at exit)\n"
+	"  --root DIR          namespace root of the backend (emu: default per-user dir)\n"
+	"  --prio MODE         agent threads: auto (real-time if allowed), rt, normal\n"
+	"  --keep              do not destroy the enclave at exit (a new agent may take it)\n"
+	"  --quiet             no stats lines, only errors and the summary\n"
+	"  -h, --help          this text\n";
+
+static void bad_arg(const char *fmt, const char *arg)
+{
+	fprintf(stderr, "ghost-agent: ");
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, "\n(see ghost-agent --help)\n");
+	exit(2);
+}
+
+static long long parse_num(const char *opt, const char *s, long long min, long long max)
+{
+	char *end;
+	long long v;
+
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno || end == s || *end || v < min || v > max) {
+		fprintf(stderr, "ghost-agent: bad value \"%s\" for %s (expected %lld..%lld)\n", s,
+			opt, min, max);
+		exit(2);
+	}
+	return v;
+}
+
+struct stats_ctx {
+	bool quiet;
+};
+
+static void print_stats(struct ghost_full_agent *fa, void *arg)
+{
+	struct stats_ctx *ctx = arg;
+	char line[1024];
+
+	if (ctx->quiet)
+		return;
+	if (ghost_full_agent_format_stats(fa, line, sizeof(line)) >= 0)
+		printf("stats: %s\n", line);
+	fflush(stdout);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "policy", required_argument, NULL, 'p' },
+		{ "cpus", required_argument, NULL, 'c' },
+		{ "kernel", required_argument, NULL, 'k' },
+		{ "enclave", required_argument, NULL, 'e' },
+		{ "attach", required_argument, NULL, 'a' },
+		{ "time-slice", required_argument, NULL, 't' },
+		{ "global-cpu", required_argument, NULL, 'g' },
+		{ "stats", required_argument, NULL, 's' },
+		{ "root", required_argument, NULL, 'r' },
+		{ "prio", required_argument, NULL, 'P' },
+		{ "keep", no_argument, NULL, 'K' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	const char *policy_name = NULL, *cpus_arg = NULL, *kernel = NULL, *root = NULL;
+	struct fifo_config cfg = { .global_cpu = -1 };
+	enum ghost_agent_prio prio = GHOST_AGENT_PRIO_AUTO;
+	uint64_t create_id = 0, attach_id = 0;
+	int stats_s = 0, opt, err;
+	bool keep = false;
+	struct stats_ctx sctx = { 0 };
+	const struct ghost_policy *policy;
+	const struct ghost_kernel_ops *ops;
+	struct ghost_topo *topo;
+	struct ghost_cpuset cpus;
+	struct ghost_enclave *e;
+	struct ghost_full_agent *fa;
+	char why[256], line[1024];
+
+	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'p':
+			policy_name = optarg;
+			break;
+		case 'c':
+			cpus_arg = optarg;
+			break;
+		case 'k':
+			kernel = optarg;
+			break;
+		case 'e':
+			create_id = (uint64_t)parse_num("--enclave", optarg, 1, 1LL << 40);
+			break;
+		case 'a':
+			attach_id = (uint64_t)parse_num("--attach", optarg, 1, 1LL << 40);
+			break;
+		case 't':
+			cfg.time_slice_ns = parse_num("--time-slice", optarg, 1, 3600000000LL) * 1000;
+			break;
+		case 'g':
+			cfg.global_cpu = (int)parse_num("--global-cpu", optarg, 0, GHOST_MAX_CPUS - 1);
+			break;
+		case 's':
+			stats_s = (int)parse_num("--stats", optarg, 0, 86400);
+			break;
+		case 'r':
+			root = optarg;
+			break;
+		case 'P':
+			if (!strcmp(optarg, "auto"))
+				prio = GHOST_AGENT_PRIO_AUTO;
+			else if (!strcmp(optarg, "rt"))
+				prio = GHOST_AGENT_PRIO_RT;
+			else if (!strcmp(optarg, "normal"))
+				prio = GHOST_AGENT_PRIO_NORMAL;
+			else
+				bad_arg("unknown --prio \"%s\" (auto, rt or normal)", optarg);
+			break;
+		case 'K':
+			keep = true;
+			break;
+		case 'q':
+			sctx.quiet = true;
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			return 0;
+		default:
+			fprintf(stderr, "(see ghost-agent --help)\n");
+			return 2;
+		}
+	}
+	if (optind < argc)
+		bad_arg("unexpected argument \"%s\"", argv[optind]);
+	if (!policy_name)
+		bad_arg("%s", "--policy is required (fifo-percpu or fifo-centralized)");
+	policy = ghost_policy_find(policy_name);
+	if (!policy)
+		bad_arg("unknown --policy \"%s\" (fifo-percpu or fifo-centralized)", policy_name);
+	if (create_id && attach_id)
+		bad_arg("%s", "--enclave and --attach exclude each other");
+	if (attach_id && cpus_arg)
+		bad_arg("%s", "--cpus applies to a new enclave, not to --attach");
+	ops = ghost_kernel_find(kernel);
+	if (!ops) {
+		fprintf(stderr, "ghost-agent: unknown --kernel \"%s\"; this build has:", kernel);
+		for (const struct ghost_kernel_ops *const *k = ghost_kernel_all(); *k; k++)
+			fprintf(stderr, " %s", (*k)->name);
+		fprintf(stderr, "\n");
+		return 2;
+	}
+	if (strcmp(policy->name, "fifo-centralized") && (cfg.time_slice_ns || cfg.global_cpu >= 0))
+		bad_arg("%s", "--time-slice and --global-cpu apply to fifo-centralized only");
+
+	ghost_log_set_callback(ghost_log_stderr, NULL, GHOST_LOG_WARN);
+	err = ops->probe(root, why, sizeof(why));
+	if (err) {
+		fprintf(stderr, "ghost-agent: the %s kernel cannot run here: %s\n", ops->name, why);
+		return 1;
+	}
+	if (!attach_id) {
+		err = ghost_topo_from_machine(&topo);
+		if (err) {
+			fprintf(stderr, "ghost-agent: cannot read the CPU topology: %s\n",
+				strerror(-err));
+			return 1;
+		}
+		if (cpus_arg) {
+			err = ghost_topo_parse_cpus(topo, cpus_arg, &cpus, why, sizeof(why));
+			if (err) {
+				fprintf(stderr, "ghost-agent: bad --cpus \"%s\": %s\n", cpus_arg, why);
+				ghost_topo_free(topo);
+				return 2;
+			}
+		} else {
+			cpus = *ghost_topo_cpus(topo);
+		}
+		ghost_topo_free(topo);
+	}
+	{
+		struct ghost_enclave_opts eo = {
+			.sz = sizeof(eo),
+			.kernel = ops->name,
+			.root = root,
+			.id = attach_id ? attach_id : create_id,
+			.cpus = &cpus,
+		};
+
+		err = attach_id ? ghost_enclave_attach(&eo, &e) : ghost_enclave_create(&eo, &e);
+	}
+	if (err) {
+		if (attach_id)
+			fprintf(stderr, "ghost-agent: cannot attach to enclave %" PRIu64 ": %s\n",
+				attach_id, strerror(-err));
+		else
+			fprintf(stderr, "ghost-agent: cannot create the enclave: %s\n",
+				err == -EEXIST ? "that enclave id is taken"
+				: err == -EBUSY ? "some of these CPUs belong to another enclave"
+						: strerror(-err));
+		return 1;
+	}
+	cfg.take_over = attach_id != 0;
+	{
+		struct ghost_full_agent_opts fo = {
+			.sz = sizeof(fo),
+			.enclave = e,
+			.policy = policy,
+			.policy_config = &cfg,
+			.prio = prio,
+			.take_over = attach_id != 0,
+		};
+
+		err = ghost_full_agent_start(&fo, &fa);
+	}
+	if (err) {
+		fprintf(stderr, "ghost-agent: cannot start the agents: %s\n",
+			err == -EBUSY ? "the enclave already has an agent" : strerror(-err));
+		if (!attach_id)
+			ghost_enclave_destroy(e);
+		ghost_enclave_close(e);
+		return 1;
+	}
+	ghost_cpuset_format_list(ghost_enclave_cpus(e), line, sizeof(line));
+	printf("ghost-agent: %s on the %s kernel, enclave %" PRIu64 ", CPUs %s, agents %s\n",
+	       policy->name, ops->name, ghost_enclave_id(e), line,
+	       ghost_full_agent_is_rt(fa) ? "real-time" : "normal priority");
+	fflush(stdout);
+
+	ghost_agent_process_run(fa, stats_s > 0 ? stats_s * 1000 : 0,
+				stats_s > 0 ? print_stats : NULL, &sctx, NULL);
+	if (ghost_full_agent_format_stats(fa, line, sizeof(line)) >= 0)
+		printf("summary: %s\n", line);
+	ghost_full_agent_stop(fa);
+	if (!keep) {
+		ghost_enclave_destroy(e);
+		printf("ghost-agent: enclave %" PRIu64 " destroyed; its tasks run on as normal "
+		       "threads\n",
+		       ghost_enclave_id(e));
+	} else {
+		printf("ghost-agent: enclave %" PRIu64 " kept for the next agent\n",
+		       ghost_enclave_id(e));
+	}
+	ghost_enclave_close(e);
+	return 0;
+}

@@ -1,0 +1,472 @@
+/*
+ * tools/ghostctl.c - look at and manage enclaves: create, list, status,
+ * destroy, tunables, the ghostfs-style files, tasks, and starting a program
+ * inside an enclave.
+ *
+ * Owns the command line only; everything goes through libghost. Exit
+ * status: 0 success, 1 the operation failed (one line says why), 2 bad
+ * arguments (the message names the bad one).
+ */
+#include <ghost/ghost.h>
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static const char usage[] =
+	"usage: ghostctl [--kernel NAME] [--root DIR] COMMAND [ARGS]\n"
+	"\n"
+	"commands:\n"
+	"  list                          enclaves of the kernel backend\n"
+	"  create [--id ID] --cpus LIST  a new enclave (prints its id)\n"
+	"  status ID                     its state, CPUs, agent and tunables\n"
+	"  destroy ID                    tear it down (its tasks run on as normal threads)\n"
+	"  get ID TUNABLE                read a tunable (deliver_ticks, runnable_timeout...)\n"
+	"  set ID TUNABLE VALUE          write a tunable\n"
+	"  cat ID FILE                   any enclave file as ghostfs shows it\n"
+	"  ctl ID COMMAND...             one enclave ctl command (\"discover tasks\"...)\n"
+	"  tasks ID                      its tasks (thread ids)\n"
+	"  tasks add ID TID              move a thread in (where the backend allows)\n"
+	"  tasks remove ID TID           move a thread out (where the backend allows)\n"
+	"  run --enclave ID -- CMD ARGS  start a program inside the enclave\n"
+	"  kernels                       the kernel backends of this build and if they run here\n"
+	"\n"
+	"options:\n"
+	"  --kernel NAME   emu (default, or $GHOST_KERNEL), scx, ghostfs\n"
+	"  --root DIR      the backend's namespace root\n"
+	"  -h, --help      this text (also after any command)\n";
+
+static const char *kernel_name, *root;
+
+static int bad(const char *fmt, const char *arg)
+{
+	fprintf(stderr, "ghostctl: ");
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, "\n(see ghostctl --help)\n");
+	return 2;
+}
+
+static bool parse_id(const char *s, uint64_t *id)
+{
+	char *end;
+	unsigned long long v;
+
+	if (!s || !*s || *s == '-')
+		return false;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || *end || v == 0)
+		return false;
+	*id = v;
+	return true;
+}
+
+static const struct ghost_kernel_ops *kernel_or_die(void)
+{
+	const struct ghost_kernel_ops *ops = ghost_kernel_find(kernel_name);
+
+	if (!ops) {
+		fprintf(stderr, "ghostctl: unknown --kernel \"%s\"; this build has:", kernel_name);
+		for (const struct ghost_kernel_ops *const *k = ghost_kernel_all(); *k; k++)
+			fprintf(stderr, " %s", (*k)->name);
+		fprintf(stderr, "\n");
+		exit(2);
+	}
+	return ops;
+}
+
+static int open_enclave(const char *id_arg, struct ghost_enclave **e)
+{
+	const struct ghost_kernel_ops *ops = kernel_or_die();
+	struct ghost_enclave_opts o = { .sz = sizeof(o), .kernel = ops->name, .root = root };
+	char why[256];
+	int err;
+
+	if (!parse_id(id_arg, &o.id))
+		return bad("bad enclave id \"%s\" (a number from 1)", id_arg ? id_arg : "");
+	err = ops->probe(root, why, sizeof(why));
+	if (err) {
+		fprintf(stderr, "ghostctl: the %s kernel cannot run here: %s\n", ops->name, why);
+		return 1;
+	}
+	err = ghost_enclave_attach(&o, e);
+	if (err) {
+		if (err == -ENOENT)
+			fprintf(stderr, "ghostctl: no enclave %s on the %s kernel\n", id_arg,
+				ops->name);
+		else
+			fprintf(stderr, "ghostctl: cannot open enclave %s: %s\n", id_arg,
+				strerror(-err));
+		return 1;
+	}
+	return 0;
+}
+
+static int print_file(struct ghost_enclave *e, const char *name, const char *label)
+{
+	static char buf[1 << 20];
+	int n = ghost_enclave_read_file(e, name, buf, sizeof(buf));
+
+	if (n < 0) {
+		fprintf(stderr, "ghostctl: cannot read %s: %s\n", name,
+			n == -ENOENT ? "no such file" : strerror(-n));
+		return 1;
+	}
+	if (label)
+		printf("%-26s %s%s", label, buf, n && buf[n - 1] == '\n' ? "" : "\n");
+	else
+		printf("%s%s", buf, n && buf[n - 1] == '\n' ? "" : "\n");
+	return 0;
+}
+
+static int cmd_list(int argc, char **argv)
+{
+	const struct ghost_kernel_ops *ops = kernel_or_die();
+	uint64_t ids[1024];
+	int n;
+
+	if (argc > 1)
+		return bad("list takes no argument, got \"%s\"", argv[1]);
+	n = ops->enclave_list(root, ids, 1024);
+	if (n < 0) {
+		fprintf(stderr, "ghostctl: cannot list enclaves: %s\n", strerror(-n));
+		return 1;
+	}
+	for (int i = 0; i < n && i < 1024; i++) {
+		struct ghost_enclave *e;
+		char id[32], list[GHOST_CPUSET_LIST_MAX], online[8] = "?";
+
+		snprintf(id, sizeof(id), "%" PRIu64, ids[i]);
+		if (open_enclave(id, &e))
+			continue;
+		ghost_cpuset_format_list(ghost_enclave_cpus(e), list, sizeof(list));
+		ghost_enclave_read_file(e, "agent_online", online, sizeof(online));
+		printf("enclave %-6s cpus %-12s agent %s\n", id, list,
+		       online[0] == '1' ? "online" : "none");
+		ghost_enclave_close(e);
+	}
+	return 0;
+}
+
+static int cmd_create(int argc, char **argv)
+{
+	const struct ghost_kernel_ops *ops = kernel_or_die();
+	struct ghost_enclave_opts o = { .sz = sizeof(o), .kernel = ops->name, .root = root };
+	const char *cpus_arg = NULL;
+	struct ghost_cpuset cpus;
+	struct ghost_topo *topo;
+	struct ghost_enclave *e;
+	char why[256];
+	int err;
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--id") && i + 1 < argc) {
+			if (!parse_id(argv[++i], &o.id))
+				return bad("bad --id \"%s\" (a number from 1)", argv[i]);
+		} else if (!strcmp(argv[i], "--cpus") && i + 1 < argc) {
+			cpus_arg = argv[++i];
+		} else {
+			return bad("create: unexpected argument \"%s\"", argv[i]);
+		}
+	}
+	if (!cpus_arg)
+		return bad("%s", "create needs --cpus LIST");
+	err = ghost_topo_from_machine(&topo);
+	if (err) {
+		fprintf(stderr, "ghostctl: cannot read the CPU topology: %s\n", strerror(-err));
+		return 1;
+	}
+	err = ghost_topo_parse_cpus(topo, cpus_arg, &cpus, why, sizeof(why));
+	ghost_topo_free(topo);
+	if (err) {
+		fprintf(stderr, "ghostctl: bad --cpus \"%s\": %s\n", cpus_arg, why);
+		return 2;
+	}
+	o.cpus = &cpus;
+	err = ghost_enclave_create(&o, &e);
+	if (err) {
+		fprintf(stderr, "ghostctl: cannot create the enclave: %s\n",
+			err == -EEXIST ? "that id is taken"
+			: err == -EBUSY ? "some of these CPUs belong to another enclave"
+					: strerror(-err));
+		return 1;
+	}
+	printf("%" PRIu64 "\n", ghost_enclave_id(e));
+	ghost_enclave_close(e);
+	return 0;
+}
+
+static int cmd_status(int argc, char **argv)
+{
+	static const char *const files[] = { "cpulist", "agent_online", "deliver_ticks",
+					     "deliver_cpu_availability",
+					     "deliver_agent_runnability", "commit_at_tick",
+					     "runnable_timeout", "wake_on_waker_cpu" };
+	struct ghost_enclave *e;
+	int err;
+
+	if (argc != 2)
+		return bad("%s", "status needs exactly one enclave id");
+	if ((err = open_enclave(argv[1], &e)))
+		return err;
+	err = print_file(e, "status", NULL);
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
+		print_file(e, files[i], files[i]);
+	ghost_enclave_close(e);
+	return err;
+}
+
+static int cmd_destroy(int argc, char **argv)
+{
+	struct ghost_enclave *e;
+	int err;
+
+	if (argc != 2)
+		return bad("%s", "destroy needs exactly one enclave id");
+	if ((err = open_enclave(argv[1], &e)))
+		return err;
+	err = ghost_enclave_destroy(e);
+	ghost_enclave_close(e);
+	if (err) {
+		fprintf(stderr, "ghostctl: cannot destroy enclave %s: %s\n", argv[1],
+			strerror(-err));
+		return 1;
+	}
+	return 0;
+}
+
+static bool known_tunable(const char *name)
+{
+	for (int t = 0; t < GHOST_TUNABLE_COUNT; t++)
+		if (!strcmp(name, ghost_tunable_name((enum ghost_tunable)t)))
+			return true;
+	/* Backend-specific tunables are files too; the backend judges them. */
+	return !strchr(name, '/') && strcmp(name, "ctl") && strcmp(name, "tasks") &&
+	       strcmp(name, "status");
+}
+
+static int cmd_get_set(int argc, char **argv, bool set)
+{
+	struct ghost_enclave *e;
+	int err;
+
+	if (argc != (set ? 4 : 3))
+		return bad(set ? "%s" : "%s",
+			   set ? "set needs ID TUNABLE VALUE" : "get needs ID TUNABLE");
+	if (!known_tunable(argv[2]))
+		return bad("\"%s\" is not a tunable", argv[2]);
+	if ((err = open_enclave(argv[1], &e)))
+		return err;
+	if (!set) {
+		err = print_file(e, argv[2], NULL);
+	} else {
+		err = ghost_enclave_write_file(e, argv[2], argv[3]);
+		if (err) {
+			fprintf(stderr, "ghostctl: cannot set %s to \"%s\": %s\n", argv[2], argv[3],
+				err == -EINVAL ? "bad value"
+				: err == -ENOENT ? "no such tunable"
+				: err == -EACCES ? "read-only"
+						 : strerror(-err));
+			err = err == -EINVAL || err == -ENOENT || err == -EACCES ? 2 : 1;
+		}
+	}
+	ghost_enclave_close(e);
+	return err;
+}
+
+static int cmd_cat(int argc, char **argv)
+{
+	struct ghost_enclave *e;
+	int err;
+
+	if (argc != 3)
+		return bad("%s", "cat needs ID FILE");
+	if ((err = open_enclave(argv[1], &e)))
+		return err;
+	err = print_file(e, argv[2], NULL);
+	ghost_enclave_close(e);
+	return err;
+}
+
+static int cmd_ctl(int argc, char **argv)
+{
+	struct ghost_enclave *e;
+	char cmd[256] = "";
+	int err;
+
+	if (argc < 3)
+		return bad("%s", "ctl needs ID COMMAND");
+	for (int i = 2; i < argc; i++) {
+		if (strlen(cmd) + strlen(argv[i]) + 2 >= sizeof(cmd))
+			return bad("ctl command too long: \"%s\"", argv[i]);
+		if (i > 2)
+			strcat(cmd, " ");
+		strcat(cmd, argv[i]);
+	}
+	if ((err = open_enclave(argv[1], &e)))
+		return err;
+	err = ghost_enclave_ctl(e, cmd);
+	ghost_enclave_close(e);
+	if (err < 0) {
+		fprintf(stderr, "ghostctl: \"%s\" failed: %s\n", cmd,
+			err == -EINVAL ? "not a command the enclave knows" : strerror(-err));
+		return err == -EINVAL ? 2 : 1;
+	}
+	return 0;
+}
+
+static int cmd_tasks(int argc, char **argv)
+{
+	struct ghost_enclave *e;
+	uint64_t tid;
+	int err;
+
+	if (argc == 2) {
+		if ((err = open_enclave(argv[1], &e)))
+			return err;
+		err = print_file(e, "tasks", NULL);
+		ghost_enclave_close(e);
+		return err;
+	}
+	if (argc != 4 || (strcmp(argv[1], "add") && strcmp(argv[1], "remove")))
+		return bad("%s", "tasks needs ID, or add|remove ID TID");
+	if (!parse_id(argv[3], &tid) || tid > 0x7fffffff)
+		return bad("bad thread id \"%s\"", argv[3]);
+	if ((err = open_enclave(argv[2], &e)))
+		return err;
+	err = !strcmp(argv[1], "add") ? ghost_thread_move(e, (pid_t)tid)
+				      : ghost_thread_remove(e, (pid_t)tid);
+	if (err == -EOPNOTSUPP)
+		fprintf(stderr,
+			"ghostctl: the %s kernel cannot %s thread %s: it only schedules threads "
+			"that run libghost (they enter with ghost_thread_enter)\n",
+			ghost_enclave_kernel(e)->name, argv[1], argv[3]);
+	else if (err)
+		fprintf(stderr, "ghostctl: tasks %s %s: %s\n", argv[1], argv[3],
+			err == -ESRCH ? "no such thread" : strerror(-err));
+	ghost_enclave_close(e);
+	return err ? 1 : 0;
+}
+
+static int cmd_run(int argc, char **argv)
+{
+	const char *id = NULL;
+	struct ghost_enclave *e;
+	int i, err, status;
+	pid_t pid;
+
+	for (i = 1; i < argc && strcmp(argv[i], "--"); i++) {
+		if (!strcmp(argv[i], "--enclave") && i + 1 < argc)
+			id = argv[++i];
+		else
+			return bad("run: unexpected argument \"%s\" (run --enclave ID -- CMD ARGS)",
+				   argv[i]);
+	}
+	if (!id)
+		return bad("%s", "run needs --enclave ID");
+	if (i >= argc - 1)
+		return bad("%s", "run needs a command after --");
+	if ((err = open_enclave(id, &e)))
+		return err;
+	if (ghost_enclave_kernel(e)->task_block) {
+		fprintf(stderr,
+			"ghostctl: the %s kernel schedules only threads that run libghost; it "
+			"cannot take an unmodified program (use --kernel scx, or link the "
+			"program with libghost and call ghost_thread_enter)\n",
+			ghost_enclave_kernel(e)->name);
+		ghost_enclave_close(e);
+		return 1;
+	}
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0) {
+		fprintf(stderr, "ghostctl: fork: %s\n", strerror(errno));
+		return 1;
+	}
+	if (pid == 0) {
+		err = ghost_thread_enter(e);
+		if (err) {
+			fprintf(stderr, "ghostctl: cannot enter enclave %s: %s\n", id,
+				strerror(-err));
+			_exit(127);
+		}
+		execvp(argv[i + 1], &argv[i + 1]);
+		fprintf(stderr, "ghostctl: cannot run %s: %s\n", argv[i + 1], strerror(errno));
+		_exit(127);
+	}
+	ghost_enclave_close(e);
+	if (waitpid(pid, &status, 0) < 0)
+		return 1;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+static int cmd_kernels(void)
+{
+	for (const struct ghost_kernel_ops *const *k = ghost_kernel_all(); *k; k++) {
+		char why[256] = "";
+		int err = (*k)->probe(NULL, why, sizeof(why));
+
+		printf("%-8s %-9s %s%s%s\n", (*k)->name, err ? "absent" : "available",
+		       (*k)->summary, err ? ": " : "", err ? why : "");
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	int i;
+
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--kernel") && i + 1 < argc)
+			kernel_name = argv[++i];
+		else if (!strcmp(argv[i], "--root") && i + 1 < argc)
+			root = argv[++i];
+		else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			fputs(usage, stdout);
+			return 0;
+		} else if (argv[i][0] == '-')
+			return bad("unknown option \"%s\"", argv[i]);
+		else
+			break;
+	}
+	if (i >= argc)
+		return bad("%s", "missing command");
+	for (int j = i + 1; j < argc && strcmp(argv[j], "--"); j++) {
+		if (!strcmp(argv[j], "-h") || !strcmp(argv[j], "--help")) {
+			fputs(usage, stdout);
+			return 0;
+		}
+	}
+	/* ghostctl words its own errors: the library stays quiet unless asked. */
+	if (getenv("GHOST_DEBUG"))
+		ghost_log_set_callback(ghost_log_stderr, NULL, GHOST_LOG_DEBUG);
+	argc -= i;
+	argv += i;
+	if (!strcmp(argv[0], "list"))
+		return cmd_list(argc, argv);
+	if (!strcmp(argv[0], "create"))
+		return cmd_create(argc, argv);
+	if (!strcmp(argv[0], "status"))
+		return cmd_status(argc, argv);
+	if (!strcmp(argv[0], "destroy"))
+		return cmd_destroy(argc, argv);
+	if (!strcmp(argv[0], "get"))
+		return cmd_get_set(argc, argv, false);
+	if (!strcmp(argv[0], "set"))
+		return cmd_get_set(argc, argv, true);
+	if (!strcmp(argv[0], "cat"))
+		return cmd_cat(argc, argv);
+	if (!strcmp(argv[0], "ctl"))
+		return cmd_ctl(argc, argv);
+	if (!strcmp(argv[0], "tasks"))
+		return cmd_tasks(argc, argv);
+	if (!strcmp(argv[0], "run"))
+		return cmd_run(argc, argv);
+	if (!strcmp(argv[0], "kernels"))
+		return cmd_kernels();
+	return bad("unknown command \"%s\"", argv[0]);
+}
