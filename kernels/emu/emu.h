@@ -35,7 +35,7 @@
 #define EMU_TIMERS_PER_CPU 4
 #define EMU_DEFAULT_MAX_TASKS 8192
 #define EMU_MAX_TASKS (1u << 20)	/* the task index lives in the gtid's low 20 bits */
-#define EMU_TRACE_LEN 16384
+#define EMU_TRACE_LEN 131072
 
 /* Task record states. */
 enum emu_task_state {
@@ -244,6 +244,9 @@ struct ghost_kenclave {
 		bool blocked;
 		int64_t cpu_ns, wall_ns;
 		long nvcsw;
+		int streak;
+		long long idle_ticks;
+		int64_t idle_wall;
 	} agents[GHOST_MAX_CPUS];
 };
 

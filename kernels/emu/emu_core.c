@@ -709,6 +709,11 @@ static int32_t txn_validate(struct ghost_kenclave *ke, int cpu, struct ghost_txn
 		}
 	} else if (gtid < GHOST_IDLE_GTID) {
 		return GHOST_TXN_INVALID_TARGET;
+	} else if (gtid == GHOST_IDLE_GTID && ec->agent_state == EMU_A_YIELDED &&
+		   ec->current < 0 && ec->latched < 0 &&
+		   !(txn->commit_flags & ALLOW_TASK_ONCPU)) {
+		/* The CPU idles already. */
+		return GHOST_TXN_TARGET_ONCPU;
 	}
 	if (ec->agent_state == EMU_A_NONE)
 		return GHOST_TXN_NO_AGENT;

@@ -155,24 +155,50 @@ static long nonvoluntary_switches(int tid)
 	return n;
 }
 
+/* Idle ticks of every CPU from /proc/stat (USER_HZ units), -1 where unknown. */
+static void read_idle_ticks(long long *idle, int ncpus)
+{
+	char line[512];
+	FILE *f = fopen("/proc/stat", "re");
+
+	for (int c = 0; c < ncpus; c++)
+		idle[c] = -1;
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		long long v[5];
+		int cpu;
+
+		if (sscanf(line, "cpu%d %lld %lld %lld %lld %lld", &cpu, &v[0], &v[1], &v[2], &v[3],
+			   &v[4]) == 6 &&
+		    cpu >= 0 && cpu < ncpus)
+			idle[cpu] = v[3] + v[4];
+	}
+	fclose(f);
+}
+
 /*
- * A running agent that keeps being switched out involuntarily and gets well
- * under its share of its CPU is losing the CPU to some other thread: it is
- * wanted by a "higher class" (BOOST_PRIO, not CPU_AVAIL). An agent that
- * sleeps on purpose (yielded, or waiting for its CPU) is not judged: its
- * CPU keeps its last verdict.
+ * Is some other thread taking this CPU from us ("a higher class wants it":
+ * BOOST_PRIO set, CPU_AVAIL clear)? While the agent runs: it keeps being
+ * switched out involuntarily and gets well under its share, three windows
+ * in a row. It is given back after three clean windows, or, when the agent
+ * is not running (nothing to judge it by), once the CPU shows idle time:
+ * nobody is waiting for an idle CPU.
  */
 static void availability(struct ghost_kenclave *ke)
 {
 	struct emu_shared *sh = ke->sh;
+	long long idle[GHOST_MAX_CPUS];
+	int64_t wall = emu_now();
+	bool idle_read = false;
 
 	for (int c = 0; c < (int)sh->ncpus; c++) {
 		struct emu_agent_local *al = &ke->agents[c];
 		struct emu_cpu *ec = emu_cpu(sh, c);
 		struct timespec ts;
-		int64_t cpu_ns, wall = emu_now();
+		int64_t cpu_ns;
 		long nvcsw;
-		bool running;
+		bool running, verdict = al->busy;
 
 		if (!al->valid || clock_gettime(al->clock, &ts))
 			continue;
@@ -182,14 +208,37 @@ static void availability(struct ghost_kenclave *ke)
 		if (running && al->wall_ns && wall > al->wall_ns && nvcsw >= 0) {
 			int64_t share = (cpu_ns - al->cpu_ns) * 100 / (wall - al->wall_ns);
 			long switched = nvcsw - al->nvcsw;
-			bool busy = al->busy ? !(share > 80 || switched == 0)
-					     : share < 60 && switched >= 2;
+			bool stolen = share < 60 && switched >= 2;
+			bool clean = share > 80 || switched == 0;
 
-			if (busy != al->busy && emu_lock(ke) == 0) {
-				emu_set_avail(ke, c, !busy, busy);
-				emu_unlock(ke);
-				al->busy = busy;
+			al->streak = (al->busy ? clean : stolen) ? al->streak + 1 : 0;
+			if (al->streak >= 3)
+				verdict = !al->busy;
+		} else if (al->busy && !running) {
+			if (!idle_read) {
+				read_idle_ticks(idle, (int)sh->ncpus);
+				idle_read = true;
 			}
+			if (idle[c] >= 0 && al->idle_ticks >= 0 && wall - al->idle_wall >= 100000000) {
+				/* 20% of the window idle (USER_HZ = 100). */
+				if ((idle[c] - al->idle_ticks) * 10000000 * 5 >= wall - al->idle_wall)
+					verdict = false;
+				al->idle_ticks = idle[c];
+				al->idle_wall = wall;
+			} else if (al->idle_ticks < 0 || !al->idle_wall) {
+				al->idle_ticks = idle[c];
+				al->idle_wall = wall;
+			}
+		}
+		if (verdict != al->busy && emu_lock(ke) == 0) {
+			ghost_dbg("enclave %llu: CPU %d %s", (unsigned long long)sh->id, c,
+				  verdict ? "is wanted by another thread: busy" : "is available again");
+			emu_set_avail(ke, c, !verdict, verdict);
+			emu_unlock(ke);
+			al->busy = verdict;
+			al->streak = 0;
+			al->idle_wall = 0;
+			al->idle_ticks = -1;
 		}
 		al->cpu_ns = cpu_ns;
 		al->nvcsw = nvcsw;

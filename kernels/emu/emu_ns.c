@@ -974,9 +974,21 @@ int emu_file_read(struct ghost_kenclave *ke, const char *name, char *buf, size_t
 			  st->reaped_tasks, sh->repairs);
 		for (int i = 1; i < 16 && !err; i++)
 			if (st->commit_fail[i])
+				/* "GHOST_TXN_TARGET_STALE" -> "fail_TARGET_STALE" */
 				err = put(buf, len, &pos, "fail_%s %" PRIu64 "\n",
-					  ghost_txn_state_name(GHOST_TXN_COMPLETE + i),
+					  ghost_txn_state_name(GHOST_TXN_COMPLETE + i) + 10,
 					  st->commit_fail[i]);
+		for (int c = 0; c < (int)sh->ncpus && !err; c++) {
+			static const char *agent[] = { "none", "running", "yielded" };
+			struct emu_cpu *ec = emu_cpu(sh, c);
+
+			if (!ec->in_enclave)
+				continue;
+			err = put(buf, len, &pos,
+				  "cpu %d agent %s current %d latched %d available %d txn %s\n", c,
+				  agent[ec->agent_state % 3], ec->current, ec->latched, ec->avail,
+				  ghost_txn_state_name(ke->cpu_data[c].txn.state));
+		}
 		for (uint32_t i = 0; i < sh->max_tasks && !err; i++) {
 			struct emu_task *t = emu_task(sh, (int)i);
 			uint32_t s = __atomic_load_n(&t->state, __ATOMIC_ACQUIRE);
@@ -984,8 +996,10 @@ int emu_file_read(struct ghost_kenclave *ke, const char *name, char *buf, size_t
 			if (s == EMU_T_FREE)
 				continue;
 			err = put(buf, len, &pos,
-				  "task %d gtid %" PRId64 " %s cpu %d runtime_ns %" PRIu64 "\n",
-				  t->tid, t->gtid, task_state_name(s), t->cpu, t->runtime);
+				  "task %d gtid %" PRId64 " %s cpu %d latched %d flags %#x runtime_ns %" PRIu64
+				  "\n",
+				  t->tid, t->gtid, task_state_name(s), t->cpu, t->latched_cpu, t->flags,
+				  t->runtime);
 		}
 	}
 	return err ? err : (int)pos;

@@ -465,7 +465,7 @@ static int emu_agent_attach(struct ghost_kenclave *ke, int cpu, int q)
 	struct ghost_status_word *w;
 	struct emu_cpu *ec;
 	uint32_t region, index, seen = 0;
-	cpu_set_t set;
+	cpu_set_t set, old_set;
 	int err;
 
 	if (!valid_cpu(ke, cpu))
@@ -475,6 +475,9 @@ static int emu_agent_attach(struct ghost_kenclave *ke, int cpu, int q)
 		return -ENODEV;
 	if (emu_self || emu_agent_cpu >= 0)
 		return -EBUSY;	/* a ghost task, or already another CPU's agent */
+	/* Pinned before the checks (we must be on the CPU once we own it);
+	 * a failed attach gives the caller its old affinity back. */
+	sched_getaffinity(0, sizeof(old_set), &old_set);
 	CPU_ZERO(&set);
 	CPU_SET(cpu, &set);
 	if (sched_setaffinity(0, sizeof(set), &set))
@@ -542,6 +545,8 @@ out:
 	emu_unlock(ke);
 	if (!err)
 		agent_wait(ke, cpu, seen);
+	else
+		sched_setaffinity(0, sizeof(old_set), &old_set);
 	return err;
 }
 

@@ -1,0 +1,1251 @@
+/*
+ * ghost-workload - runs a synthetic load as ghost threads of an existing
+ * enclave and reports what it got.
+ *
+ *   ghost-workload --enclave ID [--kernel K] [--root DIR] --threads N
+ *                  --pattern {spin,block-wake,rpc} --duration SECONDS [options]
+ *
+ * Owns the command line, the three load patterns (spin: CPU-bound chunks;
+ * block-wake: token ping-pong through ghost_wait/ghost_wake; rpc: an
+ * open-loop request load with a service-time mix, as in the ghOSt paper's
+ * RocksDB experiment), the latency histograms and the report (a table or one
+ * JSON object). It never schedules anything: the enclave's agent (another
+ * process, started with ghost-agent) does. --no-ghost runs the same threads
+ * as plain pthreads, the baseline to compare against.
+ *
+ * Exit status: 0 success, 1 setup failure or a thread that ran outside the
+ * enclave, 2 bad arguments.
+ */
+#include <ghost/common.h>
+#include <ghost/enclave.h>
+#include <ghost/kernel.h>
+#include <ghost/thread.h>
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <math.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <time.h>
+#include <unistd.h>
+
+#define PROG		"ghost-workload"
+#define EXIT_SETUP	1
+#define EXIT_USAGE	2
+
+#define MAX_THREADS	4096
+#define MAX_SERVICE	16
+#define NSEC_PER_SEC	1000000000LL
+#define NSEC_PER_USEC	1000LL
+/* How long started threads may take to reach the start line / to stop. */
+#define START_GRACE_NS	(5 * NSEC_PER_SEC)
+#define STOP_GRACE_NS	(5 * NSEC_PER_SEC)
+/* Pending requests the rpc queue holds before new ones are dropped. */
+#define RPC_QUEUE_CAP	(1u << 18)
+
+enum pattern { PAT_NONE = -1, PAT_SPIN, PAT_BLOCK_WAKE, PAT_RPC, PAT_COUNT };
+
+static const char *const pattern_names[PAT_COUNT] = { "spin", "block-wake", "rpc" };
+
+/* ---- options ---- */
+
+struct service_class {
+	double pct;		/* share of requests, in percent */
+	int64_t ns;		/* service time */
+};
+
+struct options {
+	uint64_t enclave;	/* 0 = not given */
+	const char *kernel;	/* NULL = the default backend */
+	const char *root;
+	int threads;		/* 0 = not given */
+	enum pattern pattern;
+	double duration_s;	/* < 0 = not given */
+	double warmup_s;
+	double rate;		/* rpc requests per second */
+	struct service_class service[MAX_SERVICE];
+	int nservice;
+	double chunk_us;	/* spin work per chunk */
+	uint64_t seed;
+	bool json;
+	bool no_ghost;
+};
+
+static const char *const default_service = "99.5:4us,0.5:10ms";
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: " PROG " --enclave ID [--kernel K] [--root DIR] --threads N\n"
+		"       --pattern {spin,block-wake,rpc} --duration SECONDS [options]\n"
+		"\n"
+		"Runs N ghost threads in an existing enclave (start one with ghost-agent)\n"
+		"and reports what they got.\n"
+		"\n"
+		"patterns:\n"
+		"  spin        each thread spins in chunks of CPU work; reports the chunks\n"
+		"              done in total and per thread (min/max shows fairness)\n"
+		"  block-wake  threads in pairs (a triple when N is odd) pass a token with\n"
+		"              ghost_wait/ghost_wake; reports round trips and hand-off latency\n"
+		"  rpc         a normal (non-ghost) load generator sends requests at --rate\n"
+		"              with exponential inter-arrival times (open loop) to N ghost\n"
+		"              workers that spin for each request's service time; reports\n"
+		"              throughput and latency (completion - intended arrival)\n"
+		"\n"
+		"options:\n"
+		"  --enclave ID        the enclave to run in (required unless --no-ghost)\n"
+		"  --kernel K          kernel backend (default: $GHOST_KERNEL, else emu)\n"
+		"  --root DIR          backend namespace root (emu: default $GHOST_EMU_ROOT)\n"
+		"  --threads N         ghost threads to run (1..%d; block-wake needs 2)\n"
+		"  --pattern P         spin, block-wake or rpc\n"
+		"  --duration S        seconds to measure for (> 0)\n"
+		"  --warmup S          seconds to run before measuring (default 0)\n"
+		"  --rate R            rpc: offered requests per second (default 10000)\n"
+		"  --service MIX       rpc: service-time mix PCT:TIME,... where TIME has a\n"
+		"                      unit ns, us, ms or s (default %s)\n"
+		"  --chunk-us US       spin: microseconds of work per chunk (default 50)\n"
+		"  --seed N            rpc: random seed (default 1)\n"
+		"  --json              print one JSON object instead of the table\n"
+		"  --no-ghost          run plain pthreads, no enclave (the baseline)\n"
+		"  --help              show this text\n"
+		"\n"
+		"exit status: 0 ok, 1 setup failure or a thread ran outside the enclave,\n"
+		"2 bad arguments. SIGINT stops early and reports what was done.\n",
+		MAX_THREADS, default_service);
+}
+
+static int bad_arg(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, PROG ": ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, " (see --help)\n");
+	return -EINVAL;
+}
+
+static bool parse_u64(const char *s, uint64_t *out)
+{
+	char *end;
+
+	if (!s || !*s || *s == '-' || *s == '+')
+		return false;
+	errno = 0;
+	*out = strtoull(s, &end, 10);
+	return !errno && !*end;
+}
+
+static bool parse_double(const char *s, double *out)
+{
+	char *end;
+
+	if (!s || !*s)
+		return false;
+	errno = 0;
+	*out = strtod(s, &end);
+	return !errno && !*end && isfinite(*out);
+}
+
+/* "4us", "10ms", "0.5s", "800ns" -> ns. A bare number is microseconds. */
+static bool parse_time(const char *s, int64_t *ns)
+{
+	static const struct { const char *unit; double scale; } units[] = {
+		{ "ns", 1 }, { "us", 1e3 }, { "ms", 1e6 }, { "s", 1e9 }, { "", 1e3 },
+	};
+	char *end;
+	double v;
+
+	if (!*s || *s == '-' || *s == '+')
+		return false;
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || !isfinite(v))
+		return false;
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (strcmp(end, units[i].unit))
+			continue;
+		v *= units[i].scale;
+		if (v < 0 || v > 3600e9)
+			return false;
+		*ns = (int64_t)llround(v);
+		return true;
+	}
+	return false;
+}
+
+/* One "PCT:TIME" entry (or a bare "TIME", which then must be the only one). */
+static int parse_service_entry(char *tok, bool only, struct service_class *c)
+{
+	char *colon = strchr(tok, ':');
+
+	if (!colon) {
+		if (!only)
+			return bad_arg("--service: '%s' needs a share, as in 99.5:%s", tok, tok);
+		c->pct = 100;
+		return parse_time(tok, &c->ns) ? 0 :
+		       bad_arg("--service: bad time '%s' (use e.g. 4us, 10ms)", tok);
+	}
+	*colon = '\0';
+	if (!parse_double(tok, &c->pct) || c->pct <= 0 || c->pct > 100)
+		return bad_arg("--service: bad share '%s' (a percentage in (0, 100])", tok);
+	if (!parse_time(colon + 1, &c->ns))
+		return bad_arg("--service: bad time '%s' (use e.g. 4us, 10ms)", colon + 1);
+	return 0;
+}
+
+static int parse_service(const char *arg, struct options *o)
+{
+	char buf[512], *save = NULL, *tok;
+	double sum = 0;
+	int err;
+
+	if (!*arg || strlen(arg) >= sizeof(buf))
+		return bad_arg("--service: bad mix '%s'", arg);
+	strcpy(buf, arg);
+	o->nservice = 0;
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if (o->nservice == MAX_SERVICE)
+			return bad_arg("--service: more than %d classes", MAX_SERVICE);
+		err = parse_service_entry(tok, !strchr(arg, ','), &o->service[o->nservice]);
+		if (err)
+			return err;
+		sum += o->service[o->nservice++].pct;
+	}
+	if (!o->nservice)
+		return bad_arg("--service: bad mix '%s'", arg);
+	if (fabs(sum - 100) > 0.01)
+		return bad_arg("--service: shares in '%s' add up to %g%%, not 100%%", arg, sum);
+	return 0;
+}
+
+static int parse_pattern(const char *arg, struct options *o)
+{
+	for (int i = 0; i < PAT_COUNT; i++) {
+		if (!strcmp(arg, pattern_names[i])) {
+			o->pattern = (enum pattern)i;
+			return 0;
+		}
+	}
+	return bad_arg("unknown --pattern '%s' (spin, block-wake or rpc)", arg);
+}
+
+static int check_kernel(const char *name)
+{
+	const struct ghost_kernel_ops *const *all = ghost_kernel_all();
+	char known[256] = "";
+	size_t len = 0;
+
+	if (ghost_kernel_find(name))
+		return 0;
+	for (int i = 0; all[i] && len < sizeof(known); i++)
+		len += (size_t)snprintf(known + len, sizeof(known) - len, "%s%s", i ? ", " : "",
+					all[i]->name);
+	return bad_arg("unknown --kernel '%s' (this build has: %s)", name, known);
+}
+
+enum {
+	OPT_ENCLAVE = 256, OPT_KERNEL, OPT_ROOT, OPT_THREADS, OPT_PATTERN, OPT_DURATION,
+	OPT_WARMUP, OPT_RATE, OPT_SERVICE, OPT_CHUNK, OPT_SEED, OPT_JSON, OPT_NO_GHOST,
+};
+
+static const struct option long_opts[] = {
+	{ "enclave", required_argument, NULL, OPT_ENCLAVE },
+	{ "kernel", required_argument, NULL, OPT_KERNEL },
+	{ "root", required_argument, NULL, OPT_ROOT },
+	{ "threads", required_argument, NULL, OPT_THREADS },
+	{ "pattern", required_argument, NULL, OPT_PATTERN },
+	{ "duration", required_argument, NULL, OPT_DURATION },
+	{ "warmup", required_argument, NULL, OPT_WARMUP },
+	{ "rate", required_argument, NULL, OPT_RATE },
+	{ "service", required_argument, NULL, OPT_SERVICE },
+	{ "chunk-us", required_argument, NULL, OPT_CHUNK },
+	{ "seed", required_argument, NULL, OPT_SEED },
+	{ "json", no_argument, NULL, OPT_JSON },
+	{ "no-ghost", no_argument, NULL, OPT_NO_GHOST },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* A duration-like option: finite, >= 0 (> 0 when positive is set). */
+static int parse_seconds(const char *name, const char *arg, bool positive, double *out)
+{
+	if (!parse_double(arg, out) || *out < 0 || (positive && *out == 0) || *out > 1e7)
+		return bad_arg("bad %s '%s' (%s number of seconds)", name, arg,
+			       positive ? "a positive" : "a non-negative");
+	return 0;
+}
+
+static int parse_one(int c, const char *arg, struct options *o)
+{
+	uint64_t v;
+
+	switch (c) {
+	case OPT_ENCLAVE:
+		if (!parse_u64(arg, &o->enclave) || !o->enclave)
+			return bad_arg("bad --enclave '%s' (a positive enclave id)", arg);
+		return 0;
+	case OPT_KERNEL:
+		o->kernel = arg;
+		return check_kernel(arg);
+	case OPT_ROOT:
+		o->root = arg;
+		return 0;
+	case OPT_THREADS:
+		if (!parse_u64(arg, &v) || v < 1 || v > MAX_THREADS)
+			return bad_arg("bad --threads '%s' (1..%d)", arg, MAX_THREADS);
+		o->threads = (int)v;
+		return 0;
+	case OPT_PATTERN:
+		return parse_pattern(arg, o);
+	case OPT_DURATION:
+		return parse_seconds("--duration", arg, true, &o->duration_s);
+	case OPT_WARMUP:
+		return parse_seconds("--warmup", arg, false, &o->warmup_s);
+	case OPT_RATE:
+		if (!parse_double(arg, &o->rate) || o->rate <= 0 || o->rate > 1e8)
+			return bad_arg("bad --rate '%s' (requests per second, > 0)", arg);
+		return 0;
+	case OPT_SERVICE:
+		return parse_service(arg, o);
+	case OPT_CHUNK:
+		if (!parse_double(arg, &o->chunk_us) || o->chunk_us < 1 || o->chunk_us > 1e6)
+			return bad_arg("bad --chunk-us '%s' (1..1000000)", arg);
+		return 0;
+	case OPT_SEED:
+		if (!parse_u64(arg, &o->seed))
+			return bad_arg("bad --seed '%s'", arg);
+		return 0;
+	case OPT_JSON:
+		o->json = true;
+		return 0;
+	case OPT_NO_GHOST:
+		o->no_ghost = true;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+/* The whole option set must make sense together. */
+static int check_options(const struct options *o)
+{
+	if (o->pattern == PAT_NONE)
+		return bad_arg("missing --pattern (spin, block-wake or rpc)");
+	if (!o->threads)
+		return bad_arg("missing --threads");
+	if (o->duration_s < 0)
+		return bad_arg("missing --duration");
+	if (!o->no_ghost && !o->enclave)
+		return bad_arg("missing --enclave (or --no-ghost for plain threads)");
+	if (o->pattern == PAT_BLOCK_WAKE && o->threads < 2)
+		return bad_arg("--threads must be at least 2 for --pattern block-wake");
+	return 0;
+}
+
+/* 0 to run, 1 when --help was shown, -EINVAL on a bad argument. */
+static int parse_args(int argc, char **argv, struct options *o)
+{
+	int c, err;
+
+	*o = (struct options){ .pattern = PAT_NONE, .duration_s = -1, .rate = 10000,
+			       .chunk_us = 50, .seed = 1 };
+	if (parse_service(default_service, o))
+		return -EINVAL;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":h", long_opts, NULL)) != -1) {
+		if (c == 'h') {
+			usage(stdout);
+			return 1;
+		}
+		if (c == '?')
+			return bad_arg("unknown option '%s'", argv[optind - 1]);
+		if (c == ':')
+			return bad_arg("option '%s' needs a value", argv[optind - 1]);
+		err = parse_one(c, optarg, o);
+		if (err)
+			return err;
+	}
+	if (optind < argc)
+		return bad_arg("unexpected argument '%s'", argv[optind]);
+	return check_options(o);
+}
+
+/* ---- latency histogram ---- */
+
+/*
+ * Log-linear buckets: values below 2^(SUB_BITS+1) ns are exact; above, each
+ * power of two is cut into 2^SUB_BITS buckets, so a bucket is at most 1/128
+ * of its values wide and its midpoint is within 0.4% of any value in it.
+ */
+#define HIST_SUB_BITS	7
+#define HIST_SUB	(1 << HIST_SUB_BITS)
+#define HIST_MAX_BIT	42	/* values clamp at 2^42 ns, about 73 minutes */
+#define HIST_BUCKETS	((HIST_MAX_BIT - HIST_SUB_BITS + 1) * HIST_SUB)
+
+struct hist {
+	uint64_t n;
+	int64_t min, max;
+	double sum;
+	uint64_t b[HIST_BUCKETS];
+};
+
+static int hist_index(int64_t v)
+{
+	int msb, shift;
+
+	if (v < 0)
+		v = 0;
+	if (v >= (1LL << HIST_MAX_BIT))
+		v = (1LL << HIST_MAX_BIT) - 1;
+	if (v < 2 * HIST_SUB)
+		return (int)v;
+	msb = 63 - __builtin_clzll((unsigned long long)v);
+	shift = msb - HIST_SUB_BITS;
+	return (shift + 1) * HIST_SUB + (int)((v >> shift) - HIST_SUB);
+}
+
+/* The middle of bucket i, in ns. */
+static double hist_value(int i)
+{
+	int shift;
+
+	if (i < 2 * HIST_SUB)
+		return i;
+	shift = i / HIST_SUB - 1;
+	return (double)((int64_t)(i % HIST_SUB + HIST_SUB) << shift) +
+	       ((double)(1LL << shift) - 1) / 2;
+}
+
+static void hist_add(struct hist *h, int64_t v)
+{
+	if (!h->n || v < h->min)
+		h->min = v;
+	if (!h->n || v > h->max)
+		h->max = v;
+	h->n++;
+	h->sum += (double)v;
+	h->b[hist_index(v)]++;
+}
+
+static void hist_merge(struct hist *to, const struct hist *from)
+{
+	if (!from->n)
+		return;
+	if (!to->n || from->min < to->min)
+		to->min = from->min;
+	if (!to->n || from->max > to->max)
+		to->max = from->max;
+	to->n += from->n;
+	to->sum += from->sum;
+	for (int i = 0; i < HIST_BUCKETS; i++)
+		to->b[i] += from->b[i];
+}
+
+/* The p-quantile (0 < p <= 1) in ns: the sample of rank ceil(p * n). */
+static double hist_quantile(const struct hist *h, double p)
+{
+	uint64_t rank, seen = 0;
+	double v;
+
+	if (!h->n)
+		return 0;
+	rank = (uint64_t)ceil(p * (double)h->n);
+	if (rank < 1)
+		rank = 1;
+	for (int i = 0; i < HIST_BUCKETS; i++) {
+		seen += h->b[i];
+		if (seen < rank)
+			continue;
+		v = hist_value(i);
+		if (v < (double)h->min)
+			v = (double)h->min;
+		if (v > (double)h->max)
+			v = (double)h->max;
+		return v;
+	}
+	return (double)h->max;
+}
+
+/* ---- the run: threads, start line, stop flag ---- */
+
+struct workload;
+
+struct worker {
+	struct workload *w;
+	int idx;
+	struct ghost_thread *gt;	/* ghost mode */
+	pthread_t pt;			/* --no-ghost */
+	bool started;
+	uint64_t count;			/* chunks, round trips or requests */
+	struct hist *lat;		/* block-wake and rpc */
+	/* block-wake: 1 = holds the token, 0 = waits for it, 2 = stop */
+	uint32_t token;
+	int64_t stamp;			/* when the token was handed to us */
+	struct worker *next;		/* whom we pass the token to */
+	bool leader;			/* counts round trips of its group */
+} __attribute__((aligned(64)));
+
+struct request {
+	int64_t arrival_ns;		/* intended arrival time */
+	int64_t service_ns;
+};
+
+struct rpc_queue {
+	struct ghost_mutex lock;
+	struct ghost_cond nonempty;
+	struct request *ring;
+	uint32_t head, tail;		/* free-running; tail - head pending */
+	int idle;			/* workers waiting on nonempty */
+};
+
+struct workload {
+	const struct options *o;
+	struct ghost_enclave *e;	/* NULL with --no-ghost */
+	const char *kernel;		/* backend name (ghost mode) */
+	struct worker *workers;
+	int nstarted;
+	uint32_t ready;			/* workers at the start line */
+	uint32_t go;			/* 1: start (or stop, if stop is set too) */
+	uint32_t exited;		/* workers whose pattern function returned */
+	int stop;
+	int64_t start_ns, measure_ns, end_ns, stop_ns;
+	uint64_t spin_iters;		/* arithmetic steps per spin chunk */
+	struct rpc_queue q;
+	pthread_t gen;
+	bool gen_started;
+	uint64_t issued, dropped;	/* in the measured window */
+};
+
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	interrupted = 1;
+}
+
+/* SIGINT/SIGTERM go to the main thread only: workers inherit them blocked. */
+static void block_signals(bool block)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	pthread_sigmask(block ? SIG_BLOCK : SIG_UNBLOCK, &set, NULL);
+}
+
+static void install_handlers(void)
+{
+	struct sigaction sa = { .sa_handler = on_signal, .sa_flags = SA_RESETHAND };
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
+
+static bool stopping(const struct workload *w)
+{
+	return __atomic_load_n(&w->stop, __ATOMIC_RELAXED);
+}
+
+/* Waits until *word reaches want, up to deadline; false on timeout. */
+static bool wait_count(uint32_t *word, uint32_t want, int64_t deadline, bool interruptible)
+{
+	uint32_t v;
+
+	while ((v = __atomic_load_n(word, __ATOMIC_ACQUIRE)) < want) {
+		if (ghost_now_ns() >= deadline || (interruptible && interrupted))
+			return false;
+		ghost_wait(word, v, ghost_now_ns() + 20 * 1000000LL);
+	}
+	return true;
+}
+
+static void bump(uint32_t *word)
+{
+	__atomic_add_fetch(word, 1, __ATOMIC_RELEASE);
+	ghost_wake(word, INT_MAX);
+}
+
+/* ---- spin ---- */
+
+static uint64_t spin_chunk(uint64_t iters, uint64_t x)
+{
+	for (uint64_t i = 0; i < iters; i++) {
+		x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+		__asm__ volatile("" : "+r"(x));
+	}
+	return x;
+}
+
+/* Steps of spin_chunk() that take about chunk_us here (best of a few tries). */
+static uint64_t spin_calibrate(double chunk_us)
+{
+	uint64_t iters = 1000, x = 1;
+	int64_t t0, dt = 0, best = INT64_MAX;
+
+	for (;;) {
+		t0 = ghost_now_ns();
+		x = spin_chunk(iters, x);
+		dt = ghost_now_ns() - t0;
+		if (dt >= 2000000 || iters >= (1ULL << 40))
+			break;
+		iters *= 2;
+	}
+	for (int i = 0; i < 5; i++) {
+		t0 = ghost_now_ns();
+		x = spin_chunk(iters, x);
+		dt = ghost_now_ns() - t0;
+		if (dt < best)
+			best = dt;
+	}
+	if (best <= 0)
+		best = 1;
+	iters = (uint64_t)((double)iters * chunk_us * NSEC_PER_USEC / (double)best) + (x & 1);
+	return iters ? iters : 1;
+}
+
+static void run_spin(struct worker *me)
+{
+	struct workload *w = me->w;
+	uint64_t x = (uint64_t)me->idx + 1;
+
+	while (!stopping(w)) {
+		x = spin_chunk(w->spin_iters, x);
+		if (stopping(w))
+			break;
+		if (ghost_now_ns() >= w->measure_ns)
+			me->count++;
+	}
+	__asm__ volatile("" : : "r"(x));
+}
+
+/* ---- block-wake ---- */
+
+/* Pairs (0,1), (2,3)...; with an odd count the last group is a triple. */
+static void block_wake_groups(struct workload *w)
+{
+	int n = w->o->threads, base = 0;
+
+	while (base < n) {
+		int size = n - base == 3 ? 3 : 2;
+
+		for (int i = 0; i < size; i++) {
+			struct worker *me = &w->workers[base + i];
+
+			me->next = &w->workers[base + (i + 1) % size];
+			me->leader = i == 0;
+			me->token = me->leader;
+		}
+		base += size;
+	}
+}
+
+/* Takes the token: false when the run is stopping. */
+static bool take_token(struct worker *me)
+{
+	uint32_t one = 1;
+
+	for (;;) {
+		uint32_t v = __atomic_load_n(&me->token, __ATOMIC_ACQUIRE);
+
+		if (v == 2 || stopping(me->w))
+			return false;
+		if (v == 0) {
+			ghost_wait(&me->token, 0, me->w->end_ns + STOP_GRACE_NS);
+			continue;
+		}
+		if (__atomic_compare_exchange_n(&me->token, &one, 0, false, __ATOMIC_ACQUIRE,
+						__ATOMIC_RELAXED))
+			return true;
+		one = 1;
+	}
+}
+
+static bool pass_token(struct worker *me)
+{
+	struct worker *to = me->next;
+	uint32_t zero = 0;
+
+	to->stamp = ghost_now_ns();
+	if (!__atomic_compare_exchange_n(&to->token, &zero, 1, false, __ATOMIC_RELEASE,
+					 __ATOMIC_RELAXED))
+		return false;	/* it is being stopped */
+	ghost_wake(&to->token, 1);
+	return true;
+}
+
+static void run_block_wake(struct worker *me)
+{
+	struct workload *w = me->w;
+
+	while (take_token(me)) {
+		int64_t now = ghost_now_ns(), stamp = me->stamp;
+
+		/* The first hand-off of a group has no sender to time. */
+		if (stamp && stamp >= w->measure_ns) {
+			hist_add(me->lat, now - stamp);
+			if (me->leader)
+				me->count++;
+		}
+		if (!pass_token(me))
+			break;
+	}
+}
+
+static void block_wake_stop(struct workload *w)
+{
+	for (int i = 0; i < w->nstarted; i++) {
+		__atomic_store_n(&w->workers[i].token, 2, __ATOMIC_RELEASE);
+		ghost_wake(&w->workers[i].token, INT_MAX);
+	}
+}
+
+/* ---- rpc ---- */
+
+static uint64_t rng_next(uint64_t *s)
+{
+	uint64_t z = (*s += 0x9E3779B97F4A7C15ULL);
+
+	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+	z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+	return z ^ (z >> 31);
+}
+
+/* Uniform in [0, 1). */
+static double rng_unit(uint64_t *s)
+{
+	return (double)(rng_next(s) >> 11) * (1.0 / 9007199254740992.0);
+}
+
+static double next_gap_ns(uint64_t *s, double rate)
+{
+	return -log1p(-rng_unit(s)) * 1e9 / rate;
+}
+
+static int64_t draw_service(const struct options *o, uint64_t *s)
+{
+	double u = rng_unit(s) * 100, acc = 0;
+
+	for (int i = 0; i < o->nservice; i++) {
+		acc += o->service[i].pct;
+		if (u < acc)
+			return o->service[i].ns;
+	}
+	return o->service[o->nservice - 1].ns;
+}
+
+static void sleep_until(int64_t t)
+{
+	struct timespec ts = { .tv_sec = t / NSEC_PER_SEC, .tv_nsec = t % NSEC_PER_SEC };
+
+	clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+}
+
+/* Queues every request due by now; returns the time of the next one. */
+static double issue_due(struct workload *w, double next, int64_t now, uint64_t *seed)
+{
+	struct rpc_queue *q = &w->q;
+	int pushed = 0, wake;
+
+	ghost_mutex_lock(&q->lock);
+	while ((int64_t)next <= now) {
+		struct request r = { .arrival_ns = (int64_t)next,
+				     .service_ns = draw_service(w->o, seed) };
+		bool counted = r.arrival_ns >= w->measure_ns;
+
+		if (q->tail - q->head < RPC_QUEUE_CAP) {
+			q->ring[q->tail++ % RPC_QUEUE_CAP] = r;
+			pushed++;
+		} else if (counted) {
+			w->dropped++;
+		}
+		w->issued += counted;
+		next += next_gap_ns(seed, w->o->rate);
+	}
+	wake = pushed < q->idle ? pushed : q->idle;
+	ghost_mutex_unlock(&q->lock);
+	while (wake-- > 0)
+		ghost_cond_signal(&q->nonempty);
+	return next;
+}
+
+/* The load generator: a normal thread, never in the enclave. */
+static void *rpc_generator(void *arg)
+{
+	struct workload *w = arg;
+	uint64_t seed = w->o->seed;
+	double next = (double)w->start_ns + next_gap_ns(&seed, w->o->rate);
+
+	block_signals(true);
+	prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
+	while (!stopping(w)) {
+		int64_t now = ghost_now_ns();
+
+		if (now >= w->end_ns)
+			break;
+		if ((int64_t)next > now) {
+			sleep_until((int64_t)next < w->end_ns ? (int64_t)next : w->end_ns);
+			continue;
+		}
+		next = issue_due(w, next, now, &seed);
+	}
+	return NULL;
+}
+
+/* Takes the next request: false when the run is stopping. */
+static bool rpc_take(struct workload *w, struct request *r)
+{
+	struct rpc_queue *q = &w->q;
+	bool ok;
+
+	ghost_mutex_lock(&q->lock);
+	while (q->tail == q->head && !stopping(w)) {
+		q->idle++;
+		ghost_cond_wait(&q->nonempty, &q->lock, 0);
+		q->idle--;
+	}
+	ok = !stopping(w);
+	if (ok)
+		*r = q->ring[q->head++ % RPC_QUEUE_CAP];
+	ghost_mutex_unlock(&q->lock);
+	return ok;
+}
+
+static void run_rpc(struct worker *me)
+{
+	struct workload *w = me->w;
+	struct request r;
+
+	while (rpc_take(w, &r)) {
+		int64_t begin = ghost_now_ns(), now = begin;
+
+		/* Busy-wait: the request's CPU work. */
+		while (now - begin < r.service_ns && !stopping(w))
+			now = ghost_now_ns();
+		if (now - begin < r.service_ns)
+			break;
+		if (r.arrival_ns >= w->measure_ns) {
+			hist_add(me->lat, now - r.arrival_ns);
+			me->count++;
+		}
+	}
+}
+
+static void rpc_stop(struct workload *w)
+{
+	ghost_mutex_lock(&w->q.lock);
+	ghost_mutex_unlock(&w->q.lock);
+	ghost_cond_broadcast(&w->q.nonempty);
+}
+
+/* ---- starting and stopping ---- */
+
+static void *worker_main(void *arg)
+{
+	struct worker *me = arg;
+	struct workload *w = me->w;
+
+	bump(&w->ready);
+	while (!__atomic_load_n(&w->go, __ATOMIC_ACQUIRE))
+		ghost_wait(&w->go, 0, 0);
+	if (!stopping(w)) {
+		if (w->o->pattern == PAT_SPIN)
+			run_spin(me);
+		else if (w->o->pattern == PAT_BLOCK_WAKE)
+			run_block_wake(me);
+		else
+			run_rpc(me);
+	}
+	bump(&w->exited);
+	return NULL;
+}
+
+static int prepare(struct workload *w)
+{
+	int n = w->o->threads;
+
+	if (posix_memalign((void **)&w->workers, 64, sizeof(*w->workers) * (size_t)n))
+		return -ENOMEM;
+	memset(w->workers, 0, sizeof(*w->workers) * (size_t)n);
+	for (int i = 0; i < n; i++) {
+		w->workers[i].w = w;
+		w->workers[i].idx = i;
+		if (w->o->pattern != PAT_SPIN &&
+		    !(w->workers[i].lat = calloc(1, sizeof(struct hist))))
+			return -ENOMEM;
+	}
+	if (w->o->pattern == PAT_SPIN)
+		w->spin_iters = spin_calibrate(w->o->chunk_us);
+	if (w->o->pattern == PAT_BLOCK_WAKE)
+		block_wake_groups(w);
+	if (w->o->pattern == PAT_RPC &&
+	    !(w->q.ring = malloc(sizeof(struct request) * RPC_QUEUE_CAP)))
+		return -ENOMEM;
+	return 0;
+}
+
+static int spawn(struct workload *w)
+{
+	for (int i = 0; i < w->o->threads; i++) {
+		struct worker *me = &w->workers[i];
+		int err;
+
+		if (w->e)
+			err = ghost_thread_create(w->e, &me->gt, worker_main, me);
+		else
+			err = -pthread_create(&me->pt, NULL, worker_main, me);
+		if (err) {
+			fprintf(stderr, PROG ": cannot start thread %d of %d: %s\n", i + 1,
+				w->o->threads, ghost_strerror(err));
+			return err;
+		}
+		me->started = true;
+		w->nstarted++;
+	}
+	return 0;
+}
+
+/* Sets the clock, releases the workers, starts the load generator. */
+static int start(struct workload *w)
+{
+	int64_t deadline = ghost_now_ns() + START_GRACE_NS;
+
+	if (!wait_count(&w->ready, (uint32_t)w->nstarted, deadline, true) && !interrupted)
+		fprintf(stderr, PROG ": warning: only %u of %d threads started within %lld s "
+			"(is the agent running?)\n", __atomic_load_n(&w->ready, __ATOMIC_ACQUIRE),
+			w->nstarted, START_GRACE_NS / NSEC_PER_SEC);
+	w->start_ns = ghost_now_ns();
+	w->measure_ns = w->start_ns + (int64_t)(w->o->warmup_s * 1e9);
+	w->end_ns = w->measure_ns + (int64_t)(w->o->duration_s * 1e9);
+	if (w->o->pattern == PAT_RPC) {
+		int err = -pthread_create(&w->gen, NULL, rpc_generator, w);
+
+		if (err) {
+			fprintf(stderr, PROG ": cannot start the load generator: %s\n",
+				ghost_strerror(err));
+			return err;
+		}
+		w->gen_started = true;
+	}
+	bump(&w->go);
+	return 0;
+}
+
+static void wait_for_end(const struct workload *w)
+{
+	int64_t now;
+
+	while (!interrupted && (now = ghost_now_ns()) < w->end_ns) {
+		int64_t until = now + 50 * 1000000LL;
+
+		sleep_until(until < w->end_ns ? until : w->end_ns);
+	}
+}
+
+static void stop(struct workload *w)
+{
+	int64_t now = ghost_now_ns();
+
+	w->stop_ns = now < w->end_ns ? now : w->end_ns;
+	__atomic_store_n(&w->stop, 1, __ATOMIC_RELEASE);
+	if (!__atomic_load_n(&w->go, __ATOMIC_ACQUIRE))
+		bump(&w->go);
+	if (w->o->pattern == PAT_BLOCK_WAKE)
+		block_wake_stop(w);
+	if (w->o->pattern == PAT_RPC && w->q.ring)
+		rpc_stop(w);
+}
+
+/*
+ * Joins everything started; returns how many workers ran outside the
+ * enclave (*why = the first reason), or -ETIMEDOUT if they would not stop.
+ */
+static int join_all(struct workload *w, int *why)
+{
+	int failed = 0;
+
+	if (w->gen_started)
+		pthread_join(w->gen, NULL);
+	if (!wait_count(&w->exited, (uint32_t)w->nstarted, ghost_now_ns() + STOP_GRACE_NS,
+			false))
+		return -ETIMEDOUT;
+	for (int i = 0; i < w->nstarted; i++) {
+		struct worker *me = &w->workers[i];
+		int err;
+
+		if (!w->e) {
+			pthread_join(me->pt, NULL);
+			continue;
+		}
+		err = ghost_thread_join(me->gt, NULL);
+		if (err < 0 && !failed++)
+			*why = err;
+	}
+	return failed;
+}
+
+/* ---- report ---- */
+
+struct results {
+	double window_s;
+	uint64_t total, min, max;	/* worker counts */
+	struct hist *lat;		/* merged, or NULL */
+};
+
+static int collect(const struct workload *w, struct results *r)
+{
+	int64_t window = w->stop_ns - w->measure_ns;
+
+	memset(r, 0, sizeof(*r));
+	r->window_s = window > 0 ? (double)window / 1e9 : 0;
+	if (w->o->pattern != PAT_SPIN && !(r->lat = calloc(1, sizeof(struct hist))))
+		return -ENOMEM;
+	for (int i = 0; i < w->nstarted; i++) {
+		const struct worker *me = &w->workers[i];
+
+		r->total += me->count;
+		if (!i || me->count < r->min)
+			r->min = me->count;
+		if (!i || me->count > r->max)
+			r->max = me->count;
+		if (r->lat)
+			hist_merge(r->lat, me->lat);
+	}
+	return 0;
+}
+
+static double per_s(uint64_t n, double s)
+{
+	return s > 0 ? (double)n / s : 0;
+}
+
+static void json_latency(const struct hist *h)
+{
+	printf(",\"latency_us\":{\"p50\":%.3f,\"p99\":%.3f,\"p99_9\":%.3f,\"max\":%.3f,"
+	       "\"mean\":%.3f,\"samples\":%" PRIu64 "}",
+	       hist_quantile(h, 0.50) / 1e3, hist_quantile(h, 0.99) / 1e3,
+	       hist_quantile(h, 0.999) / 1e3, (double)h->max / 1e3,
+	       h->n ? h->sum / (double)h->n / 1e3 : 0, h->n);
+}
+
+static void print_json(const struct workload *w, const struct results *r, int failed)
+{
+	const struct options *o = w->o;
+
+	printf("{\"pattern\":\"%s\",\"threads\":%d,\"duration_s\":%.3f,\"warmup_s\":%.3f",
+	       pattern_names[o->pattern], o->threads, r->window_s, o->warmup_s);
+	if (w->e)
+		printf(",\"kernel\":\"%s\",\"enclave\":%" PRIu64, w->kernel, o->enclave);
+	else
+		printf(",\"kernel\":null,\"enclave\":null");
+	printf(",\"ghost\":%s,\"interrupted\":%s,\"enter_failures\":%d", w->e ? "true" : "false",
+	       interrupted ? "true" : "false", failed);
+	switch (o->pattern) {
+	case PAT_SPIN:
+		printf(",\"chunk_us\":%.1f,\"work_units\":%" PRIu64 ",\"work_units_per_s\":%.1f"
+		       ",\"per_thread_min\":%" PRIu64 ",\"per_thread_max\":%" PRIu64
+		       ",\"per_thread\":[", o->chunk_us, r->total, per_s(r->total, r->window_s),
+		       r->min, r->max);
+		for (int i = 0; i < w->nstarted; i++)
+			printf("%s%" PRIu64, i ? "," : "", w->workers[i].count);
+		printf("]");
+		break;
+	case PAT_BLOCK_WAKE:
+		printf(",\"round_trips\":%" PRIu64 ",\"round_trips_per_s\":%.1f"
+		       ",\"hand_offs\":%" PRIu64, r->total, per_s(r->total, r->window_s),
+		       r->lat->n);
+		json_latency(r->lat);
+		break;
+	default:
+		printf(",\"offered_rps\":%.1f,\"issued\":%" PRIu64 ",\"dropped\":%" PRIu64
+		       ",\"completed\":%" PRIu64 ",\"throughput_rps\":%.1f", o->rate, w->issued,
+		       w->dropped, r->total, per_s(r->total, r->window_s));
+		json_latency(r->lat);
+		break;
+	}
+	printf("}\n");
+}
+
+static void row(const char *label, const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("  %-16s ", label);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+}
+
+static void table_latency(const char *what, const struct hist *h)
+{
+	char label[32];
+
+	snprintf(label, sizeof(label), "%s p50", what);
+	row(label, "%12.2f us", hist_quantile(h, 0.50) / 1e3);
+	snprintf(label, sizeof(label), "%s p99", what);
+	row(label, "%12.2f us", hist_quantile(h, 0.99) / 1e3);
+	snprintf(label, sizeof(label), "%s p99.9", what);
+	row(label, "%12.2f us", hist_quantile(h, 0.999) / 1e3);
+	snprintf(label, sizeof(label), "%s max", what);
+	row(label, "%12.2f us", (double)h->max / 1e3);
+}
+
+static void table_pattern(const struct workload *w, const struct results *r)
+{
+	switch (w->o->pattern) {
+	case PAT_SPIN:
+		row("work units", "%12" PRIu64 "    (%.0f us each)", r->total, w->o->chunk_us);
+		row("work units/s", "%12.1f", per_s(r->total, r->window_s));
+		row("per thread min", "%12" PRIu64, r->min);
+		row("per thread max", "%12" PRIu64 "    (min/max %.2f)", r->max,
+		    r->max ? (double)r->min / (double)r->max : 0);
+		break;
+	case PAT_BLOCK_WAKE:
+		row("round trips", "%12" PRIu64, r->total);
+		row("round trips/s", "%12.1f", per_s(r->total, r->window_s));
+		row("hand-offs", "%12" PRIu64, r->lat->n);
+		table_latency("hand-off", r->lat);
+		break;
+	default:
+		row("offered", "%12.1f req/s", w->o->rate);
+		row("issued", "%12" PRIu64, w->issued);
+		row("dropped", "%12" PRIu64, w->dropped);
+		row("completed", "%12" PRIu64, r->total);
+		row("throughput", "%12.1f req/s", per_s(r->total, r->window_s));
+		table_latency("latency", r->lat);
+		break;
+	}
+}
+
+static void print_table(const struct workload *w, const struct results *r)
+{
+	const struct options *o = w->o;
+
+	printf(PROG ": %s, %d %s", pattern_names[o->pattern], o->threads,
+	       w->e ? "ghost threads" : "pthreads (--no-ghost)");
+	if (w->e)
+		printf(" in enclave %" PRIu64 " on %s", o->enclave, w->kernel);
+	printf("\n");
+	row("measured", "%12.3f s%s", r->window_s, interrupted ? "    (interrupted)" : "");
+	if (o->warmup_s > 0)
+		row("warmup", "%12.3f s", o->warmup_s);
+	table_pattern(w, r);
+}
+
+/* ---- main ---- */
+
+static int attach(struct workload *w)
+{
+	const struct options *o = w->o;
+	struct ghost_enclave_opts eo = { .sz = sizeof(eo), .kernel = o->kernel, .root = o->root,
+					 .id = o->enclave };
+	int err;
+
+	w->kernel = ghost_kernel_find(o->kernel)->name;
+	err = ghost_enclave_attach(&eo, &w->e);
+	if (err == -ENOENT)
+		fprintf(stderr, PROG ": no enclave %" PRIu64 " on the %s kernel (start one with: "
+			"ghost-agent --enclave %" PRIu64 ")\n", o->enclave, w->kernel, o->enclave);
+	else if (err == -EXDEV)
+		fprintf(stderr, PROG ": enclave %" PRIu64 " on the %s kernel is being destroyed\n",
+			o->enclave, w->kernel);
+	else if (err)
+		fprintf(stderr, PROG ": cannot attach to enclave %" PRIu64 " on the %s kernel: %s\n",
+			o->enclave, w->kernel, ghost_strerror(err));
+	return err;
+}
+
+static void release(struct workload *w)
+{
+	for (int i = 0; w->workers && i < w->o->threads; i++)
+		free(w->workers[i].lat);
+	free(w->workers);
+	free(w->q.ring);
+	if (w->e)
+		ghost_enclave_close(w->e);
+}
+
+/* Everything up to the start of the run; workers inherit SIGINT blocked. */
+static int setup(struct workload *w)
+{
+	int err;
+
+	block_signals(true);
+	err = prepare(w);
+	if (err) {
+		fprintf(stderr, PROG ": cannot set up the workload: %s\n", ghost_strerror(err));
+		return err;
+	}
+	err = spawn(w);
+	if (err)
+		return err;
+	install_handlers();
+	block_signals(false);
+	return start(w);
+}
+
+/* Runs the workload to its end and reports; returns the exit status. */
+static int run(struct workload *w)
+{
+	struct results r;
+	int failed, why = 0, status = 0;
+
+	if (setup(w))
+		status = EXIT_SETUP;
+	else
+		wait_for_end(w);
+	stop(w);
+	failed = join_all(w, &why);
+	if (failed == -ETIMEDOUT) {
+		fprintf(stderr, PROG ": threads did not stop within %lld s of the end "
+			"(is the agent still running?)\n", STOP_GRACE_NS / NSEC_PER_SEC);
+		fflush(NULL);
+		_exit(EXIT_SETUP);
+	}
+	if (status)
+		return status;
+	if (collect(w, &r)) {
+		fprintf(stderr, PROG ": out of memory\n");
+		return EXIT_SETUP;
+	}
+	if (w->o->json)
+		print_json(w, &r, failed);
+	else
+		print_table(w, &r);
+	free(r.lat);
+	if (failed) {
+		fprintf(stderr, PROG ": warning: %d of %d threads could not enter enclave %" PRIu64
+			" (%s) and ran as normal threads\n", failed, w->nstarted, w->o->enclave,
+			ghost_strerror(why));
+		status = EXIT_SETUP;
+	}
+	return status;
+}
+
+int main(int argc, char **argv)
+{
+	struct options o;
+	struct workload w = { .o = &o };
+	int err, status;
+
+	err = parse_args(argc, argv, &o);
+	if (err)
+		return err > 0 ? 0 : EXIT_USAGE;
+	ghost_log_set_callback(ghost_log_stderr, NULL, GHOST_LOG_WARN);
+	if (!o.no_ghost && attach(&w))
+		return EXIT_SETUP;
+	status = run(&w);
+	release(&w);
+	return status;
+}
