@@ -91,7 +91,9 @@ test-tsan:
 	@TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" tests/run.sh \
 	    $(patsubst tests/%.c,build/tsan/tests/%,$(filter tests/test_stress%.c tests/test_channel%.c,$(TEST_SRCS)))
 
-demo: all
+demo:
+	@scripts/setup.sh
+	@$(MAKE) --no-print-directory -j$$(nproc) all
 	@scripts/demo.sh
 
 clean:

@@ -281,11 +281,14 @@ static void test_bad_arguments(void)
 	BAD("--bogus", "--bogus", "--enclave", "1", "--threads", "2", "--pattern", "spin",
 	    "--duration", "1");
 	BAD("--enclave", "--threads", "2", "--pattern", "spin", "--duration", "1");
-	BAD("--enclave", "--enclave", "x", "--threads", "2", "--pattern", "spin", "--duration", "1");
-	BAD("--threads", "--enclave", "1", "--threads", "0", "--pattern", "spin", "--duration", "1");
+	BAD("--enclave", "--enclave", "x", "--threads", "2", "--pattern", "spin",
+	    "--duration", "1");
+	BAD("--threads", "--enclave", "1", "--threads", "0", "--pattern", "spin",
+	    "--duration", "1");
 	BAD("--threads", "--enclave", "1", "--threads", "two", "--pattern", "spin",
 	    "--duration", "1");
-	BAD("--threads", "--enclave", "1", "--threads", "3x", "--pattern", "spin", "--duration", "1");
+	BAD("--threads", "--enclave", "1", "--threads", "3x", "--pattern", "spin",
+	    "--duration", "1");
 	BAD("--duration", "--enclave", "1", "--threads", "2", "--pattern", "spin",
 	    "--duration", "-1");
 	BAD("--duration", "--enclave", "1", "--threads", "2", "--pattern", "spin",

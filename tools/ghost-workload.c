@@ -40,7 +40,7 @@
 #define EXIT_SETUP	1
 #define EXIT_USAGE	2
 
-#define MAX_THREADS	4096
+#define MAX_THREADS	1024
 #define MAX_SERVICE	16
 #define NSEC_PER_SEC	1000000000LL
 #define NSEC_PER_USEC	1000LL
@@ -483,7 +483,8 @@ struct worker {
 	int idx;
 	struct ghost_thread *gt;	/* ghost mode */
 	pthread_t pt;			/* --no-ghost */
-	bool started;
+	bool released;			/* no longer a ghost task when its run ended */
+	int enter_err;			/* ghost_thread_join: why it never was one */
 	uint64_t count;			/* chunks, round trips or requests */
 	struct hist *lat;		/* block-wake and rpc */
 	/* block-wake: 1 = holds the token, 0 = waits for it, 2 = stop */
@@ -866,6 +867,7 @@ static void *worker_main(void *arg)
 		else
 			run_rpc(me);
 	}
+	me->released = w->e && !ghost_thread_is_ghost();
 	bump(&w->exited);
 	return NULL;
 }
@@ -909,7 +911,6 @@ static int spawn(struct workload *w)
 				w->o->threads, ghost_strerror(err));
 			return err;
 		}
-		me->started = true;
 		w->nstarted++;
 	}
 	return 0;
@@ -967,13 +968,11 @@ static void stop(struct workload *w)
 }
 
 /*
- * Joins everything started; returns how many workers ran outside the
- * enclave (*why = the first reason), or -ETIMEDOUT if they would not stop.
+ * Joins everything started, noting which workers ran outside the enclave;
+ * -ETIMEDOUT if they would not stop.
  */
-static int join_all(struct workload *w, int *why)
+static int join_all(struct workload *w)
 {
-	int failed = 0;
-
 	if (w->gen_started)
 		pthread_join(w->gen, NULL);
 	if (!wait_count(&w->exited, (uint32_t)w->nstarted, ghost_now_ns() + STOP_GRACE_NS,
@@ -981,17 +980,15 @@ static int join_all(struct workload *w, int *why)
 		return -ETIMEDOUT;
 	for (int i = 0; i < w->nstarted; i++) {
 		struct worker *me = &w->workers[i];
-		int err;
+		int err = 0;
 
-		if (!w->e) {
+		if (w->e)
+			err = ghost_thread_join(me->gt, NULL);
+		else
 			pthread_join(me->pt, NULL);
-			continue;
-		}
-		err = ghost_thread_join(me->gt, NULL);
-		if (err < 0 && !failed++)
-			*why = err;
+		me->enter_err = err < 0 ? err : 0;
 	}
-	return failed;
+	return 0;
 }
 
 /* ---- report ---- */
@@ -1000,6 +997,9 @@ struct results {
 	double window_s;
 	uint64_t total, min, max;	/* worker counts */
 	struct hist *lat;		/* merged, or NULL */
+	int enter_failed;		/* workers that never entered the enclave */
+	int enter_err;			/* the first one's reason */
+	int released;			/* workers the enclave let go during the run */
 };
 
 static int collect(const struct workload *w, struct results *r)
@@ -1020,6 +1020,9 @@ static int collect(const struct workload *w, struct results *r)
 			r->max = me->count;
 		if (r->lat)
 			hist_merge(r->lat, me->lat);
+		if (me->enter_err && !r->enter_failed++)
+			r->enter_err = me->enter_err;
+		r->released += !me->enter_err && me->released;
 	}
 	return 0;
 }
@@ -1038,7 +1041,7 @@ static void json_latency(const struct hist *h)
 	       h->n ? h->sum / (double)h->n / 1e3 : 0, h->n);
 }
 
-static void print_json(const struct workload *w, const struct results *r, int failed)
+static void print_json(const struct workload *w, const struct results *r)
 {
 	const struct options *o = w->o;
 
@@ -1048,8 +1051,9 @@ static void print_json(const struct workload *w, const struct results *r, int fa
 		printf(",\"kernel\":\"%s\",\"enclave\":%" PRIu64, w->kernel, o->enclave);
 	else
 		printf(",\"kernel\":null,\"enclave\":null");
-	printf(",\"ghost\":%s,\"interrupted\":%s,\"enter_failures\":%d", w->e ? "true" : "false",
-	       interrupted ? "true" : "false", failed);
+	printf(",\"ghost\":%s,\"interrupted\":%s,\"enter_failures\":%d,\"released\":%d",
+	       w->e ? "true" : "false", interrupted ? "true" : "false", r->enter_failed,
+	       r->released);
 	switch (o->pattern) {
 	case PAT_SPIN:
 		printf(",\"chunk_us\":%.1f,\"work_units\":%" PRIu64 ",\"work_units_per_s\":%.1f"
@@ -1105,7 +1109,7 @@ static void table_pattern(const struct workload *w, const struct results *r)
 {
 	switch (w->o->pattern) {
 	case PAT_SPIN:
-		row("work units", "%12" PRIu64 "    (%.0f us each)", r->total, w->o->chunk_us);
+		row("work units", "%12" PRIu64 "    (%g us each)", r->total, w->o->chunk_us);
 		row("work units/s", "%12.1f", per_s(r->total, r->window_s));
 		row("per thread min", "%12" PRIu64, r->min);
 		row("per thread max", "%12" PRIu64 "    (min/max %.2f)", r->max,
@@ -1132,10 +1136,12 @@ static void print_table(const struct workload *w, const struct results *r)
 {
 	const struct options *o = w->o;
 
-	printf(PROG ": %s, %d %s", pattern_names[o->pattern], o->threads,
-	       w->e ? "ghost threads" : "pthreads (--no-ghost)");
+	printf(PROG ": %s, %d %sthread%s", pattern_names[o->pattern], o->threads,
+	       w->e ? "ghost " : "", o->threads == 1 ? "" : "s");
 	if (w->e)
 		printf(" in enclave %" PRIu64 " on %s", o->enclave, w->kernel);
+	else
+		printf(" (plain pthreads, --no-ghost)");
 	printf("\n");
 	row("measured", "%12.3f s%s", r->window_s, interrupted ? "    (interrupted)" : "");
 	if (o->warmup_s > 0)
@@ -1161,8 +1167,8 @@ static int attach(struct workload *w)
 		fprintf(stderr, PROG ": enclave %" PRIu64 " on the %s kernel is being destroyed\n",
 			o->enclave, w->kernel);
 	else if (err)
-		fprintf(stderr, PROG ": cannot attach to enclave %" PRIu64 " on the %s kernel: %s\n",
-			o->enclave, w->kernel, ghost_strerror(err));
+		fprintf(stderr, PROG ": cannot attach to enclave %" PRIu64 " on the %s kernel: "
+			"%s\n", o->enclave, w->kernel, ghost_strerror(err));
 	return err;
 }
 
@@ -1195,19 +1201,32 @@ static int setup(struct workload *w)
 	return start(w);
 }
 
+/* Exit status 1 when any worker was not scheduled by the enclave throughout. */
+static int warn_outsiders(const struct workload *w, const struct results *r)
+{
+	if (r->enter_failed)
+		fprintf(stderr, PROG ": warning: %d of %d threads could not enter enclave %" PRIu64
+			" (%s) and ran as normal threads\n", r->enter_failed, w->nstarted,
+			w->o->enclave, ghost_strerror(r->enter_err));
+	if (r->released)
+		fprintf(stderr, PROG ": warning: enclave %" PRIu64 " let %d of %d threads go "
+			"during the run (did its agent stop?); they ended as normal threads\n",
+			w->o->enclave, r->released, w->nstarted);
+	return r->enter_failed || r->released ? EXIT_SETUP : 0;
+}
+
 /* Runs the workload to its end and reports; returns the exit status. */
 static int run(struct workload *w)
 {
 	struct results r;
-	int failed, why = 0, status = 0;
+	int status = 0;
 
 	if (setup(w))
 		status = EXIT_SETUP;
 	else
 		wait_for_end(w);
 	stop(w);
-	failed = join_all(w, &why);
-	if (failed == -ETIMEDOUT) {
+	if (join_all(w) == -ETIMEDOUT) {
 		fprintf(stderr, PROG ": threads did not stop within %lld s of the end "
 			"(is the agent still running?)\n", STOP_GRACE_NS / NSEC_PER_SEC);
 		fflush(NULL);
@@ -1220,17 +1239,11 @@ static int run(struct workload *w)
 		return EXIT_SETUP;
 	}
 	if (w->o->json)
-		print_json(w, &r, failed);
+		print_json(w, &r);
 	else
 		print_table(w, &r);
 	free(r.lat);
-	if (failed) {
-		fprintf(stderr, PROG ": warning: %d of %d threads could not enter enclave %" PRIu64
-			" (%s) and ran as normal threads\n", failed, w->nstarted, w->o->enclave,
-			ghost_strerror(why));
-		status = EXIT_SETUP;
-	}
-	return status;
+	return warn_outsiders(w, &r);
 }
 
 int main(int argc, char **argv)

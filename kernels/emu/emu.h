@@ -45,6 +45,7 @@ enum emu_task_state {
 	EMU_T_ONCPU,		/* current task of t->cpu */
 	EMU_T_DEAD,		/* exited; kept until the agent frees the word */
 	EMU_T_DEPARTED,		/* left the enclave; kept until the word is freed */
+	EMU_T_NEW,		/* being set up by its thread */
 };
 
 /* Task record flags. */
@@ -280,6 +281,24 @@ static inline struct emu_trace_ent *emu_trace(struct emu_shared *sh)
 {
 	return (struct emu_trace_ent *)((char *)sh + sh->trace_off);
 }
+/*
+ * Fields that threads read without the lock (a parked task reads its state,
+ * flags and cpu; an agent reads its CPU's agent state and current task) are
+ * written with atomic stores, even though writers hold the lock.
+ */
+static inline void emu_tflags_set(struct emu_task *t, uint32_t f)
+{
+	__atomic_or_fetch(&t->flags, f, __ATOMIC_RELEASE);
+}
+static inline void emu_tflags_clear(struct emu_task *t, uint32_t f)
+{
+	__atomic_and_fetch(&t->flags, ~f, __ATOMIC_RELEASE);
+}
+static inline void emu_set_current(struct emu_cpu *ec, int32_t idx)
+{
+	__atomic_store_n(&ec->current, idx, __ATOMIC_RELEASE);
+}
+
 static inline int emu_gtid_index(int64_t gtid)
 {
 	return (int)(gtid & (EMU_MAX_TASKS - 1)) - 1;
@@ -345,6 +364,7 @@ void emu_commit_at_schedule(struct ghost_kenclave *ke, int cpu, bool tick);
 /* ---- emu_kthread.c: the per-process kernel thread ---- */
 int emu_kthread_register(struct ghost_kenclave *ke);
 void emu_kthread_unregister(struct ghost_kenclave *ke);
+void emu_kthread_agent(struct ghost_kenclave *ke, int cpu, bool attach);
 void emu_kthread_run_once(struct ghost_kenclave *ke, bool is_agent_process);
 
 /* ---- emu_task.c ---- */

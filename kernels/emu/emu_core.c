@@ -303,9 +303,9 @@ void emu_preempt_current(struct ghost_kenclave *ke, int cpu, bool elide)
 
 	if (!t || t->state != EMU_T_ONCPU || (t->flags & EMU_TF_PREEMPT_REQ))
 		return;
-	t->flags |= EMU_TF_PREEMPT_REQ;
+	emu_tflags_set(t, EMU_TF_PREEMPT_REQ);
 	if (elide)
-		t->flags |= EMU_TF_ELIDE_PREEMPT;
+		emu_tflags_set(t, EMU_TF_ELIDE_PREEMPT);
 	sh->stats.preempt_signals++;
 	/* The thread parks itself in its signal handler (or at its next exit
 	 * from the library if the signal finds it inside). */
@@ -347,11 +347,11 @@ static void put_on_cpu(struct ghost_kenclave *ke, int cpu, struct emu_task *t, u
 	struct ghost_status_word *sw = task_sw(ke, t);
 	int64_t now = emu_now();
 
-	t->cpu = cpu;
+	__atomic_store_n(&t->cpu, cpu, __ATOMIC_RELEASE);
 	t->run_flags = run_flags;
 	t->oncpu_since = now;
 	t->latched_cpu = -1;
-	ec->current = task_index(sh, t);
+	emu_set_current(ec, task_index(sh, t));
 	ec->current_run_flags = run_flags;
 	if (sw) {
 		__atomic_store_n(&sw->switch_time, now, __ATOMIC_RELAXED);
@@ -386,8 +386,8 @@ static void leave_cpu(struct ghost_kenclave *ke, struct emu_task *t)
 	ec = emu_cpu(sh, t->cpu);
 	t->runtime += (uint64_t)(now - t->oncpu_since);
 	if (ec->current == task_index(sh, t))
-		ec->current = -1;
-	t->flags &= ~(EMU_TF_PREEMPT_REQ | EMU_TF_ELIDE_PREEMPT);
+		emu_set_current(ec, -1);
+	emu_tflags_clear(t, EMU_TF_PREEMPT_REQ | EMU_TF_ELIDE_PREEMPT);
 	trace(ke, t->cpu, t, 0);
 }
 
@@ -973,7 +973,7 @@ void emu_release_queue_tasks(struct ghost_kenclave *ke, int q)
 
 		if (t->state != EMU_T_FREE && t->queue == q) {
 			t->queue = sh->default_queue;
-			t->flags &= ~EMU_TF_ASSOCIATED;
+			emu_tflags_clear(t, EMU_TF_ASSOCIATED);
 		}
 	}
 }
@@ -990,7 +990,7 @@ void emu_send_task_new(struct ghost_kenclave *ke, struct emu_task *t)
 	p.nice = t->nice;
 	p.sw_info.id = t->sw_region;
 	p.sw_info.index = t->sw_index;
-	t->flags &= ~EMU_TF_NEW_PENDING;
+	emu_tflags_clear(t, EMU_TF_NEW_PENDING);
 	emu_task_msg(ke, t, MSG_TASK_NEW, &p, sizeof(p));
 }
 
@@ -1056,14 +1056,15 @@ void emu_enclave_kill(struct ghost_kenclave *ke)
 			continue;
 		emu_task_stop(ke, t, MSG_TASK_DEPARTED, EMU_T_DEPARTED);
 		/* From now on the thread is a normal thread: no CPU pin. */
-		t->flags |= EMU_TF_UNMANAGED;
+		emu_tflags_set(t, EMU_TF_UNMANAGED);
 		__atomic_store_n(&t->affinity_cpu, -1, __ATOMIC_RELEASE);
 		emu_park_wake(&t->park);
 	}
 	for (int c = 0; c < (int)sh->ncpus; c++) {
 		struct emu_cpu *ec = emu_cpu(sh, c);
 
-		ec->current = ec->latched = -1;
+		emu_set_current(ec, -1);
+		ec->latched = -1;
 		if (ec->agent_state == EMU_A_YIELDED)
 			__atomic_store_n(&ec->agent_state, EMU_A_RUNNING, __ATOMIC_RELEASE);
 		emu_park_wake(&ec->agent_park);
@@ -1083,9 +1084,9 @@ static void emu_repair(struct ghost_kenclave *ke)
 		struct emu_task *t = task_at(sh, ec->current);
 
 		if (t && (t->state != EMU_T_ONCPU || t->cpu != c))
-			ec->current = -1;
+			emu_set_current(ec, -1);
 		else if (!t)
-			ec->current = -1;
+			emu_set_current(ec, -1);
 		t = task_at(sh, ec->latched);
 		if (!t || t->state != EMU_T_RUNNABLE || t->latched_cpu != c)
 			ec->latched = -1;
@@ -1098,7 +1099,7 @@ static void emu_repair(struct ghost_kenclave *ke)
 		if (t->state == EMU_T_ONCPU &&
 		    (!cpu_ok(sh, t->cpu) || emu_cpu(sh, t->cpu)->current != (int)i)) {
 			if (cpu_ok(sh, t->cpu) && emu_cpu(sh, t->cpu)->current < 0) {
-				emu_cpu(sh, t->cpu)->current = (int)i;
+				emu_set_current(emu_cpu(sh, t->cpu), (int)i);
 			} else {
 				/* Half switched in: send it back to the runqueue. */
 				set_state(t, EMU_T_RUNNABLE);

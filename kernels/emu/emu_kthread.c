@@ -315,7 +315,7 @@ static bool wants_ticks(struct ghost_kenclave *ke)
 {
 	struct emu_shared *sh = ke->sh;
 
-	if (ke->online_fd < 0)
+	if (__atomic_load_n(&ke->online_fd, __ATOMIC_ACQUIRE) < 0)
 		return false;
 	if (sh->deliver_ticks || sh->commit_at_tick)
 		return true;
@@ -340,7 +340,7 @@ static void *kthread_main(void *arg)
 
 		pthread_mutex_lock(&kt_lock);
 		for (struct ghost_kenclave *ke = kt_list; ke; ke = ke->next) {
-			emu_kthread_run_once(ke, ke->online_fd >= 0);
+			emu_kthread_run_once(ke, __atomic_load_n(&ke->online_fd, __ATOMIC_ACQUIRE) >= 0);
 			if (wants_ticks(ke) && ke->sh->tick_us * 1000 < period)
 				period = ke->sh->tick_us * 1000;
 		}
@@ -373,6 +373,25 @@ int emu_kthread_register(struct ghost_kenclave *ke)
 	}
 	pthread_mutex_unlock(&kt_lock);
 	return err;
+}
+
+/*
+ * The calling thread became (attach) or stopped being cpu's agent: the
+ * kernel thread watches its CPU time from now on. Under kt_lock, which the
+ * kernel thread holds while it reads these fields.
+ */
+void emu_kthread_agent(struct ghost_kenclave *ke, int cpu, bool attach)
+{
+	struct emu_agent_local *al = &ke->agents[cpu];
+
+	pthread_mutex_lock(&kt_lock);
+	memset(al, 0, sizeof(*al));
+	if (attach) {
+		al->tid = gettid();
+		al->idle_ticks = -1;
+		al->valid = pthread_getcpuclockid(pthread_self(), &al->clock) == 0;
+	}
+	pthread_mutex_unlock(&kt_lock);
 }
 
 void emu_kthread_unregister(struct ghost_kenclave *ke)

@@ -532,7 +532,7 @@ int emu_enclave_create(const struct ghost_kernel_create_args *args, struct ghost
 		struct emu_cpu *ec = emu_cpu(sh, c);
 
 		ec->in_enclave = ghost_cpuset_test(args->cpus, c);
-		ec->current = -1;
+		emu_set_current(ec, -1);
 		ec->latched = -1;
 		ec->agent_queue = -1;
 		ec->avail = 1;
@@ -818,15 +818,17 @@ int emu_agent_online(struct ghost_kenclave *ke)
 		}
 		usleep(1000);
 	}
-	ke->online_fd = fd;
+	/* The kernel thread reads it without our locks. */
+	__atomic_store_n(&ke->online_fd, fd, __ATOMIC_RELEASE);
 	return 0;
 }
 
 void emu_agent_offline(struct ghost_kenclave *ke)
 {
-	if (ke->online_fd >= 0) {
-		close(ke->online_fd);
-		ke->online_fd = -1;
+	int fd = __atomic_exchange_n(&ke->online_fd, -1, __ATOMIC_ACQ_REL);
+
+	if (fd >= 0) {
+		close(fd);
 	}
 }
 
@@ -836,7 +838,7 @@ bool emu_agent_process_alive(struct ghost_kenclave *ke)
 	bool alive;
 	int fd;
 
-	if (ke->online_fd >= 0)
+	if (__atomic_load_n(&ke->online_fd, __ATOMIC_ACQUIRE) >= 0)
 		return true;
 	snprintf(path, sizeof(path), "%s/agent_online", ke->dir);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -911,7 +913,8 @@ static int put(char *buf, size_t len, size_t *pos, const char *fmt, ...)
 
 static const char *task_state_name(uint32_t s)
 {
-	static const char *names[] = { "free", "blocked", "runnable", "oncpu", "dead", "departed" };
+	static const char *names[] = { "free", "blocked", "runnable", "oncpu", "dead", "departed",
+					"new" };
 
 	return s < GHOST_ARRAY_SIZE(names) ? names[s] : "?";
 }
@@ -1057,7 +1060,8 @@ static int write_cpus(struct ghost_kenclave *ke, const struct ghost_cpuset *want
 				txn->cpu = c;
 				txn->u.sync_group_owner = -1;
 				txn->state = GHOST_TXN_COMPLETE;
-				ec->current = ec->latched = -1;
+				emu_set_current(ec, -1);
+		ec->latched = -1;
 				ec->agent_queue = -1;
 				ec->avail = 1;
 			}

@@ -322,7 +322,7 @@ static int emu_queue_assoc(struct ghost_kenclave *ke, int q, int64_t gtid, uint3
 	if (t->flags & EMU_TF_NEW_PENDING)
 		status |= GHOST_ASSOC_SF_BRAND_NEW;
 	t->queue = q;
-	t->flags |= EMU_TF_ASSOCIATED;
+	emu_tflags_set(t, EMU_TF_ASSOCIATED);
 	if (t->flags & EMU_TF_NEW_PENDING)
 		emu_send_task_new(ke, t);
 	err = status;
@@ -505,7 +505,7 @@ static int emu_agent_attach(struct ghost_kenclave *ke, int cpu, int q)
 			goto out;
 		}
 		free_word(ke, ec->agent_sw_region, ec->agent_sw_index);
-		ec->agent_state = EMU_A_NONE;
+		__atomic_store_n(&ec->agent_state, EMU_A_NONE, __ATOMIC_RELEASE);
 	}
 	err = emu_sw_alloc(ke, &region, &index);
 	if (err)
@@ -534,15 +534,11 @@ static int emu_agent_attach(struct ghost_kenclave *ke, int cpu, int q)
 		emu_preempt_current(ke, cpu, false);
 	seen = __atomic_load_n(&ec->agent_park.seq, __ATOMIC_ACQUIRE);
 	emu_agent_cpu = cpu;
-	{
-		struct emu_agent_local *al = &ke->agents[cpu];
-
-		memset(al, 0, sizeof(*al));
-		al->tid = gettid();
-		al->valid = pthread_getcpuclockid(pthread_self(), &al->clock) == 0;
-	}
 out:
 	emu_unlock(ke);
+	/* After the unlock: the kernel thread takes its lock before ours. */
+	if (!err)
+		emu_kthread_agent(ke, cpu, true);
 	if (!err)
 		agent_wait(ke, cpu, seen);
 	else
@@ -553,6 +549,7 @@ out:
 static void emu_agent_detach(struct ghost_kenclave *ke, int cpu)
 {
 	struct emu_cpu *ec;
+	bool detached = false;
 
 	if (!valid_cpu(ke, cpu) || emu_lock(ke))
 		return;
@@ -560,15 +557,17 @@ static void emu_agent_detach(struct ghost_kenclave *ke, int cpu)
 	if (ec->agent_state != EMU_A_NONE && ec->agent_tid == gettid()) {
 		fail_ready_txn(ke, cpu);
 		free_word(ke, ec->agent_sw_region, ec->agent_sw_index);
-		ec->agent_state = EMU_A_NONE;
+		__atomic_store_n(&ec->agent_state, EMU_A_NONE, __ATOMIC_RELEASE);
 		ec->agent_tid = 0;
 		ec->agent_pid = 0;
 		ec->agent_gtid = 0;
-		ke->agents[cpu].valid = false;
+		detached = true;
 		/* Whatever was latched may run now that nobody holds the CPU. */
 		emu_schedule(ke, cpu);
 	}
 	emu_unlock(ke);
+	if (detached)
+		emu_kthread_agent(ke, cpu, false);
 	if (emu_agent_cpu == cpu)
 		emu_agent_cpu = -1;
 }

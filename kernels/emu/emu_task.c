@@ -167,7 +167,7 @@ int emu_task_enter(struct ghost_kenclave *ke, pid_t tid, struct ghost_ktask **ou
 	struct emu_shared *sh = ke->sh;
 	struct ghost_status_word *sw;
 	struct ghost_ktask *self;
-	struct emu_task *t;
+	struct emu_task *t = NULL;
 	uint32_t region, index;
 	sigset_t set;
 	pid_t me = gettid();
@@ -190,30 +190,49 @@ int emu_task_enter(struct ghost_kenclave *ke, pid_t tid, struct ghost_ktask **ou
 	sched_getaffinity(0, sizeof(self->orig_affinity), &self->orig_affinity);
 	self->ke = ke;
 	self->cur_affinity = -1;
+	/* The kernel thread (watchdog, reaper) must run in every process with
+	 * tasks; registered before we hold any lock of ours. */
+	emu_kthread_register(ke);
 
+	/*
+	 * Reserve a record, then take its life lock with the enclave lock
+	 * released: a task holds its life lock for good and takes the enclave
+	 * lock under it, so the enclave lock never comes first.
+	 */
 	err = emu_lock(ke);
 	if (err)
 		goto out_free;
+	idx = sh->state == EMU_E_ALIVE ? alloc_record(sh) : -1;
+	if (idx >= 0) {
+		t = emu_task(sh, idx);
+		memset(t, 0, sizeof(*t));
+		__atomic_store_n(&t->state, EMU_T_NEW, __ATOMIC_RELEASE);
+	}
+	emu_unlock(ke);
+	if (idx < 0) {
+		err = sh->state == EMU_E_ALIVE ? -ENOMEM : -EXDEV;
+		goto out_free;
+	}
+	err = emu_init_task_life(t);
+	if (!err)
+		err = -pthread_mutex_lock(&t->life);
+	if (err) {
+		__atomic_store_n(&t->state, EMU_T_FREE, __ATOMIC_RELEASE);
+		goto out_free;
+	}
+	err = emu_lock(ke);
+	if (err)
+		goto out_life;
 	if (sh->state != EMU_E_ALIVE) {
 		err = -EXDEV;
-		goto out_unlock;
-	}
-	idx = alloc_record(sh);
-	if (idx < 0) {
-		err = -ENOMEM;
 		goto out_unlock;
 	}
 	err = emu_sw_alloc(ke, &region, &index);
 	if (err)
 		goto out_unlock;
 	sw = emu_sw_word(ke, region, index);
-	t = emu_task(sh, idx);
-	memset(t, 0, sizeof(*t));
-	err = emu_init_task_life(t);
-	if (!err)
-		err = -pthread_mutex_lock(&t->life);
-	if (err || !sw) {
-		err = err ? err : -EIO;
+	if (!sw) {
+		err = -EIO;
 		goto out_unlock;
 	}
 	sh->gtid_gen++;
@@ -251,15 +270,17 @@ int emu_task_enter(struct ghost_kenclave *ke, pid_t tid, struct ghost_ktask **ou
 	if (t->queue >= 0)
 		emu_send_task_new(ke, t);
 	else
-		t->flags |= EMU_TF_NEW_PENDING;	/* sent when a default queue appears */
+		emu_tflags_set(t, EMU_TF_NEW_PENDING);	/* sent when a default queue appears */
 	emu_unlock(ke);
-	emu_kthread_register(ke);
 	*out = self;
 	wait_oncpu(self);
 	return 0;
 
 out_unlock:
 	emu_unlock(ke);
+out_life:
+	pthread_mutex_unlock(&t->life);
+	__atomic_store_n(&t->state, EMU_T_FREE, __ATOMIC_RELEASE);
 out_free:
 	free(self);
 	return err;
@@ -297,7 +318,7 @@ int emu_task_leave_self(struct ghost_ktask *self)
 		return err;
 	if (!(t->flags & EMU_TF_UNMANAGED))
 		emu_task_stop(ke, t, MSG_TASK_DEPARTED, EMU_T_DEPARTED);
-	t->flags |= EMU_TF_UNMANAGED;
+	emu_tflags_set(t, EMU_TF_UNMANAGED);
 	pthread_mutex_unlock(&t->life);
 	emu_unlock(ke);
 	become_unmanaged(self);
@@ -333,7 +354,7 @@ int emu_task_block(struct ghost_ktask *self, int64_t deadline_ns)
 		return -ESRCH;	/* not ours to schedule: wait the ordinary way */
 	}
 	if (t->flags & EMU_TF_WAKE_PENDING) {
-		t->flags &= ~EMU_TF_WAKE_PENDING;
+		emu_tflags_clear(t, EMU_TF_WAKE_PENDING);
 		emu_unlock(ke);
 		return 0;
 	}
@@ -381,7 +402,7 @@ int emu_task_unblock(struct ghost_ktask *task, int waker_cpu)
 	else if (t->state == EMU_T_BLOCKED)
 		emu_task_wakeup(ke, t, waker_cpu);
 	else if (t->state == EMU_T_RUNNABLE || t->state == EMU_T_ONCPU)
-		t->flags |= EMU_TF_WAKE_PENDING;
+		emu_tflags_set(t, EMU_TF_WAKE_PENDING);
 	emu_unlock(ke);
 	return 0;
 }
