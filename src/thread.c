@@ -19,6 +19,7 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -430,6 +431,34 @@ int ghost_thread_leave(void)
 	err = cur.ops->task_leave(cur.e->k, 0);
 	memset(&cur, 0, sizeof(cur));
 	return err;
+}
+
+int ghost_thread_set_nice(int nice)
+{
+	if (nice < -20 || nice > 19)
+		return -EINVAL;
+	if (setpriority(PRIO_PROCESS, (id_t)gettid(), nice))
+		return -errno;
+	if (user_scheduled() && cur.ops->task_changed)
+		return cur.ops->task_changed(cur.kt, GHOST_TASK_NICE, nice, NULL);
+	return 0;
+}
+
+int ghost_thread_set_affinity(const struct ghost_cpuset *cpus)
+{
+	cpu_set_t set;
+	int cpu;
+
+	if (!cpus || ghost_cpuset_empty(cpus))
+		return -EINVAL;
+	CPU_ZERO(&set);
+	ghost_cpuset_for_each(cpu, cpus)
+		if (cpu < CPU_SETSIZE)
+			CPU_SET(cpu, &set);
+	/* A backend that pins the thread itself keeps the set for later. */
+	if (user_scheduled() && cur.ops->task_changed)
+		return cur.ops->task_changed(cur.kt, GHOST_TASK_AFFINITY, 0, cpus);
+	return sched_setaffinity(0, sizeof(set), &set) ? -errno : 0;
 }
 
 bool ghost_thread_is_ghost(void)

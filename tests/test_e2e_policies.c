@@ -182,6 +182,39 @@ static void time_slice(bool sliced)
 	ghost_enclave_close(e);
 }
 
+/* ---- attribute changes reach the agent ---- */
+
+static void *changes_attrs(void *arg)
+{
+	struct ghost_cpuset all;
+
+	(void)arg;
+	ghost_cpuset_fill(&all, test_ncpus());
+	CHECK_OK(ghost_thread_set_nice(5));
+	CHECK_OK(ghost_thread_set_affinity(&all));
+	CHECK(ghost_thread_is_ghost());
+	return NULL;
+}
+
+static void attr_changes(void)
+{
+	struct ghost_enclave *e = test_enclave("0", 8);
+	struct ghost_full_agent *fa = test_agent(e, "fifo-percpu", NULL);
+	struct ghost_sched *s = fifo_sched_of(ghost_full_agent_policy_state(fa));
+	struct ghost_thread *t;
+
+	CHECK_OK(ghost_thread_create(e, &t, changes_attrs, NULL));
+	CHECK_OK(ghost_thread_join(t, NULL));
+	check_sched_clean(fa);
+	CHECK_EQ(s->stats.msgs[MSG_TASK_PRIORITY_CHANGED], 1);
+	CHECK_EQ(s->stats.msgs[MSG_TASK_AFFINITY_CHANGED], 1);
+	/* Each change took the task off its CPU. */
+	CHECK(s->stats.msgs[MSG_TASK_PREEMPT] >= 2);
+	ghost_full_agent_stop(fa);
+	ghost_enclave_destroy(e);
+	ghost_enclave_close(e);
+}
+
 /* ---- the global agent moves off a CPU that another thread wants ---- */
 
 static atomic_int hog_stop;
@@ -231,6 +264,7 @@ int main(void)
 	run_many("fifo-percpu", 1);
 	run_many("fifo-centralized", 2);
 	fifo_order();
+	attr_changes();
 	if (test_ncpus() < 2) {
 		printf("the remaining tests need 2 CPUs\n");
 		return 0;

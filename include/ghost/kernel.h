@@ -163,6 +163,16 @@ struct ghost_kernel_ops {
 	int (*task_yield)(struct ghost_ktask *self);
 	/* Does the enclave still manage this task? (false once it departed) */
 	bool (*task_managed)(struct ghost_ktask *self);
+	/*
+	 * The calling task changed its nice value (what = GHOST_TASK_NICE, nice)
+	 * or wants other CPUs (GHOST_TASK_AFFINITY, cpus: the backend keeps them
+	 * for when the thread leaves, since it pins the thread itself): the
+	 * backend reports it (TASK_PRIORITY_CHANGED / TASK_AFFINITY_CHANGED) and
+	 * takes the task off its CPU, as the kernel does. NULL where the kernel
+	 * sees the change itself.
+	 */
+	int (*task_changed)(struct ghost_ktask *self, int what, int nice,
+			    const struct ghost_cpuset *cpus);
 
 	/* ---- timers ---- */
 	/*
@@ -173,6 +183,9 @@ struct ghost_kernel_ops {
 	int (*timer_set)(struct ghost_kenclave *ke, int cpu, int slot, uint64_t type,
 			 uint64_t cookie, int64_t expires_ns, int64_t period_ns);
 };
+
+#define GHOST_TASK_NICE 1
+#define GHOST_TASK_AFFINITY 2
 
 /* The backends compiled into this library, in preference order. */
 GHOST_API const struct ghost_kernel_ops *ghost_kernel_find(const char *name);

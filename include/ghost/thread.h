@@ -37,6 +37,15 @@ GHOST_API int ghost_thread_move(struct ghost_enclave *e, pid_t tid);
 GHOST_API int ghost_thread_remove(struct ghost_enclave *e, pid_t tid);
 /* The calling thread leaves its enclave and runs as a normal thread. */
 GHOST_API int ghost_thread_leave(void);
+/*
+ * The calling thread's nice value / allowed CPUs. A ghost thread's agent
+ * hears of it (TASK_PRIORITY_CHANGED / TASK_AFFINITY_CHANGED) and the thread
+ * is taken off its CPU until the agent schedules it again.
+ */
+GHOST_API int ghost_thread_set_nice(int nice);
+struct ghost_cpuset;
+GHOST_API int ghost_thread_set_affinity(const struct ghost_cpuset *cpus);
+
 /* Is the calling thread a ghost task managed by an enclave right now? */
 GHOST_API bool ghost_thread_is_ghost(void);
 /* The calling ghost thread's gtid (0 if it is not one). */

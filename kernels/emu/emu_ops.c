@@ -32,6 +32,8 @@ bool emu_task_managed(struct ghost_ktask *self);
 int emu_task_block(struct ghost_ktask *self, int64_t deadline_ns);
 int emu_task_unblock(struct ghost_ktask *task, int waker_cpu);
 int emu_task_yield(struct ghost_ktask *self);
+int emu_task_changed(struct ghost_ktask *self, int what, int nice,
+		     const struct ghost_cpuset *cpus);
 
 static int emu_probe(const char *root_in, char *why, size_t why_len)
 {
@@ -811,5 +813,6 @@ const struct ghost_kernel_ops ghost_kernel_emu = {
 	.task_unblock = emu_task_unblock,
 	.task_yield = emu_task_yield,
 	.task_managed = emu_task_managed,
+	.task_changed = emu_task_changed,
 	.timer_set = emu_timer_set,
 };

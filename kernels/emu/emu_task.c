@@ -425,3 +425,56 @@ int emu_task_yield(struct ghost_ktask *self)
 	wait_oncpu(self);
 	return 0;
 }
+
+int emu_task_changed(struct ghost_ktask *self, int what, int nice,
+		     const struct ghost_cpuset *cpus);
+int emu_task_changed(struct ghost_ktask *self, int what, int nice,
+		     const struct ghost_cpuset *cpus)
+{
+	struct ghost_kenclave *ke = self->ke;
+	struct emu_task *t = self->t;
+	int err, cpu;
+
+	if (what != GHOST_TASK_NICE && what != GHOST_TASK_AFFINITY)
+		return -EINVAL;
+	if (what == GHOST_TASK_AFFINITY) {
+		if (!cpus)
+			return -EINVAL;
+		CPU_ZERO(&self->orig_affinity);
+		ghost_cpuset_for_each(cpu, cpus)
+			if (cpu < CPU_SETSIZE)
+				CPU_SET(cpu, &self->orig_affinity);
+	}
+	err = emu_lock(ke);
+	if (err)
+		return err;
+	if (!emu_task_managed(self)) {
+		emu_unlock(ke);
+		return what == GHOST_TASK_AFFINITY
+			       ? (sched_setaffinity(0, sizeof(self->orig_affinity),
+						    &self->orig_affinity) ? -errno : 0)
+			       : 0;
+	}
+	if (what == GHOST_TASK_NICE) {
+		struct ghost_msg_payload_task_priority_changed p = {
+			.gtid = (uint64_t)t->gtid,
+			.nice = nice,
+		};
+
+		t->nice = nice;
+		emu_task_msg(ke, t, MSG_TASK_PRIORITY_CHANGED, &p, sizeof(p));
+	} else {
+		struct ghost_msg_payload_task_affinity_changed p = { .gtid = (uint64_t)t->gtid };
+
+		memset(t->orig_mask, 0, sizeof(t->orig_mask));
+		ghost_cpuset_for_each(cpu, cpus)
+			t->orig_mask[cpu / 64] |= 1ull << (cpu % 64);
+		emu_task_msg(ke, t, MSG_TASK_AFFINITY_CHANGED, &p, sizeof(p));
+	}
+	/* A running task whose attributes change leaves its CPU (the
+	 * preemption lands when we leave the lock). */
+	if (t->state == EMU_T_ONCPU)
+		emu_preempt_current(ke, t->cpu, false);
+	emu_unlock(ke);
+	return 0;
+}

@@ -1,0 +1,371 @@
+#!/usr/bin/env bash
+# scripts/vm/setup.sh - prepares this machine for the sched_ext test tier, which
+# boots a sched_ext-capable Linux under qemu (software emulation) and runs static
+# test binaries inside it (scripts/vm/run.sh).
+#
+# On Debian 12 it:
+#   - adds the <codename>-backports and sid apt suites, by copying the stanza of
+#     /etc/apt/sources.list.d/debian.sources that serves <codename> and changing
+#     its Suites (sid is pinned at priority 50, so nothing is ever upgraded from it);
+#   - installs qemu, busybox-static, cpio, clang-19, the libelf/zlib/zstd
+#     development files, and libbpf-dev + bpftool from <codename>-backports;
+#   - downloads (never installs) the newest sid cloud kernel, checks that it has
+#     CONFIG_SCHED_CLASS_EXT=y, and keeps its vmlinuz and config in the cache
+#     together with vmlinux (taken out of vmlinuz) and vmlinux.h (from its BTF).
+#
+# Cache: $GHOST_VM_CACHE (default /var/cache/ghost-vm). After a run it holds
+#   vmlinuz, config, vmlinux, vmlinux.h -> kernels/<version>/...
+#   kernel-version      the kernel release and the Debian package it came from
+# Idempotent: when everything is present it touches neither apt nor the network.
+# GHOST_VM_REFRESH=1 looks for a newer sid kernel even if one is cached.
+#
+# Needs root for the apt work (re-runs itself through `sudo -n` if it can).
+# Exit status: 0 ready; 77 this machine cannot do it (not root, the package
+# archive unreachable, no sid kernel with sched_ext); 1 anything else.
+set -euo pipefail
+
+CACHE=${GHOST_VM_CACHE:-/var/cache/ghost-vm}
+SOURCES_DIR=/etc/apt/sources.list.d
+OUR_SOURCES=$SOURCES_DIR/ghost-vm.sources
+OUR_PIN=/etc/apt/preferences.d/ghost-vm-sid
+# The cloud flavour is small and has what a virtual machine needs built in
+# (virtio, the 8250 serial console); GHOST_VM_FLAVOUR=amd64 picks the generic one.
+FLAVOUR=${GHOST_VM_FLAVOUR:-cloud-amd64}
+LIBBPF_MIN=1.4
+BPFTOOL_MIN=7.4
+
+say() { echo "vm-setup: $*"; }
+cannot() {
+	echo "vm-setup: cannot prepare the sched_ext virtual machine: $*" >&2
+	exit 77
+}
+die() {
+	echo "vm-setup: error: $*" >&2
+	exit 1
+}
+
+codename=$(. /etc/os-release 2>/dev/null && echo "${VERSION_CODENAME:-}")
+[ -n "$codename" ] || cannot "not a Debian system (no VERSION_CODENAME in /etc/os-release)"
+command -v apt-get >/dev/null || cannot "no apt-get: this script supports Debian only"
+backports=$codename-backports
+
+# ---------------------------------------------------------------- what is missing
+
+# Packages from the release itself, and the command or file each one provides
+# (a check that also works when the package came from somewhere else).
+base_pkgs=(qemu-system-x86 busybox-static cpio zstd clang-19 gcc libc6-dev make
+	libelf-dev zlib1g-dev libzstd-dev pkg-config)
+bp_pkgs=(libbpf-dev bpftool)
+
+pkg_version() { dpkg-query -W -f='${db:Status-Abbrev} ${Version}' "$1" 2>/dev/null | awk '$1 == "ii" { print $2 }'; }
+
+missing_pkgs() {
+	local p
+	for p in "${base_pkgs[@]}"; do
+		[ -n "$(pkg_version "$p")" ] || echo "$p"
+	done
+}
+# Prints the backports packages that are absent or too old.
+missing_bp_pkgs() {
+	local v
+	v=$(pkg_version libbpf-dev)
+	if [ -z "$v" ] || ! dpkg --compare-versions "${v#*:}" ge "$LIBBPF_MIN"; then echo libbpf-dev; fi
+	v=$(pkg_version bpftool)
+	if [ -z "$v" ] || ! dpkg --compare-versions "${v#*:}" ge "$BPFTOOL_MIN"; then echo bpftool; fi
+}
+
+# The deb822 stanzas we want: the release's own stanza with Suites changed.
+# Prints nothing if /etc/apt/sources.list.d/debian.sources has no such stanza.
+wanted_sources() {
+	local src=$SOURCES_DIR/debian.sources
+	[ -r "$src" ] || return 0
+	awk -v rel="$codename" -v bp="$backports" '
+		BEGIN { RS = ""; FS = "\n" }
+		{
+			found = 0
+			for (i = 1; i <= NF; i++)
+				if ($i ~ /^Suites:/) {
+					n = split(substr($i, 8), s, /[ \t]+/)
+					for (j = 1; j <= n; j++) if (s[j] == rel) found = 1
+				}
+			if (!found || done) next
+			done = 1
+			split(bp " sid", suites, " ")
+			for (k = 1; k <= 2; k++) {
+				if (k == 2) print ""
+				for (i = 1; i <= NF; i++) {
+					if ($i ~ /^#/) continue
+					if ($i ~ /^Suites:/) print "Suites: " suites[k]
+					else print $i
+				}
+			}
+		}' "$src"
+}
+
+# The same for an old-style /etc/apt/sources.list: its "deb URI <codename> ..."
+# line, once with each suite.
+wanted_list_lines() {
+	[ -r /etc/apt/sources.list ] || return 0
+	awk -v rel="$codename" -v bp="$backports" '
+		$1 == "deb" && !done {
+			for (i = 2; i <= NF; i++) if ($i == rel) {
+				done = 1
+				line = $0
+				sub(" " rel " ", " " bp " ", line); print line
+				line = $0
+				sub(" " rel " ", " sid ", line); print line
+				break
+			}
+		}' /etc/apt/sources.list
+}
+
+pin_text() {
+	cat <<-'EOF'
+		# Added by scripts/vm/setup.sh (libghost): sid is only a place to download
+		# a sched_ext kernel from; never install or upgrade anything from it.
+		Package: *
+		Pin: release a=unstable
+		Pin-Priority: 50
+	EOF
+}
+
+cache_ready() {
+	[ -s "$CACHE/kernel-version" ] && [ -r "$CACHE/vmlinuz" ] && [ -s "$CACHE/vmlinux.h" ] &&
+		grep -q '^CONFIG_SCHED_CLASS_EXT=y' "$CACHE/config" 2>/dev/null
+}
+
+sources_file=$OUR_SOURCES
+sources_text=$(wanted_sources)
+if [ -z "$sources_text" ]; then
+	sources_file=$SOURCES_DIR/ghost-vm.list
+	sources_text=$(wanted_list_lines)
+fi
+
+need_sources=0 need_pin=0
+if [ -n "$sources_text" ] && [ "$(cat "$sources_file" 2>/dev/null)" != "$sources_text" ]; then
+	need_sources=1
+fi
+[ "$(cat "$OUR_PIN" 2>/dev/null)" = "$(pin_text)" ] || need_pin=1
+mapfile -t need_base < <(missing_pkgs)
+mapfile -t need_bp < <(missing_bp_pkgs)
+need_kernel=0
+if [ "${GHOST_VM_REFRESH:-0}" = 1 ] || ! cache_ready; then need_kernel=1; fi
+
+if [ $need_sources = 0 ] && [ $need_pin = 0 ] && [ ${#need_base[@]} = 0 ] &&
+	[ ${#need_bp[@]} = 0 ] && [ $need_kernel = 0 ]; then
+	say "nothing to do: tools installed, kernel $(head -n 1 "$CACHE/kernel-version") cached in $CACHE"
+	exit 0
+fi
+
+# ---------------------------------------------------------------- root from here on
+
+if [ "$(id -u)" -ne 0 ]; then
+	if command -v sudo >/dev/null && sudo -n true 2>/dev/null; then
+		exec sudo -n env GHOST_VM_CACHE="$CACHE" GHOST_VM_REFRESH="${GHOST_VM_REFRESH:-0}" \
+			GHOST_VM_FLAVOUR="$FLAVOUR" bash "$0" "$@"
+	fi
+	cannot "needs root to install packages (missing: ${need_base[*]} ${need_bp[*]}$([ $need_kernel = 1 ] && echo ' the kernel'))"
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+apt_quiet=(-q -o Dpkg::Use-Pty=0)
+
+if [ $need_sources = 1 ] || [ $need_pin = 1 ]; then
+	[ -n "$sources_text" ] ||
+		cannot "found no '$codename' entry in $SOURCES_DIR/debian.sources or /etc/apt/sources.list to copy for $backports and sid"
+	if [ $need_sources = 1 ]; then
+		printf '%s\n' "$sources_text" >"$sources_file"
+		say "wrote $sources_file ($backports and sid, copied from the $codename entry)"
+	fi
+	pin_text >"$OUR_PIN"
+	say "wrote $OUR_PIN (sid pinned at priority 50)"
+fi
+
+updated=0
+apt_update() {
+	[ $updated = 1 ] && return 0
+	say "apt-get update"
+	local log
+	log=$(mktemp)
+	if ! apt-get "${apt_quiet[@]}" update >"$log" 2>&1; then
+		cat "$log" >&2
+		rm -f "$log"
+		cannot "apt-get update failed: is the package archive reachable?"
+	fi
+	if grep -E '^(W|E): (Failed to fetch|Some index files failed)' "$log" >&2; then
+		rm -f "$log"
+		cannot "apt-get update could not fetch every index: is the package archive reachable?"
+	fi
+	rm -f "$log"
+	updated=1
+}
+
+apt_install() {
+	# apt_install [-t SUITE] PACKAGE...
+	if ! apt-get "${apt_quiet[@]}" install -y --no-install-recommends "$@"; then
+		cannot "apt-get install $* failed"
+	fi
+}
+
+if [ ${#need_base[@]} -gt 0 ] || [ ${#need_bp[@]} -gt 0 ] || [ $need_sources = 1 ]; then
+	apt_update
+fi
+if [ ${#need_base[@]} -gt 0 ]; then
+	say "installing ${need_base[*]}"
+	apt_install "${need_base[@]}"
+fi
+if [ ${#need_bp[@]} -gt 0 ]; then
+	say "installing ${need_bp[*]} from $backports"
+	apt_install -t "$backports" "${need_bp[@]}"
+fi
+for p in "${bp_pkgs[@]}"; do say "$p $(pkg_version "$p")"; done
+
+[ $need_kernel = 1 ] || {
+	say "kernel $(head -n 1 "$CACHE/kernel-version") already cached in $CACHE"
+	exit 0
+}
+
+# ---------------------------------------------------------------- the kernel
+
+mkdir -p "$CACHE/debs" "$CACHE/kernels"
+chmod 755 "$CACHE" "$CACHE/debs" "$CACHE/kernels"
+exec 9>"$CACHE/.lock"
+flock 9
+
+# The sid cloud kernels, newest first: "linux-image-<abi>-cloud-amd64 <version>".
+sid_kernels() {
+	local name
+	apt-cache search --names-only "^linux-image-[0-9].*-$FLAVOUR\$" | awk '{ print $1 }' |
+		grep -E -- "^linux-image-[0-9][^ ]*-$FLAVOUR\$" | sort -rV |
+		while read -r name; do
+			# apt-cache madison: "name | version | <archive> <suite>/main amd64 Packages"
+			apt-cache madison "$name" 2>/dev/null |
+				awk -F'|' -v n="$name" '$3 ~ /[ \/](sid|unstable)[\/ ]/ { gsub(/ /, "", $2); print n, $2; exit }'
+		done
+}
+
+apt_update
+mapfile -t candidates < <(sid_kernels)
+[ ${#candidates[@]} -gt 0 ] ||
+	cannot "sid has no linux-image-*-$FLAVOUR package (is the sid index reachable? see $sources_file)"
+say "sid kernels: $(printf '%s; ' "${candidates[@]}")"
+
+# Unpacks one kernel's packages into a temporary tree; prints the tree.
+unpack_kernel() {
+	local image=$1 version=$2 abi binary tree deb
+	abi=${image#linux-image-}
+	binary=linux-binary-$abi
+	local pkgs=("$image=$version")
+	# Newer Debian kernels split the image: the thin linux-image-* package
+	# depends on linux-binary-*, which holds vmlinuz, config and System.map.
+	if apt-cache show "$binary=$version" >/dev/null 2>&1; then pkgs+=("$binary=$version"); fi
+	say "downloading ${pkgs[*]}" >&2
+	(cd "$CACHE/debs" && apt-get "${apt_quiet[@]}" download "${pkgs[@]}" >&2) ||
+		cannot "apt-get download ${pkgs[*]} failed: is the package archive reachable?"
+	tree=$(mktemp -d "$CACHE/unpack.XXXXXX")
+	for p in "${pkgs[@]}"; do
+		deb=$(ls -t "$CACHE/debs/${p%%=*}_"*.deb | head -n 1)
+		dpkg -x "$deb" "$tree"
+	done
+	echo "$tree"
+}
+
+# Writes the ELF vmlinux inside a bzImage to $2: the compressed payload is
+# located through the setup header (payload_offset/payload_length, boot
+# protocol 2.08+), else by scanning for the compressor's magic.
+extract_vmlinux() {
+	local img=$1 out=$2
+	u32() { od -An -t u4 -j "$1" -N 4 "$img" | tr -d ' '; }
+	u8() { od -An -t u1 -j "$1" -N 1 "$img" | tr -d ' '; }
+	try() { # try OFFSET [LENGTH]
+		local off=$1 len=${2:-} magic
+		magic=$(od -An -t x1 -j "$off" -N 6 "$img" | tr -d ' \n')
+		local cat=(tail -c +$((off + 1)) "$img")
+		local dec
+		case $magic in
+		28b52ffd*) dec=(zstd -dcq) ;;
+		fd377a585a00) dec=(xz -dcq) ;;
+		1f8b*) dec=(gzip -dcq) ;;
+		*) return 1 ;;
+		esac
+		if [ -n "$len" ]; then
+			"${cat[@]}" | head -c "$len" | "${dec[@]}" >"$out" 2>/dev/null || true
+		else
+			"${cat[@]}" | "${dec[@]}" >"$out" 2>/dev/null || true
+		fi
+		[ "$(od -An -t x1 -N 4 "$out" 2>/dev/null | tr -d ' ')" = 7f454c46 ]
+	}
+	local setup_sects base
+	if [ "$(od -An -c -j 514 -N 4 "$img" | tr -d ' ')" = HdrS ]; then
+		setup_sects=$(u8 497)
+		[ "$setup_sects" -eq 0 ] && setup_sects=4
+		base=$(((setup_sects + 1) * 512))
+		try $((base + $(u32 584))) "$(u32 588)" && return 0
+	fi
+	local off
+	for off in $(grep -obUaP '\x28\xb5\x2f\xfd' "$img" | cut -d: -f1); do
+		try "$off" && return 0
+	done
+	return 1
+}
+
+chosen=""
+for c in "${candidates[@]}"; do
+	image=${c% *} version=${c#* }
+	tree=$(unpack_kernel "$image" "$version")
+	config=$(find "$tree" -path '*/lib/modules/*/config' -o -name 'config-*' -path '*/boot/*' | head -n 1)
+	vmlinuz=$(find "$tree" -path '*/lib/modules/*/vmlinuz' -o -name 'vmlinuz-*' -path '*/boot/*' | head -n 1)
+	if [ -z "$config" ] || [ -z "$vmlinuz" ]; then
+		rm -rf "$tree"
+		die "$image $version: found no vmlinuz and config in its packages"
+	fi
+	if ! grep -q '^CONFIG_SCHED_CLASS_EXT=y' "$config"; then
+		say "$image $version: $(grep 'CONFIG_SCHED_CLASS_EXT' "$config" || echo 'no CONFIG_SCHED_CLASS_EXT'): not usable"
+		rm -rf "$tree"
+		continue
+	fi
+	chosen=$c
+	break
+done
+[ -n "$chosen" ] ||
+	cannot "no sid $FLAVOUR kernel has CONFIG_SCHED_CLASS_EXT=y (tried: ${candidates[*]})"
+
+if [[ $vmlinuz == */lib/modules/* ]]; then
+	kver=$(basename "$(dirname "$vmlinuz")")
+else
+	kver=${vmlinuz##*/vmlinuz-}
+fi
+dir=$CACHE/kernels/$kver
+rm -rf "$dir.new"
+mkdir -p "$dir.new"
+install -m 644 "$vmlinuz" "$dir.new/vmlinuz"
+install -m 644 "$config" "$dir.new/config"
+sysmap=$(find "$tree" -name 'System.map*' | head -n 1)
+[ -n "$sysmap" ] && install -m 644 "$sysmap" "$dir.new/System.map"
+rm -rf "$tree"
+say "kernel $kver ($image $version): CONFIG_SCHED_CLASS_EXT=y"
+
+say "extracting vmlinux from vmlinuz"
+extract_vmlinux "$dir.new/vmlinuz" "$dir.new/vmlinux" ||
+	die "could not extract an ELF vmlinux from $dir.new/vmlinuz"
+say "generating vmlinux.h from its BTF"
+bpftool=$(command -v bpftool || echo /usr/sbin/bpftool)
+"$bpftool" btf dump file "$dir.new/vmlinux" format c >"$dir.new/vmlinux.h.tmp" ||
+	die "bpftool could not dump the BTF of $dir.new/vmlinux"
+mv "$dir.new/vmlinux.h.tmp" "$dir.new/vmlinux.h"
+grep -q 'struct sched_ext_ops {' "$dir.new/vmlinux.h" ||
+	die "vmlinux.h has no struct sched_ext_ops: the kernel's BTF lacks sched_ext"
+chmod 644 "$dir.new"/*
+rm -rf "$dir"
+mv "$dir.new" "$dir"
+chmod 755 "$dir"
+
+for f in vmlinuz vmlinux vmlinux.h config System.map; do
+	[ -e "$dir/$f" ] && ln -sfn "kernels/$kver/$f" "$CACHE/$f"
+done
+printf '%s\n%s %s\n' "$kver" "$image" "$version" >"$CACHE/kernel-version.tmp"
+chmod 644 "$CACHE/kernel-version.tmp"
+mv "$CACHE/kernel-version.tmp" "$CACHE/kernel-version"
+# Only the chosen kernel's packages are worth keeping.
+find "$CACHE/debs" -name '*.deb' ! -name "*${kver%-$FLAVOUR}*" -delete
+say "ready: kernel $kver in $CACHE ($(du -sh "$CACHE" | cut -f1))"

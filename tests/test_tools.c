@@ -1,0 +1,188 @@
+/*
+ * tests/test_tools.c - ghost-agent and ghostctl as a user drives them.
+ *
+ * Checks: --help exits 0; every bad argument exits 2 with a message that
+ * names it; setup errors exit 1 with one line saying why; ghostctl's
+ * create / list / status / get / set / cat / ctl / tasks / destroy round
+ * trip; ghost-agent starts, serves, and shuts down cleanly on SIGTERM.
+ */
+#include "emu_helpers.h"
+
+#include <signal.h>
+#include <sys/wait.h>
+
+#ifndef GHOST_BIN_DIR
+#define GHOST_BIN_DIR "build/bin"
+#endif
+
+static char out[65536];
+
+/* Runs a tool with the test root, captures stdout+stderr into out. */
+static int run(const char *tool, const char *const *args)
+{
+	char path[600];
+	const char *argv[32];
+	int fds[2], status, n = 0, a = 0;
+	pid_t pid;
+
+	snprintf(path, sizeof(path), "%s/%s", GHOST_BIN_DIR, tool);
+	argv[a++] = path;
+	for (; *args && a < 30; args++)
+		argv[a++] = *args;
+	argv[a] = NULL;
+	CHECK(pipe(fds) == 0);
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		dup2(fds[1], 1);
+		dup2(fds[1], 2);
+		close(fds[0]);
+		execv(path, (char *const *)argv);
+		_exit(126);
+	}
+	close(fds[1]);
+	for (ssize_t r; (r = read(fds[0], out + n, sizeof(out) - 1 - (size_t)n)) > 0;)
+		n += (int)r;
+	out[n] = 0;
+	close(fds[0]);
+	CHECK(waitpid(pid, &status, 0) == pid);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+#define RUN(tool, ...) run(tool, (const char *const[]){ __VA_ARGS__, NULL })
+
+static void expect(int rc, int want, const char *must_contain)
+{
+	CHECK_MSG(rc == want, "exit %d, wanted %d; output: %s", rc, want, out);
+	if (must_contain)
+		CHECK_MSG(strstr(out, must_contain) != NULL, "no \"%s\" in: %s", must_contain, out);
+}
+
+static void agent_args(void)
+{
+	expect(RUN("ghost-agent", "--help"), 0, "--policy");
+	expect(RUN("ghost-agent", "--cpus", "0"), 2, "--policy");
+	expect(RUN("ghost-agent", "--policy", "lifo"), 2, "\"lifo\"");
+	expect(RUN("ghost-agent", "--policy", "fifo-percpu", "--cpus", "3-1"), 2, "3-1");
+	expect(RUN("ghost-agent", "--policy", "fifo-percpu", "--cpus", "600"), 2, "600");
+	expect(RUN("ghost-agent", "--policy", "fifo-percpu", "--cpus", "abc"), 2, "abc");
+	expect(RUN("ghost-agent", "--policy", "fifo-percpu", "--kernel", "nope"), 2, "\"nope\"");
+	expect(RUN("ghost-agent", "--policy", "fifo-percpu", "--enclave", "x"), 2, "\"x\"");
+	expect(RUN("ghost-agent", "--policy", "fifo-percpu", "--stats", "-1"), 2, "--stats");
+	expect(RUN("ghost-agent", "--policy", "fifo-percpu", "--time-slice", "100"), 2,
+	       "--time-slice");
+	expect(RUN("ghost-agent", "--policy", "fifo-percpu", "--enclave", "1", "--attach", "2"), 2,
+	       "--attach");
+	expect(RUN("ghost-agent", "--policy", "fifo-percpu", "--bogus"), 2, "bogus");
+	expect(RUN("ghost-agent", "--policy", "fifo-percpu", "extra"), 2, "\"extra\"");
+	expect(RUN("ghost-agent", "--policy", "fifo-percpu", "--prio", "high"), 2, "\"high\"");
+	/* Setup errors: exit 1 with the reason. */
+	expect(RUN("ghost-agent", "--policy", "fifo-percpu", "--kernel", "ghostfs", "--cpus", "0"),
+	       1, "ghostfs");
+	expect(RUN("ghost-agent", "--policy", "fifo-percpu", "--attach", "77", "--root", test_root),
+	       1, "77");
+}
+
+static void ctl_args(void)
+{
+	expect(RUN("ghostctl", "--help"), 0, "create");
+	expect(RUN("ghostctl", "status", "--help"), 0, "status ID");
+	expect(RUN("ghostctl", "--root", test_root), 2, "missing command");
+	expect(RUN("ghostctl", "--root", test_root, "frobnicate"), 2, "\"frobnicate\"");
+	expect(RUN("ghostctl", "--root", test_root, "--bogus", "list"), 2, "\"--bogus\"");
+	expect(RUN("ghostctl", "--root", test_root, "status", "abc"), 2, "\"abc\"");
+	expect(RUN("ghostctl", "--root", test_root, "status", "0"), 2, "\"0\"");
+	expect(RUN("ghostctl", "--root", test_root, "status"), 2, "status");
+	expect(RUN("ghostctl", "--root", test_root, "create"), 2, "--cpus");
+	expect(RUN("ghostctl", "--root", test_root, "create", "--cpus", "1,,2"), 2, "1,,2");
+	expect(RUN("ghostctl", "--root", test_root, "create", "--cpus", "0", "--id", "-3"), 2,
+	       "\"-3\"");
+	expect(RUN("ghostctl", "--kernel", "nope", "list"), 2, "\"nope\"");
+	expect(RUN("ghostctl", "--root", test_root, "status", "42"), 1, "no enclave 42");
+	expect(RUN("ghostctl", "--root", test_root, "run", "--enclave", "42"), 2, "--");
+}
+
+static void ctl_round_trip(void)
+{
+	expect(RUN("ghostctl", "--root", test_root, "create", "--id", "5", "--cpus", "0"), 0, "5");
+	expect(RUN("ghostctl", "--root", test_root, "create", "--id", "5", "--cpus", "0"), 1,
+	       "taken");
+	expect(RUN("ghostctl", "--root", test_root, "list"), 0, "enclave 5");
+	expect(RUN("ghostctl", "--root", test_root, "status", "5"), 0, "active no");
+	CHECK(strstr(out, "cpulist") && strstr(out, "nr_tasks 0"));
+	expect(RUN("ghostctl", "--root", test_root, "set", "5", "deliver_ticks", "1"), 0, NULL);
+	expect(RUN("ghostctl", "--root", test_root, "get", "5", "deliver_ticks"), 0, "1");
+	expect(RUN("ghostctl", "--root", test_root, "set", "5", "deliver_ticks", "yes"), 2,
+	       "bad value");
+	expect(RUN("ghostctl", "--root", test_root, "set", "5", "status", "1"), 2,
+	       "not a tunable");
+	expect(RUN("ghostctl", "--root", test_root, "cat", "5", "cpumask"), 0, "00000001");
+	expect(RUN("ghostctl", "--root", test_root, "cat", "5", "nonesuch"), 1, "no such file");
+	expect(RUN("ghostctl", "--root", test_root, "ctl", "5", "create", "sw_region", "3", "0"),
+	       0, NULL);
+	expect(RUN("ghostctl", "--root", test_root, "ctl", "5", "explode"), 2, "explode");
+	expect(RUN("ghostctl", "--root", test_root, "tasks", "5"), 0, NULL);
+	expect(RUN("ghostctl", "--root", test_root, "tasks", "add", "5", "1"), 1, "emu");
+	expect(RUN("ghostctl", "--root", test_root, "run", "--enclave", "5", "--", "true"), 1,
+	       "libghost");
+	expect(RUN("ghostctl", "--root", test_root, "kernels"), 0, "emu");
+	expect(RUN("ghostctl", "--root", test_root, "destroy", "5"), 0, NULL);
+	expect(RUN("ghostctl", "--root", test_root, "status", "5"), 1, "no enclave 5");
+}
+
+static void agent_lifecycle(void)
+{
+	char path[600], idbuf[8] = "9";
+	const char *argv[] = { path, "--policy", "fifo-centralized", "--cpus", "0", "--enclave",
+			       idbuf, "--root", test_root, "--prio", "normal", "--stats", "1",
+			       NULL };
+	int fds[2], status, n = 0;
+	pid_t pid;
+
+	snprintf(path, sizeof(path), "%s/ghost-agent", GHOST_BIN_DIR);
+	CHECK(pipe(fds) == 0);
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		dup2(fds[1], 1);
+		dup2(fds[1], 2);
+		close(fds[0]);
+		execv(path, (char *const *)argv);
+		_exit(126);
+	}
+	close(fds[1]);
+	usleep(1500000);	/* at least one stats line */
+	/* A second agent for the same enclave is refused. */
+	expect(RUN("ghost-agent", "--policy", "fifo-percpu", "--attach", "9", "--root", test_root),
+	       1, "already has an agent");
+	expect(RUN("ghostctl", "--root", test_root, "status", "9"), 0, "active yes");
+	kill(pid, SIGTERM);
+	for (ssize_t r; (r = read(fds[0], out + n, sizeof(out) - 1 - (size_t)n)) > 0;)
+		n += (int)r;
+	out[n] = 0;
+	close(fds[0]);
+	CHECK(waitpid(pid, &status, 0) == pid);
+	CHECK_MSG(WIFEXITED(status) && WEXITSTATUS(status) == 0, "agent status %d: %s", status,
+		  out);
+	CHECK_MSG(strstr(out, "stats: tasks") != NULL, "no stats line in: %s", out);
+	CHECK_MSG(strstr(out, "summary: tasks") != NULL, "no summary in: %s", out);
+	CHECK_MSG(strstr(out, "destroyed") != NULL, "%s", out);
+	expect(RUN("ghostctl", "--root", test_root, "status", "9"), 1, "no enclave 9");
+}
+
+int main(void)
+{
+	char path[600];
+
+	snprintf(path, sizeof(path), "%s/ghostctl", GHOST_BIN_DIR);
+	if (access(path, X_OK)) {
+		printf("no %s: build the tools first\n", path);
+		return TEST_SKIP;
+	}
+	test_root_make();
+	agent_args();
+	ctl_args();
+	ctl_round_trip();
+	agent_lifecycle();
+	return 0;
+}
