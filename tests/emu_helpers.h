@@ -27,19 +27,10 @@
 
 static char test_root[256];
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	remove(path);
-	return 0;
-}
-
 static void test_root_cleanup(void)
 {
 	if (test_root[0])
-		nftw(test_root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+		test_rm_tree(test_root);
 }
 
 /* A fresh namespace root for this test, removed at exit. */

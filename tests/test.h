@@ -9,6 +9,8 @@
 #define GHOST_TEST_H
 
 #include <errno.h>
+#include <ftw.h>
+#include <sys/stat.h>
 #include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -79,5 +81,21 @@
 		if (_r != -(long long)(err))                                       \
 			FAIL("%s: expected -%s (%d), got %lld", #expr, #err, (err), _r); \
 	} while (0)
+
+/* Removes a directory tree the test made (temp enclave roots, fake sysfs). */
+#include <ftw.h>
+#include <stdio.h>
+static inline int test_rm_entry(const char *path, const struct stat *st, int flag,
+				struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+static inline int test_rm_tree(const char *dir)
+{
+	return nftw(dir, test_rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
 
 #endif

@@ -46,18 +46,10 @@ static const struct ghost_kernel_ops *K;
 static struct ghost_kenclave *KH;
 static struct ghost_cpuset CPUS01, CPU0, CPU1;
 
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static void cleanup_root(void)
 {
 	if (g_root[0])
-		nftw(g_root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+		test_rm_tree(g_root);
 }
 
 static struct ghost_enclave_opts opts_for(const char *root, uint64_t id,

@@ -99,18 +99,10 @@ static void on_alarm(int sig)
 	_exit(1);
 }
 
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static void cleanup_root(void)
 {
 	if (g_root[0])
-		nftw(g_root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+		test_rm_tree(g_root);
 }
 
 static struct ghost_txn_opts O(int64_t target, uint32_t barrier)

@@ -85,18 +85,10 @@ static void fake_enclave(const char *root, uint64_t id, const char *abi)
 	sized_file(dir, "cpu_data", 2 * GHOST_CPU_DATA_SIZE);
 }
 
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static void cleanup(void)
 {
 	if (tmp_root[0])
-		nftw(tmp_root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+		test_rm_tree(tmp_root);
 }
 
 static void new_root(char *buf, size_t len, const char *name)

@@ -17,12 +17,12 @@
 
 static char out[65536];
 
-/* Runs a tool with the test root, captures stdout+stderr into out. */
-static int run(const char *tool, const char *const *args)
+/* Starts build/bin/<tool> with args; its stdout+stderr go to *fd. */
+static pid_t spawn_tool(const char *tool, const char *const *args, int *fd)
 {
 	char path[600];
 	const char *argv[32];
-	int fds[2], status, n = 0, a = 0;
+	int fds[2], a = 0;
 	pid_t pid;
 
 	snprintf(path, sizeof(path), "%s/%s", GHOST_BIN_DIR, tool);
@@ -41,12 +41,30 @@ static int run(const char *tool, const char *const *args)
 		_exit(126);
 	}
 	close(fds[1]);
-	for (ssize_t r; (r = read(fds[0], out + n, sizeof(out) - 1 - (size_t)n)) > 0;)
+	*fd = fds[0];
+	return pid;
+}
+
+/* Reads everything into out, reaps pid, returns its exit status. */
+static int finish(pid_t pid, int fd)
+{
+	int status, n = 0;
+
+	for (ssize_t r; (r = read(fd, out + n, sizeof(out) - 1 - (size_t)n)) > 0;)
 		n += (int)r;
 	out[n] = 0;
-	close(fds[0]);
+	close(fd);
 	CHECK(waitpid(pid, &status, 0) == pid);
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* Runs a tool to the end, its output in out. */
+static int run(const char *tool, const char *const *args)
+{
+	int fd;
+	pid_t pid = spawn_tool(tool, args, &fd);
+
+	return finish(pid, fd);
 }
 
 #define RUN(tool, ...) run(tool, (const char *const[]){ __VA_ARGS__, NULL })
@@ -132,41 +150,24 @@ static void ctl_round_trip(void)
 
 static void agent_lifecycle(void)
 {
-	char path[600], idbuf[8] = "9";
-	const char *argv[] = { path, "--policy", "fifo-centralized", "--cpus", "0", "--enclave",
-			       idbuf, "--root", test_root, "--prio", "normal", "--stats", "1",
-			       NULL };
-	int fds[2], status, n = 0;
-	pid_t pid;
+	const char *args[] = { "--policy", "fifo-centralized", "--cpus", "0", "--enclave", "9",
+			       "--root", test_root, "--prio", "normal", "--stats", "1", NULL };
+	char first[sizeof(out)];
+	int fd, rc;
+	pid_t pid = spawn_tool("ghost-agent", args, &fd);
 
-	snprintf(path, sizeof(path), "%s/ghost-agent", GHOST_BIN_DIR);
-	CHECK(pipe(fds) == 0);
-	pid = fork();
-	CHECK(pid >= 0);
-	if (pid == 0) {
-		dup2(fds[1], 1);
-		dup2(fds[1], 2);
-		close(fds[0]);
-		execv(path, (char *const *)argv);
-		_exit(126);
-	}
-	close(fds[1]);
 	usleep(1500000);	/* at least one stats line */
 	/* A second agent for the same enclave is refused. */
 	expect(RUN("ghost-agent", "--policy", "fifo-percpu", "--attach", "9", "--root", test_root),
 	       1, "already has an agent");
 	expect(RUN("ghostctl", "--root", test_root, "status", "9"), 0, "active yes");
 	kill(pid, SIGTERM);
-	for (ssize_t r; (r = read(fds[0], out + n, sizeof(out) - 1 - (size_t)n)) > 0;)
-		n += (int)r;
-	out[n] = 0;
-	close(fds[0]);
-	CHECK(waitpid(pid, &status, 0) == pid);
-	CHECK_MSG(WIFEXITED(status) && WEXITSTATUS(status) == 0, "agent status %d: %s", status,
-		  out);
-	CHECK_MSG(strstr(out, "stats: tasks") != NULL, "no stats line in: %s", out);
-	CHECK_MSG(strstr(out, "summary: tasks") != NULL, "no summary in: %s", out);
-	CHECK_MSG(strstr(out, "destroyed") != NULL, "%s", out);
+	rc = finish(pid, fd);
+	memcpy(first, out, sizeof(out));
+	CHECK_MSG(rc == 0, "agent exit %d: %s", rc, first);
+	CHECK_MSG(strstr(first, "stats: tasks") != NULL, "no stats line in: %s", first);
+	CHECK_MSG(strstr(first, "summary: tasks") != NULL, "no summary in: %s", first);
+	CHECK_MSG(strstr(first, "destroyed") != NULL, "%s", first);
 	expect(RUN("ghostctl", "--root", test_root, "status", "9"), 1, "no enclave 9");
 }
 

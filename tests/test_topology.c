@@ -331,17 +331,9 @@ static void new_tree(void)
 	CHECK_MSG(mkdtemp(tree_root) != NULL, "mkdtemp: %s", strerror(errno));
 }
 
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static void drop_tree(void)
 {
-	CHECK_EQ(nftw(tree_root, remove_entry, 16, FTW_DEPTH | FTW_PHYS), 0);
+	CHECK_EQ(test_rm_tree(tree_root), 0);
 }
 
 static int warnings;

@@ -406,14 +406,6 @@ static void test_table(void)
 	CHECK_MSG(!strchr(o.out, '{'), "table run printed JSON: %s", o.out);
 }
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static void test_no_enclave(void)
 {
 	char root[] = "/tmp/test_workload.XXXXXX";
@@ -422,7 +414,7 @@ static void test_no_enclave(void)
 	CHECK(mkdtemp(root));
 	RUN(&o, "--enclave", "999", "--kernel", "emu", "--root", root, "--threads", "2",
 	    "--pattern", "spin", "--duration", "1");
-	nftw(root, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+	test_rm_tree(root);
 	CHECK_MSG(o.status == 1, "missing enclave exited %d: %s", o.status, o.err);
 	CHECK_MSG(strstr(o.err, "no enclave 999"), "stderr: %s", o.err);
 	CHECK_MSG(strstr(o.err, "ghost-agent --enclave 999"), "stderr: %s", o.err);

@@ -57,7 +57,9 @@ base_pkgs=(qemu-system-x86 busybox-static cpio zstd clang-19 gcc libc6-dev make
 	libelf-dev zlib1g-dev libzstd-dev pkg-config)
 bp_pkgs=(libbpf-dev bpftool)
 
-pkg_version() { dpkg-query -W -f='${db:Status-Abbrev} ${Version}' "$1" 2>/dev/null | awk '$1 == "ii" { print $2 }'; }
+pkg_version() {
+	{ dpkg-query -W -f='${db:Status-Abbrev} ${Version}\n' "$1" 2>/dev/null || true; } | awk '$1 == "ii" { print $2 }'
+}
 
 missing_pkgs() {
 	local p
@@ -229,6 +231,8 @@ for p in "${bp_pkgs[@]}"; do say "$p $(pkg_version "$p")"; done
 
 mkdir -p "$CACHE/debs" "$CACHE/kernels"
 chmod 755 "$CACHE" "$CACHE/debs" "$CACHE/kernels"
+# apt downloads as its sandbox user when that user may write there.
+if id _apt >/dev/null 2>&1; then chown _apt "$CACHE/debs"; fi
 exec 9>"$CACHE/.lock"
 flock 9
 
@@ -252,13 +256,16 @@ say "sid kernels: $(printf '%s; ' "${candidates[@]}")"
 
 # Unpacks one kernel's packages into a temporary tree; prints the tree.
 unpack_kernel() {
-	local image=$1 version=$2 abi binary tree deb
+	local image=$1 version=$2 abi tree deb p
 	abi=${image#linux-image-}
-	binary=linux-binary-$abi
 	local pkgs=("$image=$version")
 	# Newer Debian kernels split the image: the thin linux-image-* package
-	# depends on linux-binary-*, which holds vmlinuz, config and System.map.
-	if apt-cache show "$binary=$version" >/dev/null 2>&1; then pkgs+=("$binary=$version"); fi
+	# depends on linux-binary-* (vmlinuz) and linux-base-* (config); the
+	# modules (linux-modules-*) are not needed, the cloud flavour has virtio
+	# and the serial console built in.
+	for p in "linux-binary-$abi" "linux-base-$abi"; do
+		if apt-cache show "$p=$version" >/dev/null 2>&1; then pkgs+=("$p=$version"); fi
+	done
 	say "downloading ${pkgs[*]}" >&2
 	(cd "$CACHE/debs" && apt-get "${apt_quiet[@]}" download "${pkgs[@]}" >&2) ||
 		cannot "apt-get download ${pkgs[*]} failed: is the package archive reachable?"
@@ -340,8 +347,6 @@ rm -rf "$dir.new"
 mkdir -p "$dir.new"
 install -m 644 "$vmlinuz" "$dir.new/vmlinuz"
 install -m 644 "$config" "$dir.new/config"
-sysmap=$(find "$tree" -name 'System.map*' | head -n 1)
-[ -n "$sysmap" ] && install -m 644 "$sysmap" "$dir.new/System.map"
 rm -rf "$tree"
 say "kernel $kver ($image $version): CONFIG_SCHED_CLASS_EXT=y"
 
@@ -360,7 +365,7 @@ rm -rf "$dir"
 mv "$dir.new" "$dir"
 chmod 755 "$dir"
 
-for f in vmlinuz vmlinux vmlinux.h config System.map; do
+for f in vmlinuz vmlinux vmlinux.h config; do
 	[ -e "$dir/$f" ] && ln -sfn "kernels/$kver/$f" "$CACHE/$f"
 done
 printf '%s\n%s %s\n' "$kver" "$image" "$version" >"$CACHE/kernel-version.tmp"
