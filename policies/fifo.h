@@ -24,6 +24,7 @@ enum fifo_run_state {
 struct fifo_task {
 	struct ghost_task base;		/* first: the scheduler base's record */
 	struct fifo_task *prev, *next;	/* run queue links */
+	struct fifo_rq *rq;		/* the queue it is on, NULL if none */
 	int cpu;			/* per-CPU: the CPU it belongs to; -1 none */
 	uint8_t state;			/* enum fifo_run_state */
 	bool prio_boost;
@@ -58,7 +59,21 @@ struct fifo_config {
 	int64_t time_slice_ns;		/* centralized: 0 = infinite (the default) */
 	int global_cpu;			/* centralized: -1 = first enclave CPU */
 	bool take_over;			/* discover the tasks of a live enclave */
+	int queue_elems;		/* slots per queue; 0 = GHOST_MAX_QUEUE_ELEMS */
 };
+
+/*
+ * After a channel dropped messages: every known task takes its barrier
+ * from its status word and its state from the word's flags (fix says
+ * where it belongs now: runnable and waiting, on a CPU, or blocked; gone
+ * tasks are removed), then tasks whose TASK_NEW was lost are adopted from
+ * their status words into adopt_into (nothing is written into the rings:
+ * they may be full).
+ */
+enum fifo_resync_state { FIFO_RESYNC_RUNNABLE, FIFO_RESYNC_ONCPU, FIFO_RESYNC_BLOCKED,
+			 FIFO_RESYNC_GONE };
+void fifo_resync(struct ghost_sched *s, struct ghost_channel *adopt_into,
+		 void (*fix)(struct ghost_sched *s, struct fifo_task *t, enum fifo_resync_state st));
 
 /*
  * Both policies' states begin with their struct ghost_sched, so a tool or a

@@ -141,7 +141,31 @@ static void on_gone(struct ghost_sched *s, struct ghost_task *task, const struct
 	fifo_rq_remove(&c->yielding, t);
 }
 
+static void resync_fix(struct ghost_sched *s, struct fifo_task *t, enum fifo_resync_state st)
+{
+	struct central *c = of(s);
+
+	if (st == FIFO_RESYNC_ONCPU)
+		return;
+	off_cpu(c, t);
+	fifo_rq_remove(&c->yielding, t);
+	if (st == FIFO_RESYNC_RUNNABLE) {
+		if (!fifo_rq_contains(&c->rq, t))
+			fifo_rq_push_front(&c->rq, t);
+	} else {
+		fifo_rq_remove(&c->rq, t);
+		t->state = FIFO_BLOCKED;
+	}
+}
+
+static void on_overflow(struct ghost_sched *s, struct ghost_channel *ch, uint32_t lost)
+{
+	(void)lost;
+	fifo_resync(s, ch, resync_fix);
+}
+
 static const struct ghost_sched_ops central_ops = {
+	.channel_overflow = on_overflow,
 	.task_new = on_new,
 	.task_wakeup = on_wakeup,
 	.task_blocked = on_blocked,
@@ -329,7 +353,9 @@ static int central_init(struct ghost_full_agent *fa, void **state)
 	err = ghost_sched_init(&c->sched, e, &central_ops, c, sizeof(struct fifo_task));
 	if (err)
 		return err;
-	err = ghost_channel_create(e, GHOST_MAX_QUEUE_ELEMS, 0, &c->chan);
+	err = ghost_channel_create(e, cfg && cfg->queue_elems ? cfg->queue_elems
+						       : GHOST_MAX_QUEUE_ELEMS,
+				   0, &c->chan);
 	if (err)
 		return err;
 	/* Polled by the global agent: nobody is woken for its messages. */

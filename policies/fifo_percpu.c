@@ -178,7 +178,31 @@ static void on_gone(struct ghost_sched *s, struct ghost_task *task, const struct
 		fifo_rq_remove(&p->cpu[t->cpu].rq, t);
 }
 
+static void resync_fix(struct ghost_sched *s, struct fifo_task *t, enum fifo_resync_state st)
+{
+	struct percpu *p = of(s);
+
+	if (st != FIFO_RESYNC_ONCPU)
+		off_cpu(p, t);
+	if (st == FIFO_RESYNC_RUNNABLE) {
+		enqueue(p, t, true);
+	} else {
+		if (t->cpu >= 0)
+			fifo_rq_remove(&p->cpu[t->cpu].rq, t);
+		if (st == FIFO_RESYNC_BLOCKED)
+			t->state = FIFO_BLOCKED;
+	}
+}
+
+static void on_overflow(struct ghost_sched *s, struct ghost_channel *c, uint32_t lost)
+{
+	(void)c;
+	(void)lost;
+	fifo_resync(s, of(s)->cpu[of(s)->default_cpu].chan, resync_fix);
+}
+
 static const struct ghost_sched_ops percpu_ops = {
+	.channel_overflow = on_overflow,
 	.task_new = on_new,
 	.task_wakeup = on_wakeup,
 	.task_blocked = on_blocked,
@@ -206,7 +230,9 @@ static int percpu_init(struct ghost_full_agent *fa, void **state)
 	if (err)
 		goto fail;
 	ghost_cpuset_for_each(cpu, ghost_enclave_cpus(e)) {
-		err = ghost_channel_create(e, GHOST_MAX_QUEUE_ELEMS, 0, &p->cpu[cpu].chan);
+		err = ghost_channel_create(e, cfg && cfg->queue_elems ? cfg->queue_elems
+								       : GHOST_MAX_QUEUE_ELEMS,
+					   0, &p->cpu[cpu].chan);
 		if (!err)
 			err = ghost_channel_config_wakeup(p->cpu[cpu].chan, &cpu, 1);
 		if (err)

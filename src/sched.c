@@ -409,21 +409,20 @@ int ghost_sched_dispatch(struct ghost_sched *s, const struct ghost_msg *m)
 		return -ENOENT;
 	}
 	/*
-	 * Barriers only grow (wrapping at 2^32). A message that does not
-	 * advance the task's seqnum is still delivered, but the recorded seqnum
-	 * stays at the newest one seen: that is the best guess of the kernel's
-	 * current barrier (messages of a task re-associated to another queue
-	 * may be drained out of order), and commits must pass it.
+	 * Barriers only grow (wrapping at 2^32): a message that does not
+	 * advance the task's seqnum is older than what we know (it can only
+	 * happen after a resynchronisation took the barrier from the status
+	 * word). Acting on it would undo newer state, so it is counted and
+	 * dropped.
 	 */
 	if ((int32_t)(m->seqnum - t->seqnum) <= 0) {
 		s->stats.seqnum_errors++;
-		ghost_dbg("%s gtid %lld: seqnum %u after %u", ghost_msg_type_name(m->type),
+		ghost_dbg("%s gtid %lld: seqnum %u after %u, dropped", ghost_msg_type_name(m->type),
 			  (long long)gtid, m->seqnum, t->seqnum);
-		ret = -ERANGE;
-	} else {
-		/* Before the callback, so a commit made from it carries this barrier. */
-		t->seqnum = m->seqnum;
+		return -ERANGE;
 	}
+	/* Before the callback, so a commit made from it carries this barrier. */
+	t->seqnum = m->seqnum;
 	cb = task_callback(s->ops, m->type);
 	if (cb)
 		cb(s, t, m);
@@ -450,13 +449,6 @@ int ghost_sched_drain(struct ghost_sched *s, struct ghost_channel *c)
 
 	if (!s || !c || !c->ring)
 		return -EINVAL;
-	lost = ghost_channel_overflow(c);
-	if (lost) {
-		s->stats.overflows += lost;
-		ghost_warn("channel lost %u messages to a full ring", lost);
-		if (s->ops->channel_overflow)
-			s->ops->channel_overflow(s, c, lost);
-	}
 	while ((m = ghost_channel_peek(c))) {
 		if (!ghost_channel_msg_valid(c, m)) {
 			s->stats.msgs_total++;
@@ -471,6 +463,19 @@ int ghost_sched_drain(struct ghost_sched *s, struct ghost_channel *c)
 		ghost_channel_consume(c, m);
 		if (n < INT32_MAX)
 			n++;
+	}
+	/*
+	 * Lost messages are dealt with after what the ring still held was
+	 * read, so the policy's resynchronisation sees the newest state.
+	 */
+	lost = ghost_channel_overflow(c);
+	if (lost) {
+		s->stats.overflows += lost;
+		if (s->stats.overflows == lost)
+			ghost_warn("a channel lost %u messages to a full ring: resynchronising",
+				   lost);
+		if (s->ops->channel_overflow)
+			s->ops->channel_overflow(s, c, lost);
 	}
 	return n;
 }

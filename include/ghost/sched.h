@@ -120,4 +120,14 @@ GHOST_API int ghost_sched_drain(struct ghost_sched *s, struct ghost_channel *c);
  */
 GHOST_API int ghost_sched_discover(struct ghost_sched *s);
 
+/*
+ * Discovery from the status words (the way ghost-userspace does it): every
+ * task whose word is in use but that the table does not know is associated
+ * with c and handed to the policy as a synthesised TASK_NEW carrying its
+ * current barrier. Unlike ghost_sched_discover it writes nothing into the
+ * rings, so it is safe right after a ring overflowed. Returns how many
+ * tasks were adopted.
+ */
+GHOST_API int ghost_sched_adopt(struct ghost_sched *s, struct ghost_channel *c);
+
 #endif

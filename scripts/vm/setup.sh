@@ -44,6 +44,7 @@ die() {
 	exit 1
 }
 
+# shellcheck source=/dev/null
 codename=$(. /etc/os-release 2>/dev/null && echo "${VERSION_CODENAME:-}")
 [ -n "$codename" ] || cannot "not a Debian system (no VERSION_CODENAME in /etc/os-release)"
 command -v apt-get >/dev/null || cannot "no apt-get: this script supports Debian only"
@@ -51,8 +52,8 @@ backports=$codename-backports
 
 # ---------------------------------------------------------------- what is missing
 
-# Packages from the release itself, and the command or file each one provides
-# (a check that also works when the package came from somewhere else).
+# Packages from the release itself, and the two that must come from backports
+# (the release's libbpf 1.1 is too old for sched_ext's struct_ops).
 base_pkgs=(qemu-system-x86 busybox-static cpio zstd clang-19 gcc libc6-dev make
 	libelf-dev zlib1g-dev libzstd-dev pkg-config)
 bp_pkgs=(libbpf-dev bpftool)
@@ -166,11 +167,15 @@ if [ "$(id -u)" -ne 0 ]; then
 		exec sudo -n env GHOST_VM_CACHE="$CACHE" GHOST_VM_REFRESH="${GHOST_VM_REFRESH:-0}" \
 			GHOST_VM_FLAVOUR="$FLAVOUR" bash "$0" "$@"
 	fi
-	cannot "needs root to install packages (missing: ${need_base[*]} ${need_bp[*]}$([ $need_kernel = 1 ] && echo ' the kernel'))"
+	missing="${need_base[*]} ${need_bp[*]}"
+	[ $need_kernel = 1 ] && missing="$missing the sid kernel"
+	[ $need_sources = 1 ] || [ $need_pin = 1 ] && missing="$missing the apt sources"
+	cannot "needs root to install what is missing:$(echo " $missing" | tr -s ' ')"
 fi
 
 export DEBIAN_FRONTEND=noninteractive
-apt_quiet=(-q -o Dpkg::Use-Pty=0)
+# Wait for a dpkg lock held by another apt run rather than fail at once.
+apt_quiet=(-q -o Dpkg::Use-Pty=0 -o DPkg::Lock::Timeout=600)
 
 if [ $need_sources = 1 ] || [ $need_pin = 1 ]; then
 	[ -n "$sources_text" ] ||
@@ -186,10 +191,10 @@ fi
 updated=0
 apt_update() {
 	[ $updated = 1 ] && return 0
-	say "apt-get update"
+	say "apt-get update (${SECONDS}s)"
 	local log
 	log=$(mktemp)
-	if ! apt-get "${apt_quiet[@]}" update >"$log" 2>&1; then
+	if ! apt-get "${apt_quiet[@]}" -o Acquire::http::Timeout=30 -o Acquire::Retries=2 update >"$log" 2>&1; then
 		cat "$log" >&2
 		rm -f "$log"
 		cannot "apt-get update failed: is the package archive reachable?"
@@ -203,10 +208,16 @@ apt_update() {
 }
 
 apt_install() {
-	# apt_install [-t SUITE] PACKAGE...
-	if ! apt-get "${apt_quiet[@]}" install -y --no-install-recommends "$@"; then
+	# apt_install [-t SUITE] PACKAGE...; apt's output only when it fails.
+	local log
+	log=$(mktemp)
+	if ! apt-get "${apt_quiet[@]}" install -y --no-install-recommends "$@" >"$log" 2>&1; then
+		cat "$log" >&2
+		rm -f "$log"
 		cannot "apt-get install $* failed"
 	fi
+	grep -E '^[0-9]+ upgraded, ' "$log" | sed 's/^/vm-setup:   /'
+	rm -f "$log"
 }
 
 if [ ${#need_base[@]} -gt 0 ] || [ ${#need_bp[@]} -gt 0 ] || [ $need_sources = 1 ]; then
@@ -218,9 +229,12 @@ if [ ${#need_base[@]} -gt 0 ]; then
 fi
 if [ ${#need_bp[@]} -gt 0 ]; then
 	say "installing ${need_bp[*]} from $backports"
-	apt_install -t "$backports" "${need_bp[@]}"
+	# Without Upgrade-By-Source-Package=false apt would also upgrade the other
+	# installed packages built from bpftool's source (linux-libc-dev, linux-perf).
+	apt_install -t "$backports" -o APT::Get::Upgrade-By-Source-Package=false "${need_bp[@]}"
 fi
 for p in "${bp_pkgs[@]}"; do say "$p $(pkg_version "$p")"; done
+say "packages ready (${SECONDS}s)"
 
 [ $need_kernel = 1 ] || {
 	say "kernel $(head -n 1 "$CACHE/kernel-version") already cached in $CACHE"
@@ -238,14 +252,19 @@ flock 9
 
 # The sid cloud kernels, newest first: "linux-image-<abi>-cloud-amd64 <version>".
 sid_kernels() {
-	local name
-	apt-cache search --names-only "^linux-image-[0-9].*-$FLAVOUR\$" | awk '{ print $1 }' |
-		grep -E -- "^linux-image-[0-9][^ ]*-$FLAVOUR\$" | sort -rV |
-		while read -r name; do
-			# apt-cache madison: "name | version | <archive> <suite>/main amd64 Packages"
-			apt-cache madison "$name" 2>/dev/null |
-				awk -F'|' -v n="$name" '$3 ~ /[ \/](sid|unstable)[\/ ]/ { gsub(/ /, "", $2); print n, $2; exit }'
-		done
+	local names
+	names=$(apt-cache search --names-only "^linux-image-[0-9].*-$FLAVOUR\$" | awk '{ print $1 }' |
+		grep -E -- "^linux-image-[0-9]+\.[0-9]+(\.[0-9]+)?(-[0-9]+)?(\+[a-z0-9.]+)?-$FLAVOUR\$")
+	[ -n "$names" ] || return 0
+	# apt-cache madison: "name | version | <archive> <suite>/main amd64 Packages",
+	# one line per version and suite; one call for all names (each call reads
+	# the whole sid index).
+	# shellcheck disable=SC2086
+	apt-cache madison $names 2>/dev/null |
+		awk -F'|' '$3 ~ /[ \/](sid|unstable)[\/ ]/ {
+			gsub(/ /, "", $1); gsub(/ /, "", $2)
+			if (!seen[$1]++) print $1, $2
+		}' | sort -rV
 }
 
 apt_update
@@ -256,7 +275,7 @@ say "sid kernels: $(printf '%s; ' "${candidates[@]}")"
 
 # Unpacks one kernel's packages into a temporary tree; prints the tree.
 unpack_kernel() {
-	local image=$1 version=$2 abi tree deb p
+	local image=$1 version=$2 abi tree p
 	abi=${image#linux-image-}
 	local pkgs=("$image=$version")
 	# Newer Debian kernels split the image: the thin linux-image-* package
@@ -267,12 +286,14 @@ unpack_kernel() {
 		if apt-cache show "$p=$version" >/dev/null 2>&1; then pkgs+=("$p=$version"); fi
 	done
 	say "downloading ${pkgs[*]}" >&2
-	(cd "$CACHE/debs" && apt-get "${apt_quiet[@]}" download "${pkgs[@]}" >&2) ||
+	(cd "$CACHE/debs" && apt-get "${apt_quiet[@]}" download "${pkgs[@]}" >/dev/null) ||
 		cannot "apt-get download ${pkgs[*]} failed: is the package archive reachable?"
 	tree=$(mktemp -d "$CACHE/unpack.XXXXXX")
 	for p in "${pkgs[@]}"; do
-		deb=$(ls -t "$CACHE/debs/${p%%=*}_"*.deb | head -n 1)
-		dpkg -x "$deb" "$tree"
+		# apt-get download writes NAME_VERSION_ARCH.deb, a ':' in VERSION as %3a.
+		local debs=("$CACHE/debs/${p%%=*}_${version//:/%3a}_"*.deb)
+		[ -f "${debs[0]}" ] || die "apt-get download left no ${p%%=*} package in $CACHE/debs"
+		dpkg -x "${debs[0]}" "$tree"
 	done
 	echo "$tree"
 }
@@ -310,9 +331,9 @@ extract_vmlinux() {
 		try $((base + $(u32 584))) "$(u32 588)" && return 0
 	fi
 	local off
-	for off in $(grep -obUaP '\x28\xb5\x2f\xfd' "$img" | cut -d: -f1); do
+	while read -r off; do
 		try "$off" && return 0
-	done
+	done < <(LC_ALL=C grep -obUaP '\x28\xb5\x2f\xfd' "$img" | cut -d: -f1)
 	return 1
 }
 
@@ -372,5 +393,5 @@ printf '%s\n%s %s\n' "$kver" "$image" "$version" >"$CACHE/kernel-version.tmp"
 chmod 644 "$CACHE/kernel-version.tmp"
 mv "$CACHE/kernel-version.tmp" "$CACHE/kernel-version"
 # Only the chosen kernel's packages are worth keeping.
-find "$CACHE/debs" -name '*.deb' ! -name "*${kver%-$FLAVOUR}*" -delete
-say "ready: kernel $kver in $CACHE ($(du -sh "$CACHE" | cut -f1))"
+find "$CACHE/debs" -name '*.deb' ! -name "*${kver%-"$FLAVOUR"}*" -delete
+say "ready: kernel $kver in $CACHE ($(du -sh "$CACHE" | cut -f1)), in ${SECONDS}s"

@@ -1,0 +1,2131 @@
+/*
+ * bench/ghost-bench.c - the ghOSt paper's overhead table (SOSP 2021, Table 3), measured on
+ * a kernel backend next to baselines taken in the same run (issue 5).
+ *
+ * Every figure is the distribution (median, p99, min) of many iterations after a warm-up,
+ * printed beside its ratio to the matching baseline of the same run and the issue's target:
+ *
+ *   baselines   null system call (getppid); futex hand-off between two threads pinned on one
+ *               CPU (one way: half a ping-pong round trip); spinning cache-line hand-off
+ *               between two CPUs (one way); and, for scale, a futex wake of a thread that
+ *               sleeps on the other CPU (one way).
+ *   operations  driven by hand on the backend, no policy: the main thread is the agent of
+ *               CPU A (it spins on the enclave's default queue, which wakes nobody), a second
+ *               thread is the agent of CPU B (it sleeps in local yield; its queue wakes it).
+ *               Ghost tasks record CLOCK_MONOTONIC timestamps (ghost_now_ns's clock) in
+ *               shared memory: when they start running after being scheduled, and just
+ *               before they block or yield.
+ *   throughput  one global agent re-committing tasks that yield at once, txns per second.
+ *   memory      agent state per task (policy record + task table share, 10,000 tasks), per
+ *               CPU (computed from the structs, see mem_rows()), resident size of a process
+ *               holding 10,000 tasks' agent state.
+ *   macro       ghost-workload's rpc pattern at several offered loads with no agent,
+ *               fifo-percpu and fifo-centralized (separate processes: ghost-agent and
+ *               ghost-workload from the same bin directory).
+ *
+ * Output: a table, or --json (a list of objects, one per figure). Exit 0 on success, 1 if
+ * the backend or the machine cannot run the benchmark, 2 for bad arguments.
+ */
+#include <ghost/ghost.h>
+
+#include "fifo.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <malloc.h>
+#include <math.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define PROG "ghost-bench"
+
+#define LOAD(x) __atomic_load_n(&(x), __ATOMIC_ACQUIRE)
+#define STORE(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELEASE)
+
+/* ---- options --------------------------------------------------------------------------------- */
+
+static struct {
+	const char *kernel;
+	long iterations;	/* per operation, after the warm-up */
+	bool quick;
+	bool macro;
+	bool json;
+	enum { PRIO_AUTO, PRIO_RT, PRIO_NORMAL } prio;	/* of the sleeping agent */
+} opt = { .kernel = NULL, .iterations = 0, .macro = true };
+
+static const char usage_text[] =
+	"usage: " PROG " [--kernel K] [--iterations N] [--quick] [--no-macro]\n"
+	"                   [--prio {auto,rt,normal}] [--json]\n"
+	"\n"
+	"Measures the ghOSt paper's overhead table (message delivery, local and remote\n"
+	"schedule, group commit), global-agent throughput, agent memory and an rpc macro\n"
+	"benchmark on a kernel backend, next to baselines measured in the same run (null\n"
+	"system call, futex hand-off on one CPU, cache-line hand-off across CPUs). Every\n"
+	"figure is printed with its ratio to its baseline and the target of issue 5.\n"
+	"\n"
+	"  --kernel K        kernel backend (default: $GHOST_KERNEL, else emu)\n"
+	"  --iterations N    iterations per operation after the warm-up (default 20000;\n"
+	"                    100..10000000)\n"
+	"  --quick           a smoke run: few iterations, short throughput windows, no macro\n"
+	"  --no-macro        skip the rpc macro benchmark (about 25 s)\n"
+	"  --prio MODE       the sleeping (per-CPU) agents: auto = SCHED_FIFO where\n"
+	"                    permitted, else normal (the default, as ghost-agent); rt =\n"
+	"                    SCHED_FIFO or exit 1; normal. The spinning global agent and\n"
+	"                    every baseline thread run at normal priority\n"
+	"  --json            print a JSON list of {name, median_ns, p99_ns, baseline, ratio,\n"
+	"                    target, met, ...} instead of the table\n"
+	"  -h, --help        this text\n"
+	"\n"
+	"Needs two CPUs (it uses the first two of its affinity mask). Exit status: 0 done,\n"
+	"1 the backend or machine cannot run it, 2 bad arguments.\n";
+
+static void bad_arg(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, PROG ": ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, " (see " PROG " --help)\n");
+	exit(2);
+}
+
+static bool progress_on;
+
+static void progress(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!progress_on)
+		return;
+	fprintf(stderr, PROG ": ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static void die(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, PROG ": ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(1);
+}
+
+/* ---- time, pinning, samples ----------------------------------------------------------------- */
+
+static inline int64_t now_ns(void)
+{
+	struct timespec ts;
+
+	/* The clock of ghost_now_ns() and of every ghOSt timestamp. */
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield");
+#endif
+}
+
+static int pin_self(int cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	return pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+}
+
+struct samples {
+	double *v;
+	size_t n, cap;
+};
+
+static void s_add(struct samples *s, double x)
+{
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 1024;
+		double *v = realloc(s->v, cap * sizeof(*v));
+
+		if (!v)
+			die("out of memory");
+		s->v = v;
+		s->cap = cap;
+	}
+	s->v[s->n++] = x;
+}
+
+static void s_free(struct samples *s)
+{
+	free(s->v);
+	memset(s, 0, sizeof(*s));
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* q in [0, 1]: the smallest sample with at least q of them at or below it. */
+static double s_quantile(const double *sorted, size_t n, double q)
+{
+	size_t i;
+
+	if (!n)
+		return NAN;
+	i = (size_t)ceil(q * (double)n);
+	if (i < 1)
+		i = 1;
+	if (i > n)
+		i = n;
+	return sorted[i - 1];
+}
+
+/* ---- result rows ------------------------------------------------------------------------------ */
+
+struct row {
+	char name[64];		/* stable identifier */
+	char label[112];	/* for people */
+	bool timed;		/* median/p99/min are ns */
+	double med, p99, min, p999;
+	size_t n;
+	char base[64];		/* name of the baseline row, "" = none */
+	double target;		/* NAN = none */
+	const char *target_on;	/* "ratio" or "value" */
+	double value;		/* non-time rows (NAN if unused) */
+	const char *unit;
+	double thr, offered;	/* macro rows */
+	char note[320];
+	bool failed;
+};
+
+#define MAX_ROWS 64
+static struct row rows[MAX_ROWS];
+static int nrows;
+
+static struct row *row_new(const char *name, const char *label)
+{
+	struct row *r;
+
+	if (nrows == MAX_ROWS)
+		die("too many result rows");
+	r = &rows[nrows++];
+	memset(r, 0, sizeof(*r));
+	snprintf(r->name, sizeof(r->name), "%s", name);
+	snprintf(r->label, sizeof(r->label), "%s", label);
+	r->med = r->p99 = r->min = r->p999 = NAN;
+	r->target = NAN;
+	r->value = NAN;
+	r->thr = r->offered = NAN;
+	r->target_on = "ratio";
+	return r;
+}
+
+static struct row *row_find(const char *name)
+{
+	for (int i = 0; i < nrows; i++)
+		if (!strcmp(rows[i].name, name))
+			return &rows[i];
+	return NULL;
+}
+
+static void row_note(struct row *r, const char *fmt, ...)
+{
+	size_t len = strlen(r->note);
+	va_list ap;
+
+	if (len && len < sizeof(r->note) - 2) {
+		strcat(r->note, "; ");
+		len += 2;
+	}
+	va_start(ap, fmt);
+	vsnprintf(r->note + len, sizeof(r->note) - len, fmt, ap);
+	va_end(ap);
+}
+
+/* A timed row from samples (ns per event); frees the samples. */
+static struct row *row_time(const char *name, const char *label, struct samples *s,
+			    const char *base, double target)
+{
+	struct row *r = row_new(name, label);
+
+	r->timed = true;
+	r->n = s->n;
+	if (base)
+		snprintf(r->base, sizeof(r->base), "%s", base);
+	r->target = target;
+	if (s->n) {
+		qsort(s->v, s->n, sizeof(double), cmp_double);
+		r->med = s_quantile(s->v, s->n, 0.5);
+		r->p99 = s_quantile(s->v, s->n, 0.99);
+		r->min = s->v[0];
+	} else {
+		r->failed = true;
+	}
+	s_free(s);
+	return r;
+}
+
+static double row_ratio(const struct row *r)
+{
+	const struct row *b;
+
+	if (!r->base[0] || !(b = row_find(r->base)) || !(b->med > 0) || !r->timed)
+		return NAN;
+	return r->med / b->med;
+}
+
+/* true, false, or -1 (no target / no figure). */
+static int row_met(const struct row *r)
+{
+	double x;
+
+	if (isnan(r->target))
+		return -1;
+	x = !strcmp(r->target_on, "value") ? r->value : row_ratio(r);
+	if (isnan(x))
+		return -1;
+	return x <= r->target;
+}
+
+/* ---- baselines --------------------------------------------------------------------------------- */
+
+static long n_iter;	/* iterations per operation */
+static long n_warm;	/* warm-up iterations */
+static int CPU_A = -1, CPU_B = -1;	/* the global agent's CPU and the other one */
+
+static long futex_op(uint32_t *w, int op, uint32_t val)
+{
+	return syscall(SYS_futex, w, op, val, NULL, NULL, 0);
+}
+
+static void bl_null_syscall(void)
+{
+	enum { BATCH = 64 };
+	struct samples s = { 0 };
+
+	for (long i = 0; i < n_warm + n_iter; i++) {
+		int64_t t0 = now_ns();
+
+		for (int j = 0; j < BATCH; j++)
+			syscall(SYS_getppid);
+		if (i >= n_warm)
+			s_add(&s, (double)(now_ns() - t0) / BATCH);
+	}
+	row_time("baseline_null_syscall", "baseline: null system call (getppid)", &s, NULL, NAN);
+}
+
+/* Two threads hand a token back and forth: futex (sleeping) or spinning on one word. */
+struct pingpong {
+	uint32_t word;		/* odd: the pong side's turn; even: the ping side's */
+	int cpu_ping, cpu_pong;
+	bool spin;
+	long rounds;
+	int err;
+	uint32_t ready;
+};
+
+static void *pong_main(void *arg)
+{
+	struct pingpong *p = arg;
+	uint32_t seen = 0;
+
+	if (pin_self(p->cpu_pong))
+		p->err = 1;
+	STORE(p->ready, 1);
+	for (long i = 0; i < p->rounds; i++) {
+		uint32_t w;
+
+		/* Wait for the odd value that follows seen. */
+		while ((w = LOAD(p->word)) == seen) {
+			if (!p->spin)
+				futex_op(&p->word, FUTEX_WAIT_PRIVATE, seen);
+			else
+				cpu_relax();
+		}
+		STORE(p->word, w + 1);
+		seen = w + 1;
+		if (!p->spin)
+			futex_op(&p->word, FUTEX_WAKE_PRIVATE, 1);
+	}
+	return NULL;
+}
+
+/* One sample per batch of round trips: ns per one-way hand-off. */
+static void pingpong_run(const char *name, const char *label, int cpu_ping, int cpu_pong,
+			 bool spin, int batch)
+{
+	struct pingpong p = { .cpu_ping = cpu_ping, .cpu_pong = cpu_pong, .spin = spin };
+	struct samples s = { 0 };
+	pthread_t th;
+	long nsamples = n_warm + n_iter;
+
+	p.rounds = nsamples * batch;
+	if (pthread_create(&th, NULL, pong_main, &p))
+		die("cannot start a thread");
+	while (!LOAD(p.ready))
+		usleep(100);
+	/* This runs in a thread of its own (in_thread): the main thread keeps its mask. */
+	if (pin_self(cpu_ping))
+		p.err = 1;
+	for (long i = 0; i < nsamples; i++) {
+		int64_t t0 = now_ns();
+
+		for (int j = 0; j < batch; j++) {
+			uint32_t mine = LOAD(p.word) + 1;	/* odd */
+
+			STORE(p.word, mine);
+			if (!spin)
+				futex_op(&p.word, FUTEX_WAKE_PRIVATE, 1);
+			while (LOAD(p.word) == mine) {
+				if (!spin)
+					futex_op(&p.word, FUTEX_WAIT_PRIVATE, mine);
+				else
+					cpu_relax();
+			}
+		}
+		if (i >= n_warm)
+			s_add(&s, (double)(now_ns() - t0) / (2.0 * batch));
+	}
+	pthread_join(th, NULL);
+	{
+		struct row *r = row_time(name, label, &s, NULL, NAN);
+
+		if (p.err)
+			row_note(r, "could not pin the threads");
+	}
+}
+
+struct ping_thread {
+	void (*fn)(void);
+};
+
+static void *run_fn(void *arg)
+{
+	((struct ping_thread *)arg)->fn();
+	return NULL;
+}
+
+/* Runs fn in a fresh thread (so pinning never touches the main thread's mask). */
+static void in_thread(void (*fn)(void))
+{
+	struct ping_thread pt = { fn };
+	pthread_t th;
+
+	if (pthread_create(&th, NULL, run_fn, &pt))
+		die("cannot start a thread");
+	pthread_join(th, NULL);
+}
+
+static void bl_futex_same_cpu(void)
+{
+	pingpong_run("baseline_futex_handoff_same_cpu",
+		     "baseline: futex hand-off, two threads on one CPU (one way)", CPU_B, CPU_B,
+		     false, 1);
+}
+
+static void bl_cacheline(void)
+{
+	pingpong_run("baseline_cacheline_handoff_cross_cpu",
+		     "baseline: cache-line hand-off, spinning, across CPUs (one way)", CPU_A,
+		     CPU_B, true, 64);
+}
+
+/* A futex wake of a thread that sleeps on the other CPU (which has gone idle). */
+static struct {
+	uint32_t word, ack;
+	int64_t t_wake;
+	long n;
+	struct samples s;
+} xw;
+
+static void *xw_sleeper(void *arg)
+{
+	(void)arg;
+	pin_self(CPU_B);
+	for (long i = 0; i < xw.n; i++) {
+		uint32_t want = (uint32_t)i + 1;
+
+		while (LOAD(xw.word) != want)
+			futex_op(&xw.word, FUTEX_WAIT_PRIVATE, want - 1);
+		if (i >= n_warm / 10)
+			s_add(&xw.s, (double)(now_ns() - LOAD(xw.t_wake)));
+		STORE(xw.ack, want);
+	}
+	return NULL;
+}
+
+static void bl_futex_cross_cpu_body(void)
+{
+	pthread_t th;
+
+	xw.n = n_iter / 10 + n_warm / 10;
+	if (xw.n > 2000)
+		xw.n = 2000;
+	if (xw.n < 20)
+		xw.n = 20;
+	pin_self(CPU_A);
+	if (pthread_create(&th, NULL, xw_sleeper, NULL))
+		die("cannot start a thread");
+	for (long i = 0; i < xw.n; i++) {
+		/* Let the other CPU fall asleep: 200 us of nothing on it. */
+		int64_t until = now_ns() + 200000;
+
+		while (now_ns() < until)
+			cpu_relax();
+		STORE(xw.t_wake, now_ns());
+		STORE(xw.word, (uint32_t)i + 1);
+		futex_op(&xw.word, FUTEX_WAKE_PRIVATE, 1);
+		while (LOAD(xw.ack) != (uint32_t)i + 1)
+			cpu_relax();
+	}
+	pthread_join(th, NULL);
+	row_time("baseline_futex_wake_cross_cpu",
+		 "baseline: futex wake of a thread asleep on the other CPU (one way)", &xw.s, NULL,
+		 NAN);
+}
+
+static void run_baselines(void)
+{
+	progress("baselines");
+	bl_null_syscall();
+	in_thread(bl_futex_same_cpu);
+	in_thread(bl_cacheline);
+	in_thread(bl_futex_cross_cpu_body);
+}
+
+/* ---- memory ------------------------------------------------------------------------------------ */
+
+static long vm_rss_kb(void)
+{
+	char line[256];
+	long kb = -1;
+	FILE *f = fopen("/proc/self/status", "re");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
+			break;
+	fclose(f);
+	return kb;
+}
+
+static int64_t bench_gtid(uint64_t tid, uint64_t seq)
+{
+	return (int64_t)((tid << GHOST_GTID_SEQ_BITS) | seq);
+}
+
+/* Records per slab of a table of task_size records, found from the outside. */
+static uint32_t records_per_slab(size_t task_size)
+{
+	struct ghost_task_table t;
+	uint32_t n = 0;
+
+	if (ghost_task_table_init(&t, task_size))
+		return 0;
+	for (;;) {
+		if (!ghost_task_table_insert(&t, bench_gtid(n + 1, 1)))
+			break;
+		if (t.nchunks > 1)
+			break;
+		n++;
+	}
+	ghost_task_table_fini(&t);
+	return n;
+}
+
+/*
+ * The "--rss-child N" role: a fresh process that builds the agent state of N tasks (the
+ * FIFO policies' records in the scheduler base's task table, every one on a run queue, as
+ * a FIFO agent holds them) and prints its VmRSS in kB before and after.
+ */
+static int rss_child(long n)
+{
+	struct ghost_task_table t;
+	struct fifo_rq rq = { 0 };
+	long before = vm_rss_kb(), after;
+
+	if (ghost_task_table_init(&t, sizeof(struct fifo_task)))
+		return 1;
+	for (long i = 0; i < n; i++) {
+		struct fifo_task *ft = (struct fifo_task *)ghost_task_table_insert(
+			&t, bench_gtid(1000 + (uint64_t)i, 1 + (uint64_t)i));
+
+		if (!ft)
+			return 1;
+		ft->cpu = -1;
+		ft->state = FIFO_QUEUED;
+		fifo_rq_push_back(&rq, ft);
+	}
+	after = vm_rss_kb();
+	printf("%ld %ld %u\n", before, after, rq.count);
+	ghost_task_table_fini(&t);
+	return 0;
+}
+
+static char self_exe[PATH_MAX];
+static char bin_dir[PATH_MAX];
+
+/* Runs argv, capturing stdout into buf; kills it after timeout_ms. Returns its status. */
+static int run_capture(char *const argv[], char *buf, size_t len, int timeout_ms,
+		       bool quiet)
+{
+	int pfd[2], status = -1;
+	size_t used = 0;
+	int64_t deadline = now_ns() + (int64_t)timeout_ms * 1000000;
+	pid_t pid;
+
+	if (len)
+		buf[0] = 0;
+	if (pipe2(pfd, O_CLOEXEC))
+		return -1;
+	pid = fork();
+	if (pid < 0) {
+		close(pfd[0]);
+		close(pfd[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		int devnull = open("/dev/null", O_RDONLY);
+
+		dup2(pfd[1], 1);
+		if (devnull >= 0) {
+			dup2(devnull, 0);
+			if (quiet)
+				dup2(devnull, 2);
+		}
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	close(pfd[1]);
+	for (;;) {
+		struct pollfd p = { .fd = pfd[0], .events = POLLIN };
+		int64_t left = (deadline - now_ns()) / 1000000;
+		ssize_t r;
+
+		if (left <= 0) {
+			kill(pid, SIGKILL);
+			break;
+		}
+		if (poll(&p, 1, (int)left) <= 0)
+			continue;
+		if (used + 1 >= len) {
+			char sink[512];
+
+			r = read(pfd[0], sink, sizeof(sink));
+		} else {
+			r = read(pfd[0], buf + used, len - used - 1);
+			if (r > 0) {
+				used += (size_t)r;
+				buf[used] = 0;
+			}
+		}
+		if (r == 0 || (r < 0 && errno != EINTR))
+			break;
+	}
+	close(pfd[0]);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	return status;
+}
+
+static void mem_rows(void)
+{
+	enum { N = 10000 };
+	struct ghost_task_table t;
+	uint32_t per_slab = records_per_slab(sizeof(struct fifo_task));
+	size_t bytes, qbytes;
+	struct row *r;
+
+	progress("memory");
+	/* Per task: the FIFO policies' record in the scheduler base's table, 10,000 of them. */
+	r = row_new("mem_agent_state_per_task", "agent state per task (fifo record + table share)");
+	r->unit = "bytes";
+	r->target = 256;
+	r->target_on = "value";
+	if (per_slab && ghost_task_table_init(&t, sizeof(struct fifo_task)) == 0) {
+		for (int i = 0; i < N; i++)
+			if (!ghost_task_table_insert(&t, bench_gtid(100 + (uint64_t)i, 7 + (uint64_t)i)))
+				break;
+		bytes = (size_t)t.nchunks * per_slab * t.task_size +
+			(size_t)t.nbuckets * sizeof(*t.buckets) + (size_t)t.chunk_cap * sizeof(void *);
+		r->value = (double)bytes / N;
+		row_note(r, "struct fifo_task %zu B (record %zu B); %d tasks: %u slabs of %u records "
+			    "+ %u buckets = %zu B",
+			 sizeof(struct fifo_task), t.task_size, N, t.nchunks, per_slab, t.nbuckets,
+			 bytes);
+		ghost_task_table_fini(&t);
+	} else {
+		r->failed = true;
+	}
+
+	/*
+	 * Per CPU, computed: the policies' per-CPU structs are private to their .c files, so
+	 * their sizes are written out here from policies/fifo_percpu.c (struct pcpu: channel
+	 * pointer, run queue, current = 40 B; struct fifo_cpu_stats 8 B), fifo_centralized.c
+	 * (struct ccpu: current, last_commit = 16 B; stats 8 B) and src/agent.c (struct
+	 * ghost_agent: 48 B). What is measured: the channel object and the message ring's
+	 * mapping (ghost_queue_mapsize of the ring size fifo-percpu creates per CPU), the
+	 * per-CPU txn page of the ABI.
+	 */
+	qbytes = ghost_queue_mapsize(GHOST_MAX_QUEUE_ELEMS);
+	{
+		size_t pcpu = 40 + sizeof(struct fifo_cpu_stats), agent = 48;
+		size_t chan = sizeof(struct ghost_channel), txn = sizeof(struct ghost_cpu_data);
+		size_t fixed = 8 /* ghost_enclave.agents[] */ + 8 /* full agent's agents[] */;
+
+		r = row_new("mem_agent_state_per_cpu_percpu", "agent state per CPU, fifo-percpu");
+		r->unit = "bytes";
+		r->value = (double)(pcpu + agent + chan + qbytes + txn);
+		row_note(r, "computed: policy %zu B + agent record %zu B + channel %zu B + its ring "
+			    "(%d slots) %zu B + txn page %zu B; also %zu B of per-CPU slots "
+			    "allocated for all %d possible CPUs",
+			 pcpu, agent, chan, GHOST_MAX_QUEUE_ELEMS, qbytes, txn, pcpu + fixed,
+			 GHOST_MAX_CPUS);
+
+		pcpu = 16 + sizeof(struct fifo_cpu_stats);
+		r = row_new("mem_agent_state_per_cpu_centralized",
+			    "agent state per CPU, fifo-centralized");
+		r->unit = "bytes";
+		r->value = (double)(pcpu + agent + txn);
+		row_note(r, "computed: policy %zu B + agent record %zu B + txn page %zu B; one "
+			    "shared ring of %zu B for the enclave; also %zu B of per-CPU slots "
+			    "allocated for all %d possible CPUs",
+			 pcpu, agent, txn, qbytes, pcpu + fixed, GHOST_MAX_CPUS);
+	}
+
+	/* Resident size of a process holding 10,000 tasks' agent state. */
+	r = row_new("mem_agent_rss_10000_tasks", "agent resident set with 10,000 tasks");
+	r->unit = "bytes";
+	{
+		char out[256], n[16];
+		char *argv[] = { self_exe, "--rss-child", n, NULL };
+		long before = -1, after = -1;
+		unsigned count = 0;
+		int st;
+
+		snprintf(n, sizeof(n), "%d", N);
+		st = run_capture(argv, out, sizeof(out), 20000, false);
+		if (st == 0 && sscanf(out, "%ld %ld %u", &before, &after, &count) == 3 && after > 0) {
+			r->value = (double)after * 1024;
+			row_note(r, "VmRSS of a process building the fifo task table and run queue of "
+				    "%u tasks: %ld kB before, %ld kB after (%.1f B per task)",
+				 count, before, after, (double)(after - before) * 1024 / N);
+		} else {
+			r->failed = true;
+			row_note(r, "the measuring process failed (status 0x%x)", st);
+		}
+	}
+}
+
+/* ---- the backend: enclave, agents, tasks ------------------------------------------------------- */
+
+static char g_root[256];
+static cpu_set_t orig_affinity;	/* the process's mask at start: children get it back */
+static struct ghost_enclave *E;
+static const struct ghost_kernel_ops *K;
+static struct ghost_kenclave *KH;
+static struct ghost_channel *QA;	/* the enclave's default queue: nobody is woken (polled) */
+static struct ghost_channel *QB;	/* CPU B's agent's queue: wakes CPU B's agent */
+static const struct ghost_status_word *SWA, *SWB;	/* agent words */
+static bool park_spin_ok;
+static const char *prio_used = "normal";
+
+enum task_mode { MODE_BLOCK, MODE_YIELD, MODE_EXIT };
+enum agent_view { V_RUNNABLE, V_ONCPU, V_BLOCKED, V_WAKING };
+
+struct btask {
+	const char *name;
+	struct ghost_thread *th;
+	pid_t tid;
+	int64_t gtid;
+	struct ghost_sw_info swi;
+	const struct ghost_status_word *sw;
+	uint32_t seq;		/* agent side: seqnum of the last message read for it */
+	int view;		/* agent side: enum agent_view */
+	bool queued;		/* throughput: on the agent's FIFO */
+	/* written by the task */
+	int mode;
+	uint32_t word;		/* MODE_BLOCK waits on it (always 0) */
+	int64_t t_run;		/* first thing after it was put on a CPU */
+	int64_t t_ev;		/* just before it blocks or yields */
+	uint64_t runs;
+};
+
+enum { T_LOCAL, T_G1, T_G2, NTASKS };
+static struct btask T[NTASKS] = {
+	[T_LOCAL] = { .name = "local", .mode = MODE_BLOCK },
+	[T_G1] = { .name = "global-1", .mode = MODE_YIELD },
+	[T_G2] = { .name = "global-2", .mode = MODE_YIELD },
+};
+
+static void *task_main(void *arg)
+{
+	struct btask *t = arg;
+
+	for (;;) {
+		int mode;
+
+		STORE(t->t_run, ghost_now_ns());
+		__atomic_add_fetch(&t->runs, 1, __ATOMIC_RELAXED);
+		mode = LOAD(t->mode);
+		if (mode == MODE_EXIT)
+			return NULL;
+		STORE(t->t_ev, ghost_now_ns());
+		if (mode == MODE_BLOCK)
+			ghost_wait(&t->word, 0, 0);
+		else
+			ghost_yield();
+	}
+}
+
+static struct btask *task_of(int64_t gtid)
+{
+	for (int i = 0; i < NTASKS; i++)
+		if (T[i].gtid == gtid)
+			return &T[i];
+	return NULL;
+}
+
+/* Reads a message's seqnum into its task; returns the task (NULL for others). */
+static struct btask *msg_task(const struct ghost_msg *m)
+{
+	struct btask *t;
+
+	if (!ghost_msg_is_task(m->type))
+		return NULL;
+	t = task_of(ghost_msg_gtid(m));
+	if (t && m->seqnum > t->seq)
+		t->seq = m->seqnum;
+	return t;
+}
+
+static struct ghost_txn_opts txn_opts(int64_t target, uint32_t barrier)
+{
+	struct ghost_txn_opts o = {
+		.target = target,
+		.target_barrier = barrier,
+		.sync_group_owner = -1,
+	};
+
+	return o;
+}
+
+static void set_park_spin(long ns)
+{
+	char v[32];
+
+	snprintf(v, sizeof(v), "%ld", ns);
+	park_spin_ok = ghost_enclave_write_file(E, "park_spin_ns", v) == 0;
+}
+
+/*
+ * The embedded kernel takes a CPU away from ghost tasks (CPU_UNAVAIL) when it judges that
+ * another thread wants it (its agent gets under 60% of the CPU while being switched out
+ * involuntarily, kernels/emu/emu_kthread.c availability()), and gives it back after three
+ * clean 20 ms windows, or 100 ms with idle time. Waits for CPU B to be available again.
+ */
+static long unavail_waits;
+
+static bool wait_cpu_b_available(int ms)
+{
+	int64_t end = now_ns() + (int64_t)ms * 1000000;
+
+	if (ghost_sw_cpu_available(SWB))
+		return true;
+	__atomic_add_fetch(&unavail_waits, 1, __ATOMIC_RELAXED);
+	while (!ghost_sw_cpu_available(SWB)) {
+		if (now_ns() > end)
+			return false;
+		usleep(5000);
+	}
+	return true;
+}
+
+/* The sleeping agent outranks its CPU's tasks, as ghOSt's agents do (when permitted). */
+static bool want_rt(void)
+{
+	struct sched_param sp = { .sched_priority = 10 };
+	int err;
+
+	if (opt.prio == PRIO_NORMAL)
+		return false;
+	err = pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp);
+	if (err == 0) {
+		prio_used = "SCHED_FIFO 10";
+		return true;
+	}
+	prio_used = "normal (SCHED_FIFO not permitted)";
+	return false;
+}
+
+static void drop_rt(void)
+{
+	struct sched_param sp = { .sched_priority = 0 };
+
+	pthread_setschedparam(pthread_self(), SCHED_OTHER, &sp);
+}
+
+/* ---- CPU B's agent: local yield, or the local-agent measurements on command ------------------ */
+
+enum { CMD_IDLE, CMD_LOCAL, CMD_STOP };
+
+static struct {
+	pthread_t th;
+	int attach_err;
+	uint32_t ready;
+	int cmd;
+	uint32_t done;
+	int abort;
+	int err;
+	char why[160];
+	struct samples deliv, sched;
+	long fails;
+} AB;
+
+static void local_phase(void)
+{
+	struct btask *t = &T[T_LOCAL];
+	long got = 0, need = n_warm + n_iter;
+	int64_t t_c = 0;
+	bool valid = false;
+
+	t->view = V_RUNNABLE;
+	while (got < need && !LOAD(AB.abort)) {
+		uint32_t ab = ghost_sw_barrier(SWB);
+		const struct ghost_msg *m;
+		int r;
+
+		while ((m = ghost_channel_peek(QB))) {
+			int64_t t_deq = now_ns();
+			struct btask *mt = msg_task(m);
+
+			if (mt == t) {
+				switch (m->type) {
+				case MSG_TASK_BLOCKED:
+					if (t->view == V_ONCPU && valid) {
+						if (got >= n_warm) {
+							s_add(&AB.deliv, (double)(t_deq - LOAD(t->t_ev)));
+							s_add(&AB.sched, (double)(LOAD(t->t_run) - t_c));
+						}
+						got++;
+					}
+					t->view = V_BLOCKED;
+					valid = false;
+					break;
+				case MSG_TASK_WAKEUP:
+					t->view = V_RUNNABLE;
+					break;
+				case MSG_TASK_PREEMPT:
+				case MSG_TASK_YIELD:
+					t->view = V_RUNNABLE;
+					valid = false;
+					break;
+				default:
+					break;
+				}
+			}
+			ghost_channel_consume(QB, m);
+		}
+		if (t->view == V_BLOCKED) {
+			/* Wake it from here: its TASK_WAKEUP comes to this queue. */
+			t->view = V_WAKING;
+			ghost_wake(&t->word, 1);
+			continue;
+		}
+		if (t->view == V_RUNNABLE && ghost_sw_barrier(t->sw) == t->seq) {
+			struct ghost_txn_opts o = txn_opts(t->gtid, t->seq);
+			struct ghost_txn *txn = ghost_enclave_txn(E, CPU_B);
+
+			o.agent_barrier = ab;
+			t_c = now_ns();
+			ghost_txn_open(E, CPU_B, &o);
+			r = ghost_txn_commit(E, CPU_B);
+			if (r == 1) {
+				t->view = V_ONCPU;
+				valid = true;
+			} else if (ghost_txn_state(txn) == GHOST_TXN_CPU_UNAVAIL &&
+				   wait_cpu_b_available(5000)) {
+				continue;
+			} else if (++AB.fails > 1000 + need / 10) {
+				snprintf(AB.why, sizeof(AB.why), "local commits keep failing (%s)",
+					 ghost_txn_reason(ghost_txn_state(txn)));
+				AB.err = -EIO;
+				return;
+			}
+			continue;
+		}
+		if (ghost_channel_peek(QB))
+			continue;
+		r = ghost_txn_local_yield(E, CPU_B, ab, 0);
+		if (r && r != -ESTALE) {
+			snprintf(AB.why, sizeof(AB.why), "local yield: %s", ghost_strerror(r));
+			AB.err = r;
+			return;
+		}
+	}
+	if (got < need) {
+		snprintf(AB.why, sizeof(AB.why), "timed out after %ld of %ld iterations", got, need);
+		AB.err = -ETIMEDOUT;
+	}
+}
+
+static void *agent_b_main(void *arg)
+{
+	struct ghost_sw_info info;
+	bool rt;
+
+	(void)arg;
+	AB.attach_err = K->agent_attach(KH, CPU_B, QB->qid);
+	if (!AB.attach_err && (ghost_sw_agent_info(E, CPU_B, &info) ||
+			       !(SWB = ghost_sw_lookup(E, &info))))
+		AB.attach_err = -EIO;
+	if (AB.attach_err) {
+		STORE(AB.ready, 1);
+		return NULL;
+	}
+	rt = want_rt();
+	if (!rt && opt.prio == PRIO_RT) {
+		AB.attach_err = -EPERM;
+		K->agent_detach(KH, CPU_B);
+		return NULL;
+	}
+	STORE(AB.ready, 1);
+	for (;;) {
+		int cmd = LOAD(AB.cmd);
+		uint32_t b;
+		const struct ghost_msg *m;
+		int r;
+
+		if (cmd == CMD_STOP)
+			break;
+		if (cmd == CMD_LOCAL) {
+			local_phase();
+			STORE(AB.cmd, CMD_IDLE);
+			STORE(AB.done, 1);
+			continue;
+		}
+		b = ghost_sw_barrier(SWB);
+		while ((m = ghost_channel_peek(QB))) {
+			msg_task(m);
+			ghost_channel_consume(QB, m);
+		}
+		if (LOAD(AB.cmd) != CMD_IDLE)
+			continue;
+		r = ghost_txn_local_yield(E, CPU_B, b, 0);
+		if (r && r != -ESTALE) {
+			AB.err = r;
+			break;
+		}
+	}
+	if (rt)
+		drop_rt();
+	K->agent_detach(KH, CPU_B);
+	return NULL;
+}
+
+/* ---- CPU A's agent (the main thread): the global-agent measurements --------------------------- */
+
+/* Drains QA into the tasks' views (for setup and between phases). */
+static void drain_a(void)
+{
+	const struct ghost_msg *m;
+
+	while ((m = ghost_channel_peek(QA))) {
+		struct btask *t = msg_task(m);
+
+		if (t) {
+			switch (m->type) {
+			case MSG_TASK_BLOCKED:
+				t->view = V_BLOCKED;
+				break;
+			case MSG_TASK_WAKEUP:
+			case MSG_TASK_YIELD:
+			case MSG_TASK_PREEMPT:
+				t->view = V_RUNNABLE;
+				break;
+			default:
+				break;
+			}
+		}
+		ghost_channel_consume(QA, m);
+	}
+}
+
+/* Waits (draining QA) until cond holds or ms pass. */
+#define WAIT_UNTIL(cond, ms)                                                                \
+	({                                                                                  \
+		int64_t _end = now_ns() + (int64_t)(ms) * 1000000;                          \
+		bool _ok = false;                                                           \
+		for (;;) {                                                                  \
+			drain_a();                                                          \
+			if (cond) {                                                         \
+				_ok = true;                                                 \
+				break;                                                      \
+			}                                                                   \
+			if (now_ns() > _end)                                                \
+				break;                                                      \
+			usleep(100);                                                        \
+		}                                                                           \
+		_ok;                                                                        \
+	})
+
+enum gmode { G_SINGLE, G_GROUP2 };
+
+struct gresult {
+	struct samples deliv, ovh, e2e;
+	long fails;
+	const char *why;
+};
+
+/*
+ * Task t (yielding at once each time it runs) on CPU B, re-committed by this agent every
+ * time its TASK_YIELD arrives. Samples: delivery (its yield call -> our peek), agent
+ * overhead (our open + commit call), end to end (our open -> its first instruction).
+ */
+static void global_phase(enum gmode mode, struct btask *t, long need, struct gresult *res)
+{
+	struct ghost_cpuset group;
+	struct ghost_txn *txn = ghost_enclave_txn(E, CPU_B);
+	int64_t t_c = 0, deadline = now_ns() + 30000000000LL;
+	long got = 0, spins = 0;
+	bool valid = false;
+
+	ghost_cpuset_zero(&group);
+	ghost_cpuset_set(&group, CPU_B);
+	if (mode == G_GROUP2)
+		ghost_cpuset_set(&group, CPU_A);
+	while (got < need) {
+		const struct ghost_msg *m;
+
+		while ((m = ghost_channel_peek(QA))) {
+			int64_t t_seen = now_ns();
+			struct btask *mt = msg_task(m);
+
+			if (mt == t) {
+				switch (m->type) {
+				case MSG_TASK_YIELD:
+					if (t->view == V_ONCPU && valid) {
+						if (got >= n_warm) {
+							s_add(&res->deliv,
+							      (double)(t_seen - LOAD(t->t_ev)));
+							s_add(&res->e2e, (double)(LOAD(t->t_run) - t_c));
+						}
+						got++;
+					}
+					t->view = V_RUNNABLE;
+					valid = false;
+					break;
+				case MSG_TASK_PREEMPT:
+				case MSG_TASK_WAKEUP:
+					t->view = V_RUNNABLE;
+					valid = false;
+					break;
+				case MSG_TASK_BLOCKED:
+					t->view = V_BLOCKED;
+					res->why = "the task blocked";
+					return;
+				default:
+					break;
+				}
+			} else if (mt && (m->type == MSG_TASK_YIELD || m->type == MSG_TASK_PREEMPT ||
+					  m->type == MSG_TASK_WAKEUP)) {
+				mt->view = V_RUNNABLE;
+			}
+			ghost_channel_consume(QA, m);
+		}
+		if (t->view == V_RUNNABLE && ghost_sw_barrier(t->sw) == t->seq) {
+			struct ghost_txn_opts o = txn_opts(t->gtid, t->seq);
+			int64_t t1;
+
+			o.commit_flags = COMMIT_AT_TXN_COMMIT;
+			if (mode == G_GROUP2) {
+				struct ghost_txn_opts oa = txn_opts(GHOST_AGENT_GTID, 0);
+
+				oa.agent_barrier = ghost_sw_barrier(SWA);
+				oa.commit_flags = COMMIT_AT_TXN_COMMIT;
+				t_c = now_ns();
+				ghost_txn_open(E, CPU_B, &o);
+				ghost_txn_open(E, CPU_A, &oa);
+				ghost_txn_commit_set(E, &group);
+			} else {
+				t_c = now_ns();
+				ghost_txn_open(E, CPU_B, &o);
+				ghost_txn_commit(E, CPU_B);
+			}
+			t1 = now_ns();
+			if (ghost_txn_succeeded(txn)) {
+				t->view = V_ONCPU;
+				valid = true;
+				if (got >= n_warm)
+					s_add(&res->ovh, (double)(t1 - t_c) / (mode == G_GROUP2 ? 2 : 1));
+			} else if (ghost_txn_state(txn) == GHOST_TXN_CPU_UNAVAIL &&
+				   wait_cpu_b_available(5000)) {
+				continue;
+			} else if (++res->fails > 1000 + need / 10) {
+				res->why = ghost_txn_reason(ghost_txn_state(txn));
+				return;
+			}
+			continue;
+		}
+		cpu_relax();
+		if (++spins % 4096 == 0 && now_ns() > deadline) {
+			res->why = "timed out";
+			return;
+		}
+	}
+}
+
+/* Commits of GHOST_NULL_GTID to idle CPU B: the commit path with no task to run. */
+static void null_commits(long need, struct samples *s)
+{
+	struct ghost_txn_opts o = txn_opts(GHOST_NULL_GTID, 0);
+
+	o.commit_flags = COMMIT_AT_TXN_COMMIT;
+	for (long i = 0; i < n_warm + need; i++) {
+		int64_t t0 = now_ns();
+
+		ghost_txn_open(E, CPU_B, &o);
+		ghost_txn_commit(E, CPU_B);
+		if (i >= n_warm)
+			s_add(s, (double)(now_ns() - t0));
+	}
+}
+
+/*
+ * Throughput: the tasks yield at once every time they run; this agent keeps CPU B busy,
+ * committing the next runnable task in FIFO order whenever the previous one yielded.
+ * One sample per window: txns per second.
+ */
+static void throughput(struct btask **ts, int nt, int64_t window_ns, int windows,
+		       struct samples *rates, long *fails_out)
+{
+	struct btask *fifo[8];
+	int head = 0, count = 0;
+	struct btask *oncpu = NULL;
+	long fails = 0;
+
+	for (int i = 0; i < nt; i++) {
+		ts[i]->queued = ts[i]->view == V_RUNNABLE;
+		if (ts[i]->queued)
+			fifo[(head + count++) % 8] = ts[i];
+	}
+	int discarded = 0;
+
+	for (int w = -1; w < windows; w++) {	/* window -1: warm-up */
+		int64_t end = now_ns() + window_ns, start = now_ns();
+		long commits = 0;
+		bool discard = false;
+
+		while (now_ns() < end) {
+			const struct ghost_msg *m;
+
+			while ((m = ghost_channel_peek(QA))) {
+				struct btask *t = msg_task(m);
+
+				if (t && (m->type == MSG_TASK_YIELD || m->type == MSG_TASK_PREEMPT ||
+					  m->type == MSG_TASK_WAKEUP)) {
+					t->view = V_RUNNABLE;
+					if (t == oncpu)
+						oncpu = NULL;
+					if (!t->queued) {
+						t->queued = true;
+						fifo[(head + count++) % 8] = t;
+					}
+				}
+				ghost_channel_consume(QA, m);
+			}
+			if (!oncpu && count) {
+				struct btask *t = fifo[head];
+				struct ghost_txn_opts o;
+
+				if (ghost_sw_barrier(t->sw) != t->seq)
+					continue;	/* a message for it is on its way */
+				o = txn_opts(t->gtid, t->seq);
+				o.commit_flags = COMMIT_AT_TXN_COMMIT;
+				ghost_txn_open(E, CPU_B, &o);
+				if (ghost_txn_commit(E, CPU_B) == 1) {
+					head = (head + 1) % 8;
+					count--;
+					t->queued = false;
+					t->view = V_ONCPU;
+					oncpu = t;
+					commits++;
+				} else {
+					fails++;
+					if (ghost_txn_state(ghost_enclave_txn(E, CPU_B)) ==
+					    GHOST_TXN_CPU_UNAVAIL) {
+						/* This window does not count. */
+						wait_cpu_b_available(5000);
+						discard = true;
+						break;
+					}
+				}
+			}
+		}
+		if (discard) {
+			if (++discarded <= 10)
+				w--;
+			continue;
+		}
+		if (w >= 0)
+			s_add(rates, (double)commits * 1e9 / (double)(now_ns() - start));
+	}
+	/* Let the last one come back so every task is runnable and known again. */
+	if (oncpu)
+		WAIT_UNTIL(oncpu->view == V_RUNNABLE, 2000);
+	*fails_out = fails;
+}
+
+static void setup_backend(void)
+{
+	struct ghost_enclave_opts eo = { .sz = sizeof(eo) };
+	struct ghost_cpuset cpus;
+	struct ghost_sw_info info;
+	int err;
+
+	K = opt.kernel ? ghost_kernel_find(opt.kernel) : ghost_kernel_default();
+	if (!K)
+		die("no kernel backend \"%s\" in this build", opt.kernel);
+	snprintf(g_root, sizeof(g_root), "/tmp/ghost-bench.XXXXXX");
+	if (!mkdtemp(g_root))
+		die("cannot create a temporary directory: %s", strerror(errno));
+	ghost_cpuset_zero(&cpus);
+	ghost_cpuset_set(&cpus, CPU_A);
+	ghost_cpuset_set(&cpus, CPU_B);
+	eo.kernel = K->name;
+	eo.root = g_root;
+	eo.cpus = &cpus;
+	eo.max_tasks = 64;
+	err = ghost_enclave_create(&eo, &E);
+	if (err)
+		die("cannot create an enclave on the %s kernel: %s", K->name, ghost_strerror(err));
+	KH = ghost_enclave_kernel_handle(E);
+	if ((err = ghost_channel_create(E, 1024, 0, &QA)) || (err = ghost_channel_set_default(QA)) ||
+	    (err = ghost_channel_config_wakeup(QA, NULL, 0)) ||
+	    (err = ghost_channel_create(E, 1024, 0, &QB)) ||
+	    (err = ghost_channel_config_wakeup(QB, &CPU_B, 1)))
+		die("cannot set up the message queues: %s", ghost_strerror(err));
+	if ((err = ghost_enclave_agent_online(E)))
+		die("cannot claim the enclave's agent: %s", ghost_strerror(err));
+	/* The main thread is CPU A's agent from here on (pinned there). */
+	if ((err = K->agent_attach(KH, CPU_A, QA->qid)))
+		die("cannot attach the agent of CPU %d: %s", CPU_A, ghost_strerror(err));
+	if (ghost_sw_agent_info(E, CPU_A, &info) || !(SWA = ghost_sw_lookup(E, &info)))
+		die("no status word for the agent of CPU %d", CPU_A);
+	if (pthread_create(&AB.th, NULL, agent_b_main, NULL))
+		die("cannot start a thread");
+	while (!LOAD(AB.ready))
+		usleep(100);
+	if (AB.attach_err == -EPERM && opt.prio == PRIO_RT)
+		die("--prio rt: SCHED_FIFO is not permitted here");
+	if (AB.attach_err)
+		die("cannot attach the agent of CPU %d: %s", CPU_B, ghost_strerror(AB.attach_err));
+}
+
+/* TASK_NEW handling lives in its own drain for setup (drain_a does not know new tasks). */
+static void drain_new(void)
+{
+	const struct ghost_msg *m;
+
+	while ((m = ghost_channel_peek(QA))) {
+		if (m->type == MSG_TASK_NEW) {
+			struct ghost_msg_payload_task_new p;
+			int64_t gtid = ghost_msg_gtid(m);
+
+			ghost_msg_copy_payload(m, &p, sizeof(p));
+			for (int i = 0; i < NTASKS; i++) {
+				struct btask *t = &T[i];
+
+				if (t->tid && !t->gtid && ghost_gtid_to_tid(gtid) == t->tid) {
+					t->gtid = gtid;
+					t->seq = m->seqnum;
+					t->swi = p.sw_info;
+					t->sw = ghost_sw_lookup(E, &t->swi);
+					t->view = p.runnable ? V_RUNNABLE : V_BLOCKED;
+					if (!t->sw)
+						die("no status word for ghost thread %d", t->tid);
+				}
+			}
+			ghost_channel_consume(QA, m);
+			continue;
+		}
+		msg_task(m);
+		ghost_channel_consume(QA, m);
+	}
+}
+
+static void create_tasks(void)
+{
+	int err;
+
+	for (int i = 0; i < NTASKS; i++) {
+		struct btask *t = &T[i];
+		int64_t end;
+
+		if ((err = ghost_thread_create(E, &t->th, task_main, t)))
+			die("cannot create a ghost thread: %s", ghost_strerror(err));
+		t->tid = ghost_thread_tid(t->th);
+		end = now_ns() + 5000000000LL;
+		while (!t->gtid) {
+			drain_new();
+			if (now_ns() > end)
+				die("no TASK_NEW for ghost thread %d", t->tid);
+			usleep(50);
+		}
+	}
+	/* The local task's messages go to CPU B's agent's queue, which wakes it. */
+	err = ghost_channel_associate(QB, T[T_LOCAL].gtid, T[T_LOCAL].seq);
+	if (err < 0)
+		die("cannot associate a task with CPU %d's queue: %s", CPU_B, ghost_strerror(err));
+}
+
+static void teardown_backend(void)
+{
+	for (int i = 0; i < NTASKS; i++)
+		STORE(T[i].mode, MODE_EXIT);
+	STORE(AB.cmd, CMD_STOP);
+	ghost_txn_ping(E, CPU_B);
+	pthread_join(AB.th, NULL);
+	K->agent_detach(KH, CPU_A);
+	/* The tasks go back to normal threads, see MODE_EXIT and return. */
+	ghost_enclave_destroy(E);
+	for (int i = 0; i < NTASKS; i++)
+		if (T[i].th)
+			ghost_thread_join(T[i].th, NULL);
+	ghost_channel_destroy(QB);
+	ghost_channel_destroy(QA);
+	ghost_enclave_close(E);
+	E = NULL;
+	/* Attaching pinned this thread to CPU A; the macro's processes inherit our mask. */
+	sched_setaffinity(0, sizeof(orig_affinity), &orig_affinity);
+}
+
+static const char *B_SYSCALL = "baseline_null_syscall";
+static const char *B_FUTEX = "baseline_futex_handoff_same_cpu";
+static const char *B_LINE = "baseline_cacheline_handoff_cross_cpu";
+static const char *B_XWAKE = "baseline_futex_wake_cross_cpu";
+
+static void phase_fail(struct row *r, const char *why, long fails)
+{
+	if (why) {
+		r->failed = true;
+		row_note(r, "stopped early: %s", why);
+	}
+	if (fails)
+		row_note(r, "%ld failed commits retried", fails);
+}
+
+/* Notes how often the phase found CPU B taken away (see wait_cpu_b_available). */
+static void note_unavail(struct row *r, long before)
+{
+	long n = LOAD(unavail_waits) - before;
+
+	if (n > 0)
+		row_note(r, "CPU %d was marked unavailable %ld time%s by the backend's availability "
+			    "heuristic; the measurement waited for it", CPU_B, n, n == 1 ? "" : "s");
+}
+
+static void run_emu_ops(void)
+{
+	long u0;
+	struct gresult g = { 0 };
+	struct samples s = { 0 };
+	struct row *r;
+	long fails;
+	int64_t end;
+
+	progress("operations on the %s kernel", K->name);
+	create_tasks();
+
+	/* 1. Local: CPU B's agent sleeps; its task blocks and is committed back locally. */
+	set_park_spin(0);
+	u0 = LOAD(unavail_waits);
+	STORE(AB.done, 0);
+	STORE(AB.cmd, CMD_LOCAL);
+	ghost_txn_ping(E, CPU_B);
+	end = now_ns() + 60000000000LL;
+	while (!LOAD(AB.done)) {
+		drain_a();
+		if (now_ns() > end) {
+			STORE(AB.abort, 1);
+			ghost_txn_ping(E, CPU_B);
+			while (!LOAD(AB.done))
+				usleep(1000);
+		}
+		usleep(1000);
+	}
+	r = row_time("msg_delivery_local_agent",
+		     "message delivery to a local sleeping agent (block -> agent dequeues)",
+		     &AB.deliv, B_FUTEX, 1.3);
+	phase_fail(r, AB.err ? AB.why : NULL, AB.fails);
+	note_unavail(r, u0);
+	row_note(r, "CPU %d's agent at %s priority", CPU_B, prio_used);
+	r = row_time("local_schedule", "local schedule (commit on own CPU -> task runs)", &AB.sched,
+		     B_FUTEX, 1.3);
+	phase_fail(r, AB.err ? AB.why : NULL, AB.fails);
+	note_unavail(r, u0);
+	row_note(r, "CPU %d's agent at %s priority", CPU_B, prio_used);
+
+	/* 2. Global agent spinning on CPU A, a task on CPU B that polls while parked. */
+	set_park_spin(200000);
+	wait_cpu_b_available(3000);
+	u0 = LOAD(unavail_waits);
+	global_phase(G_SINGLE, &T[T_G1], n_warm + n_iter, &g);
+	r = row_time("msg_delivery_global_agent",
+		     "message delivery to a spinning global agent (yield -> agent sees it)",
+		     &g.deliv, B_LINE, 4);
+	phase_fail(r, g.why, g.fails);
+	note_unavail(r, u0);
+	r = row_time("remote_schedule_agent_overhead",
+		     "remote schedule, agent overhead (one txn to another CPU)", &g.ovh, B_SYSCALL,
+		     4);
+	phase_fail(r, g.why, 0);
+	if (!park_spin_ok)
+		row_note(r, "the backend has no park_spin_ns: the target was not polling");
+	r = row_time("remote_schedule_e2e_polling",
+		     "remote schedule, end to end, target CPU polling", &g.e2e, B_LINE, 20);
+	phase_fail(r, g.why, 0);
+	if (!park_spin_ok)
+		row_note(r, "the backend has no park_spin_ns: the target was not polling");
+	else
+		row_note(r, "park_spin_ns 200000");
+
+	/* 3. Group commits: this machine gives the global agent one remote CPU. */
+	memset(&g, 0, sizeof(g));
+	global_phase(G_SINGLE, &T[T_G1], n_warm + n_iter, &g);
+	s_free(&g.deliv);
+	s_free(&g.e2e);
+	r = row_time("group_commit_per_txn",
+		     "group commit, agent overhead per txn (group of 1 remote CPU)", &g.ovh,
+		     B_SYSCALL, 4);
+	phase_fail(r, g.why, g.fails);
+	row_note(r, "a %d-CPU enclave leaves its global agent %d remote CPU: a group of 1 "
+		    "(ghOSt's figure is a group of 10)", 2, 1);
+
+	memset(&g, 0, sizeof(g));
+	global_phase(G_GROUP2, &T[T_G1], n_warm + n_iter, &g);
+	s_free(&g.deliv);
+	s_free(&g.e2e);
+	r = row_time("group_commit_per_txn_2",
+		     "group commit of 2 txns per txn (task to CPU B + agent txn on own CPU)",
+		     &g.ovh, B_SYSCALL, NAN);
+	phase_fail(r, g.why, g.fails);
+	row_note(r, "the second txn targets GHOST_AGENT_GTID on the agent's own CPU: the "
+		    "commit path without a second remote CPU");
+
+	null_commits(n_iter, &s);
+	r = row_time("commit_null_txn", "commit of a GHOST_NULL_GTID txn to idle CPU B", &s,
+		     B_SYSCALL, NAN);
+
+	/*
+	 * 4. Throughput: one global agent keeps CPU B busy with tasks that yield at once. With
+	 * one task the loop is bound by the round trip; with two, a task that just yielded
+	 * polls on CPU B while the next one should run there.
+	 */
+	{
+		static const struct {
+			const char *name, *label;
+			int ntasks;
+			long spin;
+		} tp[] = {
+			{ "global_agent_throughput_1cpu",
+			  "global agent throughput, groups of 1 CPU, 1 task, target polling", 1, 200000 },
+			{ "global_agent_throughput_1cpu_2tasks",
+			  "global agent throughput, groups of 1 CPU, 2 tasks, target polling", 2, 200000 },
+			{ "global_agent_throughput_1cpu_2tasks_nopoll",
+			  "global agent throughput, groups of 1 CPU, 2 tasks, target asleep", 2, 0 },
+		};
+		struct btask *ts[2] = { &T[T_G1], &T[T_G2] };
+		int64_t window = opt.quick ? 20000000 : 100000000;
+		int windows = opt.quick ? 3 : 20;
+
+		for (size_t i = 0; i < sizeof(tp) / sizeof(tp[0]); i++) {
+			struct samples rates = { 0 };
+
+			set_park_spin(tp[i].spin);
+			wait_cpu_b_available(3000);
+			u0 = LOAD(unavail_waits);
+			throughput(ts, tp[i].ntasks, window, windows, &rates, &fails);
+			qsort(rates.v, rates.n, sizeof(double), cmp_double);
+			r = row_new(tp[i].name, tp[i].label);
+			r->unit = "txn/s";
+			r->timed = true;
+			snprintf(r->base, sizeof(r->base), "%s", B_SYSCALL);
+			r->n = rates.n;
+			if (rates.n) {
+				r->value = s_quantile(rates.v, rates.n, 0.5);
+				r->med = 1e9 / r->value;
+				r->p99 = 1e9 / rates.v[0];
+				r->min = 1e9 / rates.v[rates.n - 1];
+			} else {
+				r->failed = true;
+			}
+			row_note(r, "%d windows of %lld ms; ns columns are per txn (p99 = the slowest "
+				    "window); park_spin_ns %ld",
+				 windows, (long long)(window / 1000000), tp[i].spin);
+			if (fails)
+				row_note(r, "%ld failed commits", fails);
+			note_unavail(r, u0);
+			s_free(&rates);
+		}
+	}
+
+	/* 5. The same remote schedule with the target asleep (no polling). */
+	set_park_spin(0);
+	memset(&g, 0, sizeof(g));
+	{
+		long saved = n_warm, n = n_iter / 10 < 200 ? 200 : n_iter / 10;
+
+		if (n > 5000)
+			n = 5000;
+		n_warm = n / 10;
+		global_phase(G_SINGLE, &T[T_G1], n_warm + n, &g);
+		n_warm = saved;
+	}
+	s_free(&g.deliv);
+	r = row_time("remote_schedule_e2e_sleeping",
+		     "remote schedule, end to end, target CPU asleep (park_spin_ns 0)", &g.e2e,
+		     B_XWAKE, NAN);
+	phase_fail(r, g.why, g.fails);
+	r = row_time("remote_schedule_agent_overhead_sleeping",
+		     "remote schedule, agent overhead, target CPU asleep (futex wake inside)",
+		     &g.ovh, B_SYSCALL, NAN);
+	phase_fail(r, g.why, 0);
+
+	teardown_backend();
+}
+
+/* ---- macro: ghost-workload rpc under no agent, fifo-percpu, fifo-centralized ------------------ */
+
+static double json_num(const char *json, const char *key)
+{
+	char pat[64];
+	const char *p;
+
+	snprintf(pat, sizeof(pat), "\"%s\":", key);
+	p = strstr(json, pat);
+	if (!p)
+		return NAN;
+	return strtod(p + strlen(pat), NULL);
+}
+
+static bool agent_online(const char *root, const char *id)
+{
+	char ctl[PATH_MAX + 16], out[64];
+	char *argv[] = { ctl, "--kernel", (char *)K->name, "--root", (char *)root, "get",
+			 (char *)id, "agent_online", NULL };
+
+	snprintf(ctl, sizeof(ctl), "%s/ghostctl", bin_dir);
+	return run_capture(argv, out, sizeof(out), 5000, true) == 0 && atoi(out) == 1;
+}
+
+static void macro_one(const char *config, const char *macro_root, int rate, double seconds,
+		      int threads)
+{
+	char root[PATH_MAX];
+	char wl[PATH_MAX + 16], ag[PATH_MAX + 16], rate_s[16], dur_s[16], thr_s[16], cpus[32];
+	char name[64], label[112], out[4096];
+	const char *id = "1";
+	pid_t agent = -1;
+	struct row *r;
+	int st;
+
+	snprintf(wl, sizeof(wl), "%s/ghost-workload", bin_dir);
+	snprintf(ag, sizeof(ag), "%s/ghost-agent", bin_dir);
+	snprintf(rate_s, sizeof(rate_s), "%d", rate);
+	snprintf(dur_s, sizeof(dur_s), "%.1f", seconds);
+	snprintf(thr_s, sizeof(thr_s), "%d", threads);
+	snprintf(cpus, sizeof(cpus), "%d,%d", CPU_A, CPU_B);
+	snprintf(name, sizeof(name), "rpc_%d_%s", rate, config);
+	snprintf(label, sizeof(label), "rpc %d req/s, %s", rate, config);
+	r = row_new(name, label);
+	/* A namespace of its own: an agent that had to be killed leaves nothing in the way. */
+	snprintf(root, sizeof(root), "%s/%s", macro_root, name);
+	if (mkdir(root, 0700) && errno != EEXIST) {
+		r->failed = true;
+		row_note(r, "cannot create %s", root);
+		return;
+	}
+	r->timed = true;
+	r->unit = "req/s";
+	r->offered = rate;
+	if (strcmp(config, "no-ghost"))
+		snprintf(r->base, sizeof(r->base), "rpc_%d_no-ghost", rate);
+
+	if (strcmp(config, "no-ghost")) {
+		char *argv[] = { ag, "--policy", (char *)config, "--cpus", cpus, "--kernel",
+				 (char *)K->name, "--enclave", (char *)id, "--root", (char *)root,
+				 "--prio",
+				 opt.prio == PRIO_RT ? "rt" : opt.prio == PRIO_NORMAL ? "normal" : "auto",
+				 "--quiet", NULL };
+		int64_t end = now_ns() + 10000000000LL;
+		bool up = false;
+
+		agent = fork();
+		if (agent == 0) {
+			int devnull = open("/dev/null", O_RDWR);
+
+			if (devnull >= 0) {
+				dup2(devnull, 0);
+				dup2(devnull, 1);
+			}
+			execv(ag, argv);
+			_exit(127);
+		}
+		if (agent < 0) {
+			r->failed = true;
+			row_note(r, "cannot start ghost-agent");
+			return;
+		}
+		while (now_ns() < end) {
+			if (waitpid(agent, &st, WNOHANG) == agent) {
+				agent = -1;
+				break;
+			}
+			if ((up = agent_online(root, id)))
+				break;
+			usleep(20000);
+		}
+		if (!up) {
+			r->failed = true;
+			row_note(r, "ghost-agent did not come online");
+			if (agent > 0) {
+				kill(agent, SIGKILL);
+				waitpid(agent, &st, 0);
+			}
+			return;
+		}
+	}
+	{
+		char *argv_ghost[] = { wl, "--kernel", (char *)K->name, "--enclave", (char *)id,
+				       "--root", (char *)root, "--threads", thr_s, "--pattern", "rpc",
+				       "--rate", rate_s, "--duration", dur_s, "--warmup", "0.5",
+				       "--json", NULL };
+		char *argv_plain[] = { wl, "--no-ghost", "--threads", thr_s, "--pattern", "rpc",
+				       "--rate", rate_s, "--duration", dur_s, "--warmup", "0.5",
+				       "--json", NULL };
+
+		st = run_capture(agent > 0 ? argv_ghost : argv_plain, out, sizeof(out),
+				 (int)(seconds * 1000) + 30000, false);
+	}
+	if (agent > 0) {
+		int64_t end = now_ns() + 10000000000LL;
+
+		kill(agent, SIGINT);
+		while (waitpid(agent, &st, WNOHANG) != agent) {
+			if (now_ns() > end) {
+				kill(agent, SIGKILL);
+				waitpid(agent, &st, 0);
+				row_note(r, "ghost-agent ignored SIGINT for 10 s and was killed");
+				break;
+			}
+			usleep(10000);
+		}
+		row_note(r, "ghost-agent --prio %s",
+			 opt.prio == PRIO_RT ? "rt" : opt.prio == PRIO_NORMAL ? "normal" : "auto");
+	}
+	r->thr = json_num(out, "throughput_rps");
+	r->value = r->thr;
+	r->med = json_num(out, "p50") * 1000;
+	r->p99 = json_num(out, "p99") * 1000;
+	r->p999 = json_num(out, "p99_9") * 1000;
+	r->n = (size_t)fmax(0, json_num(out, "samples"));
+	if (isnan(r->thr) || isnan(r->med)) {
+		r->failed = true;
+		row_note(r, "ghost-workload gave no result (status 0x%x)", st);
+	} else if (strstr(out, "\"interrupted\":true")) {
+		row_note(r, "interrupted");
+	}
+}
+
+static void run_macro(void)
+{
+	static const int rates[] = { 1000, 2000, 4000 };
+	static const char *const configs[] = { "no-ghost", "fifo-percpu", "fifo-centralized" };
+	char root[300];
+
+	progress("rpc macro benchmark (about 25 s)");
+	snprintf(root, sizeof(root), "%s/macro", g_root);
+	if (mkdir(root, 0700) && errno != EEXIST) {
+		struct row *r = row_new("rpc", "rpc macro benchmark");
+
+		r->failed = true;
+		row_note(r, "cannot create %s", root);
+		return;
+	}
+	for (size_t i = 0; i < sizeof(rates) / sizeof(rates[0]); i++)
+		for (size_t c = 0; c < sizeof(configs) / sizeof(configs[0]); c++)
+			macro_one(configs[c], root, rates[i], 2.0, 4);
+}
+
+/* ---- output ------------------------------------------------------------------------------------ */
+
+static void json_str(const char *s)
+{
+	putchar('"');
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			printf("\\%c", *s);
+		else if ((unsigned char)*s < 0x20)
+			printf("\\u%04x", *s);
+		else
+			putchar(*s);
+	}
+	putchar('"');
+}
+
+static void json_num_or_null(double x, int decimals)
+{
+	if (isnan(x) || isinf(x))
+		printf("null");
+	else
+		printf("%.*f", decimals, x);
+}
+
+static void print_json(void)
+{
+	printf("[\n");
+	for (int i = 0; i < nrows; i++) {
+		const struct row *r = &rows[i];
+		const struct row *b = r->base[0] ? row_find(r->base) : NULL;
+		int met = row_met(r);
+
+		printf("  {\"name\":");
+		json_str(r->name);
+		printf(",\"label\":");
+		json_str(r->label);
+		printf(",\"median_ns\":");
+		json_num_or_null(r->timed ? r->med : NAN, 1);
+		printf(",\"p99_ns\":");
+		json_num_or_null(r->timed ? r->p99 : NAN, 1);
+		printf(",\"min_ns\":");
+		json_num_or_null(r->timed ? r->min : NAN, 1);
+		printf(",\"samples\":%zu,\"baseline\":", r->n);
+		if (b)
+			json_str(b->name);
+		else
+			printf("null");
+		printf(",\"baseline_ns\":");
+		json_num_or_null(b ? b->med : NAN, 1);
+		printf(",\"ratio\":");
+		json_num_or_null(row_ratio(r), 3);
+		printf(",\"p99_ratio\":");
+		json_num_or_null(b && r->timed && b->p99 > 0 ? r->p99 / b->p99 : NAN, 3);
+		printf(",\"target\":");
+		json_num_or_null(r->target, 2);
+		printf(",\"target_on\":");
+		if (isnan(r->target))
+			printf("null");
+		else
+			json_str(r->target_on);
+		printf(",\"met\":%s", met < 0 ? "null" : met ? "true" : "false");
+		printf(",\"value\":");
+		json_num_or_null(r->value, 1);
+		printf(",\"unit\":");
+		if (r->unit)
+			json_str(r->unit);
+		else
+			printf("\"ns\"");
+		if (!isnan(r->offered)) {
+			printf(",\"offered_rps\":");
+			json_num_or_null(r->offered, 0);
+			printf(",\"throughput_rps\":");
+			json_num_or_null(r->thr, 1);
+			printf(",\"p999_ns\":");
+			json_num_or_null(r->p999, 1);
+		}
+		printf(",\"failed\":%s,\"note\":", r->failed ? "true" : "false");
+		json_str(r->note);
+		printf("}%s\n", i + 1 < nrows ? "," : "");
+	}
+	printf("]\n");
+}
+
+static void fmt_ns(char *buf, size_t len, double ns)
+{
+	if (isnan(ns))
+		snprintf(buf, len, "-");
+	else if (ns < 1000)
+		snprintf(buf, len, "%.0f ns", ns);
+	else if (ns < 1000000)
+		snprintf(buf, len, "%.2f us", ns / 1e3);
+	else
+		snprintf(buf, len, "%.2f ms", ns / 1e6);
+}
+
+static void fmt_value(char *buf, size_t len, const struct row *r)
+{
+	if (isnan(r->value))
+		snprintf(buf, len, "-");
+	else if (r->unit && !strcmp(r->unit, "bytes") && r->value >= 10 * 1024)
+		snprintf(buf, len, "%.1f KiB", r->value / 1024);
+	else if (r->unit && !strcmp(r->unit, "bytes"))
+		snprintf(buf, len, "%.0f B", r->value);
+	else if (r->unit && !strcmp(r->unit, "txn/s"))
+		snprintf(buf, len, "%.0f txn/s", r->value);
+	else
+		snprintf(buf, len, "%.0f %s", r->value, r->unit ? r->unit : "");
+}
+
+static void print_table(void)
+{
+	printf("%-70s %10s %10s %10s %8s  %-7s %s\n", "operation", "median", "p99", "min",
+	       "ratio", "target", "met");
+	for (int i = 0; i < nrows; i++) {
+		const struct row *r = &rows[i];
+		char med[32], p99[32], min[32], ratio[32], target[32];
+		double x = row_ratio(r);
+		int met = row_met(r);
+
+		if (r->timed) {
+			fmt_ns(med, sizeof(med), r->med);
+			fmt_ns(p99, sizeof(p99), r->p99);
+			fmt_ns(min, sizeof(min), r->min);
+		} else {
+			fmt_value(med, sizeof(med), r);
+			snprintf(p99, sizeof(p99), " ");
+			snprintf(min, sizeof(min), " ");
+		}
+		if (isnan(x))
+			snprintf(ratio, sizeof(ratio), " ");
+		else
+			snprintf(ratio, sizeof(ratio), "%.2fx", x);
+		if (isnan(r->target))
+			snprintf(target, sizeof(target), " ");
+		else if (!strcmp(r->target_on, "value"))
+			snprintf(target, sizeof(target), "<=%.0f", r->target);
+		else
+			snprintf(target, sizeof(target), "<=%.1fx", r->target);
+		printf("%-70.70s %10s %10s %10s %8s  %-7s %s%s\n", r->label, med, p99, min, ratio,
+		       target, met < 0 ? "" : met ? "yes" : "NO", r->failed ? " (FAILED)" : "");
+	}
+	printf("\nbaselines of the ratios:\n");
+	for (int i = 0; i < nrows; i++) {
+		const struct row *r = &rows[i];
+
+		if (!r->base[0])
+			continue;
+		printf("  %-44s vs %s\n", r->name, r->base);
+	}
+	printf("\nnotes:\n");
+	for (int i = 0; i < nrows; i++) {
+		const struct row *r = &rows[i];
+
+		if (r->unit && (!strcmp(r->unit, "txn/s") || !strcmp(r->unit, "req/s"))) {
+			char v[48];
+
+			fmt_value(v, sizeof(v), r);
+			printf("  %s: %s%s", r->name, v, r->note[0] ? "; " : "\n");
+			if (r->note[0])
+				printf("%s\n", r->note);
+		} else if (r->note[0]) {
+			printf("  %s: %s\n", r->name, r->note);
+		}
+		if (!isnan(r->p999))
+			printf("  %s: p99.9 %.1f us\n", r->name, r->p999 / 1e3);
+	}
+}
+
+/* ---- main -------------------------------------------------------------------------------------- */
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	remove(path);
+	return 0;
+}
+
+static void cleanup_root(void)
+{
+	if (g_root[0])
+		nftw(g_root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static void on_alarm(int sig)
+{
+	static const char msg[] = PROG ": timed out (a measurement hung)\n";
+
+	(void)sig;
+	if (write(2, msg, sizeof(msg) - 1) < 0)
+		_exit(1);
+	cleanup_root();
+	_exit(1);
+}
+
+static long parse_long(const char *name, const char *s, long lo, long hi)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < lo || v > hi)
+		bad_arg("bad value \"%s\" for %s (expected %ld..%ld)", s, name, lo, hi);
+	return v;
+}
+
+int main(int argc, char **argv)
+{
+	enum { OPT_KERNEL = 256, OPT_ITER, OPT_QUICK, OPT_NO_MACRO, OPT_JSON, OPT_PRIO };
+	static const struct option longopts[] = {
+		{ "kernel", required_argument, NULL, OPT_KERNEL },
+		{ "iterations", required_argument, NULL, OPT_ITER },
+		{ "quick", no_argument, NULL, OPT_QUICK },
+		{ "no-macro", no_argument, NULL, OPT_NO_MACRO },
+		{ "json", no_argument, NULL, OPT_JSON },
+		{ "prio", required_argument, NULL, OPT_PRIO },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	cpu_set_t mine;
+	char why[256] = "";
+	int c, err;
+
+	if (argc == 3 && !strcmp(argv[1], "--rss-child"))
+		return rss_child(parse_long("--rss-child", argv[2], 1, 10000000));
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+		switch (c) {
+		case OPT_KERNEL:
+			opt.kernel = optarg;
+			break;
+		case OPT_ITER:
+			opt.iterations = parse_long("--iterations", optarg, 100, 10000000);
+			break;
+		case OPT_QUICK:
+			opt.quick = true;
+			opt.macro = false;
+			break;
+		case OPT_NO_MACRO:
+			opt.macro = false;
+			break;
+		case OPT_JSON:
+			opt.json = true;
+			break;
+		case OPT_PRIO:
+			if (!strcmp(optarg, "auto"))
+				opt.prio = PRIO_AUTO;
+			else if (!strcmp(optarg, "rt"))
+				opt.prio = PRIO_RT;
+			else if (!strcmp(optarg, "normal"))
+				opt.prio = PRIO_NORMAL;
+			else
+				bad_arg("bad value \"%s\" for --prio (expected auto, rt or normal)",
+					optarg);
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			return 0;
+		case ':':
+			bad_arg("%s needs a value", argv[optind - 1]);
+			break;
+		default:
+			bad_arg("unknown option \"%s\"", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		bad_arg("unexpected argument \"%s\"", argv[optind]);
+	n_iter = opt.iterations ? opt.iterations : opt.quick ? 300 : 20000;
+	n_warm = n_iter / 10 < 50 ? 50 : n_iter / 10;
+	progress_on = isatty(2);
+
+	K = opt.kernel ? ghost_kernel_find(opt.kernel) : ghost_kernel_default();
+	if (!K) {
+		const struct ghost_kernel_ops *const *all = ghost_kernel_all();
+
+		fprintf(stderr, PROG ": unknown --kernel \"%s\"; this build has:", opt.kernel);
+		for (; all && *all; all++)
+			fprintf(stderr, " %s", (*all)->name);
+		fprintf(stderr, " (see " PROG " --help)\n");
+		return 2;
+	}
+	err = K->probe(NULL, why, sizeof(why));
+	if (err)
+		die("the %s kernel cannot run here: %s", K->name, why[0] ? why : ghost_strerror(err));
+	if (sched_getaffinity(0, sizeof(mine), &mine))
+		die("cannot read the CPU affinity: %s", strerror(errno));
+	orig_affinity = mine;
+	for (int cpu = 0; cpu < CPU_SETSIZE && CPU_B < 0; cpu++) {
+		if (!CPU_ISSET(cpu, &mine))
+			continue;
+		if (CPU_A < 0)
+			CPU_A = cpu;
+		else
+			CPU_B = cpu;
+	}
+	if (CPU_B < 0)
+		die("needs two CPUs; this process may use only CPU %d", CPU_A);
+	{
+		ssize_t n = readlink("/proc/self/exe", self_exe, sizeof(self_exe) - 1);
+		char *slash;
+
+		if (n <= 0)
+			die("cannot find its own executable");
+		self_exe[n] = 0;
+		snprintf(bin_dir, sizeof(bin_dir), "%s", self_exe);
+		slash = strrchr(bin_dir, '/');
+		if (slash)
+			*slash = 0;
+	}
+	signal(SIGALRM, on_alarm);
+	signal(SIGPIPE, SIG_IGN);
+	alarm(opt.quick ? 120 : 900);
+	atexit(cleanup_root);
+
+	run_baselines();
+	mem_rows();
+	setup_backend();
+	run_emu_ops();
+	if (opt.macro)
+		run_macro();
+
+	if (opt.json) {
+		print_json();
+	} else {
+		char line[64];
+		struct ghost_cpuset cs;
+
+		ghost_cpuset_zero(&cs);
+		ghost_cpuset_set(&cs, CPU_A);
+		ghost_cpuset_set(&cs, CPU_B);
+		ghost_cpuset_format_list(&cs, line, sizeof(line));
+		printf(PROG ": kernel %s, CPUs %s: spinning global agent on CPU %d (normal priority), "
+		       "sleeping agent on CPU %d (%s); %ld iterations after %ld of warm-up\n\n",
+		       K->name, line, CPU_A, CPU_B, prio_used, n_iter, n_warm);
+		print_table();
+	}
+	return 0;
+}
