@@ -328,6 +328,7 @@ int emu_remove_files(struct ghost_kenclave *ke);
 int emu_lock(struct ghost_kenclave *ke);	/* takes the lock, repairing after a dead owner */
 void emu_unlock(struct ghost_kenclave *ke);
 int64_t emu_now(void);
+pid_t emu_getpid(void);
 struct emu_task *emu_task_by_gtid(struct emu_shared *sh, int64_t gtid);
 void emu_task_msg(struct ghost_kenclave *ke, struct emu_task *t, uint16_t type,
 		  const void *payload, uint16_t len);
@@ -353,7 +354,8 @@ bool emu_task_thread_dead(struct emu_task *t);
 int emu_sw_alloc(struct ghost_kenclave *ke, uint32_t *region, uint32_t *index);
 void emu_enclave_kill(struct ghost_kenclave *ke);	/* reap: every task departs */
 void emu_park_wake(struct emu_park *p);
-int emu_park_wait(struct emu_park *p, uint32_t seen, int64_t spin_ns, int64_t deadline_ns);
+int emu_park_wait(struct emu_park *p, uint32_t seen, int64_t spin_ns, int64_t deadline_ns,
+		  const int32_t *busy, int32_t self);
 void emu_set_avail(struct ghost_kenclave *ke, int cpu, bool avail, bool boost);
 void emu_release_queue_tasks(struct ghost_kenclave *ke, int q);
 int emu_discover(struct ghost_kenclave *ke);

@@ -33,6 +33,32 @@
 #include <time.h>
 #include <unistd.h>
 
+/* getpid() is a system call each time; commits ask for it on every call. */
+static pid_t cached_pid;
+
+static void forget_pid(void)
+{
+	__atomic_store_n(&cached_pid, 0, __ATOMIC_RELAXED);
+}
+
+static void watch_forks(void)
+{
+	pthread_atfork(NULL, NULL, forget_pid);
+}
+
+pid_t emu_getpid(void)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	pid_t pid = __atomic_load_n(&cached_pid, __ATOMIC_RELAXED);
+
+	if (!pid) {
+		pthread_once(&once, watch_forks);
+		pid = getpid();
+		__atomic_store_n(&cached_pid, pid, __ATOMIC_RELAXED);
+	}
+	return pid;
+}
+
 int64_t emu_now(void)
 {
 	struct timespec ts;
@@ -43,19 +69,42 @@ int64_t emu_now(void)
 
 /* ---- parking: a generation word and a waiter count (no syscall if nobody sleeps) ---- */
 
+/*
+ * Wake-ups issued while the enclave lock is held are sent once it is
+ * released: a woken thread would otherwise run (on one CPU, preempt us) only
+ * to block on the lock we still hold.
+ */
+static __thread struct emu_park *deferred_wakes[32] __attribute__((tls_model("initial-exec")));
+static __thread int ndeferred __attribute__((tls_model("initial-exec")));
+static __thread bool holding_lock __attribute__((tls_model("initial-exec")));
+
+static void futex_wake_all(struct emu_park *p)
+{
+	syscall(SYS_futex, &p->seq, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+}
+
 void emu_park_wake(struct emu_park *p)
 {
 	/* Seq-cst pairs with the waiter's increment of waiters then re-read of
 	 * seq: one of the two sides always sees the other. */
 	__atomic_add_fetch(&p->seq, 1, __ATOMIC_SEQ_CST);
-	if (__atomic_load_n(&p->waiters, __ATOMIC_SEQ_CST))
-		syscall(SYS_futex, &p->seq, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+	if (!__atomic_load_n(&p->waiters, __ATOMIC_SEQ_CST))
+		return;
+	/* A late wake of a reused record is a spurious wake-up: harmless. */
+	if (holding_lock && ndeferred < (int)GHOST_ARRAY_SIZE(deferred_wakes))
+		deferred_wakes[ndeferred++] = p;
+	else
+		futex_wake_all(p);
 }
 
-int emu_park_wait(struct emu_park *p, uint32_t seen, int64_t spin_ns, int64_t deadline_ns)
+int emu_park_wait(struct emu_park *p, uint32_t seen, int64_t spin_ns, int64_t deadline_ns,
+		  const int32_t *busy, int32_t self)
 {
+	int32_t b;
 	int ret = 0;
 
+	/* Poll first (no system call on either side), but only while *busy
+	 * says no other task needs this CPU. */
 	if (spin_ns > 0) {
 		int64_t until = emu_now() + spin_ns;
 
@@ -63,10 +112,14 @@ int emu_park_wait(struct emu_park *p, uint32_t seen, int64_t spin_ns, int64_t de
 			for (int i = 0; i < 64; i++) {
 				if (__atomic_load_n(&p->seq, __ATOMIC_ACQUIRE) != seen)
 					return 0;
+				if (busy && (b = __atomic_load_n(busy, __ATOMIC_RELAXED)) >= 0 &&
+				    b != self)
+					goto sleep;
 				__builtin_ia32_pause();
 			}
 		} while (emu_now() < until);
 	}
+sleep:
 	__atomic_add_fetch(&p->waiters, 1, __ATOMIC_SEQ_CST);
 	while (__atomic_load_n(&p->seq, __ATOMIC_SEQ_CST) == seen) {
 		struct timespec ts, *tsp = NULL;
@@ -115,14 +168,20 @@ int emu_lock(struct ghost_kenclave *ke)
 			self->in_kernel--;
 		return -EIO;
 	}
+	holding_lock = true;
 	return 0;
 }
 
 void emu_unlock(struct ghost_kenclave *ke)
 {
 	struct ghost_ktask *self = emu_self;
+	int n = ndeferred;
 
+	holding_lock = false;
+	ndeferred = 0;
 	pthread_mutex_unlock(&ke->sh->lock);
+	for (int i = 0; i < n; i++)
+		futex_wake_all(deferred_wakes[i]);
 	if (self && --self->in_kernel == 0 && self->preempt_deferred) {
 		self->preempt_deferred = 0;
 		emu_handle_preempt(self);
@@ -830,7 +889,7 @@ int emu_commit_cpus(struct ghost_kenclave *ke, const struct ghost_cpuset *cpus, 
 	struct emu_shared *sh = ke->sh;
 	struct commit_ctx cc = {
 		.claimer_cpu = claimer_cpu,
-		.caller_pid = getpid(),
+		.caller_pid = emu_getpid(),
 		.caller_is_agent = caller_is_agent,
 	};
 	int order[GHOST_MAX_CPUS], n = 0, claimer = claimer_cpu >= 0 ? claimer_cpu : 0;

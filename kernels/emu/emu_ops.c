@@ -443,7 +443,7 @@ static void agent_wait(struct ghost_kenclave *ke, int cpu, uint32_t seen)
 			else if (emu_now() >= deadline)
 				return;
 		}
-		emu_park_wait(&ec->agent_park, seen, 0, deadline);
+		emu_park_wait(&ec->agent_park, seen, 0, deadline, NULL, -1);
 		seen = __atomic_load_n(&ec->agent_park.seq, __ATOMIC_ACQUIRE);
 	}
 }
@@ -500,7 +500,7 @@ static int emu_agent_attach(struct ghost_kenclave *ke, int cpu, int q)
 	}
 	if (ec->agent_state != EMU_A_NONE) {
 		/* The old agent is live unless its process lost agent_online. */
-		bool stale = ec->agent_pid != getpid() && sh->agent_pid == getpid();
+		bool stale = ec->agent_pid != emu_getpid() && sh->agent_pid == getpid();
 
 		if (!stale) {
 			err = -EBUSY;
@@ -652,7 +652,7 @@ static int emu_run(struct ghost_kenclave *ke, int64_t gtid, uint32_t agent_barri
 	}
 	if (gtid == GHOST_AGENT_GTID) {
 		/* Ping: only the agent's own process may. */
-		if (ec->agent_state == EMU_A_NONE || ec->agent_pid != getpid()) {
+		if (ec->agent_state == EMU_A_NONE || ec->agent_pid != emu_getpid()) {
 			err = -EINVAL;
 			goto out;
 		}
@@ -762,7 +762,7 @@ static int emu_timer_set(struct ghost_kenclave *ke, int cpu, int slot, uint64_t 
 	ec = emu_cpu(ke->sh, cpu);
 	if ((err = emu_lock(ke)))
 		return err;
-	if (ec->agent_state == EMU_A_NONE || ec->agent_pid != getpid()) {
+	if (ec->agent_state == EMU_A_NONE || ec->agent_pid != emu_getpid()) {
 		err = -EINVAL;	/* the CPU's agent must be ours */
 	} else {
 		ec->timers[slot].type = type;

@@ -92,6 +92,27 @@ static void become_unmanaged(struct ghost_ktask *self)
 	sched_setaffinity(0, sizeof(self->orig_affinity), &self->orig_affinity);
 }
 
+static int64_t spin_ns(struct emu_shared *sh)
+{
+	return __atomic_load_n(&sh->park_spin_ns, __ATOMIC_RELAXED);
+}
+
+/* The current-task word of the CPU t last ran on (NULL if none). */
+static const int32_t *cpu_current(struct emu_shared *sh, struct emu_task *t)
+{
+	int cpu = __atomic_load_n(&t->cpu, __ATOMIC_ACQUIRE);
+
+	return cpu < 0 || cpu >= (int)sh->ncpus ? NULL : &emu_cpu(sh, cpu)->current;
+}
+
+static bool cpu_is_free(struct emu_shared *sh, struct emu_task *t)
+{
+	int cpu = __atomic_load_n(&t->cpu, __ATOMIC_ACQUIRE);
+
+	return cpu < 0 || cpu >= (int)sh->ncpus ||
+	       __atomic_load_n(&emu_cpu(sh, cpu)->current, __ATOMIC_ACQUIRE) < 0;
+}
+
 /*
  * Parks the calling task until the enclave puts it on a CPU (or lets it go),
  * then makes sure it is pinned there. Runs as "inside the kernel" so that a
@@ -118,8 +139,10 @@ static void wait_oncpu(struct ghost_ktask *self)
 			become_unmanaged(self);
 			break;
 		}
-		emu_park_wait(&t->park, seen, __atomic_load_n(&sh->park_spin_ns, __ATOMIC_RELAXED),
-			      0);
+		/* Poll only while our CPU is free: a task that just left it would
+		 * otherwise spin on the CPU its successor needs. */
+		emu_park_wait(&t->park, seen, cpu_is_free(sh, t) ? spin_ns(sh) : 0, 0,
+			      cpu_current(sh, t), self->idx);
 	}
 	if (!self->unmanaged) {
 		int cpu = __atomic_load_n(&t->cpu, __ATOMIC_ACQUIRE);
@@ -370,7 +393,7 @@ int emu_task_block(struct ghost_ktask *self, int64_t deadline_ns)
 			if (__atomic_load_n(&t->state, __ATOMIC_ACQUIRE) != EMU_T_BLOCKED ||
 			    (__atomic_load_n(&t->flags, __ATOMIC_ACQUIRE) & EMU_TF_UNMANAGED))
 				break;
-			if (emu_park_wait(&t->park, seen, 0, deadline_ns) == -ETIMEDOUT) {
+			if (emu_park_wait(&t->park, seen, 0, deadline_ns, NULL, -1) == -ETIMEDOUT) {
 				if (emu_lock(ke) == 0) {
 					/* The timer fired first: the task wakes itself. */
 					if (t->state == EMU_T_BLOCKED) {
