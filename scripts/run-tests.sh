@@ -19,12 +19,13 @@ summary() {
 	total_skip=$((total_skip + ${s:-0}))
 }
 tier() {
-	local name=$1
+	local name=$1 log
 	shift
 	echo "== $name"
-	local out
-	out=$("$@" 2>&1 | tee /dev/stderr | tail -n 1)
-	summary "$out"
+	log=$(mktemp)
+	"$@" 2>&1 | tee "$log"
+	summary "$(tail -n 1 "$log")"
+	rm -f "$log"
 }
 
 echo "== build"

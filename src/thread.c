@@ -66,6 +66,25 @@ struct waiter {
 	int done;		/* the waker no longer touches kt */
 };
 
+/*
+ * A bucket lock is held for a few instructions, but a ghost task preempted
+ * while holding it would park with it, and another task blocked on it holds
+ * its CPU meanwhile: preemption waits until the lock is released.
+ */
+static void bucket_lock(pthread_mutex_t *m)
+{
+	if (cur.kt && cur.ops->task_nopreempt)
+		cur.ops->task_nopreempt(cur.kt, true);
+	pthread_mutex_lock(m);
+}
+
+static void bucket_unlock(pthread_mutex_t *m)
+{
+	pthread_mutex_unlock(m);
+	if (cur.kt && cur.ops->task_nopreempt)
+		cur.ops->task_nopreempt(cur.kt, false);
+}
+
 #define WAIT_BUCKETS 256
 static struct {
 	pthread_mutex_t lock;
@@ -121,18 +140,18 @@ int ghost_wait(uint32_t *word, uint32_t val, int64_t deadline_ns)
 	b = bucket_of(word);
 	w.kt = cur.kt;
 	w.ops = cur.ops;
-	pthread_mutex_lock(&buckets[b].lock);
+	bucket_lock(&buckets[b].lock);
 	if (__atomic_load_n(word, __ATOMIC_ACQUIRE) != val) {
-		pthread_mutex_unlock(&buckets[b].lock);
+		bucket_unlock(&buckets[b].lock);
 		return -EAGAIN;
 	}
 	w.next = buckets[b].head;
 	buckets[b].head = &w;
-	pthread_mutex_unlock(&buckets[b].lock);
+	bucket_unlock(&buckets[b].lock);
 
 	r = cur.ops->task_block(cur.kt, deadline_ns);
 
-	pthread_mutex_lock(&buckets[b].lock);
+	bucket_lock(&buckets[b].lock);
 	if (!w.woken) {
 		for (struct waiter **pp = &buckets[b].head; *pp; pp = &(*pp)->next) {
 			if (*pp == &w) {
@@ -141,7 +160,7 @@ int ghost_wait(uint32_t *word, uint32_t val, int64_t deadline_ns)
 			}
 		}
 	}
-	pthread_mutex_unlock(&buckets[b].lock);
+	bucket_unlock(&buckets[b].lock);
 	/* A waker that popped us may still be unblocking us: our stack (and
 	 * our task) must outlive that. */
 	if (w.woken)
@@ -168,7 +187,7 @@ int ghost_wake(uint32_t *word, int n)
 		unsigned b = bucket_of(word);
 
 		np = 0;
-		pthread_mutex_lock(&buckets[b].lock);
+		bucket_lock(&buckets[b].lock);
 		for (struct waiter **pp = &buckets[b].head; *pp && count + np < n && np < 64;) {
 			struct waiter *w = *pp;
 
@@ -180,7 +199,7 @@ int ghost_wake(uint32_t *word, int n)
 				pp = &w->next;
 			}
 		}
-		pthread_mutex_unlock(&buckets[b].lock);
+		bucket_unlock(&buckets[b].lock);
 		for (int i = 0; i < np; i++) {
 			popped[i]->ops->task_unblock(popped[i]->kt, cpu);
 			__atomic_store_n(&popped[i]->done, 1, __ATOMIC_RELEASE);

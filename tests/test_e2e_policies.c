@@ -76,13 +76,13 @@ static void run_many(const char *policy, uint64_t id, int queue_elems)
 	if (queue_elems) {
 		/*
 		 * Rings too small for the load: messages were lost, the agent
-		 * resynchronised from the status words (dropping the stale
-		 * messages that were still in flight) and every task finished.
+		 * resynchronised from the status words and every task finished
+		 * (messages still in flight then are stale: older seqnums, or
+		 * tasks the resync found gone; both are dropped and counted).
 		 */
 		struct ghost_sched *s = fifo_sched_of(ghost_full_agent_policy_state(fa));
 
 		CHECK_MSG(s->stats.overflows > 0, "no overflow with %d-slot queues", queue_elems);
-		CHECK_EQ(s->stats.bad_msgs, 0);
 	} else {
 		check_sched_clean(fa);
 		CHECK_EQ(fifo_sched_of(ghost_full_agent_policy_state(fa))->stats.msgs[MSG_TASK_NEW],

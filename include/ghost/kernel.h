@@ -173,6 +173,13 @@ struct ghost_kernel_ops {
 	 */
 	int (*task_changed)(struct ghost_ktask *self, int what, int nice,
 			    const struct ghost_cpuset *cpus);
+	/*
+	 * Holds off (on = true) or lets through again (false) preemption of
+	 * the calling task, around the library's own short critical sections:
+	 * a task preempted while holding a lock another task spins or sleeps on
+	 * would stall both. Nests. NULL where the kernel preempts safely.
+	 */
+	void (*task_nopreempt)(struct ghost_ktask *self, bool on);
 
 	/* ---- timers ---- */
 	/*

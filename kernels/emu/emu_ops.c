@@ -34,6 +34,7 @@ int emu_task_unblock(struct ghost_ktask *task, int waker_cpu);
 int emu_task_yield(struct ghost_ktask *self);
 int emu_task_changed(struct ghost_ktask *self, int what, int nice,
 		     const struct ghost_cpuset *cpus);
+void emu_task_nopreempt(struct ghost_ktask *self, bool on);
 
 static int emu_probe(const char *root_in, char *why, size_t why_len)
 {
@@ -814,5 +815,6 @@ const struct ghost_kernel_ops ghost_kernel_emu = {
 	.task_yield = emu_task_yield,
 	.task_managed = emu_task_managed,
 	.task_changed = emu_task_changed,
+	.task_nopreempt = emu_task_nopreempt,
 	.timer_set = emu_timer_set,
 };

@@ -501,3 +501,17 @@ int emu_task_changed(struct ghost_ktask *self, int what, int nice,
 	emu_unlock(ke);
 	return 0;
 }
+
+void emu_task_nopreempt(struct ghost_ktask *self, bool on);
+void emu_task_nopreempt(struct ghost_ktask *self, bool on)
+{
+	/* The same deferral as inside the enclave lock. */
+	if (on) {
+		self->in_kernel++;
+		return;
+	}
+	if (--self->in_kernel == 0 && self->preempt_deferred) {
+		self->preempt_deferred = 0;
+		emu_handle_preempt(self);
+	}
+}

@@ -165,21 +165,34 @@ if [ -z "${GHOST_VM_KERNEL:-}" ] && [ -r "$CACHE/kernel-version" ]; then
 else
 	kname=$KERNEL
 fi
-say "booting $kname with $CPUS CPUs, tests: ${tests[*]}"
+boot() {
+	# The console comes back with CR LF line ends and the firmware's terminal
+	# escapes, both removed; the filter at the end prints what lies between
+	# the markers (or everything, verbose) while the guest runs.
+	timeout -k 10 "$TIMEOUT" "$qemu" -accel tcg -cpu max -smp "$CPUS" -m "$MEM" \
+		-kernel "$KERNEL" -initrd "$work/initrd.cpio.gz" -append "$APPEND" \
+		-nographic -no-reboot -nic none </dev/null 2>&1 |
+		sed -u -e 's/\r$//' -e 's/\x1b\[[0-9;?]*[A-Za-z]//g' -e 's/\x1b[c78]//g' | tee "$log" |
+		awk -v all="${GHOST_VM_VERBOSE:-0}" '
+			all == 1 { print; fflush(); next }
+			/^VMTEST-BEGIN/ { inside = 1 }
+			inside { print (/^VMTEST/ ? "" : "    ") $0; fflush() }
+			/^VMTEST-END/ { inside = 0 }'
+	qemu_rc=${PIPESTATUS[0]}
+}
+
 start=$(date +%s)
-# The console comes back with CR LF line ends and the firmware's terminal
-# escapes, both removed; the filter at the end prints what lies between the
-# markers (or everything, verbose) while the guest runs.
-timeout -k 10 "$TIMEOUT" "$qemu" -accel tcg -cpu max -smp "$CPUS" -m "$MEM" \
-	-kernel "$KERNEL" -initrd "$work/initrd.cpio.gz" -append "$APPEND" \
-	-nographic -no-reboot -nic none </dev/null 2>&1 |
-	sed -u -e 's/\r$//' -e 's/\x1b\[[0-9;?]*[A-Za-z]//g' -e 's/\x1b[c78]//g' | tee "$log" |
-	awk -v all="${GHOST_VM_VERBOSE:-0}" '
-		all == 1 { print; fflush(); next }
-		/^VMTEST-BEGIN/ { inside = 1 }
-		inside { print (/^VMTEST/ ? "" : "    ") $0; fflush() }
-		/^VMTEST-END/ { inside = 0 }'
-qemu_rc=${PIPESTATUS[0]}
+# Software emulation of several vCPUs occasionally crashes the guest kernel
+# while it boots (before any test ran); such a boot is tried again, twice at
+# most. A guest that reached its init is never retried.
+for attempt in 1 2 3; do
+	again=""
+	[ "$attempt" -gt 1 ] && again=" (attempt $attempt)"
+	say "booting $kname with $CPUS CPUs, tests: ${tests[*]}$again"
+	boot
+	grep -q '^VMTEST-BEGIN' "$log" && break
+	[ "$attempt" -lt 3 ] && say "the guest died before its init: $(grep -m1 -E 'Oops|panic|BUG' "$log" || echo "no console output")"
+done
 secs=$(($(date +%s) - start))
 [ -n "${GHOST_VM_LOG:-}" ] && cp "$log" "$GHOST_VM_LOG"
 
