@@ -42,4 +42,4 @@ run fifo-percpu 1
 run fifo-centralized 2
 echo
 echo "Both runs scheduled real threads of another process from a user-space agent."
-echo "The same on sched_ext or the ghOSt kernel: add --kernel scx or --kernel ghostfs (see README)."
+echo "On a machine that runs Google's ghOSt kernel the same commands take --kernel ghostfs (see README)."

@@ -67,8 +67,15 @@ static void *agent(void *arg)
 	int n = 0;
 
 	(void)arg;
-	CHECK_OK(ghost_enclave_kernel(e)->agent_attach(ghost_enclave_kernel_handle(e), 0,
-						       chan->qid));
+	{
+		char cmd[64];
+
+		/* ghostfs's way of becoming an agent, through the ctl file. */
+		CHECK_ERR(ghost_enclave_ctl(e, "become agent 7 0"), EINVAL);
+		snprintf(cmd, sizeof(cmd), "become agent 0 %d", chan->qid);
+		CHECK_OK(ghost_enclave_ctl(e, cmd));
+		CHECK_ERR(ghost_enclave_ctl(e, cmd), EBUSY);
+	}
 	CHECK_OK(ghost_sw_agent_info(e, 0, &info));
 	asw = ghost_sw_lookup(e, &info);
 	CHECK(asw != NULL);

@@ -71,7 +71,8 @@ struct ghost_kernel_ops {
 
 	/*
 	 * The enclave's ctl file: "destroy", "create sw_region <id> <node>",
-	 * "discover tasks" (one command per call). Unknown text: -EINVAL.
+	 * "discover tasks", "become agent <cpu> <queue>" (one command per
+	 * call). Unknown text: -EINVAL.
 	 */
 	int (*ctl)(struct ghost_kenclave *ke, const char *cmd);
 	/*

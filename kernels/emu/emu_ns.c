@@ -1152,6 +1152,13 @@ int emu_ctl(struct ghost_kenclave *ke, const char *cmd)
 	}
 	if (!strcmp(buf, "discover tasks"))
 		return emu_discover(ke);
+	{
+		int cpu, qid;
+
+		/* The writing thread becomes cpu's agent, as in ghostfs. */
+		if (sscanf(buf, "become agent %d %d%c", &cpu, &qid, &extra) == 2)
+			return ghost_kernel_emu.agent_attach(ke, cpu, qid);
+	}
 	if (sscanf(buf, "create sw_region %u %u%c", &id, &node, &extra) == 2) {
 		int err;
 
