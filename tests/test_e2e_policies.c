@@ -229,6 +229,43 @@ static void attr_changes(void)
 	ghost_enclave_close(e);
 }
 
+/* ---- a destroyed enclave lets a spinning task go ---- */
+
+static atomic_int released;
+
+static void *spin_until_unpinned(void *arg)
+{
+	int64_t until = ghost_now_ns() + 5000000000LL;
+	cpu_set_t set;
+
+	(void)arg;
+	/* Never calls the library: only the destroyer can unpin it. */
+	while (ghost_now_ns() < until) {
+		if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 1) {
+			atomic_store(&released, 1);
+			break;
+		}
+	}
+	return NULL;
+}
+
+static void destroy_releases(void)
+{
+	struct ghost_enclave *e = test_enclave("1", 9);
+	struct ghost_full_agent *fa = test_agent(e, "fifo-percpu", NULL);
+	struct ghost_thread *t;
+
+	atomic_store(&released, 0);
+	CHECK_OK(ghost_thread_create(e, &t, spin_until_unpinned, NULL));
+	usleep(200000);	/* it runs, pinned to CPU 1 */
+	CHECK_EQ(atomic_load(&released), 0);
+	ghost_full_agent_stop(fa);
+	CHECK_OK(ghost_enclave_destroy(e));
+	CHECK_OK(ghost_thread_join(t, NULL));
+	CHECK_MSG(atomic_load(&released), "the spinning task kept its CPU pin after the destroy");
+	ghost_enclave_close(e);
+}
+
 /* ---- the global agent moves off a CPU that another thread wants ---- */
 
 static atomic_int hog_stop;
@@ -285,6 +322,7 @@ int main(void)
 		printf("the remaining tests need 2 CPUs\n");
 		return 0;
 	}
+	destroy_releases();
 	time_slice(true);
 	time_slice(false);
 	global_moves();

@@ -1114,9 +1114,20 @@ void emu_enclave_kill(struct ghost_kenclave *ke)
 		    t->state != EMU_T_ONCPU)
 			continue;
 		emu_task_stop(ke, t, MSG_TASK_DEPARTED, EMU_T_DEPARTED);
-		/* From now on the thread is a normal thread: no CPU pin. */
+		/* From now on the thread is a normal thread: unpinned here, since
+		 * one spinning in user code may never come back to the library. */
 		emu_tflags_set(t, EMU_TF_UNMANAGED);
 		__atomic_store_n(&t->affinity_cpu, -1, __ATOMIC_RELEASE);
+		{
+			cpu_set_t set;
+
+			CPU_ZERO(&set);
+			for (int c = 0; c < GHOST_MAX_CPUS && c < CPU_SETSIZE; c++)
+				if (t->orig_mask[c / 64] & (1ull << (c % 64)))
+					CPU_SET(c, &set);
+			if (CPU_COUNT(&set))
+				sched_setaffinity(t->tid, sizeof(set), &set);
+		}
 		emu_park_wake(&t->park);
 	}
 	for (int c = 0; c < (int)sh->ncpus; c++) {
