@@ -20,6 +20,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -31,6 +32,33 @@ static void test_root_cleanup(void)
 {
 	if (test_root[0])
 		test_rm_tree(test_root);
+}
+
+/*
+ * Processes a test started: killed when it exits, whichever way, so that a
+ * failed test never leaves agents spinning behind it (they are killed
+ * before the root they use is removed: atexit runs in reverse order).
+ */
+static pid_t test_children[64];
+static int test_nchildren;
+
+static void test_kill_children(void)
+{
+	for (int i = 0; i < test_nchildren; i++)
+		if (test_children[i] > 0)
+			kill(test_children[i], SIGKILL);
+}
+
+static inline void test_track_child(pid_t pid)
+{
+	static bool registered;
+
+	if (!registered) {
+		atexit(test_kill_children);
+		registered = true;
+	}
+	if (test_nchildren < 64)
+		test_children[test_nchildren++] = pid;
 }
 
 /* A fresh namespace root for this test, removed at exit. */

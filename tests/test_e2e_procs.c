@@ -79,6 +79,7 @@ static pid_t spawn(char *const argv[], const char *out_path)
 		execv(argv[0], argv);
 		_exit(126);
 	}
+	test_track_child(pid);
 	return pid;
 }
 

@@ -42,6 +42,7 @@ static pid_t spawn_tool(const char *tool, const char *const *args, int *fd)
 	}
 	close(fds[1]);
 	*fd = fds[0];
+	test_track_child(pid);
 	return pid;
 }
 
