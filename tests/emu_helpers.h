@@ -105,6 +105,15 @@ static inline struct ghost_full_agent *test_agent(struct ghost_enclave *e, const
 	return fa;
 }
 
+/* The number after key in a stats line ("dead 24" -> 24). */
+static inline long counter_after(const char *text, const char *key)
+{
+	const char *p = strstr(text, key);
+
+	CHECK_MSG(p != NULL, "no \"%s\" in: %s", key, text);
+	return strtol(p + strlen(key), NULL, 10);
+}
+
 /* The embedded kernel's shared state of an enclave, mapped read-only. */
 static inline struct emu_shared *test_emu_state(uint64_t id, size_t *size)
 {

@@ -152,14 +152,6 @@ static pid_t start_app(uint64_t id, int threads, int rounds)
 	return spawn(argv, NULL);
 }
 
-static long counter_after(const char *text, const char *key)
-{
-	const char *p = strstr(text, key);
-
-	CHECK_MSG(p != NULL, "no \"%s\" in: %s", key, text);
-	return strtol(p + strlen(key), NULL, 10);
-}
-
 /* The agent's summary line: TASK_NEWs all ended, no seqnum error. */
 static void check_summary(const char *path, bool complete)
 {

@@ -50,14 +50,6 @@ static void *task(void *arg)
 	return NULL;
 }
 
-static long counter_after(const char *text, const char *key)
-{
-	const char *p = strstr(text, key);
-
-	CHECK_MSG(p != NULL, "no \"%s\" in: %s", key, text);
-	return strtol(p + strlen(key), NULL, 10);
-}
-
 int main(void)
 {
 	struct ghost_enclave *e;

@@ -275,6 +275,22 @@ static void remove_dir_files(const char *dir)
 	rmdir(dir);
 }
 
+/* Does another live enclave of the list (not self) own any CPU of want? */
+static bool cpus_owned_elsewhere(const char *root, const uint64_t *ids, int n, uint64_t self,
+				 const struct ghost_cpuset *want)
+{
+	for (int i = 0; i < n && i < 256; i++) {
+		struct ghost_cpuset other, both;
+
+		if (ids[i] == self || !enclave_cpus_of(root, ids[i], &other))
+			continue;
+		ghost_cpuset_and(&both, &other, want);
+		if (!ghost_cpuset_empty(&both))
+			return true;
+	}
+	return false;
+}
+
 int emu_enclave_list(const char *root_in, uint64_t *ids, int max)
 {
 	char root[400];
@@ -418,7 +434,6 @@ int emu_enclave_create(const struct ghost_kernel_create_args *args, struct ghost
 {
 	char root[400], path[700];
 	uint64_t cpus_off, queues_off, tasks_off, trace_off, id;
-	struct ghost_cpuset other;
 	struct ghost_kenclave *ke = NULL;
 	struct emu_shared *sh = NULL;
 	struct ghost_cpu_data *cd = NULL;
@@ -460,19 +475,14 @@ int emu_enclave_create(const struct ghost_kernel_create_args *args, struct ghost
 			goto out_unlock;
 		}
 		for (int i = 0; i < n && i < 256; i++) {
-			struct ghost_cpuset both;
-
 			if (args->id && ids[i] == args->id) {
 				err = -EEXIST;
 				goto out_unlock;
 			}
-			if (!enclave_cpus_of(root, ids[i], &other))
-				continue;
-			ghost_cpuset_and(&both, &other, args->cpus);
-			if (!ghost_cpuset_empty(&both)) {
-				err = -EBUSY;
-				goto out_unlock;
-			}
+		}
+		if (cpus_owned_elsewhere(root, ids, n, 0, args->cpus)) {
+			err = -EBUSY;
+			goto out_unlock;
 		}
 		id = args->id;
 		if (!id) {
@@ -1031,15 +1041,8 @@ static int write_cpus(struct ghost_kenclave *ke, const struct ghost_cpuset *want
 		if (c >= (int)sh->ncpus)
 			return -EINVAL;
 	n = emu_enclave_list(ke->root, ids, 256);
-	for (int i = 0; i < n && i < 256; i++) {
-		struct ghost_cpuset other, both;
-
-		if (ids[i] == sh->id || !enclave_cpus_of(ke->root, ids[i], &other))
-			continue;
-		ghost_cpuset_and(&both, &other, want);
-		if (!ghost_cpuset_empty(&both))
-			return -EBUSY;
-	}
+	if (cpus_owned_elsewhere(ke->root, ids, n, sh->id, want))
+		return -EBUSY;
 	emu_lock(ke);
 	for (int c = 0; c < (int)sh->ncpus && !err; c++) {
 		struct emu_cpu *ec = emu_cpu(sh, c);
