@@ -1,9 +1,21 @@
 # Top-level build. `make` builds the library (static and shared), the tools
 # and the tests; `make test` runs every test tier and ends with one line
-# "N passed, N failed"; `make demo` runs the main job.
+# "N passed, N failed"; `make test-scx` runs only the sched_ext tier (tests in
+# a virtual machine, scripts/scx-tests.sh); `make demo` runs the main job.
 #
 # Variants build into their own trees: build/ (default), build/asan
 # (AddressSanitizer + UndefinedBehaviorSanitizer), build/tsan (ThreadSanitizer).
+#
+# Options (default 0):
+#   SCX=1     builds the sched_ext backend in: kernels/scx/ghost.bpf.c is compiled
+#             with $(CLANG) (default clang-19) into $(BUILD)/scx/ghost.bpf.o, which
+#             kernels/scx/scx.c embeds, and every program links libbpf (>= 1.4).
+#             The BPF object needs a vmlinux.h with sched_ext: $(VMLINUX_H) if set,
+#             else $(GHOST_VM_CACHE)/vmlinux.h (scripts/vm/setup.sh caches one in
+#             /var/cache/ghost-vm), else one generated with $(BPFTOOL) from this
+#             machine's kernel if that has sched_ext. `make SCX=1 scx-tests` also
+#             builds the guest test programs of kernels/scx/tests.
+#   STATIC=1  links tools, benches and tests statically (no shared library).
 
 CC       ?= gcc
 BUILD    ?= build
@@ -18,11 +30,71 @@ endif
 ifeq ($(SAN),tsan)
   SANFLAGS := -fsanitize=thread -fno-omit-frame-pointer
 endif
-CFLAGS  := $(CFLAGS_COMMON) $(SANFLAGS) $(EXTRA_CFLAGS)
-LDFLAGS := $(SANFLAGS) -pthread
-LDLIBS  := -lm
+SCX     ?= 0
+STATIC  ?= 0
+CLANG   ?= clang-19
+BPFTOOL ?= bpftool
+GHOST_VM_CACHE ?= /var/cache/ghost-vm
+SCX_BPF_SRC ?= kernels/scx/ghost.bpf.c
+SCX_BPF_OBJ := $(BUILD)/scx/ghost.bpf.o
+SCX_INC     := $(BUILD)/scx/include
+SCX_CFLAGS  :=
+SCX_LDLIBS  :=
+STATIC_LDFLAGS :=
+OBJ_EXTRA   :=
+
+ifeq ($(STATIC),1)
+  STATIC_LDFLAGS := -static
+endif
+
+ifeq ($(SCX),1)
+  SCX_CFLAGS := -DGHOST_HAVE_SCX
+  SCX_LDLIBS := -lbpf -lelf -lz $(if $(filter 1,$(STATIC)),-lzstd)
+  # What the BPF build needs, checked before anything is compiled (not for
+  # the goals that build nothing themselves).
+  ifneq ($(filter-out clean test test-scx,$(or $(MAKECMDGOALS),all)),)
+    ifeq ($(shell command -v $(CLANG) 2>/dev/null),)
+      $(error SCX=1 needs $(CLANG) to compile the BPF scheduler: install clang-19 (scripts/vm/setup.sh does) or name a clang >= 15 with CLANG=...)
+    endif
+    ifneq ($(shell pkg-config --atleast-version=1.4 libbpf 2>/dev/null && echo ok),ok)
+      $(error SCX=1 needs libbpf >= 1.4 (pkg-config reports $(or $(shell pkg-config --modversion libbpf 2>/dev/null),none)): install libbpf-dev from bookworm-backports (scripts/vm/setup.sh does))
+    endif
+    ifneq ($(VMLINUX_H),)
+      SCX_VMLINUX_H := $(VMLINUX_H)
+    else ifneq ($(wildcard $(GHOST_VM_CACHE)/vmlinux.h),)
+      SCX_VMLINUX_H := $(GHOST_VM_CACHE)/vmlinux.h
+    else
+      # Generated once from this machine's kernel, if it has sched_ext.
+      SCX_VMLINUX_H := $(BUILD)/scx/vmlinux.h
+      ifeq ($(wildcard $(SCX_VMLINUX_H)),)
+        SCX_GEN := $(shell mkdir -p $(BUILD)/scx && \
+          $(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c >$(SCX_VMLINUX_H).tmp 2>/dev/null && \
+          grep -q 'struct sched_ext_ops {' $(SCX_VMLINUX_H).tmp && \
+          mv $(SCX_VMLINUX_H).tmp $(SCX_VMLINUX_H) && echo ok; rm -f $(SCX_VMLINUX_H).tmp)
+        ifneq ($(SCX_GEN),ok)
+          $(error SCX=1 needs a vmlinux.h with sched_ext and this machine's kernel has none: run scripts/vm/setup.sh as root (it caches the virtual machine kernel's in $(GHOST_VM_CACHE)) or set VMLINUX_H=FILE)
+        endif
+      endif
+    endif
+    ifeq ($(wildcard $(SCX_VMLINUX_H)),)
+      $(error SCX=1: there is no vmlinux.h at $(SCX_VMLINUX_H) (VMLINUX_H names a missing file))
+    endif
+    ifneq ($(shell grep -q 'struct sched_ext_ops {' $(SCX_VMLINUX_H) 2>/dev/null && echo ok),ok)
+      $(error SCX=1 needs a vmlinux.h with sched_ext, and $(SCX_VMLINUX_H) has no struct sched_ext_ops: run scripts/vm/setup.sh as root or set VMLINUX_H=FILE)
+    endif
+    # Which vmlinux.h the object was compiled against: choosing another rebuilds it.
+    SCX_VMLINUX_SRC := $(abspath $(SCX_VMLINUX_H))
+    $(shell mkdir -p $(BUILD)/scx && echo '$(SCX_VMLINUX_SRC)' | cmp -s - $(BUILD)/scx/vmlinux.src || \
+      echo '$(SCX_VMLINUX_SRC)' >$(BUILD)/scx/vmlinux.src)
+  endif
+endif
+
+CFLAGS  := $(CFLAGS_COMMON) $(SANFLAGS) $(SCX_CFLAGS) $(EXTRA_CFLAGS)
+LDFLAGS := $(SANFLAGS) -pthread $(STATIC_LDFLAGS)
+LDLIBS  := $(SCX_LDLIBS) -lm
 
 LIB_SRCS    := $(wildcard src/*.c) $(wildcard kernels/emu/*.c) $(wildcard kernels/ghostfs/*.c) \
+               kernels/scx/scx.c \
                $(wildcard policies/*.c)
 LIB_OBJS    := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 TOOL_SRCS   := $(wildcard tools/*.c)
@@ -31,23 +103,45 @@ BENCH_SRCS  := $(wildcard bench/*.c)
 BENCHES     := $(BENCH_SRCS:bench/%.c=$(BUILD)/bin/%)
 TEST_SRCS   := $(wildcard tests/test_*.c)
 TESTS       := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
+# Programs that run inside the sched_ext virtual machine (scripts/scx-tests.sh).
+SCX_TEST_SRCS := $(wildcard kernels/scx/tests/*.c)
+SCX_TESTS     := $(SCX_TEST_SRCS:kernels/scx/tests/%.c=$(BUILD)/scx/tests/%)
 HEADERS     := $(wildcard include/ghost/*.h) $(wildcard src/*.h) $(wildcard kernels/*/*.h) \
                $(wildcard policies/*.h) $(wildcard tests/*.h) $(wildcard tools/*.h)
 
 STATIC_LIB := $(BUILD)/lib/libghost.a
 SHARED_LIB := $(BUILD)/lib/libghost.so
 
-.PHONY: all lib tools tests test test-unit test-asan test-tsan demo clean
+.PHONY: all lib tools tests scx-tests test test-unit test-asan test-tsan test-scx demo clean
 all: lib tools tests
 
-lib: $(STATIC_LIB) $(SHARED_LIB)
+lib: $(STATIC_LIB) $(if $(filter 1,$(STATIC)),,$(SHARED_LIB))
 tools: $(TOOLS) $(BENCHES)
 tests: $(TESTS)
+scx-tests: $(SCX_TESTS)
 
+# OBJ_EXTRA: flags of one object only (set per target below).
 $(BUILD)/obj/%.o: %.c $(HEADERS)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
-	@$(CC) $(CFLAGS) -c $< -o $@
+	@$(CC) $(CFLAGS) $(OBJ_EXTRA) -c $< -o $@
+
+ifeq ($(SCX),1)
+# The BPF scheduler, compiled against a directory holding only vmlinux.h, and
+# embedded into scx.c's object (.incbin of the absolute path).
+$(SCX_INC)/vmlinux.h: $(SCX_VMLINUX_H) $(BUILD)/scx/vmlinux.src
+	@mkdir -p $(dir $@)
+	@cp $< $@
+
+$(SCX_BPF_OBJ): $(SCX_BPF_SRC) $(wildcard kernels/scx/*.h) $(SCX_INC)/vmlinux.h
+	@mkdir -p $(dir $@)
+	@echo "  BPF     $@"
+	@$(CLANG) -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_x86 -Wall -Wno-missing-declarations \
+	    -I$(SCX_INC) -Ikernels/scx -c $< -o $@
+
+$(BUILD)/obj/kernels/scx/scx.o: OBJ_EXTRA = -DGHOST_SCX_BPF_OBJ='"$(abspath $(SCX_BPF_OBJ))"'
+$(BUILD)/obj/kernels/scx/scx.o: $(SCX_BPF_OBJ)
+endif
 
 $(STATIC_LIB): $(LIB_OBJS)
 	@mkdir -p $(dir $@)
@@ -75,6 +169,11 @@ $(BUILD)/tests/%: tests/%.c $(STATIC_LIB) $(HEADERS)
 	@echo "  CCLD    $@"
 	@$(CC) $(CFLAGS) -DGHOST_BIN_DIR='"$(abspath $(BUILD))/bin"' $< -o $@ $(STATIC_LIB) $(LDFLAGS) $(LDLIBS)
 
+$(BUILD)/scx/tests/%: kernels/scx/tests/%.c $(STATIC_LIB) $(HEADERS)
+	@mkdir -p $(dir $@)
+	@echo "  CCLD    $@"
+	@$(CC) $(CFLAGS) $< -o $@ $(STATIC_LIB) $(LDFLAGS) $(LDLIBS)
+
 # The whole suite: the plain build, then the sanitizer builds.
 test:
 	@scripts/run-tests.sh
@@ -90,6 +189,10 @@ test-tsan:
 	@$(MAKE) --no-print-directory BUILD=build/tsan SAN=tsan OPT=-O1 all
 	@TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" tests/run.sh \
 	    $(patsubst tests/%.c,build/tsan/tests/%,$(filter tests/test_stress%.c tests/test_channel%.c,$(TEST_SRCS)))
+
+# The sched_ext tier alone (a virtual machine; skipped where it cannot run).
+test-scx:
+	@scripts/scx-tests.sh
 
 demo:
 	@scripts/setup.sh

@@ -6,7 +6,15 @@
 #    (does nothing when all is there already);
 # 2. kernels/scx/hello/build.sh: the hello scheduler and its static test,
 #    into $BUILD/scx (BUILD defaults to build);
-# 3. scripts/vm/run.sh: boots the kernel under qemu and runs the tests in it.
+# 3. make SCX=1 STATIC=1 into $BUILD/scx-static: the library with the sched_ext
+#    backend, the static tools (ghost-agent, ghostctl, ghost-workload) and the
+#    guest test programs kernels/scx/tests/*.c;
+# 4. scripts/vm/run.sh: boots the kernel under qemu and runs, in this order,
+#    hello_test, scx_abi_test, the other compiled tests, the scripts
+#    kernels/scx/tests/*.sh (scx_policies.sh and scx_kill.sh first), and
+#    scx_errors last; the tools go along as the directory /tests/bin.
+#    GHOST_VM_TIMEOUT (default 900 s) bounds the whole guest,
+#    GHOST_VM_TEST_TIMEOUT (default 240 s) each test.
 # Closes with one line "N passed, N failed, N skipped" counting the guest's
 # VMTEST lines; exits non-zero if a test failed or the guest did not get
 # through them. A machine that cannot do this at all (no root to install what
@@ -15,6 +23,8 @@
 set -u
 cd "$(dirname "$0")/.." || exit 1
 out=${BUILD:-build}/scx
+static=${BUILD:-build}/scx-static
+jobs=$(nproc 2>/dev/null || echo 2)
 
 skipped() {
 	echo "scx-tests: skipped: $*"
@@ -39,11 +49,32 @@ esac
 t1=$(now)
 
 kernels/scx/hello/build.sh "$out" || failed "building the hello scheduler failed"
+make -s -j"$jobs" BUILD="$static" SCX=1 STATIC=1 tools scx-tests >/dev/null ||
+	failed "building the sched_ext backend, its static tools and tests failed (make BUILD=$static SCX=1 STATIC=1 tools scx-tests)"
 t2=$(now)
 
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
-scripts/vm/run.sh "$out/hello_test" 2>&1 | tee "$log"
+bin=$(mktemp -d)/bin
+trap 'rm -rf "$log" "$(dirname "$bin")"' EXIT
+mkdir -p "$bin"
+for t in ghost-agent ghostctl ghost-workload; do
+	cp "$static/bin/$t" "$bin/" || failed "no $static/bin/$t"
+done
+# hello_test first, then scx_abi_test and any other compiled test, the
+# scripts (scx_policies.sh, scx_kill.sh, then the others), scx_errors last.
+tests=("$out/hello_test")
+[ -e kernels/scx/tests/scx_abi_test.c ] && tests+=("$static/scx/tests/scx_abi_test")
+for t in kernels/scx/tests/*.c; do
+	t=${t##*/}
+	t=${t%.c}
+	case $t in scx_abi_test | scx_errors | "*") ;; *) tests+=("$static/scx/tests/$t") ;; esac
+done
+for t in kernels/scx/tests/scx_policies.sh kernels/scx/tests/scx_kill.sh kernels/scx/tests/*.sh; do
+	[ -e "$t" ] && [[ " ${tests[*]} " != *" $t "* ]] && tests+=("$t")
+done
+[ -e kernels/scx/tests/scx_errors.c ] && tests+=("$static/scx/tests/scx_errors")
+GHOST_VM_TIMEOUT=${GHOST_VM_TIMEOUT:-900} GHOST_VM_TEST_TIMEOUT=${GHOST_VM_TEST_TIMEOUT:-240} \
+	scripts/vm/run.sh "${tests[@]}" "$bin" 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}
 t3=$(now)
 [ "$rc" -eq 77 ] && skipped "scripts/vm/run.sh cannot boot the virtual machine here (the reason is above)"

@@ -13,9 +13,11 @@
 
 extern const struct ghost_kernel_ops ghost_kernel_emu;
 extern const struct ghost_kernel_ops ghost_kernel_ghostfs;
+extern const struct ghost_kernel_ops ghost_kernel_scx;
 
 static const struct ghost_kernel_ops *const backends[] = {
 	&ghost_kernel_emu,
+	&ghost_kernel_scx,
 	&ghost_kernel_ghostfs,
 	NULL,
 };

@@ -22,7 +22,7 @@ static const char usage[] =
 	"usage: ghost-agent --policy {fifo-percpu,fifo-centralized} --cpus LIST\n"
 	"                   [--kernel {emu,scx,ghostfs}] [--enclave ID | --attach ID]\n"
 	"                   [--time-slice USEC] [--global-cpu CPU] [--stats SECONDS]\n"
-	"                   [--root DIR] [--prio {auto,rt,normal}] [--keep] [--quiet]\n"
+	"                   [--root DIR] [--prio {auto,rt,normal}] [--keep] [--quiet] [-v]\n"
 	"\n"
 	"Schedules the CPUs of an enclave from user space until SIGINT or SIGTERM.\n"
 	"\n"
@@ -39,6 +39,7 @@ static const char usage[] =
 	"  --prio MODE         agent threads: auto (real-time if allowed), rt, normal\n"
 	"  --keep              do not destroy the enclave at exit (a new agent may take it)\n"
 	"  --quiet             no stats lines, only errors and the summary\n"
+	"  -v, --verbose       the library's notes too (twice: its debug messages)\n"
 	"  -h, --help          this text\n";
 
 static void bad_arg(const char *fmt, const char *arg)
@@ -95,6 +96,7 @@ int main(int argc, char **argv)
 		{ "prio", required_argument, NULL, 'P' },
 		{ "keep", no_argument, NULL, 'K' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -104,6 +106,7 @@ int main(int argc, char **argv)
 	uint64_t create_id = 0, attach_id = 0;
 	int stats_s = 0, opt, err;
 	bool keep = false;
+	enum ghost_log_level log_level = GHOST_LOG_WARN;
 	struct stats_ctx sctx = { 0 };
 	const struct ghost_policy *policy;
 	const struct ghost_kernel_ops *ops;
@@ -113,7 +116,7 @@ int main(int argc, char **argv)
 	struct ghost_full_agent *fa;
 	char why[256], line[1024];
 
-	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "hv", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'p':
 			policy_name = optarg;
@@ -123,6 +126,9 @@ int main(int argc, char **argv)
 			break;
 		case 'k':
 			kernel = optarg;
+			break;
+		case 'v':
+			log_level = log_level == GHOST_LOG_WARN ? GHOST_LOG_INFO : GHOST_LOG_DEBUG;
 			break;
 		case 'e':
 			create_id = (uint64_t)parse_num("--enclave", optarg, 1, 1LL << 40);
@@ -188,7 +194,7 @@ int main(int argc, char **argv)
 	if (strcmp(policy->name, "fifo-centralized") && (cfg.time_slice_ns || cfg.global_cpu >= 0))
 		bad_arg("%s", "--time-slice and --global-cpu apply to fifo-centralized only");
 
-	ghost_log_set_callback(ghost_log_stderr, NULL, GHOST_LOG_WARN);
+	ghost_log_set_callback(ghost_log_stderr, NULL, log_level);
 	err = ops->probe(root, why, sizeof(why));
 	if (err) {
 		fprintf(stderr, "ghost-agent: the %s kernel cannot run here: %s\n", ops->name, why);

@@ -10,7 +10,11 @@
 #   busybox sh scripts): the guest has no shared libraries.
 #
 # The guest: qemu-system-x86_64 with software emulation (-accel tcg -cpu max;
-# KVM does not work on these machines), console on ttyS0 = qemu's stdout. Its
+# KVM does not work on these machines), console on ttyS0 = qemu's stdout. The
+# virtual CPUs share one host thread (thread=single): with a thread per vCPU the
+# kernel's live code patching (int3 breakpoints while static keys flip, which
+# loading and unloading a sched_ext scheduler does) now and then crashed the
+# guest ("Oops: int3" in scheduler code). Its
 # /init mounts proc, sysfs, devtmpfs, bpf, debugfs, tracefs and cgroup2, prints
 # "VMTEST-BEGIN ...", then one line "VMTEST <name> PASS|FAIL|SKIP" per test,
 # then "VMTEST-END", and powers off.
@@ -169,7 +173,7 @@ boot() {
 	# The console comes back with CR LF line ends and the firmware's terminal
 	# escapes, both removed; the filter at the end prints what lies between
 	# the markers (or everything, verbose) while the guest runs.
-	timeout -k 10 "$TIMEOUT" "$qemu" -accel tcg -cpu max -smp "$CPUS" -m "$MEM" \
+	timeout -k 10 "$TIMEOUT" "$qemu" -accel tcg,thread=single -cpu max -smp "$CPUS" -m "$MEM" \
 		-kernel "$KERNEL" -initrd "$work/initrd.cpio.gz" -append "$APPEND" \
 		-nographic -no-reboot -nic none </dev/null 2>&1 |
 		sed -u -e 's/\r$//' -e 's/\x1b\[[0-9;?]*[A-Za-z]//g' -e 's/\x1b[c78]//g' | tee "$log" |

@@ -1,0 +1,1561 @@
+/*
+ * kernels/scx/ghost.bpf.c - the ghOSt kernel side as a sched_ext BPF scheduler.
+ *
+ * Owns, for the tasks of one enclave (the threads switched to SCHED_EXT while it is loaded,
+ * partial-switch mode: everything else stays in the fair class):
+ *   - the task events -> ghOSt messages translation (struct_ops callbacks below), written
+ *     straight into the ABI rings of mmapable map "g_queues", with per-task sequence numbers
+ *     kept in the ABI status words of mmapable map "g_sw";
+ *   - the transactions: the agent writes txns into mmapable "g_cpu_data"; the SEC("syscall")
+ *     program gs_commit (run by the loader with BPF_PROG_TEST_RUN, one bpf(2) call per
+ *     commit) claims, validates in the ghOSt kernel's order and latches them; the target
+ *     CPU's ops.dispatch then inserts the latched task into its local queue;
+ *   - agent wake-ups: a per-CPU BPF ring buffer ("doorbell") the agent thread sleeps on.
+ *
+ * It must never run a held task without a commit (tasks are only inserted from dispatch, and
+ * only the latched one), never trust the mmapped memory user space can write (queue indices
+ * and sizes are the kernel's own copies in g_state, txn fields are read once), and never call
+ * a helper while holding g_state's lock (the verifier forbids it): every event is "lock,
+ * update, unlock, then kick CPUs / ring doorbells". One lock serialises the whole enclave, as
+ * the embedded kernel's enclave lock does; this keeps per-task sequence numbers in ring order
+ * whichever context produces them.
+ *
+ * Ordering: user space reads status words and ring heads with acquire loads. Plain BPF
+ * stores are not ordered by the language, so every store another CPU reads locklessly goes
+ * through WRITE_ONCE (a volatile store, which the compiler keeps in program order) and relies
+ * on x86-64's store ordering (TSO) for the rest: fields before the barrier, slots before the
+ * head. This scheduler is built for x86-64 only.
+ */
+#define BPF_NO_KFUNC_PROTOTYPES
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+#include "ghost_scx.h"
+
+char _license[] SEC("license") = "GPL";
+
+extern void scx_bpf_dsq_insert(struct task_struct *p, u64 dsq_id, u64 slice, u64 enq_flags) __ksym;
+extern void scx_bpf_kick_cpu(s32 cpu, u64 flags) __ksym;
+extern s32 scx_bpf_task_cpu(const struct task_struct *p) __ksym;
+extern struct task_struct *bpf_task_from_pid(s32 pid) __ksym;
+extern void bpf_task_release(struct task_struct *p) __ksym;
+extern bool bpf_cpumask_test_cpu(u32 cpu, const struct cpumask *cpumask) __ksym;
+extern void scx_bpf_exit_bstr(s64 exit_code, char *fmt, unsigned long long *data,
+			      u32 data__sz) __ksym;
+
+#define WRITE_ONCE(x, v) (*(volatile typeof(x) *)&(x) = (v))
+#define READ_ONCE(x) (*(volatile typeof(x) *)&(x))
+#define OPS(name, args...) SEC("struct_ops/" #name) BPF_PROG(name, ##args)
+
+#define TASK_NEW_STATE 0x800	/* task_struct.__state of a child not yet woken */
+#define TASK_DEAD_STATE 0x80
+#define PF_EXITING_FLAG 0x4
+
+/* ---- maps ---- */
+
+struct gs_queues {
+	struct gs_queue q[GS_MAX_QUEUES];
+};
+struct gs_cpu_pages {
+	struct gs_cpu_data cpu[GS_MAX_CPUS];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, u32);
+	__type(value, struct gs_state);
+} g_state SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, 1);
+	__type(key, u32);
+	__type(value, struct gs_sw_region);
+} g_sw SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, 1);
+	__type(key, u32);
+	__type(value, struct gs_queues);
+} g_queues SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, 1);
+	__type(key, u32);
+	__type(value, struct gs_cpu_pages);
+} g_cpu_data SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, GS_MAX_TASKS);
+	__type(key, s32);	/* tid */
+	__type(value, u32);	/* slot */
+} g_tid2slot SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, u32);
+	__type(value, struct gs_exit);
+} g_exit SEC(".maps");
+
+struct gs_bell {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, GS_BELL_BYTES);
+};
+
+/* Inner ring buffers are created and inserted by the loader, one per CPU. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, GS_MAX_CPUS);
+	__type(key, u32);
+	__array(values, struct gs_bell);
+} g_bells SEC(".maps");
+
+/* ---- the context every program starts with ---- */
+
+struct ctx {
+	struct gs_state *st;
+	struct gs_sw_region *sw;
+	struct gs_queues *qs;
+	struct gs_cpu_pages *cd;
+	u64 now;
+	/* Side effects collected under the lock, carried out after it. */
+	u64 ring[GS_MASK_WORDS];
+	u64 kick[GS_MASK_WORDS];
+};
+
+static __always_inline bool ctx_init(struct ctx *c)
+{
+	struct gs_state *st;
+	struct gs_sw_region *sw;
+	struct gs_queues *qs;
+	struct gs_cpu_pages *cd;
+	u32 zero = 0;
+
+	st = bpf_map_lookup_elem(&g_state, &zero);
+	sw = bpf_map_lookup_elem(&g_sw, &zero);
+	qs = bpf_map_lookup_elem(&g_queues, &zero);
+	cd = bpf_map_lookup_elem(&g_cpu_data, &zero);
+	if (!st || !sw || !qs || !cd)
+		return false;
+	c->st = st;
+	c->sw = sw;
+	c->qs = qs;
+	c->cd = cd;
+	c->now = bpf_ktime_get_ns();
+	for (int i = 0; i < GS_MASK_WORDS; i++) {
+		c->ring[i] = 0;
+		c->kick[i] = 0;
+	}
+	return true;
+}
+
+static __always_inline void mask_set(u64 *m, s32 cpu)
+{
+	if (cpu >= 0 && cpu < GS_MAX_CPUS)
+		m[(cpu >> 6) & (GS_MASK_WORDS - 1)] |= 1ull << (cpu & 63);
+}
+
+static __always_inline bool mask_test(const u64 *m, s32 cpu)
+{
+	if (cpu < 0 || cpu >= GS_MAX_CPUS)
+		return false;
+	return m[(cpu >> 6) & (GS_MASK_WORDS - 1)] & (1ull << (cpu & 63));
+}
+
+/* After the unlock: kick and ring what the locked section decided. */
+static __always_inline void ctx_finish(struct ctx *c)
+{
+	u32 i;
+
+	bpf_for(i, 0, GS_MAX_CPUS) {
+		u64 bit = 1ull << (i & 63);
+		u32 w = (i >> 6) & (GS_MASK_WORDS - 1);
+
+		if (c->kick[w] & bit)
+			scx_bpf_kick_cpu(i, SCX_KICK_PREEMPT);
+		if (c->ring[w] & bit) {
+			void *bell = bpf_map_lookup_elem(&g_bells, &i);
+
+			if (bell)
+				bpf_ringbuf_output(bell, &i, sizeof(i), BPF_RB_FORCE_WAKEUP);
+		}
+	}
+}
+
+static __always_inline struct gs_cpu *cpu_rec(struct ctx *c, s32 cpu)
+{
+	return &c->st->cpus[cpu & (GS_MAX_CPUS - 1)];
+}
+
+static __always_inline struct gs_task *task_rec(struct ctx *c, u32 slot)
+{
+	return &c->st->tasks[slot & (GS_MAX_TASKS - 1)];
+}
+
+static __always_inline struct gs_sw *sw_word(struct ctx *c, u32 slot)
+{
+	return &c->sw->words[slot & (GS_MAX_TASKS - 1)];
+}
+
+static __always_inline u32 slot_of_gtid(s64 gtid)
+{
+	return (u32)((gtid & ((1 << GS_SLOT_BITS) - 1)) - 1);
+}
+
+/* ---- the ring producer (under the lock) ---- */
+
+static __always_inline void slot_put(struct gs_queue *Q, u32 idx, u32 k, u32 v)
+{
+	/* At most 2 * (GS_QSLOTS - 1) + 15 < 2 * GS_QSLOTS + GS_QSLACK: in bounds by construction. */
+	Q->slots[(idx & (GS_QSLOTS - 1)) * 2 + (k & 15)] = v;
+}
+
+/*
+ * Writes one message (8-byte header + len payload bytes) into queue qid, padding the end of
+ * the ring with a NOP when it would straddle. A full ring counts an overflow and drops the
+ * message (the sender's barrier has moved anyway, as in the ghOSt kernel).
+ */
+static __always_inline int produce(struct gs_state *st, struct gs_queues *qs, s32 qid, u32 type,
+			      u32 seq, const u32 *pl, u32 len)
+{
+	struct gs_qctl *qc;
+	struct gs_queue *Q;
+	u32 nelems, head, tail, length, slots, idx, to_end, filler, needed, used;
+
+	if (qid < 0 || qid >= GS_MAX_QUEUES)
+		goto drop;
+	qc = &st->q[qid & (GS_MAX_QUEUES - 1)];
+	Q = &qs->q[qid & (GS_MAX_QUEUES - 1)];
+	nelems = qc->nelems;
+	if (!qc->live || nelems < 8 || nelems > GS_QSLOTS || (nelems & (nelems - 1)))
+		goto drop;
+	if (len > 56)
+		goto drop;
+	length = 8 + len;
+	slots = (length + 7) / 8;
+	head = Q->head;
+	tail = READ_ONCE(Q->tail);
+	used = head - tail;
+	idx = head & (nelems - 1);
+	to_end = nelems - idx;
+	filler = slots > to_end ? to_end : 0;
+	needed = filler + slots;
+	if (used > nelems || needed > nelems - used) {
+		__sync_fetch_and_add(&Q->overflow, 1);
+		goto drop;
+	}
+	if (filler) {
+		slot_put(Q, idx, 0, GS_MSG_NOP | ((filler * 8) << 16));
+		slot_put(Q, idx, 1, 0);
+		idx = 0;
+	}
+	slot_put(Q, idx, 0, type | (length << 16));
+	slot_put(Q, idx, 1, seq);
+	for (u32 i = 0; i < 14; i++) {
+		if (i >= (slots - 1) * 2)
+			break;
+		slot_put(Q, idx, 2 + i, i < len / 4 ? pl[i] : 0);
+	}
+	/* Slots first, then head (x86 TSO + volatile store: the consumer's acquire sees them). */
+	WRITE_ONCE(Q->head, head + needed);
+	if (type >= 64 && type < 80)
+		st->stats.msgs[(type - 64) & 15]++;
+	return 0;
+drop:
+	st->stats.dropped++;
+	return -1;
+}
+
+static __always_inline u32 sw_bump(struct gs_sw *w)
+{
+	u32 b = w->barrier + 1;
+
+	WRITE_ONCE(w->barrier, b);
+	return b;
+}
+
+/* Wakes cpu's agent if it sleeps on its doorbell (the ring happens after the unlock). */
+static __always_inline void agent_wake(struct ctx *c, s32 cpu)
+{
+	struct gs_cpu *cr = cpu_rec(c, cpu);
+
+	if (cr->waiting) {
+		cr->waiting = 0;
+		mask_set(c->ring, cpu);
+	}
+}
+
+static __always_inline u32 agent_bump(struct ctx *c, s32 cpu)
+{
+	struct gs_cpu *cr = cpu_rec(c, cpu);
+
+	if (!cr->agent_tid)
+		return 0;
+	return sw_bump(sw_word(c, cr->agent_slot));
+}
+
+/* A CPU message for cpu's agent: its barrier is the sequence number. */
+static __always_inline void cpu_msg(struct ctx *c, s32 cpu, u32 type, const void *pl, u32 len)
+{
+	struct gs_cpu *cr = cpu_rec(c, cpu);
+	s32 qid;
+	u32 seq;
+
+	if (!cr->agent_tid) {
+		c->st->stats.dropped++;
+		return;
+	}
+	seq = agent_bump(c, cpu);
+	qid = cr->agent_qid >= 0 ? cr->agent_qid : c->st->default_qid;
+	produce(c->st, c->qs, qid, type, seq, pl, len);
+	agent_wake(c, cpu);
+}
+
+/*
+ * A task message: the task's barrier moves (even if the message is dropped), then the
+ * message goes to the task's queue and the queue's wake-up agent is told (the one on the
+ * task's CPU if it is among the targets, else the first).
+ */
+static __always_inline void task_msg(struct ctx *c, u32 slot, u32 type, const void *pl, u32 len)
+{
+	struct gs_task *t = task_rec(c, slot);
+	struct gs_qctl *qc;
+	u32 seq;
+	s32 w;
+
+	seq = sw_bump(sw_word(c, slot));
+	if (produce(c->st, c->qs, t->qid, type, seq, pl, len))
+		return;
+	qc = &c->st->q[t->qid & (GS_MAX_QUEUES - 1)];
+	if (!qc->nwake)
+		return;
+	w = qc->wake_cpu[0];
+	if (qc->nwake > 1 && qc->wake_cpu[1] == t->cpu)
+		w = t->cpu;
+	if (w < 0 || w >= GS_MAX_CPUS)
+		return;
+	agent_bump(c, w);
+	agent_wake(c, w);
+}
+
+static __always_inline void sw_set_flags(struct ctx *c, u32 slot, u32 set, u32 clear)
+{
+	struct gs_sw *w = sw_word(c, slot);
+
+	WRITE_ONCE(w->flags, (w->flags & ~clear) | set);
+}
+
+/* ---- task messages ---- */
+
+static __always_inline void msg_preempt(struct ctx *c, u32 slot, s32 cpu, bool yield,
+					bool was_latched)
+{
+	struct gs_task *t = task_rec(c, slot);
+	struct gs_p_task_preempt p = {};
+
+	p.gtid = t->gtid;
+	p.runtime = sw_word(c, slot)->runtime;
+	p.cpu_seqnum = cpu_rec(c, cpu)->cpu_seqnum;
+	p.cpu = cpu;
+	p.was_latched = yield ? 0 : was_latched;
+	sw_set_flags(c, slot, GS_SW_TASK_RUNNABLE, GS_SW_TASK_ONCPU);
+	/* TASK_YIELD's payload is TASK_PREEMPT's without was_latched (same size and offsets). */
+	task_msg(c, slot, yield ? GS_MSG_TASK_YIELD : GS_MSG_TASK_PREEMPT, &p, sizeof(p));
+}
+
+static __always_inline void msg_new(struct ctx *c, u32 slot, bool runnable)
+{
+	struct gs_task *t = task_rec(c, slot);
+	struct gs_p_task_new p = {};
+
+	p.gtid = t->gtid;
+	p.parent_gtid = t->parent_gtid;
+	p.runtime = sw_word(c, slot)->runtime;
+	p.runnable = runnable;
+	p.nice = t->nice;
+	p.sw_id = 0;
+	p.sw_index = slot;
+	sw_set_flags(c, slot, runnable ? GS_SW_TASK_RUNNABLE : 0,
+		     GS_SW_TASK_ONCPU | (runnable ? 0 : GS_SW_TASK_RUNNABLE));
+	task_msg(c, slot, GS_MSG_TASK_NEW, &p, sizeof(p));
+}
+
+static __always_inline void msg_wakeup(struct ctx *c, u32 slot)
+{
+	struct gs_task *t = task_rec(c, slot);
+	struct gs_p_task_wakeup p = {};
+
+	p.gtid = t->gtid;
+	p.last_ran_cpu = t->cpu;
+	p.wake_up_cpu = t->cpu;
+	p.waker_cpu = t->waker_cpu;
+	sw_set_flags(c, slot, GS_SW_TASK_RUNNABLE, 0);
+	task_msg(c, slot, GS_MSG_TASK_WAKEUP, &p, sizeof(p));
+}
+
+static __always_inline void msg_blocked(struct ctx *c, u32 slot)
+{
+	struct gs_task *t = task_rec(c, slot);
+	struct gs_p_task_blocked p = {};
+
+	p.gtid = t->gtid;
+	p.runtime = sw_word(c, slot)->runtime;
+	p.cpu_seqnum = cpu_rec(c, t->cpu)->cpu_seqnum;
+	p.cpu = t->cpu;
+	sw_set_flags(c, slot, 0, GS_SW_TASK_ONCPU | GS_SW_TASK_RUNNABLE);
+	task_msg(c, slot, GS_MSG_TASK_BLOCKED, &p, sizeof(p));
+}
+
+/* A latch that will not be dispatched: its task goes back to the agent. */
+static __always_inline void unlatch(struct ctx *c, s32 cpu, bool tell)
+{
+	struct gs_cpu *cr = cpu_rec(c, cpu);
+	s32 slot = cr->latch_slot;
+	struct gs_task *t;
+
+	if (slot < 0)
+		return;
+	cr->latch_slot = -1;
+	cr->latch_gtid = 0;
+	t = task_rec(c, slot);
+	if (t->phase != GS_LATCHED || t->latch_cpu != cpu)
+		return;
+	t->phase = GS_QUEUED;
+	t->latch_cpu = -1;
+	if (tell)
+		msg_preempt(c, slot, cpu, false, true);
+}
+
+/* ---- looking a task up ---- */
+
+static __always_inline s32 slot_of(struct task_struct *p)
+{
+	s32 pid = p->pid;
+	u32 *s = bpf_map_lookup_elem(&g_tid2slot, &pid);
+
+	return s ? (s32)(*s & (GS_MAX_TASKS - 1)) : -1;
+}
+
+/* Under the lock: is slot still p's record? */
+static __always_inline bool is_mine(struct ctx *c, s32 slot, s32 pid)
+{
+	struct gs_task *t;
+
+	if (slot < 0)
+		return false;
+	t = task_rec(c, slot);
+	return t->kind == GS_K_TASK && t->tid == pid && t->phase != GS_GONE;
+}
+
+static __always_inline s32 nice_of(struct task_struct *p)
+{
+	return p->static_prio - 120;
+}
+
+/* ---- struct_ops callbacks ---- */
+
+s32 OPS(gs_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wake_flags)
+{
+	struct ctx c;
+	s32 slot = slot_of(p), me = bpf_get_smp_processor_id();
+
+	if (slot < 0 || !ctx_init(&c))
+		return prev_cpu;
+	bpf_spin_lock(&c.st->lock);
+	if (is_mine(&c, slot, p->pid))
+		task_rec(&c, slot)->waker_cpu = me;
+	bpf_spin_unlock(&c.st->lock);
+	return prev_cpu;
+}
+
+void OPS(gs_enqueue, struct task_struct *p, u64 enq_flags)
+{
+	struct ctx c;
+	s32 slot = slot_of(p), cpu = scx_bpf_task_cpu(p);
+	bool unmanaged = false;
+	struct gs_task *t;
+
+	if (!ctx_init(&c))
+		goto global;
+	bpf_spin_lock(&c.st->lock);
+	if (!is_mine(&c, slot, p->pid)) {
+		unmanaged = true;
+		c.st->stats.unmanaged++;
+		bpf_spin_unlock(&c.st->lock);
+		goto global;
+	}
+	t = task_rec(&c, slot);
+	t->flags &= ~GS_TF_ONCPU;
+	switch (t->phase) {
+	case GS_NEW:
+		t->phase = GS_QUEUED;
+		msg_new(&c, slot, true);
+		break;
+	case GS_BLOCKED:
+		t->phase = GS_QUEUED;
+		msg_wakeup(&c, slot);
+		break;
+	case GS_OFF_RUNNABLE:
+	case GS_CHANGE_ONCPU:
+	case GS_ONCPU:
+		t->phase = GS_QUEUED;
+		msg_preempt(&c, slot, t->cpu, t->flags & GS_TF_YIELDING, false);
+		break;
+	case GS_DISPATCHED:
+		/* Inserted, but the CPU went to a higher class before it ran (SCX_ENQ_IMMED). */
+		t->phase = GS_QUEUED;
+		t->latch_cpu = -1;
+		msg_preempt(&c, slot, cpu, false, true);
+		break;
+	default:
+		/* GS_CHANGE_HELD and the like: back where it was, nothing new to say. */
+		if (t->phase == GS_CHANGE_HELD)
+			t->phase = GS_QUEUED;
+		break;
+	}
+	t->flags &= ~(GS_TF_YIELDING | GS_TF_FORCE_OFF);
+	bpf_spin_unlock(&c.st->lock);
+	ctx_finish(&c);
+	/* Held: never inserted here; only a commit's dispatch runs it. */
+	return;
+global:
+	(void)unmanaged;
+	scx_bpf_dsq_insert(p, SCX_DSQ_GLOBAL, SCX_SLICE_DFL, enq_flags);
+}
+
+static __always_inline void set_avail(struct ctx *c, s32 cpu, bool avail)
+{
+	struct gs_cpu *cr = cpu_rec(c, cpu);
+	struct gs_p_cpu pl = { .cpu = cpu };
+
+	if (!cr->agent_tid || !cr->in_enclave || cr->unavail == !avail)
+		return;
+	cr->unavail = !avail;
+	if (avail)
+		sw_set_flags(c, cr->agent_slot, GS_SW_CPU_AVAIL, GS_SW_BOOST_PRIO);
+	else
+		sw_set_flags(c, cr->agent_slot, GS_SW_BOOST_PRIO, GS_SW_CPU_AVAIL);
+	if (c->st->tun.deliver_cpu_availability)
+		cpu_msg(c, cpu, avail ? GS_MSG_CPU_AVAILABLE : GS_MSG_CPU_BUSY, &pl, sizeof(pl));
+	else
+		agent_bump(c, cpu);
+}
+
+void OPS(gs_dispatch, s32 cpu, struct task_struct *prev)
+{
+	struct ctx c;
+	struct gs_cpu *cr;
+	struct gs_task *t;
+	s32 slot, tid = 0;
+	struct task_struct *p;
+
+	if (!ctx_init(&c))
+		return;
+	bpf_spin_lock(&c.st->lock);
+	cr = cpu_rec(&c, cpu);
+	/* Dispatch runs only when no higher class wants this CPU: it is ours again. */
+	if (cr->unavail)
+		set_avail(&c, cpu, true);
+	slot = cr->latch_slot;
+	if (slot >= 0) {
+		t = task_rec(&c, slot);
+		cr->latch_slot = -1;
+		if (t->phase == GS_LATCHED && t->latch_cpu == cpu && t->gtid == cr->latch_gtid) {
+			t->phase = GS_DISPATCHED;
+			cr->run_flags = cr->latch_run_flags;
+			tid = t->tid;
+		}
+		cr->latch_gtid = 0;
+	} else if (cr->rtla_on_idle) {
+		cr->rtla_on_idle = 0;
+		agent_wake(&c, cpu);
+	}
+	bpf_spin_unlock(&c.st->lock);
+	ctx_finish(&c);
+	if (!tid)
+		return;
+	p = bpf_task_from_pid(tid);
+	if (p) {
+		if (bpf_cpumask_test_cpu(cpu, p->cpus_ptr)) {
+			scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL, SCX_SLICE_INF, SCX_ENQ_IMMED);
+			bpf_task_release(p);
+			__sync_fetch_and_add(&c.st->stats.dispatches, 1);
+			return;
+		}
+		bpf_task_release(p);
+	}
+	/* Gone or no longer allowed here: give it back to the agent. */
+	__sync_fetch_and_add(&c.st->stats.dispatch_skips, 1);
+	bpf_spin_lock(&c.st->lock);
+	t = task_rec(&c, slot);
+	if (t->phase == GS_DISPATCHED && t->tid == tid) {
+		t->phase = GS_QUEUED;
+		t->latch_cpu = -1;
+		msg_preempt(&c, slot, cpu, false, true);
+	}
+	bpf_spin_unlock(&c.st->lock);
+	ctx_finish(&c);
+}
+
+void OPS(gs_running, struct task_struct *p)
+{
+	struct ctx c;
+	s32 slot = slot_of(p), cpu = scx_bpf_task_cpu(p);
+	struct gs_task *t;
+	struct gs_sw *w;
+
+	if (slot < 0 || !ctx_init(&c))
+		return;
+	bpf_spin_lock(&c.st->lock);
+	if (!is_mine(&c, slot, p->pid))
+		goto out;
+	t = task_rec(&c, slot);
+	t->flags |= GS_TF_ONCPU;
+	t->cpu = cpu;
+	cpu_rec(&c, cpu)->cur_slot = slot;
+	if (t->phase == GS_DISPATCHED) {
+		struct gs_cpu *cr = cpu_rec(&c, cpu);
+
+		t->phase = GS_ONCPU;
+		w = sw_word(&c, slot);
+		WRITE_ONCE(w->switch_time, (s64)c.now);
+		sw_set_flags(&c, slot, GS_SW_TASK_ONCPU | GS_SW_TASK_RUNNABLE, 0);
+		if (cr->run_flags & GS_SEND_TASK_ON_CPU) {
+			struct gs_p_task_on_cpu pl = {};
+
+			pl.gtid = t->gtid;
+			pl.commit_time = c.now;
+			pl.cpu_seqnum = cr->cpu_seqnum;
+			pl.cpu = cpu;
+			task_msg(&c, slot, GS_MSG_TASK_ON_CPU, &pl, sizeof(pl));
+		}
+	} else if (t->phase == GS_CHANGE_ONCPU) {
+		/* Back on the CPU after a property change: ghOSt takes it off (FORCE_OFF). */
+		t->phase = GS_ONCPU;
+	} else if (t->phase == GS_NEW) {
+		/* Running without a commit (it entered while running): stop it soon. */
+		t->flags |= GS_TF_FORCE_OFF;
+	}
+	/*
+	 * Other runs without a commit are the kernel's own exceptions (an exiting or
+	 * migration-disabled task goes straight to a local queue): let them finish.
+	 */
+	if (t->flags & GS_TF_FORCE_OFF)
+		mask_set(c.kick, cpu);
+out:
+	bpf_spin_unlock(&c.st->lock);
+	ctx_finish(&c);
+}
+
+void OPS(gs_stopping, struct task_struct *p, bool runnable)
+{
+	struct ctx c;
+	s32 slot = slot_of(p), cpu = scx_bpf_task_cpu(p);
+	u64 runtime = p->se.sum_exec_runtime;
+	struct gs_task *t;
+
+	if (slot < 0 || !ctx_init(&c))
+		return;
+	bpf_spin_lock(&c.st->lock);
+	if (!is_mine(&c, slot, p->pid))
+		goto out;
+	t = task_rec(&c, slot);
+	t->flags &= ~GS_TF_ONCPU;
+	if (cpu_rec(&c, cpu)->cur_slot == slot)
+		cpu_rec(&c, cpu)->cur_slot = -1;
+	WRITE_ONCE(sw_word(&c, slot)->runtime, runtime);
+	if (t->phase == GS_ONCPU)
+		t->phase = runnable ? GS_OFF_RUNNABLE : GS_OFF_SLEEPING;
+out:
+	bpf_spin_unlock(&c.st->lock);
+}
+
+void OPS(gs_quiescent, struct task_struct *p, u64 deq_flags)
+{
+	struct ctx c;
+	s32 slot = slot_of(p);
+	bool dying = p->__state == TASK_DEAD_STATE;
+	struct gs_task *t;
+
+	if (slot < 0 || !ctx_init(&c))
+		return;
+	bpf_spin_lock(&c.st->lock);
+	if (!is_mine(&c, slot, p->pid))
+		goto out;
+	t = task_rec(&c, slot);
+	if (deq_flags & SCX_DEQ_SLEEP) {
+		if (t->phase == GS_NEW) {
+			t->phase = GS_BLOCKED;
+			msg_new(&c, slot, false);
+		} else if (t->phase == GS_OFF_SLEEPING || t->phase == GS_ONCPU) {
+			t->phase = GS_BLOCKED;
+			/* A dying task says TASK_DEAD (from disable), not TASK_BLOCKED. */
+			if (!dying)
+				msg_blocked(&c, slot);
+		}
+	} else if (deq_flags & SCX_DEQ_SCHED_CHANGE) {
+		if (t->phase == GS_OFF_SLEEPING || t->phase == GS_OFF_RUNNABLE ||
+		    t->phase == GS_ONCPU) {
+			t->phase = GS_CHANGE_ONCPU;
+		} else if (t->phase == GS_QUEUED || t->phase == GS_LATCHED ||
+			   t->phase == GS_DISPATCHED) {
+			if (t->phase == GS_LATCHED && cpu_rec(&c, t->latch_cpu)->latch_slot == slot) {
+				cpu_rec(&c, t->latch_cpu)->latch_slot = -1;
+				cpu_rec(&c, t->latch_cpu)->latch_gtid = 0;
+			}
+			t->latch_cpu = -1;
+			t->phase = GS_CHANGE_HELD;
+		}
+	}
+out:
+	bpf_spin_unlock(&c.st->lock);
+	ctx_finish(&c);
+}
+
+bool OPS(gs_yield, struct task_struct *from, struct task_struct *to)
+{
+	struct ctx c;
+	s32 slot = slot_of(from);
+
+	/* An expired slice makes the kernel stop it: then enqueue reports TASK_YIELD. */
+	from->scx.slice = 0;
+	if (slot < 0 || !ctx_init(&c))
+		return false;
+	bpf_spin_lock(&c.st->lock);
+	if (is_mine(&c, slot, from->pid))
+		task_rec(&c, slot)->flags |= GS_TF_YIELDING;
+	bpf_spin_unlock(&c.st->lock);
+	return false;
+}
+
+static __always_inline void mask_of(struct task_struct *p, u64 *m)
+{
+	const struct cpumask *cm = p->cpus_ptr;
+
+	for (int i = 0; i < GS_MASK_WORDS; i++)
+		m[i] = cm->bits[i];
+}
+
+static __always_inline void changed(struct ctx *c, u32 slot, u32 type, s32 nice)
+{
+	struct gs_task *t = task_rec(c, slot);
+
+	if (t->phase == GS_NEW || t->phase == GS_GONE)
+		return;
+	if (type == GS_MSG_TASK_AFFINITY_CHANGED) {
+		struct gs_p_task_affinity pl = { .gtid = t->gtid };
+
+		task_msg(c, slot, type, &pl, sizeof(pl));
+	} else {
+		struct gs_p_task_priority pl = { .gtid = t->gtid, .nice = nice };
+
+		task_msg(c, slot, type, &pl, sizeof(pl));
+	}
+	/* The ghOSt kernel takes a running task off its CPU after such a change. */
+	if (t->phase == GS_CHANGE_ONCPU || t->phase == GS_ONCPU)
+		t->flags |= GS_TF_FORCE_OFF;
+	if (t->phase == GS_ONCPU)
+		mask_set(c->kick, t->cpu);
+}
+
+void OPS(gs_set_weight, struct task_struct *p, u32 weight)
+{
+	struct ctx c;
+	s32 slot = slot_of(p), nice = nice_of(p);
+	struct gs_task *t;
+
+	if (slot < 0 || !ctx_init(&c))
+		return;
+	bpf_spin_lock(&c.st->lock);
+	if (is_mine(&c, slot, p->pid)) {
+		t = task_rec(&c, slot);
+		if (t->nice != nice) {
+			t->nice = nice;
+			changed(&c, slot, GS_MSG_TASK_PRIORITY_CHANGED, nice);
+		}
+	}
+	bpf_spin_unlock(&c.st->lock);
+	ctx_finish(&c);
+}
+
+void OPS(gs_set_cpumask, struct task_struct *p, const struct cpumask *cpumask)
+{
+	struct ctx c;
+	s32 slot = slot_of(p);
+	u64 m[GS_MASK_WORDS];
+	struct gs_task *t;
+	bool diff = false;
+
+	if (slot < 0 || !ctx_init(&c))
+		return;
+	for (int i = 0; i < GS_MASK_WORDS; i++)
+		m[i] = cpumask->bits[i];
+	bpf_spin_lock(&c.st->lock);
+	if (is_mine(&c, slot, p->pid)) {
+		t = task_rec(&c, slot);
+		for (int i = 0; i < GS_MASK_WORDS; i++) {
+			if (t->mask[i] != m[i])
+				diff = true;
+			t->mask[i] = m[i];
+		}
+		if (diff)
+			changed(&c, slot, GS_MSG_TASK_AFFINITY_CHANGED, 0);
+	}
+	bpf_spin_unlock(&c.st->lock);
+	ctx_finish(&c);
+}
+
+void OPS(gs_enable, struct task_struct *p)
+{
+	struct ctx c;
+	struct task_struct *cur = bpf_get_current_task_btf();
+	s32 pid = p->pid, parent_slot = -1, cpu = scx_bpf_task_cpu(p);
+	u32 pstate = p->__state;
+	bool child = pstate & TASK_NEW_STATE, queued = pstate == 0;
+	bool running = p->on_cpu || p == cur;
+	u64 m[GS_MASK_WORDS];
+	struct gs_task *t;
+	s32 slot = -1;
+	u32 s;
+
+	if (!ctx_init(&c))
+		return;
+	mask_of(p, m);
+	if (child)
+		parent_slot = slot_of(cur);
+	bpf_spin_lock(&c.st->lock);
+	if (c.st->nfree > 0 && c.st->nfree <= GS_MAX_TASKS) {
+		c.st->nfree--;
+		slot = c.st->free_slots[c.st->nfree & (GS_MAX_TASKS - 1)] & (GS_MAX_TASKS - 1);
+		t = task_rec(&c, slot);
+		t->gen = (t->gen + 1) & ((1u << GS_GEN_BITS) - 1);
+		t->gtid = ((u64)(u32)pid << 41) | ((u64)t->gen << GS_SLOT_BITS) | (u64)(slot + 1);
+		t->parent_gtid = 0;
+		if (parent_slot >= 0 && is_mine(&c, parent_slot, cur->pid))
+			t->parent_gtid = task_rec(&c, parent_slot)->gtid;
+		t->tid = pid;
+		t->kind = GS_K_TASK;
+		t->flags = 0;
+		t->qid = c.st->default_qid;
+		t->nice = nice_of(p);
+		t->cpu = cpu;
+		t->latch_cpu = -1;
+		t->waker_cpu = -1;
+		for (int i = 0; i < GS_MASK_WORDS; i++)
+			t->mask[i] = m[i];
+		{
+			struct gs_sw *w = sw_word(&c, slot);
+
+			WRITE_ONCE(w->gtid, t->gtid);
+			WRITE_ONCE(w->runtime, p->se.sum_exec_runtime);
+			WRITE_ONCE(w->switch_time, 0);
+			WRITE_ONCE(w->barrier, 0);
+			WRITE_ONCE(w->flags, GS_SW_F_ALLOCATED | GS_SW_F_INUSE);
+			if (c.sw->available)
+				c.sw->available--;
+		}
+		if (!child && !queued) {
+			t->phase = GS_BLOCKED;
+			msg_new(&c, slot, false);
+		} else {
+			t->phase = GS_NEW;
+			if (running) {
+				t->flags |= GS_TF_FORCE_OFF;
+				mask_set(c.kick, cpu);
+			}
+		}
+	}
+	bpf_spin_unlock(&c.st->lock);
+	if (slot < 0)
+		return;	/* no slot: enqueue runs it from the global queue */
+	s = slot;
+	bpf_map_update_elem(&g_tid2slot, &pid, &s, BPF_ANY);
+	ctx_finish(&c);
+}
+
+void OPS(gs_disable, struct task_struct *p)
+{
+	struct ctx c;
+	s32 slot = slot_of(p), pid = p->pid;
+	bool dead = p->flags & PF_EXITING_FLAG;
+	struct gs_task *t;
+
+	if (slot < 0 || !ctx_init(&c))
+		return;
+	bpf_spin_lock(&c.st->lock);
+	if (is_mine(&c, slot, pid)) {
+		t = task_rec(&c, slot);
+		if (t->phase == GS_LATCHED) {
+			struct gs_cpu *cr = cpu_rec(&c, t->latch_cpu);
+
+			if (cr->latch_slot == slot) {
+				cr->latch_slot = -1;
+				cr->latch_gtid = 0;
+			}
+		}
+		if (t->phase == GS_NEW) {
+			/* Never announced: nothing to report, the word is simply free again. */
+			WRITE_ONCE(sw_word(&c, slot)->flags, 0);
+			t->kind = GS_K_NONE;
+			t->phase = GS_FREE;
+			if (c.st->nfree < GS_MAX_TASKS) {
+				c.st->free_slots[c.st->nfree & (GS_MAX_TASKS - 1)] = slot;
+				c.st->nfree++;
+				c.sw->available++;
+			}
+		} else if (dead) {
+			struct gs_p_task_dead pl = { .gtid = t->gtid, .cpu = t->cpu };
+
+			t->phase = GS_GONE;
+			t->flags |= GS_TF_DEAD;
+			sw_set_flags(&c, slot, GS_SW_F_CANFREE, GS_SW_TASK_ONCPU | GS_SW_TASK_RUNNABLE);
+			task_msg(&c, slot, GS_MSG_TASK_DEAD, &pl, sizeof(pl));
+		} else {
+			struct gs_p_task_departed pl = {};
+
+			pl.gtid = t->gtid;
+			pl.cpu_seqnum = cpu_rec(&c, t->cpu)->cpu_seqnum;
+			pl.cpu = t->cpu;
+			pl.was_current = (t->flags & GS_TF_ONCPU) || t->phase == GS_CHANGE_ONCPU;
+			t->phase = GS_GONE;
+			sw_set_flags(&c, slot, GS_SW_F_CANFREE, GS_SW_TASK_ONCPU | GS_SW_TASK_RUNNABLE);
+			task_msg(&c, slot, GS_MSG_TASK_DEPARTED, &pl, sizeof(pl));
+		}
+	}
+	bpf_spin_unlock(&c.st->lock);
+	bpf_map_delete_elem(&g_tid2slot, &pid);
+	ctx_finish(&c);
+}
+
+void OPS(gs_tick, struct task_struct *p)
+{
+	struct ctx c;
+	s32 cpu = bpf_get_smp_processor_id();
+
+	if (!ctx_init(&c))
+		return;
+	bpf_spin_lock(&c.st->lock);
+	if (c.st->tun.deliver_ticks && cpu_rec(&c, cpu)->in_enclave) {
+		struct gs_p_cpu_tick pl = { .cpu = cpu, .is_agent = 0 };
+
+		cpu_msg(&c, cpu, GS_MSG_CPU_TICK, &pl, sizeof(pl));
+	}
+	bpf_spin_unlock(&c.st->lock);
+	ctx_finish(&c);
+}
+
+void OPS(gs_cpu_release, s32 cpu, struct scx_cpu_release_args *args)
+{
+	struct ctx c;
+	s32 tid = args->task ? args->task->pid : 0;
+
+	if (!ctx_init(&c))
+		return;
+	bpf_spin_lock(&c.st->lock);
+	/* Our own agent taking its CPU is how agents run; anyone else means "busy". */
+	if (tid != cpu_rec(&c, cpu)->agent_tid)
+		set_avail(&c, cpu, false);
+	bpf_spin_unlock(&c.st->lock);
+	ctx_finish(&c);
+}
+
+void OPS(gs_cpu_acquire, s32 cpu, struct scx_cpu_acquire_args *args)
+{
+	struct ctx c;
+
+	if (!ctx_init(&c))
+		return;
+	bpf_spin_lock(&c.st->lock);
+	set_avail(&c, cpu, true);
+	bpf_spin_unlock(&c.st->lock);
+	ctx_finish(&c);
+}
+
+void OPS(gs_exit, struct scx_exit_info *ei)
+{
+	u32 zero = 0;
+	struct gs_exit *e = bpf_map_lookup_elem(&g_exit, &zero);
+
+	if (!e)
+		return;
+	bpf_probe_read_kernel_str(e->reason, sizeof(e->reason), ei->reason);
+	bpf_probe_read_kernel_str(e->msg, sizeof(e->msg), ei->msg);
+	e->exit_cpu = ei->exit_cpu;
+	e->exit_code = ei->exit_code;
+	WRITE_ONCE(e->kind, ei->kind ? ei->kind : -1);
+}
+
+/* ---- transactions (SEC("syscall"), run by the loader in the calling agent's context) ---- */
+
+static __always_inline bool flags_valid(s64 gtid, u32 rf, u32 cf)
+{
+	if (cf & ~0x1fu)
+		return false;
+	if ((cf & (GS_COMMIT_AT_SCHEDULE | GS_COMMIT_AT_TXN_COMMIT)) ==
+	    (GS_COMMIT_AT_SCHEDULE | GS_COMMIT_AT_TXN_COMMIT))
+		return false;
+	if ((cf & GS_ELIDE_AGENT_BARRIER_INC) && (cf & GS_INC_AGENT_BARRIER_ON_FAILURE))
+		return false;
+	if (rf & ~GS_RUN_FLAGS_VALID)
+		return false;
+	if ((rf & GS_RTLA_ON_IDLE) && gtid < 0)
+		return false;
+	if ((rf & GS_NEED_CPU_NOT_IDLE) && gtid != GS_IDLE_GTID)
+		return false;
+	if (gtid == GS_AGENT_GTID && rf)
+		return false;
+	return true;
+}
+
+struct txn_in {
+	s32 version, tcpu;
+	u32 agent_barrier, task_barrier, run_flags, commit_flags;
+	s64 gtid;
+};
+
+/*
+ * The checks of the ghOSt kernel in its order (ghost-abi 8.2), then the latch. Under the
+ * lock. Returns 0 for success or the failure's offset from GHOST_TXN_COMPLETE.
+ */
+static __always_inline u32 txn_apply(struct ctx *c, s32 cpu, s32 caller_cpu,
+				     const struct txn_in *in, struct gs_txn *x, s32 *local)
+{
+	struct gs_cpu *cr = cpu_rec(c, cpu);
+	struct gs_task *t = NULL;
+	bool already_on = false, is_local;
+	u32 slot = 0;
+	s64 gtid = in->gtid;
+
+	if (in->version != 0)
+		return GS_F_UNSUPPORTED_VERSION;
+	if (in->tcpu != cpu || !cr->in_enclave)
+		return GS_F_INVALID_CPU;
+	/* COMMIT_AT_SCHEDULE (a commit deferred to the next schedule) is not offered. */
+	if (!flags_valid(gtid, in->run_flags, in->commit_flags) ||
+	    (in->commit_flags & GS_COMMIT_AT_SCHEDULE))
+		return GS_F_INVALID_FLAGS;
+	if (gtid > 0) {
+		slot = slot_of_gtid(gtid);
+		if (slot >= GS_MAX_TASKS)
+			return GS_F_TARGET_NOT_FOUND;
+		t = task_rec(c, slot);
+		if (t->gtid != (u64)gtid || t->kind == GS_K_NONE)
+			return GS_F_TARGET_NOT_FOUND;
+		if (t->kind == GS_K_AGENT)
+			return GS_F_INVALID_TARGET;
+		if (t->phase == GS_GONE)
+			return (t->flags & GS_TF_DEAD) ? GS_F_TARGET_STALE : GS_F_INVALID_TARGET;
+		if (sw_word(c, slot)->barrier != in->task_barrier)
+			return GS_F_TARGET_STALE;
+		if (t->phase == GS_BLOCKED || t->phase == GS_NEW)
+			return GS_F_TARGET_NOT_RUNNABLE;
+		if (t->phase == GS_ONCPU) {
+			if (t->cpu != cpu || !(in->commit_flags & GS_ALLOW_TASK_ONCPU) ||
+			    (t->flags & GS_TF_FORCE_OFF))
+				return GS_F_TARGET_ONCPU;
+			already_on = true;
+		} else if (t->phase != GS_QUEUED && t->phase != GS_LATCHED) {
+			/* Dispatched, or still leaving a CPU: its message is on the way. */
+			return GS_F_TARGET_ONCPU;
+		}
+		if (!mask_test(t->mask, cpu))
+			return GS_F_INVALID_TARGET;
+	} else if (gtid < GS_IDLE_GTID) {
+		return GS_F_INVALID_TARGET;
+	}
+	if (!cr->agent_tid)
+		return GS_F_NO_AGENT;
+	if (caller_cpu < 0)
+		return GS_F_NOT_PERMITTED;
+	if ((in->run_flags & GS_DO_NOT_PREEMPT) && !already_on &&
+	    (cr->cur_slot >= 0 || cr->latch_slot >= 0))
+		return GS_F_AGENT_STALE;
+	if ((gtid > 0 || gtid == GS_IDLE_GTID) && cr->unavail)
+		return GS_F_CPU_UNAVAIL;
+	is_local = caller_cpu == cpu;
+	if (is_local && gtid != GS_AGENT_GTID) {
+		/* Mark the agent asleep first, then check: a message after this wakes it. */
+		if (sw_word(c, cr->agent_slot)->barrier != in->agent_barrier)
+			return GS_F_AGENT_STALE;
+		cr->waiting = 1;
+		cr->rtla_on_idle = 0;
+		*local = cpu;
+	}
+
+	if (!(in->commit_flags & GS_ELIDE_AGENT_BARRIER_INC) && !already_on && !is_local)
+		agent_bump(c, cpu);
+	cr->cpu_seqnum++;
+	x->cpu_seqnum = cr->cpu_seqnum;
+	if (t) {
+		if (already_on) {
+			cr->run_flags = in->run_flags;
+			if (cr->latch_slot >= 0)
+				unlatch(c, cpu, true);
+			return 0;
+		}
+		/* Latched elsewhere and not dispatched yet: it moves here, silently. */
+		if (t->phase == GS_LATCHED && t->latch_cpu != cpu) {
+			struct gs_cpu *old = cpu_rec(c, t->latch_cpu);
+
+			if (old->latch_slot == (s32)slot) {
+				old->latch_slot = -1;
+				old->latch_gtid = 0;
+			}
+		}
+		if (cr->latch_slot >= 0 && cr->latch_slot != (s32)slot)
+			unlatch(c, cpu, true);
+		cr->latch_slot = slot;
+		cr->latch_gtid = gtid;
+		cr->latch_run_flags = in->run_flags;
+		t->phase = GS_LATCHED;
+		t->latch_cpu = cpu;
+		if (!is_local)
+			mask_set(c->kick, cpu);
+		return 0;
+	}
+	if (gtid == GS_AGENT_GTID) {
+		agent_wake(c, cpu);
+		return 0;
+	}
+	/* NULL or IDLE: nothing may run there. */
+	unlatch(c, cpu, true);
+	if (cr->cur_slot >= 0)
+		mask_set(c->kick, cpu);
+	return 0;
+}
+
+static __noinline int commit_one(struct ctx *c, s32 cpu, s32 caller_cpu, s32 *local)
+{
+	struct gs_txn *x = &c->cd->cpu[cpu & (GS_MAX_CPUS - 1)].txn;
+	s32 claimer = caller_cpu >= 0 ? caller_cpu : (s32)bpf_get_smp_processor_id();
+	struct txn_in in;
+	u64 now;
+	u32 fail;
+
+	/* Claim: READY -> our CPU. Fails if the agent aborted it or nobody opened it. */
+	if (__sync_val_compare_and_swap(&x->state, GS_TXN_READY, claimer) != GS_TXN_READY)
+		return 0;
+	in.version = READ_ONCE(x->version);
+	in.tcpu = READ_ONCE(x->cpu);
+	in.agent_barrier = READ_ONCE(x->agent_barrier);
+	in.task_barrier = READ_ONCE(x->task_barrier);
+	in.run_flags = READ_ONCE(x->run_flags);
+	in.commit_flags = READ_ONCE(x->commit_flags);
+	in.gtid = READ_ONCE(x->gtid);
+	bpf_spin_lock(&c->st->lock);
+	fail = txn_apply(c, cpu, caller_cpu, &in, x, local);
+	if (fail) {
+		if ((in.commit_flags & GS_INC_AGENT_BARRIER_ON_FAILURE) &&
+		    cpu_rec(c, cpu)->agent_tid)
+			agent_bump(c, cpu);
+		c->st->stats.commit_fails++;
+	} else {
+		c->st->stats.commits++;
+	}
+	bpf_spin_unlock(&c->st->lock);
+	now = bpf_ktime_get_ns();
+	WRITE_ONCE(x->commit_time, (s64)now);
+	/* Last, after commit_time and cpu_seqnum: the agent acquires state. */
+	WRITE_ONCE(x->state, (s32)(GS_TXN_COMPLETE + fail));
+	return 0;
+}
+
+/* Caller = the agent thread of the CPU it runs on (agents are pinned), else -1. */
+static __always_inline s32 caller_agent_cpu(struct ctx *c)
+{
+	s32 cpu = bpf_get_smp_processor_id();
+	s32 tid = (s32)bpf_get_current_pid_tgid();
+
+	if (cpu < 0 || cpu >= GS_MAX_CPUS)
+		return -1;
+	return READ_ONCE(cpu_rec(c, cpu)->agent_tid) == tid ? cpu : -1;
+}
+
+SEC("syscall")
+int gs_commit(struct gs_commit_args *a)
+{
+	struct ctx c;
+	s32 caller, local = -1;
+	u32 k;
+
+	if (!ctx_init(&c)) {
+		a->err = -22;
+		return 0;
+	}
+	caller = caller_agent_cpu(&c);
+	/* Every other CPU first, the caller's own last (a local commit gives up the CPU). */
+	bpf_for(k, 0, GS_MAX_CPUS + 1) {
+		s32 cpu = k < GS_MAX_CPUS ? (s32)k : caller;
+
+		if (k < GS_MAX_CPUS && cpu == caller)
+			continue;
+		if (!mask_test(a->mask, cpu))
+			continue;
+		commit_one(&c, cpu, caller, &local);
+	}
+	ctx_finish(&c);
+	a->local_cpu = local;
+	a->err = 0;
+	return 0;
+}
+
+/* ---- agents sleeping and waking ---- */
+
+SEC("syscall")
+int gs_run(struct gs_run_args *a)
+{
+	struct ctx c;
+	s32 cpu = a->cpu, caller;
+	struct gs_cpu *cr;
+	u32 k;
+
+	a->err = 0;
+	if (!ctx_init(&c) || cpu < 0 || cpu >= GS_MAX_CPUS) {
+		a->err = -22;
+		return 0;
+	}
+	caller = caller_agent_cpu(&c);
+	bpf_spin_lock(&c.st->lock);
+	cr = cpu_rec(&c, cpu);
+	if (a->op == GS_RUN_YIELD) {
+		if (caller != cpu || !cr->agent_tid) {
+			a->err = -22;
+		} else if (sw_word(&c, cr->agent_slot)->barrier != a->agent_barrier) {
+			a->err = -116;	/* ESTALE */
+		} else {
+			cr->waiting = 1;
+			cr->rtla_on_idle = (a->run_flags & GS_RTLA_ON_IDLE) != 0;
+		}
+	} else if (a->op == GS_RUN_PING) {
+		if (!cr->agent_tid)
+			a->err = -22;
+		else
+			agent_wake(&c, cpu);
+	} else {
+		a->err = -22;
+	}
+	bpf_spin_unlock(&c.st->lock);
+	if (a->op == GS_RUN_WAKE_ALL) {
+		/* Shutdown: every doorbell rings, whoever sleeps. */
+		a->err = 0;
+		bpf_for(k, 0, GS_MAX_CPUS)
+			mask_set(c.ring, k);
+	}
+	ctx_finish(&c);
+	return 0;
+}
+
+/* ---- administration: queues, agents, status words, tunables ---- */
+
+static __always_inline s32 slot_alloc(struct ctx *c)
+{
+	struct gs_state *st = c->st;
+
+	if (st->nfree == 0 || st->nfree > GS_MAX_TASKS)
+		return -1;
+	st->nfree--;
+	if (c->sw->available)
+		c->sw->available--;
+	return st->free_slots[st->nfree & (GS_MAX_TASKS - 1)] & (GS_MAX_TASKS - 1);
+}
+
+static __always_inline void slot_release(struct ctx *c, u32 slot)
+{
+	struct gs_state *st = c->st;
+	struct gs_task *t = task_rec(c, slot);
+
+	WRITE_ONCE(sw_word(c, slot)->flags, 0);
+	t->kind = GS_K_NONE;
+	t->phase = GS_FREE;
+	if (st->nfree < GS_MAX_TASKS) {
+		st->free_slots[st->nfree & (GS_MAX_TASKS - 1)] = slot;
+		st->nfree++;
+		c->sw->available++;
+	}
+}
+
+static __always_inline bool queue_live(struct ctx *c, s32 qid)
+{
+	return qid >= 0 && qid < GS_MAX_QUEUES && c->st->q[qid & (GS_MAX_QUEUES - 1)].live;
+}
+
+static __always_inline s32 admin_locked(struct ctx *c, struct gs_admin_args *a, s32 tid,
+					s32 hashed_slot)
+{
+	struct gs_state *st = c->st;
+	s32 qid = a->qid, cpu = a->cpu;
+	struct gs_cpu *cr = cpu_rec(c, cpu);
+	struct gs_task *t;
+	u32 slot;
+
+	switch (a->op) {
+	case GS_A_QUEUE_CREATE: {
+		u32 n = (u32)a->arg;
+
+		if (n < 1 || n > 65536 || (n & (n - 1)))
+			return -22;
+		if (n < 8)
+			n = 8;	/* room for the largest message */
+		if (n > GS_QSLOTS)
+			n = GS_QSLOTS;
+		for (s32 q = 0; q < GS_MAX_QUEUES; q++) {
+			struct gs_qctl *qc = &st->q[q];
+			struct gs_queue *Q = &c->qs->q[q];
+
+			if (qc->live)
+				continue;
+			qc->live = 1;
+			qc->nelems = n;
+			qc->nwake = 0;
+			Q->version = 0;
+			Q->start = GS_QUEUE_HDR_BYTES;
+			Q->head = 0;
+			Q->tail = 0;
+			Q->overflow = 0;
+			WRITE_ONCE(Q->nelems, n);
+			a->qid = q;
+			a->out = n;
+			return 0;
+		}
+		return -28;	/* ENOSPC */
+	}
+	case GS_A_QUEUE_DESTROY:
+		if (!queue_live(c, qid))
+			return -9;	/* EBADF */
+		st->q[qid & (GS_MAX_QUEUES - 1)].live = 0;
+		if (st->default_qid == qid)
+			st->default_qid = -1;
+		return 0;
+	case GS_A_QUEUE_DEFAULT:
+		if (!queue_live(c, qid))
+			return -9;
+		st->default_qid = qid;
+		return 0;
+	case GS_A_QUEUE_WAKEUP: {
+		struct gs_qctl *qc;
+
+		if (!queue_live(c, qid) || a->n > 2)
+			return -22;
+		qc = &st->q[qid & (GS_MAX_QUEUES - 1)];
+		for (u32 i = 0; i < 2; i++) {
+			if (i < a->n && (a->cpus[i] < 0 || a->cpus[i] >= GS_MAX_CPUS ||
+					 !cpu_rec(c, a->cpus[i])->in_enclave))
+				return -22;
+		}
+		qc->wake_cpu[0] = a->n > 0 ? a->cpus[0] : -1;
+		qc->wake_cpu[1] = a->n > 1 ? a->cpus[1] : -1;
+		qc->nwake = a->n;
+		return 0;
+	}
+	case GS_A_QUEUE_ASSOC: {
+		u32 status = 0;
+
+		if (!queue_live(c, qid))
+			return -9;
+		slot = slot_of_gtid(a->arg);
+		if (a->arg <= 0 || slot >= GS_MAX_TASKS)
+			return -2;
+		t = task_rec(c, slot);
+		if (t->gtid != (u64)a->arg || t->kind == GS_K_NONE || t->phase == GS_GONE)
+			return -2;
+		if (sw_word(c, slot)->barrier != a->barrier)
+			return -116;
+		if (t->kind == GS_K_AGENT) {
+			/* An agent's gtid redirects its CPU's messages. */
+			struct gs_cpu *ac = cpu_rec(c, t->cpu);
+
+			if (ac->agent_slot == (s32)slot && ac->agent_tid) {
+				status = ac->agent_qid == qid ? 1 : 0;
+				ac->agent_qid = qid;
+			}
+			a->out = status;
+			return 0;
+		}
+		if (t->qid == qid)
+			status |= 1;	/* GHOST_ASSOC_SF_ALREADY */
+		t->qid = qid;
+		a->out = status;
+		return 0;
+	}
+	case GS_A_AGENT_ATTACH: {
+		s32 s;
+
+		if (cpu < 0 || cpu >= GS_MAX_CPUS || !cr->in_enclave)
+			return -19;	/* ENODEV */
+		if (cr->agent_tid)
+			return -16;	/* EBUSY */
+		if (qid >= 0 && !queue_live(c, qid))
+			return -9;
+		if (qid < 0 && st->default_qid < 0)
+			return -6;	/* ENXIO */
+		if (hashed_slot >= 0)
+			return -17;	/* EEXIST: a ghost task cannot be an agent */
+		s = slot_alloc(c);
+		if (s < 0)
+			return -12;
+		t = task_rec(c, s);
+		t->gen = (t->gen + 1) & ((1u << GS_GEN_BITS) - 1);
+		t->gtid = ((u64)(u32)tid << 41) | ((u64)t->gen << GS_SLOT_BITS) | (u64)(s + 1);
+		t->kind = GS_K_AGENT;
+		t->phase = GS_QUEUED;
+		t->tid = tid;
+		t->cpu = cpu;
+		t->qid = qid;
+		{
+			struct gs_sw *w = sw_word(c, s);
+
+			WRITE_ONCE(w->gtid, t->gtid);
+			WRITE_ONCE(w->runtime, 0);
+			WRITE_ONCE(w->barrier, 0);
+			WRITE_ONCE(w->flags, GS_SW_F_ALLOCATED | GS_SW_F_INUSE | GS_SW_TASK_IS_AGENT |
+						     GS_SW_TASK_ONCPU | GS_SW_TASK_RUNNABLE |
+						     (cr->unavail ? GS_SW_BOOST_PRIO : GS_SW_CPU_AVAIL));
+		}
+		cr->agent_slot = s;
+		cr->agent_qid = qid;
+		cr->waiting = 0;
+		cr->rtla_on_idle = 0;
+		WRITE_ONCE(cr->agent_tid, tid);
+		a->out = t->gtid;
+		return 0;
+	}
+	case GS_A_AGENT_DETACH:
+		if (cpu < 0 || cpu >= GS_MAX_CPUS || !cr->agent_tid)
+			return -22;
+		unlatch(c, cpu, true);
+		slot_release(c, cr->agent_slot);
+		WRITE_ONCE(cr->agent_tid, 0);
+		cr->agent_slot = -1;
+		cr->waiting = 0;
+		return 0;
+	case GS_A_SW_INFO:
+		if (a->n == 0) {	/* GHOST_AGENT: arg = cpu */
+			s32 acpu = (s32)a->arg;
+
+			if (acpu < 0 || acpu >= GS_MAX_CPUS || !cpu_rec(c, acpu)->agent_tid)
+				return -2;
+			a->out = cpu_rec(c, acpu)->agent_slot;
+			return 0;
+		}
+		slot = slot_of_gtid(a->arg);
+		if (a->arg <= 0 || slot >= GS_MAX_TASKS)
+			return -2;
+		t = task_rec(c, slot);
+		if (t->gtid != (u64)a->arg || t->kind == GS_K_NONE)
+			return -2;
+		a->out = slot;
+		return 0;
+	case GS_A_SW_FREE: {
+		u32 f;
+
+		if (a->arg < 0 || a->arg >= GS_MAX_TASKS)
+			return -2;
+		slot = (u32)a->arg;
+		f = sw_word(c, slot)->flags;
+		if (!(f & GS_SW_F_INUSE))
+			return -114;	/* EALREADY */
+		if (!(f & GS_SW_F_CANFREE) || task_rec(c, slot)->phase != GS_GONE)
+			return -22;
+		slot_release(c, slot);
+		return 0;
+	}
+	case GS_A_GTID_OF:
+		if (hashed_slot < 0)
+			return -2;
+		t = task_rec(c, hashed_slot);
+		if (t->tid != (s32)a->arg || t->kind != GS_K_TASK || t->phase == GS_GONE)
+			return -2;
+		a->out = t->gtid;
+		return 0;
+	case GS_A_TUNE:
+		st->tun = a->tun;
+		return 0;
+	default:
+		return -22;
+	}
+}
+
+SEC("syscall")
+int gs_admin(struct gs_admin_args *a)
+{
+	struct ctx c;
+	s32 tid = (s32)bpf_get_current_pid_tgid();
+	s32 key = a->op == GS_A_GTID_OF ? (s32)a->arg : tid;
+	u32 *hs = bpf_map_lookup_elem(&g_tid2slot, &key);
+	s32 hashed = hs ? (s32)(*hs & (GS_MAX_TASKS - 1)) : -1;
+
+	if (!ctx_init(&c)) {
+		a->err = -22;
+		return 0;
+	}
+	if (a->op == GS_A_EXIT) {
+		unsigned long long data[1] = { bpf_get_current_pid_tgid() >> 32 };
+		static char fmt[] = "enclave destroyed by process %llu";
+
+		scx_bpf_exit_bstr(0, fmt, data, sizeof(data));
+		a->err = 0;
+		return 0;
+	}
+	if (a->op == GS_A_TASKS) {
+		/* A listing for the "tasks" file: read without the lock, a snapshot is enough. */
+		u32 i, n = 0;
+
+		a->out = GS_MAX_TASKS;
+		bpf_for(i, 0, GS_MAX_TASKS) {
+			struct gs_task *t;
+
+			if (i < (u32)a->arg)
+				continue;
+			t = task_rec(&c, i);
+			if (t->kind != GS_K_TASK || t->phase == GS_GONE)
+				continue;
+			if (n >= 64) {
+				a->out = i;
+				break;
+			}
+			a->tids[n & 63] = t->tid;
+			n++;
+		}
+		a->n = n;
+		a->err = 0;
+		return 0;
+	}
+	bpf_spin_lock(&c.st->lock);
+	a->err = admin_locked(&c, a, tid, hashed);
+	bpf_spin_unlock(&c.st->lock);
+	ctx_finish(&c);
+	return 0;
+}
+
+SEC(".struct_ops.link")
+struct sched_ext_ops ghost_ops = {
+	.select_cpu = (void *)gs_select_cpu,
+	.enqueue = (void *)gs_enqueue,
+	.dispatch = (void *)gs_dispatch,
+	.running = (void *)gs_running,
+	.stopping = (void *)gs_stopping,
+	.quiescent = (void *)gs_quiescent,
+	.yield = (void *)gs_yield,
+	.set_weight = (void *)gs_set_weight,
+	.set_cpumask = (void *)gs_set_cpumask,
+	.enable = (void *)gs_enable,
+	.disable = (void *)gs_disable,
+	.tick = (void *)gs_tick,
+	.cpu_release = (void *)gs_cpu_release,
+	.cpu_acquire = (void *)gs_cpu_acquire,
+	.exit = (void *)gs_exit,
+	/* Only SCHED_EXT tasks; a task whose slice ends with nothing else to run still goes
+	 * through enqueue (ENQ_LAST) instead of silently running on. */
+	.flags = SCX_OPS_SWITCH_PARTIAL | SCX_OPS_ENQ_LAST,
+	.timeout_ms = 30000,
+	.name = "ghost",
+};

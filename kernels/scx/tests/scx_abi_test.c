@@ -1,0 +1,1068 @@
+/*
+ * kernels/scx/tests/scx_abi_test.c - the ghOSt ABI on the sched_ext backend, message by
+ * message, driven by hand through the public libghost API (no policy).
+ *
+ * Runs as root inside the sched_ext virtual machine (scripts/scx-tests.sh). It creates an
+ * enclave on the "scx" kernel over CPUs 1-3 with one channel (the default queue, polled, no
+ * wake-ups), makes its main thread the SCHED_FIFO agent of CPU 1 and two threads the agents
+ * of CPUs 2 and 3 (they sit in local yield), and moves in child processes that each block
+ * reading a command pipe. Every commit is a remote one: CPU 1's agent sends the child to
+ * CPU 2 with SEND_TASK_ON_CPU. It checks:
+ *   - the enclave loads the scheduler: /sys/kernel/sched_ext/state is "enabled" while the
+ *     enclave is open and "disabled" once it is destroyed and closed;
+ *   - a child blocked in read() that is moved in (ghost_thread_move): TASK_NEW with
+ *     runnable 0 for a gtid of the child's pid, policy SCHED_EXT, a status word with that
+ *     gtid, INUSE, not RUNNABLE, not ONCPU;
+ *   - a command written to the pipe: TASK_WAKEUP; a commit with the task barrier minus one:
+ *     GHOST_TXN_TARGET_STALE; with a gtid nobody has: GHOST_TXN_TARGET_NOT_FOUND; the
+ *     right commit: GHOST_TXN_COMPLETE, then TASK_ON_CPU on CPU 2; the child reads the next
+ *     command: TASK_BLOCKED;
+ *   - one step per command, the child committed again whenever it is runnable and off CPU:
+ *     sched_yield -> TASK_YIELD; usleep -> TASK_BLOCKED and TASK_WAKEUP; sched_setaffinity
+ *     to CPUs 2-3 -> TASK_AFFINITY_CHANGED; setpriority nice 5 -> TASK_PRIORITY_CHANGED
+ *     (nice 5); sched_setscheduler SCHED_OTHER -> TASK_DEPARTED, after which the child runs
+ *     on as a normal process;
+ *   - a second child exits while in the enclave: TASK_DEAD; the words of the departed and
+ *     the dead task carry CANFREE and ghost_sw_free gives them back;
+ *   - throughout: every message is well formed and for one of the children, each task's
+ *     seqnums strictly increase (the rule of the library's scheduler base), its status
+ *     word's barrier is never behind the last message read, the ring never overflows.
+ * Every wait has a time limit (WAIT_MS for one message, STEP_MS for a step); a failure names
+ * the step, what was missing and the messages that came instead.
+ *
+ * To adjust to the backend: the steps are the step_* functions called from main() in order;
+ * each lists the messages it expects in `want` (checked in this order, other messages may
+ * come in between).
+ *
+ * Exit status: 0 passed, 1 failed, 77 skipped (no sched_ext in this kernel, not root, fewer
+ * than 4 CPUs, or a library built without the sched_ext backend).
+ */
+#include "../../../tests/test.h"
+
+#include <ghost/ghost.h>
+
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef SCHED_EXT
+#define SCHED_EXT	7
+#endif
+
+#define PROG		"scx_abi_test"
+#define SCX_DIR		"/sys/kernel/sched_ext"
+#define SCX_STATE	SCX_DIR "/state"
+#define ENCLAVE_CPUS	"1-3"
+#define AGENT_CPU	1		/* the main thread is its agent */
+#define TARGET_CPU	2		/* every commit sends the child here */
+#define QUEUE_SLOTS	1024
+#define WAIT_MS		5000		/* one message, one state change */
+#define STEP_MS		15000		/* one whole step */
+#define TIMEOUT_S	200		/* the whole test */
+#define MAX_LOG		256
+#define N(a)		((int)(sizeof(a) / sizeof((a)[0])))
+
+/* A gtid no task can have: the largest tid (above any pid_max), generation 1. */
+#define BOGUS_GTID	((int64_t)(((int64_t)1 << GHOST_GTID_PID_BITS) - 1) << GHOST_GTID_SEQ_BITS | 1)
+
+/* ---- state ----------------------------------------------------------------------------------- */
+
+static struct ghost_enclave *E;
+static const struct ghost_kernel_ops *K;
+static struct ghost_kenclave *KH;
+static struct ghost_channel *C;
+static const struct ghost_status_word *agent_sw[GHOST_MAX_CPUS];
+static char g_step[160] = "start";
+static bool g_finished;		/* exit without the failure report */
+static long g_task_msgs, g_cpu_msgs;
+
+/* One child process and what the messages said about it. */
+struct child {
+	const char *name;
+	pid_t pid;
+	int cmd_fd;			/* write end of its command pipe */
+	int ack_fd;			/* read end of its answers (non-blocking) */
+	int64_t gtid;			/* from TASK_NEW; 0 before */
+	struct ghost_sw_info swi;
+	const struct ghost_status_word *sw;
+	uint32_t seq;			/* seqnum of the last message read for it */
+	int new_runnable;		/* TASK_NEW's runnable */
+	bool runnable, on_cpu, gone;	/* as the messages tell */
+	bool latched;			/* committed, and no message since */
+	int on_cpu_cpu;			/* from the last TASK_ON_CPU */
+	int nice;			/* from the last TASK_PRIORITY_CHANGED */
+	int commits;
+	int nlog;
+	uint16_t log[MAX_LOG];		/* every message type read for it */
+};
+
+static struct child child_a = { .name = "child A", .nice = -100 };
+static struct child child_b = { .name = "child B", .nice = -100 };
+static struct child *const children[] = { &child_a, &child_b };
+
+struct agent_thread {
+	int cpu;
+	pthread_t th;
+	int err;
+	uint32_t ready;
+	uint32_t stop;
+};
+
+static struct agent_thread agents[] = { { .cpu = 2 }, { .cpu = 3 } };
+
+#define LOAD(x)		__atomic_load_n(&(x), __ATOMIC_ACQUIRE)
+#define STORE(x, v)	__atomic_store_n(&(x), (v), __ATOMIC_RELEASE)
+
+/* ---- reporting ------------------------------------------------------------------------------- */
+
+static void note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void note(const char *fmt, ...)
+{
+	va_list ap;
+
+	printf(PROG ": ");
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+	fflush(stdout);
+}
+
+static void begin(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void begin(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(g_step, sizeof(g_step), fmt, ap);
+	va_end(ap);
+	note("step: %s", g_step);
+}
+
+static const char *msg_name(uint16_t type)
+{
+	const char *n = ghost_msg_type_name(type);
+
+	return strncmp(n, "MSG_", 4) ? n : n + 4;
+}
+
+/* The names of c's messages from index `from` on, space-separated. */
+static const char *log_text(const struct child *c, int from)
+{
+	static char buf[4096];
+	size_t pos = 0;
+
+	buf[0] = 0;
+	for (int i = from < 0 ? 0 : from; i < c->nlog && pos < sizeof(buf) - 40; i++)
+		pos += (size_t)snprintf(buf + pos, sizeof(buf) - pos, "%s%s", pos ? " " : "",
+					msg_name(c->log[i]));
+	return pos ? buf : "(none)";
+}
+
+static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+static void die(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "FAIL " PROG ", step \"%s\": ", g_step);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(1);
+}
+
+/* At a failing exit (CHECK macros too): where it was and what the children had seen. */
+static void report_at_exit(void)
+{
+	if (g_finished)
+		return;
+	fprintf(stderr, PROG ": failed in step \"%s\"\n", g_step);
+	for (int i = 0; i < N(children); i++) {
+		const struct child *c = children[i];
+
+		if (c->pid)
+			fprintf(stderr, PROG ":   %s (pid %d, gtid %" PRId64 "): %s\n", c->name,
+				(int)(c->pid < 0 ? -c->pid : c->pid), c->gtid, log_text(c, 0));
+	}
+}
+
+static void kill_children(void)
+{
+	for (int i = 0; i < N(children); i++)
+		if (children[i]->pid > 0)
+			kill(children[i]->pid, SIGKILL);
+}
+
+static void on_alarm(int sig)
+{
+	static const char a[] = "FAIL " PROG ": timed out in step \"";
+	static const char b[] = "\"\n";
+
+	(void)sig;
+	if (write(2, a, sizeof(a) - 1) < 0 || write(2, g_step, strlen(g_step)) < 0 ||
+	    write(2, b, sizeof(b) - 1) < 0)
+		_exit(1);
+	_exit(1);
+}
+
+static void skip(const char *why)
+{
+	note("skipped: %s", why);
+	g_finished = true;
+	exit(TEST_SKIP);
+}
+
+/* ---- the sched_ext state --------------------------------------------------------------------- */
+
+static const char *scx_state(void)
+{
+	static char buf[64];
+	FILE *f = fopen(SCX_STATE, "r");
+
+	if (!f)
+		return "absent";
+	if (!fgets(buf, sizeof(buf), f))
+		buf[0] = 0;
+	fclose(f);
+	buf[strcspn(buf, "\n")] = 0;
+	return buf;
+}
+
+static void wait_scx_state(const char *want, const char *why)
+{
+	int64_t end = ghost_now_ns() + (int64_t)WAIT_MS * 1000000;
+
+	while (strcmp(scx_state(), want)) {
+		if (ghost_now_ns() > end)
+			die("%s: " SCX_STATE " reads \"%s\" after %d ms, expected \"%s\"", why,
+			    scx_state(), WAIT_MS, want);
+		usleep(10000);
+	}
+}
+
+/* ---- the children ---------------------------------------------------------------------------- */
+
+/*
+ * The child: answers 'r' once, then for each command byte read from the pipe does one thing
+ * and answers 'k' (or 'e' if it failed, with a line on stderr).
+ */
+static void __attribute__((noreturn)) child_main(int cmd_fd, int ack_fd)
+{
+	char cmd, r;
+
+	if (write(ack_fd, "r", 1) != 1)
+		_exit(2);
+	for (;;) {
+		if (read(cmd_fd, &cmd, 1) != 1)
+			_exit(3);
+		r = 'k';
+		switch (cmd) {
+		case 'w':	/* only the wake-up */
+			break;
+		case 'y':
+			sched_yield();
+			break;
+		case 's':
+			usleep(20000);
+			break;
+		case 'a': {
+			cpu_set_t set;
+
+			CPU_ZERO(&set);
+			CPU_SET(2, &set);
+			CPU_SET(3, &set);
+			if (sched_setaffinity(0, sizeof(set), &set)) {
+				perror(PROG " child: sched_setaffinity 2-3");
+				r = 'e';
+			}
+			break;
+		}
+		case 'n':
+			if (setpriority(PRIO_PROCESS, 0, 5)) {
+				perror(PROG " child: setpriority 5");
+				r = 'e';
+			}
+			break;
+		case 'o': {
+			struct sched_param sp = { 0 };
+
+			if (sched_setscheduler(0, SCHED_OTHER, &sp)) {
+				perror(PROG " child: sched_setscheduler SCHED_OTHER");
+				r = 'e';
+			}
+			break;
+		}
+		case 'x':
+		case 'q':
+			_exit(0);
+		default:
+			r = 'e';
+			break;
+		}
+		if (write(ack_fd, &r, 1) != 1)
+			_exit(4);
+	}
+}
+
+/* The next answer of the child: its byte, 0 if none yet, -1 if the pipe closed. */
+static int try_ack(struct child *c)
+{
+	char r;
+	ssize_t n = read(c->ack_fd, &r, 1);
+
+	if (n == 1)
+		return (unsigned char)r;
+	if (n == 0)
+		return -1;
+	if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+		die("reading %s's answers: %s", c->name, strerror(errno));
+	return 0;
+}
+
+static int wait_ack(struct child *c, int ms)
+{
+	struct pollfd p = { .fd = c->ack_fd, .events = POLLIN };
+	int64_t end = ghost_now_ns() + (int64_t)ms * 1000000;
+	int a;
+
+	while (!(a = try_ack(c))) {
+		if (ghost_now_ns() > end)
+			die("%s did not answer within %d ms", c->name, ms);
+		poll(&p, 1, 10);
+	}
+	return a;
+}
+
+/* Forks the child; it answers 'r' and blocks reading its first command. */
+static void spawn_child(struct child *c)
+{
+	int cmd[2], ack[2];
+
+	CHECK(pipe(cmd) == 0 && pipe(ack) == 0);
+	fflush(NULL);
+	c->pid = fork();
+	CHECK(c->pid >= 0);
+	if (c->pid == 0) {
+		/* Only its own pipes stay open. */
+		for (int i = 0; i < N(children); i++) {
+			if (children[i] != c && children[i]->pid) {
+				close(children[i]->cmd_fd);
+				close(children[i]->ack_fd);
+			}
+		}
+		close(cmd[1]);
+		close(ack[0]);
+		child_main(cmd[0], ack[1]);
+	}
+	close(cmd[0]);
+	close(ack[1]);
+	c->cmd_fd = cmd[1];
+	c->ack_fd = ack[0];
+	CHECK(fcntl(c->ack_fd, F_SETFL, O_NONBLOCK) == 0);
+	if (wait_ack(c, WAIT_MS) != 'r')
+		die("%s did not start", c->name);
+}
+
+/* The process state letter of /proc/PID/stat ('S' sleeping, 'R' running...), 0 if none. */
+static char proc_state(pid_t pid)
+{
+	char path[64], buf[512], *p;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	p = strrchr(buf, ')');
+	return p && p[1] == ' ' ? p[2] : 0;
+}
+
+static void wait_sleeping(struct child *c)
+{
+	int64_t end = ghost_now_ns() + (int64_t)WAIT_MS * 1000000;
+
+	while (proc_state(c->pid) != 'S') {
+		if (ghost_now_ns() > end)
+			die("%s (pid %d) is not asleep in read() after %d ms (state '%c')", c->name,
+			    (int)c->pid, WAIT_MS, proc_state(c->pid));
+		usleep(1000);
+	}
+}
+
+static void send_cmd(struct child *c, char cmd)
+{
+	if (write(c->cmd_fd, &cmd, 1) != 1)
+		die("writing command '%c' to %s: %s", cmd, c->name, strerror(errno));
+}
+
+static void reap(struct child *c)
+{
+	int64_t end = ghost_now_ns() + (int64_t)WAIT_MS * 1000000;
+	int st;
+	pid_t r;
+
+	while ((r = waitpid(c->pid, &st, WNOHANG)) == 0) {
+		if (ghost_now_ns() > end)
+			die("%s (pid %d) did not exit within %d ms (state '%c')", c->name,
+			    (int)c->pid, WAIT_MS, proc_state(c->pid));
+		usleep(1000);
+	}
+	if (r != c->pid)
+		die("waitpid(%s): %s", c->name, strerror(errno));
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		die("%s ended with status 0x%x, expected exit 0", c->name, st);
+	c->pid = -c->pid;	/* reaped: nothing to kill */
+	close(c->cmd_fd);
+	close(c->ack_fd);
+}
+
+/* ---- reading the channel --------------------------------------------------------------------- */
+
+static struct child *child_of(int64_t gtid, uint16_t type)
+{
+	for (int i = 0; i < N(children); i++)
+		if (children[i]->gtid && children[i]->gtid == gtid)
+			return children[i];
+	if (type != MSG_TASK_NEW)
+		return NULL;
+	for (int i = 0; i < N(children); i++)
+		if (!children[i]->gtid && children[i]->pid > 0 &&
+		    ghost_gtid_to_tid(gtid) == children[i]->pid)
+			return children[i];
+	return NULL;
+}
+
+/* Books one task message for c: the seqnum rule, the barrier, the model of its state. */
+static void take(struct child *c, const struct ghost_msg *m)
+{
+	uint32_t barrier;
+
+	if (c->gone)
+		die("%s for %s after it left the enclave (messages: %s)", msg_name(m->type), c->name,
+		    log_text(c, 0));
+	if (m->type == MSG_TASK_NEW) {
+		struct ghost_msg_payload_task_new p;
+
+		if (c->gtid)
+			die("a second TASK_NEW for %s", c->name);
+		ghost_msg_copy_payload(m, &p, sizeof(p));
+		c->gtid = (int64_t)p.gtid;
+		c->swi = p.sw_info;
+		c->new_runnable = p.runnable;
+		c->runnable = p.runnable;
+		c->sw = ghost_sw_lookup(E, &c->swi);
+		if (!c->sw)
+			die("TASK_NEW of %s: no status word at region %u index %u: %s", c->name,
+			    c->swi.id, c->swi.index, strerror(errno));
+		if (ghost_sw_gtid(c->sw) != c->gtid)
+			die("TASK_NEW of %s: its status word has gtid %" PRId64 ", the message %" PRId64,
+			    c->name, ghost_sw_gtid(c->sw), c->gtid);
+	} else if ((int32_t)(m->seqnum - c->seq) <= 0) {
+		die("%s for %s: seqnum %u after %u (seqnums must strictly increase)",
+		    msg_name(m->type), c->name, m->seqnum, c->seq);
+	}
+	c->seq = m->seqnum;
+	barrier = ghost_sw_barrier(c->sw);
+	if ((int32_t)(barrier - m->seqnum) < 0)
+		die("%s for %s: seqnum %u but the status word's barrier is %u (behind it)",
+		    msg_name(m->type), c->name, m->seqnum, barrier);
+	if (c->nlog < MAX_LOG)
+		c->log[c->nlog++] = m->type;
+	c->latched = false;
+	switch (m->type) {
+	case MSG_TASK_NEW:
+		break;
+	case MSG_TASK_WAKEUP:
+	case MSG_TASK_YIELD:
+	case MSG_TASK_PREEMPT:
+	case MSG_TASK_LATCH_FAILURE:
+		c->runnable = true;
+		c->on_cpu = false;
+		break;
+	case MSG_TASK_BLOCKED:
+		c->runnable = false;
+		c->on_cpu = false;
+		break;
+	case MSG_TASK_ON_CPU: {
+		struct ghost_msg_payload_task_on_cpu p;
+
+		ghost_msg_copy_payload(m, &p, sizeof(p));
+		c->on_cpu = true;
+		c->on_cpu_cpu = p.cpu;
+		if (p.commit_time == 0)
+			die("TASK_ON_CPU of %s has no commit_time", c->name);
+		break;
+	}
+	case MSG_TASK_AFFINITY_CHANGED:
+		break;
+	case MSG_TASK_PRIORITY_CHANGED: {
+		struct ghost_msg_payload_task_priority_changed p;
+
+		ghost_msg_copy_payload(m, &p, sizeof(p));
+		c->nice = p.nice;
+		break;
+	}
+	case MSG_TASK_DEAD:
+	case MSG_TASK_DEPARTED:
+		c->gone = true;
+		c->runnable = false;
+		c->on_cpu = false;
+		break;
+	default:
+		die("unexpected message %s (type %u) for %s", msg_name(m->type), m->type, c->name);
+	}
+}
+
+/* Reads every message there is. */
+static void drain(void)
+{
+	const struct ghost_msg *m;
+	uint32_t lost;
+
+	while ((m = ghost_channel_peek(C))) {
+		struct child *c;
+		int64_t gtid;
+
+		if (!ghost_channel_msg_valid(C, m))
+			die("malformed message: type %u length %u", m->type, m->length);
+		if (ghost_msg_is_cpu(m->type)) {
+			g_cpu_msgs++;
+		} else if (ghost_msg_is_task(m->type)) {
+			gtid = ghost_msg_gtid(m);
+			c = child_of(gtid, m->type);
+			if (!c)
+				die("%s for gtid %" PRId64 " (tid %" PRId64 "), none of the children",
+				    msg_name(m->type), gtid, ghost_gtid_to_tid(gtid));
+			take(c, m);
+			g_task_msgs++;
+		} else {
+			die("message of unknown type %u (length %u)", m->type, m->length);
+		}
+		ghost_channel_consume(C, m);
+	}
+	lost = ghost_channel_overflow(C);
+	if (lost)
+		die("the ring overflowed: %u messages lost", lost);
+}
+
+/* Waits for a message of this type for c at log index >= from; returns its index. */
+static int wait_msg(struct child *c, uint16_t type, int from)
+{
+	int64_t end = ghost_now_ns() + (int64_t)WAIT_MS * 1000000;
+
+	for (;;) {
+		drain();
+		for (int i = from; i < c->nlog; i++)
+			if (c->log[i] == type)
+				return i;
+		if (ghost_now_ns() > end)
+			die("no %s for %s within %d ms; came instead: %s", msg_name(type), c->name,
+			    WAIT_MS, log_text(c, from));
+		usleep(200);
+	}
+}
+
+/* Drains until c's status word barrier is the seqnum of the last message read for it. */
+static void sync_barrier(struct child *c)
+{
+	int64_t end = ghost_now_ns() + (int64_t)WAIT_MS * 1000000;
+
+	for (;;) {
+		drain();
+		if (ghost_sw_barrier(c->sw) == c->seq)
+			return;
+		if (ghost_now_ns() > end)
+			die("%s's status word barrier is %u, but the last message read for it has "
+			    "seqnum %u (no message for the difference within %d ms)",
+			    c->name, ghost_sw_barrier(c->sw), c->seq, WAIT_MS);
+		usleep(200);
+	}
+}
+
+/* The expected messages came in this order (others may come in between). */
+static void check_sequence(const struct child *c, int from, const uint16_t *want, int n)
+{
+	int i = from;
+
+	for (int w = 0; w < n; w++, i++) {
+		while (i < c->nlog && c->log[i] != want[w])
+			i++;
+		if (i >= c->nlog)
+			die("%s: no %s after %s; the messages of this step: %s", c->name,
+			    msg_name(want[w]), w ? msg_name(want[w - 1]) : "the command",
+			    log_text(c, from));
+	}
+}
+
+/* ---- transactions ---------------------------------------------------------------------------- */
+
+/* Opens and commits cpu's txn for gtid at barrier, from this (CPU 1's) agent; its final state. */
+static int32_t commit_to(int cpu, int64_t gtid, uint32_t barrier)
+{
+	struct ghost_txn *txn = ghost_enclave_txn(E, cpu);
+	struct ghost_txn_opts o = {
+		.target = gtid,
+		.target_barrier = barrier,
+		.agent_barrier = ghost_sw_barrier(agent_sw[cpu]),
+		.run_flags = SEND_TASK_ON_CPU,
+		.sync_group_owner = -1,
+	};
+	int64_t before = ghost_now_ns();
+	uint64_t seq0;
+	int32_t s;
+	int r;
+
+	if (!txn)
+		die("no txn for CPU %d", cpu);
+	seq0 = txn->cpu_seqnum;
+	r = ghost_txn_open(E, cpu, &o);
+	if (r)
+		die("ghost_txn_open(CPU %d): %s", cpu, strerror(-r));
+	r = ghost_txn_commit(E, cpu);
+	if (r < 0)
+		die("ghost_txn_commit(CPU %d): %s", cpu, strerror(-r));
+	s = ghost_txn_state(txn);
+	if ((r == 1) != (s == GHOST_TXN_COMPLETE))
+		die("ghost_txn_commit(CPU %d) returned %d but the txn's state is %s", cpu, r,
+		    ghost_txn_reason(s));
+	if (txn->commit_time < before)
+		die("the txn of CPU %d ended in %s without a commit_time", cpu, ghost_txn_reason(s));
+	if (s == GHOST_TXN_COMPLETE && txn->cpu_seqnum <= seq0)
+		die("a complete txn of CPU %d left cpu_seqnum at %" PRIu64, cpu, txn->cpu_seqnum);
+	return s;
+}
+
+static void expect_commit(struct child *c, int64_t gtid, uint32_t barrier, int32_t want,
+			  const char *what)
+{
+	int32_t s = commit_to(TARGET_CPU, gtid, barrier);
+
+	if (s != want)
+		die("commit of %s to CPU %d (%s, task barrier %u, status word barrier %u): "
+		    "expected %s, got %s",
+		    c->name, TARGET_CPU, what, barrier, ghost_sw_barrier(c->sw),
+		    ghost_txn_reason(want), ghost_txn_reason(s));
+}
+
+enum step_end {
+	END_BLOCKED,	/* the child answered and blocks reading its next command */
+	END_GONE,	/* TASK_DEAD or TASK_DEPARTED */
+};
+
+/*
+ * Schedules c until the step ends: whenever it is runnable, off CPU and not latched, commits
+ * it to TARGET_CPU with its current barrier (which must succeed). Returns whether the child
+ * answered its command.
+ */
+static bool run_until(struct child *c, enum step_end end_at, int from)
+{
+	int64_t end = ghost_now_ns() + (int64_t)STEP_MS * 1000000;
+	bool answered = false;
+
+	for (;;) {
+		int a = try_ack(c);
+
+		if (a == 'e')
+			die("%s says its command failed (its message is above)", c->name);
+		if (a == 'k')
+			answered = true;
+		if (a == -1 && end_at != END_GONE)
+			die("%s closed its pipe (exited?)", c->name);
+		/* After the answer: any message from before it is in the ring by now. */
+		drain();
+		if (end_at == END_BLOCKED && answered && !c->runnable && !c->gone)
+			return answered;
+		if (end_at == END_GONE && c->gone)
+			return answered;
+		if (c->gone)
+			die("%s left the enclave in this step; its messages: %s", c->name,
+			    log_text(c, from));
+		if (ghost_now_ns() > end)
+			die("the step did not end within %d ms: %s %s, runnable %d, on CPU %d, "
+			    "latched %d, %d commits; its messages: %s",
+			    STEP_MS, c->name, answered ? "answered" : "did not answer", c->runnable,
+			    c->on_cpu, c->latched, c->commits, log_text(c, from));
+		if (c->runnable && !c->on_cpu && !c->latched && ghost_sw_barrier(c->sw) == c->seq) {
+			expect_commit(c, c->gtid, c->seq, GHOST_TXN_COMPLETE, "runnable, off CPU");
+			c->latched = true;
+			c->commits++;
+		}
+		usleep(200);
+	}
+}
+
+/* ---- agents ---------------------------------------------------------------------------------- */
+
+static int set_fifo(void)
+{
+	struct sched_param sp = { .sched_priority = 1 };
+
+	return pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp);
+}
+
+/* The agent of a CPU the child is sent to: attached, then in local yield until stopped. */
+static void *agent_main(void *arg)
+{
+	struct agent_thread *a = arg;
+	struct ghost_sw_info info;
+	const struct ghost_status_word *sw = NULL;
+	int err;
+
+	err = set_fifo();
+	if (err) {
+		a->err = -err;
+		STORE(a->ready, 1);
+		return NULL;
+	}
+	a->err = K->agent_attach(KH, a->cpu, C->qid);
+	if (!a->err && !(a->err = ghost_sw_agent_info(E, a->cpu, &info))) {
+		sw = ghost_sw_lookup(E, &info);
+		if (!sw)
+			a->err = -errno;
+	}
+	if (a->err) {
+		STORE(a->ready, 1);
+		return NULL;
+	}
+	agent_sw[a->cpu] = sw;
+	STORE(a->ready, 1);
+	while (!LOAD(a->stop)) {
+		err = ghost_txn_local_yield(E, a->cpu, ghost_sw_barrier(sw), 0);
+		if (err && err != -ESTALE) {
+			a->err = err;
+			break;
+		}
+	}
+	K->agent_detach(KH, a->cpu);
+	return NULL;
+}
+
+static void start_agents(void)
+{
+	struct ghost_sw_info info;
+	int err;
+
+	/* The main thread: CPU 1's agent, SCHED_FIFO, pinned there by the attach. */
+	err = set_fifo();
+	if (err)
+		die("SCHED_FIFO for the agent: %s", strerror(err));
+	CHECK_OK(ghost_enclave_agent_online(E));
+	err = K->agent_attach(KH, AGENT_CPU, C->qid);
+	if (err)
+		die("agent_attach(CPU %d): %s", AGENT_CPU, strerror(-err));
+	CHECK_OK(ghost_sw_agent_info(E, AGENT_CPU, &info));
+	agent_sw[AGENT_CPU] = ghost_sw_lookup(E, &info);
+	CHECK(agent_sw[AGENT_CPU] != NULL);
+	CHECK(ghost_sw_is_agent(agent_sw[AGENT_CPU]));
+	CHECK_EQ(sched_getcpu(), AGENT_CPU);
+	for (int i = 0; i < N(agents); i++) {
+		struct agent_thread *a = &agents[i];
+
+		CHECK_EQ(pthread_create(&a->th, NULL, agent_main, a), 0);
+		while (!LOAD(a->ready))
+			usleep(100);
+		if (a->err)
+			die("the agent of CPU %d could not attach: %s", a->cpu, strerror(-a->err));
+		CHECK(ghost_sw_is_agent(agent_sw[a->cpu]));
+	}
+}
+
+static void stop_agents(void)
+{
+	for (int i = 0; i < N(agents); i++) {
+		struct agent_thread *a = &agents[i];
+		int64_t end = ghost_now_ns() + (int64_t)WAIT_MS * 1000000;
+
+		STORE(a->stop, 1);
+		/* Pings until it is gone: one may land before it yields again. */
+		for (;;) {
+			struct timespec ts;
+
+			CHECK_OK(ghost_txn_ping(E, a->cpu));
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_nsec += 10000000;
+			if (ts.tv_nsec >= 1000000000) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000;
+			}
+			if (pthread_timedjoin_np(a->th, NULL, &ts) == 0)
+				break;
+			if (ghost_now_ns() > end)
+				die("the agent of CPU %d did not stop within %d ms of pings", a->cpu,
+				    WAIT_MS);
+		}
+		if (a->err)
+			die("the agent of CPU %d: local yield failed: %s", a->cpu, strerror(-a->err));
+	}
+	K->agent_detach(KH, AGENT_CPU);
+}
+
+/* ---- the steps ------------------------------------------------------------------------------- */
+
+static void check_preconditions(void)
+{
+	const struct ghost_kernel_ops *ops = ghost_kernel_find("scx");
+	struct stat st;
+	char why[256] = "";
+
+	if (stat(SCX_DIR, &st) != 0)
+		skip("this kernel has no sched_ext (" SCX_DIR " is absent)");
+	if (geteuid() != 0)
+		skip("needs root");
+	if (sysconf(_SC_NPROCESSORS_ONLN) < 4)
+		skip("needs CPUs 0-3");
+	if (!ops)
+		die("this library has no \"scx\" kernel backend");
+	if (!ops->enclave_create)
+		skip("this library was built without the sched_ext backend (make SCX=1)");
+	if (ops->probe(NULL, why, sizeof(why)))
+		die("the scx backend's probe fails on a kernel with sched_ext: %s", why);
+	/* A scheduler of the previous test may still be on its way out. */
+	wait_scx_state("disabled", "before the test (is another scheduler loaded?)");
+}
+
+static void step_setup(void)
+{
+	struct ghost_enclave_opts o = { .sz = sizeof(o), .kernel = "scx" };
+	struct ghost_cpuset cpus;
+	int err;
+
+	begin("create an enclave on the scx kernel over CPUs " ENCLAVE_CPUS);
+	CHECK_OK(ghost_cpuset_parse_list(&cpus, ENCLAVE_CPUS, GHOST_MAX_CPUS, 0));
+	o.cpus = &cpus;
+	err = ghost_enclave_create(&o, &E);
+	if (err)
+		die("ghost_enclave_create: %s", strerror(-err));
+	K = ghost_enclave_kernel(E);
+	KH = ghost_enclave_kernel_handle(E);
+	CHECK_STR(K->name, "scx");
+	wait_scx_state("enabled", "with the enclave open");
+	CHECK_OK(ghost_channel_create(E, QUEUE_SLOTS, 0, &C));
+	CHECK_OK(ghost_channel_set_default(C));
+	CHECK_OK(ghost_channel_config_wakeup(C, NULL, 0));
+	start_agents();
+	drain();
+}
+
+/* The child, asleep in read(), is moved in: TASK_NEW with runnable 0. */
+static void step_enter(struct child *c)
+{
+	int err, policy;
+
+	begin("%s (pid %d), asleep in read(), moves into the enclave", c->name, (int)c->pid);
+	wait_sleeping(c);
+	err = ghost_thread_move(E, c->pid);
+	if (err)
+		die("ghost_thread_move(%d): %s", (int)c->pid, strerror(-err));
+	wait_msg(c, MSG_TASK_NEW, 0);
+	if (c->log[0] != MSG_TASK_NEW)
+		die("the first message for %s is %s, not TASK_NEW", c->name, msg_name(c->log[0]));
+	if (ghost_gtid_to_tid(c->gtid) != c->pid)
+		die("TASK_NEW's gtid %" PRId64 " is for tid %" PRId64 ", not %d", c->gtid,
+		    ghost_gtid_to_tid(c->gtid), (int)c->pid);
+	if (c->new_runnable != 0)
+		die("TASK_NEW says runnable %d for a task asleep in read()", c->new_runnable);
+	sync_barrier(c);
+	if (!ghost_sw_in_use(c->sw) || ghost_sw_runnable(c->sw) || ghost_sw_on_cpu(c->sw) ||
+	    ghost_sw_is_agent(c->sw) || ghost_sw_can_free(c->sw))
+		die("the status word of %s has flags 0x%x: expected INUSE, not RUNNABLE, ONCPU, "
+		    "IS_AGENT or CANFREE",
+		    c->name, ghost_sw_flags(c->sw));
+	policy = sched_getscheduler(c->pid);
+	if (policy != SCHED_EXT)
+		die("%s has scheduling policy %d in the enclave, expected SCHED_EXT (%d)", c->name,
+		    policy, SCHED_EXT);
+	/* A sleeping task has nothing more to say. */
+	usleep(50000);
+	drain();
+	if (c->nlog != 1)
+		die("messages for %s while it sleeps: %s", c->name, log_text(c, 1));
+}
+
+/* A command wakes it: TASK_WAKEUP; two commits that must fail, then one that runs it. */
+static void step_wake(struct child *c)
+{
+	static const uint16_t want[] = { MSG_TASK_WAKEUP, MSG_TASK_ON_CPU, MSG_TASK_BLOCKED };
+	int from = c->nlog, n;
+
+	begin("%s wakes; stale and unknown targets fail, the right commit runs it on CPU %d",
+	      c->name, TARGET_CPU);
+	send_cmd(c, 'w');
+	wait_msg(c, MSG_TASK_WAKEUP, from);
+	sync_barrier(c);
+	if (!ghost_sw_runnable(c->sw) || ghost_sw_on_cpu(c->sw))
+		die("after TASK_WAKEUP the status word of %s has flags 0x%x: expected RUNNABLE, "
+		    "not ONCPU",
+		    c->name, ghost_sw_flags(c->sw));
+	expect_commit(c, c->gtid, c->seq - 1, GHOST_TXN_TARGET_STALE, "task barrier - 1");
+	expect_commit(c, BOGUS_GTID, 1, GHOST_TXN_TARGET_NOT_FOUND, "a gtid nobody has");
+	n = c->nlog;
+	drain();
+	if (c->nlog != n)
+		die("failed commits produced messages for %s: %s", c->name, log_text(c, n));
+	run_until(c, END_BLOCKED, from);
+	check_sequence(c, from, want, N(want));
+	if (c->on_cpu_cpu != TARGET_CPU)
+		die("TASK_ON_CPU of %s says CPU %d; it was committed to CPU %d", c->name,
+		    c->on_cpu_cpu, TARGET_CPU);
+}
+
+/* One command, the child scheduled until it is back in read(); want: the messages. */
+static void step_cmd(struct child *c, char cmd, const char *what, const uint16_t *want, int n)
+{
+	int from = c->nlog;
+
+	begin("%s: %s", c->name, what);
+	send_cmd(c, cmd);
+	run_until(c, END_BLOCKED, from);
+	check_sequence(c, from, want, n);
+}
+
+static void step_yield(struct child *c)
+{
+	static const uint16_t want[] = { MSG_TASK_WAKEUP, MSG_TASK_ON_CPU, MSG_TASK_YIELD,
+					 MSG_TASK_ON_CPU, MSG_TASK_BLOCKED };
+
+	step_cmd(c, 'y', "sched_yield() -> TASK_YIELD", want, N(want));
+}
+
+static void step_sleep(struct child *c)
+{
+	static const uint16_t want[] = { MSG_TASK_WAKEUP,  MSG_TASK_ON_CPU, MSG_TASK_BLOCKED,
+					 MSG_TASK_WAKEUP,  MSG_TASK_ON_CPU, MSG_TASK_BLOCKED };
+
+	step_cmd(c, 's', "usleep(20 ms) -> TASK_BLOCKED, TASK_WAKEUP", want, N(want));
+}
+
+static void step_affinity(struct child *c)
+{
+	static const uint16_t want[] = { MSG_TASK_WAKEUP, MSG_TASK_ON_CPU,
+					 MSG_TASK_AFFINITY_CHANGED, MSG_TASK_BLOCKED };
+
+	step_cmd(c, 'a', "sched_setaffinity(CPUs 2-3) -> TASK_AFFINITY_CHANGED", want, N(want));
+}
+
+static void step_nice(struct child *c)
+{
+	static const uint16_t want[] = { MSG_TASK_WAKEUP, MSG_TASK_ON_CPU,
+					 MSG_TASK_PRIORITY_CHANGED, MSG_TASK_BLOCKED };
+
+	step_cmd(c, 'n', "setpriority(nice 5) -> TASK_PRIORITY_CHANGED", want, N(want));
+	if (c->nice != 5)
+		die("TASK_PRIORITY_CHANGED of %s says nice %d, expected 5", c->name, c->nice);
+}
+
+/* A departed or dead task's word: CANFREE, and the kernel takes it back. */
+static void free_word(struct child *c)
+{
+	int err;
+
+	if (!ghost_sw_can_free(c->sw))
+		die("the status word of %s lacks CANFREE after %s (flags 0x%x)", c->name,
+		    msg_name(c->log[c->nlog - 1]), ghost_sw_flags(c->sw));
+	err = ghost_sw_free(E, &c->swi);
+	if (err)
+		die("ghost_sw_free of %s's word: %s", c->name, strerror(-err));
+}
+
+/* The child switches itself to SCHED_OTHER: TASK_DEPARTED; it runs on outside. */
+static void step_depart(struct child *c)
+{
+	static const uint16_t want[] = { MSG_TASK_WAKEUP, MSG_TASK_ON_CPU, MSG_TASK_DEPARTED };
+	int from = c->nlog, policy;
+	bool answered;
+
+	begin("%s: sched_setscheduler(SCHED_OTHER) -> TASK_DEPARTED", c->name);
+	send_cmd(c, 'o');
+	answered = run_until(c, END_GONE, from);
+	check_sequence(c, from, want, N(want));
+	if (c->log[c->nlog - 1] != MSG_TASK_DEPARTED)
+		die("%s left with %s, expected TASK_DEPARTED", c->name,
+		    msg_name(c->log[c->nlog - 1]));
+	/* It runs on outside the enclave and answers. */
+	if (!answered && wait_ack(c, WAIT_MS) != 'k')
+		die("%s says sched_setscheduler(SCHED_OTHER) failed", c->name);
+	policy = sched_getscheduler(c->pid);
+	if (policy != SCHED_OTHER)
+		die("%s has policy %d after departing, expected SCHED_OTHER", c->name, policy);
+	free_word(c);
+	send_cmd(c, 'q');
+	reap(c);
+}
+
+/* The child exits inside the enclave: TASK_DEAD. */
+static void step_exit(struct child *c)
+{
+	static const uint16_t want[] = { MSG_TASK_WAKEUP, MSG_TASK_ON_CPU, MSG_TASK_DEAD };
+	int from = c->nlog;
+
+	begin("%s exits inside the enclave -> TASK_DEAD", c->name);
+	send_cmd(c, 'x');
+	run_until(c, END_GONE, from);
+	check_sequence(c, from, want, N(want));
+	if (c->log[c->nlog - 1] != MSG_TASK_DEAD)
+		die("%s left with %s, expected TASK_DEAD", c->name, msg_name(c->log[c->nlog - 1]));
+	reap(c);
+	free_word(c);
+}
+
+static void step_teardown(void)
+{
+	begin("destroy the enclave: the scheduler unloads");
+	wait_scx_state("enabled", "with the enclave still open");
+	drain();
+	stop_agents();
+	CHECK_OK(ghost_enclave_destroy(E));
+	ghost_enclave_close(E);
+	E = NULL;
+	wait_scx_state("disabled", "after the enclave was destroyed and closed");
+}
+
+int main(void)
+{
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	atexit(report_at_exit);
+	atexit(kill_children);
+	signal(SIGALRM, on_alarm);
+	alarm(TIMEOUT_S);
+	signal(SIGPIPE, SIG_IGN);
+	ghost_log_set_callback(ghost_log_stderr, NULL, GHOST_LOG_WARN);
+
+	check_preconditions();
+	/* Forked before this process becomes a SCHED_FIFO agent pinned to CPU 1. */
+	spawn_child(&child_a);
+	spawn_child(&child_b);
+	step_setup();
+
+	step_enter(&child_a);
+	step_wake(&child_a);
+	step_yield(&child_a);
+	step_sleep(&child_a);
+	step_affinity(&child_a);
+	step_nice(&child_a);
+	step_depart(&child_a);
+
+	step_enter(&child_b);
+	step_exit(&child_b);
+
+	step_teardown();
+	note("passed: %ld task messages (%d + %d commits), %ld CPU messages", g_task_msgs,
+	     child_a.commits, child_b.commits, g_cpu_msgs);
+	g_finished = true;
+	return 0;
+}

@@ -1,0 +1,374 @@
+/*
+ * kernels/scx/tests/scx_errors.c - how the tools fail on the sched_ext backend.
+ *
+ * Runs inside the sched_ext virtual machine (scripts/scx-tests.sh), as root, with the static
+ * tools in /tests/bin ($GHOST_BIN to use others). Written in C rather than as a script
+ * because busybox cannot drop root privileges. It checks:
+ *   (a) while one `ghost-agent --kernel scx` serves CPUs 1-3, a second one (over CPU 0, then
+ *       over the same CPUs 1-3) fails cleanly with a message containing "another" or
+ *       "already"; the first goes on undisturbed (still running, state "enabled"), stops on
+ *       SIGINT with exit 0, and the state reads "disabled" within 5 s;
+ *   (b) `ghost-agent --kernel scx` as an ordinary user (uid and gid 65534, set with
+ *       setresuid/setresgid) fails cleanly with a message containing "root", and loads
+ *       nothing;
+ *   (c) `ghostctl --kernel scx run --enclave 99 -- true` when there is no enclave fails
+ *       cleanly with a message.
+ * "Fails cleanly": exits by itself within its time limit with a status from 1 to 125 (not
+ * killed by a signal), having printed something. Every tool's output is shown.
+ *
+ * Exit status: 0 passed, 1 failed (the message says what was wrong), 77 skipped (no
+ * sched_ext in this kernel, or not root).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define PROG		"scx_errors"
+#define SCX_DIR		"/sys/kernel/sched_ext"
+#define SCX_STATE	SCX_DIR "/state"
+#define NOBODY		65534
+#define START_MS	60000	/* an agent loading the scheduler under emulation */
+#define TOOL_MS		60000	/* a tool that must fail */
+#define STOP_MS		30000	/* an agent stopping after SIGINT */
+#define STATE_MS	5000
+#define TIMED_OUT	(-1)
+
+static const char *bin_dir = "/tests/bin";
+static pid_t agent_pid;		/* the first agent, killed if the test fails */
+static char out[65536];
+
+/* ---- helpers --------------------------------------------------------------------------------- */
+
+static void note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void note(const char *fmt, ...)
+{
+	va_list ap;
+
+	printf(PROG ": ");
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+	fflush(stdout);
+}
+
+static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+static void fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	fflush(stdout);
+	fprintf(stderr, "FAIL " PROG ": ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(1);
+}
+
+static void kill_agent(void)
+{
+	if (agent_pid > 0)
+		kill(agent_pid, SIGKILL);
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static const char *scx_state(void)
+{
+	static char buf[64];
+	FILE *f = fopen(SCX_STATE, "r");
+
+	if (!f)
+		return "absent";
+	if (!fgets(buf, sizeof(buf), f))
+		buf[0] = 0;
+	fclose(f);
+	buf[strcspn(buf, "\n")] = 0;
+	return buf;
+}
+
+static void wait_state(const char *want, const char *when)
+{
+	int64_t end = now_ms() + STATE_MS;
+
+	while (strcmp(scx_state(), want)) {
+		if (now_ms() > end)
+			fail("%s: " SCX_STATE " reads \"%s\" after %d ms, expected \"%s\"", when,
+			     scx_state(), STATE_MS, want);
+		usleep(10000);
+	}
+}
+
+/* The whole file (at most sizeof(out) - 1 bytes) in out. */
+static const char *slurp(const char *path)
+{
+	ssize_t n = 0, r;
+	int fd = open(path, O_RDONLY);
+
+	out[0] = 0;
+	if (fd < 0)
+		return out;
+	while (n < (ssize_t)sizeof(out) - 1 && (r = read(fd, out + n, sizeof(out) - 1 - (size_t)n)) > 0)
+		n += r;
+	close(fd);
+	out[n] = 0;
+	return out;
+}
+
+/* Prints a tool's output, indented. */
+static void show(const char *what, const char *text)
+{
+	const char *p = text;
+
+	note("%s said:%s", what, *p ? "" : " (nothing)");
+	while (*p) {
+		size_t len = strcspn(p, "\n");
+
+		printf("    | %.*s\n", (int)len, p);
+		p += len;
+		if (*p)
+			p++;
+	}
+	fflush(stdout);
+}
+
+/*
+ * Starts bin_dir/argv[0] with stdout and stderr into the file outpath, as uid/gid `uid`
+ * (0: as we are).
+ */
+static pid_t spawn(const char *const *argv, uid_t uid, const char *outpath)
+{
+	char path[512];
+	pid_t pid;
+
+	snprintf(path, sizeof(path), "%s/%s", bin_dir, argv[0]);
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0)
+		fail("fork: %s", strerror(errno));
+	if (pid == 0) {
+		int fd = open(outpath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+		if (fd < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0)
+			_exit(126);
+		if (uid && (setgroups(0, NULL) || setresgid(uid, uid, uid) || setresuid(uid, uid, uid))) {
+			fprintf(stderr, PROG ": cannot become uid %u: %s\n", (unsigned)uid,
+				strerror(errno));
+			_exit(126);
+		}
+		execv(path, (char *const *)argv);
+		fprintf(stderr, PROG ": cannot run %s: %s\n", path, strerror(errno));
+		_exit(127);
+	}
+	return pid;
+}
+
+/* Waits for pid at most ms: its exit status, 128 + signal, or TIMED_OUT (then killed). */
+static int finish(pid_t pid, int ms)
+{
+	int64_t end = now_ms() + ms;
+	int st;
+	pid_t r;
+
+	while ((r = waitpid(pid, &st, WNOHANG)) == 0) {
+		if (now_ms() > end) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &st, 0);
+			return TIMED_OUT;
+		}
+		usleep(10000);
+	}
+	if (r != pid)
+		fail("waitpid(%d): %s", (int)pid, strerror(errno));
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static const char *status_text(int rc)
+{
+	static char buf[64];
+
+	if (rc == TIMED_OUT)
+		snprintf(buf, sizeof(buf), "still running after its time limit (killed)");
+	else if (rc > 128)
+		snprintf(buf, sizeof(buf), "killed by signal %d", rc - 128);
+	else
+		snprintf(buf, sizeof(buf), "exit %d", rc);
+	return buf;
+}
+
+/*
+ * Runs a tool that must fail cleanly, with a message containing one of the words (NULL:
+ * any message). Returns its output.
+ */
+static const char *expect_failure(const char *what, const char *const *argv, uid_t uid,
+				  const char *word1, const char *word2)
+{
+	static const char path[] = "/tmp/" PROG ".out";
+	const char *text;
+	int rc;
+
+	note("%s", what);
+	rc = finish(spawn(argv, uid, path), TOOL_MS);
+	text = slurp(path);
+	show(argv[0], text);
+	if (rc == 0)
+		fail("%s: it succeeded (exit 0); it must fail", what);
+	if (rc == TIMED_OUT || rc > 125)
+		fail("%s: %s; it must fail by itself with a message", what, status_text(rc));
+	if (!*text)
+		fail("%s: it failed (%s) without a word", what, status_text(rc));
+	if (word1 && !strstr(text, word1) && !(word2 && strstr(text, word2)))
+		fail("%s: its message does not say \"%s\"%s%s%s", what, word1,
+		     word2 ? " or \"" : "", word2 ? word2 : "", word2 ? "\"" : "");
+	note("%s: failed as it should (%s)", what, status_text(rc));
+	return text;
+}
+
+/* ---- (a) a second agent while one runs ------------------------------------------------------- */
+
+static void start_first_agent(void)
+{
+	static const char *const argv[] = { "ghost-agent", "--kernel", "scx", "--policy",
+					    "fifo-percpu", "--cpus",   "1-3", NULL };
+	static const char path[] = "/tmp/" PROG ".agent";
+	int64_t end = now_ms() + START_MS;
+	int st;
+
+	note("(a) starting ghost-agent --kernel scx --policy fifo-percpu --cpus 1-3");
+	agent_pid = spawn(argv, 0, path);
+	while (!strstr(slurp(path), ", enclave ")) {
+		if (waitpid(agent_pid, &st, WNOHANG) == agent_pid) {
+			agent_pid = 0;
+			show("ghost-agent", slurp(path));
+			fail("(a) the first agent ended (status 0x%x) before it served", st);
+		}
+		if (now_ms() > end) {
+			show("ghost-agent", slurp(path));
+			fail("(a) the first agent did not say \"enclave N\" within %d ms", START_MS);
+		}
+		usleep(50000);
+	}
+	show("ghost-agent", out);
+	wait_state("enabled", "(a) with the first agent serving");
+}
+
+static void stop_first_agent(void)
+{
+	static const char path[] = "/tmp/" PROG ".agent";
+	int rc;
+
+	if (waitpid(agent_pid, &rc, WNOHANG) == agent_pid) {
+		agent_pid = 0;
+		show("ghost-agent", slurp(path));
+		fail("(a) the first agent died (status 0x%x) while the second one tried", rc);
+	}
+	wait_state("enabled", "(a) after the second agents failed");
+	note("(a) SIGINT to the first agent");
+	kill(agent_pid, SIGINT);
+	rc = finish(agent_pid, STOP_MS);
+	agent_pid = 0;
+	show("ghost-agent", slurp(path));
+	if (rc != 0)
+		fail("(a) the first agent ended with %s after SIGINT, expected exit 0",
+		     status_text(rc));
+	wait_state("disabled", "(a) after the agent stopped");
+}
+
+static void test_second_agent(void)
+{
+	static const char *const other_cpus[] = { "ghost-agent", "--kernel", "scx", "--policy",
+						  "fifo-percpu", "--cpus",   "0", NULL };
+	static const char *const same_cpus[] = { "ghost-agent", "--kernel", "scx", "--policy",
+						 "fifo-percpu", "--cpus",   "1-3", NULL };
+
+	start_first_agent();
+	expect_failure("(a) a second ghost-agent --kernel scx over CPU 0", other_cpus, 0,
+		       "another", "already");
+	expect_failure("(a) a second ghost-agent --kernel scx over the same CPUs 1-3", same_cpus,
+		       0, "another", "already");
+	stop_first_agent();
+}
+
+/* ---- (b) not root ---------------------------------------------------------------------------- */
+
+static void test_not_root(void)
+{
+	static const char *const argv[] = { "ghost-agent", "--kernel", "scx", "--policy",
+					    "fifo-percpu", "--cpus",   "1-3", NULL };
+	char path[512];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/ghost-agent", bin_dir);
+	if (stat(path, &st) || !(st.st_mode & S_IXOTH))
+		fail("(b) %s cannot be run by other users (mode %o): the check would be void",
+		     path, (unsigned)st.st_mode & 07777);
+	expect_failure("(b) ghost-agent --kernel scx as uid 65534", argv, NOBODY, "root", NULL);
+	wait_state("disabled", "(b) after an unprivileged agent");
+}
+
+/* ---- (c) no enclave -------------------------------------------------------------------------- */
+
+static void test_no_enclave(void)
+{
+	static const char *const argv[] = { "ghostctl", "--kernel", "scx", "run", "--enclave",
+					    "99",       "--",       "true", NULL };
+
+	expect_failure("(c) ghostctl --kernel scx run --enclave 99 -- true, with no enclave", argv,
+		       0, NULL, NULL);
+	wait_state("disabled", "(c) after ghostctl run without an enclave");
+}
+
+int main(void)
+{
+	struct stat st;
+	const char *env = getenv("GHOST_BIN");
+	static const char *const tools[] = { "ghost-agent", "ghostctl" };
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	signal(SIGPIPE, SIG_IGN);
+	if (env && *env)
+		bin_dir = env;
+	if (stat(SCX_DIR, &st) != 0) {
+		note("skipped: this kernel has no sched_ext (" SCX_DIR " is absent)");
+		return 77;
+	}
+	if (geteuid() != 0) {
+		note("skipped: needs root");
+		return 77;
+	}
+	for (size_t i = 0; i < sizeof(tools) / sizeof(tools[0]); i++) {
+		char path[512];
+
+		snprintf(path, sizeof(path), "%s/%s", bin_dir, tools[i]);
+		if (access(path, X_OK))
+			fail("no %s (%s); the tools are expected in %s", path, strerror(errno),
+			     bin_dir);
+	}
+	/* A scheduler of the previous test may still be on its way out. */
+	wait_state("disabled", "before the test (is another scheduler loaded?)");
+	atexit(kill_agent);
+
+	test_second_agent();
+	test_not_root();
+	test_no_enclave();
+	note("passed");
+	return 0;
+}

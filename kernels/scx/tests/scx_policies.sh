@@ -1,0 +1,205 @@
+#!/bin/sh
+# kernels/scx/tests/scx_policies.sh - both policies schedule unmodified programs on the
+# sched_ext backend.
+#
+# Runs inside the sched_ext virtual machine (scripts/scx-tests.sh) as root, busybox sh,
+# with the static tools in /tests/bin ($GHOST_BIN to use others). For each policy,
+# fifo-percpu then fifo-centralized:
+#   1. starts `ghost-agent --kernel scx --policy P --cpus 1-3` (fifo-centralized with
+#      --time-slice 10000, so that a task that used 10 ms while others wait is preempted)
+#      and waits (at most START_S seconds) for its line "... enclave N, CPUs 1-3 ..."; then
+#      /sys/kernel/sched_ext/state must read "enabled" and /sys/kernel/sched_ext/root/ops
+#      "ghost";
+#   2. runs programs in enclave N, each of which must exit 0 within its time limit, with
+#      the agent still running and the state still "enabled" after it:
+#      through `ghostctl --kernel scx run --enclave N -- sh -c ...`: a shell that checks it
+#      runs with policy SCHED_EXT (7), a busy loop (20000 rounds of shell arithmetic), a
+#      sleep/wake loop (5 x sleep 0.05), two busy subshells forked and waited for; then
+#      `ghost-workload --kernel scx --enclave N --threads 4 --pattern spin --duration 1`
+#      (more threads than CPUs, so that they contend);
+#   3. stops the agent with SIGINT: it must exit 0 within STOP_S seconds and print its
+#      summary line ("summary: ... | msgs new N wakeup N blocked N preempt N yield N dead N
+#      ... | ... seqnum_errors N bad_msgs N"), in which new, wakeup, blocked, dead and
+#      preempt + yield must be > 0 and seqnum_errors and bad_msgs 0; the state must read
+#      "disabled" within 5 s.
+# Exit status: 0 passed, 1 failed (the message says what was wrong), 77 skipped (no
+# sched_ext in this kernel).
+
+BIN=${GHOST_BIN:-/tests/bin}
+SCX=/sys/kernel/sched_ext
+START_S=60
+STOP_S=30
+RUN_S=120
+me=scx_policies
+apid=""
+
+say() { echo "$me: $*"; }
+fail() {
+	echo "FAIL $me: $*" >&2
+	exit 1
+}
+cleanup() {
+	[ -n "$apid" ] && kill -9 "$apid" 2>/dev/null
+}
+trap cleanup EXIT
+
+# Prints FILE indented.
+show() {
+	sed 's/^/    | /' "$1"
+}
+
+state() {
+	cat "$SCX/state" 2>/dev/null || echo absent
+}
+
+# wait_state WANT SECONDS WHEN
+wait_state() {
+	n=0
+	while [ "$(state)" != "$1" ]; do
+		[ "$n" -ge $(($2 * 10)) ] && fail "$3: $SCX/state reads \"$(state)\" after $2 s, expected \"$1\""
+		sleep 0.1
+		n=$((n + 1))
+	done
+}
+
+# start_agent POLICY LOG: starts the agent in the background (apid), sets enclave.
+start_agent() {
+	slice=""
+	[ "$1" = fifo-centralized ] && slice="--time-slice 10000"
+	say "$1: starting ghost-agent --kernel scx --policy $1 --cpus 1-3${slice:+ $slice}"
+	# $slice is split into words on purpose.
+	"$BIN/ghost-agent" --kernel scx --policy "$1" --cpus 1-3 $slice >"$2" 2>&1 &
+	apid=$!
+	n=0
+	enclave=""
+	while [ -z "$enclave" ]; do
+		enclave=$(sed -n 's/^ghost-agent: .*, enclave \([0-9][0-9]*\), CPUs.*/\1/p' "$2")
+		[ -n "$enclave" ] && break
+		if ! kill -0 "$apid" 2>/dev/null; then
+			wait "$apid"
+			rc=$?
+			apid=""
+			show "$2"
+			fail "$1: ghost-agent ended (status $rc) before it served"
+		fi
+		[ "$n" -ge $((START_S * 10)) ] && { show "$2"; fail "$1: ghost-agent did not say \"enclave N\" within $START_S s"; }
+		sleep 0.1
+		n=$((n + 1))
+	done
+	show "$2"
+}
+
+# still_serving WHEN: the agent still runs and its scheduler is still loaded (a task
+# that sched_ext's watchdog or exit path handed back to the normal class would finish
+# too, and keep policy 7, so a program's exit 0 alone proves nothing).
+still_serving() {
+	if ! kill -0 "$apid" 2>/dev/null; then
+		show "$alog"
+		fail "$1: ghost-agent is gone"
+	fi
+	if [ "$(state)" != enabled ]; then
+		show "$alog"
+		fail "$1: the scheduler left: $SCX/state reads \"$(state)\""
+	fi
+}
+
+# run_ok POLICY NAME CMD...: CMD must exit 0 within RUN_S seconds, under the agent.
+run_ok() {
+	policy=$1
+	name=$2
+	shift 2
+	log=/tmp/$me.run.log
+	t0=$(date +%s)
+	timeout "$RUN_S" "$@" >"$log" 2>&1
+	rc=$?
+	if [ "$rc" -ne 0 ]; then
+		show "$log"
+		kill -0 "$apid" 2>/dev/null || say "(the agent is gone)"
+		say "(sched_ext: $(state))"
+		fail "$policy: $name exited with status $rc (a status >= 128 after ${RUN_S} s is the time limit)"
+	fi
+	still_serving "$policy: after $name"
+	say "$policy: $name: exit 0 in $(($(date +%s) - t0)) s"
+}
+
+# count KEY: the number after " KEY " in the summary line.
+count() {
+	v=$(echo "$summary" | sed -n "s/.* $1 \([0-9][0-9]*\).*/\1/p")
+	[ -n "$v" ] || fail "$policy: the summary line has no \"$1 N\": $summary"
+	echo "$v"
+}
+
+check_summary() {
+	policy=$1
+	summary=$(grep '^summary: ' "$2" | tail -n 1)
+	[ -n "$summary" ] || fail "$policy: ghost-agent printed no \"summary:\" line"
+	new=$(count new) || exit 1
+	wakeup=$(count wakeup) || exit 1
+	blocked=$(count blocked) || exit 1
+	preempt=$(count preempt) || exit 1
+	yield=$(count yield) || exit 1
+	dead=$(count dead) || exit 1
+	seqerr=$(count seqnum_errors) || exit 1
+	bad=$(count bad_msgs) || exit 1
+	[ "$new" -gt 0 ] || fail "$policy: no TASK_NEW counted: $summary"
+	[ "$wakeup" -gt 0 ] || fail "$policy: no TASK_WAKEUP counted: $summary"
+	[ "$blocked" -gt 0 ] || fail "$policy: no TASK_BLOCKED counted: $summary"
+	[ "$dead" -gt 0 ] || fail "$policy: no TASK_DEAD counted: $summary"
+	[ $((preempt + yield)) -gt 0 ] || fail "$policy: neither TASK_PREEMPT nor TASK_YIELD counted: $summary"
+	[ "$seqerr" -eq 0 ] || fail "$policy: $seqerr seqnum errors: $summary"
+	[ "$bad" -eq 0 ] || fail "$policy: $bad bad messages: $summary"
+	say "$policy: new $new wakeup $wakeup blocked $blocked preempt $preempt yield $yield dead $dead, no seqnum errors"
+}
+
+stop_agent() {
+	policy=$1
+	kill -INT "$apid"
+	n=0
+	while kill -0 "$apid" 2>/dev/null; do
+		[ "$n" -ge $((STOP_S * 10)) ] && { show "$2"; fail "$policy: ghost-agent still runs $STOP_S s after SIGINT"; }
+		sleep 0.1
+		n=$((n + 1))
+	done
+	wait "$apid"
+	rc=$?
+	apid=""
+	show "$2"
+	[ "$rc" -eq 0 ] || fail "$policy: ghost-agent exited with status $rc after SIGINT, expected 0"
+	wait_state disabled 5 "$policy: after the agent stopped"
+}
+
+one_policy() {
+	policy=$1
+	alog=/tmp/$me.$policy.log
+	start_agent "$policy" "$alog"
+	wait_state enabled 5 "$policy: with the agent serving"
+	ops=$(cat "$SCX/root/ops" 2>/dev/null)
+	[ "$ops" = ghost ] || fail "$policy: $SCX/root/ops reads \"$ops\", expected \"ghost\""
+	say "$policy: enclave $enclave, sched_ext $(state), ops $ops"
+
+	# $ctl is split into words on purpose; the single-quoted scripts expand in the child.
+	ctl="$BIN/ghostctl --kernel scx run --enclave $enclave --"
+	run_ok "$policy" "policy check" $ctl sh -c 'read -r l </proc/$$/stat; set -- $l; [ "${41}" = 7 ] || { echo "policy ${41}, expected SCHED_EXT (7)"; exit 1; }'
+	run_ok "$policy" "busy loop" $ctl sh -c 'i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done'
+	run_ok "$policy" "sleep/wake loop" $ctl sh -c 'for i in 1 2 3 4 5; do sleep 0.05; done'
+	run_ok "$policy" "fork/exit" $ctl sh -c 'loop() { i=0; while [ $i -lt 5000 ]; do i=$((i+1)); done; }; (loop) & a=$!; (loop) & b=$!; wait $a && wait $b'
+	run_ok "$policy" "ghost-workload spin" "$BIN/ghost-workload" --kernel scx --enclave "$enclave" \
+		--threads 4 --pattern spin --duration 1
+
+	stop_agent "$policy" "$alog"
+	check_summary "$policy" "$alog"
+}
+
+if [ ! -d "$SCX" ]; then
+	say "skipped: this kernel has no sched_ext ($SCX is absent)"
+	exit 77
+fi
+for t in ghost-agent ghostctl ghost-workload; do
+	[ -x "$BIN/$t" ] || fail "no $BIN/$t"
+done
+# A scheduler of the previous test may still be on its way out.
+wait_state disabled 10 "before the test (is another scheduler loaded?)"
+
+one_policy fifo-percpu
+one_policy fifo-centralized
+say "passed"
