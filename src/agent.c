@@ -330,12 +330,28 @@ static void on_signal(int sig)
 	got_signal = sig;
 }
 
+#define KERNEL_CHECK_NS 250000000LL
+
+/*
+ * A kernel side that can stop by itself (the sched_ext scheduler, unloaded by
+ * its watchdog or by "ghostctl destroy") says so in the enclave file
+ * "exit_info"; backends without it answer -ENOENT.
+ */
+static bool kernel_side_stopped(struct ghost_enclave *e)
+{
+	char buf[64];
+	int n = e->ops->file_read(e->k, "exit_info", buf, sizeof(buf));
+
+	return (n > 0 || n == -ENOSPC) && strncmp(buf, "running", 7);
+}
+
 int ghost_agent_process_run(struct ghost_full_agent *fa, int interval_ms,
 			    void (*tick)(struct ghost_full_agent *fa, void *ctx), void *ctx,
 			    volatile int *stop)
 {
 	struct sigaction sa, old_int, old_term;
-	int64_t next;
+	int64_t next, next_check = 0;
+	bool gone = false;
 
 	if (!fa)
 		return -EINVAL;
@@ -353,8 +369,15 @@ int ghost_agent_process_run(struct ghost_full_agent *fa, int interval_ms,
 			if (tick)
 				tick(fa, ctx);
 		}
+		if (ghost_now_ns() >= next_check) {
+			next_check = ghost_now_ns() + KERNEL_CHECK_NS;
+			if (kernel_side_stopped(fa->e)) {
+				gone = true;
+				break;
+			}
+		}
 	}
 	sigaction(SIGINT, &old_int, NULL);
 	sigaction(SIGTERM, &old_term, NULL);
-	return got_signal;
+	return gone ? -ENOTCONN : got_signal;
 }

@@ -268,13 +268,19 @@ int main(int argc, char **argv)
 	       ghost_full_agent_is_rt(fa) ? "real-time" : "normal priority");
 	fflush(stdout);
 
-	ghost_agent_process_run(fa, stats_s > 0 ? stats_s * 1000 : 0,
-				stats_s > 0 ? print_stats : NULL, &sctx, NULL);
+	err = ghost_agent_process_run(fa, stats_s > 0 ? stats_s * 1000 : 0,
+				      stats_s > 0 ? print_stats : NULL, &sctx, NULL);
+	if (err == -ENOTCONN)
+		printf("ghost-agent: the kernel side of enclave %" PRIu64 " stopped; shutting down\n",
+		       ghost_enclave_id(e));
 	if (ghost_full_agent_format_stats(fa, line, sizeof(line)) >= 0)
 		printf("summary: %s\n", line);
 	ghost_full_agent_stop(fa);
 	if (!keep) {
 		ghost_enclave_destroy(e);
+		/* Why the kernel side ended, where it can say (the sched_ext scheduler's exit). */
+		if (ghost_enclave_read_file(e, "exit_info", line, sizeof(line)) > 0)
+			printf("ghost-agent: kernel side: %s\n", line);
 		printf("ghost-agent: enclave %" PRIu64 " destroyed; its tasks run on as normal "
 		       "threads\n",
 		       ghost_enclave_id(e));

@@ -88,10 +88,11 @@ GHOST_API void ghost_agent_set_policy_data(struct ghost_agent *a, void *data);
 
 /*
  * The agent-process wrapper: lets the full agent run until SIGINT or
- * SIGTERM arrives (or *stop becomes true), calling tick every interval_ms
- * (for stats lines; may be NULL). Returns the signal that ended it (0 for
- * *stop); the caller then reads its last stats and calls
- * ghost_full_agent_stop().
+ * SIGTERM arrives (or *stop becomes true, or the kernel side of the enclave
+ * stops on its own), calling tick every interval_ms (for stats lines; may be
+ * NULL). Returns the signal that ended it, 0 for *stop, or -ENOTCONN when the
+ * kernel side stopped (its reason is in the enclave file "exit_info"); the
+ * caller then reads its last stats and calls ghost_full_agent_stop().
  */
 GHOST_API int ghost_agent_process_run(struct ghost_full_agent *fa, int interval_ms,
 				      void (*tick)(struct ghost_full_agent *fa, void *ctx),
