@@ -435,6 +435,49 @@ static __always_inline void unlatch(struct ctx *c, s32 cpu, bool tell)
 		msg_preempt(c, slot, cpu, false, true);
 }
 
+/* A latched task that leaves (changes, dies, moves): its CPU forgets the latch, silently. */
+static __always_inline void latch_forget(struct ctx *c, struct gs_task *t, s32 slot)
+{
+	struct gs_cpu *cr;
+
+	if (t->phase != GS_LATCHED)
+		return;
+	cr = cpu_rec(c, t->latch_cpu);
+	if (cr->latch_slot == slot) {
+		cr->latch_slot = -1;
+		cr->latch_gtid = 0;
+	}
+}
+
+/* ---- status-word slots (under the lock) ---- */
+
+static __always_inline s32 slot_alloc(struct ctx *c)
+{
+	struct gs_state *st = c->st;
+
+	if (st->nfree == 0 || st->nfree > GS_MAX_TASKS)
+		return -1;
+	st->nfree--;
+	if (c->sw->available)
+		c->sw->available--;
+	return st->free_slots[st->nfree & (GS_MAX_TASKS - 1)] & (GS_MAX_TASKS - 1);
+}
+
+static __always_inline void slot_release(struct ctx *c, u32 slot)
+{
+	struct gs_state *st = c->st;
+	struct gs_task *t = task_rec(c, slot);
+
+	WRITE_ONCE(sw_word(c, slot)->flags, 0);
+	t->kind = GS_K_NONE;
+	t->phase = GS_FREE;
+	if (st->nfree < GS_MAX_TASKS) {
+		st->free_slots[st->nfree & (GS_MAX_TASKS - 1)] = slot;
+		st->nfree++;
+		c->sw->available++;
+	}
+}
+
 /* ---- looking a task up ---- */
 
 static __always_inline s32 slot_of(struct task_struct *p)
@@ -481,14 +524,13 @@ void OPS(gs_enqueue, struct task_struct *p, u64 enq_flags)
 {
 	struct ctx c;
 	s32 slot = slot_of(p), cpu = scx_bpf_task_cpu(p);
-	bool unmanaged = false;
 	struct gs_task *t;
 
 	if (!ctx_init(&c))
 		goto global;
 	bpf_spin_lock(&c.st->lock);
 	if (!is_mine(&c, slot, p->pid)) {
-		unmanaged = true;
+		/* No word was free when it entered: it runs from the global queue. */
 		c.st->stats.unmanaged++;
 		bpf_spin_unlock(&c.st->lock);
 		goto global;
@@ -528,7 +570,6 @@ void OPS(gs_enqueue, struct task_struct *p, u64 enq_flags)
 	/* Held: never inserted here; only a commit's dispatch runs it. */
 	return;
 global:
-	(void)unmanaged;
 	scx_bpf_dsq_insert(p, SCX_DSQ_GLOBAL, SCX_SLICE_DFL, enq_flags);
 }
 
@@ -708,10 +749,7 @@ void OPS(gs_quiescent, struct task_struct *p, u64 deq_flags)
 			t->phase = GS_CHANGE_ONCPU;
 		} else if (t->phase == GS_QUEUED || t->phase == GS_LATCHED ||
 			   t->phase == GS_DISPATCHED) {
-			if (t->phase == GS_LATCHED && cpu_rec(&c, t->latch_cpu)->latch_slot == slot) {
-				cpu_rec(&c, t->latch_cpu)->latch_slot = -1;
-				cpu_rec(&c, t->latch_cpu)->latch_gtid = 0;
-			}
+			latch_forget(&c, t, slot);
 			t->latch_cpu = -1;
 			t->phase = GS_CHANGE_HELD;
 		}
@@ -833,9 +871,8 @@ void OPS(gs_enable, struct task_struct *p)
 	if (child)
 		parent_slot = slot_of(cur);
 	bpf_spin_lock(&c.st->lock);
-	if (c.st->nfree > 0 && c.st->nfree <= GS_MAX_TASKS) {
-		c.st->nfree--;
-		slot = c.st->free_slots[c.st->nfree & (GS_MAX_TASKS - 1)] & (GS_MAX_TASKS - 1);
+	slot = slot_alloc(&c);
+	if (slot >= 0) {
 		t = task_rec(&c, slot);
 		t->gen = (t->gen + 1) & ((1u << GS_GEN_BITS) - 1);
 		t->gtid = ((u64)(u32)pid << 41) | ((u64)t->gen << GS_SLOT_BITS) | (u64)(slot + 1);
@@ -860,8 +897,6 @@ void OPS(gs_enable, struct task_struct *p)
 			WRITE_ONCE(w->switch_time, 0);
 			WRITE_ONCE(w->barrier, 0);
 			WRITE_ONCE(w->flags, GS_SW_F_ALLOCATED | GS_SW_F_INUSE);
-			if (c.sw->available)
-				c.sw->available--;
 		}
 		if (!child && !queued) {
 			t->phase = GS_BLOCKED;
@@ -894,24 +929,10 @@ void OPS(gs_disable, struct task_struct *p)
 	bpf_spin_lock(&c.st->lock);
 	if (is_mine(&c, slot, pid)) {
 		t = task_rec(&c, slot);
-		if (t->phase == GS_LATCHED) {
-			struct gs_cpu *cr = cpu_rec(&c, t->latch_cpu);
-
-			if (cr->latch_slot == slot) {
-				cr->latch_slot = -1;
-				cr->latch_gtid = 0;
-			}
-		}
+		latch_forget(&c, t, slot);
 		if (t->phase == GS_NEW) {
 			/* Never announced: nothing to report, the word is simply free again. */
-			WRITE_ONCE(sw_word(&c, slot)->flags, 0);
-			t->kind = GS_K_NONE;
-			t->phase = GS_FREE;
-			if (c.st->nfree < GS_MAX_TASKS) {
-				c.st->free_slots[c.st->nfree & (GS_MAX_TASKS - 1)] = slot;
-				c.st->nfree++;
-				c.sw->available++;
-			}
+			slot_release(&c, slot);
 		} else if (dead) {
 			struct gs_p_task_dead pl = { .gtid = t->gtid, .cpu = t->cpu };
 
@@ -1103,14 +1124,8 @@ static __always_inline u32 txn_apply(struct ctx *c, s32 cpu, s32 caller_cpu,
 			return 0;
 		}
 		/* Latched elsewhere and not dispatched yet: it moves here, silently. */
-		if (t->phase == GS_LATCHED && t->latch_cpu != cpu) {
-			struct gs_cpu *old = cpu_rec(c, t->latch_cpu);
-
-			if (old->latch_slot == (s32)slot) {
-				old->latch_slot = -1;
-				old->latch_gtid = 0;
-			}
-		}
+		if (t->latch_cpu != cpu)
+			latch_forget(c, t, slot);
 		if (cr->latch_slot >= 0 && cr->latch_slot != (s32)slot)
 			unlatch(c, cpu, true);
 		cr->latch_slot = slot;
@@ -1255,33 +1270,6 @@ int gs_run(struct gs_run_args *a)
 }
 
 /* ---- administration: queues, agents, status words, tunables ---- */
-
-static __always_inline s32 slot_alloc(struct ctx *c)
-{
-	struct gs_state *st = c->st;
-
-	if (st->nfree == 0 || st->nfree > GS_MAX_TASKS)
-		return -1;
-	st->nfree--;
-	if (c->sw->available)
-		c->sw->available--;
-	return st->free_slots[st->nfree & (GS_MAX_TASKS - 1)] & (GS_MAX_TASKS - 1);
-}
-
-static __always_inline void slot_release(struct ctx *c, u32 slot)
-{
-	struct gs_state *st = c->st;
-	struct gs_task *t = task_rec(c, slot);
-
-	WRITE_ONCE(sw_word(c, slot)->flags, 0);
-	t->kind = GS_K_NONE;
-	t->phase = GS_FREE;
-	if (st->nfree < GS_MAX_TASKS) {
-		st->free_slots[st->nfree & (GS_MAX_TASKS - 1)] = slot;
-		st->nfree++;
-		c->sw->available++;
-	}
-}
 
 static __always_inline bool queue_live(struct ctx *c, s32 qid)
 {

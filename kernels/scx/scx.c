@@ -945,6 +945,8 @@ static int get_state(struct ghost_kenclave *ke, struct gs_state **out)
 	return 0;
 }
 
+static int scx_agent_attach(struct ghost_kenclave *ke, int cpu, int qid);
+
 static int scx_ctl(struct ghost_kenclave *ke, const char *cmd)
 {
 	unsigned cpu;
@@ -974,7 +976,7 @@ static int scx_ctl(struct ghost_kenclave *ke, const char *cmd)
 	if (!strcmp(cmd, "discover tasks"))
 		return -EOPNOTSUPP;
 	if (sscanf(cmd, "become agent %u %d%n", &cpu, &qid, &n) == 2 && !cmd[n])
-		return ke->bell_fd[0] == -2 ? -EINVAL : -EOPNOTSUPP;
+		return scx_agent_attach(ke, (int)cpu, qid);
 	return -EINVAL;
 }
 
