@@ -103,8 +103,9 @@ BENCH_SRCS  := $(wildcard bench/*.c)
 BENCHES     := $(BENCH_SRCS:bench/%.c=$(BUILD)/bin/%)
 TEST_SRCS   := $(wildcard tests/test_*.c)
 TESTS       := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
-# Programs that run inside the sched_ext virtual machine (scripts/scx-tests.sh).
-SCX_TEST_SRCS := $(wildcard kernels/scx/tests/*.c)
+# Programs that run inside the sched_ext virtual machine (scripts/scx-tests.sh);
+# the BPF sources there (*.bpf.c) are their data, built by that script.
+SCX_TEST_SRCS := $(filter-out %.bpf.c,$(wildcard kernels/scx/tests/*.c))
 SCX_TESTS     := $(SCX_TEST_SRCS:kernels/scx/tests/%.c=$(BUILD)/scx/tests/%)
 HEADERS     := $(wildcard include/ghost/*.h) $(wildcard src/*.h) $(wildcard kernels/*/*.h) \
                $(wildcard policies/*.h) $(wildcard tests/*.h) $(wildcard tools/*.h)

@@ -8,11 +8,14 @@
 #    into $BUILD/scx (BUILD defaults to build);
 # 3. make SCX=1 STATIC=1 into $BUILD/scx-static: the library with the sched_ext
 #    backend, the static tools (ghost-agent, ghostctl, ghost-workload) and the
-#    guest test programs kernels/scx/tests/*.c;
+#    guest test programs kernels/scx/tests/*.c; then the BPF objects the tests
+#    use as data, kernels/scx/tests/*.bpf.c (scx_broken.bpf.c: one the verifier
+#    refuses), compiled like the backend's own against the same vmlinux.h;
 # 4. scripts/vm/run.sh: boots the kernel under qemu and runs, in this order,
 #    hello_test, scx_abi_test, the other compiled tests, the scripts
 #    kernels/scx/tests/*.sh (scx_policies.sh and scx_kill.sh first), and
-#    scx_errors last; the tools go along as the directory /tests/bin.
+#    scx_errors last; the tools go along as the directory /tests/bin, the BPF
+#    objects as data files in /tests.
 #    GHOST_VM_TIMEOUT (default 900 s) bounds the whole guest,
 #    GHOST_VM_TEST_TIMEOUT (default 240 s) each test.
 # Closes with one line "N passed, N failed, N skipped" counting the guest's
@@ -51,6 +54,19 @@ t1=$(now)
 kernels/scx/hello/build.sh "$out" || failed "building the hello scheduler failed"
 make -s -j"$jobs" BUILD="$static" SCX=1 STATIC=1 tools scx-tests >/dev/null ||
 	failed "building the sched_ext backend, its static tools and tests failed (make BUILD=$static SCX=1 STATIC=1 tools scx-tests)"
+# The tests' BPF objects, with the flags and the vmlinux.h directory of the
+# Makefile's rule for ghost.bpf.o.
+data=()
+for src in kernels/scx/tests/*.bpf.c; do
+	[ -e "$src" ] || continue
+	obj=$static/scx/tests/$(basename "${src%.c}").o
+	[ -r "$static/scx/include/vmlinux.h" ] || failed "no $static/scx/include/vmlinux.h after the sched_ext build"
+	"${CLANG:-clang-19}" -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_x86 -Wall -Wno-missing-declarations \
+		-I"$static/scx/include" -Ikernels/scx -c "$src" -o "$obj" ||
+		failed "compiling $src failed"
+	chmod a-x "$obj"
+	data+=("$obj")
+done
 t2=$(now)
 
 log=$(mktemp)
@@ -67,14 +83,14 @@ tests=("$out/hello_test")
 for t in kernels/scx/tests/*.c; do
 	t=${t##*/}
 	t=${t%.c}
-	case $t in scx_abi_test | scx_errors | "*") ;; *) tests+=("$static/scx/tests/$t") ;; esac
+	case $t in scx_abi_test | scx_errors | *.bpf | "*") ;; *) tests+=("$static/scx/tests/$t") ;; esac
 done
 for t in kernels/scx/tests/scx_policies.sh kernels/scx/tests/scx_kill.sh kernels/scx/tests/*.sh; do
 	[ -e "$t" ] && [[ " ${tests[*]} " != *" $t "* ]] && tests+=("$t")
 done
 [ -e kernels/scx/tests/scx_errors.c ] && tests+=("$static/scx/tests/scx_errors")
 GHOST_VM_TIMEOUT=${GHOST_VM_TIMEOUT:-900} GHOST_VM_TEST_TIMEOUT=${GHOST_VM_TEST_TIMEOUT:-240} \
-	scripts/vm/run.sh "${tests[@]}" "$bin" 2>&1 | tee "$log"
+	scripts/vm/run.sh "${tests[@]}" ${data[@]+"${data[@]}"} "$bin" 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}
 t3=$(now)
 [ "$rc" -eq 77 ] && skipped "scripts/vm/run.sh cannot boot the virtual machine here (the reason is above)"

@@ -4,12 +4,17 @@
  * Checks: --help exits 0; every bad argument exits 2 with a message that
  * names it; setup errors exit 1 with one line saying why; ghostctl's
  * create / list / status / get / set / cat / ctl / tasks / destroy round
- * trip; ghost-agent starts, serves, and shuts down cleanly on SIGTERM.
+ * trip; ghost-agent starts, serves, and shuts down cleanly on SIGTERM; where
+ * the sched_ext backend cannot run (a build without it, or a kernel without
+ * /sys/kernel/sched_ext), `ghostctl kernels` lists scx as absent and
+ * `ghost-agent --kernel scx` exits 1 saying why.
  */
 #include "emu_helpers.h"
 
 #include <signal.h>
+#include <stdbool.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #ifndef GHOST_BIN_DIR
 #define GHOST_BIN_DIR "build/bin"
@@ -172,6 +177,57 @@ static void agent_lifecycle(void)
 	expect(RUN("ghostctl", "--root", test_root, "status", "9"), 1, "no enclave 9");
 }
 
+/* The line of `ghostctl kernels` (in out) for the backend name, copied into line. */
+static bool kernels_line(const char *name, char *line, size_t size)
+{
+	size_t n = strlen(name);
+
+	for (const char *p = out; *p;) {
+		size_t len = strcspn(p, "\n");
+
+		if (len > n && !strncmp(p, name, n) && p[n] == ' ') {
+			snprintf(line, size, "%.*s", (int)len, p);
+			return true;
+		}
+		p += len;
+		if (*p)
+			p++;
+	}
+	return false;
+}
+
+/*
+ * The sched_ext backend where it cannot run. A build without it (no SCX=1) says so whatever
+ * the kernel; a build with it says the kernel has no sched_ext, which holds only where
+ * /sys/kernel/sched_ext is missing: elsewhere (a sched_ext kernel) it may well run, and
+ * nothing is asserted.
+ */
+static void scx_absent(void)
+{
+#ifdef GHOST_HAVE_SCX
+	static const char why[] = "has no sched_ext";
+
+	if (access("/sys/kernel/sched_ext", F_OK) == 0) {
+		printf("scx_absent: /sys/kernel/sched_ext exists here: the sched_ext backend may "
+		       "run, not checked\n");
+		return;
+	}
+#else
+	static const char why[] = "this build has no sched_ext backend";
+#endif
+	char line[1024];
+	int rc;
+
+	expect(RUN("ghostctl", "--root", test_root, "kernels"), 0, "scx");
+	CHECK_MSG(kernels_line("scx", line, sizeof(line)), "no line for scx in: %s", out);
+	CHECK_MSG(strstr(line, " absent ") != NULL, "scx is not listed as absent: %s", line);
+	CHECK_MSG(strstr(line, why) != NULL, "no \"%s\" in: %s", why, line);
+	rc = RUN("ghost-agent", "--kernel", "scx", "--policy", "fifo-percpu", "--cpus", "0");
+	CHECK_MSG(rc != 0 && rc < 128, "ghost-agent --kernel scx: exit %d, wanted a failure; "
+		  "output: %s", rc, out);
+	CHECK_MSG(strstr(out, why) != NULL, "no \"%s\" in: %s", why, out);
+}
+
 int main(void)
 {
 	char path[600];
@@ -186,5 +242,6 @@ int main(void)
 	ctl_args();
 	ctl_round_trip();
 	agent_lifecycle();
+	scx_absent();
 	return 0;
 }

@@ -15,7 +15,13 @@
  *      reports it was unregistered (not kicked out with an error).
  * Exit status: 0 passed, 77 skipped (no sched_ext in this kernel, not root), 1 failed.
  *
+ * With --hold SECONDS it does steps 1-3, then, instead of step 4, keeps the scheduler loaded
+ * (and idle: no task of its own under it) for SECONDS or until SIGTERM or SIGINT, whichever
+ * comes first, and then does step 5. It says "holding" once the scheduler is enabled. Other
+ * tests use it to have a foreign sched_ext scheduler loaded.
+ *
  * Usage: hello_test [-v] [-o OBJECT] [-t THREADS] [-r ROUNDS]
+ *        hello_test [-v] [-o OBJECT] --hold SECONDS
  */
 #include <linux/types.h>
 
@@ -23,8 +29,10 @@
 #include <bpf/libbpf.h>
 
 #include <errno.h>
+#include <getopt.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -67,6 +75,7 @@ extern const char hello_bpf_obj_start[], hello_bpf_obj_end[];
 #endif
 
 static bool verbose;
+static volatile sig_atomic_t stop_signal;	/* --hold: the signal that ended the hold */
 
 static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void say(const char *fmt, ...)
@@ -125,6 +134,45 @@ static bool wait_state(const char *want, char *state, size_t size)
 			return false;
 		sleep_ms(10);
 	}
+}
+
+/* ---------------------------------------------------------------- --hold */
+
+static void on_stop(int sig)
+{
+	stop_signal = sig;
+}
+
+/*
+ * Waits SECONDS, or less if SIGTERM or SIGINT comes (their handlers are installed without
+ * SA_RESTART, so the sleep ends early). Says why it ended.
+ */
+static void hold(long seconds)
+{
+	struct timespec end, now;
+
+	clock_gettime(CLOCK_MONOTONIC, &end);
+	end.tv_sec += seconds;
+	for (;;) {
+		struct timespec left;
+
+		if (stop_signal)
+			break;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		left.tv_sec = end.tv_sec - now.tv_sec;
+		left.tv_nsec = end.tv_nsec - now.tv_nsec;
+		if (left.tv_nsec < 0) {
+			left.tv_sec--;
+			left.tv_nsec += 1000000000L;
+		}
+		if (left.tv_sec < 0)
+			break;
+		nanosleep(&left, NULL);
+	}
+	if (stop_signal)
+		say("signal %d: ending the hold early", (int)stop_signal);
+	else
+		say("held for %ld s", seconds);
 }
 
 /* ---------------------------------------------------------------- the workload */
@@ -221,14 +269,23 @@ static struct bpf_object *open_object(const char *path)
 
 static void usage(const char *argv0)
 {
-	fprintf(stderr, "usage: %s [-v] [-o OBJECT] [-t THREADS] [-r ROUNDS]\n", argv0);
+	fprintf(stderr,
+		"usage: %s [-v] [-o OBJECT] [-t THREADS] [-r ROUNDS]\n"
+		"       %s [-v] [-o OBJECT] --hold SECONDS\n",
+		argv0, argv0);
 	exit(2);
 }
 
 int main(int argc, char **argv)
 {
 	const char *obj_path = NULL;
+	static const struct option longopts[] = {
+		{ "hold", required_argument, NULL, 'H' },
+		{ NULL, 0, NULL, 0 },
+	};
 	int nthreads = 0, rounds = 20, opt, ret = 1;
+	long hold_s = -1;
+	char *end;
 	struct worker workers[MAX_THREADS];
 	struct bpf_object *obj = NULL;
 	struct bpf_link *link = NULL;
@@ -238,12 +295,18 @@ int main(int argc, char **argv)
 	struct utsname uts;
 	int started = 0;
 
-	while ((opt = getopt(argc, argv, "vo:t:r:")) != -1) {
+	while ((opt = getopt_long(argc, argv, "vo:t:r:", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'v': verbose = true; break;
 		case 'o': obj_path = optarg; break;
 		case 't': nthreads = atoi(optarg); break;
 		case 'r': rounds = atoi(optarg); break;
+		case 'H':
+			errno = 0;
+			hold_s = strtol(optarg, &end, 10);
+			if (errno || end == optarg || *end || hold_s < 0 || hold_s > 86400)
+				usage(argv[0]);
+			break;
 		default: usage(argv[0]);
 		}
 	}
@@ -255,6 +318,15 @@ int main(int argc, char **argv)
 	if (optind != argc || nthreads < 1 || nthreads > MAX_THREADS || rounds < 1)
 		usage(argv[0]);
 	uname(&uts);
+	if (hold_s >= 0) {
+		struct sigaction sa;
+
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = on_stop;	/* no SA_RESTART: the hold's sleep ends */
+		sigemptyset(&sa.sa_mask);
+		sigaction(SIGTERM, &sa, NULL);
+		sigaction(SIGINT, &sa, NULL);
+	}
 
 	/* 1. Can this kernel and this process do it at all? */
 	if (access(SCX_SYSFS, F_OK)) {
@@ -327,6 +399,18 @@ int main(int argc, char **argv)
 	}
 	say("attached: state enabled, ops hello");
 
+	if (hold_s >= 0) {
+		/* 4'. Only stay loaded. */
+		say("holding the scheduler loaded for %ld s (SIGTERM or SIGINT ends it early)",
+		    hold_s);
+		hold(hold_s);
+		if (!wait_state("enabled", state, sizeof(state)) || exit_kind(exit_map) != 0) {
+			say("FAIL: the scheduler did not stay enabled while held (state %s)", state);
+			goto out;
+		}
+		goto unload;
+	}
+
 	/* 4. Threads of ours under it. */
 	memset(workers, 0, sizeof(workers));
 	for (int i = 0; i < nthreads; i++) {
@@ -375,6 +459,7 @@ int main(int argc, char **argv)
 		goto out;
 
 	/* 5. Unload. */
+unload:
 	bpf_link__destroy(link);
 	link = NULL;
 	if (!wait_state("disabled", state, sizeof(state))) {

@@ -22,11 +22,21 @@
  *     to CPUs 2-3 -> TASK_AFFINITY_CHANGED; setpriority nice 5 -> TASK_PRIORITY_CHANGED
  *     (nice 5); sched_setscheduler SCHED_OTHER -> TASK_DEPARTED, after which the child runs
  *     on as a normal process;
+ *   - CPU messages, before child A departs (the CPU messages of CPU 2 go to the queue of
+ *     CPU 2's agent, here the one channel): no CPU_TICK while deliver_ticks is 0 (the
+ *     default); with deliver_ticks 1 and child A spinning on CPU 2 (a command that busy-loops
+ *     until the next byte), CPU_TICKs for CPU 2 arrive; set back to 0 they stop (at most
+ *     TICKS_IN_FLIGHT more). With deliver_cpu_availability 1 and child A still spinning there,
+ *     an ordinary SCHED_OTHER process pinned to CPU 2 takes the CPU from sched_ext:
+ *     CPU_BUSY for CPU 2, and the word of CPU 2's agent loses CPU_AVAIL and gains BOOST_PRIO;
+ *     once that process exits: CPU_AVAILABLE for CPU 2 and the flags are back;
  *   - a second child exits while in the enclave: TASK_DEAD; the words of the departed and
  *     the dead task carry CANFREE and ghost_sw_free gives them back;
  *   - throughout: every message is well formed and for one of the children, each task's
  *     seqnums strictly increase (the rule of the library's scheduler base), its status
- *     word's barrier is never behind the last message read, the ring never overflows.
+ *     word's barrier is never behind the last message read, the ring never overflows; every
+ *     CPU message is for an enclave CPU, and its seqnum is never ahead of the barrier of that
+ *     CPU's agent.
  * Every wait has a time limit (WAIT_MS for one message, STEP_MS for a step); a failure names
  * the step, what was missing and the messages that came instead.
  *
@@ -62,12 +72,17 @@
 #define SCX_STATE	SCX_DIR "/state"
 #define ENCLAVE_CPUS	"1-3"
 #define AGENT_CPU	1		/* the main thread is its agent */
+#define LAST_CPU	3		/* ENCLAVE_CPUS = AGENT_CPU-LAST_CPU */
 #define TARGET_CPU	2		/* every commit sends the child here */
 #define QUEUE_SLOTS	1024
 #define WAIT_MS		5000		/* one message, one state change */
 #define STEP_MS		15000		/* one whole step */
 #define TIMEOUT_S	200		/* the whole test */
 #define MAX_LOG		256
+#define TICKS_WANTED	5		/* CPU_TICKs that show ticks are delivered */
+#define TICKS_IN_FLIGHT	2		/* CPU_TICKs allowed after deliver_ticks is 0 again */
+#define QUIET_MS	500		/* how long ticks must stay away */
+#define MAX_CPU_LOG	64
 #define N(a)		((int)(sizeof(a) / sizeof((a)[0])))
 
 /* A gtid no task can have: the largest tid (above any pid_max), generation 1. */
@@ -83,6 +98,17 @@ static const struct ghost_status_word *agent_sw[GHOST_MAX_CPUS];
 static char g_step[160] = "start";
 static bool g_finished;		/* exit without the failure report */
 static long g_task_msgs, g_cpu_msgs;
+static pid_t g_hog;			/* the SCHED_OTHER process of the CPU-availability step */
+
+/* The CPU messages read: counts by CPU and type, the last few in order. */
+enum { CM_TICK, CM_AVAILABLE, CM_BUSY, CM_OTHER, CM_KINDS };
+static long cpu_count[GHOST_MAX_CPUS][CM_KINDS];
+static struct cpu_rec {
+	uint16_t type;
+	int cpu;
+} cpu_log[MAX_CPU_LOG];
+static long cpu_nlog;			/* CPU messages logged in all (cpu_log wraps) */
+static uint16_t cpu_last_avail[GHOST_MAX_CPUS];	/* CPU_AVAILABLE or CPU_BUSY, 0 none yet */
 
 /* One child process and what the messages said about it. */
 struct child {
@@ -180,6 +206,26 @@ static void die(const char *fmt, ...)
 	exit(1);
 }
 
+/* The last CPU messages read, oldest first ("TICK/2 BUSY/2 ..."). */
+static const char *cpu_log_text(void)
+{
+	static char buf[2048];
+	long first = cpu_nlog > MAX_CPU_LOG ? cpu_nlog - MAX_CPU_LOG : 0;
+	size_t pos = 0;
+
+	buf[0] = 0;
+	for (long i = first; i < cpu_nlog && pos < sizeof(buf) - 40; i++) {
+		const struct cpu_rec *r = &cpu_log[i % MAX_CPU_LOG];
+		const char *n = msg_name(r->type);
+
+		if (!strncmp(n, "CPU_", 4))
+			n += 4;
+		pos += (size_t)snprintf(buf + pos, sizeof(buf) - pos, "%s%s/%d", pos ? " " : "", n,
+					r->cpu);
+	}
+	return pos ? buf : "(none)";
+}
+
 /* At a failing exit (CHECK macros too): where it was and what the children had seen. */
 static void report_at_exit(void)
 {
@@ -193,6 +239,8 @@ static void report_at_exit(void)
 			fprintf(stderr, PROG ":   %s (pid %d, gtid %" PRId64 "): %s\n", c->name,
 				(int)(c->pid < 0 ? -c->pid : c->pid), c->gtid, log_text(c, 0));
 	}
+	if (cpu_nlog)
+		fprintf(stderr, PROG ":   the last CPU messages: %s\n", cpu_log_text());
 }
 
 static void kill_children(void)
@@ -200,6 +248,8 @@ static void kill_children(void)
 	for (int i = 0; i < N(children); i++)
 		if (children[i]->pid > 0)
 			kill(children[i]->pid, SIGKILL);
+	if (g_hog > 0)
+		kill(g_hog, SIGKILL);
 }
 
 static void on_alarm(int sig)
@@ -299,6 +349,18 @@ static void __attribute__((noreturn)) child_main(int cmd_fd, int ack_fd)
 				perror(PROG " child: sched_setscheduler SCHED_OTHER");
 				r = 'e';
 			}
+			break;
+		}
+		case 'b': {	/* busy on its CPU, no blocking, until the next byte */
+			struct pollfd p = { .fd = cmd_fd, .events = POLLIN };
+			volatile uint64_t sink = 0;
+
+			do {
+				for (uint64_t i = 0; i < 20000; i++)
+					sink += i;
+			} while (poll(&p, 1, 0) == 0);
+			if (read(cmd_fd, &cmd, 1) != 1)
+				_exit(3);
 			break;
 		}
 		case 'x':
@@ -528,6 +590,41 @@ static void take(struct child *c, const struct ghost_msg *m)
 	}
 }
 
+/* Books one CPU message: for an enclave CPU with an agent, not ahead of its barrier. */
+static void take_cpu(const struct ghost_msg *m)
+{
+	struct ghost_msg_payload_cpu_tick p = { .cpu = -1 };	/* every CPU payload starts with cpu */
+	int kind;
+
+	ghost_msg_copy_payload(m, &p, sizeof(p.cpu));
+	if (p.cpu < AGENT_CPU || p.cpu > LAST_CPU)
+		die("%s for CPU %d, not an enclave CPU (" ENCLAVE_CPUS ")", msg_name(m->type), p.cpu);
+	if (!agent_sw[p.cpu])
+		die("%s for CPU %d, which has no agent", msg_name(m->type), p.cpu);
+	if ((int32_t)(ghost_sw_barrier(agent_sw[p.cpu]) - m->seqnum) < 0)
+		die("%s for CPU %d: seqnum %u but the agent's barrier is %u (behind it)",
+		    msg_name(m->type), p.cpu, m->seqnum, ghost_sw_barrier(agent_sw[p.cpu]));
+	switch (m->type) {
+	case MSG_CPU_TICK:
+		kind = CM_TICK;
+		break;
+	case MSG_CPU_AVAILABLE:
+		kind = CM_AVAILABLE;
+		cpu_last_avail[p.cpu] = m->type;
+		break;
+	case MSG_CPU_BUSY:
+		kind = CM_BUSY;
+		cpu_last_avail[p.cpu] = m->type;
+		break;
+	default:
+		kind = CM_OTHER;
+		break;
+	}
+	cpu_count[p.cpu][kind]++;
+	cpu_log[cpu_nlog % MAX_CPU_LOG] = (struct cpu_rec){ .type = m->type, .cpu = p.cpu };
+	cpu_nlog++;
+}
+
 /* Reads every message there is. */
 static void drain(void)
 {
@@ -541,6 +638,7 @@ static void drain(void)
 		if (!ghost_channel_msg_valid(C, m))
 			die("malformed message: type %u length %u", m->type, m->length);
 		if (ghost_msg_is_cpu(m->type)) {
+			take_cpu(m);
 			g_cpu_msgs++;
 		} else if (ghost_msg_is_task(m->type)) {
 			gtid = ghost_msg_gtid(m);
@@ -704,6 +802,305 @@ static bool run_until(struct child *c, enum step_end end_at, int from)
 		}
 		usleep(200);
 	}
+}
+
+/* ---- a spinning child and the CPU messages -------------------------------------------------- */
+
+static long g_unavail_commits;	/* commits refused with CPU_UNAVAIL (retried) */
+
+/*
+ * One round of scheduling c while it spins: reads its answer (it gives none while it spins),
+ * drains, and commits it to TARGET_CPU whenever it is runnable, off CPU and not latched. A
+ * commit refused because a higher class holds the CPU (CPU_UNAVAIL) is tried again in a
+ * later round; any other failure is one.
+ */
+static void serve_spinning(struct child *c)
+{
+	int a = try_ack(c);
+	int32_t st;
+
+	if (a == 'e')
+		die("%s says its command failed (its message is above)", c->name);
+	if (a == -1)
+		die("%s closed its pipe (exited?)", c->name);
+	if (a)
+		die("%s answered '%c' while it should spin", c->name, a);
+	drain();
+	if (c->gone)
+		die("%s left the enclave while spinning; its messages: %s", c->name, log_text(c, 0));
+	if (!c->runnable)
+		die("%s is not runnable while it spins; its messages: %s", c->name, log_text(c, 0));
+	if (!c->on_cpu && !c->latched && ghost_sw_barrier(c->sw) == c->seq) {
+		st = commit_to(TARGET_CPU, c->gtid, c->seq);
+		if (st == GHOST_TXN_COMPLETE) {
+			c->latched = true;
+			c->commits++;
+		} else if (st == GHOST_TXN_CPU_UNAVAIL) {
+			g_unavail_commits++;
+		} else {
+			die("commit of %s to CPU %d (runnable, off CPU, barrier %u): %s", c->name,
+			    TARGET_CPU, c->seq, ghost_txn_reason(st));
+		}
+	}
+}
+
+/* Keeps c spinning for ms. */
+static void spin_for(struct child *c, int ms)
+{
+	int64_t end = ghost_now_ns() + (int64_t)ms * 1000000;
+
+	while (ghost_now_ns() < end) {
+		serve_spinning(c);
+		usleep(200);
+	}
+}
+
+static void set_tunable(enum ghost_tunable t, long long v)
+{
+	long long got = -1;
+	int err = ghost_enclave_set_tunable(E, t, v);
+
+	if (err)
+		die("setting %s to %lld: %s", ghost_tunable_name(t), v, strerror(-err));
+	err = ghost_enclave_get_tunable(E, t, &got);
+	if (err)
+		die("reading %s back: %s", ghost_tunable_name(t), strerror(-err));
+	if (got != v)
+		die("%s reads %lld after setting it to %lld", ghost_tunable_name(t), got, v);
+}
+
+/* The flags of cpu's agent word, as text. */
+static const char *avail_text(int cpu)
+{
+	static char buf[64];
+	uint32_t f = ghost_sw_flags(agent_sw[cpu]);
+
+	snprintf(buf, sizeof(buf), "0x%x (CPU_AVAIL %d, BOOST_PRIO %d)", f,
+		 !!(f & GHOST_SW_CPU_AVAIL), !!(f & GHOST_SW_BOOST_PRIO));
+	return buf;
+}
+
+static bool cpu_avail(int cpu)
+{
+	uint32_t f = ghost_sw_flags(agent_sw[cpu]);
+
+	return (f & GHOST_SW_CPU_AVAIL) && !(f & GHOST_SW_BOOST_PRIO);
+}
+
+static bool cpu_busy(int cpu)
+{
+	uint32_t f = ghost_sw_flags(agent_sw[cpu]);
+
+	return !(f & GHOST_SW_CPU_AVAIL) && (f & GHOST_SW_BOOST_PRIO);
+}
+
+/*
+ * An ordinary process (SCHED_OTHER, not in the enclave) pinned to cpu that spins until it
+ * is killed (at most a minute).
+ */
+static pid_t spawn_hog(int cpu)
+{
+	pid_t pid;
+
+	fflush(NULL);
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		struct sched_param sp = { 0 };
+		struct timespec t0, t;
+		volatile uint64_t sink = 0;
+		cpu_set_t set;
+
+		/* It inherits the agent's SCHED_FIFO and CPU: the normal class first. */
+		if (sched_setscheduler(0, SCHED_OTHER, &sp)) {
+			perror(PROG " hog: sched_setscheduler SCHED_OTHER");
+			_exit(2);
+		}
+		CPU_ZERO(&set);
+		CPU_SET(cpu, &set);
+		if (sched_setaffinity(0, sizeof(set), &set)) {
+			perror(PROG " hog: sched_setaffinity");
+			_exit(3);
+		}
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		do {
+			for (uint64_t i = 0; i < 100000; i++)
+				sink += i;
+			clock_gettime(CLOCK_MONOTONIC, &t);
+		} while (t.tv_sec - t0.tv_sec < 60);
+		_exit(0);
+	}
+	return pid;
+}
+
+/* The hog has not died on its own (it fails only if it could not set itself up). */
+static void check_hog(void)
+{
+	int st;
+
+	if (g_hog > 0 && waitpid(g_hog, &st, WNOHANG) == g_hog) {
+		g_hog = 0;
+		die("the SCHED_OTHER process pinned to CPU %d ended by itself (status 0x%x)",
+		    TARGET_CPU, st);
+	}
+}
+
+/* c starts spinning on TARGET_CPU: TASK_WAKEUP, TASK_ON_CPU; no CPU_TICK (deliver_ticks 0). */
+static void step_spin_start(struct child *c)
+{
+	static const uint16_t want[] = { MSG_TASK_WAKEUP, MSG_TASK_ON_CPU };
+	int64_t end = ghost_now_ns() + (int64_t)STEP_MS * 1000000;
+	int from = c->nlog;
+
+	begin("%s spins on CPU %d (deliver_ticks 0: no CPU_TICK)", c->name, TARGET_CPU);
+	send_cmd(c, 'b');
+	while (!c->on_cpu) {
+		if (ghost_now_ns() > end)
+			die("%s is not on CPU %d after %d ms: runnable %d, latched %d, %d commits; "
+			    "its messages: %s",
+			    c->name, TARGET_CPU, STEP_MS, c->runnable, c->latched, c->commits,
+			    log_text(c, from));
+		serve_spinning(c);
+		usleep(200);
+	}
+	check_sequence(c, from, want, N(want));
+	if (c->on_cpu_cpu != TARGET_CPU)
+		die("TASK_ON_CPU of %s says CPU %d; it was committed to CPU %d", c->name,
+		    c->on_cpu_cpu, TARGET_CPU);
+	spin_for(c, 200);
+	for (int cpu = AGENT_CPU; cpu <= LAST_CPU; cpu++)
+		if (cpu_count[cpu][CM_TICK])
+			die("%ld CPU_TICK for CPU %d while deliver_ticks is 0; the CPU messages: %s",
+			    cpu_count[cpu][CM_TICK], cpu, cpu_log_text());
+}
+
+/* deliver_ticks 1: CPU_TICKs for TARGET_CPU while c spins there; 0 again: they stop. */
+static void step_ticks(struct child *c)
+{
+	int64_t end;
+	long t0, t1, more;
+
+	begin("deliver_ticks 1 while %s spins on CPU %d: CPU_TICK for CPU %d; 0 again: they stop",
+	      c->name, TARGET_CPU, TARGET_CPU);
+	set_tunable(GHOST_TUNABLE_DELIVER_TICKS, 1);
+	t0 = cpu_count[TARGET_CPU][CM_TICK];
+	end = ghost_now_ns() + (int64_t)WAIT_MS * 1000000;
+	while (cpu_count[TARGET_CPU][CM_TICK] - t0 < TICKS_WANTED) {
+		if (ghost_now_ns() > end)
+			die("%ld CPU_TICK for CPU %d within %d ms of deliver_ticks 1 (wanted %d); "
+			    "%s on CPU %d: %d; the CPU messages: %s",
+			    cpu_count[TARGET_CPU][CM_TICK] - t0, TARGET_CPU, WAIT_MS, TICKS_WANTED,
+			    c->name, TARGET_CPU, c->on_cpu, cpu_log_text());
+		serve_spinning(c);
+		usleep(200);
+	}
+	set_tunable(GHOST_TUNABLE_DELIVER_TICKS, 0);
+	drain();
+	t1 = cpu_count[TARGET_CPU][CM_TICK];
+	spin_for(c, QUIET_MS);
+	more = cpu_count[TARGET_CPU][CM_TICK] - t1;
+	if (more > TICKS_IN_FLIGHT)
+		die("%ld CPU_TICK for CPU %d in the %d ms after deliver_ticks went back to 0 "
+		    "(at most %d allowed in flight)",
+		    more, TARGET_CPU, QUIET_MS, TICKS_IN_FLIGHT);
+	note("%ld CPU_TICK for CPU %d with deliver_ticks 1, %ld after it went back to 0",
+	     t1 - t0, TARGET_CPU, more);
+}
+
+/*
+ * deliver_cpu_availability 1 while c spins on TARGET_CPU: an ordinary process pinned there
+ * takes the CPU from sched_ext (ops.cpu_release): CPU_BUSY, the agent's word BOOST_PRIO
+ * without CPU_AVAIL; it exits and sched_ext gets the CPU back (ops.cpu_acquire):
+ * CPU_AVAILABLE, CPU_AVAIL without BOOST_PRIO.
+ */
+static void step_cpu_avail(struct child *c)
+{
+	int64_t end = ghost_now_ns() + (int64_t)WAIT_MS * 1000000;
+	long busy0, avail0, busy_n, avail_n;
+	int st;
+
+	begin("deliver_cpu_availability 1; a SCHED_OTHER process pinned to CPU %d while %s spins "
+	      "there: CPU_BUSY, BOOST_PRIO; it exits: CPU_AVAILABLE, CPU_AVAIL",
+	      TARGET_CPU, c->name);
+	while (!cpu_avail(TARGET_CPU)) {
+		if (ghost_now_ns() > end)
+			die("the word of CPU %d's agent has flags %s before the test, expected "
+			    "CPU_AVAIL without BOOST_PRIO",
+			    TARGET_CPU, avail_text(TARGET_CPU));
+		serve_spinning(c);
+		usleep(200);
+	}
+	set_tunable(GHOST_TUNABLE_DELIVER_CPU_AVAILABILITY, 1);
+	drain();
+	busy0 = cpu_count[TARGET_CPU][CM_BUSY];
+	avail0 = cpu_count[TARGET_CPU][CM_AVAILABLE];
+
+	g_hog = spawn_hog(TARGET_CPU);
+	end = ghost_now_ns() + (int64_t)WAIT_MS * 1000000;
+	while (cpu_count[TARGET_CPU][CM_BUSY] == busy0) {
+		if (ghost_now_ns() > end)
+			die("no CPU_BUSY for CPU %d within %d ms of a SCHED_OTHER process pinned "
+			    "there (%s on CPU %d: %d; agent word %s); the CPU messages: %s",
+			    TARGET_CPU, WAIT_MS, c->name, TARGET_CPU, c->on_cpu,
+			    avail_text(TARGET_CPU), cpu_log_text());
+		check_hog();
+		serve_spinning(c);
+		usleep(200);
+	}
+	while (!cpu_busy(TARGET_CPU)) {
+		if (ghost_now_ns() > end)
+			die("after CPU_BUSY for CPU %d its agent's word has flags %s, expected "
+			    "BOOST_PRIO without CPU_AVAIL (the CPU messages: %s)",
+			    TARGET_CPU, avail_text(TARGET_CPU), cpu_log_text());
+		check_hog();
+		serve_spinning(c);
+		usleep(200);
+	}
+	note("CPU_BUSY for CPU %d; its agent's word: %s", TARGET_CPU, avail_text(TARGET_CPU));
+	/* It keeps the CPU a while: still busy. */
+	spin_for(c, 200);
+	check_hog();
+	if (!cpu_busy(TARGET_CPU))
+		die("with the SCHED_OTHER process still on CPU %d its agent's word has flags %s, "
+		    "expected BOOST_PRIO without CPU_AVAIL (the CPU messages: %s)",
+		    TARGET_CPU, avail_text(TARGET_CPU), cpu_log_text());
+
+	kill(g_hog, SIGKILL);
+	if (waitpid(g_hog, &st, 0) != g_hog)
+		die("waitpid(hog): %s", strerror(errno));
+	g_hog = 0;
+	end = ghost_now_ns() + (int64_t)WAIT_MS * 1000000;
+	while (cpu_count[TARGET_CPU][CM_AVAILABLE] == avail0 ||
+	       cpu_last_avail[TARGET_CPU] != MSG_CPU_AVAILABLE || !cpu_avail(TARGET_CPU)) {
+		if (ghost_now_ns() > end)
+			die("the SCHED_OTHER process on CPU %d exited %d ms ago: %ld CPU_AVAILABLE "
+			    "for it since it started, the last of CPU_BUSY/CPU_AVAILABLE is %s, its "
+			    "agent's word %s (expected CPU_AVAILABLE, CPU_AVAIL without BOOST_PRIO); "
+			    "the CPU messages: %s",
+			    TARGET_CPU, WAIT_MS, cpu_count[TARGET_CPU][CM_AVAILABLE] - avail0,
+			    cpu_last_avail[TARGET_CPU] ? msg_name(cpu_last_avail[TARGET_CPU]) : "none",
+			    avail_text(TARGET_CPU), cpu_log_text());
+		serve_spinning(c);
+		usleep(200);
+	}
+	set_tunable(GHOST_TUNABLE_DELIVER_CPU_AVAILABILITY, 0);
+	busy_n = cpu_count[TARGET_CPU][CM_BUSY] - busy0;
+	avail_n = cpu_count[TARGET_CPU][CM_AVAILABLE] - avail0;
+	note("CPU_AVAILABLE for CPU %d; its agent's word: %s (%ld CPU_BUSY, %ld CPU_AVAILABLE, "
+	     "%ld commits refused with CPU_UNAVAIL)",
+	     TARGET_CPU, avail_text(TARGET_CPU), busy_n, avail_n, g_unavail_commits);
+}
+
+/* c stops spinning and blocks reading its next command: TASK_BLOCKED. */
+static void step_spin_stop(struct child *c)
+{
+	static const uint16_t want[] = { MSG_TASK_BLOCKED };
+	int from = c->nlog;
+
+	begin("%s stops spinning -> TASK_BLOCKED", c->name);
+	send_cmd(c, '.');
+	run_until(c, END_BLOCKED, from);
+	check_sequence(c, from, want, N(want));
 }
 
 /* ---- agents ---------------------------------------------------------------------------------- */
@@ -1055,6 +1452,10 @@ int main(void)
 	step_sleep(&child_a);
 	step_affinity(&child_a);
 	step_nice(&child_a);
+	step_spin_start(&child_a);
+	step_ticks(&child_a);
+	step_cpu_avail(&child_a);
+	step_spin_stop(&child_a);
 	step_depart(&child_a);
 
 	step_enter(&child_b);

@@ -2,7 +2,8 @@
  * kernels/scx/tests/scx_errors.c - how the tools fail on the sched_ext backend.
  *
  * Runs inside the sched_ext virtual machine (scripts/scx-tests.sh), as root, with the static
- * tools in /tests/bin ($GHOST_BIN to use others). Written in C rather than as a script
+ * tools in /tests/bin ($GHOST_BIN to use others) and hello_test and scx_broken.bpf.o in /tests
+ * ($GHOST_TESTS to use another directory). Written in C rather than as a script
  * because busybox cannot drop root privileges. It checks:
  *   (a) while one `ghost-agent --kernel scx` serves CPUs 1-3, a second one (over CPU 0, then
  *       over the same CPUs 1-3) fails cleanly with a message containing "another" or
@@ -12,7 +13,17 @@
  *       setresuid/setresgid) fails cleanly with a message containing "root", and loads
  *       nothing;
  *   (c) `ghostctl --kernel scx run --enclave 99 -- true` when there is no enclave fails
- *       cleanly with a message.
+ *       cleanly with a message;
+ *   (d) while another sched_ext scheduler is loaded (`/tests/hello_test --hold 10`, the hello
+ *       scheduler, once /sys/kernel/sched_ext/root/ops reads "hello" and the state
+ *       "enabled"), `ghost-agent --kernel scx` fails cleanly with a message containing
+ *       "another sched_ext scheduler (hello) is loaded" and leaves hello loaded; hello ends
+ *       on SIGTERM with exit 0 and the state reads "disabled" within 5 s;
+ *   (e) `ghost-agent --kernel scx` with GHOST_SCX_OBJ=/tests/scx_broken.bpf.o (a scheduler
+ *       the verifier refuses, kernels/scx/tests/scx_broken.bpf.c) fails cleanly with a line
+ *       containing "refused the BPF scheduler" and the verifier's log among its lines
+ *       "libghost: error: sched_ext: ...", the line saying why included ("invalid mem access
+ *       'map_value_or_null'"); the state stays "disabled".
  * "Fails cleanly": exits by itself within its time limit with a status from 1 to 125 (not
  * killed by a signal), having printed something. Every tool's output is shown.
  *
@@ -44,8 +55,14 @@
 #define STATE_MS	5000
 #define TIMED_OUT	(-1)
 
+#define SCX_OPS		SCX_DIR "/root/ops"
+#define HOLD_S		"10"	/* how long hello_test --hold keeps its scheduler */
+#define LOG_PREFIX	"libghost: error: sched_ext: "
+
 static const char *bin_dir = "/tests/bin";
+static const char *tests_dir = "/tests";
 static pid_t agent_pid;		/* the first agent, killed if the test fails */
+static pid_t hello_pid;		/* hello_test --hold, killed if the test fails */
 static char out[65536];
 
 /* ---- helpers --------------------------------------------------------------------------------- */
@@ -81,6 +98,9 @@ static void kill_agent(void)
 {
 	if (agent_pid > 0)
 		kill(agent_pid, SIGKILL);
+	/* SIGTERM: hello_test detaches its scheduler on the way out. */
+	if (hello_pid > 0)
+		kill(hello_pid, SIGTERM);
 }
 
 static int64_t now_ms(void)
@@ -91,18 +111,33 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static const char *scx_state(void)
+/* The first line of a sysfs file, without its newline; `none` if it cannot be read. */
+static const char *sysfs_line(const char *path, char *buf, size_t size, const char *none)
 {
-	static char buf[64];
-	FILE *f = fopen(SCX_STATE, "r");
+	FILE *f = fopen(path, "r");
 
 	if (!f)
-		return "absent";
-	if (!fgets(buf, sizeof(buf), f))
+		return none;
+	if (!fgets(buf, (int)size, f))
 		buf[0] = 0;
 	fclose(f);
 	buf[strcspn(buf, "\n")] = 0;
 	return buf;
+}
+
+static const char *scx_state(void)
+{
+	static char buf[64];
+
+	return sysfs_line(SCX_STATE, buf, sizeof(buf), "absent");
+}
+
+/* The name of the loaded scheduler ("" when none). */
+static const char *scx_ops(void)
+{
+	static char buf[160];
+
+	return sysfs_line(SCX_OPS, buf, sizeof(buf), "");
 }
 
 static void wait_state(const char *want, const char *when)
@@ -151,15 +186,19 @@ static void show(const char *what, const char *text)
 }
 
 /*
- * Starts bin_dir/argv[0] with stdout and stderr into the file outpath, as uid/gid `uid`
- * (0: as we are).
+ * Starts bin_dir/argv[0] (argv[0] itself if it is a path) with stdout and stderr into the
+ * file outpath, as uid/gid `uid` (0: as we are), with the environment variable `env`
+ * ("NAME=VALUE") added unless it is NULL.
  */
-static pid_t spawn(const char *const *argv, uid_t uid, const char *outpath)
+static pid_t spawn(const char *const *argv, uid_t uid, const char *outpath, const char *env)
 {
 	char path[512];
 	pid_t pid;
 
-	snprintf(path, sizeof(path), "%s/%s", bin_dir, argv[0]);
+	if (strchr(argv[0], '/'))
+		snprintf(path, sizeof(path), "%s", argv[0]);
+	else
+		snprintf(path, sizeof(path), "%s/%s", bin_dir, argv[0]);
 	fflush(NULL);
 	pid = fork();
 	if (pid < 0)
@@ -169,6 +208,10 @@ static pid_t spawn(const char *const *argv, uid_t uid, const char *outpath)
 
 		if (fd < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0)
 			_exit(126);
+		if (env && putenv((char *)env)) {
+			fprintf(stderr, PROG ": cannot set %s: %s\n", env, strerror(errno));
+			_exit(126);
+		}
 		if (uid && (setgroups(0, NULL) || setresgid(uid, uid, uid) || setresuid(uid, uid, uid))) {
 			fprintf(stderr, PROG ": cannot become uid %u: %s\n", (unsigned)uid,
 				strerror(errno));
@@ -215,18 +258,18 @@ static const char *status_text(int rc)
 }
 
 /*
- * Runs a tool that must fail cleanly, with a message containing one of the words (NULL:
- * any message). Returns its output.
+ * Runs a tool (with the environment variable env, if not NULL) that must fail cleanly, with
+ * a message containing one of the words (NULL: any message). Returns its output.
  */
-static const char *expect_failure(const char *what, const char *const *argv, uid_t uid,
-				  const char *word1, const char *word2)
+static const char *expect_failure_env(const char *what, const char *const *argv, uid_t uid,
+				      const char *env, const char *word1, const char *word2)
 {
 	static const char path[] = "/tmp/" PROG ".out";
 	const char *text;
 	int rc;
 
 	note("%s", what);
-	rc = finish(spawn(argv, uid, path), TOOL_MS);
+	rc = finish(spawn(argv, uid, path, env), TOOL_MS);
 	text = slurp(path);
 	show(argv[0], text);
 	if (rc == 0)
@@ -242,6 +285,12 @@ static const char *expect_failure(const char *what, const char *const *argv, uid
 	return text;
 }
 
+static const char *expect_failure(const char *what, const char *const *argv, uid_t uid,
+				  const char *word1, const char *word2)
+{
+	return expect_failure_env(what, argv, uid, NULL, word1, word2);
+}
+
 /* ---- (a) a second agent while one runs ------------------------------------------------------- */
 
 static void start_first_agent(void)
@@ -253,7 +302,7 @@ static void start_first_agent(void)
 	int st;
 
 	note("(a) starting ghost-agent --kernel scx --policy fifo-percpu --cpus 1-3");
-	agent_pid = spawn(argv, 0, path);
+	agent_pid = spawn(argv, 0, path, NULL);
 	while (!strstr(slurp(path), ", enclave ")) {
 		if (waitpid(agent_pid, &st, WNOHANG) == agent_pid) {
 			agent_pid = 0;
@@ -336,16 +385,133 @@ static void test_no_enclave(void)
 	wait_state("disabled", "(c) after ghostctl run without an enclave");
 }
 
+/* ---- (d) another sched_ext scheduler is loaded ------------------------------------------------ */
+
+static void test_foreign_scheduler(void)
+{
+	static const char *const agent[] = { "ghost-agent", "--kernel", "scx", "--policy",
+					     "fifo-percpu", "--cpus",   "1-3", NULL };
+	static const char path[] = "/tmp/" PROG ".hello";
+	char hello[512];
+	const char *hold[] = { hello, "--hold", HOLD_S, NULL };
+	int64_t end = now_ms() + START_MS;
+	int rc;
+
+	snprintf(hello, sizeof(hello), "%s/hello_test", tests_dir);
+	if (access(hello, X_OK))
+		fail("(d) no %s (%s): scripts/scx-tests.sh passes it to the guest", hello,
+		     strerror(errno));
+	note("(d) starting %s --hold " HOLD_S ": the hello scheduler stays loaded", hello);
+	hello_pid = spawn(hold, 0, path, NULL);
+	while (strcmp(scx_state(), "enabled") || strcmp(scx_ops(), "hello")) {
+		if (waitpid(hello_pid, &rc, WNOHANG) == hello_pid) {
+			hello_pid = 0;
+			show("hello_test", slurp(path));
+			fail("(d) hello_test --hold ended (status 0x%x) before its scheduler was "
+			     "loaded",
+			     rc);
+		}
+		if (now_ms() > end) {
+			show("hello_test", slurp(path));
+			fail("(d) after %d ms the state is \"%s\" and the ops \"%s\", expected "
+			     "\"enabled\" and \"hello\"",
+			     START_MS, scx_state(), scx_ops());
+		}
+		usleep(10000);
+	}
+	note("(d) sched_ext %s, ops %s", scx_state(), scx_ops());
+	expect_failure("(d) ghost-agent --kernel scx while the hello scheduler is loaded", agent, 0,
+		       "another sched_ext scheduler (hello) is loaded", NULL);
+	if (waitpid(hello_pid, &rc, WNOHANG) == hello_pid) {
+		hello_pid = 0;
+		show("hello_test", slurp(path));
+		fail("(d) hello_test ended (status 0x%x) while ghost-agent tried; it holds for "
+		     HOLD_S " s",
+		     rc);
+	}
+	if (strcmp(scx_state(), "enabled") || strcmp(scx_ops(), "hello"))
+		fail("(d) after the failed ghost-agent the state is \"%s\" and the ops \"%s\", "
+		     "expected hello still \"enabled\"",
+		     scx_state(), scx_ops());
+	note("(d) SIGTERM to hello_test");
+	kill(hello_pid, SIGTERM);
+	rc = finish(hello_pid, STOP_MS);
+	hello_pid = 0;
+	show("hello_test", slurp(path));
+	if (rc != 0)
+		fail("(d) hello_test --hold ended with %s after SIGTERM, expected exit 0",
+		     status_text(rc));
+	wait_state("disabled", "(d) after hello_test detached");
+}
+
+/* ---- (e) the verifier refuses the scheduler --------------------------------------------------- */
+
+/* Whether text has a line that starts with prefix and contains word after it. */
+static bool has_line(const char *text, const char *prefix, const char *word)
+{
+	size_t plen = strlen(prefix);
+
+	for (const char *p = text; *p;) {
+		size_t len = strcspn(p, "\n");
+
+		if (len >= plen && !strncmp(p, prefix, plen)) {
+			const char *w = p + plen;
+
+			if (!*word)
+				return true;
+			for (; (size_t)(w - p) + strlen(word) <= len; w++)
+				if (!strncmp(w, word, strlen(word)))
+					return true;
+		}
+		p += len;
+		if (*p)
+			p++;
+	}
+	return false;
+}
+
+static void test_verifier_log(void)
+{
+	static const char *const agent[] = { "ghost-agent", "--kernel", "scx", "--policy",
+					     "fifo-percpu", "--cpus",   "1-3", NULL };
+	/* What the verifier says about the unchecked lookup in scx_broken.bpf.c. */
+	static const char *const verifier_says[] = { "invalid mem access 'map_value_or_null'" };
+	static char env[600];
+	char obj[512];
+	const char *text;
+
+	snprintf(obj, sizeof(obj), "%s/scx_broken.bpf.o", tests_dir);
+	if (access(obj, R_OK))
+		fail("(e) no %s (%s): scripts/scx-tests.sh builds it from "
+		     "kernels/scx/tests/scx_broken.bpf.c",
+		     obj, strerror(errno));
+	snprintf(env, sizeof(env), "GHOST_SCX_OBJ=%s", obj);
+	text = expect_failure_env("(e) ghost-agent --kernel scx with GHOST_SCX_OBJ=scx_broken.bpf.o, "
+				  "a scheduler the verifier refuses",
+				  agent, 0, env, "refused the BPF scheduler", NULL);
+	if (!has_line(text, LOG_PREFIX, "refused the BPF scheduler"))
+		fail("(e) no line \"" LOG_PREFIX "...refused the BPF scheduler...\"");
+	for (size_t i = 0; i < sizeof(verifier_says) / sizeof(verifier_says[0]); i++)
+		if (!has_line(text, LOG_PREFIX, verifier_says[i]))
+			fail("(e) the verifier's log is not among the lines \"" LOG_PREFIX
+			     "...\": none says \"%s\"",
+			     verifier_says[i]);
+	wait_state("disabled", "(e) after the verifier refused the scheduler");
+}
+
 int main(void)
 {
 	struct stat st;
 	const char *env = getenv("GHOST_BIN");
+	const char *tdir = getenv("GHOST_TESTS");
 	static const char *const tools[] = { "ghost-agent", "ghostctl" };
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	signal(SIGPIPE, SIG_IGN);
 	if (env && *env)
 		bin_dir = env;
+	if (tdir && *tdir)
+		tests_dir = tdir;
 	if (stat(SCX_DIR, &st) != 0) {
 		note("skipped: this kernel has no sched_ext (" SCX_DIR " is absent)");
 		return 77;
@@ -369,6 +535,8 @@ int main(void)
 	test_second_agent();
 	test_not_root();
 	test_no_enclave();
+	test_foreign_scheduler();
+	test_verifier_log();
 	note("passed");
 	return 0;
 }
