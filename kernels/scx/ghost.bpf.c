@@ -41,6 +41,9 @@ extern s32 scx_bpf_task_cpu(const struct task_struct *p) __ksym;
 extern struct task_struct *bpf_task_from_pid(s32 pid) __ksym;
 extern void bpf_task_release(struct task_struct *p) __ksym;
 extern bool bpf_cpumask_test_cpu(u32 cpu, const struct cpumask *cpumask) __ksym;
+extern struct task_struct *scx_bpf_cpu_curr(s32 cpu) __ksym;
+extern void bpf_rcu_read_lock(void) __ksym;
+extern void bpf_rcu_read_unlock(void) __ksym;
 extern void scx_bpf_exit_bstr(s64 exit_code, char *fmt, unsigned long long *data,
 			      u32 data__sz) __ksym;
 
@@ -1148,8 +1151,28 @@ static __always_inline u32 txn_apply(struct ctx *c, s32 cpu, s32 caller_cpu,
 	return 0;
 }
 
+/*
+ * Is cpu running a thread of a higher class than ours (not its agent, not idle, not a
+ * SCHED_EXT task)? Racy by nature: the answer is only as fresh as the moment it was read,
+ * which is all the ghOSt kernel's own check gives an agent too.
+ */
+static __always_inline bool cpu_taken(struct ctx *c, s32 cpu)
+{
+	struct task_struct *cur;
+	bool taken = false;
+
+	bpf_rcu_read_lock();
+	cur = scx_bpf_cpu_curr(cpu);
+	if (cur)
+		taken = cur->pid != 0 && cur->policy != 7 /* SCHED_EXT */ &&
+			cur->pid != READ_ONCE(cpu_rec(c, cpu)->agent_tid);
+	bpf_rcu_read_unlock();
+	return taken;
+}
+
 static __noinline int commit_one(struct ctx *c, s32 cpu, s32 caller_cpu, s32 *local)
 {
+	bool taken;
 	struct gs_txn *x = &c->cd->cpu[cpu & (GS_MAX_CPUS - 1)].txn;
 	s32 claimer = caller_cpu >= 0 ? caller_cpu : (s32)bpf_get_smp_processor_id();
 	struct txn_in in;
@@ -1166,7 +1189,11 @@ static __noinline int commit_one(struct ctx *c, s32 cpu, s32 caller_cpu, s32 *lo
 	in.run_flags = READ_ONCE(x->run_flags);
 	in.commit_flags = READ_ONCE(x->commit_flags);
 	in.gtid = READ_ONCE(x->gtid);
+	taken = cpu_taken(c, cpu);
 	bpf_spin_lock(&c->st->lock);
+	/* A higher class holds the CPU and sched_ext never had it: no cpu_release told us. */
+	if (taken && !cpu_rec(c, cpu)->unavail)
+		set_avail(c, cpu, false);
 	fail = txn_apply(c, cpu, caller_cpu, &in, x, local);
 	if (fail) {
 		if ((in.commit_flags & GS_INC_AGENT_BARRIER_ON_FAILURE) &&
