@@ -38,6 +38,7 @@ static const char usage[] =
 	"options:\n"
 	"  --kernel NAME   emu (default, or $GHOST_KERNEL), scx, ghostfs\n"
 	"  --root DIR      the backend's namespace root\n"
+	"                  (both may also follow the command: run --kernel scx --enclave 1 -- CMD)\n"
 	"  -h, --help      this text (also after any command)\n";
 
 static const char *kernel_name, *root;
@@ -435,11 +436,32 @@ int main(int argc, char **argv)
 	}
 	if (i >= argc)
 		return bad("%s", "missing command");
-	for (int j = i + 1; j < argc && strcmp(argv[j], "--"); j++) {
-		if (!strcmp(argv[j], "-h") || !strcmp(argv[j], "--help")) {
-			fputs(usage, stdout);
-			return 0;
+	/*
+	 * --kernel and --root may also follow the command word ("run --kernel scx ..."):
+	 * take them out, up to a "--" that starts the program's own arguments.
+	 */
+	{
+		int out = i + 1, j;
+
+		for (j = i + 1; j < argc && strcmp(argv[j], "--"); j++) {
+			if (!strcmp(argv[j], "-h") || !strcmp(argv[j], "--help")) {
+				fputs(usage, stdout);
+				return 0;
+			}
+			if ((!strcmp(argv[j], "--kernel") || !strcmp(argv[j], "--root")) &&
+			    j + 1 < argc && strcmp(argv[j + 1], "--")) {
+				if (!strcmp(argv[j], "--kernel"))
+					kernel_name = argv[j + 1];
+				else
+					root = argv[j + 1];
+				j++;
+				continue;
+			}
+			argv[out++] = argv[j];
 		}
+		while (j < argc)
+			argv[out++] = argv[j++];
+		argc = out;
 	}
 	/* ghostctl words its own errors: the library stays quiet unless asked. */
 	if (getenv("GHOST_DEBUG"))

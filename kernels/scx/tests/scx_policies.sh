@@ -12,7 +12,7 @@
 #      "ghost";
 #   2. runs programs in enclave N, each of which must exit 0 within its time limit, with
 #      the agent still running and the state still "enabled" after it:
-#      through `ghostctl --kernel scx run --enclave N -- sh -c ...`: a shell that checks it
+#      through `ghostctl run --kernel scx --enclave N -- sh -c ...`: a shell that checks it
 #      runs with policy SCHED_EXT (7), a busy loop (20000 rounds of shell arithmetic), a
 #      sleep/wake loop (5 x sleep 0.05), two busy subshells forked and waited for; then
 #      `ghost-workload --kernel scx --enclave N --threads 4 --pattern spin --duration 1`
@@ -178,7 +178,7 @@ one_policy() {
 	say "$policy: enclave $enclave, sched_ext $(state), ops $ops"
 
 	# $ctl is split into words on purpose; the single-quoted scripts expand in the child.
-	ctl="$BIN/ghostctl --kernel scx run --enclave $enclave --"
+	ctl="$BIN/ghostctl run --kernel scx --enclave $enclave --"
 	run_ok "$policy" "policy check" $ctl sh -c 'read -r l </proc/$$/stat; set -- $l; [ "${41}" = 7 ] || { echo "policy ${41}, expected SCHED_EXT (7)"; exit 1; }'
 	run_ok "$policy" "busy loop" $ctl sh -c 'i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done'
 	run_ok "$policy" "sleep/wake loop" $ctl sh -c 'for i in 1 2 3 4 5; do sleep 0.05; done'
