@@ -682,6 +682,13 @@ void OPS(gs_running, struct task_struct *p)
 			pl.cpu = cpu;
 			task_msg(&c, slot, GS_MSG_TASK_ON_CPU, &pl, sizeof(pl));
 		}
+	} else if (t->phase == GS_OFF_RUNNABLE) {
+		/*
+		 * Resumed from the head of its local queue without going through enqueue:
+		 * the kernel keeps a task preempted by a higher class there now and then,
+		 * instead of handing it back (SCX_ENQ_IMMED). See txn_apply().
+		 */
+		t->phase = GS_ONCPU;
 	} else if (t->phase == GS_CHANGE_ONCPU) {
 		/* Back on the CPU after a property change: ghOSt takes it off (FORCE_OFF). */
 		t->phase = GS_ONCPU;
@@ -1055,7 +1062,7 @@ static __always_inline u32 txn_apply(struct ctx *c, s32 cpu, s32 caller_cpu,
 {
 	struct gs_cpu *cr = cpu_rec(c, cpu);
 	struct gs_task *t = NULL;
-	bool already_on = false, is_local;
+	bool already_on = false, resume = false, is_local;
 	u32 slot = 0;
 	s64 gtid = in->gtid;
 
@@ -1087,6 +1094,15 @@ static __always_inline u32 txn_apply(struct ctx *c, s32 cpu, s32 caller_cpu,
 			    (t->flags & GS_TF_FORCE_OFF))
 				return GS_F_TARGET_ONCPU;
 			already_on = true;
+		} else if (t->phase == GS_OFF_RUNNABLE && t->cpu == cpu) {
+			/*
+			 * Stopped for a higher class (the agent) and not handed back: it waits
+			 * at the head of this CPU's local queue and runs again as soon as the
+			 * CPU is free, which is what this commit asks. Failing instead would
+			 * have the agent retry without ever giving the CPU up. If the hand-back
+			 * comes after all, its TASK_PREEMPT makes the agent commit it again.
+			 */
+			resume = true;
 		} else if (t->phase != GS_QUEUED && t->phase != GS_LATCHED) {
 			/* Dispatched, or still leaving a CPU: its message is on the way. */
 			return GS_F_TARGET_ONCPU;
@@ -1120,7 +1136,7 @@ static __always_inline u32 txn_apply(struct ctx *c, s32 cpu, s32 caller_cpu,
 	cr->cpu_seqnum++;
 	x->cpu_seqnum = cr->cpu_seqnum;
 	if (t) {
-		if (already_on) {
+		if (already_on || resume) {
 			cr->run_flags = in->run_flags;
 			if (cr->latch_slot >= 0)
 				unlatch(c, cpu, true);
