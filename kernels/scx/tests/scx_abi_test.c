@@ -16,7 +16,9 @@
  *   - a command written to the pipe: TASK_WAKEUP; a commit with the task barrier minus one:
  *     GHOST_TXN_TARGET_STALE; with a gtid nobody has: GHOST_TXN_TARGET_NOT_FOUND; the
  *     right commit: GHOST_TXN_COMPLETE, then TASK_ON_CPU on CPU 2; the child reads the next
- *     command: TASK_BLOCKED;
+ *     command: TASK_BLOCKED (a commit of a runnable child refused with GHOST_TXN_CPU_UNAVAIL,
+ *     while a thread of a higher class such as a kernel worker has CPU 2 for a moment, is
+ *     tried again, here and in every step);
  *   - one step per command, the child committed again whenever it is runnable and off CPU:
  *     sched_yield -> TASK_YIELD; usleep -> TASK_BLOCKED and TASK_WAKEUP; sched_setaffinity
  *     to CPUs 2-3 -> TASK_AFFINITY_CHANGED; setpriority nice 5 -> TASK_PRIORITY_CHANGED
@@ -29,7 +31,16 @@
  *     TICKS_IN_FLIGHT more). With deliver_cpu_availability 1 and child A still spinning there,
  *     an ordinary SCHED_OTHER process pinned to CPU 2 takes the CPU from sched_ext:
  *     CPU_BUSY for CPU 2, and the word of CPU 2's agent loses CPU_AVAIL and gains BOOST_PRIO;
- *     once that process exits: CPU_AVAILABLE for CPU 2 and the flags are back;
+ *     once that process exits: CPU_AVAILABLE for CPU 2 and the flags are back. Then, child
+ *     A blocked again: with deliver_cpu_availability 1, CPU 3 idle (no ghost task, its agent
+ *     asleep) is taken by a SCHED_OTHER process pinned there, which sched_ext never sees
+ *     (no ops.cpu_release); child A, woken, is committed to CPU 3: GHOST_TXN_CPU_UNAVAIL (a
+ *     commit that met the process momentarily off the CPU is taken back with a NULL commit
+ *     and tried again, at most BUSY_TRIES commits), CPU_BUSY for CPU 3, the word of CPU 3's
+ *     agent without CPU_AVAIL and with BOOST_PRIO, still so and a commit still refused
+ *     HOLD_MS later; once that process exits (CPU 3 idle, its dispatch runs): CPU_AVAILABLE
+ *     for CPU 3, the flags are back, and a commit to CPU 3 runs child A there (TASK_ON_CPU on
+ *     CPU 3, TASK_BLOCKED);
  *   - a second child exits while in the enclave: TASK_DEAD; the words of the departed and
  *     the dead task carry CANFREE and ghost_sw_free gives them back;
  *   - throughout: every message is well formed and for one of the children, each task's
@@ -74,6 +85,7 @@
 #define AGENT_CPU	1		/* the main thread is its agent */
 #define LAST_CPU	3		/* ENCLAVE_CPUS = AGENT_CPU-LAST_CPU */
 #define TARGET_CPU	2		/* every commit sends the child here */
+#define BUSY_CPU	3		/* no ghost task, its agent asleep: taken while idle */
 #define QUEUE_SLOTS	1024
 #define WAIT_MS		5000		/* one message, one state change */
 #define STEP_MS		15000		/* one whole step */
@@ -83,6 +95,8 @@
 #define TICKS_IN_FLIGHT	2		/* CPU_TICKs allowed after deliver_ticks is 0 again */
 #define QUIET_MS	500		/* how long ticks must stay away */
 #define MAX_CPU_LOG	64
+#define BUSY_TRIES	5		/* commits to BUSY_CPU before one must meet the process there */
+#define HOLD_MS		200		/* how long BUSY_CPU must stay unavailable */
 #define N(a)		((int)(sizeof(a) / sizeof((a)[0])))
 
 /* A gtid no task can have: the largest tid (above any pid_max), generation 1. */
@@ -98,7 +112,8 @@ static const struct ghost_status_word *agent_sw[GHOST_MAX_CPUS];
 static char g_step[160] = "start";
 static bool g_finished;		/* exit without the failure report */
 static long g_task_msgs, g_cpu_msgs;
-static pid_t g_hog;			/* the SCHED_OTHER process of the CPU-availability step */
+static pid_t g_hog;			/* the SCHED_OTHER process of the CPU-availability steps */
+static long g_unavail_commits;	/* commits refused with CPU_UNAVAIL (retried) */
 
 /* The CPU messages read: counts by CPU and type, the last few in order. */
 enum { CM_TICK, CM_AVAILABLE, CM_BUSY, CM_OTHER, CM_KINDS };
@@ -764,8 +779,9 @@ enum step_end {
 
 /*
  * Schedules c until the step ends: whenever it is runnable, off CPU and not latched, commits
- * it to TARGET_CPU with its current barrier (which must succeed). Returns whether the child
- * answered its command.
+ * it to TARGET_CPU with its current barrier (which must succeed, or be refused with
+ * CPU_UNAVAIL while a higher class holds the CPU: tried again in a later round). Returns
+ * whether the child answered its command.
  */
 static bool run_until(struct child *c, enum step_end end_at, int from)
 {
@@ -796,17 +812,25 @@ static bool run_until(struct child *c, enum step_end end_at, int from)
 			    STEP_MS, c->name, answered ? "answered" : "did not answer", c->runnable,
 			    c->on_cpu, c->latched, c->commits, log_text(c, from));
 		if (c->runnable && !c->on_cpu && !c->latched && ghost_sw_barrier(c->sw) == c->seq) {
-			expect_commit(c, c->gtid, c->seq, GHOST_TXN_COMPLETE, "runnable, off CPU");
-			c->latched = true;
-			c->commits++;
+			int32_t s = commit_to(TARGET_CPU, c->gtid, c->seq);
+
+			if (s == GHOST_TXN_CPU_UNAVAIL) {
+				g_unavail_commits++;
+			} else if (s != GHOST_TXN_COMPLETE) {
+				die("commit of %s to CPU %d (runnable, off CPU, task barrier %u, status "
+				    "word barrier %u): expected %s, got %s",
+				    c->name, TARGET_CPU, c->seq, ghost_sw_barrier(c->sw),
+				    ghost_txn_reason(GHOST_TXN_COMPLETE), ghost_txn_reason(s));
+			} else {
+				c->latched = true;
+				c->commits++;
+			}
 		}
 		usleep(200);
 	}
 }
 
 /* ---- a spinning child and the CPU messages -------------------------------------------------- */
-
-static long g_unavail_commits;	/* commits refused with CPU_UNAVAIL (retried) */
 
 /*
  * One round of scheduling c while it spins: reads its answer (it gives none while it spins),
@@ -1101,6 +1125,360 @@ static void step_spin_stop(struct child *c)
 	send_cmd(c, '.');
 	run_until(c, END_BLOCKED, from);
 	check_sequence(c, from, want, N(want));
+}
+
+/* The CPU a process last ran on (field 39 of /proc/PID/stat), -1 if none. */
+static int proc_cpu(pid_t pid)
+{
+	char path[64], buf[1024], *p, *save = NULL;
+	ssize_t n;
+	int fd, field = 3;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = 0;
+	p = strrchr(buf, ')');
+	if (!p)
+		return -1;
+	for (p = strtok_r(p + 1, " ", &save); p; p = strtok_r(NULL, " ", &save), field++)
+		if (field == 39)
+			return atoi(p);
+	return -1;
+}
+
+/* The CPU time a process has had in ns (the first field of /proc/PID/schedstat), -1 if none. */
+static long long proc_runtime(pid_t pid)
+{
+	char path[64];
+	long long ns = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/schedstat", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	if (fscanf(f, "%lld", &ns) != 1)
+		ns = -1;
+	fclose(f);
+	return ns;
+}
+
+/* g_hog has not died on its own and is running or runnable ('R'), last on cpu. */
+static bool hog_on(int cpu)
+{
+	int st;
+
+	if (g_hog > 0 && waitpid(g_hog, &st, WNOHANG) == g_hog) {
+		g_hog = 0;
+		die("the SCHED_OTHER process pinned to CPU %d ended by itself (status 0x%x)", cpu,
+		    st);
+	}
+	return proc_state(g_hog) == 'R' && proc_cpu(g_hog) == cpu;
+}
+
+/*
+ * Waits until g_hog runs on cpu: it is there ('R', last on cpu; pinned, it stays) and its CPU
+ * time has grown since, so it has been running there, not only queued.
+ */
+static void wait_hog_on(int cpu)
+{
+	int64_t end = ghost_now_ns() + (int64_t)WAIT_MS * 1000000;
+	long long t0 = -1, t;
+
+	for (;;) {
+		if (!hog_on(cpu))
+			t0 = -1;
+		else if ((t = proc_runtime(g_hog)) < 0)
+			die("no CPU time for the SCHED_OTHER process (pid %d) in /proc/%d/schedstat",
+			    (int)g_hog, (int)g_hog);
+		else if (t0 < 0)
+			t0 = t;
+		else if (t > t0)
+			return;
+		if (ghost_now_ns() > end)
+			die("the SCHED_OTHER process (pid %d) pinned to CPU %d is not running there "
+			    "after %d ms (state '%c', last on CPU %d, %lld ns of CPU time)",
+			    (int)g_hog, cpu, WAIT_MS, proc_state(g_hog), proc_cpu(g_hog),
+			    proc_runtime(g_hog));
+		drain();
+		usleep(1000);
+	}
+}
+
+/* The thread of cpu's agent sleeps (in local yield, on its doorbell). */
+static void wait_agent_asleep(int cpu)
+{
+	pid_t tid = (pid_t)ghost_gtid_to_tid(ghost_sw_gtid(agent_sw[cpu]));
+	int64_t end = ghost_now_ns() + (int64_t)WAIT_MS * 1000000;
+
+	while (proc_state(tid) != 'S') {
+		if (ghost_now_ns() > end)
+			die("the agent of CPU %d (tid %d) is not asleep after %d ms (state '%c')", cpu,
+			    (int)tid, WAIT_MS, proc_state(tid));
+		drain();
+		usleep(1000);
+	}
+}
+
+/*
+ * Waits until c is runnable, off CPU, not latched and its status word's barrier read, ready
+ * for a commit. If it ran and answered meanwhile, it is woken again ('w') once it blocks.
+ */
+static void wait_committable(struct child *c)
+{
+	int64_t end = ghost_now_ns() + (int64_t)WAIT_MS * 1000000;
+	bool answered = false;
+
+	for (;;) {
+		int a = try_ack(c);
+
+		if (a == 'e')
+			die("%s says its command failed (its message is above)", c->name);
+		if (a == -1)
+			die("%s closed its pipe (exited?)", c->name);
+		if (a == 'k')
+			answered = true;
+		else if (a)
+			die("%s answered '%c'", c->name, a);
+		drain();
+		if (c->gone)
+			die("%s left the enclave in this step; its messages: %s", c->name,
+			    log_text(c, 0));
+		if (answered && !c->runnable) {
+			send_cmd(c, 'w');
+			answered = false;
+		} else if (!answered && c->runnable && !c->on_cpu && !c->latched &&
+			   ghost_sw_barrier(c->sw) == c->seq) {
+			return;
+		}
+		if (ghost_now_ns() > end)
+			die("%s is not ready for a commit after %d ms: runnable %d, on CPU %d, "
+			    "latched %d, answered %d; its messages: %s",
+			    c->name, WAIT_MS, c->runnable, c->on_cpu, c->latched, answered,
+			    log_text(c, 0));
+		usleep(200);
+	}
+}
+
+/*
+ * Schedules c on cpu until it answers and blocks reading its next command: whenever it is
+ * runnable, off CPU and not latched, commits it there (which must succeed, or be refused with
+ * CPU_UNAVAIL while a higher class holds the CPU for a moment: tried again in a later round).
+ * Returns how many commits were refused.
+ */
+static long run_on(struct child *c, int cpu, int from)
+{
+	int64_t end = ghost_now_ns() + (int64_t)STEP_MS * 1000000;
+	bool answered = false;
+	long refused = 0;
+	int32_t s;
+
+	for (;;) {
+		int a = try_ack(c);
+
+		if (a == 'e')
+			die("%s says its command failed (its message is above)", c->name);
+		if (a == -1)
+			die("%s closed its pipe (exited?)", c->name);
+		if (a == 'k')
+			answered = true;
+		else if (a)
+			die("%s answered '%c'", c->name, a);
+		drain();
+		if (c->gone)
+			die("%s left the enclave in this step; its messages: %s", c->name,
+			    log_text(c, from));
+		if (answered && !c->runnable)
+			return refused;
+		if (ghost_now_ns() > end)
+			die("%s did not run on CPU %d within %d ms: %s, runnable %d, on CPU %d, "
+			    "latched %d, %ld commits refused with CPU_UNAVAIL; agent word of CPU %d "
+			    "%s; its messages: %s; the CPU messages: %s",
+			    c->name, cpu, STEP_MS, answered ? "answered" : "did not answer",
+			    c->runnable, c->on_cpu, c->latched, refused, cpu, avail_text(cpu),
+			    log_text(c, from), cpu_log_text());
+		if (c->runnable && !c->on_cpu && !c->latched && ghost_sw_barrier(c->sw) == c->seq) {
+			s = commit_to(cpu, c->gtid, c->seq);
+			if (s == GHOST_TXN_CPU_UNAVAIL) {
+				refused++;
+				usleep(200);
+				continue;
+			}
+			if (s != GHOST_TXN_COMPLETE)
+				die("commit of %s to CPU %d (runnable, off CPU, barrier %u): expected "
+				    "%s, got %s; agent word of CPU %d %s; the CPU messages: %s",
+				    c->name, cpu, c->seq, ghost_txn_reason(GHOST_TXN_COMPLETE),
+				    ghost_txn_reason(s), cpu, avail_text(cpu), cpu_log_text());
+			c->latched = true;
+			c->commits++;
+		}
+		usleep(200);
+	}
+}
+
+/*
+ * deliver_cpu_availability 1; BUSY_CPU idle (no ghost task there, its agent asleep) is taken
+ * by an ordinary process pinned there. sched_ext never had the CPU, so no ops.cpu_release
+ * tells: the commit of a runnable c there is what finds the higher class on it. It fails
+ * with CPU_UNAVAIL, CPU_BUSY comes, the agent's word has BOOST_PRIO without CPU_AVAIL. Once
+ * the process exits, the CPU's dispatch (it is idle) gives it back: CPU_AVAILABLE, CPU_AVAIL
+ * without BOOST_PRIO, and a commit there runs c.
+ */
+static void step_busy_idle_cpu(struct child *c)
+{
+	static const uint16_t want[] = { MSG_TASK_WAKEUP, MSG_TASK_ON_CPU, MSG_TASK_BLOCKED };
+	int64_t end = ghost_now_ns() + (int64_t)WAIT_MS * 1000000;
+	int from = c->nlog, tries = 0, st;
+	long busy0, avail0, busy_pre, refused;
+	int32_t s;
+
+	begin("idle CPU %d taken by a SCHED_OTHER process: %s committed there -> CPU_UNAVAIL, "
+	      "CPU_BUSY; it exits: CPU_AVAILABLE, %s runs there",
+	      BUSY_CPU, c->name, c->name);
+	if (c->runnable || c->on_cpu || c->latched)
+		die("%s is not blocked before the step: runnable %d, on CPU %d, latched %d",
+		    c->name, c->runnable, c->on_cpu, c->latched);
+	while (!cpu_avail(BUSY_CPU)) {
+		if (ghost_now_ns() > end)
+			die("the word of CPU %d's agent has flags %s before the test, expected "
+			    "CPU_AVAIL without BOOST_PRIO",
+			    BUSY_CPU, avail_text(BUSY_CPU));
+		drain();
+		usleep(200);
+	}
+	wait_agent_asleep(BUSY_CPU);
+	set_tunable(GHOST_TUNABLE_DELIVER_CPU_AVAILABILITY, 1);
+	drain();
+	busy0 = cpu_count[BUSY_CPU][CM_BUSY];
+	avail0 = cpu_count[BUSY_CPU][CM_AVAILABLE];
+
+	/* c wakes and waits, runnable: nobody commits it yet. */
+	send_cmd(c, 'w');
+	wait_msg(c, MSG_TASK_WAKEUP, from);
+	sync_barrier(c);
+
+	g_hog = spawn_hog(BUSY_CPU);
+	wait_hog_on(BUSY_CPU);
+	busy_pre = cpu_count[BUSY_CPU][CM_BUSY] - busy0;
+	note("a SCHED_OTHER process (pid %d) runs on CPU %d; before any commit there: %ld "
+	     "CPU_BUSY, its agent's word %s",
+	     (int)g_hog, BUSY_CPU, busy_pre, avail_text(BUSY_CPU));
+
+	for (;;) {
+		wait_committable(c);
+		wait_hog_on(BUSY_CPU);
+		s = commit_to(BUSY_CPU, c->gtid, c->seq);
+		tries++;
+		if (s == GHOST_TXN_CPU_UNAVAIL)
+			break;
+		if (s != GHOST_TXN_COMPLETE)
+			die("commit %d of %s to CPU %d with a SCHED_OTHER process there (barrier %u): "
+			    "expected %s, got %s; its agent's word %s",
+			    tries, c->name, BUSY_CPU, c->seq,
+			    ghost_txn_reason(GHOST_TXN_CPU_UNAVAIL), ghost_txn_reason(s),
+			    avail_text(BUSY_CPU));
+		c->latched = true;
+		c->commits++;
+		if (tries >= BUSY_TRIES)
+			die("%d commits of %s to CPU %d with a SCHED_OTHER process running there all "
+			    "succeeded, expected %s; its agent's word %s; the CPU messages: %s",
+			    tries, c->name, BUSY_CPU, ghost_txn_reason(GHOST_TXN_CPU_UNAVAIL),
+			    avail_text(BUSY_CPU), cpu_log_text());
+		/*
+		 * The process was not current there at that moment (its agent, say, woken by
+		 * its sleep slice, was): the latch is taken back, and again.
+		 */
+		note("commit %d of %s to CPU %d succeeded (the SCHED_OTHER process was not "
+		     "current there then); a NULL commit takes it back",
+		     tries, c->name, BUSY_CPU);
+		s = commit_to(BUSY_CPU, GHOST_NULL_GTID, 0);
+		if (s != GHOST_TXN_COMPLETE)
+			die("a NULL commit to CPU %d to take %s back: %s", BUSY_CPU, c->name,
+			    ghost_txn_reason(s));
+	}
+
+	end = ghost_now_ns() + (int64_t)WAIT_MS * 1000000;
+	while (cpu_count[BUSY_CPU][CM_BUSY] == busy0 ||
+	       cpu_last_avail[BUSY_CPU] != MSG_CPU_BUSY || !cpu_busy(BUSY_CPU)) {
+		if (ghost_now_ns() > end)
+			die("commit %d of %s to CPU %d failed CPU_UNAVAIL, but %d ms later: %ld "
+			    "CPU_BUSY for CPU %d, the last of CPU_BUSY/CPU_AVAILABLE is %s, its "
+			    "agent's word %s (expected CPU_BUSY, BOOST_PRIO without CPU_AVAIL); the "
+			    "CPU messages: %s",
+			    tries, c->name, BUSY_CPU, WAIT_MS, cpu_count[BUSY_CPU][CM_BUSY] - busy0,
+			    BUSY_CPU,
+			    cpu_last_avail[BUSY_CPU] ? msg_name(cpu_last_avail[BUSY_CPU]) : "none",
+			    avail_text(BUSY_CPU), cpu_log_text());
+		hog_on(BUSY_CPU);
+		drain();
+		usleep(200);
+	}
+	note("commit %d of %s to CPU %d: %s; CPU_BUSY for CPU %d; its agent's word: %s", tries,
+	     c->name, BUSY_CPU, ghost_txn_reason(GHOST_TXN_CPU_UNAVAIL), BUSY_CPU,
+	     avail_text(BUSY_CPU));
+
+	/* The process keeps the CPU a while: still busy, a commit still refused. */
+	end = ghost_now_ns() + (int64_t)HOLD_MS * 1000000;
+	while (ghost_now_ns() < end) {
+		hog_on(BUSY_CPU);
+		drain();
+		usleep(1000);
+	}
+	wait_committable(c);
+	wait_hog_on(BUSY_CPU);
+	s = commit_to(BUSY_CPU, c->gtid, c->seq);
+	if (s != GHOST_TXN_CPU_UNAVAIL)
+		die("a commit of %s to CPU %d %d ms later, the SCHED_OTHER process still there: "
+		    "expected %s, got %s; its agent's word %s; the CPU messages: %s",
+		    c->name, BUSY_CPU, HOLD_MS, ghost_txn_reason(GHOST_TXN_CPU_UNAVAIL),
+		    ghost_txn_reason(s), avail_text(BUSY_CPU), cpu_log_text());
+	drain();
+	if (!cpu_busy(BUSY_CPU) || cpu_last_avail[BUSY_CPU] != MSG_CPU_BUSY)
+		die("with the SCHED_OTHER process still on CPU %d its agent's word has flags %s "
+		    "and the last of CPU_BUSY/CPU_AVAILABLE is %s, expected BOOST_PRIO without "
+		    "CPU_AVAIL after CPU_BUSY (the CPU messages: %s)",
+		    BUSY_CPU, avail_text(BUSY_CPU), msg_name(cpu_last_avail[BUSY_CPU]),
+		    cpu_log_text());
+
+	kill(g_hog, SIGKILL);
+	if (waitpid(g_hog, &st, 0) != g_hog)
+		die("waitpid(hog): %s", strerror(errno));
+	g_hog = 0;
+	end = ghost_now_ns() + (int64_t)WAIT_MS * 1000000;
+	while (cpu_count[BUSY_CPU][CM_AVAILABLE] == avail0 ||
+	       cpu_last_avail[BUSY_CPU] != MSG_CPU_AVAILABLE || !cpu_avail(BUSY_CPU)) {
+		if (ghost_now_ns() > end)
+			die("the SCHED_OTHER process on CPU %d exited %d ms ago: %ld CPU_AVAILABLE "
+			    "and %ld CPU_BUSY for it since it started, the last of "
+			    "CPU_BUSY/CPU_AVAILABLE is %s, its agent's word %s (expected "
+			    "CPU_AVAILABLE, CPU_AVAIL without BOOST_PRIO); the CPU messages: %s",
+			    BUSY_CPU, WAIT_MS, cpu_count[BUSY_CPU][CM_AVAILABLE] - avail0,
+			    cpu_count[BUSY_CPU][CM_BUSY] - busy0,
+			    cpu_last_avail[BUSY_CPU] ? msg_name(cpu_last_avail[BUSY_CPU]) : "none",
+			    avail_text(BUSY_CPU), cpu_log_text());
+		drain();
+		usleep(200);
+	}
+	note("CPU_AVAILABLE for CPU %d; its agent's word: %s", BUSY_CPU, avail_text(BUSY_CPU));
+
+	/* The CPU is sched_ext's again: the commit goes through, c runs there. */
+	wait_committable(c);
+	refused = run_on(c, BUSY_CPU, from);
+	check_sequence(c, from, want, N(want));
+	if (c->on_cpu_cpu != BUSY_CPU)
+		die("TASK_ON_CPU of %s says CPU %d; it was committed to CPU %d", c->name,
+		    c->on_cpu_cpu, BUSY_CPU);
+	set_tunable(GHOST_TUNABLE_DELIVER_CPU_AVAILABILITY, 0);
+	note("%s ran on CPU %d (%ld CPU_BUSY, %ld CPU_AVAILABLE for CPU %d, %d commits until "
+	     "CPU_UNAVAIL, %ld refused after CPU_AVAILABLE)",
+	     c->name, BUSY_CPU, cpu_count[BUSY_CPU][CM_BUSY] - busy0,
+	     cpu_count[BUSY_CPU][CM_AVAILABLE] - avail0, BUSY_CPU, tries, refused);
 }
 
 /* ---- agents ---------------------------------------------------------------------------------- */
@@ -1456,6 +1834,7 @@ int main(void)
 	step_ticks(&child_a);
 	step_cpu_avail(&child_a);
 	step_spin_stop(&child_a);
+	step_busy_idle_cpu(&child_a);
 	step_depart(&child_a);
 
 	step_enter(&child_b);
