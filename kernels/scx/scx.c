@@ -83,6 +83,7 @@ const struct ghost_kernel_ops ghost_kernel_scx = {
 #define SCX_OPS_NAME "ghost"
 #define SCX_PIN_ROOT "/sys/fs/bpf/ghost"
 #define SCX_ENABLE_WAIT_MS 5000
+#define SCX_DISABLE_WAIT_MS 2000
 #define SCX_SLEEP_SLICE_MS 100	/* a sleeping agent re-checks for the scheduler's exit */
 
 /* ---- the layouts shared with the BPF side must be the ABI's ---- */
@@ -699,11 +700,20 @@ static int scx_enclave_create(const struct ghost_kernel_create_args *args,
 		ghost_err("%s", why);
 		return err;
 	}
-	scx_sysfs(state, sizeof(state), ops, sizeof(ops));
-	if (strcmp(state, "disabled")) {
-		ghost_err("a ghost enclave already runs on this machine (sched_ext has one "
-			  "scheduler at a time)");
-		return -EBUSY;
+	/*
+	 * A scheduler that was just unloaded (the previous agent exited) takes a moment to
+	 * reach "disabled": give it that before calling the machine taken.
+	 */
+	for (int waited = 0;; waited += 10) {
+		scx_sysfs(state, sizeof(state), ops, sizeof(ops));
+		if (!strcmp(state, "disabled"))
+			break;
+		if (waited >= SCX_DISABLE_WAIT_MS) {
+			ghost_err("a ghost enclave already runs on this machine (sched_ext has one "
+				  "scheduler at a time)");
+			return -EBUSY;
+		}
+		usleep(10000);
 	}
 	ghost_cpuset_for_each(cpu, args->cpus) {
 		if (cpu >= GS_MAX_CPUS) {
