@@ -170,7 +170,7 @@ $(BUILD)/tests/%: tests/%.c $(STATIC_LIB) $(HEADERS)
 	@echo "  CCLD    $@"
 	@$(CC) $(CFLAGS) -DGHOST_BIN_DIR='"$(abspath $(BUILD))/bin"' $< -o $@ $(STATIC_LIB) $(LDFLAGS) $(LDLIBS)
 
-$(BUILD)/scx/tests/%: kernels/scx/tests/%.c $(STATIC_LIB) $(HEADERS)
+$(BUILD)/scx/tests/%: kernels/scx/tests/%.c $(STATIC_LIB) $(HEADERS) $(wildcard kernels/scx/tests/*.h)
 	@mkdir -p $(dir $@)
 	@echo "  CCLD    $@"
 	@$(CC) $(CFLAGS) $< -o $@ $(STATIC_LIB) $(LDFLAGS) $(LDLIBS)

@@ -12,10 +12,11 @@
 #    use as data, kernels/scx/tests/*.bpf.c (scx_broken.bpf.c: one the verifier
 #    refuses), compiled like the backend's own against the same vmlinux.h;
 # 4. scripts/vm/run.sh: boots the kernel under qemu and runs, in this order,
-#    hello_test, scx_abi_test, the other compiled tests, the scripts
+#    hello_test, scx_abi_test, the other compiled tests, the executable scripts
 #    kernels/scx/tests/*.sh (scx_policies.sh and scx_kill.sh first), and
 #    scx_errors last; the tools go along as the directory /tests/bin, the BPF
-#    objects as data files in /tests.
+#    objects and the scripts that are not executable (scx_lib.sh, which the
+#    others source) as data files in /tests.
 #    GHOST_VM_TIMEOUT (default 900 s) bounds the whole guest,
 #    GHOST_VM_TEST_TIMEOUT (default 240 s) each test.
 # Closes with one line "N passed, N failed, N skipped" counting the guest's
@@ -86,7 +87,12 @@ for t in kernels/scx/tests/*.c; do
 	case $t in scx_abi_test | scx_errors | *.bpf | "*") ;; *) tests+=("$static/scx/tests/$t") ;; esac
 done
 for t in kernels/scx/tests/scx_policies.sh kernels/scx/tests/scx_kill.sh kernels/scx/tests/*.sh; do
-	[ -e "$t" ] && [[ " ${tests[*]} " != *" $t "* ]] && tests+=("$t")
+	[ -e "$t" ] || continue
+	if [ ! -x "$t" ]; then
+		[[ " ${data[*]-} " != *" $t "* ]] && data+=("$t")
+	elif [[ " ${tests[*]} " != *" $t "* ]]; then
+		tests+=("$t")
+	fi
 done
 [ -e kernels/scx/tests/scx_errors.c ] && tests+=("$static/scx/tests/scx_errors")
 GHOST_VM_TIMEOUT=${GHOST_VM_TIMEOUT:-900} GHOST_VM_TEST_TIMEOUT=${GHOST_VM_TEST_TIMEOUT:-240} \

@@ -60,6 +60,10 @@
  */
 #include "../../../tests/test.h"
 
+/* note, die, the sched_ext state, fork and wait: shared with scx_errors.c. */
+#define PROG		"scx_abi_test"
+#include "scx_test.h"
+
 #include <ghost/ghost.h>
 
 #include <fcntl.h>
@@ -78,9 +82,6 @@
 #define SCHED_EXT	7
 #endif
 
-#define PROG		"scx_abi_test"
-#define SCX_DIR		"/sys/kernel/sched_ext"
-#define SCX_STATE	SCX_DIR "/state"
 #define ENCLAVE_CPUS	"1-3"
 #define AGENT_CPU	1		/* the main thread is its agent */
 #define LAST_CPU	3		/* ENCLAVE_CPUS = AGENT_CPU-LAST_CPU */
@@ -164,19 +165,6 @@ static struct agent_thread agents[] = { { .cpu = 2 }, { .cpu = 3 } };
 
 /* ---- reporting ------------------------------------------------------------------------------- */
 
-static void note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void note(const char *fmt, ...)
-{
-	va_list ap;
-
-	printf(PROG ": ");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-	fflush(stdout);
-}
-
 static void begin(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void begin(const char *fmt, ...)
 {
@@ -206,19 +194,6 @@ static const char *log_text(const struct child *c, int from)
 		pos += (size_t)snprintf(buf + pos, sizeof(buf) - pos, "%s%s", pos ? " " : "",
 					msg_name(c->log[i]));
 	return pos ? buf : "(none)";
-}
-
-static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-static void die(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "FAIL " PROG ", step \"%s\": ", g_step);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(1);
 }
 
 /* The last CPU messages read, oldest first ("TICK/2 BUSY/2 ..."). */
@@ -284,34 +259,6 @@ static void skip(const char *why)
 	note("skipped: %s", why);
 	g_finished = true;
 	exit(TEST_SKIP);
-}
-
-/* ---- the sched_ext state --------------------------------------------------------------------- */
-
-static const char *scx_state(void)
-{
-	static char buf[64];
-	FILE *f = fopen(SCX_STATE, "r");
-
-	if (!f)
-		return "absent";
-	if (!fgets(buf, sizeof(buf), f))
-		buf[0] = 0;
-	fclose(f);
-	buf[strcspn(buf, "\n")] = 0;
-	return buf;
-}
-
-static void wait_scx_state(const char *want, const char *why)
-{
-	int64_t end = ghost_now_ns() + (int64_t)WAIT_MS * 1000000;
-
-	while (strcmp(scx_state(), want)) {
-		if (ghost_now_ns() > end)
-			die("%s: " SCX_STATE " reads \"%s\" after %d ms, expected \"%s\"", why,
-			    scx_state(), WAIT_MS, want);
-		usleep(10000);
-	}
 }
 
 /* ---- the children ---------------------------------------------------------------------------- */
@@ -425,9 +372,7 @@ static void spawn_child(struct child *c)
 	int cmd[2], ack[2];
 
 	CHECK(pipe(cmd) == 0 && pipe(ack) == 0);
-	fflush(NULL);
-	c->pid = fork();
-	CHECK(c->pid >= 0);
+	c->pid = fork_child();
 	if (c->pid == 0) {
 		/* Only its own pipes stay open. */
 		for (int i = 0; i < N(children); i++) {
@@ -489,16 +434,12 @@ static void send_cmd(struct child *c, char cmd)
 
 static void reap(struct child *c)
 {
-	int64_t end = ghost_now_ns() + (int64_t)WAIT_MS * 1000000;
 	int st;
-	pid_t r;
+	pid_t r = wait_exit(c->pid, WAIT_MS, &st);
 
-	while ((r = waitpid(c->pid, &st, WNOHANG)) == 0) {
-		if (ghost_now_ns() > end)
-			die("%s (pid %d) did not exit within %d ms (state '%c')", c->name,
-			    (int)c->pid, WAIT_MS, proc_state(c->pid));
-		usleep(1000);
-	}
+	if (r == 0)
+		die("%s (pid %d) did not exit within %d ms (state '%c')", c->name, (int)c->pid,
+		    WAIT_MS, proc_state(c->pid));
 	if (r != c->pid)
 		die("waitpid(%s): %s", c->name, strerror(errno));
 	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
@@ -724,6 +665,17 @@ static void check_sequence(const struct child *c, int from, const uint16_t *want
 
 /* ---- transactions ---------------------------------------------------------------------------- */
 
+/* The flags of cpu's agent word, as text. */
+static const char *avail_text(int cpu)
+{
+	static char buf[64];
+	uint32_t f = ghost_sw_flags(agent_sw[cpu]);
+
+	snprintf(buf, sizeof(buf), "0x%x (CPU_AVAIL %d, BOOST_PRIO %d)", f,
+		 !!(f & GHOST_SW_CPU_AVAIL), !!(f & GHOST_SW_BOOST_PRIO));
+	return buf;
+}
+
 /* Opens and commits cpu's txn for gtid at barrier, from this (CPU 1's) agent; its final state. */
 static int32_t commit_to(int cpu, int64_t gtid, uint32_t barrier)
 {
@@ -772,6 +724,63 @@ static void expect_commit(struct child *c, int64_t gtid, uint32_t barrier, int32
 		    ghost_txn_reason(want), ghost_txn_reason(s));
 }
 
+/* c is runnable, off CPU, not latched, and its status word's barrier read: ready for a commit. */
+static bool committable(const struct child *c)
+{
+	return c->runnable && !c->on_cpu && !c->latched && ghost_sw_barrier(c->sw) == c->seq;
+}
+
+/*
+ * Commits c to cpu if it is committable(); then it is latched. A commit refused with
+ * CPU_UNAVAIL (a higher class holds the CPU for a moment) is counted in *refused, to be tried
+ * again in a later round; any other failure fails the test.
+ */
+static void commit_ready(struct child *c, int cpu, long *refused)
+{
+	int32_t s;
+
+	if (!committable(c))
+		return;
+	s = commit_to(cpu, c->gtid, c->seq);
+	if (s == GHOST_TXN_CPU_UNAVAIL) {
+		(*refused)++;
+		return;
+	}
+	if (s != GHOST_TXN_COMPLETE)
+		die("commit of %s to CPU %d (runnable, off CPU, task barrier %u, status word "
+		    "barrier %u): expected %s, got %s; agent word of CPU %d %s; the CPU messages: "
+		    "%s",
+		    c->name, cpu, c->seq, ghost_sw_barrier(c->sw),
+		    ghost_txn_reason(GHOST_TXN_COMPLETE), ghost_txn_reason(s), cpu, avail_text(cpu),
+		    cpu_log_text());
+	c->latched = true;
+	c->commits++;
+}
+
+/*
+ * One round of a step that waits for c: reads its answer, then drains the channel. Returns
+ * whether it answered 'k' (its command done). Fails if c says its command failed ('e'),
+ * answers anything else, or, unless it may leave in this step (may_leave), closes its pipe
+ * or leaves the enclave (then its messages from index `from` on are shown).
+ */
+static bool child_round(struct child *c, int from, bool may_leave)
+{
+	int a = try_ack(c);
+
+	if (a == 'e')
+		die("%s says its command failed (its message is above)", c->name);
+	if (a == -1 && !may_leave)
+		die("%s closed its pipe (exited?)", c->name);
+	if (a > 0 && a != 'k')
+		die("%s answered '%c'", c->name, a);
+	/* After the answer: any message from before it is in the ring by now. */
+	drain();
+	if (c->gone && !may_leave)
+		die("%s left the enclave in this step; its messages: %s", c->name,
+		    log_text(c, from));
+	return a == 'k';
+}
+
 enum step_end {
 	END_BLOCKED,	/* the child answered and blocks reading its next command */
 	END_GONE,	/* TASK_DEAD or TASK_DEPARTED */
@@ -789,43 +798,18 @@ static bool run_until(struct child *c, enum step_end end_at, int from)
 	bool answered = false;
 
 	for (;;) {
-		int a = try_ack(c);
-
-		if (a == 'e')
-			die("%s says its command failed (its message is above)", c->name);
-		if (a == 'k')
+		if (child_round(c, from, end_at == END_GONE))
 			answered = true;
-		if (a == -1 && end_at != END_GONE)
-			die("%s closed its pipe (exited?)", c->name);
-		/* After the answer: any message from before it is in the ring by now. */
-		drain();
-		if (end_at == END_BLOCKED && answered && !c->runnable && !c->gone)
+		if (end_at == END_BLOCKED && answered && !c->runnable)
 			return answered;
 		if (end_at == END_GONE && c->gone)
 			return answered;
-		if (c->gone)
-			die("%s left the enclave in this step; its messages: %s", c->name,
-			    log_text(c, from));
 		if (ghost_now_ns() > end)
 			die("the step did not end within %d ms: %s %s, runnable %d, on CPU %d, "
 			    "latched %d, %d commits; its messages: %s",
 			    STEP_MS, c->name, answered ? "answered" : "did not answer", c->runnable,
 			    c->on_cpu, c->latched, c->commits, log_text(c, from));
-		if (c->runnable && !c->on_cpu && !c->latched && ghost_sw_barrier(c->sw) == c->seq) {
-			int32_t s = commit_to(TARGET_CPU, c->gtid, c->seq);
-
-			if (s == GHOST_TXN_CPU_UNAVAIL) {
-				g_unavail_commits++;
-			} else if (s != GHOST_TXN_COMPLETE) {
-				die("commit of %s to CPU %d (runnable, off CPU, task barrier %u, status "
-				    "word barrier %u): expected %s, got %s",
-				    c->name, TARGET_CPU, c->seq, ghost_sw_barrier(c->sw),
-				    ghost_txn_reason(GHOST_TXN_COMPLETE), ghost_txn_reason(s));
-			} else {
-				c->latched = true;
-				c->commits++;
-			}
-		}
+		commit_ready(c, TARGET_CPU, &g_unavail_commits);
 		usleep(200);
 	}
 }
@@ -840,32 +824,11 @@ static bool run_until(struct child *c, enum step_end end_at, int from)
  */
 static void serve_spinning(struct child *c)
 {
-	int a = try_ack(c);
-	int32_t st;
-
-	if (a == 'e')
-		die("%s says its command failed (its message is above)", c->name);
-	if (a == -1)
-		die("%s closed its pipe (exited?)", c->name);
-	if (a)
-		die("%s answered '%c' while it should spin", c->name, a);
-	drain();
-	if (c->gone)
-		die("%s left the enclave while spinning; its messages: %s", c->name, log_text(c, 0));
+	if (child_round(c, 0, false))
+		die("%s answered '%c' while it should spin", c->name, 'k');
 	if (!c->runnable)
 		die("%s is not runnable while it spins; its messages: %s", c->name, log_text(c, 0));
-	if (!c->on_cpu && !c->latched && ghost_sw_barrier(c->sw) == c->seq) {
-		st = commit_to(TARGET_CPU, c->gtid, c->seq);
-		if (st == GHOST_TXN_COMPLETE) {
-			c->latched = true;
-			c->commits++;
-		} else if (st == GHOST_TXN_CPU_UNAVAIL) {
-			g_unavail_commits++;
-		} else {
-			die("commit of %s to CPU %d (runnable, off CPU, barrier %u): %s", c->name,
-			    TARGET_CPU, c->seq, ghost_txn_reason(st));
-		}
-	}
+	commit_ready(c, TARGET_CPU, &g_unavail_commits);
 }
 
 /* Keeps c spinning for ms. */
@@ -893,17 +856,6 @@ static void set_tunable(enum ghost_tunable t, long long v)
 		die("%s reads %lld after setting it to %lld", ghost_tunable_name(t), got, v);
 }
 
-/* The flags of cpu's agent word, as text. */
-static const char *avail_text(int cpu)
-{
-	static char buf[64];
-	uint32_t f = ghost_sw_flags(agent_sw[cpu]);
-
-	snprintf(buf, sizeof(buf), "0x%x (CPU_AVAIL %d, BOOST_PRIO %d)", f,
-		 !!(f & GHOST_SW_CPU_AVAIL), !!(f & GHOST_SW_BOOST_PRIO));
-	return buf;
-}
-
 static bool cpu_avail(int cpu)
 {
 	uint32_t f = ghost_sw_flags(agent_sw[cpu]);
@@ -924,11 +876,8 @@ static bool cpu_busy(int cpu)
  */
 static pid_t spawn_hog(int cpu)
 {
-	pid_t pid;
+	pid_t pid = fork_child();
 
-	fflush(NULL);
-	pid = fork();
-	CHECK(pid >= 0);
 	if (pid == 0) {
 		struct sched_param sp = { 0 };
 		struct timespec t0, t;
@@ -957,16 +906,84 @@ static pid_t spawn_hog(int cpu)
 	return pid;
 }
 
-/* The hog has not died on its own (it fails only if it could not set itself up). */
-static void check_hog(void)
+/* The hog pinned to cpu has not died on its own (it fails only if it could not set itself up). */
+static void check_hog(int cpu)
 {
 	int st;
 
 	if (g_hog > 0 && waitpid(g_hog, &st, WNOHANG) == g_hog) {
 		g_hog = 0;
-		die("the SCHED_OTHER process pinned to CPU %d ended by itself (status 0x%x)",
-		    TARGET_CPU, st);
+		die("the SCHED_OTHER process pinned to CPU %d ended by itself (status 0x%x)", cpu,
+		    st);
 	}
+}
+
+/* One round of waiting on a CPU: serves c if it spins there (not NULL), else drains. */
+static void cpu_round(struct child *spinning)
+{
+	if (spinning)
+		serve_spinning(spinning);
+	else
+		drain();
+	usleep(200);
+}
+
+/* Before a CPU-availability step: the word of cpu's agent has CPU_AVAIL without BOOST_PRIO. */
+static void wait_cpu_avail_before(int cpu, struct child *spinning)
+{
+	int64_t end = ghost_now_ns() + (int64_t)WAIT_MS * 1000000;
+
+	while (!cpu_avail(cpu)) {
+		if (ghost_now_ns() > end)
+			die("the word of CPU %d's agent has flags %s before the test, expected "
+			    "CPU_AVAIL without BOOST_PRIO",
+			    cpu, avail_text(cpu));
+		cpu_round(spinning);
+	}
+}
+
+/*
+ * Waits until cpu is as `type` (MSG_CPU_BUSY or MSG_CPU_AVAILABLE) says: such messages beyond
+ * the counts from before the hog (busy0, avail0), the last of CPU_BUSY/CPU_AVAILABLE is one,
+ * and the agent's word agrees (BOOST_PRIO without CPU_AVAIL, or the other way round). The hog,
+ * if it still runs, must not end meanwhile. `when`: what happened before.
+ */
+static void wait_cpu_state(int cpu, uint16_t type, long busy0, long avail0,
+			   struct child *spinning, const char *when)
+{
+	int64_t end = ghost_now_ns() + (int64_t)WAIT_MS * 1000000;
+	bool busy = type == MSG_CPU_BUSY;
+
+	while ((busy ? cpu_count[cpu][CM_BUSY] == busy0 : cpu_count[cpu][CM_AVAILABLE] == avail0) ||
+	       cpu_last_avail[cpu] != type || !(busy ? cpu_busy(cpu) : cpu_avail(cpu))) {
+		if (ghost_now_ns() > end)
+			die("%s, but %d ms later: %ld CPU_BUSY and %ld CPU_AVAILABLE for CPU %d "
+			    "since the SCHED_OTHER process started, the last of "
+			    "CPU_BUSY/CPU_AVAILABLE is %s, its agent's word %s (expected %s); the "
+			    "CPU messages: %s",
+			    when, WAIT_MS, cpu_count[cpu][CM_BUSY] - busy0,
+			    cpu_count[cpu][CM_AVAILABLE] - avail0, cpu,
+			    cpu_last_avail[cpu] ? msg_name(cpu_last_avail[cpu]) : "none",
+			    avail_text(cpu),
+			    busy ? "CPU_BUSY, BOOST_PRIO without CPU_AVAIL"
+				 : "CPU_AVAILABLE, CPU_AVAIL without BOOST_PRIO",
+			    cpu_log_text());
+		check_hog(cpu);
+		cpu_round(spinning);
+	}
+}
+
+/* Kills the hog, which holds cpu: sched_ext has the CPU again (wait_cpu_state). */
+static void stop_hog(int cpu, long busy0, long avail0, struct child *spinning)
+{
+	int st;
+
+	kill(g_hog, SIGKILL);
+	if (waitpid(g_hog, &st, 0) != g_hog)
+		die("waitpid(hog): %s", strerror(errno));
+	g_hog = 0;
+	wait_cpu_state(cpu, MSG_CPU_AVAILABLE, busy0, avail0, spinning,
+		       "the SCHED_OTHER process exited");
 }
 
 /* c starts spinning on TARGET_CPU: TASK_WAKEUP, TASK_ON_CPU; no CPU_TICK (deliver_ticks 0). */
@@ -1039,21 +1056,13 @@ static void step_ticks(struct child *c)
  */
 static void step_cpu_avail(struct child *c)
 {
-	int64_t end = ghost_now_ns() + (int64_t)WAIT_MS * 1000000;
+	int64_t end;
 	long busy0, avail0, busy_n, avail_n;
-	int st;
 
 	begin("deliver_cpu_availability 1; a SCHED_OTHER process pinned to CPU %d while %s spins "
 	      "there: CPU_BUSY, BOOST_PRIO; it exits: CPU_AVAILABLE, CPU_AVAIL",
 	      TARGET_CPU, c->name);
-	while (!cpu_avail(TARGET_CPU)) {
-		if (ghost_now_ns() > end)
-			die("the word of CPU %d's agent has flags %s before the test, expected "
-			    "CPU_AVAIL without BOOST_PRIO",
-			    TARGET_CPU, avail_text(TARGET_CPU));
-		serve_spinning(c);
-		usleep(200);
-	}
+	wait_cpu_avail_before(TARGET_CPU, c);
 	set_tunable(GHOST_TUNABLE_DELIVER_CPU_AVAILABILITY, 1);
 	drain();
 	busy0 = cpu_count[TARGET_CPU][CM_BUSY];
@@ -1067,7 +1076,7 @@ static void step_cpu_avail(struct child *c)
 			    "there (%s on CPU %d: %d; agent word %s); the CPU messages: %s",
 			    TARGET_CPU, WAIT_MS, c->name, TARGET_CPU, c->on_cpu,
 			    avail_text(TARGET_CPU), cpu_log_text());
-		check_hog();
+		check_hog(TARGET_CPU);
 		serve_spinning(c);
 		usleep(200);
 	}
@@ -1076,37 +1085,20 @@ static void step_cpu_avail(struct child *c)
 			die("after CPU_BUSY for CPU %d its agent's word has flags %s, expected "
 			    "BOOST_PRIO without CPU_AVAIL (the CPU messages: %s)",
 			    TARGET_CPU, avail_text(TARGET_CPU), cpu_log_text());
-		check_hog();
+		check_hog(TARGET_CPU);
 		serve_spinning(c);
 		usleep(200);
 	}
 	note("CPU_BUSY for CPU %d; its agent's word: %s", TARGET_CPU, avail_text(TARGET_CPU));
 	/* It keeps the CPU a while: still busy. */
 	spin_for(c, 200);
-	check_hog();
+	check_hog(TARGET_CPU);
 	if (!cpu_busy(TARGET_CPU))
 		die("with the SCHED_OTHER process still on CPU %d its agent's word has flags %s, "
 		    "expected BOOST_PRIO without CPU_AVAIL (the CPU messages: %s)",
 		    TARGET_CPU, avail_text(TARGET_CPU), cpu_log_text());
 
-	kill(g_hog, SIGKILL);
-	if (waitpid(g_hog, &st, 0) != g_hog)
-		die("waitpid(hog): %s", strerror(errno));
-	g_hog = 0;
-	end = ghost_now_ns() + (int64_t)WAIT_MS * 1000000;
-	while (cpu_count[TARGET_CPU][CM_AVAILABLE] == avail0 ||
-	       cpu_last_avail[TARGET_CPU] != MSG_CPU_AVAILABLE || !cpu_avail(TARGET_CPU)) {
-		if (ghost_now_ns() > end)
-			die("the SCHED_OTHER process on CPU %d exited %d ms ago: %ld CPU_AVAILABLE "
-			    "for it since it started, the last of CPU_BUSY/CPU_AVAILABLE is %s, its "
-			    "agent's word %s (expected CPU_AVAILABLE, CPU_AVAIL without BOOST_PRIO); "
-			    "the CPU messages: %s",
-			    TARGET_CPU, WAIT_MS, cpu_count[TARGET_CPU][CM_AVAILABLE] - avail0,
-			    cpu_last_avail[TARGET_CPU] ? msg_name(cpu_last_avail[TARGET_CPU]) : "none",
-			    avail_text(TARGET_CPU), cpu_log_text());
-		serve_spinning(c);
-		usleep(200);
-	}
+	stop_hog(TARGET_CPU, busy0, avail0, c);
 	set_tunable(GHOST_TUNABLE_DELIVER_CPU_AVAILABILITY, 0);
 	busy_n = cpu_count[TARGET_CPU][CM_BUSY] - busy0;
 	avail_n = cpu_count[TARGET_CPU][CM_AVAILABLE] - avail0;
@@ -1172,13 +1164,7 @@ static long long proc_runtime(pid_t pid)
 /* g_hog has not died on its own and is running or runnable ('R'), last on cpu. */
 static bool hog_on(int cpu)
 {
-	int st;
-
-	if (g_hog > 0 && waitpid(g_hog, &st, WNOHANG) == g_hog) {
-		g_hog = 0;
-		die("the SCHED_OTHER process pinned to CPU %d ended by itself (status 0x%x)", cpu,
-		    st);
-	}
+	check_hog(cpu);
 	return proc_state(g_hog) == 'R' && proc_cpu(g_hog) == cpu;
 }
 
@@ -1236,25 +1222,12 @@ static void wait_committable(struct child *c)
 	bool answered = false;
 
 	for (;;) {
-		int a = try_ack(c);
-
-		if (a == 'e')
-			die("%s says its command failed (its message is above)", c->name);
-		if (a == -1)
-			die("%s closed its pipe (exited?)", c->name);
-		if (a == 'k')
+		if (child_round(c, 0, false))
 			answered = true;
-		else if (a)
-			die("%s answered '%c'", c->name, a);
-		drain();
-		if (c->gone)
-			die("%s left the enclave in this step; its messages: %s", c->name,
-			    log_text(c, 0));
 		if (answered && !c->runnable) {
 			send_cmd(c, 'w');
 			answered = false;
-		} else if (!answered && c->runnable && !c->on_cpu && !c->latched &&
-			   ghost_sw_barrier(c->sw) == c->seq) {
+		} else if (!answered && committable(c)) {
 			return;
 		}
 		if (ghost_now_ns() > end)
@@ -1277,23 +1250,10 @@ static long run_on(struct child *c, int cpu, int from)
 	int64_t end = ghost_now_ns() + (int64_t)STEP_MS * 1000000;
 	bool answered = false;
 	long refused = 0;
-	int32_t s;
 
 	for (;;) {
-		int a = try_ack(c);
-
-		if (a == 'e')
-			die("%s says its command failed (its message is above)", c->name);
-		if (a == -1)
-			die("%s closed its pipe (exited?)", c->name);
-		if (a == 'k')
+		if (child_round(c, from, false))
 			answered = true;
-		else if (a)
-			die("%s answered '%c'", c->name, a);
-		drain();
-		if (c->gone)
-			die("%s left the enclave in this step; its messages: %s", c->name,
-			    log_text(c, from));
 		if (answered && !c->runnable)
 			return refused;
 		if (ghost_now_ns() > end)
@@ -1303,21 +1263,7 @@ static long run_on(struct child *c, int cpu, int from)
 			    c->name, cpu, STEP_MS, answered ? "answered" : "did not answer",
 			    c->runnable, c->on_cpu, c->latched, refused, cpu, avail_text(cpu),
 			    log_text(c, from), cpu_log_text());
-		if (c->runnable && !c->on_cpu && !c->latched && ghost_sw_barrier(c->sw) == c->seq) {
-			s = commit_to(cpu, c->gtid, c->seq);
-			if (s == GHOST_TXN_CPU_UNAVAIL) {
-				refused++;
-				usleep(200);
-				continue;
-			}
-			if (s != GHOST_TXN_COMPLETE)
-				die("commit of %s to CPU %d (runnable, off CPU, barrier %u): expected "
-				    "%s, got %s; agent word of CPU %d %s; the CPU messages: %s",
-				    c->name, cpu, c->seq, ghost_txn_reason(GHOST_TXN_COMPLETE),
-				    ghost_txn_reason(s), cpu, avail_text(cpu), cpu_log_text());
-			c->latched = true;
-			c->commits++;
-		}
+		commit_ready(c, cpu, &refused);
 		usleep(200);
 	}
 }
@@ -1333,8 +1279,8 @@ static long run_on(struct child *c, int cpu, int from)
 static void step_busy_idle_cpu(struct child *c)
 {
 	static const uint16_t want[] = { MSG_TASK_WAKEUP, MSG_TASK_ON_CPU, MSG_TASK_BLOCKED };
-	int64_t end = ghost_now_ns() + (int64_t)WAIT_MS * 1000000;
-	int from = c->nlog, tries = 0, st;
+	int64_t end;
+	int from = c->nlog, tries = 0;
 	long busy0, avail0, busy_pre, refused;
 	int32_t s;
 
@@ -1344,14 +1290,7 @@ static void step_busy_idle_cpu(struct child *c)
 	if (c->runnable || c->on_cpu || c->latched)
 		die("%s is not blocked before the step: runnable %d, on CPU %d, latched %d",
 		    c->name, c->runnable, c->on_cpu, c->latched);
-	while (!cpu_avail(BUSY_CPU)) {
-		if (ghost_now_ns() > end)
-			die("the word of CPU %d's agent has flags %s before the test, expected "
-			    "CPU_AVAIL without BOOST_PRIO",
-			    BUSY_CPU, avail_text(BUSY_CPU));
-		drain();
-		usleep(200);
-	}
+	wait_cpu_avail_before(BUSY_CPU, NULL);
 	wait_agent_asleep(BUSY_CPU);
 	set_tunable(GHOST_TUNABLE_DELIVER_CPU_AVAILABILITY, 1);
 	drain();
@@ -1403,22 +1342,8 @@ static void step_busy_idle_cpu(struct child *c)
 			    ghost_txn_reason(s));
 	}
 
-	end = ghost_now_ns() + (int64_t)WAIT_MS * 1000000;
-	while (cpu_count[BUSY_CPU][CM_BUSY] == busy0 ||
-	       cpu_last_avail[BUSY_CPU] != MSG_CPU_BUSY || !cpu_busy(BUSY_CPU)) {
-		if (ghost_now_ns() > end)
-			die("commit %d of %s to CPU %d failed CPU_UNAVAIL, but %d ms later: %ld "
-			    "CPU_BUSY for CPU %d, the last of CPU_BUSY/CPU_AVAILABLE is %s, its "
-			    "agent's word %s (expected CPU_BUSY, BOOST_PRIO without CPU_AVAIL); the "
-			    "CPU messages: %s",
-			    tries, c->name, BUSY_CPU, WAIT_MS, cpu_count[BUSY_CPU][CM_BUSY] - busy0,
-			    BUSY_CPU,
-			    cpu_last_avail[BUSY_CPU] ? msg_name(cpu_last_avail[BUSY_CPU]) : "none",
-			    avail_text(BUSY_CPU), cpu_log_text());
-		hog_on(BUSY_CPU);
-		drain();
-		usleep(200);
-	}
+	wait_cpu_state(BUSY_CPU, MSG_CPU_BUSY, busy0, avail0, NULL,
+		       "a commit to the CPU failed CPU_UNAVAIL");
 	note("commit %d of %s to CPU %d: %s; CPU_BUSY for CPU %d; its agent's word: %s", tries,
 	     c->name, BUSY_CPU, ghost_txn_reason(GHOST_TXN_CPU_UNAVAIL), BUSY_CPU,
 	     avail_text(BUSY_CPU));
@@ -1446,25 +1371,7 @@ static void step_busy_idle_cpu(struct child *c)
 		    BUSY_CPU, avail_text(BUSY_CPU), msg_name(cpu_last_avail[BUSY_CPU]),
 		    cpu_log_text());
 
-	kill(g_hog, SIGKILL);
-	if (waitpid(g_hog, &st, 0) != g_hog)
-		die("waitpid(hog): %s", strerror(errno));
-	g_hog = 0;
-	end = ghost_now_ns() + (int64_t)WAIT_MS * 1000000;
-	while (cpu_count[BUSY_CPU][CM_AVAILABLE] == avail0 ||
-	       cpu_last_avail[BUSY_CPU] != MSG_CPU_AVAILABLE || !cpu_avail(BUSY_CPU)) {
-		if (ghost_now_ns() > end)
-			die("the SCHED_OTHER process on CPU %d exited %d ms ago: %ld CPU_AVAILABLE "
-			    "and %ld CPU_BUSY for it since it started, the last of "
-			    "CPU_BUSY/CPU_AVAILABLE is %s, its agent's word %s (expected "
-			    "CPU_AVAILABLE, CPU_AVAIL without BOOST_PRIO); the CPU messages: %s",
-			    BUSY_CPU, WAIT_MS, cpu_count[BUSY_CPU][CM_AVAILABLE] - avail0,
-			    cpu_count[BUSY_CPU][CM_BUSY] - busy0,
-			    cpu_last_avail[BUSY_CPU] ? msg_name(cpu_last_avail[BUSY_CPU]) : "none",
-			    avail_text(BUSY_CPU), cpu_log_text());
-		drain();
-		usleep(200);
-	}
+	stop_hog(BUSY_CPU, busy0, avail0, NULL);
 	note("CPU_AVAILABLE for CPU %d; its agent's word: %s", BUSY_CPU, avail_text(BUSY_CPU));
 
 	/* The CPU is sched_ext's again: the commit goes through, c runs there. */
@@ -1608,7 +1515,7 @@ static void check_preconditions(void)
 	if (ops->probe(NULL, why, sizeof(why)))
 		die("the scx backend's probe fails on a kernel with sched_ext: %s", why);
 	/* A scheduler of the previous test may still be on its way out. */
-	wait_scx_state("disabled", "before the test (is another scheduler loaded?)");
+	wait_scx_state("disabled", WAIT_MS, "before the test (is another scheduler loaded?)");
 }
 
 static void step_setup(void)
@@ -1626,7 +1533,7 @@ static void step_setup(void)
 	K = ghost_enclave_kernel(E);
 	KH = ghost_enclave_kernel_handle(E);
 	CHECK_STR(K->name, "scx");
-	wait_scx_state("enabled", "with the enclave open");
+	wait_scx_state("enabled", WAIT_MS, "with the enclave open");
 	CHECK_OK(ghost_channel_create(E, QUEUE_SLOTS, 0, &C));
 	CHECK_OK(ghost_channel_set_default(C));
 	CHECK_OK(ghost_channel_config_wakeup(C, NULL, 0));
@@ -1799,17 +1706,18 @@ static void step_exit(struct child *c)
 static void step_teardown(void)
 {
 	begin("destroy the enclave: the scheduler unloads");
-	wait_scx_state("enabled", "with the enclave still open");
+	wait_scx_state("enabled", WAIT_MS, "with the enclave still open");
 	drain();
 	stop_agents();
 	CHECK_OK(ghost_enclave_destroy(E));
 	ghost_enclave_close(E);
 	E = NULL;
-	wait_scx_state("disabled", "after the enclave was destroyed and closed");
+	wait_scx_state("disabled", WAIT_MS, "after the enclave was destroyed and closed");
 }
 
 int main(void)
 {
+	scx_step = g_step;
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	atexit(report_at_exit);
 	atexit(kill_children);

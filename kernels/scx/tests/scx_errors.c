@@ -30,24 +30,16 @@
  * Exit status: 0 passed, 1 failed (the message says what was wrong), 77 skipped (no
  * sched_ext in this kernel, or not root).
  */
-#include <errno.h>
+/* note, die, the sched_ext state, fork and wait: shared with scx_abi_test.c. */
+#define PROG		"scx_errors"
+#include "scx_test.h"
+
 #include <fcntl.h>
 #include <grp.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdbool.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
 
-#define PROG		"scx_errors"
-#define SCX_DIR		"/sys/kernel/sched_ext"
-#define SCX_STATE	SCX_DIR "/state"
 #define NOBODY		65534
 #define START_MS	60000	/* an agent loading the scheduler under emulation */
 #define TOOL_MS		60000	/* a tool that must fail */
@@ -55,81 +47,32 @@
 #define STATE_MS	5000
 #define TIMED_OUT	(-1)
 
-#define SCX_OPS		SCX_DIR "/root/ops"
 #define HOLD_S		"10"	/* how long hello_test --hold keeps its scheduler */
 #define LOG_PREFIX	"libghost: error: sched_ext: "
 
 static const char *bin_dir = "/tests/bin";
 static const char *tests_dir = "/tests";
-static pid_t agent_pid;		/* the first agent, killed if the test fails */
-static pid_t hello_pid;		/* hello_test --hold, killed if the test fails */
 static char out[65536];
+
+/* A tool that runs in the background while others are tried: (a)'s first agent, (d)'s hello. */
+struct bg_tool {
+	const char *name;	/* its name in show() */
+	const char *out;	/* the file of its stdout and stderr */
+	pid_t pid;		/* 0 when it does not run; stopped if the test fails */
+};
+
+static struct bg_tool agent_bg = { "ghost-agent", "/tmp/" PROG ".agent", 0 };
+static struct bg_tool hello_bg = { "hello_test", "/tmp/" PROG ".hello", 0 };
 
 /* ---- helpers --------------------------------------------------------------------------------- */
 
-static void note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void note(const char *fmt, ...)
-{
-	va_list ap;
-
-	printf(PROG ": ");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-	fflush(stdout);
-}
-
-static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-static void fail(const char *fmt, ...)
-{
-	va_list ap;
-
-	fflush(stdout);
-	fprintf(stderr, "FAIL " PROG ": ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(1);
-}
-
 static void kill_agent(void)
 {
-	if (agent_pid > 0)
-		kill(agent_pid, SIGKILL);
+	if (agent_bg.pid > 0)
+		kill(agent_bg.pid, SIGKILL);
 	/* SIGTERM: hello_test detaches its scheduler on the way out. */
-	if (hello_pid > 0)
-		kill(hello_pid, SIGTERM);
-}
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* The first line of a sysfs file, without its newline; `none` if it cannot be read. */
-static const char *sysfs_line(const char *path, char *buf, size_t size, const char *none)
-{
-	FILE *f = fopen(path, "r");
-
-	if (!f)
-		return none;
-	if (!fgets(buf, (int)size, f))
-		buf[0] = 0;
-	fclose(f);
-	buf[strcspn(buf, "\n")] = 0;
-	return buf;
-}
-
-static const char *scx_state(void)
-{
-	static char buf[64];
-
-	return sysfs_line(SCX_STATE, buf, sizeof(buf), "absent");
+	if (hello_bg.pid > 0)
+		kill(hello_bg.pid, SIGTERM);
 }
 
 /* The name of the loaded scheduler ("" when none). */
@@ -138,18 +81,6 @@ static const char *scx_ops(void)
 	static char buf[160];
 
 	return sysfs_line(SCX_OPS, buf, sizeof(buf), "");
-}
-
-static void wait_state(const char *want, const char *when)
-{
-	int64_t end = now_ms() + STATE_MS;
-
-	while (strcmp(scx_state(), want)) {
-		if (now_ms() > end)
-			fail("%s: " SCX_STATE " reads \"%s\" after %d ms, expected \"%s\"", when,
-			     scx_state(), STATE_MS, want);
-		usleep(10000);
-	}
 }
 
 /* The whole file (at most sizeof(out) - 1 bytes) in out. */
@@ -199,10 +130,7 @@ static pid_t spawn(const char *const *argv, uid_t uid, const char *outpath, cons
 		snprintf(path, sizeof(path), "%s", argv[0]);
 	else
 		snprintf(path, sizeof(path), "%s/%s", bin_dir, argv[0]);
-	fflush(NULL);
-	pid = fork();
-	if (pid < 0)
-		fail("fork: %s", strerror(errno));
+	pid = fork_child();
 	if (pid == 0) {
 		int fd = open(outpath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 
@@ -227,20 +155,16 @@ static pid_t spawn(const char *const *argv, uid_t uid, const char *outpath, cons
 /* Waits for pid at most ms: its exit status, 128 + signal, or TIMED_OUT (then killed). */
 static int finish(pid_t pid, int ms)
 {
-	int64_t end = now_ms() + ms;
 	int st;
-	pid_t r;
+	pid_t r = wait_exit(pid, ms, &st);
 
-	while ((r = waitpid(pid, &st, WNOHANG)) == 0) {
-		if (now_ms() > end) {
-			kill(pid, SIGKILL);
-			waitpid(pid, &st, 0);
-			return TIMED_OUT;
-		}
-		usleep(10000);
+	if (r == 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &st, 0);
+		return TIMED_OUT;
 	}
 	if (r != pid)
-		fail("waitpid(%d): %s", (int)pid, strerror(errno));
+		die("waitpid(%d): %s", (int)pid, strerror(errno));
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
@@ -273,14 +197,14 @@ static const char *expect_failure_env(const char *what, const char *const *argv,
 	text = slurp(path);
 	show(argv[0], text);
 	if (rc == 0)
-		fail("%s: it succeeded (exit 0); it must fail", what);
+		die("%s: it succeeded (exit 0); it must fail", what);
 	if (rc == TIMED_OUT || rc > 125)
-		fail("%s: %s; it must fail by itself with a message", what, status_text(rc));
+		die("%s: %s; it must fail by itself with a message", what, status_text(rc));
 	if (!*text)
-		fail("%s: it failed (%s) without a word", what, status_text(rc));
+		die("%s: it failed (%s) without a word", what, status_text(rc));
 	if (word1 && !strstr(text, word1) && !(word2 && strstr(text, word2)))
-		fail("%s: its message does not say \"%s\"%s%s%s", what, word1,
-		     word2 ? " or \"" : "", word2 ? word2 : "", word2 ? "\"" : "");
+		die("%s: its message does not say \"%s\"%s%s%s", what, word1,
+		    word2 ? " or \"" : "", word2 ? word2 : "", word2 ? "\"" : "");
 	note("%s: failed as it should (%s)", what, status_text(rc));
 	return text;
 }
@@ -291,54 +215,80 @@ static const char *expect_failure(const char *what, const char *const *argv, uid
 	return expect_failure_env(what, argv, uid, NULL, word1, word2);
 }
 
+/* Fails if t has ended: "WHO (status 0x...) WHEN", its output shown. */
+static void bg_check(struct bg_tool *t, const char *who, const char *when)
+{
+	int st;
+
+	if (waitpid(t->pid, &st, WNOHANG) == t->pid) {
+		t->pid = 0;
+		show(t->name, slurp(t->out));
+		die("%s (status 0x%x) %s", who, st, when);
+	}
+}
+
+/*
+ * Starts t with argv and waits at most START_MS until ready(t): true; false, its output
+ * shown, when the time ran out. Fails if t ends before (bg_check(t, who, when)).
+ */
+static bool bg_start(struct bg_tool *t, const char *const *argv, bool (*ready)(struct bg_tool *),
+		     const char *who, const char *when)
+{
+	int64_t end = now_ms() + START_MS;
+
+	t->pid = spawn(argv, 0, t->out, NULL);
+	while (!ready(t)) {
+		bg_check(t, who, when);
+		if (now_ms() > end) {
+			show(t->name, slurp(t->out));
+			return false;
+		}
+		usleep(10000);
+	}
+	return true;
+}
+
+/* Stops t with the signal sig (named signame): it must exit 0 within STOP_MS. */
+static void bg_stop(struct bg_tool *t, int sig, const char *signame, const char *who)
+{
+	int rc;
+
+	kill(t->pid, sig);
+	rc = finish(t->pid, STOP_MS);
+	t->pid = 0;
+	show(t->name, slurp(t->out));
+	if (rc != 0)
+		die("%s ended with %s after %s, expected exit 0", who, status_text(rc), signame);
+}
+
 /* ---- (a) a second agent while one runs ------------------------------------------------------- */
+
+/* The agent has said "... enclave N, CPUs ...". */
+static bool agent_serves(struct bg_tool *t)
+{
+	return strstr(slurp(t->out), ", enclave ") != NULL;
+}
 
 static void start_first_agent(void)
 {
 	static const char *const argv[] = { "ghost-agent", "--kernel", "scx", "--policy",
 					    "fifo-percpu", "--cpus",   "1-3", NULL };
-	static const char path[] = "/tmp/" PROG ".agent";
-	int64_t end = now_ms() + START_MS;
-	int st;
 
 	note("(a) starting ghost-agent --kernel scx --policy fifo-percpu --cpus 1-3");
-	agent_pid = spawn(argv, 0, path, NULL);
-	while (!strstr(slurp(path), ", enclave ")) {
-		if (waitpid(agent_pid, &st, WNOHANG) == agent_pid) {
-			agent_pid = 0;
-			show("ghost-agent", slurp(path));
-			fail("(a) the first agent ended (status 0x%x) before it served", st);
-		}
-		if (now_ms() > end) {
-			show("ghost-agent", slurp(path));
-			fail("(a) the first agent did not say \"enclave N\" within %d ms", START_MS);
-		}
-		usleep(50000);
-	}
-	show("ghost-agent", out);
-	wait_state("enabled", "(a) with the first agent serving");
+	if (!bg_start(&agent_bg, argv, agent_serves, "(a) the first agent ended",
+		      "before it served"))
+		die("(a) the first agent did not say \"enclave N\" within %d ms", START_MS);
+	show(agent_bg.name, out);
+	wait_scx_state("enabled", STATE_MS, "(a) with the first agent serving");
 }
 
 static void stop_first_agent(void)
 {
-	static const char path[] = "/tmp/" PROG ".agent";
-	int rc;
-
-	if (waitpid(agent_pid, &rc, WNOHANG) == agent_pid) {
-		agent_pid = 0;
-		show("ghost-agent", slurp(path));
-		fail("(a) the first agent died (status 0x%x) while the second one tried", rc);
-	}
-	wait_state("enabled", "(a) after the second agents failed");
+	bg_check(&agent_bg, "(a) the first agent died", "while the second one tried");
+	wait_scx_state("enabled", STATE_MS, "(a) after the second agents failed");
 	note("(a) SIGINT to the first agent");
-	kill(agent_pid, SIGINT);
-	rc = finish(agent_pid, STOP_MS);
-	agent_pid = 0;
-	show("ghost-agent", slurp(path));
-	if (rc != 0)
-		fail("(a) the first agent ended with %s after SIGINT, expected exit 0",
-		     status_text(rc));
-	wait_state("disabled", "(a) after the agent stopped");
+	bg_stop(&agent_bg, SIGINT, "SIGINT", "(a) the first agent");
+	wait_scx_state("disabled", STATE_MS, "(a) after the agent stopped");
 }
 
 static void test_second_agent(void)
@@ -367,10 +317,10 @@ static void test_not_root(void)
 
 	snprintf(path, sizeof(path), "%s/ghost-agent", bin_dir);
 	if (stat(path, &st) || !(st.st_mode & S_IXOTH))
-		fail("(b) %s cannot be run by other users (mode %o): the check would be void",
-		     path, (unsigned)st.st_mode & 07777);
+		die("(b) %s cannot be run by other users (mode %o): the check would be void",
+		    path, (unsigned)st.st_mode & 07777);
 	expect_failure("(b) ghost-agent --kernel scx as uid 65534", argv, NOBODY, "root", NULL);
-	wait_state("disabled", "(b) after an unprivileged agent");
+	wait_scx_state("disabled", STATE_MS, "(b) after an unprivileged agent");
 }
 
 /* ---- (c) no enclave -------------------------------------------------------------------------- */
@@ -382,66 +332,47 @@ static void test_no_enclave(void)
 
 	expect_failure("(c) ghostctl --kernel scx run --enclave 99 -- true, with no enclave", argv,
 		       0, NULL, NULL);
-	wait_state("disabled", "(c) after ghostctl run without an enclave");
+	wait_scx_state("disabled", STATE_MS, "(c) after ghostctl run without an enclave");
 }
 
 /* ---- (d) another sched_ext scheduler is loaded ------------------------------------------------ */
+
+/* The hello scheduler is loaded: the state "enabled", the ops "hello". */
+static bool hello_loaded(struct bg_tool *t)
+{
+	(void)t;
+	return !strcmp(scx_state(), "enabled") && !strcmp(scx_ops(), "hello");
+}
 
 static void test_foreign_scheduler(void)
 {
 	static const char *const agent[] = { "ghost-agent", "--kernel", "scx", "--policy",
 					     "fifo-percpu", "--cpus",   "1-3", NULL };
-	static const char path[] = "/tmp/" PROG ".hello";
 	char hello[512];
 	const char *hold[] = { hello, "--hold", HOLD_S, NULL };
-	int64_t end = now_ms() + START_MS;
-	int rc;
 
 	snprintf(hello, sizeof(hello), "%s/hello_test", tests_dir);
 	if (access(hello, X_OK))
-		fail("(d) no %s (%s): scripts/scx-tests.sh passes it to the guest", hello,
-		     strerror(errno));
+		die("(d) no %s (%s): scripts/scx-tests.sh passes it to the guest", hello,
+		    strerror(errno));
 	note("(d) starting %s --hold " HOLD_S ": the hello scheduler stays loaded", hello);
-	hello_pid = spawn(hold, 0, path, NULL);
-	while (strcmp(scx_state(), "enabled") || strcmp(scx_ops(), "hello")) {
-		if (waitpid(hello_pid, &rc, WNOHANG) == hello_pid) {
-			hello_pid = 0;
-			show("hello_test", slurp(path));
-			fail("(d) hello_test --hold ended (status 0x%x) before its scheduler was "
-			     "loaded",
-			     rc);
-		}
-		if (now_ms() > end) {
-			show("hello_test", slurp(path));
-			fail("(d) after %d ms the state is \"%s\" and the ops \"%s\", expected "
-			     "\"enabled\" and \"hello\"",
-			     START_MS, scx_state(), scx_ops());
-		}
-		usleep(10000);
-	}
+	if (!bg_start(&hello_bg, hold, hello_loaded, "(d) hello_test --hold ended",
+		      "before its scheduler was loaded"))
+		die("(d) after %d ms the state is \"%s\" and the ops \"%s\", expected "
+		    "\"enabled\" and \"hello\"",
+		    START_MS, scx_state(), scx_ops());
 	note("(d) sched_ext %s, ops %s", scx_state(), scx_ops());
 	expect_failure("(d) ghost-agent --kernel scx while the hello scheduler is loaded", agent, 0,
 		       "another sched_ext scheduler (hello) is loaded", NULL);
-	if (waitpid(hello_pid, &rc, WNOHANG) == hello_pid) {
-		hello_pid = 0;
-		show("hello_test", slurp(path));
-		fail("(d) hello_test ended (status 0x%x) while ghost-agent tried; it holds for "
-		     HOLD_S " s",
-		     rc);
-	}
-	if (strcmp(scx_state(), "enabled") || strcmp(scx_ops(), "hello"))
-		fail("(d) after the failed ghost-agent the state is \"%s\" and the ops \"%s\", "
-		     "expected hello still \"enabled\"",
-		     scx_state(), scx_ops());
+	bg_check(&hello_bg, "(d) hello_test ended",
+		 "while ghost-agent tried; it holds for " HOLD_S " s");
+	if (!hello_loaded(&hello_bg))
+		die("(d) after the failed ghost-agent the state is \"%s\" and the ops \"%s\", "
+		    "expected hello still \"enabled\"",
+		    scx_state(), scx_ops());
 	note("(d) SIGTERM to hello_test");
-	kill(hello_pid, SIGTERM);
-	rc = finish(hello_pid, STOP_MS);
-	hello_pid = 0;
-	show("hello_test", slurp(path));
-	if (rc != 0)
-		fail("(d) hello_test --hold ended with %s after SIGTERM, expected exit 0",
-		     status_text(rc));
-	wait_state("disabled", "(d) after hello_test detached");
+	bg_stop(&hello_bg, SIGTERM, "SIGTERM", "(d) hello_test --hold");
+	wait_scx_state("disabled", STATE_MS, "(d) after hello_test detached");
 }
 
 /* ---- (e) the verifier refuses the scheduler --------------------------------------------------- */
@@ -482,21 +413,21 @@ static void test_verifier_log(void)
 
 	snprintf(obj, sizeof(obj), "%s/scx_broken.bpf.o", tests_dir);
 	if (access(obj, R_OK))
-		fail("(e) no %s (%s): scripts/scx-tests.sh builds it from "
-		     "kernels/scx/tests/scx_broken.bpf.c",
-		     obj, strerror(errno));
+		die("(e) no %s (%s): scripts/scx-tests.sh builds it from "
+		    "kernels/scx/tests/scx_broken.bpf.c",
+		    obj, strerror(errno));
 	snprintf(env, sizeof(env), "GHOST_SCX_OBJ=%s", obj);
 	text = expect_failure_env("(e) ghost-agent --kernel scx with GHOST_SCX_OBJ=scx_broken.bpf.o, "
 				  "a scheduler the verifier refuses",
 				  agent, 0, env, "refused the BPF scheduler", NULL);
 	if (!has_line(text, LOG_PREFIX, "refused the BPF scheduler"))
-		fail("(e) no line \"" LOG_PREFIX "...refused the BPF scheduler...\"");
+		die("(e) no line \"" LOG_PREFIX "...refused the BPF scheduler...\"");
 	for (size_t i = 0; i < sizeof(verifier_says) / sizeof(verifier_says[0]); i++)
 		if (!has_line(text, LOG_PREFIX, verifier_says[i]))
-			fail("(e) the verifier's log is not among the lines \"" LOG_PREFIX
-			     "...\": none says \"%s\"",
-			     verifier_says[i]);
-	wait_state("disabled", "(e) after the verifier refused the scheduler");
+			die("(e) the verifier's log is not among the lines \"" LOG_PREFIX
+			    "...\": none says \"%s\"",
+			    verifier_says[i]);
+	wait_scx_state("disabled", STATE_MS, "(e) after the verifier refused the scheduler");
 }
 
 int main(void)
@@ -525,11 +456,11 @@ int main(void)
 
 		snprintf(path, sizeof(path), "%s/%s", bin_dir, tools[i]);
 		if (access(path, X_OK))
-			fail("no %s (%s); the tools are expected in %s", path, strerror(errno),
-			     bin_dir);
+			die("no %s (%s); the tools are expected in %s", path, strerror(errno),
+			    bin_dir);
 	}
 	/* A scheduler of the previous test may still be on its way out. */
-	wait_state("disabled", "before the test (is another scheduler loaded?)");
+	wait_scx_state("disabled", STATE_MS, "before the test (is another scheduler loaded?)");
 	atexit(kill_agent);
 
 	test_second_agent();

@@ -16,68 +16,12 @@
 # Exit status: 0 passed, 1 failed (the message says what was wrong), 77 skipped (no
 # sched_ext in this kernel).
 
-BIN=${GHOST_BIN:-/tests/bin}
-SCX=/sys/kernel/sched_ext
-START_S=60
-LOOP_S=60
 me=scx_kill
+# say, fail, show, state, wait_for, wait_state, preflight, start_agent: beside this script.
+. "$(dirname "$0")/scx_lib.sh"
+LOOP_S=60
 tmp=/tmp/$me
 alog=$tmp/agent.log
-apid=""
-loops=""
-
-say() { echo "$me: $*"; }
-fail() {
-	echo "FAIL $me: $*" >&2
-	exit 1
-}
-cleanup() {
-	[ -n "$apid" ] && kill -9 "$apid" 2>/dev/null
-	for p in $loops; do kill -9 "$p" 2>/dev/null; done
-}
-trap cleanup EXIT
-
-show() {
-	sed 's/^/    | /' "$1"
-}
-
-state() {
-	cat "$SCX/state" 2>/dev/null || echo absent
-}
-
-# wait_state WANT SECONDS WHEN
-wait_state() {
-	n=0
-	while [ "$(state)" != "$1" ]; do
-		[ "$n" -ge $(($2 * 10)) ] && fail "$3: $SCX/state reads \"$(state)\" after $2 s, expected \"$1\""
-		sleep 0.1
-		n=$((n + 1))
-	done
-}
-
-start_agent() {
-	"$BIN/ghost-agent" --kernel scx --policy fifo-percpu --cpus 1-3 >"$alog" 2>&1 &
-	apid=$!
-	n=0
-	enclave=""
-	while :; do
-		enclave=$(sed -n 's/^ghost-agent: .*, enclave \([0-9][0-9]*\), CPUs.*/\1/p' "$alog")
-		[ -n "$enclave" ] && break
-		if ! kill -0 "$apid" 2>/dev/null; then
-			wait "$apid"
-			rc=$?
-			apid=""
-			show "$alog"
-			fail "ghost-agent ended (status $rc) before it served"
-		fi
-		[ "$n" -ge $((START_S * 10)) ] && { show "$alog"; fail "ghost-agent did not say \"enclave N\" within $START_S s"; }
-		sleep 0.1
-		n=$((n + 1))
-	done
-	show "$alog"
-	wait_state enabled 5 "with the agent serving"
-	say "enclave $enclave, sched_ext $(state)"
-}
 
 # The loop: records its policy (field 41 of /proc/PID/stat), then spins for about 2 s,
 # looking at the clock every 500 rounds. Its $0 is the file for the policy.
@@ -92,39 +36,34 @@ start_loops() {
 	for k in 1 2 3; do
 		"$BIN/ghostctl" --kernel scx run --enclave "$enclave" -- \
 			sh -c "$loop" "$tmp/policy.$k" >"$tmp/loop.$k.log" 2>&1 &
-		loops="$loops $!"
+		others="$others $!"
 		eval "loop_$k=$!"
 	done
-	say "three 2 s loops started:$loops"
+	say "three 2 s loops started:$others"
 }
 
 kill_agent() {
 	sleep 0.5
 	for k in 1 2 3; do
 		eval "p=\$loop_$k"
-		if ! kill -0 "$p" 2>/dev/null; then
+		if ended "$p"; then
 			wait "$p"
 			rc=$?
 			show "$tmp/loop.$k.log"
 			fail "loop $k ended (status $rc) before the agent was killed"
 		fi
-		n=0
-		while [ ! -s "$tmp/policy.$k" ]; do
-			if [ "$n" -ge $((START_S * 10)) ]; then
-				show "$tmp/loop.$k.log"
-				show "$alog"
-				fail "loop $k has not started running after $START_S s"
-			fi
-			sleep 0.1
-			n=$((n + 1))
-		done
+		if ! wait_for "$START_S" test -s "$tmp/policy.$k"; then
+			show "$tmp/loop.$k.log"
+			show "$alog"
+			fail "loop $k has not started running after $START_S s"
+		fi
 		policy=$(cat "$tmp/policy.$k")
 		[ "$policy" = 7 ] || fail "loop $k runs with policy $policy, expected SCHED_EXT (7)"
 	done
 	# Their policy stays 7 if sched_ext handed them back to the normal class: the
 	# scheduler must still be there, or they did not run under the agent.
-	kill -0 "$apid" 2>/dev/null || { show "$alog"; fail "ghost-agent died before it was killed"; }
-	[ "$(state)" = enabled ] || { show "$alog"; fail "the scheduler left before the agent was killed: $SCX/state reads \"$(state)\""; }
+	ended "$apid" && { show "$alog"; fail "ghost-agent died before it was killed"; }
+	state_is enabled || { show "$alog"; fail "the scheduler left before the agent was killed: $SCX/state reads \"$(state)\""; }
 	say "all three run as SCHED_EXT under the agent; kill -9 the agent (pid $apid)"
 	kill -9 "$apid"
 	wait "$apid" 2>/dev/null
@@ -137,33 +76,21 @@ kill_agent() {
 wait_loops() {
 	for k in 1 2 3; do
 		eval "p=\$loop_$k"
-		n=0
-		while kill -0 "$p" 2>/dev/null; do
-			[ "$n" -ge $((LOOP_S * 10)) ] && fail "loop $k still runs $LOOP_S s after the agent was killed"
-			sleep 0.1
-			n=$((n + 1))
-		done
+		wait_for "$LOOP_S" ended "$p" || fail "loop $k still runs $LOOP_S s after the agent was killed"
 		wait "$p"
 		rc=$?
 		show "$tmp/loop.$k.log"
 		[ "$rc" -eq 0 ] || fail "loop $k exited with status $rc, expected 0"
 		say "loop $k: exit 0"
 	done
-	loops=""
+	others=""
 }
 
-if [ ! -d "$SCX" ]; then
-	say "skipped: this kernel has no sched_ext ($SCX is absent)"
-	exit 77
-fi
-for t in ghost-agent ghostctl; do
-	[ -x "$BIN/$t" ] || fail "no $BIN/$t"
-done
-# A scheduler of the previous test may still be on its way out.
-wait_state disabled 10 "before the test (is another scheduler loaded?)"
+preflight ghost-agent ghostctl
 rm -rf "$tmp" && mkdir -p "$tmp" || fail "cannot make $tmp"
 
-start_agent
+start_agent "$alog" "" --policy fifo-percpu --cpus 1-3
+say "enclave $enclave, sched_ext $(state)"
 start_loops
 kill_agent
 wait_loops

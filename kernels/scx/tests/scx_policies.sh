@@ -25,79 +25,21 @@
 # Exit status: 0 passed, 1 failed (the message says what was wrong), 77 skipped (no
 # sched_ext in this kernel).
 
-BIN=${GHOST_BIN:-/tests/bin}
-SCX=/sys/kernel/sched_ext
-START_S=60
+me=scx_policies
+# say, fail, show, state, wait_for, wait_state, preflight, start_agent: beside this script.
+. "$(dirname "$0")/scx_lib.sh"
 STOP_S=30
 RUN_S=120
-me=scx_policies
-apid=""
-
-say() { echo "$me: $*"; }
-fail() {
-	echo "FAIL $me: $*" >&2
-	exit 1
-}
-cleanup() {
-	[ -n "$apid" ] && kill -9 "$apid" 2>/dev/null
-}
-trap cleanup EXIT
-
-# Prints FILE indented.
-show() {
-	sed 's/^/    | /' "$1"
-}
-
-state() {
-	cat "$SCX/state" 2>/dev/null || echo absent
-}
-
-# wait_state WANT SECONDS WHEN
-wait_state() {
-	n=0
-	while [ "$(state)" != "$1" ]; do
-		[ "$n" -ge $(($2 * 10)) ] && fail "$3: $SCX/state reads \"$(state)\" after $2 s, expected \"$1\""
-		sleep 0.1
-		n=$((n + 1))
-	done
-}
-
-# start_agent POLICY LOG: starts the agent in the background (apid), sets enclave.
-start_agent() {
-	slice=""
-	[ "$1" = fifo-centralized ] && slice="--time-slice 10000"
-	say "$1: starting ghost-agent --kernel scx --policy $1 --cpus 1-3${slice:+ $slice}"
-	# $slice is split into words on purpose.
-	"$BIN/ghost-agent" --kernel scx --policy "$1" --cpus 1-3 $slice >"$2" 2>&1 &
-	apid=$!
-	n=0
-	enclave=""
-	while [ -z "$enclave" ]; do
-		enclave=$(sed -n 's/^ghost-agent: .*, enclave \([0-9][0-9]*\), CPUs.*/\1/p' "$2")
-		[ -n "$enclave" ] && break
-		if ! kill -0 "$apid" 2>/dev/null; then
-			wait "$apid"
-			rc=$?
-			apid=""
-			show "$2"
-			fail "$1: ghost-agent ended (status $rc) before it served"
-		fi
-		[ "$n" -ge $((START_S * 10)) ] && { show "$2"; fail "$1: ghost-agent did not say \"enclave N\" within $START_S s"; }
-		sleep 0.1
-		n=$((n + 1))
-	done
-	show "$2"
-}
 
 # still_serving WHEN: the agent still runs and its scheduler is still loaded (a task
 # that sched_ext's watchdog or exit path handed back to the normal class would finish
 # too, and keep policy 7, so a program's exit 0 alone proves nothing).
 still_serving() {
-	if ! kill -0 "$apid" 2>/dev/null; then
+	if ended "$apid"; then
 		show "$alog"
 		fail "$1: ghost-agent is gone"
 	fi
-	if [ "$(state)" != enabled ]; then
+	if ! state_is enabled; then
 		show "$alog"
 		fail "$1: the scheduler left: $SCX/state reads \"$(state)\""
 	fi
@@ -114,7 +56,7 @@ run_ok() {
 	rc=$?
 	if [ "$rc" -ne 0 ]; then
 		show "$log"
-		kill -0 "$apid" 2>/dev/null || say "(the agent is gone)"
+		ended "$apid" && say "(the agent is gone)"
 		say "(sched_ext: $(state))"
 		fail "$policy: $name exited with status $rc (a status >= 128 after ${RUN_S} s is the time limit)"
 	fi
@@ -154,12 +96,7 @@ check_summary() {
 stop_agent() {
 	policy=$1
 	kill -INT "$apid"
-	n=0
-	while kill -0 "$apid" 2>/dev/null; do
-		[ "$n" -ge $((STOP_S * 10)) ] && { show "$2"; fail "$policy: ghost-agent still runs $STOP_S s after SIGINT"; }
-		sleep 0.1
-		n=$((n + 1))
-	done
+	wait_for "$STOP_S" ended "$apid" || { show "$2"; fail "$policy: ghost-agent still runs $STOP_S s after SIGINT"; }
 	wait "$apid"
 	rc=$?
 	apid=""
@@ -171,8 +108,11 @@ stop_agent() {
 one_policy() {
 	policy=$1
 	alog=/tmp/$me.$policy.log
-	start_agent "$policy" "$alog"
-	wait_state enabled 5 "$policy: with the agent serving"
+	slice=""
+	[ "$policy" = fifo-centralized ] && slice="--time-slice 10000"
+	say "$policy: starting ghost-agent --kernel scx --policy $policy --cpus 1-3${slice:+ $slice}"
+	# $slice is split into words on purpose.
+	start_agent "$alog" "$policy" --policy "$policy" --cpus 1-3 $slice
 	ops=$(cat "$SCX/root/ops" 2>/dev/null)
 	[ "$ops" = ghost ] || fail "$policy: $SCX/root/ops reads \"$ops\", expected \"ghost\""
 	say "$policy: enclave $enclave, sched_ext $(state), ops $ops"
@@ -190,15 +130,7 @@ one_policy() {
 	check_summary "$policy" "$alog"
 }
 
-if [ ! -d "$SCX" ]; then
-	say "skipped: this kernel has no sched_ext ($SCX is absent)"
-	exit 77
-fi
-for t in ghost-agent ghostctl ghost-workload; do
-	[ -x "$BIN/$t" ] || fail "no $BIN/$t"
-done
-# A scheduler of the previous test may still be on its way out.
-wait_state disabled 10 "before the test (is another scheduler loaded?)"
+preflight ghost-agent ghostctl ghost-workload
 
 one_policy fifo-percpu
 one_policy fifo-centralized
