@@ -226,6 +226,10 @@ static __always_inline void slot_put(struct gs_queue *Q, u32 idx, u32 k, u32 v)
  * Writes one message (8-byte header + len payload bytes) into queue qid, padding the end of
  * the ring with a NOP when it would straddle. A full ring counts an overflow and drops the
  * message (the sender's barrier has moved anyway, as in the ghOSt kernel).
+ *
+ * The same ring discipline as ghost_ring_produce() in src/ring.c, which the embedded kernel
+ * uses; it cannot be shared: BPF has no memcpy of a variable length, may only store 32-bit
+ * words at the ring's 4-mod-8 slot addresses, and needs every index masked for the verifier.
  */
 static __always_inline int produce(struct gs_state *st, struct gs_queues *qs, s32 qid, u32 type,
 			      u32 seq, const u32 *pl, u32 len)
