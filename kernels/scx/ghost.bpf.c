@@ -51,6 +51,7 @@ extern void scx_bpf_exit_bstr(s64 exit_code, char *fmt, unsigned long long *data
 #define READ_ONCE(x) (*(volatile typeof(x) *)&(x))
 #define OPS(name, args...) SEC("struct_ops/" #name) BPF_PROG(name, ##args)
 
+#define GS_BY_KERNEL (-2)	/* caller_cpu of a commit the kernel side makes itself */
 #define TASK_NEW_STATE 0x800	/* task_struct.__state of a child not yet woken */
 #define TASK_DEAD_STATE 0x80
 #define PF_EXITING_FLAG 0x4
@@ -598,16 +599,28 @@ static __always_inline void set_avail(struct ctx *c, s32 cpu, bool avail)
 		agent_bump(c, cpu);
 }
 
+static int commit_one(struct ctx *c, s32 cpu, s32 caller_cpu, s32 *local, bool poison);
+
 void OPS(gs_dispatch, s32 cpu, struct task_struct *prev)
 {
 	struct ctx c;
 	struct gs_cpu *cr;
 	struct gs_task *t;
-	s32 slot, tid = 0;
+	s32 slot, tid = 0, local = -1;
 	struct task_struct *p;
+	struct gs_txn *x;
 
 	if (!ctx_init(&c))
 		return;
+	/* A txn staged with COMMIT_AT_SCHEDULE is committed here, this CPU's schedule. */
+	x = &c.cd->cpu[cpu & (GS_MAX_CPUS - 1)].txn;
+	if (READ_ONCE(x->state) == GS_TXN_READY &&
+	    (READ_ONCE(x->commit_flags) & (GS_COMMIT_AT_SCHEDULE | GS_COMMIT_AT_TXN_COMMIT)) ==
+		    GS_COMMIT_AT_SCHEDULE) {
+		commit_one(&c, cpu, GS_BY_KERNEL, &local, false);
+		/* It latched here, where we are about to look: no kick needed. */
+		c.kick[(cpu >> 6) & (GS_MASK_WORDS - 1)] &= ~(1ull << (cpu & 63));
+	}
 	bpf_spin_lock(&c.st->lock);
 	cr = cpu_rec(&c, cpu);
 	/* Dispatch runs only when no higher class wants this CPU: it is ours again. */
@@ -1074,9 +1087,7 @@ static __always_inline u32 txn_apply(struct ctx *c, s32 cpu, s32 caller_cpu,
 		return GS_F_UNSUPPORTED_VERSION;
 	if (in->tcpu != cpu || !cr->in_enclave)
 		return GS_F_INVALID_CPU;
-	/* COMMIT_AT_SCHEDULE (a commit deferred to the next schedule) is not offered. */
-	if (!flags_valid(gtid, in->run_flags, in->commit_flags) ||
-	    (in->commit_flags & GS_COMMIT_AT_SCHEDULE))
+	if (!flags_valid(gtid, in->run_flags, in->commit_flags))
 		return GS_F_INVALID_FLAGS;
 	if (gtid > 0) {
 		slot = slot_of_gtid(gtid);
@@ -1118,7 +1129,8 @@ static __always_inline u32 txn_apply(struct ctx *c, s32 cpu, s32 caller_cpu,
 	}
 	if (!cr->agent_tid)
 		return GS_F_NO_AGENT;
-	if (caller_cpu < 0)
+	/* Agents may commit; so may the kernel itself (a COMMIT_AT_SCHEDULE txn). */
+	if (caller_cpu < 0 && caller_cpu != GS_BY_KERNEL)
 		return GS_F_NOT_PERMITTED;
 	if ((in->run_flags & GS_DO_NOT_PREEMPT) && !already_on &&
 	    (cr->cur_slot >= 0 || cr->latch_slot >= 0))
@@ -1190,9 +1202,14 @@ static __always_inline bool cpu_taken(struct ctx *c, s32 cpu)
 	return taken;
 }
 
-static __noinline int commit_one(struct ctx *c, s32 cpu, s32 caller_cpu, s32 *local)
+/*
+ * Claims and commits cpu's READY txn: returns 0 (committed), the failure's offset from
+ * GHOST_TXN_COMPLETE, or -1 if there was no READY txn. poison: fail it POISONED unseen
+ * (the caller's own txn after another one of the same call failed, as the ghOSt kernel does).
+ */
+static __noinline int commit_one(struct ctx *c, s32 cpu, s32 caller_cpu, s32 *local, bool poison)
 {
-	bool taken;
+	bool taken = false;
 	struct gs_txn *x = &c->cd->cpu[cpu & (GS_MAX_CPUS - 1)].txn;
 	s32 claimer = caller_cpu >= 0 ? caller_cpu : (s32)bpf_get_smp_processor_id();
 	struct txn_in in;
@@ -1201,7 +1218,7 @@ static __noinline int commit_one(struct ctx *c, s32 cpu, s32 caller_cpu, s32 *lo
 
 	/* Claim: READY -> our CPU. Fails if the agent aborted it or nobody opened it. */
 	if (__sync_val_compare_and_swap(&x->state, GS_TXN_READY, claimer) != GS_TXN_READY)
-		return 0;
+		return -1;
 	in.version = READ_ONCE(x->version);
 	in.tcpu = READ_ONCE(x->cpu);
 	in.agent_barrier = READ_ONCE(x->agent_barrier);
@@ -1209,12 +1226,14 @@ static __noinline int commit_one(struct ctx *c, s32 cpu, s32 caller_cpu, s32 *lo
 	in.run_flags = READ_ONCE(x->run_flags);
 	in.commit_flags = READ_ONCE(x->commit_flags);
 	in.gtid = READ_ONCE(x->gtid);
-	taken = cpu_taken(c, cpu);
+	/* From dispatch, the CPU is sched_ext's by definition (its current task is leaving). */
+	if (caller_cpu != GS_BY_KERNEL)
+		taken = cpu_taken(c, cpu);
 	bpf_spin_lock(&c->st->lock);
 	/* A higher class holds the CPU and sched_ext never had it: no cpu_release told us. */
 	if (taken && !cpu_rec(c, cpu)->unavail)
 		set_avail(c, cpu, false);
-	fail = txn_apply(c, cpu, caller_cpu, &in, x, local);
+	fail = poison ? GS_F_POISONED : txn_apply(c, cpu, caller_cpu, &in, x, local);
 	if (fail) {
 		if ((in.commit_flags & GS_INC_AGENT_BARRIER_ON_FAILURE) &&
 		    cpu_rec(c, cpu)->agent_tid)
@@ -1228,7 +1247,7 @@ static __noinline int commit_one(struct ctx *c, s32 cpu, s32 caller_cpu, s32 *lo
 	WRITE_ONCE(x->commit_time, (s64)now);
 	/* Last, after commit_time and cpu_seqnum: the agent acquires state. */
 	WRITE_ONCE(x->state, (s32)(GS_TXN_COMPLETE + fail));
-	return 0;
+	return (int)fail;
 }
 
 /* Caller = the agent thread of the CPU it runs on (agents are pinned), else -1. */
@@ -1247,6 +1266,7 @@ int gs_commit(struct gs_commit_args *a)
 {
 	struct ctx c;
 	s32 caller, local = -1;
+	bool failed = false;
 	u32 k;
 
 	if (!ctx_init(&c)) {
@@ -1262,7 +1282,13 @@ int gs_commit(struct gs_commit_args *a)
 			continue;
 		if (!mask_test(a->mask, cpu))
 			continue;
-		commit_one(&c, cpu, caller, &local);
+		/* A remote COMMIT_AT_SCHEDULE txn waits for its CPU's next dispatch. */
+		if (cpu != caller && (READ_ONCE(c.cd->cpu[cpu & (GS_MAX_CPUS - 1)].txn.commit_flags) &
+				      (GS_COMMIT_AT_SCHEDULE | GS_COMMIT_AT_TXN_COMMIT)) ==
+					     GS_COMMIT_AT_SCHEDULE)
+			continue;
+		if (commit_one(&c, cpu, caller, &local, k == GS_MAX_CPUS && failed) > 0)
+			failed = true;
 	}
 	ctx_finish(&c);
 	a->local_cpu = local;
