@@ -42,4 +42,6 @@ run fifo-percpu 1
 run fifo-centralized 2
 echo
 echo "Both runs scheduled real threads of another process from a user-space agent."
-echo "On a machine that runs Google's ghOSt kernel the same commands take --kernel ghostfs (see README)."
+echo "On Linux >= 7.1 with sched_ext, a build with SCX=1 schedules unmodified programs the same way"
+echo "(as root: ghost-agent --kernel scx, ghostctl run --kernel scx --enclave ID -- CMD); on Google's"
+echo "ghOSt kernel the same commands take --kernel ghostfs (see README)."
