@@ -22,7 +22,8 @@ static const char *const reasons[] = {
 
 const char *ghost_txn_reason(int32_t state)
 {
-	uint32_t i = (uint32_t)(state - GHOST_TXN_COMPLETE);
+	/* Unsigned: a claimed or READY state (>= 0) minus INT_MIN would overflow an int. */
+	uint32_t i = (uint32_t)state - (uint32_t)GHOST_TXN_COMPLETE;
 
 	if (state < 0 && i < GHOST_ARRAY_SIZE(reasons))
 		return reasons[i];

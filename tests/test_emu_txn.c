@@ -1064,6 +1064,14 @@ int main(int argc, char **argv)
 	CHECK(mkdtemp(g_root) != NULL);
 	atexit(cleanup_root);
 
+	/* Reasons for every state a txn can show, the non-final ones included. */
+	CHECK_STR(ghost_txn_reason(GHOST_TXN_COMPLETE), "COMPLETE");
+	CHECK_STR(ghost_txn_reason(GHOST_TXN_POISONED), "POISONED");
+	CHECK_STR(ghost_txn_reason(GHOST_TXN_READY), "READY");
+	CHECK_STR(ghost_txn_reason(0), "CLAIMED");
+	CHECK_STR(ghost_txn_reason(511), "CLAIMED");
+	CHECK_STR(ghost_txn_reason(GHOST_TXN_POISONED + 1), "UNKNOWN");
+
 	test_cpu_outside();
 
 	setup();
