@@ -434,6 +434,7 @@ static __always_inline void unlatch(struct ctx *c, s32 cpu, bool tell)
 		return;
 	cr->latch_slot = -1;
 	cr->latch_gtid = 0;
+	cr->latch_pending = 0;
 	t = task_rec(c, slot);
 	if (t->phase != GS_LATCHED || t->latch_cpu != cpu)
 		return;
@@ -454,6 +455,7 @@ static __always_inline void latch_forget(struct ctx *c, struct gs_task *t, s32 s
 	if (cr->latch_slot == slot) {
 		cr->latch_slot = -1;
 		cr->latch_gtid = 0;
+		cr->latch_pending = 0;
 	}
 }
 
@@ -627,7 +629,10 @@ void OPS(gs_dispatch, s32 cpu, struct task_struct *prev)
 	if (cr->unavail)
 		set_avail(&c, cpu, true);
 	slot = cr->latch_slot;
-	if (slot >= 0) {
+	if (slot >= 0 && cr->latch_pending) {
+		/* A sync group is still deciding: not yet. */
+		slot = -1;
+	} else if (slot >= 0) {
 		t = task_rec(&c, slot);
 		cr->latch_slot = -1;
 		if (t->phase == GS_LATCHED && t->latch_cpu == cpu && t->gtid == cr->latch_gtid) {
@@ -1074,8 +1079,15 @@ struct txn_in {
  * The checks of the ghOSt kernel in its order (ghost-abi 8.2), then the latch. Under the
  * lock. Returns 0 for success or the failure's offset from GHOST_TXN_COMPLETE.
  */
+enum txn_mode {
+	TXN_NOW,	/* check and carry out */
+	TXN_CHECK,	/* check only (a sync group's first pass) */
+	TXN_PENDING,	/* check and latch, held back from dispatch until the group decides */
+};
+
 static __always_inline u32 txn_apply(struct ctx *c, s32 cpu, s32 caller_cpu,
-				     const struct txn_in *in, struct gs_txn *x, s32 *local)
+				     const struct txn_in *in, struct gs_txn *x, s32 *local,
+				     u32 mode)
 {
 	struct gs_cpu *cr = cpu_rec(c, cpu);
 	struct gs_task *t = NULL;
@@ -1142,10 +1154,14 @@ static __always_inline u32 txn_apply(struct ctx *c, s32 cpu, s32 caller_cpu,
 		/* Mark the agent asleep first, then check: a message after this wakes it. */
 		if (sw_word(c, cr->agent_slot)->barrier != in->agent_barrier)
 			return GS_F_AGENT_STALE;
+		if (mode == TXN_CHECK)
+			return 0;
 		cr->waiting = 1;
 		cr->rtla_on_idle = 0;
 		*local = cpu;
 	}
+	if (mode == TXN_CHECK)
+		return 0;
 
 	if (!(in->commit_flags & GS_ELIDE_AGENT_BARRIER_INC) && !already_on && !is_local)
 		agent_bump(c, cpu);
@@ -1166,9 +1182,10 @@ static __always_inline u32 txn_apply(struct ctx *c, s32 cpu, s32 caller_cpu,
 		cr->latch_slot = slot;
 		cr->latch_gtid = gtid;
 		cr->latch_run_flags = in->run_flags;
+		cr->latch_pending = mode == TXN_PENDING;
 		t->phase = GS_LATCHED;
 		t->latch_cpu = cpu;
-		if (!is_local)
+		if (!is_local && mode != TXN_PENDING)
 			mask_set(c->kick, cpu);
 		return 0;
 	}
@@ -1202,6 +1219,25 @@ static __always_inline bool cpu_taken(struct ctx *c, s32 cpu)
 	return taken;
 }
 
+/* The txn's fields, read once after the claim: user space may keep writing them. */
+static __always_inline void txn_read(struct gs_txn *x, struct txn_in *in)
+{
+	in->version = READ_ONCE(x->version);
+	in->tcpu = READ_ONCE(x->cpu);
+	in->agent_barrier = READ_ONCE(x->agent_barrier);
+	in->task_barrier = READ_ONCE(x->task_barrier);
+	in->run_flags = READ_ONCE(x->run_flags);
+	in->commit_flags = READ_ONCE(x->commit_flags);
+	in->gtid = READ_ONCE(x->gtid);
+}
+
+/* Final state of a txn: commit_time first, the state last (the agent acquires it). */
+static __always_inline void txn_finish(struct gs_txn *x, u32 fail)
+{
+	WRITE_ONCE(x->commit_time, (s64)bpf_ktime_get_ns());
+	WRITE_ONCE(x->state, (s32)(GS_TXN_COMPLETE + fail));
+}
+
 /*
  * Claims and commits cpu's READY txn: returns 0 (committed), the failure's offset from
  * GHOST_TXN_COMPLETE, or -1 if there was no READY txn. poison: fail it POISONED unseen
@@ -1213,19 +1249,12 @@ static __noinline int commit_one(struct ctx *c, s32 cpu, s32 caller_cpu, s32 *lo
 	struct gs_txn *x = &c->cd->cpu[cpu & (GS_MAX_CPUS - 1)].txn;
 	s32 claimer = caller_cpu >= 0 ? caller_cpu : (s32)bpf_get_smp_processor_id();
 	struct txn_in in;
-	u64 now;
 	u32 fail;
 
 	/* Claim: READY -> our CPU. Fails if the agent aborted it or nobody opened it. */
 	if (__sync_val_compare_and_swap(&x->state, GS_TXN_READY, claimer) != GS_TXN_READY)
 		return -1;
-	in.version = READ_ONCE(x->version);
-	in.tcpu = READ_ONCE(x->cpu);
-	in.agent_barrier = READ_ONCE(x->agent_barrier);
-	in.task_barrier = READ_ONCE(x->task_barrier);
-	in.run_flags = READ_ONCE(x->run_flags);
-	in.commit_flags = READ_ONCE(x->commit_flags);
-	in.gtid = READ_ONCE(x->gtid);
+	txn_read(x, &in);
 	/* From dispatch, the CPU is sched_ext's by definition (its current task is leaving). */
 	if (caller_cpu != GS_BY_KERNEL)
 		taken = cpu_taken(c, cpu);
@@ -1233,7 +1262,7 @@ static __noinline int commit_one(struct ctx *c, s32 cpu, s32 caller_cpu, s32 *lo
 	/* A higher class holds the CPU and sched_ext never had it: no cpu_release told us. */
 	if (taken && !cpu_rec(c, cpu)->unavail)
 		set_avail(c, cpu, false);
-	fail = poison ? GS_F_POISONED : txn_apply(c, cpu, caller_cpu, &in, x, local);
+	fail = poison ? GS_F_POISONED : txn_apply(c, cpu, caller_cpu, &in, x, local, TXN_NOW);
 	if (fail) {
 		if ((in.commit_flags & GS_INC_AGENT_BARRIER_ON_FAILURE) &&
 		    cpu_rec(c, cpu)->agent_tid)
@@ -1243,11 +1272,121 @@ static __noinline int commit_one(struct ctx *c, s32 cpu, s32 caller_cpu, s32 *lo
 		c->st->stats.commits++;
 	}
 	bpf_spin_unlock(&c->st->lock);
-	now = bpf_ktime_get_ns();
-	WRITE_ONCE(x->commit_time, (s64)now);
-	/* Last, after commit_time and cpu_seqnum: the agent acquires state. */
-	WRITE_ONCE(x->state, (s32)(GS_TXN_COMPLETE + fail));
+	txn_finish(x, fail);
 	return (int)fail;
+}
+
+/*
+ * A sync group (all or nothing) goes through every CPU of the call four times, each time
+ * other CPUs first and the caller's own last: claim every txn (one that is not READY fails
+ * the group), check them all, latch them all held back from dispatch (the state may have
+ * moved since the check), then decide: release the latches and kick, or take them back
+ * and fail every txn, the first failure with its reason and the rest POISONED. A NULL or
+ * AGENT member acts when latched, like the ghOSt kernel's own pre-rendezvous work.
+ */
+enum group_step { G_CLAIM, G_CHECK, G_LATCH, G_DECIDE };
+
+struct group {
+	u64 claimed[GS_MASK_WORDS];
+	s32 caller;
+	s32 local;
+	s32 fail_cpu;		/* the first failure, -1 = none yet */
+	u32 fail;		/* its reason */
+	u32 step;
+};
+
+static __noinline int group_one(struct ctx *c, s32 cpu, struct group *g)
+{
+	struct gs_txn *x = &c->cd->cpu[cpu & (GS_MAX_CPUS - 1)].txn;
+	s32 claimer = g->caller >= 0 ? g->caller : (s32)bpf_get_smp_processor_id();
+	struct gs_cpu *cr = cpu_rec(c, cpu);
+	struct txn_in in;
+	bool taken = false;
+	u32 fail = 0;
+
+	if (g->step == G_CLAIM) {
+		if (__sync_val_compare_and_swap(&x->state, GS_TXN_READY, claimer) == GS_TXN_READY)
+			mask_set(g->claimed, cpu);
+		else if (g->fail_cpu < 0) {
+			/* Not ours to finish: it only fails the others. */
+			g->fail_cpu = cpu;
+			g->fail = GS_F_POISONED;
+		}
+		return 0;
+	}
+	if (!mask_test(g->claimed, cpu))
+		return 0;
+	if (g->step == G_CHECK || g->step == G_LATCH) {
+		if (g->fail_cpu >= 0)
+			return 0;
+		txn_read(x, &in);
+		if (g->step == G_CHECK)
+			taken = cpu_taken(c, cpu);
+		bpf_spin_lock(&c->st->lock);
+		if (taken && !cr->unavail)
+			set_avail(c, cpu, false);
+		fail = txn_apply(c, cpu, g->caller, &in, x, &g->local,
+				 g->step == G_CHECK ? TXN_CHECK : TXN_PENDING);
+		bpf_spin_unlock(&c->st->lock);
+		if (fail) {
+			g->fail_cpu = cpu;
+			g->fail = fail;
+		}
+		return 0;
+	}
+	/* G_DECIDE */
+	bpf_spin_lock(&c->st->lock);
+	if (g->fail_cpu < 0) {
+		if (cr->latch_pending) {
+			cr->latch_pending = 0;
+			if (cpu != g->caller)
+				mask_set(c->kick, cpu);
+		}
+		c->st->stats.commits++;
+	} else {
+		if (cr->latch_pending) {
+			s32 slot = cr->latch_slot;
+
+			if (slot >= 0) {
+				struct gs_task *t = task_rec(c, slot);
+
+				if (t->phase == GS_LATCHED && t->latch_cpu == cpu) {
+					t->phase = GS_QUEUED;
+					t->latch_cpu = -1;
+				}
+			}
+			cr->latch_slot = -1;
+			cr->latch_gtid = 0;
+			cr->latch_pending = 0;
+		}
+		if (cpu == g->caller)
+			cr->waiting = 0;
+		fail = cpu == g->fail_cpu ? g->fail : GS_F_POISONED;
+		if ((READ_ONCE(x->commit_flags) & GS_INC_AGENT_BARRIER_ON_FAILURE) && cr->agent_tid)
+			agent_bump(c, cpu);
+		c->st->stats.commit_fails++;
+	}
+	bpf_spin_unlock(&c->st->lock);
+	if (!fail)
+		WRITE_ONCE(x->sync_group_owner, -1);
+	txn_finish(x, fail);
+	return 0;
+}
+
+static __noinline int group_pass(struct ctx *c, const u64 *mask, struct group *g)
+{
+	u32 k;
+
+	bpf_for(k, 0, GS_MAX_CPUS + 1) {
+		s32 cpu = k < GS_MAX_CPUS ? (s32)k : g->caller;
+
+		if (k < GS_MAX_CPUS && cpu == g->caller)
+			continue;
+		if (!mask_test(mask, cpu))
+			continue;
+		group_one(c, cpu, g);
+	}
+	return 0;
 }
 
 /* Caller = the agent thread of the CPU it runs on (agents are pinned), else -1. */
@@ -1274,6 +1413,19 @@ int gs_commit(struct gs_commit_args *a)
 		return 0;
 	}
 	caller = caller_agent_cpu(&c);
+	if (a->sync) {
+		struct group g = { .caller = caller, .local = -1, .fail_cpu = -1 };
+
+		for (u32 step = G_CLAIM; step <= G_DECIDE; step++) {
+			g.step = step;
+			group_pass(&c, a->mask, &g);
+		}
+		ctx_finish(&c);
+		a->result = g.fail_cpu < 0;
+		a->local_cpu = g.fail_cpu < 0 ? g.local : -1;
+		a->err = 0;
+		return 0;
+	}
 	/* Every other CPU first, the caller's own last (a local commit gives up the CPU). */
 	bpf_for(k, 0, GS_MAX_CPUS + 1) {
 		s32 cpu = k < GS_MAX_CPUS ? (s32)k : caller;

@@ -246,6 +246,7 @@ struct gs_cpu {
 	__u32 rtla_on_idle;
 	__u32 unavail;			/* a higher class took the CPU */
 	__u32 in_enclave;
+	__u32 latch_pending;		/* latched by a sync group not yet decided: not dispatched */
 };
 
 struct gs_qctl {
@@ -296,8 +297,10 @@ struct gs_exit {
 
 struct gs_commit_args {
 	__u64 mask[GS_MASK_WORDS];	/* in: CPUs whose READY txns to commit */
+	__u32 sync;			/* in: a sync group (all or nothing) */
 	__s32 local_cpu;		/* out: the caller committed its own CPU and must sleep */
 	__s32 err;			/* out: negative errno */
+	__s32 result;			/* out, sync: 1 = all committed, 0 = none */
 };
 
 enum gs_run_op { GS_RUN_YIELD = 1, GS_RUN_PING, GS_RUN_WAKE_ALL };

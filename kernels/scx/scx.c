@@ -1375,7 +1375,8 @@ static void scx_agent_detach(struct ghost_kenclave *ke, int cpu)
 
 /* ---- transactions ---- */
 
-static int scx_commit(struct ghost_kenclave *ke, const struct ghost_cpuset *cpus)
+/* GHOST_IOC_COMMIT_TXN (sync = false, returns 0) or GHOST_IOC_SYNC_GROUP_TXN (1 / 0). */
+static int commit_cpus(struct ghost_kenclave *ke, const struct ghost_cpuset *cpus, bool sync)
 {
 	struct gs_commit_args a;
 	int cpu, err;
@@ -1383,6 +1384,7 @@ static int scx_commit(struct ghost_kenclave *ke, const struct ghost_cpuset *cpus
 	if (!cpus)
 		return -EINVAL;
 	memset(&a, 0, sizeof(a));
+	a.sync = sync;
 	ghost_cpuset_for_each(cpu, cpus) {
 		if (cpu >= GS_MAX_CPUS)
 			return -EINVAL;
@@ -1396,14 +1398,17 @@ static int scx_commit(struct ghost_kenclave *ke, const struct ghost_cpuset *cpus
 	/* A successful local commit gives the CPU to the task: the agent sleeps. */
 	if (a.local_cpu >= 0)
 		bell_sleep(ke, a.local_cpu);
-	return 0;
+	return sync ? a.result : 0;
+}
+
+static int scx_commit(struct ghost_kenclave *ke, const struct ghost_cpuset *cpus)
+{
+	return commit_cpus(ke, cpus, false);
 }
 
 static int scx_sync_group_commit(struct ghost_kenclave *ke, const struct ghost_cpuset *cpus)
 {
-	(void)ke;
-	(void)cpus;
-	return -EOPNOTSUPP;
+	return commit_cpus(ke, cpus, true);
 }
 
 static int scx_run(struct ghost_kenclave *ke, int64_t gtid, uint32_t agent_barrier,
