@@ -1429,9 +1429,12 @@ static const char *txn_text(int32_t s)
 	return ghost_txn_reason(s);
 }
 
-/* Opens cpu's txn from this (CPU 1's) agent; any error fails the test. */
-static struct ghost_txn *open_txn(int cpu, int64_t gtid, uint32_t barrier, uint16_t run_flags,
-				  uint8_t commit_flags)
+/*
+ * Opens cpu's txn from this (CPU 1's) agent, for the sync group of owner (or none, -1); any
+ * error fails the test.
+ */
+static struct ghost_txn *open_txn_owned(int cpu, int64_t gtid, uint32_t barrier,
+					uint16_t run_flags, uint8_t commit_flags, int owner)
 {
 	struct ghost_txn *txn = ghost_enclave_txn(E, cpu);
 	struct ghost_txn_opts o = {
@@ -1440,7 +1443,7 @@ static struct ghost_txn *open_txn(int cpu, int64_t gtid, uint32_t barrier, uint1
 		.agent_barrier = ghost_sw_barrier(agent_sw[cpu]),
 		.commit_flags = commit_flags,
 		.run_flags = run_flags,
-		.sync_group_owner = -1,
+		.sync_group_owner = owner,
 	};
 	int r;
 
@@ -1448,8 +1451,17 @@ static struct ghost_txn *open_txn(int cpu, int64_t gtid, uint32_t barrier, uint1
 		die("no txn for CPU %d", cpu);
 	r = ghost_txn_open(E, cpu, &o);
 	if (r)
-		die("ghost_txn_open(CPU %d): %s", cpu, strerror(-r));
+		die("ghost_txn_open(CPU %d, sync group owner %d): %s", cpu, owner, strerror(-r));
+	if (owner >= 0 && __atomic_load_n(&txn->u.sync_group_owner, __ATOMIC_ACQUIRE) != owner)
+		die("the txn of CPU %d opened for sync group owner %d has owner %d", cpu, owner,
+		    (int)txn->u.sync_group_owner);
 	return txn;
+}
+
+static struct ghost_txn *open_txn(int cpu, int64_t gtid, uint32_t barrier, uint16_t run_flags,
+				  uint8_t commit_flags)
+{
+	return open_txn_owned(cpu, gtid, barrier, run_flags, commit_flags, -1);
 }
 
 /* The txn of cpu ended in want, with a commit_time not before `since`. */
@@ -1719,26 +1731,7 @@ static void step_commit_at_schedule(struct child *c)
 static struct ghost_txn *open_group_txn(int cpu, int64_t gtid, uint32_t barrier,
 					uint16_t run_flags)
 {
-	struct ghost_txn *txn = ghost_enclave_txn(E, cpu);
-	struct ghost_txn_opts o = {
-		.target = gtid,
-		.target_barrier = barrier,
-		.agent_barrier = ghost_sw_barrier(agent_sw[cpu]),
-		.run_flags = run_flags,
-		.sync_group_owner = GROUP_OWNER,
-	};
-	int r;
-
-	if (!txn)
-		die("no txn for CPU %d", cpu);
-	r = ghost_txn_open(E, cpu, &o);
-	if (r)
-		die("ghost_txn_open(CPU %d, sync group owner %d): %s", cpu, GROUP_OWNER,
-		    strerror(-r));
-	if (__atomic_load_n(&txn->u.sync_group_owner, __ATOMIC_ACQUIRE) != GROUP_OWNER)
-		die("the txn of CPU %d opened for sync group owner %d has owner %d", cpu,
-		    GROUP_OWNER, (int)txn->u.sync_group_owner);
-	return txn;
+	return open_txn_owned(cpu, gtid, barrier, run_flags, 0, GROUP_OWNER);
 }
 
 /* After a sync-group call, cpu's txn belongs to no group any more. */
