@@ -177,6 +177,24 @@ static void agent_lifecycle(void)
 	expect(RUN("ghostctl", "--root", test_root, "status", "9"), 1, "no enclave 9");
 }
 
+/* --keep leaves the enclave for the next agent, and says so only because it is still there. */
+static void agent_keep(void)
+{
+	const char *args[] = { "--policy", "fifo-percpu", "--cpus", "0", "--enclave", "11",
+			       "--root", test_root, "--prio", "normal", "--keep", "--quiet", NULL };
+	int fd, rc;
+	pid_t pid = spawn_tool("ghost-agent", args, &fd);
+
+	usleep(1000000);
+	kill(pid, SIGINT);
+	rc = finish(pid, fd);
+	CHECK_MSG(rc == 0, "agent exit %d: %s", rc, out);
+	CHECK_MSG(strstr(out, "enclave 11 kept for the next agent") != NULL, "%s", out);
+	expect(RUN("ghostctl", "--root", test_root, "list"), 0, "enclave 11");
+	expect(RUN("ghostctl", "--root", test_root, "destroy", "11"), 0, NULL);
+	expect(RUN("ghostctl", "--root", test_root, "status", "11"), 1, "no enclave 11");
+}
+
 /* The line of `ghostctl kernels` (in out) for the backend name, copied into line. */
 static bool kernels_line(const char *name, char *line, size_t size)
 {
@@ -242,6 +260,7 @@ int main(void)
 	ctl_args();
 	ctl_round_trip();
 	agent_lifecycle();
+	agent_keep();
 	scx_absent();
 	return 0;
 }

@@ -81,6 +81,29 @@ static void print_stats(struct ghost_full_agent *fa, void *arg)
 	fflush(stdout);
 }
 
+/*
+ * --keep: say whether the enclave is really there for the next agent. Some kernels tie an
+ * enclave to the process that created it (sched_ext: the scheduler unloads with it).
+ */
+static void report_kept(const struct ghost_kernel_ops *ops, const char *root, uint64_t id)
+{
+	struct ghost_enclave_opts eo = { .sz = sizeof(eo), .kernel = ops->name, .root = root,
+					 .id = id };
+	struct ghost_enclave *again;
+
+	/* Quiet: a missing enclave is an answer here, not an error. */
+	ghost_log_set_callback(NULL, NULL, GHOST_LOG_ERROR);
+	if (ghost_enclave_attach(&eo, &again) == 0) {
+		ghost_enclave_close(again);
+		printf("ghost-agent: enclave %" PRIu64 " kept for the next agent\n", id);
+	} else {
+		printf("ghost-agent: enclave %" PRIu64 " did not outlive this agent: the %s kernel "
+		       "ties it to the process that created it\n",
+		       id, ops->name);
+	}
+	ghost_log_set_callback(ghost_log_stderr, NULL, GHOST_LOG_WARN);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -284,10 +307,13 @@ int main(int argc, char **argv)
 		printf("ghost-agent: enclave %" PRIu64 " destroyed; its tasks run on as normal "
 		       "threads\n",
 		       ghost_enclave_id(e));
-	} else {
-		printf("ghost-agent: enclave %" PRIu64 " kept for the next agent\n",
-		       ghost_enclave_id(e));
 	}
-	ghost_enclave_close(e);
+	{
+		uint64_t id = ghost_enclave_id(e);
+
+		ghost_enclave_close(e);
+		if (keep)
+			report_kept(ops, root, id);
+	}
 	return 0;
 }

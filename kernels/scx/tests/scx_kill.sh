@@ -12,12 +12,16 @@
 #   3. 0.5 s later, checks that all three still run and were started as SCHED_EXT (7), and
 #      that the agent still runs with its scheduler loaded, then kills it with SIGKILL;
 #   4. /sys/kernel/sched_ext/state must read "disabled" within 5 s, and every loop must
-#      exit 0 within LOOP_S seconds.
+#      exit 0 within LOOP_S seconds;
+#   5. an agent started with --keep and stopped with SIGINT exits 0 and says that the
+#      enclave did not outlive it (a sched_ext enclave ends with its agent); the state
+#      reads "disabled".
 # Exit status: 0 passed, 1 failed (the message says what was wrong), 77 skipped (no
 # sched_ext in this kernel).
 
 me=scx_kill
-# say, fail, show, state, wait_for, wait_state, preflight, start_agent: beside this script.
+# say, fail, show, state, wait_for, wait_state, preflight, start_agent, stop_agent: beside
+# this script.
 . "$(dirname "$0")/scx_lib.sh"
 LOOP_S=60
 tmp=/tmp/$me
@@ -94,4 +98,12 @@ say "enclave $enclave, sched_ext $(state)"
 start_loops
 kill_agent
 wait_loops
+
+# --keep cannot keep a sched_ext enclave (the scheduler goes with its agent): the agent says so.
+start_agent "$tmp/keep.log" "--keep" --policy fifo-percpu --cpus 1-3 --keep --quiet
+sleep 1	# its signal handlers are in place once it serves
+stop_agent "--keep" "$tmp/keep.log"
+grep -q "did not outlive this agent" "$tmp/keep.log" ||
+	fail "--keep: the agent did not say that the enclave ended with it"
+say "--keep: the enclave ended with its agent, and the agent said so"
 say "passed"

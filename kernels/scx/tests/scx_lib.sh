@@ -7,7 +7,7 @@
 #   . "$(dirname "$0")/scx_lib.sh"
 #
 # It sets BIN (the static tools, /tests/bin or $GHOST_BIN), SCX (/sys/kernel/sched_ext),
-# START_S (how long the agent may take to serve), apid (the agent's pid, "" when none) and
+# START_S and STOP_S (how long the agent may take to serve, to stop), apid (the agent's pid, "" when none) and
 # others (more pids, killed with the agent when the script exits), and installs that exit
 # trap. busybox sh.
 
@@ -15,6 +15,7 @@
 BIN=${GHOST_BIN:-/tests/bin}
 SCX=/sys/kernel/sched_ext
 START_S=60
+STOP_S=30
 apid=""
 others=""
 
@@ -103,11 +104,27 @@ start_agent() {
 	_alog=$1
 	_who=${2:+$2: }
 	shift 2
-	"$BIN/ghost-agent" --kernel scx "$@" >"$_alog" 2>&1 &
+	# Emptied here, not by the background job's redirection, which may come after the
+	# first look at the log and leave an earlier agent's "enclave N" line in it.
+	: >"$_alog"
+	"$BIN/ghost-agent" --kernel scx "$@" >>"$_alog" 2>&1 &
 	apid=$!
 	enclave=""
 	wait_for "$START_S" agent_served ||
 		{ show "$_alog"; fail "${_who}ghost-agent did not say \"enclave N\" within $START_S s"; }
 	show "$_alog"
 	wait_state enabled 5 "${_who}with the agent serving"
+}
+
+# stop_agent WHO LOG: SIGINT to the agent, which must exit 0 within STOP_S seconds (LOG is
+# shown); then the state must read "disabled" within 5 s.
+stop_agent() {
+	kill -INT "$apid"
+	wait_for "$STOP_S" ended "$apid" || { show "$2"; fail "$1: ghost-agent still runs $STOP_S s after SIGINT"; }
+	wait "$apid"
+	rc=$?
+	apid=""
+	show "$2"
+	[ "$rc" -eq 0 ] || fail "$1: ghost-agent exited with status $rc after SIGINT, expected 0"
+	wait_state disabled 5 "$1: after the agent stopped"
 }

@@ -28,7 +28,6 @@
 me=scx_policies
 # say, fail, show, state, wait_for, wait_state, preflight, start_agent: beside this script.
 . "$(dirname "$0")/scx_lib.sh"
-STOP_S=30
 RUN_S=120
 
 # still_serving WHEN: the agent still runs and its scheduler is still loaded (a task
@@ -91,18 +90,6 @@ check_summary() {
 	[ "$seqerr" -eq 0 ] || fail "$policy: $seqerr seqnum errors: $summary"
 	[ "$bad" -eq 0 ] || fail "$policy: $bad bad messages: $summary"
 	say "$policy: new $new wakeup $wakeup blocked $blocked preempt $preempt yield $yield dead $dead, no seqnum errors"
-}
-
-stop_agent() {
-	policy=$1
-	kill -INT "$apid"
-	wait_for "$STOP_S" ended "$apid" || { show "$2"; fail "$policy: ghost-agent still runs $STOP_S s after SIGINT"; }
-	wait "$apid"
-	rc=$?
-	apid=""
-	show "$2"
-	[ "$rc" -eq 0 ] || fail "$policy: ghost-agent exited with status $rc after SIGINT, expected 0"
-	wait_state disabled 5 "$policy: after the agent stopped"
 }
 
 one_policy() {
