@@ -673,6 +673,16 @@ static void sync_barrier(struct child *c)
 	}
 }
 
+/* c wakes (command 'w') and waits runnable: TASK_WAKEUP arrives, its barrier is read. */
+static void wake_runnable(struct child *c)
+{
+	int from = c->nlog;
+
+	send_cmd(c, 'w');
+	wait_msg(c, MSG_TASK_WAKEUP, from);
+	sync_barrier(c);
+}
+
 /* The expected messages came in this order (others may come in between). */
 static void check_sequence(const struct child *c, int from, const uint16_t *want, int n)
 {
@@ -1323,9 +1333,7 @@ static void step_busy_idle_cpu(struct child *c)
 	avail0 = cpu_count[BUSY_CPU][CM_AVAILABLE];
 
 	/* c wakes and waits, runnable: nobody commits it yet. */
-	send_cmd(c, 'w');
-	wait_msg(c, MSG_TASK_WAKEUP, from);
-	sync_barrier(c);
+	wake_runnable(c);
 
 	g_hog = spawn_hog(BUSY_CPU);
 	wait_hog_on(BUSY_CPU);
@@ -1628,9 +1636,7 @@ static void step_commit_at_schedule(struct child *c)
 		die("%s is not blocked before the step: runnable %d, on CPU %d, latched %d",
 		    c->name, c->runnable, c->on_cpu, c->latched);
 	/* c wakes and waits, runnable: nobody commits it yet. */
-	send_cmd(c, 'w');
-	wait_msg(c, MSG_TASK_WAKEUP, from);
-	sync_barrier(c);
+	wake_runnable(c);
 	woken = c->nlog;
 	wait_agent_asleep(TARGET_CPU);
 
@@ -1784,9 +1790,7 @@ static void step_sync_group(struct child *c)
 	ghost_cpuset_set(&set, BUSY_CPU);
 
 	/* (a) c wakes and waits, runnable: nobody commits it yet. */
-	send_cmd(c, 'w');
-	wait_msg(c, MSG_TASK_WAKEUP, from);
-	sync_barrier(c);
+	wake_runnable(c);
 	n = c->nlog;
 
 	bad = open_group_txn(TARGET_CPU, BOGUS_GTID, 1, SEND_TASK_ON_CPU);
@@ -1878,9 +1882,7 @@ static void step_sync_group(struct child *c)
 
 	/* (b) c wakes again: c to TARGET_CPU and a NULL commit to BUSY_CPU, all or nothing. */
 	from = c->nlog;
-	send_cmd(c, 'w');
-	wait_msg(c, MSG_TASK_WAKEUP, from);
-	sync_barrier(c);
+	wake_runnable(c);
 	n = c->nlog;
 	for (tries = 1;; tries++) {
 		task = open_group_txn(TARGET_CPU, c->gtid, c->seq, SEND_TASK_ON_CPU);
@@ -2137,9 +2139,7 @@ static void step_wake(struct child *c)
 
 	begin("%s wakes; stale and unknown targets fail, the right commit runs it on CPU %d",
 	      c->name, TARGET_CPU);
-	send_cmd(c, 'w');
-	wait_msg(c, MSG_TASK_WAKEUP, from);
-	sync_barrier(c);
+	wake_runnable(c);
 	if (!ghost_sw_runnable(c->sw) || ghost_sw_on_cpu(c->sw))
 		die("after TASK_WAKEUP the status word of %s has flags 0x%x: expected RUNNABLE, "
 		    "not ONCPU",
