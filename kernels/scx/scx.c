@@ -293,8 +293,32 @@ static bool scx_exited(struct ghost_kenclave *ke, struct gs_exit *out)
 
 /* ---- pins: how other processes find the enclave ---- */
 
-static const char *const pinned_maps[] = { "g_state", "g_sw", "g_queues", "g_cpu_data", "g_exit" };
-static const char *const pinned_progs[] = { "gs_commit", "gs_run", "gs_admin" };
+/*
+ * The BPF maps and programs the backend uses, by name: where their fd goes in the enclave
+ * handle, and whether they are pinned for other processes (the doorbells serve only the
+ * agents, which live in the creating process).
+ */
+static const struct scx_obj {
+	const char *name;
+	size_t fd_off;		/* offsetof the fd in struct ghost_kenclave */
+	bool prog;
+	bool pinned;
+} scx_objs[] = {
+	{ "g_state", offsetof(struct ghost_kenclave, state_fd), false, true },
+	{ "g_sw", offsetof(struct ghost_kenclave, sw_fd), false, true },
+	{ "g_queues", offsetof(struct ghost_kenclave, queues_fd), false, true },
+	{ "g_cpu_data", offsetof(struct ghost_kenclave, cd_fd), false, true },
+	{ "g_exit", offsetof(struct ghost_kenclave, exit_fd), false, true },
+	{ "g_bells", offsetof(struct ghost_kenclave, bells_fd), false, false },
+	{ "gs_commit", offsetof(struct ghost_kenclave, commit_fd), true, true },
+	{ "gs_run", offsetof(struct ghost_kenclave, run_fd), true, true },
+	{ "gs_admin", offsetof(struct ghost_kenclave, admin_fd), true, true },
+};
+
+static int *obj_fd(struct ghost_kenclave *ke, const struct scx_obj *o)
+{
+	return (int *)((char *)ke + o->fd_off);
+}
 
 static void pin_path(const struct ghost_kenclave *ke, const char *name, char *buf, size_t len)
 {
@@ -305,12 +329,10 @@ static void unpin_dir(const char *dir)
 {
 	char p[PATH_MAX + 64];
 
-	for (size_t i = 0; i < GHOST_ARRAY_SIZE(pinned_maps); i++) {
-		snprintf(p, sizeof(p), "%s/%s", dir, pinned_maps[i]);
-		unlink(p);
-	}
-	for (size_t i = 0; i < GHOST_ARRAY_SIZE(pinned_progs); i++) {
-		snprintf(p, sizeof(p), "%s/%s", dir, pinned_progs[i]);
+	for (size_t i = 0; i < GHOST_ARRAY_SIZE(scx_objs); i++) {
+		if (!scx_objs[i].pinned)
+			continue;
+		snprintf(p, sizeof(p), "%s/%s", dir, scx_objs[i].name);
 		unlink(p);
 	}
 	rmdir(dir);
@@ -352,8 +374,8 @@ static struct ghost_kenclave *ke_alloc(void)
 
 	if (!ke)
 		return NULL;
-	ke->state_fd = ke->sw_fd = ke->queues_fd = ke->cd_fd = ke->exit_fd = ke->bells_fd = -1;
-	ke->commit_fd = ke->run_fd = ke->admin_fd = -1;
+	for (size_t i = 0; i < GHOST_ARRAY_SIZE(scx_objs); i++)
+		*obj_fd(ke, &scx_objs[i]) = -1;
 	for (int i = 0; i < GS_MAX_CPUS; i++)
 		ke->bell_fd[i] = -1;
 	pthread_mutex_init(&ke->lock, NULL);
@@ -385,20 +407,12 @@ static void ke_free(struct ghost_kenclave *ke)
 		bpf_link__destroy(ke->link);
 	if (ke->owner)
 		unpin_all(ke);
-	if (ke->obj) {
+	/* The fds are the object's when this process loaded it, else ours (from the pins). */
+	if (ke->obj)
 		bpf_object__close(ke->obj);
-		/* The object owned these fds. */
-		ke->state_fd = ke->sw_fd = ke->queues_fd = ke->cd_fd = ke->exit_fd = -1;
-		ke->bells_fd = ke->commit_fd = ke->run_fd = ke->admin_fd = -1;
-	}
-	close_fd(&ke->state_fd);
-	close_fd(&ke->sw_fd);
-	close_fd(&ke->queues_fd);
-	close_fd(&ke->cd_fd);
-	close_fd(&ke->exit_fd);
-	close_fd(&ke->commit_fd);
-	close_fd(&ke->run_fd);
-	close_fd(&ke->admin_fd);
+	else
+		for (size_t i = 0; i < GHOST_ARRAY_SIZE(scx_objs); i++)
+			close_fd(obj_fd(ke, &scx_objs[i]));
 	pthread_mutex_destroy(&ke->lock);
 	free(ke);
 }
@@ -481,30 +495,25 @@ static int read_object(void **buf, size_t *size, bool *allocated)
 
 static int find_fds(struct ghost_kenclave *ke)
 {
-	struct {
-		const char *name;
-		int *fd;
-	} maps[] = { { "g_state", &ke->state_fd }, { "g_sw", &ke->sw_fd },
-		     { "g_queues", &ke->queues_fd }, { "g_cpu_data", &ke->cd_fd },
-		     { "g_exit", &ke->exit_fd }, { "g_bells", &ke->bells_fd } },
-	  progs[] = { { "gs_commit", &ke->commit_fd }, { "gs_run", &ke->run_fd },
-		      { "gs_admin", &ke->admin_fd } };
+	for (size_t i = 0; i < GHOST_ARRAY_SIZE(scx_objs); i++) {
+		const struct scx_obj *o = &scx_objs[i];
+		int fd = -1;
 
-	for (size_t i = 0; i < GHOST_ARRAY_SIZE(maps); i++) {
-		struct bpf_map *m = bpf_object__find_map_by_name(ke->obj, maps[i].name);
+		if (o->prog) {
+			struct bpf_program *p = bpf_object__find_program_by_name(ke->obj, o->name);
 
-		if (!m || (*maps[i].fd = bpf_map__fd(m)) < 0) {
-			ghost_err("sched_ext: the BPF object has no map %s", maps[i].name);
+			fd = p ? bpf_program__fd(p) : -1;
+		} else {
+			struct bpf_map *m = bpf_object__find_map_by_name(ke->obj, o->name);
+
+			fd = m ? bpf_map__fd(m) : -1;
+		}
+		if (fd < 0) {
+			ghost_err("sched_ext: the BPF object has no %s %s", o->prog ? "program" : "map",
+				  o->name);
 			return -ENOENT;
 		}
-	}
-	for (size_t i = 0; i < GHOST_ARRAY_SIZE(progs); i++) {
-		struct bpf_program *p = bpf_object__find_program_by_name(ke->obj, progs[i].name);
-
-		if (!p || (*progs[i].fd = bpf_program__fd(p)) < 0) {
-			ghost_err("sched_ext: the BPF object has no program %s", progs[i].name);
-			return -ENOENT;
-		}
+		*obj_fd(ke, o) = fd;
 	}
 	return 0;
 }
@@ -626,20 +635,17 @@ static int pin_all(struct ghost_kenclave *ke)
 
 	if (mkdir(ke->pin_dir, 0700) && errno != EEXIST)
 		return -errno;
-	for (size_t i = 0; i < GHOST_ARRAY_SIZE(pinned_maps); i++) {
-		struct bpf_map *m = bpf_object__find_map_by_name(ke->obj, pinned_maps[i]);
+	for (size_t i = 0; i < GHOST_ARRAY_SIZE(scx_objs); i++) {
+		const struct scx_obj *o = &scx_objs[i];
 
-		pin_path(ke, pinned_maps[i], p, sizeof(p));
+		if (!o->pinned)
+			continue;
+		pin_path(ke, o->name, p, sizeof(p));
 		unlink(p);
-		if ((err = bpf_map__pin(m, p)))
-			return err;
-	}
-	for (size_t i = 0; i < GHOST_ARRAY_SIZE(pinned_progs); i++) {
-		struct bpf_program *pr = bpf_object__find_program_by_name(ke->obj, pinned_progs[i]);
-
-		pin_path(ke, pinned_progs[i], p, sizeof(p));
-		unlink(p);
-		if ((err = bpf_program__pin(pr, p)))
+		/* find_fds() checked that each exists. */
+		err = o->prog ? bpf_program__pin(bpf_object__find_program_by_name(ke->obj, o->name), p)
+			      : bpf_map__pin(bpf_object__find_map_by_name(ke->obj, o->name), p);
+		if (err)
 			return err;
 	}
 	return 0;
@@ -790,12 +796,6 @@ fail:
 static int scx_enclave_attach(const char *root, uint64_t id, struct ghost_kenclave **out)
 {
 	struct ghost_kenclave *ke;
-	struct {
-		const char *name;
-		int *fd;
-	} objs[] = { { "g_state", NULL }, { "g_sw", NULL }, { "g_queues", NULL },
-		     { "g_cpu_data", NULL }, { "g_exit", NULL }, { "gs_commit", NULL },
-		     { "gs_run", NULL }, { "gs_admin", NULL } };
 	char p[PATH_MAX + 64];
 	int err;
 
@@ -806,18 +806,14 @@ static int scx_enclave_attach(const char *root, uint64_t id, struct ghost_kencla
 		return -ENOMEM;
 	ke->id = id;
 	set_pin_dir(ke, root, id);
-	objs[0].fd = &ke->state_fd;
-	objs[1].fd = &ke->sw_fd;
-	objs[2].fd = &ke->queues_fd;
-	objs[3].fd = &ke->cd_fd;
-	objs[4].fd = &ke->exit_fd;
-	objs[5].fd = &ke->commit_fd;
-	objs[6].fd = &ke->run_fd;
-	objs[7].fd = &ke->admin_fd;
-	for (size_t i = 0; i < GHOST_ARRAY_SIZE(objs); i++) {
-		pin_path(ke, objs[i].name, p, sizeof(p));
-		*objs[i].fd = bpf_obj_get(p);
-		if (*objs[i].fd < 0) {
+	for (size_t i = 0; i < GHOST_ARRAY_SIZE(scx_objs); i++) {
+		int *fd = obj_fd(ke, &scx_objs[i]);
+
+		if (!scx_objs[i].pinned)
+			continue;
+		pin_path(ke, scx_objs[i].name, p, sizeof(p));
+		*fd = bpf_obj_get(p);
+		if (*fd < 0) {
 			err = errno == ENOENT ? -ENOENT : -errno;
 			goto fail;
 		}
