@@ -178,8 +178,14 @@ static __always_inline bool mask_test(const u64 *m, s32 cpu)
 /* After the unlock: kick and ring what the locked section decided. */
 static __always_inline void ctx_finish(struct ctx *c)
 {
+	u64 any = 0;
 	u32 i;
 
+	/* Most events kick and ring nothing: skip the walk over every CPU then. */
+	for (int w = 0; w < GS_MASK_WORDS; w++)
+		any |= c->ring[w] | c->kick[w];
+	if (!any)
+		return;
 	bpf_for(i, 0, GS_MAX_CPUS) {
 		u64 bit = 1ull << (i & 63);
 		u32 w = (i >> 6) & (GS_MASK_WORDS - 1);
