@@ -1740,6 +1740,20 @@ static struct ghost_txn *open_group_txn(int cpu, int64_t gtid, uint32_t barrier,
 	return open_txn_owned(cpu, gtid, barrier, run_flags, 0, GROUP_OWNER);
 }
 
+/* One sync-group call over set (TARGET_CPU and BUSY_CPU), timed; an errno fails the test. */
+static int sync_group_call(const struct ghost_cpuset *set, int64_t *t0, int64_t *t1)
+{
+	int r;
+
+	*t0 = ghost_now_ns();
+	r = ghost_txn_commit_sync_group(E, set);
+	*t1 = ghost_now_ns();
+	if (r < 0)
+		die("ghost_txn_commit_sync_group(CPUs %d, %d): %s", TARGET_CPU, BUSY_CPU,
+		    strerror(-r));
+	return r;
+}
+
 /* After a sync-group call, cpu's txn belongs to no group any more. */
 static void expect_unowned(int cpu, const char *what)
 {
@@ -1797,12 +1811,7 @@ static void step_sync_group(struct child *c)
 	good = open_group_txn(BUSY_CPU, c->gtid, c->seq, SEND_TASK_ON_CPU);
 	bad_seq = bad->cpu_seqnum;
 	good_seq = good->cpu_seqnum;
-	t0 = ghost_now_ns();
-	r = ghost_txn_commit_sync_group(E, &set);
-	t1 = ghost_now_ns();
-	if (r < 0)
-		die("ghost_txn_commit_sync_group(CPUs %d, %d): %s", TARGET_CPU, BUSY_CPU,
-		    strerror(-r));
+	r = sync_group_call(&set, &t0, &t1);
 	s = ghost_txn_state(good);
 	if (r != 0)
 		die("ghost_txn_commit_sync_group(CPUs %d, %d) with a gtid nobody has on CPU %d "
@@ -1889,12 +1898,7 @@ static void step_sync_group(struct child *c)
 		null = open_group_txn(BUSY_CPU, GHOST_NULL_GTID, 0, 0);
 		task_seq = task->cpu_seqnum;
 		null_seq = null->cpu_seqnum;
-		t0 = ghost_now_ns();
-		r = ghost_txn_commit_sync_group(E, &set);
-		t1 = ghost_now_ns();
-		if (r < 0)
-			die("ghost_txn_commit_sync_group(CPUs %d, %d): %s", TARGET_CPU, BUSY_CPU,
-			    strerror(-r));
+		r = sync_group_call(&set, &t0, &t1);
 		s_task = ghost_txn_state(task);
 		s_null = ghost_txn_state(null);
 		if (r == 1 || s_task != GHOST_TXN_CPU_UNAVAIL || s_null != GHOST_TXN_POISONED ||
