@@ -1,6 +1,6 @@
 /*
  * policies/fifo.h - what the two FIFO policies share: the task record, the
- * run queue, per-CPU bookkeeping and the stats line.
+ * run queue and the resynchronisation after a ring overflow.
  *
  * Policies are written once for every backend: they include only public
  * libghost headers and reach the kernel only through them.
@@ -8,8 +8,7 @@
 #ifndef GHOST_POLICIES_FIFO_H
 #define GHOST_POLICIES_FIFO_H
 
-#include <ghost/agent.h>
-#include <ghost/sched.h>
+#include "common.h"
 
 #include <pthread.h>
 
@@ -43,25 +42,6 @@ struct fifo_task *fifo_rq_pop(struct fifo_rq *rq);
 void fifo_rq_remove(struct fifo_rq *rq, struct fifo_task *t);
 bool fifo_rq_contains(const struct fifo_rq *rq, const struct fifo_task *t);
 
-struct fifo_cpu_stats {
-	uint64_t busy_ns;		/* CPU time tasks reported using on this CPU */
-};
-
-/* Adds what an off-CPU message (blocked, preempt, yield) says t ran. */
-void fifo_account(struct fifo_cpu_stats *stats, struct fifo_task *t, const struct ghost_msg *m);
-
-/* The stats line both policies print (tasks, runnable, commits, messages, idle). */
-int fifo_format_stats(char *buf, size_t len, struct ghost_sched *s, struct ghost_enclave *e,
-		      uint32_t runnable, struct fifo_cpu_stats *cpus, int64_t started_ns);
-
-/* Options of the FIFO policies (ghost-agent's command line). */
-struct fifo_config {
-	int64_t time_slice_ns;		/* centralized: 0 = infinite (the default) */
-	int global_cpu;			/* centralized: -1 = first enclave CPU */
-	bool take_over;			/* discover the tasks of a live enclave */
-	int queue_elems;		/* slots per queue; 0 = GHOST_MAX_QUEUE_ELEMS */
-};
-
 /*
  * After a channel dropped messages: every known task takes its barrier
  * from its status word and its state from the word's flags (fix says
@@ -74,23 +54,5 @@ enum fifo_resync_state { FIFO_RESYNC_RUNNABLE, FIFO_RESYNC_ONCPU, FIFO_RESYNC_BL
 			 FIFO_RESYNC_GONE };
 void fifo_resync(struct ghost_sched *s, struct ghost_channel *adopt_into,
 		 void (*fix)(struct ghost_sched *s, struct fifo_task *t, enum fifo_resync_state st));
-
-/*
- * Both policies' states begin with their struct ghost_sched, so a tool or a
- * test can read the scheduler base's counters from the policy state.
- */
-static inline struct ghost_sched *fifo_sched_of(void *policy_state)
-{
-	return (struct ghost_sched *)policy_state;
-}
-
-/* Where the centralized policy's global agent is now. */
-int fifo_centralized_global_cpu(void *state);
-
-extern const struct ghost_policy fifo_percpu_policy;
-extern const struct ghost_policy fifo_centralized_policy;
-
-/* Looks a policy up by name ("fifo-percpu", "fifo-centralized"). */
-const struct ghost_policy *ghost_policy_find(const char *name);
 
 #endif

@@ -42,7 +42,7 @@ struct central {
 	struct fifo_rq rq;
 	struct fifo_rq yielding;
 	struct ccpu cpu[GHOST_MAX_CPUS];
-	struct fifo_cpu_stats stats[GHOST_MAX_CPUS];
+	struct policy_cpu_stats stats[GHOST_MAX_CPUS];
 	int global_cpu;			/* read by every agent, written under lock */
 	int64_t time_slice_ns;		/* 0 = never preempt for time */
 	bool take_over;
@@ -94,7 +94,7 @@ static void on_blocked(struct ghost_sched *s, struct ghost_task *task, const str
 	struct central *c = of(s);
 	struct fifo_task *t = ft(task);
 
-	fifo_account(c->stats, t, m);
+	policy_account(c->stats, &t->runtime_seen, m);
 	off_cpu(c, t);
 	fifo_rq_remove(&c->rq, t);
 	t->state = FIFO_BLOCKED;
@@ -105,7 +105,7 @@ static void on_preempt(struct ghost_sched *s, struct ghost_task *task, const str
 	struct central *c = of(s);
 	struct fifo_task *t = ft(task);
 
-	fifo_account(c->stats, t, m);
+	policy_account(c->stats, &t->runtime_seen, m);
 	off_cpu(c, t);
 	if (fifo_rq_contains(&c->rq, t))
 		return;
@@ -123,7 +123,7 @@ static void on_yield(struct ghost_sched *s, struct ghost_task *task, const struc
 	struct central *c = of(s);
 	struct fifo_task *t = ft(task);
 
-	fifo_account(c->stats, t, m);
+	policy_account(c->stats, &t->runtime_seen, m);
 	off_cpu(c, t);
 	fifo_rq_remove(&c->rq, t);
 	fifo_rq_push_back(&c->yielding, t);
@@ -175,22 +175,8 @@ static const struct ghost_sched_ops central_ops = {
 	.task_departed = on_gone,
 };
 
-static const struct ghost_status_word *agent_word(struct central *c, int cpu)
-{
-	struct ghost_agent *a = ghost_enclave_agent(c->e, cpu);
-
-	return a ? ghost_agent_status_word(a) : NULL;
-}
-
-/* No higher class wants this CPU. */
-static bool available(struct central *c, int cpu)
-{
-	const struct ghost_status_word *sw = agent_word(c, cpu);
-
-	return sw && ghost_sw_cpu_available(sw);
-}
-
-static void global_schedule(struct central *c)
+/* One round; returns how many txns it committed. */
+static int global_schedule(struct central *c)
 {
 	const struct ghost_cpuset *cpus = ghost_enclave_cpus(c->e);
 	struct ghost_cpuset avail, assigned;
@@ -204,7 +190,7 @@ static void global_schedule(struct central *c)
 	ghost_cpuset_for_each(cpu, cpus) {
 		struct ccpu *cc = &c->cpu[cpu];
 
-		if (cpu == c->global_cpu || !available(c, cpu))
+		if (cpu == c->global_cpu || !policy_cpu_available(c->e, cpu))
 			continue;
 		if (cc->current &&
 		    (!c->time_slice_ns || now - cc->last_commit < c->time_slice_ns))
@@ -276,68 +262,36 @@ static void global_schedule(struct central *c)
 	/* Yielders sat out one round; now they queue again. */
 	while (c->yielding.head)
 		fifo_rq_push_back(&c->rq, fifo_rq_pop(&c->yielding));
-}
-
-/* The global agent's CPU is wanted elsewhere: hand the role on. */
-static bool move_global(struct central *c, int from)
-{
-	const struct ghost_topo *topo = ghost_enclave_topology(c->e);
-	const struct ghost_topo_cpu *me = ghost_topo_cpu(topo, from);
-	const struct ghost_cpuset *cpus = ghost_enclave_cpus(c->e);
-	struct ghost_cpuset tiers[4];
-	int cpu;
-
-	if (!me)
-		return false;
-	tiers[0] = me->siblings;
-	tiers[1] = me->l3_siblings;
-	ghost_topo_numa_cpus(topo, me->numa_node, &tiers[2]);
-	tiers[3] = *cpus;
-	for (int i = 0; i < 4; i++) {
-		ghost_cpuset_and(&tiers[i], &tiers[i], cpus);
-		ghost_cpuset_for_each(cpu, &tiers[i]) {
-			if (cpu == from || !available(c, cpu))
-				continue;
-			__atomic_store_n(&c->global_cpu, cpu, __ATOMIC_RELEASE);
-			c->moves++;
-			ghost_txn_ping(c->e, cpu);
-			return true;
-		}
-	}
-	return false;
+	return ghost_cpuset_count(&assigned);
 }
 
 static void central_loop(void *state, struct ghost_agent *a)
 {
 	struct central *c = state;
-	int cpu = ghost_agent_cpu(a);
-	const struct ghost_status_word *asw = ghost_agent_status_word(a);
-	uint32_t barrier = ghost_sw_barrier(asw);
+	int msgs, commits = 0;
 
-	if (cpu != __atomic_load_n(&c->global_cpu, __ATOMIC_ACQUIRE)) {
-		/* A satellite: only a ping (finishing, or the global role) wakes it. */
-		if (!ghost_agent_finishing(a))
-			ghost_txn_local_yield(c->e, cpu, barrier, 0);
+	if (policy_central_satellite(a, __atomic_load_n(&c->global_cpu, __ATOMIC_ACQUIRE)))
 		return;
-	}
 	pthread_mutex_lock(&c->lock);
-	if (ghost_sw_boosted_priority(asw) && move_global(c, cpu)) {
+	if (ghost_sw_boosted_priority(ghost_agent_status_word(a)) &&
+	    policy_move_global(c->e, ghost_agent_cpu(a), &c->global_cpu) >= 0) {
+		c->moves++;
 		pthread_mutex_unlock(&c->lock);
 		return;
 	}
-	ghost_sched_drain(&c->sched, c->chan);
+	msgs = ghost_sched_drain(&c->sched, c->chan);
 	if (!ghost_agent_finishing(a))
-		global_schedule(c);
+		commits = global_schedule(c);
 	pthread_mutex_unlock(&c->lock);
+	if (msgs <= 0 && !commits)
+		ghost_agent_relax(a);
 }
 
 static int central_init(struct ghost_full_agent *fa, void **state)
 {
-	const struct fifo_config *cfg = ghost_full_agent_policy_config(fa);
+	const struct policy_config *cfg = ghost_full_agent_policy_config(fa);
 	struct ghost_enclave *e = ghost_full_agent_enclave(fa);
-	const struct ghost_cpuset *cpus = ghost_enclave_cpus(e);
 	struct central *c = calloc(1, sizeof(*c));
-	int err;
 
 	if (!c)
 		return -ENOMEM;
@@ -346,23 +300,9 @@ static int central_init(struct ghost_full_agent *fa, void **state)
 	c->started = ghost_now_ns();
 	c->time_slice_ns = cfg ? cfg->time_slice_ns : 0;
 	c->take_over = cfg && cfg->take_over;
-	c->global_cpu = cfg && cfg->global_cpu >= 0 && ghost_cpuset_test(cpus, cfg->global_cpu)
-				? cfg->global_cpu
-				: ghost_cpuset_first(cpus);
 	pthread_mutex_init(&c->lock, NULL);
-	err = ghost_sched_init(&c->sched, e, &central_ops, c, sizeof(struct fifo_task));
-	if (err)
-		return err;
-	err = ghost_channel_create(e, cfg && cfg->queue_elems ? cfg->queue_elems
-						       : GHOST_MAX_QUEUE_ELEMS,
-				   0, &c->chan);
-	if (err)
-		return err;
-	/* Polled by the global agent: nobody is woken for its messages. */
-	err = ghost_channel_config_wakeup(c->chan, NULL, 0);
-	if (!err)
-		err = ghost_channel_set_default(c->chan);
-	return err;
+	return policy_central_init(e, cfg, &c->sched, &central_ops, c, sizeof(struct fifo_task),
+				   &c->chan, &c->global_cpu);
 }
 
 static void central_fini(void *state)
@@ -379,19 +319,8 @@ static void central_fini(void *state)
 static int central_enclave_ready(void *state)
 {
 	struct central *c = state;
-	int n;
 
-	if (!c->take_over)
-		return 0;
-	n = ghost_sched_discover(&c->sched);
-	return n < 0 ? n : 0;
-}
-
-static bool central_may_exit(void *state, struct ghost_agent *a)
-{
-	(void)state;
-	(void)a;
-	return true;
+	return policy_take_over(&c->sched, c->take_over);
 }
 
 static int central_format_stats(void *state, char *buf, size_t len)
@@ -400,7 +329,7 @@ static int central_format_stats(void *state, char *buf, size_t len)
 	int n, m;
 
 	pthread_mutex_lock(&c->lock);
-	n = fifo_format_stats(buf, len, &c->sched, c->e, c->rq.count + c->yielding.count,
+	n = policy_format_stats(buf, len, &c->sched, c->e, c->rq.count + c->yielding.count,
 			      c->stats, c->started);
 	if (n >= 0) {
 		m = snprintf(buf + n, len - (size_t)n, " | global cpu %d moves %llu",
@@ -423,7 +352,6 @@ const struct ghost_policy fifo_centralized_policy = {
 	.init = central_init,
 	.fini = central_fini,
 	.agent_loop = central_loop,
-	.agent_may_exit = central_may_exit,
 	.enclave_ready = central_enclave_ready,
 	.format_stats = central_format_stats,
 };

@@ -38,7 +38,7 @@ struct percpu {
 	struct ghost_enclave *e;
 	pthread_mutex_t lock;
 	struct pcpu cpu[GHOST_MAX_CPUS];
-	struct fifo_cpu_stats stats[GHOST_MAX_CPUS];
+	struct policy_cpu_stats stats[GHOST_MAX_CPUS];
 	int default_cpu;
 	bool take_over;
 	int64_t started;
@@ -139,7 +139,7 @@ static void on_blocked(struct ghost_sched *s, struct ghost_task *task, const str
 	struct percpu *p = of(s);
 	struct fifo_task *t = ft(task);
 
-	fifo_account(p->stats, t, m);
+	policy_account(p->stats, &t->runtime_seen, m);
 	off_cpu(p, t);
 	if (t->cpu >= 0)
 		fifo_rq_remove(&p->cpu[t->cpu].rq, t);
@@ -151,7 +151,7 @@ static void on_preempt(struct ghost_sched *s, struct ghost_task *task, const str
 	struct percpu *p = of(s);
 	struct fifo_task *t = ft(task);
 
-	fifo_account(p->stats, t, m);
+	policy_account(p->stats, &t->runtime_seen, m);
 	off_cpu(p, t);
 	t->prio_boost = true;
 	enqueue(p, t, true);
@@ -162,7 +162,7 @@ static void on_yield(struct ghost_sched *s, struct ghost_task *task, const struc
 	struct percpu *p = of(s);
 	struct fifo_task *t = ft(task);
 
-	fifo_account(p->stats, t, m);
+	policy_account(p->stats, &t->runtime_seen, m);
 	off_cpu(p, t);
 	enqueue(p, t, false);
 }
@@ -214,7 +214,7 @@ static const struct ghost_sched_ops percpu_ops = {
 
 static int percpu_init(struct ghost_full_agent *fa, void **state)
 {
-	const struct fifo_config *cfg = ghost_full_agent_policy_config(fa);
+	const struct policy_config *cfg = ghost_full_agent_policy_config(fa);
 	struct ghost_enclave *e = ghost_full_agent_enclave(fa);
 	struct percpu *p = calloc(1, sizeof(*p));
 	int err, cpu;
@@ -271,12 +271,8 @@ static int percpu_agent_queue(void *state, struct ghost_agent *a)
 static int percpu_enclave_ready(void *state)
 {
 	struct percpu *p = state;
-	int n;
 
-	if (!p->take_over)
-		return 0;
-	n = ghost_sched_discover(&p->sched);
-	return n < 0 ? n : 0;
+	return policy_take_over(&p->sched, p->take_over);
 }
 
 static void percpu_loop(void *state, struct ghost_agent *a)
@@ -354,7 +350,7 @@ static int percpu_format_stats(void *state, char *buf, size_t len)
 	pthread_mutex_lock(&p->lock);
 	ghost_cpuset_for_each(cpu, ghost_enclave_cpus(p->e))
 		runnable += p->cpu[cpu].rq.count;
-	n = fifo_format_stats(buf, len, &p->sched, p->e, runnable, p->stats, p->started);
+	n = policy_format_stats(buf, len, &p->sched, p->e, runnable, p->stats, p->started);
 	pthread_mutex_unlock(&p->lock);
 	return n;
 }

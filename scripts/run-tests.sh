@@ -47,7 +47,8 @@ fi
 echo "== build with ThreadSanitizer"
 if make -s -j"$jobs" BUILD=build/tsan SAN=tsan OPT=-O1 all >/dev/null; then
 	tsan_tests=()
-	for t in build/tsan/tests/test_channel build/tsan/tests/test_stress build/tsan/tests/test_cpuset; do
+	for t in build/tsan/tests/test_channel build/tsan/tests/test_stress build/tsan/tests/test_cpuset \
+		build/tsan/tests/test_prio_table build/tsan/tests/test_preempt; do
 		[ -x "$t" ] && tsan_tests+=("$t")
 	done
 	tier "concurrency tests under TSan" env TSAN_OPTIONS="halt_on_error=1 suppressions=$PWD/tests/tsan.supp" \

@@ -22,6 +22,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -32,6 +33,7 @@ struct ghost_agent {
 	bool started;
 	const struct ghost_status_word *sw;
 	void *policy_data;
+	bool polling;		/* see ghost_agent_set_polling; touched by its thread only */
 };
 
 enum { AGENTS_STARTING, AGENTS_READY, AGENTS_FAILED };
@@ -100,6 +102,39 @@ void *ghost_full_agent_policy_state(const struct ghost_full_agent *fa)
 bool ghost_full_agent_is_rt(const struct ghost_full_agent *fa)
 {
 	return fa->rt;
+}
+
+int ghost_agent_set_polling(struct ghost_agent *a, bool polling)
+{
+	struct sched_param sp = { .sched_priority = 0 };
+	int r;
+
+	if (!a)
+		return -EINVAL;
+	if (a->polling == polling)
+		return 0;
+	a->polling = polling;
+	if (polling) {
+		r = pthread_setschedparam(pthread_self(), SCHED_OTHER, &sp);
+		/* The strongest nice allowed: -20 with CAP_SYS_NICE, else what
+		 * RLIMIT_NICE permits (nothing below 0 by default). */
+		for (int nice = -20; nice < 0; nice++)
+			if (setpriority(PRIO_PROCESS, (id_t)gettid(), nice) == 0)
+				break;
+		return -r;
+	}
+	setpriority(PRIO_PROCESS, (id_t)gettid(), 0);
+	if (!a->fa->rt)
+		return 0;
+	sp.sched_priority = 1;
+	return -pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp);
+}
+
+void ghost_agent_relax(struct ghost_agent *a)
+{
+	(void)a;
+	/* Under EEVDF a yield moves our deadline past the waiting threads'. */
+	sched_yield();
 }
 
 /* The agent outranks every ghost task of its CPU: real-time where allowed. */

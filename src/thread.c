@@ -351,7 +351,7 @@ static void *thread_main(void *arg)
 	struct ghost_thread *t = arg;
 
 	__atomic_store_n(&t->tid, gettid(), __ATOMIC_RELEASE);
-	t->enter_err = enter(t->e);
+	__atomic_store_n(&t->enter_err, enter(t->e), __ATOMIC_RELEASE);
 	if (t->enter_err)
 		ghost_warn("thread %d could not enter enclave %llu (%s): it runs as a normal thread",
 			   gettid(), (unsigned long long)t->e->id, ghost_strerror(t->enter_err));
@@ -483,6 +483,26 @@ int ghost_thread_set_affinity(const struct ghost_cpuset *cpus)
 bool ghost_thread_is_ghost(void)
 {
 	return cur.e && (!cur.kt || user_scheduled());
+}
+
+int64_t ghost_thread_gtid_of(const struct ghost_thread *t, int64_t timeout_ns)
+{
+	int64_t gtid = 0, end;
+	pid_t tid;
+
+	if (!t)
+		return 0;
+	end = ghost_now_ns() + (timeout_ns > 0 ? timeout_ns : 1000000000);
+	tid = ghost_thread_tid(t);
+	/* Its task record exists from the moment it entered, before it runs. */
+	while (t->e->ops->gtid_of(t->e->k, tid, &gtid) || gtid <= 0) {
+		gtid = 0;
+		if (__atomic_load_n(&t->done, __ATOMIC_ACQUIRE) ||
+		    __atomic_load_n(&t->enter_err, __ATOMIC_ACQUIRE) || ghost_now_ns() >= end)
+			return 0;
+		usleep(50);
+	}
+	return gtid;
 }
 
 int64_t ghost_thread_gtid(void)

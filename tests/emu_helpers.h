@@ -14,7 +14,7 @@
 #include <ghost/ghost.h>
 
 #include "../kernels/emu/emu.h"
-#include "fifo.h"
+#include "policies.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static char test_root[256];
@@ -89,7 +90,7 @@ static inline struct ghost_enclave *test_enclave(const char *cpus_list, uint64_t
 }
 
 static inline struct ghost_full_agent *test_agent(struct ghost_enclave *e, const char *policy,
-						  struct fifo_config *cfg)
+						  struct policy_config *cfg)
 {
 	struct ghost_full_agent *fa;
 	struct ghost_full_agent_opts fo = {
@@ -103,6 +104,104 @@ static inline struct ghost_full_agent *test_agent(struct ghost_enclave *e, const
 	CHECK(fo.policy != NULL);
 	CHECK_OK(ghost_full_agent_start(&fo, &fa));
 	return fa;
+}
+
+#ifndef GHOST_BIN_DIR
+#define GHOST_BIN_DIR "build/bin"
+#endif
+
+/* Starts build/bin/<tool> with args (NULL-terminated), output into out_path. */
+static inline pid_t test_spawn_tool(const char *tool, char *const args[], const char *out_path)
+{
+	char path[600];
+	char *argv[32];
+	int a = 0;
+	pid_t pid;
+
+	snprintf(path, sizeof(path), "%s/%s", GHOST_BIN_DIR, tool);
+	argv[a++] = path;
+	for (; *args && a < 31; args++)
+		argv[a++] = *args;
+	argv[a] = NULL;
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		int fd = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+		dup2(fd, 1);
+		dup2(fd, 2);
+		execv(path, argv);
+		_exit(126);
+	}
+	test_track_child(pid);
+	return pid;
+}
+
+/* Exit status of pid (128 + signal if killed); a failure if it runs on past timeout_ms. */
+static inline int test_wait_exit(pid_t pid, int timeout_ms)
+{
+	int st;
+
+	for (int i = 0; i < timeout_ms / 10; i++) {
+		if (waitpid(pid, &st, WNOHANG) == pid)
+			return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+		usleep(10000);
+	}
+	FAIL("process %d did not exit within %d ms", pid, timeout_ms);
+}
+
+static inline void test_read_file(const char *path, char *buf, size_t len)
+{
+	FILE *f = fopen(path, "r");
+	size_t n;
+
+	CHECK_MSG(f != NULL, "%s", path);
+	n = fread(buf, 1, len - 1, f);
+	buf[n] = 0;
+	fclose(f);
+}
+
+/* The number after "key": in a JSON text. */
+static inline double test_json_num(const char *json, const char *key)
+{
+	char pat[64];
+	const char *p;
+
+	snprintf(pat, sizeof(pat), "\"%s\":", key);
+	p = strstr(json, pat);
+	CHECK_MSG(p != NULL, "no %s in %s", key, json);
+	return strtod(p + strlen(pat), NULL);
+}
+
+/* A file of the test root mapped shared: how a test and its child processes talk. */
+static inline void *test_map_shared(const char *root, const char *name, size_t size, bool create)
+{
+	char path[512];
+	void *p;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", root, name);
+	fd = open(path, O_RDWR | (create ? O_CREAT | O_TRUNC : 0), 0600);
+	CHECK_MSG(fd >= 0, "%s", path);
+	CHECK(ftruncate(fd, (off_t)size) == 0);
+	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	CHECK(p != MAP_FAILED);
+	return p;
+}
+
+/* Attaches to enclave id of the test root once it exists (an agent is creating it). */
+static inline struct ghost_enclave *test_wait_enclave(uint64_t id)
+{
+	struct ghost_enclave_opts o = { .sz = sizeof(o), .root = test_root, .id = id };
+	struct ghost_enclave *e = NULL;
+
+	for (int i = 0; i < 500; i++) {
+		if (!ghost_enclave_attach(&o, &e))
+			return e;
+		usleep(10000);
+	}
+	FAIL("enclave %llu never appeared", (unsigned long long)id);
 }
 
 /* The number after key in a stats line ("dead 24" -> 24). */

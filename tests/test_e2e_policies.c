@@ -9,6 +9,8 @@
  */
 #include "emu_helpers.h"
 
+#include "common.h"
+
 #include <pthread.h>
 #include <stdatomic.h>
 
@@ -30,7 +32,7 @@ static void *spin_sleep(void *arg)
 
 static void check_sched_clean(struct ghost_full_agent *fa)
 {
-	struct ghost_sched *s = fifo_sched_of(ghost_full_agent_policy_state(fa));
+	struct ghost_sched *s = policy_sched_of(ghost_full_agent_policy_state(fa));
 
 	/* The last TASK_DEADs may still be on their way to the agent. */
 	for (int i = 0; i < 400; i++) {
@@ -49,7 +51,7 @@ static void check_sched_clean(struct ghost_full_agent *fa)
 
 static void run_many(const char *policy, uint64_t id, int queue_elems)
 {
-	struct fifo_config cfg = { .global_cpu = -1, .time_slice_ns = 2000000,
+	struct policy_config cfg = { .global_cpu = -1, .time_slice_ns = 2000000,
 				   .queue_elems = queue_elems };
 	struct ghost_enclave *e = test_enclave(test_ncpus() >= 2 ? "0-1" : "0", id);
 	struct ghost_full_agent *fa;
@@ -58,16 +60,28 @@ static void run_many(const char *policy, uint64_t id, int queue_elems)
 	size_t size;
 
 	CHECK_OK(ghost_enclave_write_file(e, "trace", "1"));
-	fa = test_agent(e, policy, &cfg);
 	atomic_store(&completed, 0);
+	/*
+	 * With small queues the threads enter first: their 24 TASK_NEWs wait for
+	 * a queue and all go into the 16-slot ring at once when the agent sets
+	 * its default queue, so the ring overflows whatever the timing.
+	 */
+	if (!queue_elems)
+		fa = test_agent(e, policy, &cfg);
 	for (int i = 0; i < 24; i++)
 		CHECK_OK(ghost_thread_create(e, &t[i], spin_sleep, NULL));
+	if (queue_elems) {
+		/* Every thread has entered (each has a task record). */
+		for (int i = 0; i < 24; i++)
+			CHECK(ghost_thread_gtid_of(t[i], 5000000000LL) > 0);
+		fa = test_agent(e, policy, &cfg);
+	}
 	for (int i = 0; i < 24; i++)
 		CHECK_OK(ghost_thread_join(t[i], NULL));
 	CHECK_EQ(atomic_load(&completed), 24);
 	/* Let the last TASK_DEADs reach the agent before reading its counters. */
 	for (int i = 0; i < 200; i++) {
-		struct ghost_sched *s = fifo_sched_of(ghost_full_agent_policy_state(fa));
+		struct ghost_sched *s = policy_sched_of(ghost_full_agent_policy_state(fa));
 
 		if (s->stats.msgs[MSG_TASK_DEAD] == 24)
 			break;
@@ -80,12 +94,13 @@ static void run_many(const char *policy, uint64_t id, int queue_elems)
 		 * (messages still in flight then are stale: older seqnums, or
 		 * tasks the resync found gone; both are dropped and counted).
 		 */
-		struct ghost_sched *s = fifo_sched_of(ghost_full_agent_policy_state(fa));
+		struct ghost_sched *s = policy_sched_of(ghost_full_agent_policy_state(fa));
 
-		CHECK_MSG(s->stats.overflows > 0, "no overflow with %d-slot queues", queue_elems);
+		CHECK_MSG(s->stats.overflows > 0, "%s: no overflow with %d-slot queues", policy,
+			  queue_elems);
 	} else {
 		check_sched_clean(fa);
-		CHECK_EQ(fifo_sched_of(ghost_full_agent_policy_state(fa))->stats.msgs[MSG_TASK_NEW],
+		CHECK_EQ(policy_sched_of(ghost_full_agent_policy_state(fa))->stats.msgs[MSG_TASK_NEW],
 			 24);
 	}
 	sh = test_emu_state(id, &size);
@@ -167,7 +182,7 @@ static void *spinner(void *arg)
 
 static void time_slice(bool sliced)
 {
-	struct fifo_config cfg = { .global_cpu = 0, .time_slice_ns = sliced ? 5000000 : 0 };
+	struct policy_config cfg = { .global_cpu = 0, .time_slice_ns = sliced ? 5000000 : 0 };
 	struct ghost_enclave *e = test_enclave("0-1", sliced ? 4 : 5);
 	struct ghost_full_agent *fa = test_agent(e, "fifo-centralized", &cfg);
 	struct ghost_thread *t[2];
@@ -214,7 +229,7 @@ static void attr_changes(void)
 {
 	struct ghost_enclave *e = test_enclave("0", 8);
 	struct ghost_full_agent *fa = test_agent(e, "fifo-percpu", NULL);
-	struct ghost_sched *s = fifo_sched_of(ghost_full_agent_policy_state(fa));
+	struct ghost_sched *s = policy_sched_of(ghost_full_agent_policy_state(fa));
 	struct ghost_thread *t;
 
 	CHECK_OK(ghost_thread_create(e, &t, changes_attrs, NULL));
@@ -283,25 +298,42 @@ static void *hog(void *arg)
 	return NULL;
 }
 
-static void global_moves(void)
+/*
+ * A thread hogging the global agent's CPU: by default it just shares the CPU
+ * (ghost tasks and agents are ordinary threads here) and the agent stays;
+ * with ghOSt's strict semantics it is a higher class and the agent moves.
+ */
+static void global_moves(const char *policy, uint64_t id, int (*global_cpu)(void *state))
 {
-	struct fifo_config cfg = { .global_cpu = 0 };
-	struct ghost_enclave *e = test_enclave("0-1", 6);
-	struct ghost_full_agent *fa = test_agent(e, "fifo-centralized", &cfg);
+	struct policy_config cfg = { .global_cpu = 0 };
+	struct ghost_enclave *e = test_enclave("0-1", id);
+	struct ghost_full_agent *fa = test_agent(e, policy, &cfg);
 	void *state = ghost_full_agent_policy_state(fa);
+	char avail[32];
 	pthread_t h;
 	int where = 0;
 
-	CHECK_EQ(fifo_centralized_global_cpu(state), 0);
+	CHECK_EQ(global_cpu(state), 0);
 	atomic_store(&hog_stop, 0);
 	CHECK(pthread_create(&h, NULL, hog, NULL) == 0);
+	usleep(300000);	/* five of the kernel thread's windows */
+	CHECK_MSG(global_cpu(state) == 0, "%s: the global agent moved off a CPU it shares with "
+		  "an ordinary thread", policy);
+	CHECK_OK(ghost_enclave_write_file(e, "strict_classes", "1"));
 	for (int i = 0; i < 300 && where == 0; i++) {
 		usleep(10000);
-		where = fifo_centralized_global_cpu(state);
+		where = global_cpu(state);
 	}
 	atomic_store(&hog_stop, 1);
 	pthread_join(h, NULL);
-	CHECK_MSG(where == 1, "the global agent stayed on CPU %d", where);
+	CHECK_MSG(where == 1, "%s: the global agent stayed on CPU %d", policy, where);
+	/* Back to the default: every CPU is available again. */
+	CHECK_OK(ghost_enclave_write_file(e, "strict_classes", "0"));
+	CHECK_OK(ghost_enclave_read_file(e, "strict_classes", avail, sizeof(avail)));
+	CHECK_EQ(atoi(avail), 0);
+	for (int i = 0; i < 300 && !policy_cpu_available(e, 0); i++)
+		usleep(10000);
+	CHECK_MSG(policy_cpu_available(e, 0), "%s: CPU 0 stayed unavailable", policy);
 	ghost_full_agent_stop(fa);
 	ghost_enclave_destroy(e);
 	ghost_enclave_close(e);
@@ -314,8 +346,10 @@ int main(void)
 			       getenv("GHOST_TEST_DEBUG") ? GHOST_LOG_DEBUG : GHOST_LOG_WARN);
 	run_many("fifo-percpu", 1, 0);
 	run_many("fifo-centralized", 2, 0);
+	run_many("shinjuku", 3, 0);
 	run_many("fifo-percpu", 11, 16);
 	run_many("fifo-centralized", 12, 16);
+	run_many("shinjuku", 13, 16);
 	fifo_order();
 	attr_changes();
 	if (test_ncpus() < 2) {
@@ -325,6 +359,7 @@ int main(void)
 	destroy_releases();
 	time_slice(true);
 	time_slice(false);
-	global_moves();
+	global_moves("fifo-centralized", 6, fifo_centralized_global_cpu);
+	global_moves("shinjuku", 7, shinjuku_global_cpu);
 	return 0;
 }

@@ -293,6 +293,7 @@ int main(int argc, char **argv)
 	test_root_make();
 	two_apps("fifo-percpu", 21);
 	two_apps("fifo-centralized", 22);
+	two_apps("shinjuku", 26);
 	agent_dies(SIGTERM, 23);
 	agent_dies(SIGKILL, 24);
 	take_over(25);

@@ -8,7 +8,7 @@
  */
 #include <ghost/ghost.h>
 
-#include "fifo.h"
+#include "policies.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 static const char usage[] =
-	"usage: ghost-agent --policy {fifo-percpu,fifo-centralized} --cpus LIST\n"
+	"usage: ghost-agent --policy {fifo-percpu,fifo-centralized,shinjuku} --cpus LIST\n"
 	"                   [--kernel {emu,scx,ghostfs}] [--enclave ID | --attach ID]\n"
 	"                   [--time-slice USEC] [--global-cpu CPU] [--stats SECONDS]\n"
 	"                   [--root DIR] [--prio {auto,rt,normal}] [--keep] [--quiet] [-v]\n"
@@ -27,12 +27,15 @@ static const char usage[] =
 	"Schedules the CPUs of an enclave from user space until SIGINT or SIGTERM.\n"
 	"\n"
 	"  --policy NAME       fifo-percpu: an agent per CPU schedules its own CPU;\n"
-	"                      fifo-centralized: one spinning agent schedules every CPU\n"
+	"                      fifo-centralized: one spinning agent schedules every CPU;\n"
+	"                      shinjuku: a spinning agent preempts every task after a\n"
+	"                      short time slice, QoS from the applications' PrioTables\n"
 	"  --cpus LIST         CPUs of a new enclave, e.g. 0-3,8 (default: every CPU)\n"
 	"  --kernel NAME       kernel backend (default: emu, or $GHOST_KERNEL)\n"
 	"  --enclave ID        create the enclave with this id (default: first free id)\n"
 	"  --attach ID         take over the live enclave ID (its tasks are discovered)\n"
-	"  --time-slice USEC   centralized: preempt a task after this long (default: never)\n"
+	"  --time-slice USEC   preempt a task after this long (fifo-centralized: default\n"
+	"                      never; shinjuku: default 50)\n"
 	"  --global-cpu CPU    centralized: where the global agent starts (default: first)\n"
 	"  --stats SECONDS     print a stats line this often (default: 0 = only at exit)\n"
 	"  --root DIR          namespace root of the backend (emu: default per-user dir)\n"
@@ -124,7 +127,7 @@ int main(int argc, char **argv)
 		{ 0 },
 	};
 	const char *policy_name = NULL, *cpus_arg = NULL, *kernel = NULL, *root = NULL;
-	struct fifo_config cfg = { .global_cpu = -1 };
+	struct policy_config cfg = { .global_cpu = -1 };
 	enum ghost_agent_prio prio = GHOST_AGENT_PRIO_AUTO;
 	uint64_t create_id = 0, attach_id = 0;
 	int stats_s = 0, opt, err;
@@ -198,10 +201,11 @@ int main(int argc, char **argv)
 	if (optind < argc)
 		bad_arg("unexpected argument \"%s\"", argv[optind]);
 	if (!policy_name)
-		bad_arg("%s", "--policy is required (fifo-percpu or fifo-centralized)");
+		bad_arg("%s", "--policy is required (fifo-percpu, fifo-centralized or shinjuku)");
 	policy = ghost_policy_find(policy_name);
 	if (!policy)
-		bad_arg("unknown --policy \"%s\" (fifo-percpu or fifo-centralized)", policy_name);
+		bad_arg("unknown --policy \"%s\" (fifo-percpu, fifo-centralized or shinjuku)",
+			policy_name);
 	if (create_id && attach_id)
 		bad_arg("%s", "--enclave and --attach exclude each other");
 	if (attach_id && cpus_arg)
@@ -214,8 +218,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "\n");
 		return 2;
 	}
-	if (strcmp(policy->name, "fifo-centralized") && (cfg.time_slice_ns || cfg.global_cpu >= 0))
-		bad_arg("%s", "--time-slice and --global-cpu apply to fifo-centralized only");
+	if (policy == &fifo_percpu_policy && (cfg.time_slice_ns || cfg.global_cpu >= 0))
+		bad_arg("%s", "--time-slice and --global-cpu apply to the centralized policies "
+			      "(fifo-centralized, shinjuku)");
 
 	ghost_log_set_callback(ghost_log_stderr, NULL, log_level);
 	err = ops->probe(root, why, sizeof(why));

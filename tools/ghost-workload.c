@@ -8,17 +8,22 @@
  * Owns the command line, the three load patterns (spin: CPU-bound chunks;
  * block-wake: token ping-pong through ghost_wait/ghost_wake; rpc: an
  * open-loop request load with a service-time mix, as in the ghOSt paper's
- * RocksDB experiment), the latency histograms and the report (a table or one
- * JSON object). It never schedules anything: the enclave's agent (another
- * process, started with ghost-agent) does. --no-ghost runs the same threads
- * as plain pthreads, the baseline to compare against.
+ * RocksDB experiment: a load generator hands each request to an idle worker,
+ * waking it through a ghost wait or, with --prio-table, through the
+ * process's PrioTable), optional low-priority antagonists, the latency
+ * histograms and the report (a table or one JSON object). It never schedules
+ * anything: the enclave's agent (another process, started with ghost-agent)
+ * does. --no-ghost runs the same threads as plain pthreads, the baseline to
+ * compare against.
  *
  * Exit status: 0 success, 1 setup failure or a thread that ran outside the
  * enclave, 2 bad arguments.
  */
 #include <ghost/common.h>
+#include <ghost/cpuset.h>
 #include <ghost/enclave.h>
 #include <ghost/kernel.h>
+#include <ghost/priotable.h>
 #include <ghost/thread.h>
 
 #include <errno.h>
@@ -27,6 +32,7 @@
 #include <limits.h>
 #include <math.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -41,14 +47,20 @@
 #define EXIT_USAGE	2
 
 #define MAX_THREADS	1024
+#define MAX_ANTAGONISTS	64
 #define MAX_SERVICE	16
 #define NSEC_PER_SEC	1000000000LL
 #define NSEC_PER_USEC	1000LL
 /* How long started threads may take to reach the start line / to stop. */
 #define START_GRACE_NS	(5 * NSEC_PER_SEC)
 #define STOP_GRACE_NS	(5 * NSEC_PER_SEC)
-/* Pending requests the rpc queue holds before new ones are dropped. */
+/* Pending requests the rpc backlog holds before new ones are dropped. */
 #define RPC_QUEUE_CAP	(1u << 18)
+/* PrioTable work classes of the rpc pattern. */
+#define WC_WORKER	0
+#define WC_ANTAGONIST	1
+#define QOS_WORKER	2
+#define QOS_ANTAGONIST	1
 
 enum pattern { PAT_NONE = -1, PAT_SPIN, PAT_BLOCK_WAKE, PAT_RPC, PAT_COUNT };
 
@@ -76,7 +88,15 @@ struct options {
 	uint64_t seed;
 	bool json;
 	bool no_ghost;
+	bool prio_table;	/* rpc: dispatch through a PrioTable */
+	int antagonists;	/* low-priority spinners beside the workers */
+	int gen_cpu;		/* load generator's CPU, -1 = any */
+	cpu_set_t cpus;		/* --no-ghost: where the threads may run */
+	bool have_cpus;
+	int gen_prio;		/* enum gen_prio */
 };
+
+enum gen_prio { GEN_PRIO_AUTO, GEN_PRIO_RT, GEN_PRIO_NORMAL };
 
 static const char *const default_service = "99.5:4us,0.5:10ms";
 
@@ -98,6 +118,7 @@ static void usage(FILE *f)
 		"              with exponential inter-arrival times (open loop) to N ghost\n"
 		"              workers that spin for each request's service time; reports\n"
 		"              throughput and latency (completion - intended arrival)\n"
+		"              (requests wait in a backlog while every worker is busy)\n"
 		"\n"
 		"options:\n"
 		"  --enclave ID        the enclave to run in (required unless --no-ghost)\n"
@@ -112,6 +133,19 @@ static void usage(FILE *f)
 		"                      unit ns, us, ms or s (default %s)\n"
 		"  --chunk-us US       spin: microseconds of work per chunk (default 50)\n"
 		"  --seed N            rpc: random seed (default 1)\n"
+		"  --prio-table        every thread gets a sched item in this process's\n"
+		"                      PrioTable, for agents that read it (shinjuku); rpc\n"
+		"                      workers mark it idle when out of work and the\n"
+		"                      generator wakes one by marking it runnable\n"
+		"  --antagonists N     also run N spinning threads of a lower priority: a\n"
+		"                      low-QoS PrioTable class with --prio-table, SCHED_IDLE\n"
+		"                      with --no-ghost (reports the CPUs they got)\n"
+		"  --cpus LIST         --no-ghost: run the threads on these CPUs only\n"
+		"                      (e.g. the CPUs an enclave gives its tasks)\n"
+		"  --generator-cpu C   rpc: pin the load generator to CPU C\n"
+		"  --generator-prio P  rpc: auto (real-time if allowed, the default), rt or\n"
+		"                      normal: a real-time generator is not delayed by the\n"
+		"                      threads it loads\n"
 		"  --json              print one JSON object instead of the table\n"
 		"  --no-ghost          run plain pthreads, no enclave (the baseline)\n"
 		"  --help              show this text\n"
@@ -255,6 +289,7 @@ static int check_kernel(const char *name)
 enum {
 	OPT_ENCLAVE = 256, OPT_KERNEL, OPT_ROOT, OPT_THREADS, OPT_PATTERN, OPT_DURATION,
 	OPT_WARMUP, OPT_RATE, OPT_SERVICE, OPT_CHUNK, OPT_SEED, OPT_JSON, OPT_NO_GHOST,
+	OPT_PRIO_TABLE, OPT_ANTAGONISTS, OPT_GEN_CPU, OPT_GEN_PRIO, OPT_CPUS,
 };
 
 static const struct option long_opts[] = {
@@ -271,6 +306,11 @@ static const struct option long_opts[] = {
 	{ "seed", required_argument, NULL, OPT_SEED },
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ "no-ghost", no_argument, NULL, OPT_NO_GHOST },
+	{ "prio-table", no_argument, NULL, OPT_PRIO_TABLE },
+	{ "antagonists", required_argument, NULL, OPT_ANTAGONISTS },
+	{ "generator-cpu", required_argument, NULL, OPT_GEN_CPU },
+	{ "cpus", required_argument, NULL, OPT_CPUS },
+	{ "generator-prio", required_argument, NULL, OPT_GEN_PRIO },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -330,6 +370,43 @@ static int parse_one(int c, const char *arg, struct options *o)
 	case OPT_NO_GHOST:
 		o->no_ghost = true;
 		return 0;
+	case OPT_PRIO_TABLE:
+		o->prio_table = true;
+		return 0;
+	case OPT_ANTAGONISTS:
+		if (!parse_u64(arg, &v) || v > MAX_ANTAGONISTS)
+			return bad_arg("bad --antagonists '%s' (0..%d)", arg, MAX_ANTAGONISTS);
+		o->antagonists = (int)v;
+		return 0;
+	case OPT_GEN_CPU:
+		if (!parse_u64(arg, &v) || v >= CPU_SETSIZE)
+			return bad_arg("bad --generator-cpu '%s' (a CPU number)", arg);
+		o->gen_cpu = (int)v;
+		return 0;
+	case OPT_CPUS: {
+		struct ghost_cpuset set;
+		char why[128];
+		int cpu;
+
+		if (ghost_cpuset_parse_list_ex(&set, arg, GHOST_MAX_CPUS, 0, why, sizeof(why)))
+			return bad_arg("bad --cpus '%s': %s", arg, why);
+		CPU_ZERO(&o->cpus);
+		ghost_cpuset_for_each(cpu, &set)
+			if (cpu < CPU_SETSIZE)
+				CPU_SET(cpu, &o->cpus);
+		o->have_cpus = true;
+		return 0;
+	}
+	case OPT_GEN_PRIO:
+		if (!strcmp(arg, "auto"))
+			o->gen_prio = GEN_PRIO_AUTO;
+		else if (!strcmp(arg, "rt"))
+			o->gen_prio = GEN_PRIO_RT;
+		else if (!strcmp(arg, "normal"))
+			o->gen_prio = GEN_PRIO_NORMAL;
+		else
+			return bad_arg("bad --generator-prio '%s' (auto, rt or normal)", arg);
+		return 0;
 	}
 	return -EINVAL;
 }
@@ -347,6 +424,21 @@ static int check_options(const struct options *o)
 		return bad_arg("missing --enclave (or --no-ghost for plain threads)");
 	if (o->pattern == PAT_BLOCK_WAKE && o->threads < 2)
 		return bad_arg("--threads must be at least 2 for --pattern block-wake");
+	if (o->have_cpus && !o->no_ghost)
+		return bad_arg("--cpus applies to --no-ghost (an enclave has CPUs of its own)");
+	if (o->prio_table && o->pattern == PAT_BLOCK_WAKE)
+		return bad_arg("--prio-table applies to --pattern rpc and spin");
+	if (o->prio_table && o->no_ghost)
+		return bad_arg("--prio-table needs an enclave (not --no-ghost)");
+	if ((o->gen_cpu >= 0 || o->gen_prio != GEN_PRIO_AUTO) && o->pattern != PAT_RPC)
+		return bad_arg("--generator-cpu and --generator-prio apply to --pattern rpc");
+	if (o->gen_cpu >= 0) {
+		cpu_set_t set;
+
+		if (sched_getaffinity(0, sizeof(set), &set) == 0 && !CPU_ISSET(o->gen_cpu, &set))
+			return bad_arg("--generator-cpu %d: this process may not run there",
+				       o->gen_cpu);
+	}
 	return 0;
 }
 
@@ -356,7 +448,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 	int c, err;
 
 	*o = (struct options){ .pattern = PAT_NONE, .duration_s = -1, .rate = 10000,
-			       .chunk_us = 50, .seed = 1 };
+			       .chunk_us = 50, .seed = 1, .gen_cpu = -1 };
 	if (parse_service(default_service, o))
 		return -EINVAL;
 	opterr = 0;
@@ -487,11 +579,16 @@ struct worker {
 	int enter_err;			/* ghost_thread_join: why it never was one */
 	uint64_t count;			/* chunks, round trips or requests */
 	struct hist *lat;		/* block-wake and rpc */
+	struct hist *wait;		/* rpc: arrival -> the worker starts on it */
 	/* block-wake: 1 = holds the token, 0 = waits for it, 2 = stop */
 	uint32_t token;
 	int64_t stamp;			/* when the token was handed to us */
 	struct worker *next;		/* whom we pass the token to */
 	bool leader;			/* counts round trips of its group */
+	bool antagonist;		/* a low-priority spinner, not a worker */
+	/* rpc: the request the generator handed us (valid once mail_seq moved) */
+	int64_t mail_arrival, mail_service;
+	uint32_t mail_seq;
 } __attribute__((aligned(64)));
 
 struct request {
@@ -499,12 +596,21 @@ struct request {
 	int64_t service_ns;
 };
 
+/*
+ * The rpc backlog: requests that found every worker busy. One producer (the
+ * generator) and many consumers (the generator handing work to a worker that
+ * just went idle, and workers that finish one request and take the next),
+ * lock-free so that a worker preempted at any moment holds nobody up. Slots
+ * are read with atomic loads: a consumer that loses the race for head may
+ * read a slot the producer is refilling, and discards what it read.
+ */
 struct rpc_queue {
-	struct ghost_mutex lock;
-	struct ghost_cond nonempty;
 	struct request *ring;
-	uint32_t head, tail;		/* free-running; tail - head pending */
-	int idle;			/* workers waiting on nonempty */
+	uint64_t head __attribute__((aligned(64)));	/* next to take */
+	uint64_t tail __attribute__((aligned(64)));	/* next to fill */
+	/* idle workers, one bit each: set by the worker, cleared by whoever
+	 * claims it (the generator to hand it a request, or the worker itself) */
+	uint64_t idle[MAX_THREADS / 64] __attribute__((aligned(64)));
 };
 
 struct workload {
@@ -520,8 +626,11 @@ struct workload {
 	int64_t start_ns, measure_ns, end_ns, stop_ns;
 	uint64_t spin_iters;		/* arithmetic steps per spin chunk */
 	struct rpc_queue q;
+	struct ghost_prio_table *pt;	/* --prio-table */
 	pthread_t gen;
 	bool gen_started;
+	struct hist *gen_lag;		/* rpc: how late the generator issued requests */
+	int gen_class;			/* the scheduling class the generator got */
 	uint64_t issued, dropped;	/* in the measured window */
 };
 
@@ -752,32 +861,181 @@ static void sleep_until(int64_t t)
 	clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
 }
 
+/* ---- the backlog (see struct rpc_queue) ---- */
+
+static bool backlog_push(struct rpc_queue *q, const struct request *r)
+{
+	uint64_t t = __atomic_load_n(&q->tail, __ATOMIC_RELAXED);
+	struct request *slot;
+
+	if (t - __atomic_load_n(&q->head, __ATOMIC_ACQUIRE) >= RPC_QUEUE_CAP)
+		return false;
+	slot = &q->ring[t % RPC_QUEUE_CAP];
+	__atomic_store_n(&slot->arrival_ns, r->arrival_ns, __ATOMIC_RELAXED);
+	__atomic_store_n(&slot->service_ns, r->service_ns, __ATOMIC_RELAXED);
+	/* Seq-cst: this store and the idle bits a worker sets are ordered
+	 * against each other (see go_idle). */
+	__atomic_store_n(&q->tail, t + 1, __ATOMIC_SEQ_CST);
+	return true;
+}
+
+static bool backlog_take(struct rpc_queue *q, struct request *r)
+{
+	uint64_t h = __atomic_load_n(&q->head, __ATOMIC_ACQUIRE);
+
+	for (;;) {
+		const struct request *slot;
+
+		if (h == __atomic_load_n(&q->tail, __ATOMIC_SEQ_CST))
+			return false;
+		slot = &q->ring[h % RPC_QUEUE_CAP];
+		r->arrival_ns = __atomic_load_n(&slot->arrival_ns, __ATOMIC_RELAXED);
+		r->service_ns = __atomic_load_n(&slot->service_ns, __ATOMIC_RELAXED);
+		/* Winning head makes the copy ours: the producer refills slot h
+		 * only after head has passed it. */
+		if (__atomic_compare_exchange_n(&q->head, &h, h + 1, false, __ATOMIC_ACQ_REL,
+						__ATOMIC_ACQUIRE))
+			return true;
+	}
+}
+
+/* Claims idle worker i (clears its bit): false if someone else did. */
+static bool claim_idle(struct rpc_queue *q, int i)
+{
+	uint64_t bit = 1ull << (i % 64);
+
+	return __atomic_fetch_and(&q->idle[i / 64], ~bit, __ATOMIC_SEQ_CST) & bit;
+}
+
+/* ---- handing a request to a worker, and a worker waiting for one ---- */
+
+static void hand_over(struct workload *w, struct worker *me, const struct request *r)
+{
+	__atomic_store_n(&me->mail_arrival, r->arrival_ns, __ATOMIC_RELAXED);
+	__atomic_store_n(&me->mail_service, r->service_ns, __ATOMIC_RELAXED);
+	/* Release: the request is visible to whoever sees the new sequence. */
+	__atomic_add_fetch(&me->mail_seq, 1, __ATOMIC_RELEASE);
+	if (w->pt)
+		ghost_prio_table_mark_runnable(w->pt, (uint32_t)me->idx);
+	else
+		ghost_wake(&me->mail_seq, 1);
+}
+
+/*
+ * Waits until the generator hands us a request (mail_seq moves past seen),
+ * or the run stops. With a PrioTable the worker says it has nothing to do and
+ * gives its CPU back until the agent, seeing the item runnable again, runs it.
+ */
+static void wait_mail(struct workload *w, struct worker *me, uint32_t seen)
+{
+	if (w->pt)
+		ghost_prio_table_mark_idle(w->pt, (uint32_t)me->idx);
+	while (__atomic_load_n(&me->mail_seq, __ATOMIC_ACQUIRE) == seen && !stopping(w)) {
+		if (w->pt)
+			ghost_yield();
+		else
+			ghost_wait(&me->mail_seq, seen, w->end_ns + STOP_GRACE_NS);
+	}
+}
+
+/*
+ * Out of work: announce that we are idle, then look at the backlog once more
+ * (a request the generator queued before it saw our bit would sit there):
+ * if there is one and we can still claim ourselves back, it is ours.
+ * Otherwise wait to be handed one. False when the run is stopping.
+ */
+static bool next_request(struct workload *w, struct worker *me, struct request *r)
+{
+	struct rpc_queue *q = &w->q;
+	uint64_t bit = 1ull << (me->idx % 64);
+
+	for (;;) {
+		uint32_t seen;
+
+		if (stopping(w))
+			return false;
+		if (backlog_take(q, r))
+			return true;
+		seen = __atomic_load_n(&me->mail_seq, __ATOMIC_ACQUIRE);
+		__atomic_or_fetch(&q->idle[me->idx / 64], bit, __ATOMIC_SEQ_CST);
+		if (__atomic_load_n(&q->tail, __ATOMIC_SEQ_CST) !=
+			    __atomic_load_n(&q->head, __ATOMIC_SEQ_CST) &&
+		    claim_idle(q, me->idx))
+			continue;	/* back on duty: take from the backlog */
+		wait_mail(w, me, seen);
+		if (__atomic_load_n(&me->mail_seq, __ATOMIC_ACQUIRE) != seen) {
+			r->arrival_ns = __atomic_load_n(&me->mail_arrival, __ATOMIC_RELAXED);
+			r->service_ns = __atomic_load_n(&me->mail_service, __ATOMIC_RELAXED);
+			return true;
+		}
+	}
+}
+
+/* Gives backlogged requests to idle workers, oldest first. */
+static void dispatch(struct workload *w)
+{
+	struct rpc_queue *q = &w->q;
+	int n = w->o->threads;
+
+	for (int word = 0; word * 64 < n; word++) {
+		uint64_t bits;
+
+		while ((bits = __atomic_load_n(&q->idle[word], __ATOMIC_SEQ_CST))) {
+			int i = word * 64 + __builtin_ctzll(bits);
+			struct request r;
+
+			if (__atomic_load_n(&q->tail, __ATOMIC_SEQ_CST) ==
+			    __atomic_load_n(&q->head, __ATOMIC_SEQ_CST))
+				return;
+			if (!claim_idle(q, i))
+				continue;
+			if (!backlog_take(q, &r)) {
+				/* Nothing left: the worker stays idle. */
+				__atomic_or_fetch(&q->idle[word], 1ull << (i % 64), __ATOMIC_SEQ_CST);
+				return;
+			}
+			hand_over(w, &w->workers[i], &r);
+		}
+	}
+}
+
 /* Queues every request due by now; returns the time of the next one. */
 static double issue_due(struct workload *w, double next, int64_t now, uint64_t *seed)
 {
-	struct rpc_queue *q = &w->q;
-	int pushed = 0, wake;
-
-	ghost_mutex_lock(&q->lock);
 	while ((int64_t)next <= now) {
 		struct request r = { .arrival_ns = (int64_t)next,
 				     .service_ns = draw_service(w->o, seed) };
 		bool counted = r.arrival_ns >= w->measure_ns;
 
-		if (q->tail - q->head < RPC_QUEUE_CAP) {
-			q->ring[q->tail++ % RPC_QUEUE_CAP] = r;
-			pushed++;
-		} else if (counted) {
+		if (counted)
+			hist_add(w->gen_lag, now - r.arrival_ns);
+		if (!backlog_push(&w->q, &r) && counted)
 			w->dropped++;
-		}
 		w->issued += counted;
 		next += next_gap_ns(seed, w->o->rate);
 	}
-	wake = pushed < q->idle ? pushed : q->idle;
-	ghost_mutex_unlock(&q->lock);
-	while (wake-- > 0)
-		ghost_cond_signal(&q->nonempty);
+	dispatch(w);
 	return next;
+}
+
+/* Where the generator runs and in which class; returns the class it got. */
+static int place_generator(const struct options *o)
+{
+	struct sched_param sp = { .sched_priority = 2 };
+
+	if (o->gen_cpu >= 0) {
+		cpu_set_t set;
+
+		CPU_ZERO(&set);
+		CPU_SET(o->gen_cpu, &set);
+		pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+	}
+	/* Above the agents' real-time priority (1): the generator stands for
+	 * the network, which no scheduler under test delays. */
+	if (o->gen_prio != GEN_PRIO_NORMAL &&
+	    pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp) == 0)
+		return SCHED_FIFO;
+	return SCHED_OTHER;
 }
 
 /* The load generator: a normal thread, never in the enclave. */
@@ -788,6 +1046,7 @@ static void *rpc_generator(void *arg)
 	double next = (double)w->start_ns + next_gap_ns(&seed, w->o->rate);
 
 	block_signals(true);
+	w->gen_class = place_generator(w->o);
 	prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
 	while (!stopping(w)) {
 		int64_t now = ghost_now_ns();
@@ -803,31 +1062,12 @@ static void *rpc_generator(void *arg)
 	return NULL;
 }
 
-/* Takes the next request: false when the run is stopping. */
-static bool rpc_take(struct workload *w, struct request *r)
-{
-	struct rpc_queue *q = &w->q;
-	bool ok;
-
-	ghost_mutex_lock(&q->lock);
-	while (q->tail == q->head && !stopping(w)) {
-		q->idle++;
-		ghost_cond_wait(&q->nonempty, &q->lock, 0);
-		q->idle--;
-	}
-	ok = !stopping(w);
-	if (ok)
-		*r = q->ring[q->head++ % RPC_QUEUE_CAP];
-	ghost_mutex_unlock(&q->lock);
-	return ok;
-}
-
 static void run_rpc(struct worker *me)
 {
 	struct workload *w = me->w;
 	struct request r;
 
-	while (rpc_take(w, &r)) {
+	while (next_request(w, me, &r)) {
 		int64_t begin = ghost_now_ns(), now = begin;
 
 		/* Busy-wait: the request's CPU work. */
@@ -836,17 +1076,81 @@ static void run_rpc(struct worker *me)
 		if (now - begin < r.service_ns)
 			break;
 		if (r.arrival_ns >= w->measure_ns) {
+			hist_add(me->wait, begin - r.arrival_ns);
 			hist_add(me->lat, now - r.arrival_ns);
 			me->count++;
 		}
 	}
+	/* Whatever happens next, the agent must run us until we exit. */
+	if (w->pt)
+		ghost_prio_table_mark_runnable(w->pt, (uint32_t)me->idx);
 }
 
 static void rpc_stop(struct workload *w)
 {
-	ghost_mutex_lock(&w->q.lock);
-	ghost_mutex_unlock(&w->q.lock);
-	ghost_cond_broadcast(&w->q.nonempty);
+	for (int i = 0; i < w->nstarted; i++) {
+		struct worker *me = &w->workers[i];
+
+		if (me->antagonist)
+			continue;
+		if (w->pt)
+			ghost_prio_table_mark_runnable(w->pt, (uint32_t)me->idx);
+		ghost_wake(&me->mail_seq, INT_MAX);
+	}
+}
+
+/* ---- antagonists ---- */
+
+static void run_antagonist(struct worker *me)
+{
+	struct workload *w = me->w;
+	uint64_t x = (uint64_t)me->idx + 1;
+
+	while (!stopping(w)) {
+		x = spin_chunk(w->spin_iters, x);
+		if (!stopping(w) && ghost_now_ns() >= w->measure_ns)
+			me->count++;
+	}
+	__asm__ volatile("" : : "r"(x));
+}
+
+/*
+ * A started thread's sched item: runnable (a worker must run to reach the
+ * start line; it marks itself idle when it runs out of work), in the
+ * workers' class or the antagonists' lower one. Written by the main thread
+ * as soon as the thread entered, before it first runs: a thread with no
+ * item yet has the lowest QoS and could wait behind the others for good.
+ */
+static int prio_table_describe(struct workload *w, struct worker *me)
+{
+	struct ghost_sched_item si = {
+		.wcid = me->antagonist ? WC_ANTAGONIST : WC_WORKER,
+		.gpid = (uint64_t)ghost_thread_gtid_of(me->gt, 0),
+		.flags = GHOST_SCHED_ITEM_RUNNABLE,
+	};
+
+	if (!si.gpid)
+		return -ESRCH;
+	return ghost_prio_table_set_item(w->pt, (uint32_t)me->idx, &si);
+}
+
+static int prio_table_create(struct workload *w)
+{
+	struct ghost_prio_table_opts po = { .sz = sizeof(po),
+					    .items = (uint32_t)(w->o->threads + w->o->antagonists),
+					    .classes = 2 };
+	struct ghost_work_class worker = { .id = WC_WORKER, .flags = GHOST_WORK_CLASS_ONESHOT,
+					   .qos = QOS_WORKER, .exectime = 4000 };
+	struct ghost_work_class antagonist = { .id = WC_ANTAGONIST,
+					       .flags = GHOST_WORK_CLASS_ONESHOT,
+					       .qos = QOS_ANTAGONIST, .exectime = 1000000 };
+	int err = ghost_prio_table_create(&po, &w->pt);
+
+	if (!err)
+		err = ghost_prio_table_set_class(w->pt, &worker);
+	if (!err)
+		err = ghost_prio_table_set_class(w->pt, &antagonist);
+	return err;
 }
 
 /* ---- starting and stopping ---- */
@@ -856,11 +1160,22 @@ static void *worker_main(void *arg)
 	struct worker *me = arg;
 	struct workload *w = me->w;
 
+	/* Without an enclave the antagonists run only when a CPU has nothing
+	 * else to do (the class Linux has for that). */
+	if (!w->e && w->o->have_cpus)
+		pthread_setaffinity_np(pthread_self(), sizeof(w->o->cpus), &w->o->cpus);
+	if (me->antagonist && !w->e) {
+		struct sched_param sp = { .sched_priority = 0 };
+
+		pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp);
+	}
 	bump(&w->ready);
 	while (!__atomic_load_n(&w->go, __ATOMIC_ACQUIRE))
 		ghost_wait(&w->go, 0, 0);
 	if (!stopping(w)) {
-		if (w->o->pattern == PAT_SPIN)
+		if (me->antagonist)
+			run_antagonist(me);
+		else if (w->o->pattern == PAT_SPIN)
 			run_spin(me);
 		else if (w->o->pattern == PAT_BLOCK_WAKE)
 			run_block_wake(me);
@@ -874,7 +1189,7 @@ static void *worker_main(void *arg)
 
 static int prepare(struct workload *w)
 {
-	int n = w->o->threads;
+	int n = w->o->threads + w->o->antagonists;
 
 	if (posix_memalign((void **)&w->workers, 64, sizeof(*w->workers) * (size_t)n))
 		return -ENOMEM;
@@ -882,23 +1197,30 @@ static int prepare(struct workload *w)
 	for (int i = 0; i < n; i++) {
 		w->workers[i].w = w;
 		w->workers[i].idx = i;
-		if (w->o->pattern != PAT_SPIN &&
+		w->workers[i].antagonist = i >= w->o->threads;
+		if (w->o->pattern != PAT_SPIN && !w->workers[i].antagonist &&
 		    !(w->workers[i].lat = calloc(1, sizeof(struct hist))))
 			return -ENOMEM;
+		if (w->o->pattern == PAT_RPC && !w->workers[i].antagonist &&
+		    !(w->workers[i].wait = calloc(1, sizeof(struct hist))))
+			return -ENOMEM;
 	}
-	if (w->o->pattern == PAT_SPIN)
+	if (w->o->pattern == PAT_SPIN || w->o->antagonists)
 		w->spin_iters = spin_calibrate(w->o->chunk_us);
 	if (w->o->pattern == PAT_BLOCK_WAKE)
 		block_wake_groups(w);
 	if (w->o->pattern == PAT_RPC &&
-	    !(w->q.ring = malloc(sizeof(struct request) * RPC_QUEUE_CAP)))
+	    (!(w->q.ring = malloc(sizeof(struct request) * RPC_QUEUE_CAP)) ||
+	     !(w->gen_lag = calloc(1, sizeof(struct hist)))))
 		return -ENOMEM;
+	if (w->o->prio_table)
+		return prio_table_create(w);
 	return 0;
 }
 
 static int spawn(struct workload *w)
 {
-	for (int i = 0; i < w->o->threads; i++) {
+	for (int i = 0; i < w->o->threads + w->o->antagonists; i++) {
 		struct worker *me = &w->workers[i];
 		int err;
 
@@ -908,10 +1230,13 @@ static int spawn(struct workload *w)
 			err = -pthread_create(&me->pt, NULL, worker_main, me);
 		if (err) {
 			fprintf(stderr, PROG ": cannot start thread %d of %d: %s\n", i + 1,
-				w->o->threads, ghost_strerror(err));
+				w->o->threads + w->o->antagonists, ghost_strerror(err));
 			return err;
 		}
 		w->nstarted++;
+		if (w->pt && prio_table_describe(w, me))
+			fprintf(stderr, PROG ": warning: thread %d never entered the enclave: it has "
+				"no sched item\n", i + 1);
 	}
 	return 0;
 }
@@ -997,6 +1322,8 @@ struct results {
 	double window_s;
 	uint64_t total, min, max;	/* worker counts */
 	struct hist *lat;		/* merged, or NULL */
+	struct hist *wait;		/* rpc: merged waits, or NULL */
+	uint64_t antagonist_units;	/* spin chunks the antagonists did */
 	int enter_failed;		/* workers that never entered the enclave */
 	int enter_err;			/* the first one's reason */
 	int released;			/* workers the enclave let go during the run */
@@ -1010,16 +1337,24 @@ static int collect(const struct workload *w, struct results *r)
 	r->window_s = window > 0 ? (double)window / 1e9 : 0;
 	if (w->o->pattern != PAT_SPIN && !(r->lat = calloc(1, sizeof(struct hist))))
 		return -ENOMEM;
+	if (w->o->pattern == PAT_RPC && !(r->wait = calloc(1, sizeof(struct hist))))
+		return -ENOMEM;
 	for (int i = 0; i < w->nstarted; i++) {
 		const struct worker *me = &w->workers[i];
 
-		r->total += me->count;
-		if (!i || me->count < r->min)
-			r->min = me->count;
-		if (!i || me->count > r->max)
-			r->max = me->count;
-		if (r->lat)
-			hist_merge(r->lat, me->lat);
+		if (me->antagonist) {
+			r->antagonist_units += me->count;
+		} else {
+			r->total += me->count;
+			if (!i || me->count < r->min)
+				r->min = me->count;
+			if (!i || me->count > r->max)
+				r->max = me->count;
+			if (r->lat)
+				hist_merge(r->lat, me->lat);
+			if (r->wait)
+				hist_merge(r->wait, me->wait);
+		}
 		if (me->enter_err && !r->enter_failed++)
 			r->enter_err = me->enter_err;
 		r->released += !me->enter_err && me->released;
@@ -1030,6 +1365,13 @@ static int collect(const struct workload *w, struct results *r)
 static double per_s(uint64_t n, double s)
 {
 	return s > 0 ? (double)n / s : 0;
+}
+
+/* The CPUs' worth of time the antagonists got (chunks x chunk length). */
+static double antagonist_cpus(const struct workload *w, const struct results *r)
+{
+	return r->window_s > 0 ? (double)r->antagonist_units * w->o->chunk_us / 1e6 / r->window_s
+			       : 0;
 }
 
 static void json_latency(const struct hist *h)
@@ -1074,9 +1416,19 @@ static void print_json(const struct workload *w, const struct results *r)
 		printf(",\"offered_rps\":%.1f,\"issued\":%" PRIu64 ",\"dropped\":%" PRIu64
 		       ",\"completed\":%" PRIu64 ",\"throughput_rps\":%.1f", o->rate, w->issued,
 		       w->dropped, r->total, per_s(r->total, r->window_s));
+		printf(",\"prio_table\":%s,\"generator_rt\":%s", w->pt ? "true" : "false",
+		       w->gen_class == SCHED_FIFO ? "true" : "false");
 		json_latency(r->lat);
+		printf(",\"wait_us\":{\"p50\":%.3f,\"p99\":%.3f},\"generator_lag_us\":{\"p50\":%.3f,"
+		       "\"p99\":%.3f,\"max\":%.3f}",
+		       hist_quantile(r->wait, 0.5) / 1e3, hist_quantile(r->wait, 0.99) / 1e3,
+		       hist_quantile(w->gen_lag, 0.5) / 1e3, hist_quantile(w->gen_lag, 0.99) / 1e3,
+		       (double)w->gen_lag->max / 1e3);
 		break;
 	}
+	if (o->antagonists)
+		printf(",\"antagonists\":%d,\"antagonist_cpus\":%.3f", o->antagonists,
+		       antagonist_cpus(w, r));
 	printf("}\n");
 }
 
@@ -1128,8 +1480,16 @@ static void table_pattern(const struct workload *w, const struct results *r)
 		row("completed", "%12" PRIu64, r->total);
 		row("throughput", "%12.1f req/s", per_s(r->total, r->window_s));
 		table_latency("latency", r->lat);
+		row("wait p50", "%12.2f us    (arrival -> a worker starts it)",
+		    hist_quantile(r->wait, 0.5) / 1e3);
+		row("wait p99", "%12.2f us", hist_quantile(r->wait, 0.99) / 1e3);
+		row("generator lag", "%12.2f us    (p99 of how late requests were issued)",
+		    hist_quantile(w->gen_lag, 0.99) / 1e3);
 		break;
 	}
+	if (w->o->antagonists)
+		row("antagonists", "%12.3f CPUs    (%d threads)", antagonist_cpus(w, r),
+		    w->o->antagonists);
 }
 
 static void print_table(const struct workload *w, const struct results *r)
@@ -1174,10 +1534,14 @@ static int attach(struct workload *w)
 
 static void release(struct workload *w)
 {
-	for (int i = 0; w->workers && i < w->o->threads; i++)
+	for (int i = 0; w->workers && i < w->o->threads + w->o->antagonists; i++) {
 		free(w->workers[i].lat);
+		free(w->workers[i].wait);
+	}
+	free(w->gen_lag);
 	free(w->workers);
 	free(w->q.ring);
+	ghost_prio_table_destroy(w->pt);
 	if (w->e)
 		ghost_enclave_close(w->e);
 }
@@ -1243,6 +1607,7 @@ static int run(struct workload *w)
 	else
 		print_table(w, &r);
 	free(r.lat);
+	free(r.wait);
 	return warn_outsiders(w, &r);
 }
 

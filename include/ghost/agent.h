@@ -87,6 +87,24 @@ GHOST_API void *ghost_agent_policy_data(const struct ghost_agent *a);
 GHOST_API void ghost_agent_set_policy_data(struct ghost_agent *a, void *data);
 
 /*
+ * Called by agent a's own thread: from now on it polls (a global agent that
+ * never sleeps), or it stops polling. A polling agent leaves the real-time
+ * class for the normal one, at the strongest nice the process may use:
+ * Linux throttles a real-time thread that never sleeps (sched_rt_runtime_us,
+ * by default 50 ms of every second go to the other classes), and every
+ * scheduling decision would stop for that long. When polling ends the
+ * thread returns to the class the full agent gave it. Cheap when nothing
+ * changes; 0 or a negative errno from the system calls.
+ */
+GHOST_API int ghost_agent_set_polling(struct ghost_agent *a, bool polling);
+/*
+ * A polling agent's round found nothing to do: another thread that waits
+ * for this CPU runs now (it may hold a lock the next commit needs); with
+ * nobody waiting this returns at once.
+ */
+GHOST_API void ghost_agent_relax(struct ghost_agent *a);
+
+/*
  * The agent-process wrapper: lets the full agent run until SIGINT or
  * SIGTERM arrives (or *stop becomes true, or the kernel side of the enclave
  * stops on its own), calling tick every interval_ms (for stats lines; may be

@@ -50,6 +50,14 @@ GHOST_API int ghost_thread_set_affinity(const struct ghost_cpuset *cpus);
 GHOST_API bool ghost_thread_is_ghost(void);
 /* The calling ghost thread's gtid (0 if it is not one). */
 GHOST_API int64_t ghost_thread_gtid(void);
+/*
+ * The gtid of a thread from ghost_thread_create, once it has entered its
+ * enclave (it may still be waiting for its first turn on a CPU): what an
+ * application writes into the PrioTable item that describes the thread.
+ * Waits up to timeout_ns (0 = 1 s); 0 if the thread never became a ghost
+ * task (it failed to enter, or already left).
+ */
+GHOST_API int64_t ghost_thread_gtid_of(const struct ghost_thread *t, int64_t timeout_ns);
 
 /* Blocks while *word == val, until woken or the deadline (absolute
  * CLOCK_MONOTONIC ns; 0 = none): 0, -EAGAIN (*word != val), -ETIMEDOUT. */

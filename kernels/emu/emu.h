@@ -196,7 +196,7 @@ struct emu_shared {
 	int32_t ephemeral_pid;		/* destroy when this process goes, 0 = no */
 	int32_t default_queue;
 	int32_t agent_pid;		/* process that holds agent_online */
-	int32_t pad1;
+	int32_t strict_classes;		/* another thread wanting a CPU is a higher class */
 	int64_t agent_gone_since;	/* when the watchdog first saw no agent */
 	uint32_t nr_tasks;		/* live (not dead/departed) tasks */
 	uint32_t gtid_gen;
@@ -353,6 +353,8 @@ extern __thread int emu_agent_cpu __attribute__((tls_model("initial-exec")));
 bool emu_task_thread_dead(struct emu_task *t);
 int emu_sw_alloc(struct ghost_kenclave *ke, uint32_t *region, uint32_t *index);
 void emu_enclave_kill(struct ghost_kenclave *ke);	/* reap: every task departs */
+/* t departs (if live) and its thread runs on as a normal thread, unpinned. */
+void emu_task_release(struct ghost_kenclave *ke, struct emu_task *t);
 void emu_park_wake(struct emu_park *p);
 int emu_park_wait(struct emu_park *p, uint32_t seen, int64_t spin_ns, int64_t deadline_ns,
 		  const int32_t *busy, int32_t self);

@@ -362,13 +362,23 @@ void emu_preempt_current(struct ghost_kenclave *ke, int cpu, bool elide)
 
 	if (!t || t->state != EMU_T_ONCPU || (t->flags & EMU_TF_PREEMPT_REQ))
 		return;
+	/*
+	 * The signal is the one the task's own process handles, recorded when it
+	 * entered: the preempting thread may live in a process that never set
+	 * one up. A record whose number is not a real-time signal is corrupt;
+	 * its thread could never be stopped, so it leaves the enclave instead.
+	 */
+	if (t->sig < SIGRTMIN || t->sig > SIGRTMAX) {
+		emu_task_release(ke, t);
+		return;
+	}
 	emu_tflags_set(t, EMU_TF_PREEMPT_REQ);
 	if (elide)
 		emu_tflags_set(t, EMU_TF_ELIDE_PREEMPT);
 	sh->stats.preempt_signals++;
 	/* The thread parks itself in its signal handler (or at its next exit
 	 * from the library if the signal finds it inside). */
-	if (syscall(SYS_tgkill, t->pid, t->tid, emu_preempt_signal) && errno == ESRCH)
+	if (syscall(SYS_tgkill, t->pid, t->tid, t->sig) && errno == ESRCH)
 		emu_task_reap(ke, t);
 }
 
@@ -1098,6 +1108,27 @@ void emu_flush_new_pending(struct ghost_kenclave *ke)
 	}
 }
 
+/* ---- letting a task go ---- */
+
+void emu_task_release(struct ghost_kenclave *ke, struct emu_task *t)
+{
+	cpu_set_t set;
+
+	if (t->state == EMU_T_BLOCKED || t->state == EMU_T_RUNNABLE || t->state == EMU_T_ONCPU)
+		emu_task_stop(ke, t, MSG_TASK_DEPARTED, EMU_T_DEPARTED);
+	/* From now on the thread is a normal thread: unpinned here, since one
+	 * spinning in user code may never come back to the library. */
+	emu_tflags_set(t, EMU_TF_UNMANAGED);
+	__atomic_store_n(&t->affinity_cpu, -1, __ATOMIC_RELEASE);
+	CPU_ZERO(&set);
+	for (int c = 0; c < GHOST_MAX_CPUS && c < CPU_SETSIZE; c++)
+		if (t->orig_mask[c / 64] & (1ull << (c % 64)))
+			CPU_SET(c, &set);
+	if (CPU_COUNT(&set))
+		sched_setaffinity(t->tid, sizeof(set), &set);
+	emu_park_wake(&t->park);
+}
+
 /* ---- death of the enclave ---- */
 
 void emu_enclave_kill(struct ghost_kenclave *ke)
@@ -1113,22 +1144,7 @@ void emu_enclave_kill(struct ghost_kenclave *ke)
 		if (t->state != EMU_T_BLOCKED && t->state != EMU_T_RUNNABLE &&
 		    t->state != EMU_T_ONCPU)
 			continue;
-		emu_task_stop(ke, t, MSG_TASK_DEPARTED, EMU_T_DEPARTED);
-		/* From now on the thread is a normal thread: unpinned here, since
-		 * one spinning in user code may never come back to the library. */
-		emu_tflags_set(t, EMU_TF_UNMANAGED);
-		__atomic_store_n(&t->affinity_cpu, -1, __ATOMIC_RELEASE);
-		{
-			cpu_set_t set;
-
-			CPU_ZERO(&set);
-			for (int c = 0; c < GHOST_MAX_CPUS && c < CPU_SETSIZE; c++)
-				if (t->orig_mask[c / 64] & (1ull << (c % 64)))
-					CPU_SET(c, &set);
-			if (CPU_COUNT(&set))
-				sched_setaffinity(t->tid, sizeof(set), &set);
-		}
-		emu_park_wake(&t->park);
+		emu_task_release(ke, t);
 	}
 	for (int c = 0; c < (int)sh->ncpus; c++) {
 		struct emu_cpu *ec = emu_cpu(sh, c);

@@ -46,15 +46,20 @@ static void watchdog(struct ghost_kenclave *ke, int64_t now)
 	if (__atomic_load_n(&sh->state, __ATOMIC_ACQUIRE) != EMU_E_ALIVE)
 		return;
 	alive = emu_agent_process_alive(ke);
+	/* The common case needs no lock: a live agent, nothing timed. */
+	if (alive && !__atomic_load_n(&sh->agent_gone_since, __ATOMIC_RELAXED) &&
+	    !__atomic_load_n(&sh->ephemeral_pid, __ATOMIC_RELAXED) &&
+	    __atomic_load_n(&sh->runnable_timeout_ms, __ATOMIC_RELAXED) <= 0)
+		return;
 	if (emu_lock(ke))
 		return;
 	if (sh->state == EMU_E_ALIVE) {
 		if (sh->ephemeral_pid && !pid_alive(sh->ephemeral_pid))
 			kill_it = true;
 		if (alive || sh->nr_tasks == 0) {
-			sh->agent_gone_since = 0;
+			__atomic_store_n(&sh->agent_gone_since, 0, __ATOMIC_RELAXED);
 		} else if (!sh->agent_gone_since) {
-			sh->agent_gone_since = now;
+			__atomic_store_n(&sh->agent_gone_since, now, __ATOMIC_RELAXED);
 		} else if (now - sh->agent_gone_since >= sh->agent_timeout_ms * 1000000) {
 			ghost_warn("enclave %llu: no agent for %lld ms, releasing its %u tasks",
 				   (unsigned long long)sh->id, (long long)sh->agent_timeout_ms,
@@ -78,29 +83,71 @@ static void watchdog(struct ghost_kenclave *ke, int64_t now)
 		emu_remove_files(ke);
 }
 
+static bool live_state(uint32_t s)
+{
+	return s == EMU_T_BLOCKED || s == EMU_T_RUNNABLE || s == EMU_T_ONCPU;
+}
+
 /* Tasks whose thread is gone (process killed) die now. */
 static void scan_dead(struct ghost_kenclave *ke)
 {
 	struct emu_shared *sh = ke->sh;
+	bool any = false;
 
-	if (emu_lock(ke))
+	/* A first pass without the enclave lock (the life locks say it all);
+	 * the lock only when someone died. */
+	for (uint32_t i = 0; i < sh->max_tasks && !any; i++) {
+		struct emu_task *t = emu_task(sh, (int)i);
+
+		any = live_state(__atomic_load_n(&t->state, __ATOMIC_ACQUIRE)) &&
+		      emu_task_thread_dead(t);
+	}
+	if (!any || emu_lock(ke))
 		return;
 	for (uint32_t i = 0; i < sh->max_tasks; i++) {
 		struct emu_task *t = emu_task(sh, (int)i);
 
-		if ((t->state == EMU_T_BLOCKED || t->state == EMU_T_RUNNABLE ||
-		     t->state == EMU_T_ONCPU) &&
-		    emu_task_thread_dead(t))
+		if (live_state(t->state) && emu_task_thread_dead(t))
 			emu_task_reap(ke, t);
 	}
 	emu_unlock(ke);
+}
+
+/* Does one of this process's agent CPUs have a tick or a timer due? */
+static bool ticks_due(struct ghost_kenclave *ke, int64_t now)
+{
+	struct emu_shared *sh = ke->sh;
+	bool ticking = __atomic_load_n(&sh->deliver_ticks, __ATOMIC_RELAXED) ||
+		       __atomic_load_n(&sh->commit_at_tick, __ATOMIC_RELAXED);
+
+	for (int c = 0; c < (int)sh->ncpus; c++) {
+		struct emu_cpu *ec = emu_cpu(sh, c);
+
+		if (!__atomic_load_n(&ec->in_enclave, __ATOMIC_RELAXED) ||
+		    __atomic_load_n(&ec->agent_pid, __ATOMIC_RELAXED) != getpid())
+			continue;
+		if (ticking)
+			return true;
+		for (int i = 0; i < EMU_TIMERS_PER_CPU; i++) {
+			int64_t at = __atomic_load_n(&ec->timers[i].expires, __ATOMIC_RELAXED);
+
+			if (at && at <= now)
+				return true;
+		}
+	}
+	return false;
 }
 
 static void ticks(struct ghost_kenclave *ke, int64_t now)
 {
 	struct emu_shared *sh = ke->sh;
 
-	if (emu_lock(ke))
+	/*
+	 * The lock only when there is something to do: whoever holds it may be
+	 * switched out by the host's scheduler, and everyone else then waits
+	 * (the global agent's next commit among them).
+	 */
+	if (!ticks_due(ke, now) || emu_lock(ke))
 		return;
 	for (int c = 0; c < (int)sh->ncpus; c++) {
 		struct emu_cpu *ec = emu_cpu(sh, c);
@@ -117,7 +164,8 @@ static void ticks(struct ghost_kenclave *ke, int64_t now)
 			p.cpu = c;
 			p.type = tm->type;
 			p.cookie = tm->cookie;
-			tm->expires = tm->period > 0 ? now + tm->period : 0;
+			__atomic_store_n(&tm->expires, tm->period > 0 ? now + tm->period : 0,
+					 __ATOMIC_RELAXED);
 			emu_cpu_msg(ke, c, MSG_CPU_TIMER_EXPIRED, &p, sizeof(p));
 		}
 		if (ec->current < 0 && ec->agent_state != EMU_A_RUNNING)
@@ -177,13 +225,34 @@ static void read_idle_ticks(long long *idle, int ncpus)
 	fclose(f);
 }
 
+/* Every CPU this process judged busy is available again. */
+static void all_available(struct ghost_kenclave *ke)
+{
+	struct emu_shared *sh = ke->sh;
+
+	for (int c = 0; c < (int)sh->ncpus; c++) {
+		struct emu_agent_local *al = &ke->agents[c];
+
+		if (!al->busy || emu_lock(ke))
+			continue;
+		emu_set_avail(ke, c, true, false);
+		emu_unlock(ke);
+		al->busy = false;
+		al->streak = 0;
+	}
+}
+
 /*
  * Is some other thread taking this CPU from us ("a higher class wants it":
- * BOOST_PRIO set, CPU_AVAIL clear)? While the agent runs: it keeps being
- * switched out involuntarily and gets well under its share, three windows
- * in a row. It is given back after three clean windows, or, when the agent
- * is not running (nothing to judge it by), once the CPU shows idle time:
- * nobody is waiting for an idle CPU.
+ * BOOST_PRIO set, CPU_AVAIL clear)? Only with the tunable strict_classes:
+ * here ghost tasks are ordinary threads, so by default other load simply
+ * shares a CPU with them as it would with any thread, and nothing is taken
+ * away (a heuristic that misjudged a busy neighbour would stall the
+ * enclave). Strict: while the agent runs, it keeps being switched out
+ * involuntarily and gets well under its share, three windows in a row. It is
+ * given back after three clean windows, or, when the agent is not running
+ * (nothing to judge it by), once the CPU shows idle time: nobody is waiting
+ * for an idle CPU.
  */
 static void availability(struct ghost_kenclave *ke)
 {
@@ -191,6 +260,11 @@ static void availability(struct ghost_kenclave *ke)
 	long long idle[GHOST_MAX_CPUS];
 	int64_t wall = emu_now();
 	bool idle_read = false;
+
+	if (!__atomic_load_n(&sh->strict_classes, __ATOMIC_RELAXED)) {
+		all_available(ke);
+		return;
+	}
 
 	for (int c = 0; c < (int)sh->ncpus; c++) {
 		struct emu_agent_local *al = &ke->agents[c];

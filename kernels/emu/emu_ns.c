@@ -537,11 +537,12 @@ int emu_enclave_create(const struct ghost_kernel_create_args *args, struct ghost
 	sh->tick_us = 1000;
 	sh->park_spin_ns = 0;
 	sh->default_queue = -1;
-	sh->ephemeral_pid = (args->flags & GHOST_KCREATE_EPHEMERAL) ? getpid() : 0;
+	__atomic_store_n(&sh->ephemeral_pid, (args->flags & GHOST_KCREATE_EPHEMERAL) ? getpid() : 0,
+			 __ATOMIC_RELAXED);
 	for (int c = 0; c < GHOST_MAX_CPUS; c++) {
 		struct emu_cpu *ec = emu_cpu(sh, c);
 
-		ec->in_enclave = ghost_cpuset_test(args->cpus, c);
+		__atomic_store_n(&ec->in_enclave, ghost_cpuset_test(args->cpus, c), __ATOMIC_RELAXED);
 		emu_set_current(ec, -1);
 		ec->latched = -1;
 		ec->agent_queue = -1;
@@ -884,6 +885,7 @@ static const struct emu_file emu_files[] = {
 	TUNE("live_dangerously", F_BOOL, live_dangerously),
 	TUNE("runnable_timeout", F_MS, runnable_timeout_ms),
 	{ "status", F_SPECIAL, 0, false },
+	TUNE("strict_classes", F_BOOL, strict_classes),
 	TUNE("switchto_disabled", F_BOOL, switchto_disabled),
 	{ "tasks", F_SPECIAL, 0, true },
 	TUNE("wake_on_waker_cpu", F_BOOL, wake_on_waker_cpu),
@@ -1068,7 +1070,7 @@ static int write_cpus(struct ghost_kenclave *ke, const struct ghost_cpuset *want
 				ec->agent_queue = -1;
 				ec->avail = 1;
 			}
-			ec->in_enclave = in;
+			__atomic_store_n(&ec->in_enclave, in, __ATOMIC_RELAXED);
 		}
 		sh->cpus = *want;
 	}

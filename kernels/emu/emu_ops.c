@@ -395,7 +395,7 @@ static int emu_agent_online_op(struct ghost_kenclave *ke)
 		return err;
 	}
 	sh->agent_pid = getpid();
-	sh->agent_gone_since = 0;
+	__atomic_store_n(&sh->agent_gone_since, 0, __ATOMIC_RELAXED);
 	/* Queues of an agent that died are gone with it. */
 	for (int q = 0; q < EMU_MAX_QUEUES; q++)
 		if (emu_queue(sh, q)->in_use && emu_queue(sh, q)->owner_pid != getpid())
@@ -526,7 +526,7 @@ static int emu_agent_attach(struct ghost_kenclave *ke, int cpu, int q)
 			 __ATOMIC_RELEASE);
 	ec->agent_sw_region = region;
 	ec->agent_sw_index = index;
-	ec->agent_pid = getpid();
+	__atomic_store_n(&ec->agent_pid, getpid(), __ATOMIC_RELAXED);
 	ec->agent_tid = gettid();
 	ec->agent_queue = q;
 	ec->yield_flags = 0;
@@ -562,7 +562,7 @@ static void emu_agent_detach(struct ghost_kenclave *ke, int cpu)
 		free_word(ke, ec->agent_sw_region, ec->agent_sw_index);
 		__atomic_store_n(&ec->agent_state, EMU_A_NONE, __ATOMIC_RELEASE);
 		ec->agent_tid = 0;
-		ec->agent_pid = 0;
+		__atomic_store_n(&ec->agent_pid, 0, __ATOMIC_RELAXED);
 		ec->agent_gtid = 0;
 		detached = true;
 		/* Whatever was latched may run now that nobody holds the CPU. */
@@ -769,7 +769,7 @@ static int emu_timer_set(struct ghost_kenclave *ke, int cpu, int slot, uint64_t 
 		ec->timers[slot].type = type;
 		ec->timers[slot].cookie = cookie;
 		ec->timers[slot].period = period_ns;
-		ec->timers[slot].expires = expires_ns;
+		__atomic_store_n(&ec->timers[slot].expires, expires_ns, __ATOMIC_RELAXED);
 	}
 	emu_unlock(ke);
 	return err;

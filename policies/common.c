@@ -1,0 +1,197 @@
+/*
+ * policies/common.c - what every built-in policy shares: accounting, the
+ * stats line, the global agent's moves, and the list of policies.
+ *
+ * Pure bookkeeping over the public API: nothing here takes a lock (the
+ * callers hold their policy's lock) or prints.
+ */
+#include "common.h"
+
+#include <ghost/channel.h>
+#include <ghost/status.h>
+#include <ghost/thread.h>
+#include <ghost/topology.h>
+#include <ghost/txn.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+void policy_account(struct policy_cpu_stats *stats, uint64_t *runtime_seen,
+		    const struct ghost_msg *m)
+{
+	/* blocked, preempt and yield payloads: gtid, runtime, cpu_seqnum, then cpu. */
+	struct ghost_msg_payload_task_blocked pl;
+
+	ghost_msg_copy_payload(m, &pl, sizeof(pl));
+	if (pl.cpu < 0 || pl.cpu >= GHOST_MAX_CPUS || pl.runtime < *runtime_seen)
+		return;
+	stats[pl.cpu].busy_ns += pl.runtime - *runtime_seen;
+	*runtime_seen = pl.runtime;
+}
+
+int policy_format_stats(char *buf, size_t len, struct ghost_sched *s, struct ghost_enclave *e,
+			uint32_t runnable, struct policy_cpu_stats *cpus, int64_t started_ns)
+{
+	static const struct {
+		uint16_t type;
+		const char *name;
+	} kinds[] = {
+		{ MSG_TASK_NEW, "new" },	 { MSG_TASK_WAKEUP, "wakeup" },
+		{ MSG_TASK_BLOCKED, "blocked" }, { MSG_TASK_PREEMPT, "preempt" },
+		{ MSG_TASK_YIELD, "yield" },	 { MSG_TASK_DEAD, "dead" },
+		{ MSG_TASK_DEPARTED, "departed" }, { MSG_CPU_TICK, "tick" },
+	};
+	struct ghost_txn_counts c;
+	const struct ghost_cpuset *set = ghost_enclave_cpus(e);
+	int64_t now = ghost_now_ns();
+	uint64_t busy = 0, wall;
+	size_t pos = 0;
+	int n, ncpus = 0, cpu;
+
+	ghost_txn_get_counts(e, &c);
+	ghost_cpuset_for_each(cpu, set) {
+		busy += cpus[cpu].busy_ns;
+		ncpus++;
+	}
+	wall = (uint64_t)(now - started_ns) * (uint64_t)(ncpus ? ncpus : 1);
+	n = snprintf(buf, len, "tasks %u runnable %u commits ok %llu failed %llu", s->tasks.count,
+		     runnable, (unsigned long long)c.succeeded,
+		     (unsigned long long)(c.committed - c.succeeded));
+	if (n < 0 || (size_t)n >= len)
+		return -ENOSPC;
+	pos = (size_t)n;
+	for (int i = 1; i < 16; i++) {
+		if (!c.failed[i])
+			continue;
+		n = snprintf(buf + pos, len - pos, " %s %llu",
+			     ghost_txn_reason(GHOST_TXN_COMPLETE + i),
+			     (unsigned long long)c.failed[i]);
+		if (n < 0 || (size_t)n >= len - pos)
+			return -ENOSPC;
+		pos += (size_t)n;
+	}
+	n = snprintf(buf + pos, len - pos, " | msgs");
+	pos += n > 0 ? (size_t)n : 0;
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]) && pos < len; i++) {
+		n = snprintf(buf + pos, len - pos, " %s %llu", kinds[i].name,
+			     (unsigned long long)s->stats.msgs[kinds[i].type]);
+		if (n < 0 || (size_t)n >= len - pos)
+			return -ENOSPC;
+		pos += (size_t)n;
+	}
+	n = snprintf(buf + pos, len - pos, " | idle %.1f%% | seqnum_errors %llu bad_msgs %llu",
+		     wall && busy < wall ? 100.0 * (1.0 - (double)busy / (double)wall) : 0.0,
+		     (unsigned long long)s->stats.seqnum_errors,
+		     (unsigned long long)s->stats.bad_msgs);
+	if (n < 0 || (size_t)n >= len - pos)
+		return -ENOSPC;
+	return (int)(pos + (size_t)n);
+}
+
+bool policy_cpu_available(struct ghost_enclave *e, int cpu)
+{
+	struct ghost_agent *a = ghost_enclave_agent(e, cpu);
+	const struct ghost_status_word *sw = a ? ghost_agent_status_word(a) : NULL;
+
+	return sw && ghost_sw_cpu_available(sw);
+}
+
+int policy_move_global(struct ghost_enclave *e, int from, int *global_cpu)
+{
+	const struct ghost_topo *topo = ghost_enclave_topology(e);
+	const struct ghost_topo_cpu *me = ghost_topo_cpu(topo, from);
+	const struct ghost_cpuset *cpus = ghost_enclave_cpus(e);
+	struct ghost_cpuset tiers[4];
+	int cpu;
+
+	if (!me)
+		return -1;
+	tiers[0] = me->siblings;
+	tiers[1] = me->l3_siblings;
+	ghost_topo_numa_cpus(topo, me->numa_node, &tiers[2]);
+	tiers[3] = *cpus;
+	for (int i = 0; i < 4; i++) {
+		ghost_cpuset_and(&tiers[i], &tiers[i], cpus);
+		ghost_cpuset_for_each(cpu, &tiers[i]) {
+			if (cpu == from || !policy_cpu_available(e, cpu))
+				continue;
+			__atomic_store_n(global_cpu, cpu, __ATOMIC_RELEASE);
+			ghost_txn_ping(e, cpu);
+			return cpu;
+		}
+	}
+	return -1;
+}
+
+int policy_central_init(struct ghost_enclave *e, const struct policy_config *cfg,
+			struct ghost_sched *s, const struct ghost_sched_ops *ops, void *state,
+			size_t task_size, struct ghost_channel **chan, int *global_cpu)
+{
+	const struct ghost_cpuset *cpus = ghost_enclave_cpus(e);
+	int err;
+
+	*global_cpu = cfg && cfg->global_cpu >= 0 && ghost_cpuset_test(cpus, cfg->global_cpu)
+			      ? cfg->global_cpu
+			      : ghost_cpuset_first(cpus);
+	err = ghost_sched_init(s, e, ops, state, task_size);
+	if (err)
+		return err;
+	err = ghost_channel_create(e, cfg && cfg->queue_elems ? cfg->queue_elems
+						      : GHOST_MAX_QUEUE_ELEMS,
+				   0, chan);
+	if (err)
+		return err;
+	/* Polled by the global agent: nobody is woken for its messages. */
+	err = ghost_channel_config_wakeup(*chan, NULL, 0);
+	if (!err)
+		err = ghost_channel_set_default(*chan);
+	return err;
+}
+
+bool policy_central_satellite(struct ghost_agent *a, int global_cpu)
+{
+	int cpu = ghost_agent_cpu(a);
+
+	if (cpu == global_cpu) {
+		ghost_agent_set_polling(a, true);
+		return false;
+	}
+	ghost_agent_set_polling(a, false);
+	if (!ghost_agent_finishing(a))
+		ghost_txn_local_yield(ghost_agent_enclave(a), cpu,
+				      ghost_sw_barrier(ghost_agent_status_word(a)), 0);
+	return true;
+}
+
+int policy_take_over(struct ghost_sched *s, bool take_over)
+{
+	int n;
+
+	if (!take_over)
+		return 0;
+	n = ghost_sched_discover(s);
+	return n < 0 ? n : 0;
+}
+
+static const struct ghost_policy *const builtin[] = {
+	&fifo_percpu_policy,
+	&fifo_centralized_policy,
+	&shinjuku_policy,
+	NULL,
+};
+
+const struct ghost_policy *const *ghost_policy_all(void)
+{
+	return builtin;
+}
+
+const struct ghost_policy *ghost_policy_find(const char *name)
+{
+	if (!name)
+		return NULL;
+	for (int i = 0; builtin[i]; i++)
+		if (!strcmp(name, builtin[i]->name))
+			return builtin[i];
+	return NULL;
+}

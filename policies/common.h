@@ -1,0 +1,63 @@
+/*
+ * policies/common.h - pieces every built-in policy uses: busy-time
+ * accounting from off-CPU messages, the generic half of the stats line, and
+ * what a centralized policy's global agent needs (is a CPU available, move
+ * the global role off a CPU a higher class wants).
+ *
+ * Pure helpers over the public API: no kernel knowledge, no locks (callers
+ * hold their policy's lock), no output.
+ */
+#ifndef GHOST_POLICIES_COMMON_H
+#define GHOST_POLICIES_COMMON_H
+
+#include "policies.h"
+
+#include <ghost/enclave.h>
+
+struct policy_cpu_stats {
+	uint64_t busy_ns;		/* CPU time tasks reported using on this CPU */
+};
+
+/*
+ * Adds what an off-CPU message (blocked, preempt, yield) says its task ran;
+ * *runtime_seen is the task's runtime at the previous such message.
+ */
+void policy_account(struct policy_cpu_stats *stats, uint64_t *runtime_seen,
+		    const struct ghost_msg *m);
+
+/* The stats line's common part (tasks, runnable, commits, messages, idle). */
+int policy_format_stats(char *buf, size_t len, struct ghost_sched *s, struct ghost_enclave *e,
+			uint32_t runnable, struct policy_cpu_stats *cpus, int64_t started_ns);
+
+/* No higher class wants cpu (its agent's CPU_AVAIL). */
+bool policy_cpu_available(struct ghost_enclave *e, int cpu);
+
+/*
+ * The global agent's CPU (from) is wanted by a higher class: hand the role
+ * to an available CPU, SMT siblings first, then L3 siblings, the NUMA node,
+ * any; its agent is pinged. Returns the new CPU, or -1 if none is free.
+ */
+int policy_move_global(struct ghost_enclave *e, int from, int *global_cpu);
+
+/*
+ * A centralized policy's set-up: the scheduler base over task records of
+ * task_size, one channel polled by the global agent (the enclave's default
+ * queue, waking nobody), and where the global agent starts (cfg's CPU if
+ * the enclave has it, else the enclave's first).
+ */
+int policy_central_init(struct ghost_enclave *e, const struct policy_config *cfg,
+			struct ghost_sched *s, const struct ghost_sched_ops *ops, void *state,
+			size_t task_size, struct ghost_channel **chan, int *global_cpu);
+
+/*
+ * The first step of a centralized policy's agent loop. A satellite (not the
+ * global agent) gives its CPU up until a ping wakes it (finishing, or the
+ * global role moved to it) and true is returned; the global agent polls from
+ * then on (ghost_agent_set_polling) and false is returned.
+ */
+bool policy_central_satellite(struct ghost_agent *a, int global_cpu);
+
+/* enclave_ready of a policy taking over a live enclave: discover its tasks. */
+int policy_take_over(struct ghost_sched *s, bool take_over);
+
+#endif

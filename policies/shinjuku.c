@@ -1,0 +1,689 @@
+/*
+ * policies/shinjuku.c - Shinjuku: one spinning global agent schedules every
+ * other CPU and preempts each task after a time slice of tens of
+ * microseconds, so short requests never wait long behind long ones.
+ *
+ * The global agent polls the enclave's only channel and the PrioTables of
+ * the processes whose threads it schedules. A task runs only while it is
+ * runnable and, if its process published a sched item for it, while the
+ * item says it has work; its work class sets its QoS (higher first: a
+ * low-QoS antagonist runs only when no higher-QoS task waits). Each round
+ * fills idle CPUs first, then preempts a CPU whose task used up its slice
+ * (or whose item went idle, or that runs a lower QoS than a waiting task),
+ * all in one group commit. A task preempted by the slice goes to the back
+ * of its queue; one that lost its CPU otherwise (a higher class, the agent)
+ * or that woke non-deferrably is boosted to the front. An item that went
+ * idle while its task ran is taken off its CPU (a NULL txn when nothing
+ * replaces it). When a higher class wants the global agent's CPU, the role
+ * moves as in fifo-centralized.
+ *
+ * Only the global agent touches the scheduler state; the lock makes the
+ * hand-over between agent threads safe. Written once for every backend.
+ */
+#include "fifo.h"
+
+#include <ghost/channel.h>
+#include <ghost/enclave.h>
+#include <ghost/priotable.h>
+#include <ghost/status.h>
+#include <ghost/thread.h>
+#include <ghost/txn.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SJ_DEFAULT_SLICE_NS 50000	/* ghost-userspace's default */
+#define SJ_QOS_LEVELS 8			/* QoS values above 7 count as 7 */
+#define SJ_PAUSED 16			/* fifo_task.state: runnable, no work */
+#define SJ_ATTACH_FIRST_NS 10000000LL	/* a process without a table: look again */
+#define SJ_ATTACH_MAX_NS 1000000000LL	/* ...backing off up to once a second */
+
+/* How soon a running task must leave its CPU (ghost-userspace's levels). */
+enum sj_unschedule {
+	SJ_KEEP = 0,	/* nothing pending */
+	SJ_COULD,	/* its item changed: it may yield the CPU to a waiting task */
+	SJ_MUST,	/* its item went idle: off the CPU this round */
+};
+
+/* A process whose threads we schedule, and its PrioTable if it has one. */
+struct sj_proc {
+	pid_t pid;
+	struct ghost_prio_table *pt;
+	int64_t next_try, backoff;	/* while pt is NULL */
+	uint32_t ntasks;
+	struct sj_proc *next;
+};
+
+struct sj_task {
+	struct fifo_task f;		/* first: run queue links and run state */
+	struct sj_proc *proc;
+	int32_t sid;			/* its sched item, -1 without one */
+	uint8_t qos;
+	bool has_work;			/* its item is runnable (true without an item) */
+	uint8_t unschedule;		/* enum sj_unschedule */
+};
+
+struct sj_cpu {
+	struct sj_task *current;
+	struct sj_task *next;		/* chosen this round */
+	int64_t last_commit;		/* start of current's slice */
+};
+
+struct shinjuku {
+	struct ghost_sched sched;	/* first: see policy_sched_of */
+	struct ghost_enclave *e;
+	struct ghost_channel *chan;
+	pthread_mutex_t lock;
+	struct fifo_rq rq[SJ_QOS_LEVELS];
+	struct fifo_rq yielding;	/* sit out one round */
+	struct sj_cpu cpu[GHOST_MAX_CPUS];
+	struct policy_cpu_stats stats[GHOST_MAX_CPUS];
+	struct sj_proc *procs;
+	int global_cpu;			/* read by every agent, written under lock */
+	int64_t slice_ns;
+	bool take_over;
+	int64_t started;
+	uint64_t moves, slices, unschedules, item_updates;
+};
+
+static struct shinjuku *of(struct ghost_sched *s)
+{
+	return s->policy;
+}
+
+static struct sj_task *st(struct ghost_task *t)
+{
+	return (struct sj_task *)t;
+}
+
+static uint32_t queued(const struct shinjuku *sj)
+{
+	uint32_t n = sj->yielding.count;
+
+	for (int q = 0; q < SJ_QOS_LEVELS; q++)
+		n += sj->rq[q].count;
+	return n;
+}
+
+/* ---- run queues ---- */
+
+static void dequeue(struct sj_task *t)
+{
+	if (t->f.rq)
+		fifo_rq_remove(t->f.rq, &t->f);
+}
+
+/* Queues a task that may run: front if boosted (or asked), else back. */
+static void enqueue(struct shinjuku *sj, struct sj_task *t, bool front)
+{
+	struct fifo_rq *rq;
+
+	dequeue(t);
+	if (!t->has_work) {
+		t->f.state = SJ_PAUSED;	/* runs again when its item has work */
+		return;
+	}
+	rq = &sj->rq[t->qos];
+	if (front || t->f.prio_boost)
+		fifo_rq_push_front(rq, &t->f);
+	else
+		fifo_rq_push_back(rq, &t->f);
+}
+
+static struct sj_task *peek(struct shinjuku *sj)
+{
+	for (int q = SJ_QOS_LEVELS - 1; q >= 0; q--)
+		if (sj->rq[q].head)
+			return (struct sj_task *)sj->rq[q].head;
+	return NULL;
+}
+
+static void off_cpu(struct shinjuku *sj, struct sj_task *t)
+{
+	if (t->f.cpu >= 0 && sj->cpu[t->f.cpu].current == t)
+		sj->cpu[t->f.cpu].current = NULL;
+	t->f.cpu = -1;
+	t->unschedule = SJ_KEEP;
+}
+
+/* ---- processes and their PrioTables ---- */
+
+static pid_t tgid_of(int64_t gtid)
+{
+	char path[64], line[128];
+	pid_t tgid = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%lld/status", (long long)ghost_gtid_to_tid(gtid));
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "Tgid: %d", &tgid) == 1)
+			break;
+	fclose(f);
+	return tgid;
+}
+
+/* Applies what item sid of proc's table now says to the task it names. */
+static void apply_item(struct shinjuku *sj, struct sj_proc *p, uint32_t sid)
+{
+	struct ghost_sched_item si;
+	struct ghost_work_class wc;
+	struct sj_task *t;
+	bool had_work;
+
+	if (ghost_prio_table_read_item(p->pt, sid, &si) || !si.gpid)
+		return;
+	t = st(ghost_task_table_find(&sj->sched.tasks, (int64_t)si.gpid));
+	/* Unknown yet (its TASK_NEW reads the item), or a thread of another
+	 * process: a table speaks only for its own process's threads. */
+	if (!t || t->proc != p)
+		return;
+	sj->item_updates++;
+	had_work = t->has_work;
+	t->sid = (int32_t)sid;
+	t->has_work = si.flags & GHOST_SCHED_ITEM_RUNNABLE;
+	if (ghost_prio_table_read_class(p->pt, si.wcid, &wc) == 0) {
+		uint8_t qos = wc.qos < SJ_QOS_LEVELS ? (uint8_t)wc.qos : SJ_QOS_LEVELS - 1;
+
+		if (qos != t->qos && t->f.state == FIFO_QUEUED) {
+			t->qos = qos;
+			enqueue(sj, t, false);
+		}
+		t->qos = qos;
+	}
+	switch (t->f.state) {
+	case FIFO_BLOCKED:
+		break;	/* its wakeup looks at has_work */
+	case SJ_PAUSED:
+		if (t->has_work)
+			enqueue(sj, t, false);
+		break;
+	case FIFO_QUEUED:
+	case FIFO_YIELDING:
+		if (!t->has_work) {
+			dequeue(t);
+			t->f.state = SJ_PAUSED;
+		}
+		break;
+	case FIFO_ONCPU:
+		/* Idle: off its CPU this round. New work after work: it may give
+		 * the CPU to a waiting task. */
+		t->unschedule = !t->has_work ? SJ_MUST : had_work ? SJ_COULD : SJ_KEEP;
+		break;
+	}
+}
+
+static void apply_all_items(struct shinjuku *sj, struct sj_proc *p)
+{
+	uint32_t n = ghost_prio_table_items(p->pt);
+
+	for (uint32_t sid = 0; sid < n; sid++)
+		apply_item(sj, p, sid);
+}
+
+static void try_attach(struct shinjuku *sj, struct sj_proc *p, int64_t now)
+{
+	if (p->pt || now < p->next_try)
+		return;
+	if (ghost_prio_table_attach(p->pid, &p->pt)) {
+		p->pt = NULL;
+		p->backoff = p->backoff ? p->backoff * 2 : SJ_ATTACH_FIRST_NS;
+		if (p->backoff > SJ_ATTACH_MAX_NS)
+			p->backoff = SJ_ATTACH_MAX_NS;
+		p->next_try = now + p->backoff;
+		return;
+	}
+	/* The stream told nothing of what was written before we came. */
+	while (ghost_prio_table_next_updated(p->pt) != GHOST_PRIO_TABLE_NO_UPDATES)
+		;
+	apply_all_items(sj, p);
+}
+
+static struct sj_proc *proc_get(struct shinjuku *sj, pid_t pid)
+{
+	struct sj_proc *p;
+
+	for (p = sj->procs; p; p = p->next)
+		if (p->pid == pid)
+			break;
+	if (!p) {
+		p = calloc(1, sizeof(*p));
+		if (!p)
+			return NULL;
+		p->pid = pid;
+		p->next = sj->procs;
+		sj->procs = p;
+	}
+	p->ntasks++;
+	return p;
+}
+
+static void proc_put(struct shinjuku *sj, struct sj_proc *p)
+{
+	if (!p || --p->ntasks)
+		return;
+	for (struct sj_proc **pp = &sj->procs; *pp; pp = &(*pp)->next) {
+		if (*pp == p) {
+			*pp = p->next;
+			break;
+		}
+	}
+	ghost_prio_table_detach(p->pt);
+	free(p);
+}
+
+/* Reads every table's stream; returns how many items changed. */
+static int poll_tables(struct shinjuku *sj)
+{
+	int64_t now = 0;
+	int n = 0;
+
+	for (struct sj_proc *p = sj->procs; p; p = p->next) {
+		int idx;
+
+		if (!p->pt) {
+			if (!now)
+				now = ghost_now_ns();
+			try_attach(sj, p, now);
+			continue;
+		}
+		while ((idx = ghost_prio_table_next_updated(p->pt)) != GHOST_PRIO_TABLE_NO_UPDATES) {
+			if (idx == GHOST_PRIO_TABLE_OVERFLOW)
+				apply_all_items(sj, p);
+			else
+				apply_item(sj, p, (uint32_t)idx);
+			n++;
+		}
+	}
+	return n;
+}
+
+/* ---- messages ---- */
+
+static void on_new(struct ghost_sched *s, struct ghost_task *task, const struct ghost_msg *m)
+{
+	struct shinjuku *sj = of(s);
+	struct ghost_msg_payload_task_new pl;
+	struct sj_task *t = st(task);
+	pid_t pid;
+
+	ghost_msg_copy_payload(m, &pl, sizeof(pl));
+	t->f.cpu = -1;
+	t->f.state = FIFO_BLOCKED;
+	t->sid = -1;
+	t->has_work = true;
+	pid = tgid_of(task->gtid);
+	t->proc = pid > 0 ? proc_get(sj, pid) : NULL;
+	if (t->proc) {
+		try_attach(sj, t->proc, ghost_now_ns());
+		if (t->proc->pt)
+			for (uint32_t sid = 0; sid < ghost_prio_table_items(t->proc->pt); sid++) {
+				struct ghost_sched_item si;
+
+				if (!ghost_prio_table_read_item(t->proc->pt, sid, &si) &&
+				    (int64_t)si.gpid == task->gtid) {
+					apply_item(sj, t->proc, sid);
+					break;
+				}
+			}
+	}
+	if (pl.runnable)
+		enqueue(sj, t, false);
+}
+
+static void on_wakeup(struct ghost_sched *s, struct ghost_task *task, const struct ghost_msg *m)
+{
+	struct ghost_msg_payload_task_wakeup pl;
+	struct sj_task *t = st(task);
+
+	ghost_msg_copy_payload(m, &pl, sizeof(pl));
+	if (t->f.state != FIFO_BLOCKED)
+		return;
+	/* A non-deferrable wakeup may hold what others wait for: front. */
+	t->f.prio_boost = !pl.deferrable;
+	enqueue(of(s), t, false);
+}
+
+static void on_blocked(struct ghost_sched *s, struct ghost_task *task, const struct ghost_msg *m)
+{
+	struct shinjuku *sj = of(s);
+	struct sj_task *t = st(task);
+
+	policy_account(sj->stats, &t->f.runtime_seen, m);
+	off_cpu(sj, t);
+	dequeue(t);
+	t->f.state = FIFO_BLOCKED;
+}
+
+static void on_preempt(struct ghost_sched *s, struct ghost_task *task, const struct ghost_msg *m)
+{
+	struct shinjuku *sj = of(s);
+	struct sj_task *t = st(task);
+	bool sliced = t->f.sliced;
+
+	policy_account(sj->stats, &t->f.runtime_seen, m);
+	off_cpu(sj, t);
+	t->f.sliced = false;
+	if (t->f.state == FIFO_QUEUED || t->f.state == FIFO_YIELDING)
+		return;
+	/* Its slice ran out: the back. It lost the CPU any other way (a
+	 * higher class, a latch replaced): boosted to the front. */
+	t->f.prio_boost = !sliced;
+	enqueue(sj, t, false);
+}
+
+static void on_yield(struct ghost_sched *s, struct ghost_task *task, const struct ghost_msg *m)
+{
+	struct shinjuku *sj = of(s);
+	struct sj_task *t = st(task);
+
+	policy_account(sj->stats, &t->f.runtime_seen, m);
+	off_cpu(sj, t);
+	dequeue(t);
+	t->f.sliced = false;
+	if (!t->has_work) {
+		t->f.state = SJ_PAUSED;
+		return;
+	}
+	fifo_rq_push_back(&sj->yielding, &t->f);
+	t->f.state = FIFO_YIELDING;
+}
+
+static void on_gone(struct ghost_sched *s, struct ghost_task *task, const struct ghost_msg *m)
+{
+	struct shinjuku *sj = of(s);
+	struct sj_task *t = st(task);
+
+	(void)m;
+	off_cpu(sj, t);
+	dequeue(t);
+	proc_put(sj, t->proc);
+	t->proc = NULL;
+}
+
+static void resync_fix(struct ghost_sched *s, struct fifo_task *ft, enum fifo_resync_state rs)
+{
+	struct shinjuku *sj = of(s);
+	struct sj_task *t = (struct sj_task *)ft;
+
+	switch (rs) {
+	case FIFO_RESYNC_ONCPU:
+		return;
+	case FIFO_RESYNC_RUNNABLE:
+		off_cpu(sj, t);
+		t->f.prio_boost = true;
+		enqueue(sj, t, true);
+		return;
+	case FIFO_RESYNC_BLOCKED:
+		off_cpu(sj, t);
+		dequeue(t);
+		t->f.state = FIFO_BLOCKED;
+		return;
+	case FIFO_RESYNC_GONE:
+		on_gone(s, &t->f.base, NULL);
+		return;
+	}
+}
+
+static void on_overflow(struct ghost_sched *s, struct ghost_channel *ch, uint32_t lost)
+{
+	(void)lost;
+	fifo_resync(s, ch, resync_fix);
+}
+
+static const struct ghost_sched_ops sj_ops = {
+	.channel_overflow = on_overflow,
+	.task_new = on_new,
+	.task_wakeup = on_wakeup,
+	.task_blocked = on_blocked,
+	.task_preempt = on_preempt,
+	.task_yield = on_yield,
+	.task_dead = on_gone,
+	.task_departed = on_gone,
+};
+
+/* ---- the global agent's round ---- */
+
+/*
+ * The best waiting task that can run now. Tasks with unread messages or
+ * still leaving a CPU sit the round out (on the yielding list).
+ */
+static struct sj_task *pop_next(struct shinjuku *sj)
+{
+	struct sj_task *t;
+
+	while ((t = peek(sj))) {
+		dequeue(t);
+		if (t->f.base.sw && ghost_sw_barrier(t->f.base.sw) == t->f.base.seqnum &&
+		    !ghost_sw_on_cpu(t->f.base.sw))
+			return t;
+		fifo_rq_push_front(&sj->yielding, &t->f);
+		t->f.state = FIFO_YIELDING;
+		t->f.prio_boost = true;
+	}
+	return NULL;
+}
+
+/*
+ * May cpu, running cur, take a waiting task now? Pass 0 takes only CPUs
+ * whose task must leave; pass 1 also preempts for QoS, slice or new work.
+ */
+static bool replaceable(struct shinjuku *sj, struct sj_cpu *cs, int pass, int64_t now)
+{
+	struct sj_task *cur = cs->current, *top;
+
+	if (!cur)
+		return true;
+	if (cur->unschedule == SJ_MUST)
+		return true;
+	if (pass == 0 || !(top = peek(sj)))
+		return false;
+	if (top->qos != cur->qos)
+		return top->qos > cur->qos;
+	return now - cs->last_commit >= sj->slice_ns || cur->unschedule == SJ_COULD;
+}
+
+static bool open_txn(struct shinjuku *sj, int cpu, int64_t target, uint32_t barrier)
+{
+	struct ghost_txn_opts o = { .target = target, .target_barrier = barrier,
+				    /* remote commits do not check the agent barrier */
+				    .commit_flags = COMMIT_AT_TXN_COMMIT, .sync_group_owner = -1 };
+
+	return ghost_txn_open(sj->e, cpu, &o) == 0;
+}
+
+/* One round; returns how many txns it committed. */
+static int global_schedule(struct shinjuku *sj)
+{
+	const struct ghost_cpuset *cpus = ghost_enclave_cpus(sj->e);
+	struct ghost_cpuset open;
+	int64_t now = ghost_now_ns();
+	int cpu, n;
+
+	ghost_cpuset_zero(&open);
+	for (int pass = 0; pass < 2 && peek(sj); pass++) {
+		ghost_cpuset_for_each(cpu, cpus) {
+			struct sj_cpu *cs = &sj->cpu[cpu];
+			struct sj_task *next;
+
+			if (cpu == sj->global_cpu || cs->next || ghost_cpuset_test(&open, cpu) ||
+			    !policy_cpu_available(sj->e, cpu) || !replaceable(sj, cs, pass, now))
+				continue;
+			next = pop_next(sj);
+			if (!next)
+				break;
+			if (!open_txn(sj, cpu, next->f.base.gtid, next->f.base.seqnum)) {
+				enqueue(sj, next, true);
+				continue;
+			}
+			cs->next = next;
+			next->f.state = FIFO_ASSIGNED;
+			ghost_cpuset_set(&open, cpu);
+		}
+	}
+	/* Tasks whose item went idle leave even with nothing to replace them. */
+	ghost_cpuset_for_each(cpu, cpus) {
+		struct sj_cpu *cs = &sj->cpu[cpu];
+
+		if (cs->current && !cs->next && cs->current->unschedule == SJ_MUST &&
+		    !ghost_cpuset_test(&open, cpu) && open_txn(sj, cpu, GHOST_NULL_GTID, 0))
+			ghost_cpuset_set(&open, cpu);
+		else if (cs->current && !cs->next && cs->current->unschedule == SJ_COULD)
+			cs->current->unschedule = SJ_KEEP;	/* nobody waits for its CPU */
+	}
+	n = ghost_cpuset_count(&open);
+	if (n)
+		ghost_txn_commit_set(sj->e, &open);
+	now = ghost_now_ns();
+	ghost_cpuset_for_each(cpu, &open) {
+		struct sj_cpu *cs = &sj->cpu[cpu];
+		struct sj_task *prev = cs->current, *next = cs->next;
+		bool ok = ghost_txn_succeeded(ghost_enclave_txn(sj->e, cpu));
+
+		cs->next = NULL;
+		if (!ok) {
+			if (next) {
+				next->f.prio_boost = true;
+				enqueue(sj, next, true);
+			}
+			continue;	/* the CPU keeps what it had */
+		}
+		if (prev) {
+			/* Its TASK_PREEMPT requeues it: at the back unless a higher
+			 * QoS pushed it out. */
+			prev->f.sliced = !next || next->qos == prev->qos;
+			if (prev->unschedule == SJ_MUST)
+				sj->unschedules++;
+			else
+				sj->slices++;
+			prev->unschedule = SJ_KEEP;
+		}
+		cs->current = next;
+		if (next) {
+			next->f.state = FIFO_ONCPU;
+			next->f.cpu = cpu;
+			next->f.prio_boost = false;
+			next->unschedule = SJ_KEEP;
+			cs->last_commit = now;
+		}
+	}
+	/* Yielders sat out one round; now they queue again. */
+	while (sj->yielding.head) {
+		struct sj_task *t = (struct sj_task *)fifo_rq_pop(&sj->yielding);
+
+		enqueue(sj, t, false);
+	}
+	return n;
+}
+
+static void sj_loop(void *state, struct ghost_agent *a)
+{
+	struct shinjuku *sj = state;
+	int work, commits = 0;
+
+	if (policy_central_satellite(a, __atomic_load_n(&sj->global_cpu, __ATOMIC_ACQUIRE)))
+		return;
+	pthread_mutex_lock(&sj->lock);
+	if (ghost_sw_boosted_priority(ghost_agent_status_word(a)) &&
+	    policy_move_global(sj->e, ghost_agent_cpu(a), &sj->global_cpu) >= 0) {
+		sj->moves++;
+		pthread_mutex_unlock(&sj->lock);
+		return;
+	}
+	work = ghost_sched_drain(&sj->sched, sj->chan);
+	work += poll_tables(sj);
+	if (!ghost_agent_finishing(a))
+		commits = global_schedule(sj);
+	pthread_mutex_unlock(&sj->lock);
+	if (work <= 0 && !commits)
+		ghost_agent_relax(a);
+}
+
+/* ---- set-up and stats ---- */
+
+static int sj_init(struct ghost_full_agent *fa, void **state)
+{
+	const struct policy_config *cfg = ghost_full_agent_policy_config(fa);
+	struct ghost_enclave *e = ghost_full_agent_enclave(fa);
+	struct shinjuku *sj = calloc(1, sizeof(*sj));
+
+	if (!sj)
+		return -ENOMEM;
+	*state = sj;
+	sj->e = e;
+	sj->started = ghost_now_ns();
+	sj->slice_ns = cfg && cfg->time_slice_ns > 0 ? cfg->time_slice_ns : SJ_DEFAULT_SLICE_NS;
+	sj->take_over = cfg && cfg->take_over;
+	pthread_mutex_init(&sj->lock, NULL);
+	return policy_central_init(e, cfg, &sj->sched, &sj_ops, sj, sizeof(struct sj_task),
+				   &sj->chan, &sj->global_cpu);
+}
+
+static void sj_fini(void *state)
+{
+	struct shinjuku *sj = state;
+
+	if (sj->chan)
+		ghost_channel_destroy(sj->chan);
+	ghost_sched_fini(&sj->sched);
+	while (sj->procs) {
+		struct sj_proc *p = sj->procs;
+
+		sj->procs = p->next;
+		ghost_prio_table_detach(p->pt);
+		free(p);
+	}
+	pthread_mutex_destroy(&sj->lock);
+	free(sj);
+}
+
+static int sj_enclave_ready(void *state)
+{
+	struct shinjuku *sj = state;
+
+	return policy_take_over(&sj->sched, sj->take_over);
+}
+
+static int sj_format_stats(void *state, char *buf, size_t len)
+{
+	struct shinjuku *sj = state;
+	int n, m, tables = 0;
+
+	pthread_mutex_lock(&sj->lock);
+	for (struct sj_proc *p = sj->procs; p; p = p->next)
+		tables += p->pt != NULL;
+	n = policy_format_stats(buf, len, &sj->sched, sj->e, queued(sj), sj->stats, sj->started);
+	if (n >= 0) {
+		m = snprintf(buf + n, len - (size_t)n,
+			     " | slice %lld us: sliced %llu unscheduled %llu | prio tables %d, item "
+			     "updates %llu | global cpu %d moves %llu",
+			     (long long)(sj->slice_ns / 1000), (unsigned long long)sj->slices,
+			     (unsigned long long)sj->unschedules, tables,
+			     (unsigned long long)sj->item_updates,
+			     __atomic_load_n(&sj->global_cpu, __ATOMIC_ACQUIRE),
+			     (unsigned long long)sj->moves);
+		n = m < 0 || (size_t)m >= len - (size_t)n ? -ENOSPC : n + m;
+	}
+	pthread_mutex_unlock(&sj->lock);
+	return n;
+}
+
+int shinjuku_global_cpu(void *state)
+{
+	return __atomic_load_n(&((struct shinjuku *)state)->global_cpu, __ATOMIC_ACQUIRE);
+}
+
+const struct ghost_policy shinjuku_policy = {
+	.name = "shinjuku",
+	.summary = "Shinjuku: a spinning global agent preempts every task after a short slice "
+		   "(default 50 us), QoS classes from the PrioTable",
+	.init = sj_init,
+	.fini = sj_fini,
+	.agent_loop = sj_loop,
+	.enclave_ready = sj_enclave_ready,
+	.format_stats = sj_format_stats,
+};

@@ -1,0 +1,526 @@
+/*
+ * priotable.c - the PrioTable: creation by the application, attachment by
+ * an agent, the seqcount protocol and the stream of updated indices.
+ *
+ * Owns the shared memory (a sealed memfd named "ghost-prio-table" that an
+ * agent finds through /proc/PID/fd) and the process-local handle. The agent
+ * side copies the header's geometry once, checked against the file's size,
+ * and uses only its copy: the application may scribble over the shared
+ * header afterwards without sending the agent out of bounds. The memfd is
+ * sealed against shrinking, so a mapping never loses its pages under the
+ * agent (which would be SIGBUS). It never blocks, never prints.
+ */
+#include "internal.h"
+
+#include <ghost/priotable.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define MEMFD_NAME "ghost-prio-table"
+#define DEFAULT_STREAM 83
+#define MAX_ITEMS 65536u
+#define MAX_CLASSES 1024u
+#define MAX_STREAM 65536u
+#define STREAM_FREE (-1)	/* an empty stream cell (ghost-userspace: UINT32_MAX) */
+#define MARK_RETRIES 3		/* cells tried before falling back to scrape_all */
+#define READ_RETRIES 1000	/* a writer holds an item for a few stores only */
+
+_Static_assert(sizeof(struct ghost_prio_table_hdr) == 64, "header is one cache line");
+_Static_assert(sizeof(struct ghost_sched_item) == 64, "sched item is one cache line");
+_Static_assert(sizeof(struct ghost_work_class) == 64, "work class is one cache line");
+
+struct prio_stream {
+	int32_t scrape_all;	/* > 0: changes were lost, read every item */
+	int32_t entries[];
+};
+
+struct ghost_prio_table {
+	void *map;
+	size_t maplen;
+	int fd;
+	bool owner;
+	pid_t pid;
+	/* The geometry, copied and checked once (the agent's side trusts no
+	 * later change to the shared header). */
+	uint32_t si_num, si_off, wc_num, wc_off, st_cap, st_off;
+};
+
+/* One table per process: an agent finds it by this process's pid. */
+static int table_exists;
+
+static struct ghost_sched_item *item_at(const struct ghost_prio_table *pt, uint32_t sid)
+{
+	return (struct ghost_sched_item *)((char *)pt->map + pt->si_off) + sid;
+}
+
+static struct ghost_work_class *class_at(const struct ghost_prio_table *pt, uint32_t wcid)
+{
+	return (struct ghost_work_class *)((char *)pt->map + pt->wc_off) + wcid;
+}
+
+static struct prio_stream *stream_of(const struct ghost_prio_table *pt)
+{
+	return (struct prio_stream *)((char *)pt->map + pt->st_off);
+}
+
+/* ---- the seqcount ---- */
+
+static uint32_t write_begin(struct ghost_sched_item *si)
+{
+	uint32_t s = __atomic_load_n(&si->seqcount, __ATOMIC_RELAXED);
+
+	for (;;) {
+		/* Odd: another writer (of this process) is inside; it leaves after
+		 * a few stores. */
+		if (s & 1) {
+			__builtin_ia32_pause();
+			s = __atomic_load_n(&si->seqcount, __ATOMIC_RELAXED);
+			continue;
+		}
+		/* Acquire: our field stores stay after the odd value. */
+		if (__atomic_compare_exchange_n(&si->seqcount, &s, s + 1, true, __ATOMIC_ACQUIRE,
+						__ATOMIC_RELAXED))
+			return s + 1;
+	}
+}
+
+static void write_end(struct ghost_sched_item *si, uint32_t begin)
+{
+	/* Release: a reader that sees the even value sees every field. */
+	__atomic_store_n(&si->seqcount, begin + 1, __ATOMIC_RELEASE);
+}
+
+/* Announces that item idx changed (a free cell near idx, else scrape_all). */
+static void mark_updated(struct ghost_prio_table *pt, uint32_t idx)
+{
+	struct prio_stream *s = stream_of(pt);
+
+	if (__atomic_load_n(&s->scrape_all, __ATOMIC_RELAXED) > 0) {
+		/* Already overflowed: the reader's full pass covers us. Release
+		 * orders our item write before the count it will see. */
+		__atomic_add_fetch(&s->scrape_all, 1, __ATOMIC_RELEASE);
+		return;
+	}
+	for (uint32_t i = 0; i <= MARK_RETRIES; i++) {
+		int32_t *cell = &s->entries[(idx + i) % pt->st_cap];
+		int32_t free_cell = STREAM_FREE;
+
+		if (__atomic_load_n(cell, __ATOMIC_RELAXED) == STREAM_FREE &&
+		    __atomic_compare_exchange_n(cell, &free_cell, (int32_t)idx, false,
+						__ATOMIC_RELEASE, __ATOMIC_RELAXED))
+			return;
+	}
+	__atomic_add_fetch(&s->scrape_all, 1, __ATOMIC_RELEASE);
+}
+
+/* ---- creating (the application) ---- */
+
+static size_t round_up(size_t v, size_t to)
+{
+	return (v + to - 1) / to * to;
+}
+
+int ghost_prio_table_create(const struct ghost_prio_table_opts *opts, struct ghost_prio_table **out)
+{
+	struct ghost_prio_table_opts o = { 0 };
+	struct ghost_prio_table *pt;
+	struct ghost_prio_table_hdr *hdr;
+	size_t size, page = (size_t)sysconf(_SC_PAGESIZE);
+	int expected = 0, err;
+
+	if (!opts || !out || !opts->sz)
+		return -EINVAL;
+	/* Options that grow: a smaller struct gets defaults for the rest. */
+	memcpy(&o, opts, opts->sz < sizeof(o) ? opts->sz : sizeof(o));
+	if (opts->sz > sizeof(o)) {
+		for (size_t i = sizeof(o); i < opts->sz; i++)
+			if (((const char *)opts)[i])
+				return -EINVAL;
+	}
+	if (!o.stream)
+		o.stream = DEFAULT_STREAM;
+	if (!o.items || o.items > MAX_ITEMS || !o.classes || o.classes > MAX_CLASSES ||
+	    o.stream > MAX_STREAM)
+		return -EINVAL;
+	if (!__atomic_compare_exchange_n(&table_exists, &expected, 1, false, __ATOMIC_ACQ_REL,
+					 __ATOMIC_RELAXED))
+		return -EEXIST;
+	pt = calloc(1, sizeof(*pt));
+	if (!pt) {
+		err = -ENOMEM;
+		goto fail;
+	}
+	pt->owner = true;
+	pt->pid = getpid();
+	pt->si_num = o.items;
+	pt->si_off = sizeof(*hdr);
+	pt->wc_num = o.classes;
+	pt->wc_off = pt->si_off + o.items * (uint32_t)sizeof(struct ghost_sched_item);
+	pt->st_cap = o.stream;
+	pt->st_off = pt->wc_off + o.classes * (uint32_t)sizeof(struct ghost_work_class);
+	size = pt->st_off + sizeof(struct prio_stream) + o.stream * sizeof(int32_t);
+	pt->maplen = round_up(size, page);
+	pt->fd = memfd_create(MEMFD_NAME, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (pt->fd < 0) {
+		err = -errno;
+		goto fail_free;
+	}
+	if (ftruncate(pt->fd, (off_t)pt->maplen) ||
+	    fcntl(pt->fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL)) {
+		err = -errno;
+		goto fail_close;
+	}
+	pt->map = mmap(NULL, pt->maplen, PROT_READ | PROT_WRITE, MAP_SHARED, pt->fd, 0);
+	if (pt->map == MAP_FAILED) {
+		err = -errno;
+		goto fail_close;
+	}
+	hdr = pt->map;
+	hdr->version = GHOST_PRIO_TABLE_VERSION;
+	hdr->maplen = (uint32_t)size;
+	hdr->si_num = pt->si_num;
+	hdr->si_off = pt->si_off;
+	hdr->wc_num = pt->wc_num;
+	hdr->wc_off = pt->wc_off;
+	hdr->st_cap = pt->st_cap;
+	hdr->st_off = pt->st_off;
+	for (uint32_t i = 0; i < o.items; i++)
+		item_at(pt, i)->sid = i;
+	for (uint32_t i = 0; i < o.stream; i++)
+		stream_of(pt)->entries[i] = STREAM_FREE;
+	/* Release, last: an agent that sees hdrlen sees a complete table. */
+	__atomic_store_n(&hdr->hdrlen, (uint16_t)sizeof(*hdr), __ATOMIC_RELEASE);
+	*out = pt;
+	return 0;
+
+fail_close:
+	close(pt->fd);
+fail_free:
+	free(pt);
+fail:
+	__atomic_store_n(&table_exists, 0, __ATOMIC_RELEASE);
+	return err;
+}
+
+void ghost_prio_table_destroy(struct ghost_prio_table *pt)
+{
+	if (!pt)
+		return;
+	if (!pt->owner) {
+		ghost_prio_table_detach(pt);
+		return;
+	}
+	munmap(pt->map, pt->maplen);
+	close(pt->fd);
+	free(pt);
+	__atomic_store_n(&table_exists, 0, __ATOMIC_RELEASE);
+}
+
+int ghost_prio_table_set_class(struct ghost_prio_table *pt, const struct ghost_work_class *wc)
+{
+	struct ghost_work_class *dst;
+
+	if (!pt || !pt->owner || !wc || wc->id >= pt->wc_num)
+		return -EINVAL;
+	if ((wc->flags & GHOST_WORK_CLASS_ONESHOT) && (wc->flags & GHOST_WORK_CLASS_REPEATING))
+		return -EINVAL;
+	dst = class_at(pt, wc->id);
+	/* Classes are read-only after set-up (as in ghost-userspace): no seqcount. */
+	__atomic_store_n(&dst->flags, wc->flags, __ATOMIC_RELAXED);
+	__atomic_store_n(&dst->qos, wc->qos, __ATOMIC_RELAXED);
+	__atomic_store_n(&dst->exectime, wc->exectime, __ATOMIC_RELAXED);
+	__atomic_store_n(&dst->period, wc->period, __ATOMIC_RELAXED);
+	__atomic_store_n(&dst->id, wc->id, __ATOMIC_RELEASE);
+	return 0;
+}
+
+int ghost_prio_table_set_item(struct ghost_prio_table *pt, uint32_t sid,
+			      const struct ghost_sched_item *si)
+{
+	struct ghost_sched_item *dst;
+	uint32_t begin;
+
+	if (!pt || !pt->owner || !si || sid >= pt->si_num || si->wcid >= pt->wc_num)
+		return -EINVAL;
+	dst = item_at(pt, sid);
+	begin = write_begin(dst);
+	__atomic_store_n(&dst->sid, sid, __ATOMIC_RELAXED);
+	__atomic_store_n(&dst->wcid, si->wcid, __ATOMIC_RELAXED);
+	__atomic_store_n(&dst->gpid, si->gpid, __ATOMIC_RELAXED);
+	__atomic_store_n(&dst->flags, si->flags, __ATOMIC_RELAXED);
+	__atomic_store_n(&dst->deadline, si->deadline, __ATOMIC_RELAXED);
+	write_end(dst, begin);
+	mark_updated(pt, sid);
+	return 0;
+}
+
+static int mark(struct ghost_prio_table *pt, uint32_t sid, bool runnable)
+{
+	struct ghost_sched_item *si;
+	uint32_t begin, f;
+
+	if (!pt || !pt->owner || sid >= pt->si_num)
+		return -EINVAL;
+	si = item_at(pt, sid);
+	begin = write_begin(si);
+	f = __atomic_load_n(&si->flags, __ATOMIC_RELAXED);
+	f = runnable ? f | GHOST_SCHED_ITEM_RUNNABLE : f & ~GHOST_SCHED_ITEM_RUNNABLE;
+	__atomic_store_n(&si->flags, f, __ATOMIC_RELAXED);
+	write_end(si, begin);
+	mark_updated(pt, sid);
+	return 0;
+}
+
+int ghost_prio_table_mark_runnable(struct ghost_prio_table *pt, uint32_t sid)
+{
+	return mark(pt, sid, true);
+}
+
+int ghost_prio_table_mark_idle(struct ghost_prio_table *pt, uint32_t sid)
+{
+	return mark(pt, sid, false);
+}
+
+bool ghost_prio_table_is_runnable(const struct ghost_prio_table *pt, uint32_t sid)
+{
+	if (!pt || sid >= pt->si_num)
+		return false;
+	return __atomic_load_n(&item_at(pt, sid)->flags, __ATOMIC_ACQUIRE) &
+	       GHOST_SCHED_ITEM_RUNNABLE;
+}
+
+/* ---- attaching (the agent) ---- */
+
+/* The number of pid's descriptor of its table (/proc/PID/fd), or a negative errno. */
+static int find_fd(pid_t pid)
+{
+	static const char want[] = "/memfd:" MEMFD_NAME;
+	char dir[32], link[64], target[128];
+	struct dirent *de;
+	int found = -ENOENT;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)pid);
+	d = opendir(dir);
+	if (!d)
+		return errno == EACCES || errno == EPERM ? -EACCES : -ENOENT;
+	while ((de = readdir(d))) {
+		char *end;
+		long fd = strtol(de->d_name, &end, 10);
+		ssize_t n;
+
+		if (*end || end == de->d_name || fd < 0 || fd > 1 << 30)
+			continue;
+		snprintf(link, sizeof(link), "/proc/%d/fd/%ld", (int)pid, fd);
+		n = readlink(link, target, sizeof(target) - 1);
+		if (n <= 0)
+			continue;
+		target[n] = 0;
+		/* "/memfd:ghost-prio-table (deleted)" */
+		if (strncmp(target, want, sizeof(want) - 1) ||
+		    (target[sizeof(want) - 1] != ' ' && target[sizeof(want) - 1] != 0))
+			continue;
+		found = (int)fd;
+		break;
+	}
+	closedir(d);
+	return found;
+}
+
+/* Does the shared header describe a table that fits in size bytes? */
+static int check_geometry(struct ghost_prio_table *pt, const struct ghost_prio_table_hdr *hdr,
+			  size_t size)
+{
+	uint64_t si_end, wc_end, st_end;
+
+	if (__atomic_load_n(&hdr->hdrlen, __ATOMIC_ACQUIRE) != sizeof(*hdr))
+		return -EAGAIN;	/* not initialised yet */
+	pt->si_num = hdr->si_num;
+	pt->si_off = hdr->si_off;
+	pt->wc_num = hdr->wc_num;
+	pt->wc_off = hdr->wc_off;
+	pt->st_cap = hdr->st_cap;
+	pt->st_off = hdr->st_off;
+	if (hdr->version != GHOST_PRIO_TABLE_VERSION || hdr->maplen > size)
+		return -EPROTO;
+	if (!pt->si_num || pt->si_num > MAX_ITEMS || !pt->wc_num || pt->wc_num > MAX_CLASSES ||
+	    !pt->st_cap || pt->st_cap > MAX_STREAM)
+		return -EPROTO;
+	if (pt->si_off % 64 || pt->wc_off % 64 || pt->st_off % 64 || pt->si_off < sizeof(*hdr))
+		return -EPROTO;
+	si_end = (uint64_t)pt->si_off + (uint64_t)pt->si_num * sizeof(struct ghost_sched_item);
+	wc_end = (uint64_t)pt->wc_off + (uint64_t)pt->wc_num * sizeof(struct ghost_work_class);
+	st_end = (uint64_t)pt->st_off + sizeof(struct prio_stream) +
+		 (uint64_t)pt->st_cap * sizeof(int32_t);
+	if (si_end > size || wc_end > size || st_end > size)
+		return -EPROTO;
+	return 0;
+}
+
+int ghost_prio_table_attach(pid_t pid, struct ghost_prio_table **out)
+{
+	struct ghost_prio_table *pt;
+	char path[64];
+	struct stat st;
+	int err, seals, fd;
+
+	if (pid <= 0 || !out)
+		return -EINVAL;
+	fd = find_fd(pid);
+	if (fd < 0)
+		return fd;
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int)pid, fd);
+	pt = calloc(1, sizeof(*pt));
+	if (!pt)
+		return -ENOMEM;
+	pt->pid = pid;
+	pt->fd = open(path, O_RDWR | O_CLOEXEC);
+	if (pt->fd < 0) {
+		err = errno == EACCES || errno == EPERM ? -EACCES : -ENOENT;
+		goto fail_free;
+	}
+	/* Unsealed, the owner could shrink the file under our mapping. */
+	seals = fcntl(pt->fd, F_GET_SEALS);
+	if (fstat(pt->fd, &st) || seals < 0 || !(seals & F_SEAL_SHRINK) ||
+	    st.st_size < (off_t)sizeof(struct ghost_prio_table_hdr) || st.st_size > (1LL << 32)) {
+		err = -EPROTO;
+		goto fail_close;
+	}
+	pt->maplen = (size_t)st.st_size;
+	pt->map = mmap(NULL, pt->maplen, PROT_READ | PROT_WRITE, MAP_SHARED, pt->fd, 0);
+	if (pt->map == MAP_FAILED) {
+		err = -errno;
+		goto fail_close;
+	}
+	err = check_geometry(pt, pt->map, pt->maplen);
+	if (err) {
+		munmap(pt->map, pt->maplen);
+		goto fail_close;
+	}
+	*out = pt;
+	return 0;
+
+fail_close:
+	close(pt->fd);
+fail_free:
+	free(pt);
+	return err;
+}
+
+void ghost_prio_table_detach(struct ghost_prio_table *pt)
+{
+	if (!pt)
+		return;
+	if (pt->owner) {
+		ghost_prio_table_destroy(pt);
+		return;
+	}
+	munmap(pt->map, pt->maplen);
+	close(pt->fd);
+	free(pt);
+}
+
+uint32_t ghost_prio_table_items(const struct ghost_prio_table *pt)
+{
+	return pt ? pt->si_num : 0;
+}
+
+uint32_t ghost_prio_table_classes(const struct ghost_prio_table *pt)
+{
+	return pt ? pt->wc_num : 0;
+}
+
+pid_t ghost_prio_table_owner(const struct ghost_prio_table *pt)
+{
+	return pt ? pt->pid : 0;
+}
+
+int ghost_prio_table_read_item(const struct ghost_prio_table *pt, uint32_t sid,
+			       struct ghost_sched_item *out)
+{
+	const struct ghost_sched_item *si;
+
+	if (!pt || !out || sid >= pt->si_num)
+		return -EINVAL;
+	si = item_at(pt, sid);
+	for (int i = 0; i < READ_RETRIES; i++) {
+		/* Acquire: the fields are read after an even count... */
+		uint32_t begin = __atomic_load_n(&si->seqcount, __ATOMIC_ACQUIRE);
+
+		if (begin & 1) {
+			__builtin_ia32_pause();
+			continue;
+		}
+		/* ...and each with acquire, so the count is read again only after
+		 * them: unchanged means no writer was inside meanwhile. */
+		out->sid = __atomic_load_n(&si->sid, __ATOMIC_ACQUIRE);
+		out->wcid = __atomic_load_n(&si->wcid, __ATOMIC_ACQUIRE);
+		out->gpid = __atomic_load_n(&si->gpid, __ATOMIC_ACQUIRE);
+		out->flags = __atomic_load_n(&si->flags, __ATOMIC_ACQUIRE);
+		out->deadline = __atomic_load_n(&si->deadline, __ATOMIC_ACQUIRE);
+		out->seqcount = begin;
+		if (__atomic_load_n(&si->seqcount, __ATOMIC_RELAXED) == begin)
+			return 0;
+	}
+	return -EAGAIN;
+}
+
+int ghost_prio_table_read_class(const struct ghost_prio_table *pt, uint32_t wcid,
+				struct ghost_work_class *out)
+{
+	const struct ghost_work_class *wc;
+
+	if (!pt || !out || wcid >= pt->wc_num)
+		return -EINVAL;
+	wc = class_at(pt, wcid);
+	out->id = __atomic_load_n(&wc->id, __ATOMIC_ACQUIRE);
+	out->flags = __atomic_load_n(&wc->flags, __ATOMIC_RELAXED);
+	out->qos = __atomic_load_n(&wc->qos, __ATOMIC_RELAXED);
+	out->exectime = __atomic_load_n(&wc->exectime, __ATOMIC_RELAXED);
+	out->period = __atomic_load_n(&wc->period, __ATOMIC_RELAXED);
+	return out->id == wcid ? 0 : -EINVAL;
+}
+
+int ghost_prio_table_next_updated(struct ghost_prio_table *pt)
+{
+	struct prio_stream *s;
+	bool full = false;
+
+	if (!pt)
+		return -EINVAL;
+	s = stream_of(pt);
+	if (__atomic_load_n(&s->scrape_all, __ATOMIC_RELAXED) > 0) {
+		/* Acquire: pairs with the writers' release increments. */
+		__atomic_exchange_n(&s->scrape_all, 0, __ATOMIC_ACQUIRE);
+		full = true;
+	}
+	for (uint32_t i = 0; i < pt->st_cap; i++) {
+		/* Acquire: the item write announced by this cell is visible. */
+		int32_t idx = __atomic_load_n(&s->entries[i], __ATOMIC_ACQUIRE);
+
+		if (idx == STREAM_FREE)
+			continue;
+		/*
+		 * Only one writer can have filled the cell (its CAS from free), so
+		 * a plain store frees it; a writer that races with us is seen by
+		 * a later call.
+		 */
+		__atomic_store_n(&s->entries[i], STREAM_FREE, __ATOMIC_RELAXED);
+		if (full)
+			continue;
+		/* An index the table cannot hold: the stream is corrupt, so
+		 * whatever it said, everything may have changed. */
+		if (idx < 0 || (uint32_t)idx >= pt->si_num)
+			return GHOST_PRIO_TABLE_OVERFLOW;
+		return idx;
+	}
+	return full ? GHOST_PRIO_TABLE_OVERFLOW : GHOST_PRIO_TABLE_NO_UPDATES;
+}
