@@ -47,6 +47,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -514,6 +515,82 @@ static void bl_futex_cross_cpu_body(void)
 		 NAN);
 }
 
+/*
+ * A signal to a thread spinning on the other CPU: the floor under any preemption of a task
+ * that never calls in (the embedded kernel's is such a signal). Samples: tgkill -> the
+ * handler's first instruction, and the spinner's last progress -> its handler (CPU time the
+ * interruption itself takes from the spinner).
+ */
+static struct {
+	int64_t last, last_seen, handled;
+	pid_t tid;
+	uint32_t stop;
+} sg;
+
+static void sg_handler(int sig)
+{
+	int64_t t = now_ns();
+
+	(void)sig;
+	/* The spinner's last progress before it was interrupted: read here, before it
+	 * resumes and stamps again. */
+	STORE(sg.last_seen, LOAD(sg.last));
+	STORE(sg.handled, t);
+}
+
+static void *sg_spinner(void *arg)
+{
+	(void)arg;
+	pin_self(CPU_B);
+	STORE(sg.tid, gettid());
+	while (!LOAD(sg.stop))
+		STORE(sg.last, now_ns());
+	return NULL;
+}
+
+static void bl_signal_cross_cpu_body(void)
+{
+	struct sigaction sa = { .sa_handler = sg_handler }, old;
+	struct samples lat = { 0 }, lost = { 0 };
+	long n = n_iter / 10 < 200 ? 200 : n_iter / 10;
+	int sig = SIGRTMIN + 7;
+	pthread_t th;
+
+	if (n > 5000)
+		n = 5000;
+	sigemptyset(&sa.sa_mask);
+	sigaction(sig, &sa, &old);
+	pin_self(CPU_A);
+	if (pthread_create(&th, NULL, sg_spinner, NULL))
+		die("cannot start a thread");
+	while (!LOAD(sg.tid))
+		cpu_relax();
+	for (long i = 0; i < n_warm / 10 + n; i++) {
+		int64_t t0, until = now_ns() + 50000;
+
+		while (now_ns() < until)	/* the spinner is back at it */
+			cpu_relax();
+		STORE(sg.handled, 0);
+		t0 = now_ns();
+		syscall(SYS_tgkill, getpid(), sg.tid, sig);
+		while (!LOAD(sg.handled))
+			cpu_relax();
+		if (i >= n_warm / 10) {
+			s_add(&lat, (double)(LOAD(sg.handled) - t0));
+			s_add(&lost, (double)(LOAD(sg.handled) - LOAD(sg.last_seen)));
+		}
+	}
+	STORE(sg.stop, 1);
+	pthread_join(th, NULL);
+	sigaction(sig, &old, NULL);
+	row_time("baseline_signal_cross_cpu",
+		 "baseline: signal to a thread spinning on the other CPU (tgkill -> handler)", &lat,
+		 NULL, NAN);
+	row_time("baseline_signal_cpu_lost",
+		 "baseline: the spinner's CPU time a signal takes (last progress -> handler)",
+		 &lost, NULL, NAN);
+}
+
 static void run_baselines(void)
 {
 	progress("baselines");
@@ -521,6 +598,7 @@ static void run_baselines(void)
 	in_thread(bl_futex_same_cpu);
 	in_thread(bl_cacheline);
 	in_thread(bl_futex_cross_cpu_body);
+	in_thread(bl_signal_cross_cpu_body);
 }
 
 /* ---- memory ------------------------------------------------------------------------------------ */
@@ -1456,6 +1534,8 @@ static void note_unavail(struct row *r, long before)
 			    "heuristic; the measurement waited for it", CPU_B, n, n == 1 ? "" : "s");
 }
 
+static void preempt_phase(void);
+
 static void run_emu_ops(void)
 {
 	long u0;
@@ -1623,7 +1703,273 @@ static void run_emu_ops(void)
 		     &g.ovh, B_SYSCALL, NAN);
 	phase_fail(r, g.why, 0);
 
+	preempt_phase();
 	teardown_backend();
+}
+
+/*
+ * 6. Preempting a task of another process: a child process (this program, --preempt-child)
+ * has two ghost threads, a spinner that stamps the time into shared memory without pause and
+ * a task that stamps the time it starts running and yields at once. The spinner runs on CPU
+ * B; this agent commits the other task onto CPU B, which takes the spinner off with a signal
+ * (its own process's), and waits for the other task's stamp; then it puts the spinner back.
+ * Samples: commit -> the next task's first instruction, and the CPU time no task used, from
+ * the spinner's last stamp to that first instruction.
+ */
+struct preempt_shm {
+	int64_t spin_last;	/* the spinner's latest stamp */
+	int64_t next_run;	/* the other task: when it last started running */
+	int32_t tid[2];		/* spinner, other */
+	uint32_t exit;
+};
+
+static void *preempt_spin_main(void *arg)
+{
+	struct preempt_shm *shm = arg;
+
+	while (!LOAD(shm->exit))
+		STORE(shm->spin_last, now_ns());
+	return NULL;
+}
+
+static void *preempt_next_main(void *arg)
+{
+	struct preempt_shm *shm = arg;
+
+	while (!LOAD(shm->exit)) {
+		STORE(shm->next_run, now_ns());
+		ghost_yield();
+	}
+	return NULL;
+}
+
+static int preempt_child(const char *root, const char *id)
+{
+	struct ghost_enclave_opts eo = { .sz = sizeof(eo), .root = root };
+	struct ghost_thread *th[2];
+	struct preempt_shm *shm;
+	struct ghost_enclave *e;
+	char path[PATH_MAX];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/preempt.shm", root);
+	fd = open(path, O_RDWR);
+	if (fd < 0)
+		return 3;
+	shm = mmap(NULL, sizeof(*shm), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	eo.id = strtoull(id, NULL, 10);
+	eo.kernel = getenv("GHOST_KERNEL");
+	if (shm == MAP_FAILED || ghost_enclave_attach(&eo, &e))
+		return 4;
+	for (int i = 0; i < 2; i++) {
+		if (ghost_thread_create(e, &th[i], i ? preempt_next_main : preempt_spin_main, shm))
+			return 5;
+		STORE(shm->tid[i], ghost_thread_tid(th[i]));
+	}
+	for (int i = 0; i < 2; i++)
+		ghost_thread_join(th[i], NULL);
+	ghost_enclave_close(e);
+	return 0;
+}
+
+static void preempt_phase(void)
+{
+	struct {
+		int64_t gtid;
+		uint32_t seq;
+		int view;
+		const struct ghost_status_word *sw;
+	} pt[2] = { { 0 } };
+	struct samples lat = { 0 }, lost = { 0 };
+	char path[PATH_MAX], idbuf[32];
+	struct preempt_shm *shm;
+	struct row *r;
+	const char *why = NULL;
+	long need = n_warm + (n_iter < 5000 ? n_iter : 5000), got = 0, fails = 0;
+	int64_t deadline = now_ns() + 60000000000LL;
+	pid_t child;
+	int fd, st;
+
+	snprintf(path, sizeof(path), "%s/preempt.shm", g_root);
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	if (fd < 0 || ftruncate(fd, sizeof(*shm)))
+		die("cannot create %s: %s", path, strerror(errno));
+	shm = mmap(NULL, sizeof(*shm), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	if (shm == MAP_FAILED)
+		die("cannot map %s: %s", path, strerror(errno));
+	snprintf(idbuf, sizeof(idbuf), "%" PRIu64, ghost_enclave_id(E));
+	child = fork();
+	if (child < 0)
+		die("cannot fork: %s", strerror(errno));
+	if (child == 0) {
+		char *argv[] = { self_exe, "--preempt-child", g_root, idbuf, NULL };
+
+		/* Not pinned where this agent thread is. */
+		sched_setaffinity(0, sizeof(orig_affinity), &orig_affinity);
+		setenv("GHOST_KERNEL", K->name, 1);
+		execv(self_exe, argv);
+		_exit(127);
+	}
+	/* Both tasks' TASK_NEW, matched by the tids the child writes down. */
+	while (!pt[0].gtid || !pt[1].gtid) {
+		const struct ghost_msg *m;
+
+		while ((m = ghost_channel_peek(QA))) {
+			int64_t gtid = ghost_msg_gtid(m);
+
+			for (int i = 0; i < 2; i++) {
+				struct ghost_msg_payload_task_new p;
+
+				if (m->type != MSG_TASK_NEW || ghost_gtid_to_tid(gtid) != LOAD(shm->tid[i]))
+					continue;
+				ghost_msg_copy_payload(m, &p, sizeof(p));
+				pt[i].gtid = gtid;
+				pt[i].seq = m->seqnum;
+				pt[i].view = V_RUNNABLE;
+				pt[i].sw = ghost_sw_lookup(E, &p.sw_info);
+			}
+			ghost_channel_consume(QA, m);
+		}
+		if (now_ns() > deadline) {
+			why = "the child's tasks never arrived";
+			goto out;
+		}
+		usleep(100);
+	}
+	/* Alternately: the spinner onto CPU B (view ONCPU), then the other task over it. */
+	for (int which = 0; got < need;) {
+		const struct ghost_msg *m;
+		struct ghost_txn_opts o;
+		int64_t t0, before;
+
+		while ((m = ghost_channel_peek(QA))) {
+			for (int i = 0; i < 2; i++) {
+				if (ghost_msg_gtid(m) != pt[i].gtid)
+					continue;
+				pt[i].seq = m->seqnum;
+				if (m->type == MSG_TASK_PREEMPT || m->type == MSG_TASK_YIELD)
+					pt[i].view = V_RUNNABLE;
+			}
+			ghost_channel_consume(QA, m);
+		}
+		if (now_ns() > deadline) {
+			why = "timed out";
+			break;
+		}
+		/*
+		 * Messages still on their way, or not off its CPU yet: not now. The spinner
+		 * goes back only once the other task has yielded: preempted between its
+		 * stamp and its yield, it would yield again without a stamp next time.
+		 */
+		if (pt[which].view != V_RUNNABLE || !pt[which].sw ||
+		    ghost_sw_barrier(pt[which].sw) != pt[which].seq ||
+		    (which == 0 && pt[1].view != V_RUNNABLE)) {
+			cpu_relax();
+			continue;
+		}
+		o = txn_opts(pt[which].gtid, pt[which].seq);
+		o.commit_flags = COMMIT_AT_TXN_COMMIT;
+		before = LOAD(shm->next_run);
+		t0 = now_ns();
+		ghost_txn_open(E, CPU_B, &o);
+		if (ghost_txn_commit(E, CPU_B) != 1) {
+			if (++fails > 1000 + need)
+				why = ghost_txn_reason(ghost_txn_state(ghost_enclave_txn(E, CPU_B)));
+			if (why)
+				break;
+			continue;
+		}
+		pt[which].view = V_ONCPU;
+		if (which == 0) {
+			/* The spinner is back: wait for its stamps to move on. */
+			int64_t since = now_ns();
+
+			while (LOAD(shm->spin_last) < since && now_ns() < deadline)
+				cpu_relax();
+			which = 1;
+			continue;
+		}
+		while (LOAD(shm->next_run) == before && now_ns() < deadline)
+			cpu_relax();
+		if (got++ >= n_warm) {
+			int64_t run = LOAD(shm->next_run);
+
+			s_add(&lat, (double)(run - t0));
+			s_add(&lost, (double)(run - LOAD(shm->spin_last)));
+		}
+		which = 0;
+	}
+out:
+	STORE(shm->exit, 1);
+	/* Run both until they return (the spinner sees exit; the other one too). */
+	for (int i = 0; i < 2 && pt[i].gtid; i++) {
+		int64_t end = now_ns() + 5000000000LL;
+
+		while (waitpid(child, &st, WNOHANG) != child && now_ns() < end) {
+			const struct ghost_msg *m;
+			struct ghost_txn_opts o;
+
+			while ((m = ghost_channel_peek(QA))) {
+				for (int k = 0; k < 2; k++)
+					if (ghost_msg_gtid(m) == pt[k].gtid)
+						pt[k].seq = m->seqnum;
+				ghost_channel_consume(QA, m);
+			}
+			for (int k = 0; k < 2; k++) {
+				o = txn_opts(pt[k].gtid, pt[k].seq);
+				o.commit_flags = COMMIT_AT_TXN_COMMIT;
+				ghost_txn_open(E, CPU_B, &o);
+				ghost_txn_commit(E, CPU_B);
+			}
+			usleep(1000);
+		}
+		child = -1;
+		break;
+	}
+	if (child > 0) {
+		kill(child, SIGKILL);
+		waitpid(child, &st, 0);
+	}
+	munmap(shm, sizeof(*shm));
+	r = row_time("preempt_remote_process",
+		     "preempt a spinner of another process, run the next task on its CPU",
+		     &lat, B_FUTEX, 2.0);
+	phase_fail(r, why, fails);
+	row_note(r, "commit -> the next task's first instruction; the spinner is stopped by a "
+		    "signal of its own process");
+	{
+		struct row *sig = row_find("baseline_signal_cross_cpu");
+		struct row *own;
+
+		if (!r->failed && sig && !sig->failed) {
+			row_note(r, "of which the signal alone (baseline_signal_cross_cpu) %.2f us",
+				 sig->med / 1000);
+			/* What the embedded kernel adds to the signal: handler, lock, switch. */
+			own = row_new("preempt_beyond_signal",
+				      "preemption beyond the signal (handler -> next task runs)");
+			own->timed = true;
+			own->med = r->med - sig->med;
+			own->n = r->n;
+			own->target = 2.0;
+			snprintf(own->base, sizeof(own->base), "%s", B_FUTEX);
+			row_note(own, "median of preempt_remote_process minus median of "
+				      "baseline_signal_cross_cpu");
+		}
+	}
+	r = row_time("preempt_cpu_lost", "CPU time no task used per preemption (last spin -> next "
+		     "task runs)", &lost, B_FUTEX, NAN);
+	phase_fail(r, why, 0);
+	if (!r->failed) {
+		struct row *share = row_new("preempt_share_30us",
+					    "share of a CPU that switching costs at a 30 us slice");
+
+		share->value = 100.0 * r->med / (30000.0 + r->med);
+		share->unit = "%";
+		row_note(share, "one preemption per 30 us of running: lost / (30 us + lost), "
+			       "median lost %.2f us", r->med / 1000);
+	}
 }
 
 /* ---- macro: ghost-workload rpc under no agent, fifo-percpu, fifo-centralized ------------------ */
@@ -2016,6 +2362,8 @@ int main(int argc, char **argv)
 
 	if (argc == 3 && !strcmp(argv[1], "--rss-child"))
 		return rss_child(parse_long("--rss-child", argv[2], 1, 10000000));
+	if (argc == 4 && !strcmp(argv[1], "--preempt-child"))
+		return preempt_child(argv[2], argv[3]);
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
 		switch (c) {

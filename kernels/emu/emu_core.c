@@ -443,21 +443,23 @@ static void put_on_cpu(struct ghost_kenclave *ke, int cpu, struct emu_task *t, u
 	emu_park_wake(&t->park);
 }
 
-/* Takes t off its CPU's books (the caller has produced its message). */
-static void leave_cpu(struct ghost_kenclave *ke, struct emu_task *t)
+/* Takes t off its CPU's books; returns the time it left (the caller produces
+ * its message). */
+static int64_t leave_cpu(struct ghost_kenclave *ke, struct emu_task *t)
 {
 	struct emu_shared *sh = ke->sh;
 	struct emu_cpu *ec;
 	int64_t now = emu_now();
 
 	if (!cpu_ok(sh, t->cpu))
-		return;
+		return now;
 	ec = emu_cpu(sh, t->cpu);
 	t->runtime += (uint64_t)(now - t->oncpu_since);
 	if (ec->current == task_index(sh, t))
 		emu_set_current(ec, -1);
 	emu_tflags_clear(t, EMU_TF_PREEMPT_REQ | EMU_TF_ELIDE_PREEMPT);
 	trace(ke, t->cpu, t, 0);
+	return now;
 }
 
 static void drop_latch(struct ghost_kenclave *ke, struct emu_task *t)
@@ -535,12 +537,11 @@ bool emu_task_preempted(struct ghost_kenclave *ke, struct emu_task *t)
 		return false;
 	ec = emu_cpu(sh, cpu);
 	elide = t->flags & EMU_TF_ELIDE_PREEMPT;
-	leave_cpu(ke, t);
+	t->runnable_since = leave_cpu(ke, t);
 	/* An agent that woke on this CPU waits for exactly this moment. */
 	if (ec->agent_state == EMU_A_RUNNING)
 		emu_park_wake(&ec->agent_park);
 	set_state(t, EMU_T_RUNNABLE);
-	t->runnable_since = emu_now();
 	if (!elide) {
 		memset(&p, 0, sizeof(p));
 		p.gtid = (uint64_t)t->gtid;
@@ -583,16 +584,17 @@ void emu_task_stop(struct ghost_kenclave *ke, struct emu_task *t, uint16_t type,
 		struct ghost_msg_payload_task_departed departed;
 	} p;
 	uint16_t len = 0;
+	int64_t now = 0;
 
 	if (was_on)
-		leave_cpu(ke, t);
+		now = leave_cpu(ke, t);
 	else
 		drop_latch(ke, t);
 	if (ec && was_on)
 		seqnum = ++ec->cpu_seqnum;
 	set_state(t, new_state);
 	if (new_state == EMU_T_RUNNABLE)
-		t->runnable_since = emu_now();
+		t->runnable_since = now ? now : emu_now();
 	if (sw)
 		__atomic_store_n(&sw->runtime, t->runtime, __ATOMIC_RELAXED);
 	memset(&p, 0, sizeof(p));
