@@ -61,30 +61,50 @@
 
 /* ---- options --------------------------------------------------------------------------------- */
 
+#define MAX_LOADS 16
+
 static struct {
 	const char *kernel;
 	long iterations;	/* per operation, after the warm-up */
 	bool quick;
 	bool macro;
+	bool micro;		/* the operations (everything but the macro benchmark) */
 	bool json;
 	enum { PRIO_AUTO, PRIO_RT, PRIO_NORMAL } prio;	/* of the sleeping agent */
-} opt = { .kernel = NULL, .iterations = 0, .macro = true };
+	int loads[MAX_LOADS];	/* macro: offered loads, req/s */
+	int nloads;
+	double macro_seconds;	/* macro: measured seconds per point */
+	bool antagonist;	/* macro: also every point with an antagonist */
+	const char *svg;	/* macro: write the plot here */
+} opt = { .kernel = NULL, .iterations = 0, .macro = true, .micro = true,
+	  .loads = { 1000, 2000, 4000, 6000, 8000 }, .nloads = 5, .macro_seconds = 2.0,
+	  .antagonist = true };
 
 static const char usage_text[] =
-	"usage: " PROG " [--kernel K] [--iterations N] [--quick] [--no-macro]\n"
-	"                   [--prio {auto,rt,normal}] [--json]\n"
+	"usage: " PROG " [--kernel K] [--iterations N] [--quick] [--no-macro | --macro-only]\n"
+	"                   [--loads LIST] [--seconds S] [--slice-us N] [--no-antagonist]\n"
+	"                   [--svg FILE] [--prio {auto,rt,normal}] [--json]\n"
 	"\n"
 	"Measures the ghOSt paper's overhead table (message delivery, local and remote\n"
-	"schedule, group commit), global-agent throughput, agent memory and an rpc macro\n"
-	"benchmark on a kernel backend, next to baselines measured in the same run (null\n"
-	"system call, futex hand-off on one CPU, cache-line hand-off across CPUs). Every\n"
-	"figure is printed with its ratio to its baseline and the target of issue 5.\n"
+	"schedule, group commit, preemption), global-agent throughput, agent memory, and\n"
+	"the rpc macro benchmark (p50/p99/p99.9 against offered load under plain Linux\n"
+	"threads and each policy) on a kernel backend, next to baselines measured in the\n"
+	"same run (null system call, futex hand-off on one CPU, cache-line hand-off and a\n"
+	"signal across CPUs). Every figure is printed with its ratio to its baseline and\n"
+	"its target.\n"
 	"\n"
 	"  --kernel K        kernel backend (default: $GHOST_KERNEL, else emu)\n"
 	"  --iterations N    iterations per operation after the warm-up (default 20000;\n"
 	"                    100..10000000)\n"
 	"  --quick           a smoke run: few iterations, short throughput windows, no macro\n"
-	"  --no-macro        skip the rpc macro benchmark (about 25 s)\n"
+	"  --no-macro        skip the rpc macro benchmark (several minutes)\n"
+	"  --macro-only      only the rpc macro benchmark\n"
+	"  --loads LIST      macro: offered loads in requests/s, comma-separated\n"
+	"                    (default 1000,2000,4000,6000,8000)\n"
+	"  --seconds S       macro: seconds measured per point (default 2; 0.2..600)\n"
+	"  --slice-us N      macro: shinjuku's time slice (default 50)\n"
+	"  --no-antagonist   macro: skip the runs beside a low-priority antagonist\n"
+	"  --svg FILE        macro: write p99 against load (log scale) as an SVG plot\n"
 	"  --prio MODE       the sleeping (per-CPU) agents: auto = SCHED_FIFO where\n"
 	"                    permitted, else normal (the default, as ghost-agent); rt =\n"
 	"                    SCHED_FIFO or exit 1; normal. The spinning global agent and\n"
@@ -213,6 +233,8 @@ static double s_quantile(const double *sorted, size_t n, double q)
 
 /* ---- result rows ------------------------------------------------------------------------------ */
 
+struct macro_cfg;
+
 struct row {
 	char name[64];		/* stable identifier */
 	char label[112];	/* for people */
@@ -225,11 +247,15 @@ struct row {
 	double value;		/* non-time rows (NAN if unused) */
 	const char *unit;
 	double thr, offered;	/* macro rows */
+	const struct macro_cfg *macro;	/* macro rows: the scheduler */
+	bool antagonist;	/* macro and headline rows */
+	double antag_cpus;
+	bool headline, below_saturation;
 	char note[320];
 	bool failed;
 };
 
-#define MAX_ROWS 64
+#define MAX_ROWS 256
 static struct row rows[MAX_ROWS];
 static int nrows;
 
@@ -246,7 +272,7 @@ static struct row *row_new(const char *name, const char *label)
 	r->med = r->p99 = r->min = r->p999 = NAN;
 	r->target = NAN;
 	r->value = NAN;
-	r->thr = r->offered = NAN;
+	r->thr = r->offered = r->antag_cpus = NAN;
 	r->target_on = "ratio";
 	return r;
 }
@@ -1972,7 +1998,32 @@ out:
 	}
 }
 
-/* ---- macro: ghost-workload rpc under no agent, fifo-percpu, fifo-centralized ------------------ */
+/* ---- macro: the rpc benchmark ------------------------------------------------------------------- */
+
+/*
+ * The headline: the ghOSt paper's RocksDB experiment in miniature. ghost-workload's rpc
+ * pattern (an open-loop generator pinned to CPU A, 8 workers, 99.5% 4 us / 0.5% 10 ms) at
+ * several offered loads, under plain Linux threads and each policy, all in one run and
+ * interleaved (every load runs every scheduler before the next load), with and without a
+ * low-priority antagonist. Each point is its own ghost-agent and ghost-workload process.
+ */
+struct macro_cfg {
+	const char *name;	/* row and plot name */
+	const char *policy;	/* NULL: plain Linux threads */
+	bool worker_cpus;	/* Linux: only on the CPUs the enclave gives its tasks */
+	bool prio_table;	/* the workload publishes a PrioTable */
+	const char *slice_us;	/* --time-slice, or NULL */
+};
+
+static char slice_arg[32] = "50";
+static const struct macro_cfg macro_cfgs[] = {
+	{ "linux", NULL, false, false, NULL },
+	{ "linux-cpu-b", NULL, true, false, NULL },
+	{ "fifo-percpu", "fifo-percpu", false, false, NULL },
+	{ "fifo-centralized", "fifo-centralized", false, false, NULL },
+	{ "shinjuku", "shinjuku", false, true, slice_arg },
+};
+#define NMACRO_CFGS ((int)(sizeof(macro_cfgs) / sizeof(macro_cfgs[0])))
 
 static double json_num(const char *json, const char *key)
 {
@@ -1996,26 +2047,110 @@ static bool agent_online(const char *root, const char *id)
 	return run_capture(argv, out, sizeof(out), 5000, true) == 0 && atoi(out) == 1;
 }
 
-static void macro_one(const char *config, const char *macro_root, int rate, double seconds,
-		      int threads)
+static const char *prio_name(void)
 {
-	char root[PATH_MAX];
-	char wl[PATH_MAX + 16], ag[PATH_MAX + 16], rate_s[16], dur_s[16], thr_s[16], cpus[32];
-	char name[64], label[112], out[4096];
-	const char *id = "1";
-	pid_t agent = -1;
-	struct row *r;
+	return opt.prio == PRIO_RT ? "rt" : opt.prio == PRIO_NORMAL ? "normal" : "auto";
+}
+
+/* Starts ghost-agent for one point; -1 (row failed) if it did not come online. */
+static pid_t macro_agent(const struct macro_cfg *c, const char *root, struct row *r)
+{
+	char ag[PATH_MAX + 16], cpus[32];
+	char *argv[24] = { ag, "--policy", (char *)c->policy, "--cpus", cpus, "--kernel",
+			   (char *)K->name, "--enclave", "1", "--root", (char *)root, "--prio",
+			   (char *)prio_name(), "--global-cpu", NULL };
+	char gcpu[16];
+	int64_t end = now_ns() + 10000000000LL;
+	int a = 13, st;
+	pid_t agent;
+
+	snprintf(ag, sizeof(ag), "%s/ghost-agent", bin_dir);
+	snprintf(cpus, sizeof(cpus), "%d,%d", CPU_A, CPU_B);
+	snprintf(gcpu, sizeof(gcpu), "%d", CPU_A);
+	if (strcmp(c->policy, "fifo-percpu")) {
+		argv[a++] = "--global-cpu";
+		argv[a++] = gcpu;
+	}
+	if (c->slice_us) {
+		argv[a++] = "--time-slice";
+		argv[a++] = (char *)c->slice_us;
+	}
+	argv[a++] = "--quiet";
+	argv[a] = NULL;
+	agent = fork();
+	if (agent == 0) {
+		int devnull = open("/dev/null", O_RDWR);
+
+		if (devnull >= 0) {
+			dup2(devnull, 0);
+			dup2(devnull, 1);
+		}
+		sched_setaffinity(0, sizeof(orig_affinity), &orig_affinity);
+		execv(ag, argv);
+		_exit(127);
+	}
+	if (agent < 0) {
+		r->failed = true;
+		row_note(r, "cannot start ghost-agent");
+		return -1;
+	}
+	while (now_ns() < end) {
+		if (waitpid(agent, &st, WNOHANG) == agent)
+			break;
+		if (agent_online(root, "1"))
+			return agent;
+		usleep(20000);
+	}
+	r->failed = true;
+	row_note(r, "ghost-agent did not come online");
+	kill(agent, SIGKILL);
+	waitpid(agent, &st, 0);
+	return -1;
+}
+
+static void macro_stop_agent(pid_t agent, struct row *r)
+{
+	int64_t end = now_ns() + 10000000000LL;
 	int st;
 
+	kill(agent, SIGINT);
+	while (waitpid(agent, &st, WNOHANG) != agent) {
+		if (now_ns() > end) {
+			kill(agent, SIGKILL);
+			waitpid(agent, &st, 0);
+			row_note(r, "ghost-agent ignored SIGINT for 10 s and was killed");
+			return;
+		}
+		usleep(10000);
+	}
+}
+
+static void macro_one(const struct macro_cfg *c, const char *macro_root, int rate, bool antag)
+{
+	char root[PATH_MAX], wl[PATH_MAX + 16], rate_s[16], dur_s[16], gcpu[16], wcpu[16];
+	char name[64], label[112], out[8192];
+	char *argv[40];
+	pid_t agent = -1;
+	struct row *r;
+	int a = 0, st;
+
 	snprintf(wl, sizeof(wl), "%s/ghost-workload", bin_dir);
-	snprintf(ag, sizeof(ag), "%s/ghost-agent", bin_dir);
 	snprintf(rate_s, sizeof(rate_s), "%d", rate);
-	snprintf(dur_s, sizeof(dur_s), "%.1f", seconds);
-	snprintf(thr_s, sizeof(thr_s), "%d", threads);
-	snprintf(cpus, sizeof(cpus), "%d,%d", CPU_A, CPU_B);
-	snprintf(name, sizeof(name), "rpc_%d_%s", rate, config);
-	snprintf(label, sizeof(label), "rpc %d req/s, %s", rate, config);
+	snprintf(dur_s, sizeof(dur_s), "%.1f", opt.macro_seconds);
+	snprintf(gcpu, sizeof(gcpu), "%d", CPU_A);
+	snprintf(wcpu, sizeof(wcpu), "%d", CPU_B);
+	snprintf(name, sizeof(name), "rpc_%d_%s%s", rate, c->name, antag ? "_antagonist" : "");
+	snprintf(label, sizeof(label), "rpc %d req/s, %s%s", rate, c->name,
+		 antag ? ", with an antagonist" : "");
 	r = row_new(name, label);
+	r->timed = true;
+	r->unit = "req/s";
+	r->offered = rate;
+	r->macro = c;
+	r->antagonist = antag;
+	if (c != &macro_cfgs[0])
+		snprintf(r->base, sizeof(r->base), "rpc_%d_%s%s", rate, macro_cfgs[0].name,
+			 antag ? "_antagonist" : "");
 	/* A namespace of its own: an agent that had to be killed leaves nothing in the way. */
 	snprintf(root, sizeof(root), "%s/%s", macro_root, name);
 	if (mkdir(root, 0700) && errno != EEXIST) {
@@ -2023,89 +2158,55 @@ static void macro_one(const char *config, const char *macro_root, int rate, doub
 		row_note(r, "cannot create %s", root);
 		return;
 	}
-	r->timed = true;
-	r->unit = "req/s";
-	r->offered = rate;
-	if (strcmp(config, "no-ghost"))
-		snprintf(r->base, sizeof(r->base), "rpc_%d_no-ghost", rate);
-
-	if (strcmp(config, "no-ghost")) {
-		char *argv[] = { ag, "--policy", (char *)config, "--cpus", cpus, "--kernel",
-				 (char *)K->name, "--enclave", (char *)id, "--root", (char *)root,
-				 "--prio",
-				 opt.prio == PRIO_RT ? "rt" : opt.prio == PRIO_NORMAL ? "normal" : "auto",
-				 "--quiet", NULL };
-		int64_t end = now_ns() + 10000000000LL;
-		bool up = false;
-
-		agent = fork();
-		if (agent == 0) {
-			int devnull = open("/dev/null", O_RDWR);
-
-			if (devnull >= 0) {
-				dup2(devnull, 0);
-				dup2(devnull, 1);
-			}
-			execv(ag, argv);
-			_exit(127);
-		}
-		if (agent < 0) {
-			r->failed = true;
-			row_note(r, "cannot start ghost-agent");
-			return;
-		}
-		while (now_ns() < end) {
-			if (waitpid(agent, &st, WNOHANG) == agent) {
-				agent = -1;
-				break;
-			}
-			if ((up = agent_online(root, id)))
-				break;
-			usleep(20000);
-		}
-		if (!up) {
-			r->failed = true;
-			row_note(r, "ghost-agent did not come online");
-			if (agent > 0) {
-				kill(agent, SIGKILL);
-				waitpid(agent, &st, 0);
-			}
-			return;
+	if (c->policy && (agent = macro_agent(c, root, r)) < 0)
+		return;
+	argv[a++] = wl;
+	if (c->policy) {
+		argv[a++] = "--kernel";
+		argv[a++] = (char *)K->name;
+		argv[a++] = "--enclave";
+		argv[a++] = "1";
+		argv[a++] = "--root";
+		argv[a++] = root;
+	} else {
+		argv[a++] = "--no-ghost";
+		if (c->worker_cpus) {
+			argv[a++] = "--cpus";
+			argv[a++] = wcpu;
 		}
 	}
-	{
-		char *argv_ghost[] = { wl, "--kernel", (char *)K->name, "--enclave", (char *)id,
-				       "--root", (char *)root, "--threads", thr_s, "--pattern", "rpc",
-				       "--rate", rate_s, "--duration", dur_s, "--warmup", "0.5",
-				       "--json", NULL };
-		char *argv_plain[] = { wl, "--no-ghost", "--threads", thr_s, "--pattern", "rpc",
-				       "--rate", rate_s, "--duration", dur_s, "--warmup", "0.5",
-				       "--json", NULL };
-
-		st = run_capture(agent > 0 ? argv_ghost : argv_plain, out, sizeof(out),
-				 (int)(seconds * 1000) + 30000, false);
+	if (c->prio_table)
+		argv[a++] = "--prio-table";
+	if (antag) {
+		argv[a++] = "--antagonists";
+		argv[a++] = "1";
 	}
+	argv[a++] = "--threads";
+	argv[a++] = "8";
+	argv[a++] = "--pattern";
+	argv[a++] = "rpc";
+	argv[a++] = "--rate";
+	argv[a++] = rate_s;
+	argv[a++] = "--duration";
+	argv[a++] = dur_s;
+	argv[a++] = "--warmup";
+	argv[a++] = "0.5";
+	argv[a++] = "--generator-cpu";
+	argv[a++] = gcpu;
+	argv[a++] = "--json";
+	argv[a] = NULL;
+	st = run_capture(argv, out, sizeof(out), (int)(opt.macro_seconds * 1000) + 30000, false);
 	if (agent > 0) {
-		int64_t end = now_ns() + 10000000000LL;
-
-		kill(agent, SIGINT);
-		while (waitpid(agent, &st, WNOHANG) != agent) {
-			if (now_ns() > end) {
-				kill(agent, SIGKILL);
-				waitpid(agent, &st, 0);
-				row_note(r, "ghost-agent ignored SIGINT for 10 s and was killed");
-				break;
-			}
-			usleep(10000);
-		}
-		row_note(r, "ghost-agent --prio %s",
-			 opt.prio == PRIO_RT ? "rt" : opt.prio == PRIO_NORMAL ? "normal" : "auto");
+		macro_stop_agent(agent, r);
+		row_note(r, "ghost-agent --prio %s%s%s", prio_name(), c->slice_us ? " --time-slice " : "",
+			 c->slice_us ? c->slice_us : "");
 	}
 	r->thr = json_num(out, "throughput_rps");
 	r->value = r->thr;
 	r->med = json_num(out, "p50") * 1000;
 	r->p99 = json_num(out, "p99") * 1000;
 	r->p999 = json_num(out, "p99_9") * 1000;
+	r->antag_cpus = antag ? json_num(out, "antagonist_cpus") : NAN;
 	r->n = (size_t)fmax(0, json_num(out, "samples"));
 	if (isnan(r->thr) || isnan(r->med)) {
 		r->failed = true;
@@ -2113,15 +2214,65 @@ static void macro_one(const char *config, const char *macro_root, int rate, doub
 	} else if (strstr(out, "\"interrupted\":true")) {
 		row_note(r, "interrupted");
 	}
+	{
+		const char *lag = strstr(out, "\"generator_lag_us\"");
+
+		if (lag)
+			row_note(r, "load generator late by %.0f us at p99", json_num(lag, "p99"));
+	}
+	if (antag && !isnan(r->antag_cpus))
+		row_note(r, "antagonist got %.2f CPUs", r->antag_cpus);
+}
+
+/*
+ * The target, per load below plain Linux's saturation (its p99 under 1 ms, the ghOSt
+ * maintainers' threshold): shinjuku's p99 at most 0.1 x plain Linux threads' in the same
+ * run, with the same throughput and p50 at most 1.5 x.
+ */
+static void macro_headline(int rate, bool antag)
+{
+	char name[64], base[64], label[112];
+	struct row *sj, *lx, *r;
+
+	snprintf(name, sizeof(name), "rpc_%d_shinjuku%s", rate, antag ? "_antagonist" : "");
+	snprintf(base, sizeof(base), "rpc_%d_linux%s", rate, antag ? "_antagonist" : "");
+	sj = row_find(name);
+	lx = row_find(base);
+	if (!sj || !lx)
+		return;
+	snprintf(name, sizeof(name), "headline_%d%s", rate, antag ? "_antagonist" : "");
+	snprintf(label, sizeof(label), "shinjuku p99 / linux p99 at %d req/s%s", rate,
+		 antag ? ", antagonist" : "");
+	r = row_new(name, label);
+	r->unit = "x";
+	r->target = 0.1;
+	r->target_on = "value";
+	r->offered = rate;
+	r->antagonist = antag;
+	r->headline = true;
+	if (sj->failed || lx->failed || !(lx->p99 > 0)) {
+		r->failed = true;
+		row_note(r, "a run failed");
+		return;
+	}
+	r->value = sj->p99 / lx->p99;
+	r->below_saturation = lx->p99 < 1e6;
+	row_note(r, "p99 %.0f us vs %.0f us; p50 ratio %.2f (target <= 1.5); throughput %.0f vs "
+		    "%.0f req/s; %s",
+		 sj->p99 / 1e3, lx->p99 / 1e3, sj->med / lx->med, sj->thr, lx->thr,
+		 r->below_saturation ? "linux below saturation (p99 < 1 ms)"
+				     : "linux saturated (p99 >= 1 ms): outside the target's range");
+	if (!r->below_saturation)
+		r->target = NAN;
 }
 
 static void run_macro(void)
 {
-	static const int rates[] = { 1000, 2000, 4000 };
-	static const char *const configs[] = { "no-ghost", "fifo-percpu", "fifo-centralized" };
 	char root[300];
 
-	progress("rpc macro benchmark (about 25 s)");
+	progress("rpc macro benchmark: %d loads x %d schedulers x %d (about %.0f s)", opt.nloads,
+		 NMACRO_CFGS, opt.antagonist ? 2 : 1,
+		 opt.nloads * NMACRO_CFGS * (opt.antagonist ? 2 : 1) * (opt.macro_seconds + 1.5));
 	snprintf(root, sizeof(root), "%s/macro", g_root);
 	if (mkdir(root, 0700) && errno != EEXIST) {
 		struct row *r = row_new("rpc", "rpc macro benchmark");
@@ -2130,9 +2281,114 @@ static void run_macro(void)
 		row_note(r, "cannot create %s", root);
 		return;
 	}
-	for (size_t i = 0; i < sizeof(rates) / sizeof(rates[0]); i++)
-		for (size_t c = 0; c < sizeof(configs) / sizeof(configs[0]); c++)
-			macro_one(configs[c], root, rates[i], 2.0, 4);
+	for (int antag = 0; antag <= (opt.antagonist ? 1 : 0); antag++)
+		for (int i = 0; i < opt.nloads; i++)
+			for (int c = 0; c < NMACRO_CFGS; c++)
+				macro_one(&macro_cfgs[c], root, opt.loads[i], antag);
+	for (int antag = 0; antag <= (opt.antagonist ? 1 : 0); antag++)
+		for (int i = 0; i < opt.nloads; i++)
+			macro_headline(opt.loads[i], antag);
+}
+
+/* ---- the plot: p99 against offered load, log scale, a line per scheduler ----------------------- */
+
+static const char *const plot_colors[] = { "#222222", "#888888", "#1f77b4", "#ff7f0e", "#d62728" };
+
+static double plot_y(double us, double lo, double hi, double top, double height)
+{
+	double f = (log10(us) - log10(lo)) / (log10(hi) - log10(lo));
+
+	return top + height - f * height;
+}
+
+static void plot_panel(FILE *f, double x0, double y0, double w, double h, bool antag,
+		       double lo, double hi, int max_load)
+{
+	double left = x0 + 60, top = y0 + 30, pw = w - 80, ph = h - 80;
+
+	fprintf(f, "<text x=\"%.0f\" y=\"%.0f\" font-size=\"14\" text-anchor=\"middle\">%s</text>\n",
+		x0 + w / 2, y0 + 18, antag ? "with a low-priority antagonist" : "no antagonist");
+	fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"none\" "
+		   "stroke=\"#000\"/>\n", left, top, pw, ph);
+	for (double d = lo; d <= hi * 1.0001; d *= 10) {
+		double y = plot_y(d, lo, hi, top, ph);
+
+		fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>\n",
+			left, y, left + pw, y);
+		fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\" text-anchor=\"end\">%s</text>\n",
+			left - 5, y + 4, d >= 1000 ? (d >= 10000 ? (d >= 100000 ? "100 ms" : "10 ms")
+								  : "1 ms")
+						   : d >= 100 ? "100 us" : d >= 10 ? "10 us" : "1 us");
+	}
+	/* The saturation threshold of the target: p99 of 1 ms. */
+	fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#999\" "
+		   "stroke-dasharray=\"4 3\"/>\n", left, plot_y(1000, lo, hi, top, ph), left + pw,
+		plot_y(1000, lo, hi, top, ph));
+	for (int i = 0; i < opt.nloads; i++) {
+		double x = left + pw * opt.loads[i] / max_load;
+
+		fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\" text-anchor=\"middle\">%d</text>\n",
+			x, top + ph + 16, opt.loads[i]);
+	}
+	fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"12\" text-anchor=\"middle\">offered load "
+		   "(requests/s)</text>\n", left + pw / 2, top + ph + 36);
+	fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"12\" text-anchor=\"middle\" "
+		   "transform=\"rotate(-90 %.1f %.1f)\">p99 latency</text>\n",
+		x0 + 14, top + ph / 2, x0 + 14, top + ph / 2);
+	for (int c = 0; c < NMACRO_CFGS; c++) {
+		bool first = true;
+
+		fprintf(f, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\"%s points=\"",
+			plot_colors[c], macro_cfgs[c].worker_cpus ? " stroke-dasharray=\"6 3\"" : "");
+		for (int i = 0; i < opt.nloads; i++) {
+			char name[64];
+			const struct row *r;
+
+			snprintf(name, sizeof(name), "rpc_%d_%s%s", opt.loads[i], macro_cfgs[c].name,
+				 antag ? "_antagonist" : "");
+			r = row_find(name);
+			if (!r || r->failed || !(r->p99 > 0))
+				continue;
+			fprintf(f, "%s%.1f,%.1f", first ? "" : " ", left + pw * opt.loads[i] / max_load,
+				plot_y(fmin(fmax(r->p99 / 1e3, lo), hi), lo, hi, top, ph));
+			first = false;
+		}
+		fprintf(f, "\"/>\n");
+	}
+}
+
+static void write_svg(const char *path)
+{
+	double lo = 10, hi = 100000;	/* us */
+	int max_load = 0;
+	FILE *f;
+
+	if (!opt.nloads)
+		return;
+	for (int i = 0; i < opt.nloads; i++)
+		if (opt.loads[i] > max_load)
+			max_load = opt.loads[i];
+	max_load = max_load * 11 / 10;
+	f = fopen(path, "w");
+	if (!f)
+		die("cannot write %s: %s", path, strerror(errno));
+	fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"960\" height=\"420\" "
+		   "font-family=\"sans-serif\">\n<rect width=\"960\" height=\"420\" fill=\"#fff\"/>\n");
+	plot_panel(f, 0, 0, 480, 380, false, lo, hi, max_load);
+	if (opt.antagonist)
+		plot_panel(f, 480, 0, 480, 380, true, lo, hi, max_load);
+	for (int c = 0; c < NMACRO_CFGS; c++) {
+		double x = 70 + c * 170;
+
+		fprintf(f, "<line x1=\"%.0f\" y1=\"400\" x2=\"%.0f\" y2=\"400\" stroke=\"%s\" "
+			   "stroke-width=\"3\"%s/>\n", x, x + 24, plot_colors[c],
+			macro_cfgs[c].worker_cpus ? " stroke-dasharray=\"6 3\"" : "");
+		fprintf(f, "<text x=\"%.0f\" y=\"404\" font-size=\"12\">%s</text>\n", x + 30,
+			macro_cfgs[c].name);
+	}
+	fprintf(f, "</svg>\n");
+	if (fclose(f))
+		die("cannot write %s: %s", path, strerror(errno));
 }
 
 /* ---- output ------------------------------------------------------------------------------------ */
@@ -2203,13 +2459,24 @@ static void print_json(void)
 			json_str(r->unit);
 		else
 			printf("\"ns\"");
-		if (!isnan(r->offered)) {
+		if (r->macro) {
+			printf(",\"config\":");
+			json_str(r->macro->name);
 			printf(",\"offered_rps\":");
 			json_num_or_null(r->offered, 0);
 			printf(",\"throughput_rps\":");
 			json_num_or_null(r->thr, 1);
 			printf(",\"p999_ns\":");
 			json_num_or_null(r->p999, 1);
+			printf(",\"antagonist\":%s,\"antagonist_cpus\":",
+			       r->antagonist ? "true" : "false");
+			json_num_or_null(r->antag_cpus, 3);
+		}
+		if (r->headline) {
+			printf(",\"offered_rps\":");
+			json_num_or_null(r->offered, 0);
+			printf(",\"antagonist\":%s,\"below_saturation\":%s",
+			       r->antagonist ? "true" : "false", r->below_saturation ? "true" : "false");
 		}
 		printf(",\"failed\":%s,\"note\":", r->failed ? "true" : "false");
 		json_str(r->note);
@@ -2240,6 +2507,8 @@ static void fmt_value(char *buf, size_t len, const struct row *r)
 		snprintf(buf, len, "%.0f B", r->value);
 	else if (r->unit && !strcmp(r->unit, "txn/s"))
 		snprintf(buf, len, "%.0f txn/s", r->value);
+	else if (r->unit && !strcmp(r->unit, "x"))
+		snprintf(buf, len, "%.3fx", r->value);
 	else
 		snprintf(buf, len, "%.0f %s", r->value, r->unit ? r->unit : "");
 }
@@ -2269,6 +2538,8 @@ static void print_table(void)
 			snprintf(ratio, sizeof(ratio), "%.2fx", x);
 		if (isnan(r->target))
 			snprintf(target, sizeof(target), " ");
+		else if (!strcmp(r->target_on, "value") && r->unit && !strcmp(r->unit, "x"))
+			snprintf(target, sizeof(target), "<=%.1fx", r->target);
 		else if (!strcmp(r->target_on, "value"))
 			snprintf(target, sizeof(target), "<=%.0f", r->target);
 		else
@@ -2345,12 +2616,19 @@ static long parse_long(const char *name, const char *s, long lo, long hi)
 
 int main(int argc, char **argv)
 {
-	enum { OPT_KERNEL = 256, OPT_ITER, OPT_QUICK, OPT_NO_MACRO, OPT_JSON, OPT_PRIO };
+	enum { OPT_KERNEL = 256, OPT_ITER, OPT_QUICK, OPT_NO_MACRO, OPT_JSON, OPT_PRIO,
+	       OPT_MACRO_ONLY, OPT_LOADS, OPT_SECONDS, OPT_SLICE, OPT_NO_ANTAG, OPT_SVG };
 	static const struct option longopts[] = {
 		{ "kernel", required_argument, NULL, OPT_KERNEL },
 		{ "iterations", required_argument, NULL, OPT_ITER },
 		{ "quick", no_argument, NULL, OPT_QUICK },
 		{ "no-macro", no_argument, NULL, OPT_NO_MACRO },
+		{ "macro-only", no_argument, NULL, OPT_MACRO_ONLY },
+		{ "loads", required_argument, NULL, OPT_LOADS },
+		{ "seconds", required_argument, NULL, OPT_SECONDS },
+		{ "slice-us", required_argument, NULL, OPT_SLICE },
+		{ "no-antagonist", no_argument, NULL, OPT_NO_ANTAG },
+		{ "svg", required_argument, NULL, OPT_SVG },
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "prio", required_argument, NULL, OPT_PRIO },
 		{ "help", no_argument, NULL, 'h' },
@@ -2380,6 +2658,45 @@ int main(int argc, char **argv)
 		case OPT_NO_MACRO:
 			opt.macro = false;
 			break;
+		case OPT_MACRO_ONLY:
+			opt.micro = false;
+			break;
+		case OPT_LOADS: {
+			char buf[256], *save = NULL, *tok;
+
+			if (strlen(optarg) >= sizeof(buf))
+				bad_arg("--loads \"%s\" is too long", optarg);
+			strcpy(buf, optarg);
+			opt.nloads = 0;
+			for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+				if (opt.nloads == MAX_LOADS)
+					bad_arg("--loads: more than %d loads", MAX_LOADS);
+				opt.loads[opt.nloads++] = (int)parse_long("--loads", tok, 1, 10000000);
+			}
+			if (!opt.nloads)
+				bad_arg("--loads \"%s\" names no load", optarg);
+			break;
+		}
+		case OPT_SECONDS: {
+			char *end;
+
+			errno = 0;
+			opt.macro_seconds = strtod(optarg, &end);
+			if (errno || end == optarg || *end || !(opt.macro_seconds >= 0.2) ||
+			    opt.macro_seconds > 600)
+				bad_arg("bad value \"%s\" for --seconds (0.2..600)", optarg);
+			break;
+		}
+		case OPT_SLICE:
+			snprintf(slice_arg, sizeof(slice_arg), "%ld",
+				 parse_long("--slice-us", optarg, 1, 1000000));
+			break;
+		case OPT_NO_ANTAG:
+			opt.antagonist = false;
+			break;
+		case OPT_SVG:
+			opt.svg = optarg;
+			break;
 		case OPT_JSON:
 			opt.json = true;
 			break;
@@ -2406,6 +2723,10 @@ int main(int argc, char **argv)
 	}
 	if (optind < argc)
 		bad_arg("unexpected argument \"%s\"", argv[optind]);
+	if (!opt.micro && !opt.macro)
+		bad_arg("--macro-only and --no-macro (or --quick) leave nothing to measure");
+	if (opt.svg && !opt.macro)
+		bad_arg("--svg plots the macro benchmark, which --no-macro skips");
 	n_iter = opt.iterations ? opt.iterations : opt.quick ? 300 : 20000;
 	n_warm = n_iter / 10 < 50 ? 50 : n_iter / 10;
 	progress_on = isatty(2);
@@ -2450,15 +2771,24 @@ int main(int argc, char **argv)
 	}
 	signal(SIGALRM, on_alarm);
 	signal(SIGPIPE, SIG_IGN);
-	alarm(opt.quick ? 120 : 900);
+	alarm(opt.quick ? 120 : 900 + (unsigned)(opt.macro ? opt.nloads * NMACRO_CFGS * 2 *
+						      (opt.macro_seconds + 5) : 0));
 	atexit(cleanup_root);
 
-	run_baselines();
-	mem_rows();
-	setup_backend();
-	run_emu_ops();
+	if (opt.micro) {
+		run_baselines();
+		mem_rows();
+		setup_backend();
+		run_emu_ops();
+	} else {
+		snprintf(g_root, sizeof(g_root), "/tmp/ghost-bench.XXXXXX");
+		if (!mkdtemp(g_root))
+			die("cannot create a temporary directory: %s", strerror(errno));
+	}
 	if (opt.macro)
 		run_macro();
+	if (opt.svg)
+		write_svg(opt.svg);
 
 	if (opt.json) {
 		print_json();

@@ -39,12 +39,18 @@
 #define SJ_PAUSED 16			/* fifo_task.state: runnable, no work */
 #define SJ_ATTACH_FIRST_NS 10000000LL	/* a process without a table: look again */
 #define SJ_ATTACH_MAX_NS 1000000000LL	/* ...backing off up to once a second */
+/*
+ * A task whose item went idle usually gives its CPU up itself a moment later
+ * (it yields or blocks): forcing it off costs a preemption, far dearer than
+ * waiting for that. It is taken off only if it has not left this long after.
+ */
+#define SJ_IDLE_GRACE_NS 20000
 
 /* How soon a running task must leave its CPU (ghost-userspace's levels). */
 enum sj_unschedule {
 	SJ_KEEP = 0,	/* nothing pending */
 	SJ_COULD,	/* its item changed: it may yield the CPU to a waiting task */
-	SJ_MUST,	/* its item went idle: off the CPU this round */
+	SJ_MUST,	/* its item went idle: off the CPU once its grace is over */
 };
 
 /* A process whose threads we schedule, and its PrioTable if it has one. */
@@ -63,6 +69,7 @@ struct sj_task {
 	uint8_t qos;
 	bool has_work;			/* its item is runnable (true without an item) */
 	uint8_t unschedule;		/* enum sj_unschedule */
+	int64_t idle_since;		/* SJ_MUST: when its item went idle */
 };
 
 struct sj_cpu {
@@ -210,9 +217,12 @@ static void apply_item(struct shinjuku *sj, struct sj_proc *p, uint32_t sid)
 		}
 		break;
 	case FIFO_ONCPU:
-		/* Idle: off its CPU this round. New work after work: it may give
-		 * the CPU to a waiting task. */
+		/* Idle: off its CPU (after SJ_IDLE_GRACE_NS). New work after work:
+		 * it may give the CPU to a waiting task. */
 		t->unschedule = !t->has_work ? SJ_MUST : had_work ? SJ_COULD : SJ_KEEP;
+		if (t->unschedule == SJ_MUST && !had_work)
+			break;	/* still going idle: keep its first moment */
+		t->idle_since = ghost_now_ns();
 		break;
 	}
 }
@@ -479,7 +489,7 @@ static bool replaceable(struct shinjuku *sj, struct sj_cpu *cs, int pass, int64_
 	if (!cur)
 		return true;
 	if (cur->unschedule == SJ_MUST)
-		return true;
+		return now - cur->idle_since >= SJ_IDLE_GRACE_NS;
 	if (pass == 0 || !(top = peek(sj)))
 		return false;
 	if (top->qos != cur->qos)
@@ -530,6 +540,7 @@ static int global_schedule(struct shinjuku *sj)
 		struct sj_cpu *cs = &sj->cpu[cpu];
 
 		if (cs->current && !cs->next && cs->current->unschedule == SJ_MUST &&
+		    now - cs->current->idle_since >= SJ_IDLE_GRACE_NS &&
 		    !ghost_cpuset_test(&open, cpu) && open_txn(sj, cpu, GHOST_NULL_GTID, 0))
 			ghost_cpuset_set(&open, cpu);
 		else if (cs->current && !cs->next && cs->current->unschedule == SJ_COULD)
