@@ -48,6 +48,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -617,9 +618,60 @@ static void bl_signal_cross_cpu_body(void)
 		 &lost, NULL, NAN);
 }
 
+/*
+ * How often something else takes CPU B from a thread that wants it all, while CPU A is
+ * busy as a polling global agent keeps it (nice -20 where permitted): a spinner pinned to
+ * CPU B notes every gap of at least 200 us in its own progress (another thread or the host
+ * ran meanwhile). Whatever scheduler runs the workers, such a stall stops that CPU's work.
+ */
+static uint32_t stall_stop;
+
+static void *stall_poller(void *arg)
+{
+	(void)arg;
+	pin_self(CPU_A);
+	setpriority(PRIO_PROCESS, (id_t)gettid(), -20);
+	while (!LOAD(stall_stop))
+		cpu_relax();
+	return NULL;
+}
+
+static void bl_stalls_body(void)
+{
+	int64_t start, end, last, gap_total = 0, worst = 0;
+	double secs = opt.quick ? 0.3 : 3.0;
+	size_t n = 0;
+	pthread_t th;
+	struct row *r;
+
+	STORE(stall_stop, 0);
+	if (pthread_create(&th, NULL, stall_poller, NULL))
+		die("cannot start a thread");
+	pin_self(CPU_B);
+	start = last = now_ns();
+	end = start + (int64_t)(secs * 1e9);
+	for (int64_t t; (t = now_ns()) < end; last = t) {
+		if (t - last >= 200000) {
+			n++;
+			gap_total += t - last;
+			if (t - last > worst)
+				worst = t - last;
+		}
+	}
+	STORE(stall_stop, 1);
+	pthread_join(th, NULL);
+	r = row_new("env_stalls_cpu_b", "stalls of a CPU: another thread or the host took it >= 200 us");
+	r->value = (double)n / secs;
+	r->unit = "per s";
+	row_note(r, "CPU %d over %.1f s, CPU %d polling beside it: %zu stalls, %.2f%% of the time, "
+		    "longest %.2f ms", CPU_B, secs, CPU_A, n,
+		 100.0 * (double)gap_total / (double)(end - start), (double)worst / 1e6);
+}
+
 static void run_baselines(void)
 {
 	progress("baselines");
+	in_thread(bl_stalls_body);
 	bl_null_syscall();
 	in_thread(bl_futex_same_cpu);
 	in_thread(bl_cacheline);
