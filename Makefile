@@ -189,7 +189,7 @@ test-asan:
 test-tsan:
 	@$(MAKE) --no-print-directory BUILD=build/tsan SAN=tsan OPT=-O1 all
 	@TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" tests/run.sh \
-	    $(patsubst tests/%.c,build/tsan/tests/%,$(filter tests/test_stress%.c tests/test_channel%.c,$(TEST_SRCS)))
+	    $(addprefix build/tsan/tests/,$(shell grep -v '^\#' tests/tsan.list))
 
 # The sched_ext tier alone (a virtual machine; skipped where it cannot run).
 test-scx:

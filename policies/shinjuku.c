@@ -578,7 +578,9 @@ static int global_schedule(struct shinjuku *sj)
 			next->f.state = FIFO_ONCPU;
 			next->f.cpu = cpu;
 			next->f.prio_boost = false;
-			next->unschedule = SJ_KEEP;
+			/* Its item went idle while the commit was on its way. */
+			next->unschedule = next->has_work ? SJ_KEEP : SJ_MUST;
+			next->idle_since = now;
 			cs->last_commit = now;
 		}
 	}

@@ -47,10 +47,10 @@ fi
 echo "== build with ThreadSanitizer"
 if make -s -j"$jobs" BUILD=build/tsan SAN=tsan OPT=-O1 all >/dev/null; then
 	tsan_tests=()
-	for t in build/tsan/tests/test_channel build/tsan/tests/test_stress build/tsan/tests/test_cpuset \
-		build/tsan/tests/test_prio_table build/tsan/tests/test_preempt; do
-		[ -x "$t" ] && tsan_tests+=("$t")
-	done
+	while read -r name; do
+		case $name in '#'* | '') continue ;; esac
+		[ -x "build/tsan/tests/$name" ] && tsan_tests+=("build/tsan/tests/$name")
+	done <tests/tsan.list
 	tier "concurrency tests under TSan" env TSAN_OPTIONS="halt_on_error=1 suppressions=$PWD/tests/tsan.supp" \
 		tests/run.sh "${tsan_tests[@]}"
 else

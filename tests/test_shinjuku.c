@@ -8,8 +8,9 @@
  * and the antagonist runs; marked runnable again, the worker is back and the
  * antagonist stops. With ghost-workload: spinners with a PrioTable starve a
  * low-QoS antagonist under shinjuku but not under fifo-centralized (which
- * has no QoS); the rpc pattern through a PrioTable serves every request it
- * issued, the antagonist gets the idle time, and the agent reads the items.
+ * has no QoS); the rpc pattern through a PrioTable serves the requests it
+ * issues (none left waiting at the end), the antagonist gets the idle time,
+ * and the agent reads the items.
  * Every run: no sequence-number error, every TASK_NEW ended by TASK_DEAD.
  *
  * Needs CPUs 0 and 1 (skips otherwise). "test_shinjuku --app ROOT ID" is the
@@ -273,7 +274,11 @@ static void with_workload(void)
 	       test_json_num(json, "issued"), test_json_num(json, "completed"),
 	       test_json_num(json, "p99"), test_json_num(json, "antagonist_cpus"));
 	CHECK_EQ(test_json_num(json, "dropped"), 0);
-	CHECK_EQ(test_json_num(json, "completed"), test_json_num(json, "issued"));
+	/* Nothing waited long: a lost wake-up would leave a request behind for the rest of the
+	 * run (requests still in flight at the stop are a few milliseconds old at most). */
+	CHECK_MSG(test_json_num(json, "oldest_unfinished_us") < 100000, "%s", json);
+	CHECK_MSG(test_json_num(json, "completed") >= 0.95 * test_json_num(json, "issued"), "%s",
+		  json);
 	CHECK_MSG(test_json_num(json, "antagonist_cpus") > 0.2, "%s", json);
 	CHECK_MSG(counter_after(sum, "item updates ") > 1000, "%s", sum);
 }

@@ -314,6 +314,24 @@ static void test_bad_arguments(void)
 	BAD("--warmup", "--no-ghost", "--threads", "2", "--pattern", "spin", "--duration", "1",
 	    "--warmup", "-2");
 	BAD("--pattern", "--no-ghost", "--threads", "2", "--duration", "1");
+	BAD("--prio-table", "--enclave", "1", "--threads", "2", "--pattern", "block-wake",
+	    "--duration", "1", "--prio-table");
+	BAD("--prio-table", "--no-ghost", "--threads", "2", "--pattern", "rpc", "--duration", "1",
+	    "--prio-table");
+	BAD("--antagonists", "--no-ghost", "--threads", "2", "--pattern", "rpc", "--duration", "1",
+	    "--antagonists", "65");
+	BAD("--antagonists", "--no-ghost", "--threads", "2", "--pattern", "rpc", "--duration", "1",
+	    "--antagonists", "-1");
+	BAD("--cpus", "--enclave", "1", "--threads", "2", "--pattern", "rpc", "--duration", "1",
+	    "--cpus", "0");
+	BAD("--cpus", "--no-ghost", "--threads", "2", "--pattern", "rpc", "--duration", "1",
+	    "--cpus", "0-x");
+	BAD("--generator-cpu", "--no-ghost", "--threads", "2", "--pattern", "spin", "--duration",
+	    "1", "--generator-cpu", "0");
+	BAD("--generator-cpu", "--no-ghost", "--threads", "2", "--pattern", "rpc", "--duration",
+	    "1", "--generator-cpu", "4096");
+	BAD("--generator-prio", "--no-ghost", "--threads", "2", "--pattern", "rpc", "--duration",
+	    "1", "--generator-prio", "high");
 }
 
 static const char *const common_keys[] = {
@@ -377,7 +395,9 @@ static void test_block_wake(void)
 
 static void test_rpc(void)
 {
-	static const char *const keys[] = { "offered_rps", "completed", "throughput_rps", NULL };
+	static const char *const keys[] = { "offered_rps", "completed", "throughput_rps",
+					    "wait_us", "generator_lag_us", "oldest_unfinished_us",
+					    NULL };
 	struct output o;
 	double completed;
 
@@ -392,6 +412,23 @@ static void test_rpc(void)
 	check_latency(o.out);
 	/* Half a percent of requests take 10 ms: the tail must show it. */
 	CHECK_MSG(json_num(o.out, "p99_9") >= 10000, "p99.9 below 10 ms: %s", o.out);
+	/* Whatever was unfinished at the stop arrived within the run. */
+	CHECK(json_num(o.out, "oldest_unfinished_us") <= 1e6 * json_num(o.out, "duration_s") + 1e6);
+}
+
+/* Plain threads on one CPU beside a SCHED_IDLE antagonist, the generator pinned. */
+static void test_rpc_antagonist(void)
+{
+	struct output o;
+	double cpus;
+
+	RUN(&o, "--no-ghost", "--threads", "2", "--pattern", "rpc", "--duration", "1", "--rate",
+	    "1000", "--cpus", "0", "--generator-cpu", "0", "--antagonists", "1", "--json");
+	CHECK_MSG(o.status == 0, "exited %d: %s", o.status, o.err);
+	CHECK_MSG(json_num(o.out, "completed") > 500, "%s", o.out);
+	cpus = json_num(o.out, "antagonist_cpus");
+	/* It gets what the workers leave of CPU 0 (most of it), never more than one CPU. */
+	CHECK_MSG(cpus > 0.3 && cpus < 1.05, "antagonist got %.3f CPUs: %s", cpus, o.out);
 }
 
 /* The table form, with a warmup and a custom service mix. */
@@ -433,6 +470,7 @@ int main(void)
 	test_spin();
 	test_block_wake();
 	test_rpc();
+	test_rpc_antagonist();
 	printf("test_workload: ok\n");
 	return 0;
 }

@@ -589,6 +589,8 @@ struct worker {
 	/* rpc: the request the generator handed us (valid once mail_seq moved) */
 	int64_t mail_arrival, mail_service;
 	uint32_t mail_seq;
+	uint32_t mail_taken;		/* mail_seq of the last request we took out */
+	int64_t cur_arrival;		/* arrival of the request in hand, 0 = none */
 } __attribute__((aligned(64)));
 
 struct request {
@@ -966,6 +968,7 @@ static bool next_request(struct workload *w, struct worker *me, struct request *
 		if (__atomic_load_n(&me->mail_seq, __ATOMIC_ACQUIRE) != seen) {
 			r->arrival_ns = __atomic_load_n(&me->mail_arrival, __ATOMIC_RELAXED);
 			r->service_ns = __atomic_load_n(&me->mail_service, __ATOMIC_RELAXED);
+			me->mail_taken = seen + 1;
 			return true;
 		}
 	}
@@ -1070,11 +1073,13 @@ static void run_rpc(struct worker *me)
 	while (next_request(w, me, &r)) {
 		int64_t begin = ghost_now_ns(), now = begin;
 
+		me->cur_arrival = r.arrival_ns;
 		/* Busy-wait: the request's CPU work. */
 		while (now - begin < r.service_ns && !stopping(w))
 			now = ghost_now_ns();
 		if (now - begin < r.service_ns)
-			break;
+			break;	/* cut by the end of the run: still in hand */
+		me->cur_arrival = 0;
 		if (r.arrival_ns >= w->measure_ns) {
 			hist_add(me->wait, begin - r.arrival_ns);
 			hist_add(me->lat, now - r.arrival_ns);
@@ -1324,10 +1329,41 @@ struct results {
 	struct hist *lat;		/* merged, or NULL */
 	struct hist *wait;		/* rpc: merged waits, or NULL */
 	uint64_t antagonist_units;	/* spin chunks the antagonists did */
+	double oldest_unfinished_us;	/* rpc: age at the stop of the oldest unfinished request */
 	int enter_failed;		/* workers that never entered the enclave */
 	int enter_err;			/* the first one's reason */
 	int released;			/* workers the enclave let go during the run */
 };
+
+/*
+ * The arrival of the oldest request still unfinished when the run stopped (0 if none):
+ * waiting in the backlog, handed to a worker that never took it, or in a worker's hands.
+ * A request lost on the way (a wake-up that never came) shows here as a large age.
+ */
+static int64_t oldest_unfinished(const struct workload *w)
+{
+	const struct rpc_queue *q = &w->q;
+	int64_t oldest = 0;
+
+	if (w->o->pattern != PAT_RPC)
+		return 0;
+	if (q->ring && q->head != q->tail)
+		oldest = q->ring[q->head % RPC_QUEUE_CAP].arrival_ns;
+	for (int i = 0; i < w->nstarted; i++) {
+		const struct worker *me = &w->workers[i];
+		int64_t a = 0;
+
+		if (me->antagonist)
+			continue;
+		if (me->cur_arrival)
+			a = me->cur_arrival;
+		else if (me->mail_seq != me->mail_taken && me->mail_seq)
+			a = me->mail_arrival;
+		if (a && (!oldest || a < oldest))
+			oldest = a;
+	}
+	return oldest;
+}
 
 static int collect(const struct workload *w, struct results *r)
 {
@@ -1335,6 +1371,13 @@ static int collect(const struct workload *w, struct results *r)
 
 	memset(r, 0, sizeof(*r));
 	r->window_s = window > 0 ? (double)window / 1e9 : 0;
+	{
+		int64_t oldest = oldest_unfinished(w);
+
+		r->oldest_unfinished_us = oldest ? (double)(w->stop_ns - oldest) / 1e3 : 0;
+		if (r->oldest_unfinished_us < 0)
+			r->oldest_unfinished_us = 0;
+	}
 	if (w->o->pattern != PAT_SPIN && !(r->lat = calloc(1, sizeof(struct hist))))
 		return -ENOMEM;
 	if (w->o->pattern == PAT_RPC && !(r->wait = calloc(1, sizeof(struct hist))))
@@ -1416,8 +1459,9 @@ static void print_json(const struct workload *w, const struct results *r)
 		printf(",\"offered_rps\":%.1f,\"issued\":%" PRIu64 ",\"dropped\":%" PRIu64
 		       ",\"completed\":%" PRIu64 ",\"throughput_rps\":%.1f", o->rate, w->issued,
 		       w->dropped, r->total, per_s(r->total, r->window_s));
-		printf(",\"prio_table\":%s,\"generator_rt\":%s", w->pt ? "true" : "false",
-		       w->gen_class == SCHED_FIFO ? "true" : "false");
+		printf(",\"prio_table\":%s,\"generator_rt\":%s,\"oldest_unfinished_us\":%.1f",
+		       w->pt ? "true" : "false", w->gen_class == SCHED_FIFO ? "true" : "false",
+		       r->oldest_unfinished_us);
 		json_latency(r->lat);
 		printf(",\"wait_us\":{\"p50\":%.3f,\"p99\":%.3f},\"generator_lag_us\":{\"p50\":%.3f,"
 		       "\"p99\":%.3f,\"max\":%.3f}",
@@ -1485,6 +1529,7 @@ static void table_pattern(const struct workload *w, const struct results *r)
 		row("wait p99", "%12.2f us", hist_quantile(r->wait, 0.99) / 1e3);
 		row("generator lag", "%12.2f us    (p99 of how late requests were issued)",
 		    hist_quantile(w->gen_lag, 0.99) / 1e3);
+		row("oldest unfinished", "%12.2f us    (at the stop; 0 = none)", r->oldest_unfinished_us);
 		break;
 	}
 	if (w->o->antagonists)

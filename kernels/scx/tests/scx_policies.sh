@@ -1,11 +1,11 @@
 #!/bin/sh
-# kernels/scx/tests/scx_policies.sh - both policies schedule unmodified programs on the
+# kernels/scx/tests/scx_policies.sh - the policies schedule unmodified programs on the
 # sched_ext backend.
 #
 # Runs inside the sched_ext virtual machine (scripts/scx-tests.sh) as root, busybox sh,
 # with the static tools in /tests/bin ($GHOST_BIN to use others). For each policy,
-# fifo-percpu then fifo-centralized:
-#   1. starts `ghost-agent --kernel scx --policy P --cpus 1-3` (fifo-centralized with
+# fifo-percpu, fifo-centralized, then shinjuku:
+#   1. starts `ghost-agent --kernel scx --policy P --cpus 1-3` (the centralized ones with
 #      --time-slice 10000, so that a task that used 10 ms while others wait is preempted)
 #      and waits (at most START_S seconds) for its line "... enclave N, CPUs 1-3 ..."; then
 #      /sys/kernel/sched_ext/state must read "enabled" and /sys/kernel/sched_ext/root/ops
@@ -16,7 +16,10 @@
 #      runs with policy SCHED_EXT (7), a busy loop (20000 rounds of shell arithmetic), a
 #      sleep/wake loop (5 x sleep 0.05), two busy subshells forked and waited for; then
 #      `ghost-workload --kernel scx --enclave N --threads 4 --pattern spin --duration 1`
-#      (more threads than CPUs, so that they contend);
+#      (more threads than CPUs, so that they contend); for shinjuku also the rpc pattern
+#      through a PrioTable with a low-priority antagonist (`--pattern rpc --prio-table
+#      --antagonists 1`), whose JSON must show 90% of the issued requests completed and
+#      none left waiting for a second at the stop;
 #   3. stops the agent with SIGINT: it must exit 0 within STOP_S seconds and print its
 #      summary line ("summary: ... | msgs new N wakeup N blocked N preempt N yield N dead N
 #      ... | ... seqnum_errors N bad_msgs N"), in which new, wakeup, blocked, dead and
@@ -96,7 +99,7 @@ one_policy() {
 	policy=$1
 	alog=/tmp/$me.$policy.log
 	slice=""
-	[ "$policy" = fifo-centralized ] && slice="--time-slice 10000"
+	[ "$policy" != fifo-percpu ] && slice="--time-slice 10000"
 	say "$policy: starting ghost-agent --kernel scx --policy $policy --cpus 1-3${slice:+ $slice}"
 	# $slice is split into words on purpose.
 	start_agent "$alog" "$policy" --policy "$policy" --cpus 1-3 $slice
@@ -112,6 +115,21 @@ one_policy() {
 	run_ok "$policy" "fork/exit" $ctl sh -c 'loop() { i=0; while [ $i -lt 5000 ]; do i=$((i+1)); done; }; (loop) & a=$!; (loop) & b=$!; wait $a && wait $b'
 	run_ok "$policy" "ghost-workload spin" "$BIN/ghost-workload" --kernel scx --enclave "$enclave" \
 		--threads 4 --pattern spin --duration 1
+	if [ "$policy" = shinjuku ]; then
+		run_ok "$policy" "ghost-workload rpc with a PrioTable" "$BIN/ghost-workload" --kernel scx \
+			--enclave "$enclave" --threads 4 --pattern rpc --rate 200 --duration 2 \
+			--prio-table --antagonists 1 --json
+		issued=$(sed -n 's/.*"issued":\([0-9]*\).*/\1/p' "$log")
+		completed=$(sed -n 's/.*"completed":\([0-9]*\).*/\1/p' "$log")
+		oldest=$(sed -n 's/.*"oldest_unfinished_us":\([0-9]*\).*/\1/p' "$log")
+		# Requests in flight when the run stopped are fine; one left waiting for a
+		# second is a lost wake-up.
+		[ -n "$issued" ] && [ "$issued" -gt 0 ] && [ -n "$completed" ] &&
+			[ $((completed * 10)) -ge $((issued * 9)) ] && [ -n "$oldest" ] &&
+			[ "$oldest" -lt 1000000 ] ||
+			fail "$policy: rpc through a PrioTable: issued ${issued:-?}, completed ${completed:-?}, oldest unfinished ${oldest:-?} us"
+		say "$policy: rpc through a PrioTable: $completed of $issued requests completed, oldest unfinished at the stop ${oldest} us"
+	fi
 
 	stop_agent "$policy" "$alog"
 	check_summary "$policy" "$alog"
@@ -121,4 +139,5 @@ preflight ghost-agent ghostctl ghost-workload
 
 one_policy fifo-percpu
 one_policy fifo-centralized
+one_policy shinjuku
 say "passed"
