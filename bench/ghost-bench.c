@@ -63,6 +63,7 @@
 /* ---- options --------------------------------------------------------------------------------- */
 
 #define MAX_LOADS 16
+#define MAX_REPEAT 9
 
 static struct {
 	const char *kernel;
@@ -75,15 +76,17 @@ static struct {
 	int loads[MAX_LOADS];	/* macro: offered loads, req/s */
 	int nloads;
 	double macro_seconds;	/* macro: measured seconds per point */
+	int repeat;		/* macro: runs per point (medians are shown) */
 	bool antagonist;	/* macro: also every point with an antagonist */
 	const char *svg;	/* macro: write the plot here */
 } opt = { .kernel = NULL, .iterations = 0, .macro = true, .micro = true,
-	  .loads = { 1000, 2000, 4000, 6000, 8000 }, .nloads = 5, .macro_seconds = 2.0,
+	  .loads = { 1000, 2000, 4000, 6000, 8000 }, .nloads = 5, .macro_seconds = 2.0, .repeat = 1,
 	  .antagonist = true };
 
 static const char usage_text[] =
 	"usage: " PROG " [--kernel K] [--iterations N] [--quick] [--no-macro | --macro-only]\n"
-	"                   [--loads LIST] [--seconds S] [--slice-us N] [--no-antagonist]\n"
+	"                   [--loads LIST] [--seconds S] [--repeat N] [--slice-us N]\n"
+	"                   [--no-antagonist]\n"
 	"                   [--svg FILE] [--prio {auto,rt,normal}] [--json]\n"
 	"\n"
 	"Measures the ghOSt paper's overhead table (message delivery, local and remote\n"
@@ -103,6 +106,8 @@ static const char usage_text[] =
 	"  --loads LIST      macro: offered loads in requests/s, comma-separated\n"
 	"                    (default 1000,2000,4000,6000,8000)\n"
 	"  --seconds S       macro: seconds measured per point (default 2; 0.2..600)\n"
+	"  --repeat N        macro: runs per point, interleaved; rows show the medians\n"
+	"                    (default 1; 1..9)\n"
 	"  --slice-us N      macro: shinjuku's time slice (default 50)\n"
 	"  --no-antagonist   macro: skip the runs beside a low-priority antagonist\n"
 	"  --svg FILE        macro: write p99 against load (log scale) as an SVG plot\n"
@@ -252,6 +257,10 @@ struct row {
 	bool antagonist;	/* macro and headline rows */
 	double antag_cpus;
 	bool headline, below_saturation;
+	/* macro rows run --repeat times: each run's figures, the row shows their medians */
+	double rep[6][MAX_REPEAT];	/* p50, p99, p99.9, throughput, antagonist CPUs,
+					   generator lag p99 */
+	int nrep;
 	char note[320];
 	bool failed;
 };
@@ -2194,7 +2203,11 @@ static void macro_one(const struct macro_cfg *c, const char *macro_root, int rat
 	snprintf(name, sizeof(name), "rpc_%d_%s%s", rate, c->name, antag ? "_antagonist" : "");
 	snprintf(label, sizeof(label), "rpc %d req/s, %s%s", rate, c->name,
 		 antag ? ", with an antagonist" : "");
-	r = row_new(name, label);
+	r = row_find(name);
+	if (r && r->failed)
+		return;	/* a repetition of a point that already failed */
+	if (!r)
+		r = row_new(name, label);
 	r->timed = true;
 	r->unit = "req/s";
 	r->offered = rate;
@@ -2250,30 +2263,61 @@ static void macro_one(const struct macro_cfg *c, const char *macro_root, int rat
 	st = run_capture(argv, out, sizeof(out), (int)(opt.macro_seconds * 1000) + 30000, false);
 	if (agent > 0) {
 		macro_stop_agent(agent, r);
-		row_note(r, "ghost-agent --prio %s%s%s", prio_name(), c->slice_us ? " --time-slice " : "",
-			 c->slice_us ? c->slice_us : "");
+		if (!r->nrep)
+			row_note(r, "ghost-agent --prio %s%s%s", prio_name(),
+				 c->slice_us ? " --time-slice " : "", c->slice_us ? c->slice_us : "");
 	}
-	r->thr = json_num(out, "throughput_rps");
-	r->value = r->thr;
-	r->med = json_num(out, "p50") * 1000;
-	r->p99 = json_num(out, "p99") * 1000;
-	r->p999 = json_num(out, "p99_9") * 1000;
-	r->antag_cpus = antag ? json_num(out, "antagonist_cpus") : NAN;
-	r->n = (size_t)fmax(0, json_num(out, "samples"));
-	if (isnan(r->thr) || isnan(r->med)) {
+	if (isnan(json_num(out, "throughput_rps")) || isnan(json_num(out, "p50"))) {
 		r->failed = true;
 		row_note(r, "ghost-workload gave no result (status 0x%x)", st);
-	} else if (strstr(out, "\"interrupted\":true")) {
-		row_note(r, "interrupted");
+		return;
 	}
-	{
+	if (json_num(out, "completed") <= 0) {
+		r->failed = true;
+		row_note(r, "no request completed (a worker kept its CPU: the policy never preempts "
+			    "it)");
+		return;
+	}
+	if (strstr(out, "\"interrupted\":true"))
+		row_note(r, "interrupted");
+	if (r->nrep < MAX_REPEAT) {
 		const char *lag = strstr(out, "\"generator_lag_us\"");
 
-		if (lag)
-			row_note(r, "load generator late by %.0f us at p99", json_num(lag, "p99"));
+		r->rep[5][r->nrep] = lag ? json_num(lag, "p99") : NAN;
+		r->rep[0][r->nrep] = json_num(out, "p50") * 1000;
+		r->rep[1][r->nrep] = json_num(out, "p99") * 1000;
+		r->rep[2][r->nrep] = json_num(out, "p99_9") * 1000;
+		r->rep[3][r->nrep] = json_num(out, "throughput_rps");
+		r->rep[4][r->nrep] = antag ? json_num(out, "antagonist_cpus") : NAN;
+		r->nrep++;
+		r->n += (size_t)fmax(0, json_num(out, "samples"));
 	}
-	if (antag && !isnan(r->antag_cpus))
+}
+
+static double median_of(double *v, int n)
+{
+	qsort(v, (size_t)n, sizeof(double), cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* A macro row's figures: the medians of its runs. */
+static void macro_finish(struct row *r)
+{
+	if (r->failed || !r->nrep)
+		return;
+	r->med = median_of(r->rep[0], r->nrep);
+	r->p99 = median_of(r->rep[1], r->nrep);
+	r->p999 = median_of(r->rep[2], r->nrep);
+	r->thr = r->value = median_of(r->rep[3], r->nrep);
+	if (r->antagonist) {
+		r->antag_cpus = median_of(r->rep[4], r->nrep);
 		row_note(r, "antagonist got %.2f CPUs", r->antag_cpus);
+	}
+	row_note(r, "the load generator issued 1%% of requests more than %.0f us late",
+		 median_of(r->rep[5], r->nrep));
+	if (r->nrep > 1)
+		row_note(r, "medians of %d runs; p99 from %.0f to %.0f us", r->nrep,
+			 r->rep[1][0] / 1e3, r->rep[1][r->nrep - 1] / 1e3);
 }
 
 /*
@@ -2322,9 +2366,10 @@ static void run_macro(void)
 {
 	char root[300];
 
-	progress("rpc macro benchmark: %d loads x %d schedulers x %d (about %.0f s)", opt.nloads,
-		 NMACRO_CFGS, opt.antagonist ? 2 : 1,
-		 opt.nloads * NMACRO_CFGS * (opt.antagonist ? 2 : 1) * (opt.macro_seconds + 1.5));
+	progress("rpc macro benchmark: %d loads x %d schedulers x %d x %d runs (about %.0f s)",
+		 opt.nloads, NMACRO_CFGS, opt.antagonist ? 2 : 1, opt.repeat,
+		 opt.nloads * NMACRO_CFGS * (opt.antagonist ? 2 : 1) * opt.repeat *
+			 (opt.macro_seconds + 1.5));
 	snprintf(root, sizeof(root), "%s/macro", g_root);
 	if (mkdir(root, 0700) && errno != EEXIST) {
 		struct row *r = row_new("rpc", "rpc macro benchmark");
@@ -2333,10 +2378,15 @@ static void run_macro(void)
 		row_note(r, "cannot create %s", root);
 		return;
 	}
-	for (int antag = 0; antag <= (opt.antagonist ? 1 : 0); antag++)
-		for (int i = 0; i < opt.nloads; i++)
-			for (int c = 0; c < NMACRO_CFGS; c++)
-				macro_one(&macro_cfgs[c], root, opt.loads[i], antag);
+	/* Repetitions outermost: a slow spell of the machine hits every scheduler alike. */
+	for (int rep = 0; rep < opt.repeat; rep++)
+		for (int antag = 0; antag <= (opt.antagonist ? 1 : 0); antag++)
+			for (int i = 0; i < opt.nloads; i++)
+				for (int c = 0; c < NMACRO_CFGS; c++)
+					macro_one(&macro_cfgs[c], root, opt.loads[i], antag);
+	for (int i = 0; i < nrows; i++)
+		if (rows[i].macro)
+			macro_finish(&rows[i]);
 	for (int antag = 0; antag <= (opt.antagonist ? 1 : 0); antag++)
 		for (int i = 0; i < opt.nloads; i++)
 			macro_headline(opt.loads[i], antag);
@@ -2669,7 +2719,8 @@ static long parse_long(const char *name, const char *s, long lo, long hi)
 int main(int argc, char **argv)
 {
 	enum { OPT_KERNEL = 256, OPT_ITER, OPT_QUICK, OPT_NO_MACRO, OPT_JSON, OPT_PRIO,
-	       OPT_MACRO_ONLY, OPT_LOADS, OPT_SECONDS, OPT_SLICE, OPT_NO_ANTAG, OPT_SVG };
+	       OPT_MACRO_ONLY, OPT_LOADS, OPT_SECONDS, OPT_SLICE, OPT_NO_ANTAG, OPT_SVG,
+	       OPT_REPEAT };
 	static const struct option longopts[] = {
 		{ "kernel", required_argument, NULL, OPT_KERNEL },
 		{ "iterations", required_argument, NULL, OPT_ITER },
@@ -2681,6 +2732,7 @@ int main(int argc, char **argv)
 		{ "slice-us", required_argument, NULL, OPT_SLICE },
 		{ "no-antagonist", no_argument, NULL, OPT_NO_ANTAG },
 		{ "svg", required_argument, NULL, OPT_SVG },
+		{ "repeat", required_argument, NULL, OPT_REPEAT },
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "prio", required_argument, NULL, OPT_PRIO },
 		{ "help", no_argument, NULL, 'h' },
@@ -2745,6 +2797,9 @@ int main(int argc, char **argv)
 			break;
 		case OPT_NO_ANTAG:
 			opt.antagonist = false;
+			break;
+		case OPT_REPEAT:
+			opt.repeat = (int)parse_long("--repeat", optarg, 1, MAX_REPEAT);
 			break;
 		case OPT_SVG:
 			opt.svg = optarg;
@@ -2824,7 +2879,7 @@ int main(int argc, char **argv)
 	signal(SIGALRM, on_alarm);
 	signal(SIGPIPE, SIG_IGN);
 	alarm(opt.quick ? 120 : 900 + (unsigned)(opt.macro ? opt.nloads * NMACRO_CFGS * 2 *
-						      (opt.macro_seconds + 5) : 0));
+						      opt.repeat * (opt.macro_seconds + 5) : 0));
 	atexit(cleanup_root);
 
 	if (opt.micro) {
