@@ -2360,6 +2360,24 @@ static void macro_headline(int rate, bool antag)
 				     : "linux saturated (p99 >= 1 ms): outside the target's range");
 	if (!r->below_saturation)
 		r->target = NAN;
+	/* Beside it, against plain Linux on the CPU the enclave gives its tasks: the same
+	 * worker CPUs for both, so that only the scheduling differs. */
+	snprintf(base, sizeof(base), "rpc_%d_linux-cpu-b%s", rate, antag ? "_antagonist" : "");
+	lx = row_find(base);
+	if (!lx || lx->failed || !(lx->p99 > 0))
+		return;
+	snprintf(name, sizeof(name), "headline_same_cpus_%d%s", rate, antag ? "_antagonist" : "");
+	snprintf(label, sizeof(label), "shinjuku p99 / linux p99 on the same worker CPU, %d req/s%s",
+		 rate, antag ? ", antag." : "");
+	r = row_new(name, label);
+	r->unit = "x";
+	r->offered = rate;
+	r->antagonist = antag;
+	r->headline = true;
+	r->value = sj->p99 / lx->p99;
+	r->below_saturation = lx->p99 < 1e6;
+	row_note(r, "p99 %.0f us vs %.0f us (plain Linux threads on CPU %d only)", sj->p99 / 1e3,
+		 lx->p99 / 1e3, CPU_B);
 }
 
 static void run_macro(void)
@@ -2456,6 +2474,19 @@ static void plot_panel(FILE *f, double x0, double y0, double w, double h, bool a
 			first = false;
 		}
 		fprintf(f, "\"/>\n");
+		for (int i = 0; i < opt.nloads; i++) {
+			char name[64];
+			const struct row *r;
+
+			snprintf(name, sizeof(name), "rpc_%d_%s%s", opt.loads[i], macro_cfgs[c].name,
+				 antag ? "_antagonist" : "");
+			r = row_find(name);
+			if (!r || r->failed || !(r->p99 > 0))
+				continue;
+			fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"%s\"/>\n",
+				left + pw * opt.loads[i] / max_load,
+				plot_y(fmin(fmax(r->p99 / 1e3, lo), hi), lo, hi, top, ph), plot_colors[c]);
+		}
 	}
 }
 

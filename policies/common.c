@@ -149,19 +149,30 @@ int policy_central_init(struct ghost_enclave *e, const struct policy_config *cfg
 	return err;
 }
 
-bool policy_central_satellite(struct ghost_agent *a, int global_cpu)
+void policy_central_loop(struct ghost_agent *a, pthread_mutex_t *lock, int *global_cpu,
+			 uint64_t *moves, int (*round)(void *state, bool finishing), void *state)
 {
-	int cpu = ghost_agent_cpu(a);
+	struct ghost_enclave *e = ghost_agent_enclave(a);
+	int cpu = ghost_agent_cpu(a), work;
 
-	if (cpu == global_cpu) {
-		ghost_agent_set_polling(a, true);
-		return false;
+	if (cpu != __atomic_load_n(global_cpu, __ATOMIC_ACQUIRE)) {
+		ghost_agent_set_polling(a, false);
+		if (!ghost_agent_finishing(a))
+			ghost_txn_local_yield(e, cpu, ghost_sw_barrier(ghost_agent_status_word(a)), 0);
+		return;
 	}
-	ghost_agent_set_polling(a, false);
-	if (!ghost_agent_finishing(a))
-		ghost_txn_local_yield(ghost_agent_enclave(a), cpu,
-				      ghost_sw_barrier(ghost_agent_status_word(a)), 0);
-	return true;
+	ghost_agent_set_polling(a, true);
+	pthread_mutex_lock(lock);
+	if (ghost_sw_boosted_priority(ghost_agent_status_word(a)) &&
+	    policy_move_global(e, cpu, global_cpu) >= 0) {
+		(*moves)++;
+		pthread_mutex_unlock(lock);
+		return;
+	}
+	work = round(state, ghost_agent_finishing(a));
+	pthread_mutex_unlock(lock);
+	if (work <= 0)
+		ghost_agent_relax(a);
 }
 
 int policy_take_over(struct ghost_sched *s, bool take_over)

@@ -14,6 +14,8 @@
 
 #include <ghost/enclave.h>
 
+#include <pthread.h>
+
 struct policy_cpu_stats {
 	uint64_t busy_ns;		/* CPU time tasks reported using on this CPU */
 };
@@ -50,12 +52,15 @@ int policy_central_init(struct ghost_enclave *e, const struct policy_config *cfg
 			size_t task_size, struct ghost_channel **chan, int *global_cpu);
 
 /*
- * The first step of a centralized policy's agent loop. A satellite (not the
+ * One iteration of a centralized policy's agent loop. A satellite (not the
  * global agent) gives its CPU up until a ping wakes it (finishing, or the
- * global role moved to it) and true is returned; the global agent polls from
- * then on (ghost_agent_set_polling) and false is returned.
+ * global role moved to it). The global agent polls (ghost_agent_set_polling):
+ * under lock it hands its role on if a higher class wants its CPU (counted in
+ * *moves), else runs round(state, finishing) - read messages, decide, commit -
+ * which returns how much it did; a round that did nothing relaxes the CPU.
  */
-bool policy_central_satellite(struct ghost_agent *a, int global_cpu);
+void policy_central_loop(struct ghost_agent *a, pthread_mutex_t *lock, int *global_cpu,
+			 uint64_t *moves, int (*round)(void *state, bool finishing), void *state);
 
 /* enclave_ready of a policy taking over a live enclave: discover its tasks. */
 int policy_take_over(struct ghost_sched *s, bool take_over);

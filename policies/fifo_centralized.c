@@ -265,26 +265,22 @@ static int global_schedule(struct central *c)
 	return ghost_cpuset_count(&assigned);
 }
 
+/* The global agent's round: messages, then decisions. */
+static int central_round(void *state, bool finishing)
+{
+	struct central *c = state;
+	int work = ghost_sched_drain(&c->sched, c->chan);
+
+	if (!finishing)
+		work += global_schedule(c);
+	return work;
+}
+
 static void central_loop(void *state, struct ghost_agent *a)
 {
 	struct central *c = state;
-	int msgs, commits = 0;
 
-	if (policy_central_satellite(a, __atomic_load_n(&c->global_cpu, __ATOMIC_ACQUIRE)))
-		return;
-	pthread_mutex_lock(&c->lock);
-	if (ghost_sw_boosted_priority(ghost_agent_status_word(a)) &&
-	    policy_move_global(c->e, ghost_agent_cpu(a), &c->global_cpu) >= 0) {
-		c->moves++;
-		pthread_mutex_unlock(&c->lock);
-		return;
-	}
-	msgs = ghost_sched_drain(&c->sched, c->chan);
-	if (!ghost_agent_finishing(a))
-		commits = global_schedule(c);
-	pthread_mutex_unlock(&c->lock);
-	if (msgs <= 0 && !commits)
-		ghost_agent_relax(a);
+	policy_central_loop(a, &c->lock, &c->global_cpu, &c->moves, central_round, c);
 }
 
 static int central_init(struct ghost_full_agent *fa, void **state)

@@ -593,27 +593,23 @@ static int global_schedule(struct shinjuku *sj)
 	return n;
 }
 
+/* The global agent's round: messages, PrioTable updates, decisions. */
+static int sj_round(void *state, bool finishing)
+{
+	struct shinjuku *sj = state;
+	int work = ghost_sched_drain(&sj->sched, sj->chan);
+
+	work += poll_tables(sj);
+	if (!finishing)
+		work += global_schedule(sj);
+	return work;
+}
+
 static void sj_loop(void *state, struct ghost_agent *a)
 {
 	struct shinjuku *sj = state;
-	int work, commits = 0;
 
-	if (policy_central_satellite(a, __atomic_load_n(&sj->global_cpu, __ATOMIC_ACQUIRE)))
-		return;
-	pthread_mutex_lock(&sj->lock);
-	if (ghost_sw_boosted_priority(ghost_agent_status_word(a)) &&
-	    policy_move_global(sj->e, ghost_agent_cpu(a), &sj->global_cpu) >= 0) {
-		sj->moves++;
-		pthread_mutex_unlock(&sj->lock);
-		return;
-	}
-	work = ghost_sched_drain(&sj->sched, sj->chan);
-	work += poll_tables(sj);
-	if (!ghost_agent_finishing(a))
-		commits = global_schedule(sj);
-	pthread_mutex_unlock(&sj->lock);
-	if (work <= 0 && !commits)
-		ghost_agent_relax(a);
+	policy_central_loop(a, &sj->lock, &sj->global_cpu, &sj->moves, sj_round, sj);
 }
 
 /* ---- set-up and stats ---- */
