@@ -172,15 +172,6 @@ static inline int64_t now_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-static inline void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#elif defined(__aarch64__)
-	__asm__ __volatile__("yield");
-#endif
-}
-
 static int pin_self(int cpu)
 {
 	cpu_set_t set;
@@ -407,7 +398,7 @@ static void *pong_main(void *arg)
 			if (!p->spin)
 				futex_op(&p->word, FUTEX_WAIT_PRIVATE, seen);
 			else
-				cpu_relax();
+				ghost_cpu_relax();
 		}
 		STORE(p->word, w + 1);
 		seen = w + 1;
@@ -447,7 +438,7 @@ static void pingpong_run(const char *name, const char *label, int cpu_ping, int 
 				if (!spin)
 					futex_op(&p.word, FUTEX_WAIT_PRIVATE, mine);
 				else
-					cpu_relax();
+					ghost_cpu_relax();
 			}
 		}
 		if (i >= n_warm)
@@ -538,12 +529,12 @@ static void bl_futex_cross_cpu_body(void)
 		int64_t until = now_ns() + 200000;
 
 		while (now_ns() < until)
-			cpu_relax();
+			ghost_cpu_relax();
 		STORE(xw.t_wake, now_ns());
 		STORE(xw.word, (uint32_t)i + 1);
 		futex_op(&xw.word, FUTEX_WAKE_PRIVATE, 1);
 		while (LOAD(xw.ack) != (uint32_t)i + 1)
-			cpu_relax();
+			ghost_cpu_relax();
 	}
 	pthread_join(th, NULL);
 	row_time("baseline_futex_wake_cross_cpu",
@@ -600,17 +591,17 @@ static void bl_signal_cross_cpu_body(void)
 	if (pthread_create(&th, NULL, sg_spinner, NULL))
 		die("cannot start a thread");
 	while (!LOAD(sg.tid))
-		cpu_relax();
+		ghost_cpu_relax();
 	for (long i = 0; i < n_warm / 10 + n; i++) {
 		int64_t t0, until = now_ns() + 50000;
 
 		while (now_ns() < until)	/* the spinner is back at it */
-			cpu_relax();
+			ghost_cpu_relax();
 		STORE(sg.handled, 0);
 		t0 = now_ns();
 		syscall(SYS_tgkill, getpid(), sg.tid, sig);
 		while (!LOAD(sg.handled))
-			cpu_relax();
+			ghost_cpu_relax();
 		if (i >= n_warm / 10) {
 			s_add(&lat, (double)(LOAD(sg.handled) - t0));
 			s_add(&lost, (double)(LOAD(sg.handled) - LOAD(sg.last_seen)));
@@ -641,7 +632,7 @@ static void *stall_poller(void *arg)
 	pin_self(CPU_A);
 	setpriority(PRIO_PROCESS, (id_t)gettid(), -20);
 	while (!LOAD(stall_stop))
-		cpu_relax();
+		ghost_cpu_relax();
 	return NULL;
 }
 
@@ -762,6 +753,35 @@ static char self_exe[PATH_MAX];
 static char bin_dir[PATH_MAX];
 
 /* Runs argv, capturing stdout into buf; kills it after timeout_ms. Returns its status. */
+/*
+ * Processes the bench started and has not reaped yet: killed if the bench is
+ * interrupted or times out, so that no agent goes on spinning without it.
+ */
+static volatile pid_t children[8];
+
+static void child_started(pid_t pid)
+{
+	for (size_t i = 0; i < sizeof(children) / sizeof(children[0]); i++)
+		if (!children[i]) {
+			children[i] = pid;
+			return;
+		}
+}
+
+static void child_reaped(pid_t pid)
+{
+	for (size_t i = 0; i < sizeof(children) / sizeof(children[0]); i++)
+		if (children[i] == pid)
+			children[i] = 0;
+}
+
+static void kill_children(void)
+{
+	for (size_t i = 0; i < sizeof(children) / sizeof(children[0]); i++)
+		if (children[i] > 0)
+			kill(children[i], SIGKILL);
+}
+
 static int run_capture(char *const argv[], char *buf, size_t len, int timeout_ms,
 		       bool quiet)
 {
@@ -792,6 +812,7 @@ static int run_capture(char *const argv[], char *buf, size_t len, int timeout_ms
 		execv(argv[0], argv);
 		_exit(127);
 	}
+	child_started(pid);
 	close(pfd[1]);
 	for (;;) {
 		struct pollfd p = { .fd = pfd[0], .events = POLLIN };
@@ -821,6 +842,7 @@ static int run_capture(char *const argv[], char *buf, size_t len, int timeout_ms
 	close(pfd[0]);
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
+	child_reaped(pid);
 	return status;
 }
 
@@ -1363,7 +1385,7 @@ static void global_phase(enum gmode mode, struct btask *t, long need, struct gre
 			}
 			continue;
 		}
-		cpu_relax();
+		ghost_cpu_relax();
 		if (++spins % 4096 == 0 && now_ns() > deadline) {
 			res->why = "timed out";
 			return;
@@ -1899,6 +1921,7 @@ static void preempt_phase(void)
 		execv(self_exe, argv);
 		_exit(127);
 	}
+	child_started(child);
 	/* Both tasks' TASK_NEW, matched by the tids the child writes down. */
 	while (!pt[0].gtid || !pt[1].gtid) {
 		const struct ghost_msg *m;
@@ -1953,7 +1976,7 @@ static void preempt_phase(void)
 		if (pt[which].view != V_RUNNABLE || !pt[which].sw ||
 		    ghost_sw_barrier(pt[which].sw) != pt[which].seq ||
 		    (which == 0 && pt[1].view != V_RUNNABLE)) {
-			cpu_relax();
+			ghost_cpu_relax();
 			continue;
 		}
 		o = txn_opts(pt[which].gtid, pt[which].seq);
@@ -1974,12 +1997,12 @@ static void preempt_phase(void)
 			int64_t since = now_ns();
 
 			while (LOAD(shm->spin_last) < since && now_ns() < deadline)
-				cpu_relax();
+				ghost_cpu_relax();
 			which = 1;
 			continue;
 		}
 		while (LOAD(shm->next_run) == before && now_ns() < deadline)
-			cpu_relax();
+			ghost_cpu_relax();
 		if (got++ >= n_warm) {
 			int64_t run = LOAD(shm->next_run);
 
@@ -1990,14 +2013,21 @@ static void preempt_phase(void)
 	}
 out:
 	STORE(shm->exit, 1);
-	/* Run both until they return (the spinner sees exit; the other one too). */
-	for (int i = 0; i < 2 && pt[i].gtid; i++) {
-		int64_t end = now_ns() + 5000000000LL;
+	/*
+	 * Run both until they return (they see exit) and the child ends: at most 5 s, then it
+	 * is killed. Without both tasks known there is nothing to run: killed at once.
+	 */
+	{
+		int64_t end = now_ns() + (pt[0].gtid && pt[1].gtid ? 5000000000LL : 0);
 
-		while (waitpid(child, &st, WNOHANG) != child && now_ns() < end) {
+		while (waitpid(child, &st, WNOHANG) != child) {
 			const struct ghost_msg *m;
-			struct ghost_txn_opts o;
 
+			if (now_ns() >= end) {
+				kill(child, SIGKILL);
+				waitpid(child, &st, 0);
+				break;
+			}
 			while ((m = ghost_channel_peek(QA))) {
 				for (int k = 0; k < 2; k++)
 					if (ghost_msg_gtid(m) == pt[k].gtid)
@@ -2005,19 +2035,15 @@ out:
 				ghost_channel_consume(QA, m);
 			}
 			for (int k = 0; k < 2; k++) {
-				o = txn_opts(pt[k].gtid, pt[k].seq);
+				struct ghost_txn_opts o = txn_opts(pt[k].gtid, pt[k].seq);
+
 				o.commit_flags = COMMIT_AT_TXN_COMMIT;
 				ghost_txn_open(E, CPU_B, &o);
 				ghost_txn_commit(E, CPU_B);
 			}
 			usleep(1000);
 		}
-		child = -1;
-		break;
-	}
-	if (child > 0) {
-		kill(child, SIGKILL);
-		waitpid(child, &st, 0);
+		child_reaped(child);
 	}
 	munmap(shm, sizeof(*shm));
 	r = row_time("preempt_remote_process",
@@ -2155,9 +2181,12 @@ static pid_t macro_agent(const struct macro_cfg *c, const char *root, struct row
 		row_note(r, "cannot start ghost-agent");
 		return -1;
 	}
+	child_started(agent);
 	while (now_ns() < end) {
-		if (waitpid(agent, &st, WNOHANG) == agent)
+		if (waitpid(agent, &st, WNOHANG) == agent) {
+			child_reaped(agent);
 			break;
+		}
 		if (agent_online(root, "1"))
 			return agent;
 		usleep(20000);
@@ -2166,6 +2195,7 @@ static pid_t macro_agent(const struct macro_cfg *c, const char *root, struct row
 	row_note(r, "ghost-agent did not come online");
 	kill(agent, SIGKILL);
 	waitpid(agent, &st, 0);
+	child_reaped(agent);
 	return -1;
 }
 
@@ -2180,10 +2210,11 @@ static void macro_stop_agent(pid_t agent, struct row *r)
 			kill(agent, SIGKILL);
 			waitpid(agent, &st, 0);
 			row_note(r, "ghost-agent ignored SIGINT for 10 s and was killed");
-			return;
+			break;
 		}
 		usleep(10000);
 	}
+	child_reaped(agent);
 }
 
 static void macro_one(const struct macro_cfg *c, const char *macro_root, int rate, bool antag)
@@ -2724,15 +2755,19 @@ static void cleanup_root(void)
 		nftw(g_root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+/* Timed out or interrupted: no process of ours goes on without us, nothing stays in /tmp. */
 static void on_alarm(int sig)
 {
-	static const char msg[] = PROG ": timed out (a measurement hung)\n";
+	static const char hung[] = PROG ": timed out (a measurement hung)\n";
+	static const char stopped[] = PROG ": interrupted\n";
+	bool alarm_sig = sig == SIGALRM;
 
-	(void)sig;
-	if (write(2, msg, sizeof(msg) - 1) < 0)
+	kill_children();
+	if (write(2, alarm_sig ? hung : stopped, alarm_sig ? sizeof(hung) - 1 : sizeof(stopped) - 1) <
+	    0)
 		_exit(1);
 	cleanup_root();
-	_exit(1);
+	_exit(alarm_sig ? 1 : 128 + sig);
 }
 
 static long parse_long(const char *name, const char *s, long lo, long hi)
@@ -2771,7 +2806,7 @@ int main(int argc, char **argv)
 	};
 	cpu_set_t mine;
 	char why[256] = "";
-	int c, err;
+	int c, err, macro_opts = 0;
 
 	if (argc == 3 && !strcmp(argv[1], "--rss-child"))
 		return rss_child(parse_long("--rss-child", argv[2], 1, 10000000));
@@ -2803,13 +2838,19 @@ int main(int argc, char **argv)
 				bad_arg("--loads \"%s\" is too long", optarg);
 			strcpy(buf, optarg);
 			opt.nloads = 0;
+			if (!buf[0] || buf[0] == ',' || buf[strlen(buf) - 1] == ',' || strstr(buf, ",,"))
+				bad_arg("--loads \"%s\": a comma-separated list of loads", optarg);
 			for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+				int load = (int)parse_long("--loads", tok, 1, 10000000);
+
 				if (opt.nloads == MAX_LOADS)
 					bad_arg("--loads: more than %d loads", MAX_LOADS);
-				opt.loads[opt.nloads++] = (int)parse_long("--loads", tok, 1, 10000000);
+				for (int i = 0; i < opt.nloads; i++)
+					if (opt.loads[i] == load)
+						bad_arg("--loads: %s appears twice", tok);
+				opt.loads[opt.nloads++] = load;
 			}
-			if (!opt.nloads)
-				bad_arg("--loads \"%s\" names no load", optarg);
+			macro_opts++;
 			break;
 		}
 		case OPT_SECONDS: {
@@ -2820,20 +2861,25 @@ int main(int argc, char **argv)
 			if (errno || end == optarg || *end || !(opt.macro_seconds >= 0.2) ||
 			    opt.macro_seconds > 600)
 				bad_arg("bad value \"%s\" for --seconds (0.2..600)", optarg);
+			macro_opts++;
 			break;
 		}
 		case OPT_SLICE:
 			snprintf(slice_arg, sizeof(slice_arg), "%ld",
 				 parse_long("--slice-us", optarg, 1, 1000000));
+			macro_opts++;
 			break;
 		case OPT_NO_ANTAG:
 			opt.antagonist = false;
+			macro_opts++;
 			break;
 		case OPT_REPEAT:
 			opt.repeat = (int)parse_long("--repeat", optarg, 1, MAX_REPEAT);
+			macro_opts++;
 			break;
 		case OPT_SVG:
 			opt.svg = optarg;
+			macro_opts++;
 			break;
 		case OPT_JSON:
 			opt.json = true;
@@ -2863,8 +2909,20 @@ int main(int argc, char **argv)
 		bad_arg("unexpected argument \"%s\"", argv[optind]);
 	if (!opt.micro && !opt.macro)
 		bad_arg("--macro-only and --no-macro (or --quick) leave nothing to measure");
-	if (opt.svg && !opt.macro)
-		bad_arg("--svg plots the macro benchmark, which --no-macro skips");
+	if (macro_opts && !opt.macro)
+		bad_arg("--loads, --seconds, --repeat, --slice-us, --no-antagonist and --svg set up the "
+			"macro benchmark, which --no-macro and --quick skip");
+	if (opt.svg) {
+		/* Now, not after minutes of measuring; leave no empty file behind. */
+		bool existed = access(opt.svg, F_OK) == 0;
+		FILE *f = fopen(opt.svg, "a");
+
+		if (!f)
+			die("cannot write %s: %s", opt.svg, strerror(errno));
+		fclose(f);
+		if (!existed)
+			unlink(opt.svg);
+	}
 	n_iter = opt.iterations ? opt.iterations : opt.quick ? 300 : 20000;
 	n_warm = n_iter / 10 < 50 ? 50 : n_iter / 10;
 	progress_on = isatty(2);
@@ -2908,6 +2966,8 @@ int main(int argc, char **argv)
 			*slash = 0;
 	}
 	signal(SIGALRM, on_alarm);
+	signal(SIGINT, on_alarm);
+	signal(SIGTERM, on_alarm);
 	signal(SIGPIPE, SIG_IGN);
 	alarm(opt.quick ? 120 : 900 + (unsigned)(opt.macro ? opt.nloads * NMACRO_CFGS * 2 *
 						      opt.repeat * (opt.macro_seconds + 5) : 0));
@@ -2938,9 +2998,16 @@ int main(int argc, char **argv)
 		ghost_cpuset_set(&cs, CPU_A);
 		ghost_cpuset_set(&cs, CPU_B);
 		ghost_cpuset_format_list(&cs, line, sizeof(line));
-		printf(PROG ": kernel %s, CPUs %s: spinning global agent on CPU %d (normal priority), "
-		       "sleeping agent on CPU %d (%s); %ld iterations after %ld of warm-up\n\n",
-		       K->name, line, CPU_A, CPU_B, prio_used, n_iter, n_warm);
+		if (opt.micro)
+			printf(PROG ": kernel %s, CPUs %s: spinning global agent on CPU %d (normal "
+			       "priority), sleeping agent on CPU %d (%s); %ld iterations after %ld of "
+			       "warm-up\n\n",
+			       K->name, line, CPU_A, CPU_B, prio_used, n_iter, n_warm);
+		else
+			printf(PROG ": kernel %s, CPUs %s: the rpc benchmark only, agents --prio %s, %.1f "
+			       "s per point, %d run%s each\n\n",
+			       K->name, line, prio_name(), opt.macro_seconds, opt.repeat,
+			       opt.repeat == 1 ? "" : "s");
 		print_table();
 	}
 	return 0;

@@ -45,6 +45,13 @@
  * waiting for that. It is taken off only if it has not left this long after.
  */
 #define SJ_IDLE_GRACE_NS 20000
+/*
+ * A table is the application's: whatever it writes, the agent's work per
+ * round stays bounded (stream entries read, items re-read after an overflow
+ * or an attach), and what is left waits for the next round.
+ */
+#define SJ_UPDATES_PER_ROUND 256
+#define SJ_RESCAN_PER_ROUND 256
 
 /* How soon a running task must leave its CPU (ghost-userspace's levels). */
 enum sj_unschedule {
@@ -53,11 +60,20 @@ enum sj_unschedule {
 	SJ_MUST,	/* its item went idle: off the CPU once its grace is over */
 };
 
+/* Which item names a gtid, as last read: open addressing, checked on use. */
+struct sj_idx_slot {
+	int64_t gpid;			/* 0 = empty */
+	int32_t sid;
+};
+
 /* A process whose threads we schedule, and its PrioTable if it has one. */
 struct sj_proc {
 	pid_t pid;
 	struct ghost_prio_table *pt;
 	int64_t next_try, backoff;	/* while pt is NULL */
+	int64_t rescan;			/* next item of a full re-read, -1 none */
+	struct sj_idx_slot *idx;
+	uint32_t idx_cap, idx_used;
 	uint32_t ntasks;
 	struct sj_proc *next;
 };
@@ -174,6 +190,65 @@ static pid_t tgid_of(int64_t gtid)
 	return tgid;
 }
 
+/* ---- the gtid -> item index of a process's table ---- */
+
+static uint32_t idx_hash(int64_t gpid, uint32_t cap)
+{
+	return (uint32_t)(((uint64_t)gpid * 0x9E3779B97F4A7C15ull) >> 32) & (cap - 1);
+}
+
+static int32_t idx_get(const struct sj_proc *p, int64_t gpid)
+{
+	if (!p->idx)
+		return -1;
+	for (uint32_t i = idx_hash(gpid, p->idx_cap), n = 0; n < p->idx_cap;
+	     i = (i + 1) & (p->idx_cap - 1), n++) {
+		if (!p->idx[i].gpid)
+			return -1;
+		if (p->idx[i].gpid == gpid)
+			return p->idx[i].sid;
+	}
+	return -1;
+}
+
+/*
+ * Notes that item sid names gpid. Entries are never removed (an item that
+ * names another thread later leaves a stale one, which its reader checks);
+ * when the index fills up it starts afresh and the table is re-read.
+ */
+static void idx_put(struct sj_proc *p, int64_t gpid, uint32_t sid)
+{
+	uint32_t i;
+
+	if (!p->idx) {
+		uint32_t cap = 64;
+
+		while (cap < 2 * ghost_prio_table_items(p->pt))
+			cap *= 2;
+		p->idx = calloc(cap, sizeof(*p->idx));
+		if (!p->idx)
+			return;
+		p->idx_cap = cap;
+	}
+	for (i = idx_hash(gpid, p->idx_cap);; i = (i + 1) & (p->idx_cap - 1)) {
+		if (p->idx[i].gpid == gpid) {
+			p->idx[i].sid = (int32_t)sid;
+			return;
+		}
+		if (!p->idx[i].gpid)
+			break;
+	}
+	if (p->idx_used + 1 > p->idx_cap / 4 * 3) {
+		memset(p->idx, 0, p->idx_cap * sizeof(*p->idx));
+		p->idx_used = 0;
+		p->rescan = 0;
+		i = idx_hash(gpid, p->idx_cap);
+	}
+	p->idx[i].gpid = gpid;
+	p->idx[i].sid = (int32_t)sid;
+	p->idx_used++;
+}
+
 /* Applies what item sid of proc's table now says to the task it names. */
 static void apply_item(struct shinjuku *sj, struct sj_proc *p, uint32_t sid)
 {
@@ -184,6 +259,7 @@ static void apply_item(struct shinjuku *sj, struct sj_proc *p, uint32_t sid)
 
 	if (ghost_prio_table_read_item(p->pt, sid, &si) || !si.gpid)
 		return;
+	idx_put(p, (int64_t)si.gpid, sid);
 	t = st(ghost_task_table_find(&sj->sched.tasks, (int64_t)si.gpid));
 	/* Unknown yet (its TASK_NEW reads the item), or a thread of another
 	 * process: a table speaks only for its own process's threads. */
@@ -227,15 +303,7 @@ static void apply_item(struct shinjuku *sj, struct sj_proc *p, uint32_t sid)
 	}
 }
 
-static void apply_all_items(struct shinjuku *sj, struct sj_proc *p)
-{
-	uint32_t n = ghost_prio_table_items(p->pt);
-
-	for (uint32_t sid = 0; sid < n; sid++)
-		apply_item(sj, p, sid);
-}
-
-static void try_attach(struct shinjuku *sj, struct sj_proc *p, int64_t now)
+static void try_attach(struct sj_proc *p, int64_t now)
 {
 	if (p->pt || now < p->next_try)
 		return;
@@ -248,9 +316,7 @@ static void try_attach(struct shinjuku *sj, struct sj_proc *p, int64_t now)
 		return;
 	}
 	/* The stream told nothing of what was written before we came. */
-	while (ghost_prio_table_next_updated(p->pt) != GHOST_PRIO_TABLE_NO_UPDATES)
-		;
-	apply_all_items(sj, p);
+	p->rescan = 0;
 }
 
 static struct sj_proc *proc_get(struct shinjuku *sj, pid_t pid)
@@ -265,6 +331,7 @@ static struct sj_proc *proc_get(struct shinjuku *sj, pid_t pid)
 		if (!p)
 			return NULL;
 		p->pid = pid;
+		p->rescan = -1;
 		p->next = sj->procs;
 		sj->procs = p;
 	}
@@ -283,30 +350,43 @@ static void proc_put(struct shinjuku *sj, struct sj_proc *p)
 		}
 	}
 	ghost_prio_table_detach(p->pt);
+	free(p->idx);
 	free(p);
 }
 
-/* Reads every table's stream; returns how many items changed. */
+/* Reads every table's stream, a bounded amount each round; returns how many items it read. */
 static int poll_tables(struct shinjuku *sj)
 {
 	int64_t now = 0;
 	int n = 0;
 
 	for (struct sj_proc *p = sj->procs; p; p = p->next) {
-		int idx;
+		uint32_t items;
 
 		if (!p->pt) {
 			if (!now)
 				now = ghost_now_ns();
-			try_attach(sj, p, now);
+			try_attach(p, now);
 			continue;
 		}
-		while ((idx = ghost_prio_table_next_updated(p->pt)) != GHOST_PRIO_TABLE_NO_UPDATES) {
+		for (int k = 0; k < SJ_UPDATES_PER_ROUND; k++) {
+			int idx = ghost_prio_table_next_updated(p->pt);
+
+			if (idx == GHOST_PRIO_TABLE_NO_UPDATES || idx < GHOST_PRIO_TABLE_OVERFLOW)
+				break;
 			if (idx == GHOST_PRIO_TABLE_OVERFLOW)
-				apply_all_items(sj, p);
+				p->rescan = 0;	/* every item may have changed */
 			else
 				apply_item(sj, p, (uint32_t)idx);
 			n++;
+		}
+		items = ghost_prio_table_items(p->pt);
+		for (int k = 0; k < SJ_RESCAN_PER_ROUND && p->rescan >= 0; k++, n++) {
+			if (p->rescan >= items) {
+				p->rescan = -1;
+				break;
+			}
+			apply_item(sj, p, (uint32_t)p->rescan++);
 		}
 	}
 	return n;
@@ -329,17 +409,13 @@ static void on_new(struct ghost_sched *s, struct ghost_task *task, const struct 
 	pid = tgid_of(task->gtid);
 	t->proc = pid > 0 ? proc_get(sj, pid) : NULL;
 	if (t->proc) {
-		try_attach(sj, t->proc, ghost_now_ns());
-		if (t->proc->pt)
-			for (uint32_t sid = 0; sid < ghost_prio_table_items(t->proc->pt); sid++) {
-				struct ghost_sched_item si;
+		int32_t sid;
 
-				if (!ghost_prio_table_read_item(t->proc->pt, sid, &si) &&
-				    (int64_t)si.gpid == task->gtid) {
-					apply_item(sj, t->proc, sid);
-					break;
-				}
-			}
+		try_attach(t->proc, ghost_now_ns());
+		/* Its item, if one named it before it arrived (else a later update
+		 * or the re-read of a fresh table finds it). */
+		if (t->proc->pt && (sid = idx_get(t->proc, task->gtid)) >= 0)
+			apply_item(sj, t->proc, (uint32_t)sid);
 	}
 	if (pl.runnable)
 		enqueue(sj, t, false);
@@ -644,6 +720,7 @@ static void sj_fini(void *state)
 
 		sj->procs = p->next;
 		ghost_prio_table_detach(p->pt);
+		free(p->idx);
 		free(p);
 	}
 	pthread_mutex_destroy(&sj->lock);

@@ -13,10 +13,24 @@ rate=${DEMO_RATE:-4000}
 root=$(mktemp -d /tmp/ghost-demo-XXXXXX)
 agent_pid=
 cleanup() {
-	[ -n "$agent_pid" ] && kill "$agent_pid" 2>/dev/null && wait "$agent_pid" 2>/dev/null
+	if [ -n "$agent_pid" ]; then
+		kill -INT "$agent_pid" 2>/dev/null || true
+		wait "$agent_pid" 2>/dev/null || true
+	fi
 	rm -rf "$root"
 }
 trap cleanup EXIT
+trap 'exit 143' TERM
+# Ctrl-C stops the demo, not just the run in progress: ghost-workload ends a
+# run cleanly on SIGINT, reports it as interrupted and exits 0 (so bash would
+# carry on to the next run).
+trap 'exit 130' INT
+stop_if_interrupted() {
+	if grep -q '"interrupted":true' "$1"; then
+		echo "demo: interrupted" >&2
+		exit 130
+	fi
+}
 
 if [ "$(nproc)" -lt 2 ]; then
 	echo "demo: needs 2 CPUs (one for the global agent, one for the workers)" >&2
@@ -43,8 +57,10 @@ echo "=== the dispersive mix (99.5% 4 us, 0.5% 10 ms) at $rate requests/s, 8 wor
 echo
 echo "--- plain Linux threads on every CPU"
 "$bin/ghost-workload" --no-ghost "${wl_args[@]}" >"$root/linux.json"
+stop_if_interrupted "$root/linux.json"
 echo "--- plain Linux threads on CPU 1 only (the CPU the enclave gives its tasks)"
 "$bin/ghost-workload" --no-ghost --cpus 1 "${wl_args[@]}" >"$root/linux1.json"
+stop_if_interrupted "$root/linux1.json"
 
 echo "--- shinjuku: ghost-agent (spinning global agent on CPU 0, 50 us slices) schedules CPU 1"
 "$bin/ghost-agent" --policy shinjuku --cpus 0-1 --global-cpu 0 --enclave 1 --root "$root" \
@@ -58,6 +74,7 @@ done
 kill -INT "$agent_pid"
 wait "$agent_pid"
 agent_pid=
+stop_if_interrupted "$root/shinjuku.json"
 
 echo
 echo "=== results"

@@ -17,4 +17,13 @@ bool ghost_log_enabled(enum ghost_log_level level);
 
 #define GHOST_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
+/*
+ * A section of the calling thread that its enclave must not preempt it in
+ * (it holds something other threads spin or wait for): a preemption that
+ * arrives meanwhile takes effect when the outermost section ends. No-ops for
+ * a thread that is no user-scheduled ghost task. Nests. (thread.c)
+ */
+void ghost_nopreempt_enter(void);
+void ghost_nopreempt_leave(void);
+
 #endif

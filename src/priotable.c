@@ -8,7 +8,11 @@
  * and uses only its copy: the application may scribble over the shared
  * header afterwards without sending the agent out of bounds. The memfd is
  * sealed against shrinking, so a mapping never loses its pages under the
- * agent (which would be SIGBUS). It never blocks, never prints.
+ * agent (which would be SIGBUS). The agent never open()s the application's
+ * file: it takes a duplicate of the descriptor (pidfd_getfd) and checks what
+ * that descriptor is, so no lease, FIFO, terminal or FUSE file can block or
+ * steer it, and the file cannot be swapped between the check and the use.
+ * Every loop over shared memory is bounded. It never blocks, never prints.
  */
 #include "internal.h"
 
@@ -17,21 +21,27 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/magic.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MEMFD_NAME "ghost-prio-table"
 #define DEFAULT_STREAM 83
 #define MAX_ITEMS 65536u
 #define MAX_CLASSES 1024u
-#define MAX_STREAM 65536u
+#define MAX_STREAM 4096u	/* ghost-userspace uses at most 97 */
+#define MAX_FDS_SCANNED 1024	/* entries of /proc/PID/fd an attach looks at */
 #define STREAM_FREE (-1)	/* an empty stream cell (ghost-userspace: UINT32_MAX) */
 #define MARK_RETRIES 3		/* cells tried before falling back to scrape_all */
-#define READ_RETRIES 1000	/* a writer holds an item for a few stores only */
+#define READ_RETRIES 64		/* a writer holds an item for a few stores only */
 
 _Static_assert(sizeof(struct ghost_prio_table_hdr) == 64, "header is one cache line");
 _Static_assert(sizeof(struct ghost_sched_item) == 64, "sched item is one cache line");
@@ -51,10 +61,31 @@ struct ghost_prio_table {
 	/* The geometry, copied and checked once (the agent's side trusts no
 	 * later change to the shared header). */
 	uint32_t si_num, si_off, wc_num, wc_off, st_cap, st_off;
+	uint32_t cursor;	/* agent: the stream cell to look at next */
 };
 
 /* One table per process: an agent finds it by this process's pid. */
 static int table_exists;
+static struct ghost_prio_table *own_table;
+
+/*
+ * A forked child inherits the descriptor but is another process: it may create
+ * a table of its own, and an agent must not take the parent's for the child's.
+ */
+static void forget_in_child(void)
+{
+	if (own_table && own_table->fd >= 0) {
+		close(own_table->fd);
+		own_table->fd = -1;
+	}
+	own_table = NULL;
+	__atomic_store_n(&table_exists, 0, __ATOMIC_RELAXED);
+}
+
+static void watch_forks(void)
+{
+	pthread_atfork(NULL, NULL, forget_in_child);
+}
 
 static struct ghost_sched_item *item_at(const struct ghost_prio_table *pt, uint32_t sid)
 {
@@ -73,15 +104,31 @@ static struct prio_stream *stream_of(const struct ghost_prio_table *pt)
 
 /* ---- the seqcount ---- */
 
+/*
+ * The writer's side. A writer holds the item for a few stores, and the
+ * enclave must not preempt it in between: a ghost task parked with the
+ * seqcount odd would keep every other writer of the item waiting, and if one
+ * of those runs where the agent needs to (a real-time load generator on the
+ * agent's CPU, say), nothing would ever run it again. So the section is a
+ * no-preemption section, and a writer that finds the item held spins a
+ * little, then gives its CPU up between tries.
+ */
 static uint32_t write_begin(struct ghost_sched_item *si)
 {
-	uint32_t s = __atomic_load_n(&si->seqcount, __ATOMIC_RELAXED);
+	uint32_t s;
 
-	for (;;) {
-		/* Odd: another writer (of this process) is inside; it leaves after
-		 * a few stores. */
+	ghost_nopreempt_enter();
+	s = __atomic_load_n(&si->seqcount, __ATOMIC_RELAXED);
+	for (unsigned tries = 0;; tries++) {
+		/* Odd: another writer (of this process) is inside. */
 		if (s & 1) {
-			__builtin_ia32_pause();
+			if (tries < 1000) {
+				ghost_cpu_relax();
+			} else {
+				struct timespec ts = { 0, 1000 };
+
+				nanosleep(&ts, NULL);
+			}
 			s = __atomic_load_n(&si->seqcount, __ATOMIC_RELAXED);
 			continue;
 		}
@@ -96,6 +143,7 @@ static void write_end(struct ghost_sched_item *si, uint32_t begin)
 {
 	/* Release: a reader that sees the even value sees every field. */
 	__atomic_store_n(&si->seqcount, begin + 1, __ATOMIC_RELEASE);
+	ghost_nopreempt_leave();
 }
 
 /* Announces that item idx changed (a free cell near idx, else scrape_all). */
@@ -150,6 +198,11 @@ int ghost_prio_table_create(const struct ghost_prio_table_opts *opts, struct gho
 	if (!o.items || o.items > MAX_ITEMS || !o.classes || o.classes > MAX_CLASSES ||
 	    o.stream > MAX_STREAM)
 		return -EINVAL;
+	{
+		static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+		pthread_once(&once, watch_forks);
+	}
 	if (!__atomic_compare_exchange_n(&table_exists, &expected, 1, false, __ATOMIC_ACQ_REL,
 					 __ATOMIC_RELAXED))
 		return -EEXIST;
@@ -198,6 +251,7 @@ int ghost_prio_table_create(const struct ghost_prio_table_opts *opts, struct gho
 		stream_of(pt)->entries[i] = STREAM_FREE;
 	/* Release, last: an agent that sees hdrlen sees a complete table. */
 	__atomic_store_n(&hdr->hdrlen, (uint16_t)sizeof(*hdr), __ATOMIC_RELEASE);
+	own_table = pt;
 	*out = pt;
 	return 0;
 
@@ -219,9 +273,14 @@ void ghost_prio_table_destroy(struct ghost_prio_table *pt)
 		return;
 	}
 	munmap(pt->map, pt->maplen);
-	close(pt->fd);
+	if (pt->fd >= 0)
+		close(pt->fd);
+	/* A table a forked child inherited is not this process's own. */
+	if (pt == own_table) {
+		own_table = NULL;
+		__atomic_store_n(&table_exists, 0, __ATOMIC_RELEASE);
+	}
 	free(pt);
-	__atomic_store_n(&table_exists, 0, __ATOMIC_RELEASE);
 }
 
 int ghost_prio_table_set_class(struct ghost_prio_table *pt, const struct ghost_work_class *wc)
@@ -299,40 +358,74 @@ bool ghost_prio_table_is_runnable(const struct ghost_prio_table *pt, uint32_t si
 
 /* ---- attaching (the agent) ---- */
 
+static bool names_table(const char *link)
+{
+	static const char want[] = "/memfd:" MEMFD_NAME;
+	char target[128];
+	ssize_t n = readlink(link, target, sizeof(target) - 1);
+
+	if (n <= 0)
+		return false;
+	target[n] = 0;
+	/* "/memfd:ghost-prio-table (deleted)" */
+	return !strncmp(target, want, sizeof(want) - 1) &&
+	       (target[sizeof(want) - 1] == ' ' || target[sizeof(want) - 1] == 0);
+}
+
 /* The number of pid's descriptor of its table (/proc/PID/fd), or a negative errno. */
 static int find_fd(pid_t pid)
 {
-	static const char want[] = "/memfd:" MEMFD_NAME;
-	char dir[32], link[64], target[128];
+	char dir[32], link[64];
 	struct dirent *de;
-	int found = -ENOENT;
+	int found = -ENOENT, seen = 0;
 	DIR *d;
 
 	snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)pid);
 	d = opendir(dir);
 	if (!d)
 		return errno == EACCES || errno == EPERM ? -EACCES : -ENOENT;
-	while ((de = readdir(d))) {
+	while ((de = readdir(d)) && seen++ < MAX_FDS_SCANNED) {
 		char *end;
 		long fd = strtol(de->d_name, &end, 10);
-		ssize_t n;
 
 		if (*end || end == de->d_name || fd < 0 || fd > 1 << 30)
 			continue;
 		snprintf(link, sizeof(link), "/proc/%d/fd/%ld", (int)pid, fd);
-		n = readlink(link, target, sizeof(target) - 1);
-		if (n <= 0)
-			continue;
-		target[n] = 0;
-		/* "/memfd:ghost-prio-table (deleted)" */
-		if (strncmp(target, want, sizeof(want) - 1) ||
-		    (target[sizeof(want) - 1] != ' ' && target[sizeof(want) - 1] != 0))
+		if (!names_table(link))
 			continue;
 		found = (int)fd;
 		break;
 	}
 	closedir(d);
 	return found;
+}
+
+/*
+ * A descriptor of our own for pid's descriptor fd: a duplicate through a
+ * pidfd (no open(), so nothing about the file can block us), or, on kernels
+ * without pidfd_getfd, an open() that cannot block or take a terminal.
+ */
+static int dup_remote_fd(pid_t pid, int fd)
+{
+	char path[64];
+	int pidfd, nfd;
+
+	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (pidfd >= 0) {
+		nfd = (int)syscall(SYS_pidfd_getfd, pidfd, fd, 0);
+		if (nfd < 0)
+			nfd = -errno;
+		close(pidfd);
+		if (nfd >= 0 || nfd != -ENOSYS)
+			return nfd == -EPERM ? -EACCES : nfd == -EBADF ? -ENOENT : nfd;
+	} else if (errno != ENOSYS) {
+		return errno == ESRCH ? -ENOENT : errno == EPERM ? -EACCES : -errno;
+	}
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int)pid, fd);
+	nfd = open(path, O_RDWR | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	if (nfd < 0)
+		return errno == EACCES || errno == EPERM ? -EACCES : -ENOENT;
+	return nfd;
 }
 
 /* Does the shared header describe a table that fits in size bytes? */
@@ -360,7 +453,8 @@ static int check_geometry(struct ghost_prio_table *pt, const struct ghost_prio_t
 	wc_end = (uint64_t)pt->wc_off + (uint64_t)pt->wc_num * sizeof(struct ghost_work_class);
 	st_end = (uint64_t)pt->st_off + sizeof(struct prio_stream) +
 		 (uint64_t)pt->st_cap * sizeof(int32_t);
-	if (si_end > size || wc_end > size || st_end > size)
+	/* In the order the creator lays them out, none over another. */
+	if (pt->wc_off < si_end || pt->st_off < wc_end || st_end > size)
 		return -EPROTO;
 	return 0;
 }
@@ -368,7 +462,8 @@ static int check_geometry(struct ghost_prio_table *pt, const struct ghost_prio_t
 int ghost_prio_table_attach(pid_t pid, struct ghost_prio_table **out)
 {
 	struct ghost_prio_table *pt;
-	char path[64];
+	char self_link[64];
+	struct statfs sfs;
 	struct stat st;
 	int err, seals, fd;
 
@@ -377,19 +472,25 @@ int ghost_prio_table_attach(pid_t pid, struct ghost_prio_table **out)
 	fd = find_fd(pid);
 	if (fd < 0)
 		return fd;
-	snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int)pid, fd);
 	pt = calloc(1, sizeof(*pt));
 	if (!pt)
 		return -ENOMEM;
 	pt->pid = pid;
-	pt->fd = open(path, O_RDWR | O_CLOEXEC);
+	pt->fd = dup_remote_fd(pid, fd);
 	if (pt->fd < 0) {
-		err = errno == EACCES || errno == EPERM ? -EACCES : -ENOENT;
+		err = pt->fd;
 		goto fail_free;
 	}
-	/* Unsealed, the owner could shrink the file under our mapping. */
+	/*
+	 * What we hold now is what we check: still the table's memfd (the process
+	 * may have put something else at that number meanwhile), on tmpfs (no
+	 * hugetlbfs, whose holes could fault), sealed against shrinking (the owner
+	 * could otherwise take pages from under our mapping).
+	 */
+	snprintf(self_link, sizeof(self_link), "/proc/self/fd/%d", pt->fd);
 	seals = fcntl(pt->fd, F_GET_SEALS);
-	if (fstat(pt->fd, &st) || seals < 0 || !(seals & F_SEAL_SHRINK) ||
+	if (!names_table(self_link) || fstatfs(pt->fd, &sfs) || sfs.f_type != TMPFS_MAGIC ||
+	    fstat(pt->fd, &st) || !S_ISREG(st.st_mode) || seals < 0 || !(seals & F_SEAL_SHRINK) ||
 	    st.st_size < (off_t)sizeof(struct ghost_prio_table_hdr) || st.st_size > (1LL << 32)) {
 		err = -EPROTO;
 		goto fail_close;
@@ -405,6 +506,9 @@ int ghost_prio_table_attach(pid_t pid, struct ghost_prio_table **out)
 		munmap(pt->map, pt->maplen);
 		goto fail_close;
 	}
+	/* The mapping is all we need. */
+	close(pt->fd);
+	pt->fd = -1;
 	*out = pt;
 	return 0;
 
@@ -424,7 +528,8 @@ void ghost_prio_table_detach(struct ghost_prio_table *pt)
 		return;
 	}
 	munmap(pt->map, pt->maplen);
-	close(pt->fd);
+	if (pt->fd >= 0)
+		close(pt->fd);
 	free(pt);
 }
 
@@ -456,7 +561,7 @@ int ghost_prio_table_read_item(const struct ghost_prio_table *pt, uint32_t sid,
 		uint32_t begin = __atomic_load_n(&si->seqcount, __ATOMIC_ACQUIRE);
 
 		if (begin & 1) {
-			__builtin_ia32_pause();
+			ghost_cpu_relax();
 			continue;
 		}
 		/* ...and each with acquire, so the count is read again only after
@@ -494,7 +599,7 @@ int ghost_prio_table_next_updated(struct ghost_prio_table *pt)
 	struct prio_stream *s;
 	bool full = false;
 
-	if (!pt)
+	if (!pt || pt->owner)
 		return -EINVAL;
 	s = stream_of(pt);
 	if (__atomic_load_n(&s->scrape_all, __ATOMIC_RELAXED) > 0) {
@@ -502,7 +607,13 @@ int ghost_prio_table_next_updated(struct ghost_prio_table *pt)
 		__atomic_exchange_n(&s->scrape_all, 0, __ATOMIC_ACQUIRE);
 		full = true;
 	}
-	for (uint32_t i = 0; i < pt->st_cap; i++) {
+	/*
+	 * One pass over the cells at most, from where the last call stopped: a
+	 * drain costs one pass however the cells are filled. With scrape_all
+	 * set the caller re-reads every item, so the pass only frees the cells.
+	 */
+	for (uint32_t n = 0; n < pt->st_cap; n++) {
+		uint32_t i = (pt->cursor + n) % pt->st_cap;
 		/* Acquire: the item write announced by this cell is visible. */
 		int32_t idx = __atomic_load_n(&s->entries[i], __ATOMIC_ACQUIRE);
 
@@ -516,6 +627,7 @@ int ghost_prio_table_next_updated(struct ghost_prio_table *pt)
 		__atomic_store_n(&s->entries[i], STREAM_FREE, __ATOMIC_RELAXED);
 		if (full)
 			continue;
+		pt->cursor = (i + 1) % pt->st_cap;
 		/* An index the table cannot hold: the stream is corrupt, so
 		 * whatever it said, everything may have changed. */
 		if (idx < 0 || (uint32_t)idx >= pt->si_num)

@@ -66,6 +66,18 @@ struct waiter {
 	int done;		/* the waker no longer touches kt */
 };
 
+void ghost_nopreempt_enter(void)
+{
+	if (cur.kt && cur.ops->task_nopreempt)
+		cur.ops->task_nopreempt(cur.kt, true);
+}
+
+void ghost_nopreempt_leave(void)
+{
+	if (cur.kt && cur.ops->task_nopreempt)
+		cur.ops->task_nopreempt(cur.kt, false);
+}
+
 /*
  * A bucket lock is held for a few instructions, but a ghost task preempted
  * while holding it would park with it, and another task blocked on it holds
@@ -73,16 +85,14 @@ struct waiter {
  */
 static void bucket_lock(pthread_mutex_t *m)
 {
-	if (cur.kt && cur.ops->task_nopreempt)
-		cur.ops->task_nopreempt(cur.kt, true);
+	ghost_nopreempt_enter();
 	pthread_mutex_lock(m);
 }
 
 static void bucket_unlock(pthread_mutex_t *m)
 {
 	pthread_mutex_unlock(m);
-	if (cur.kt && cur.ops->task_nopreempt)
-		cur.ops->task_nopreempt(cur.kt, false);
+	ghost_nopreempt_leave();
 }
 
 #define WAIT_BUCKETS 256

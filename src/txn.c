@@ -60,7 +60,7 @@ int ghost_txn_open(struct ghost_enclave *e, int cpu, const struct ghost_txn_opts
 			if (free_owner == o->sync_group_owner)
 				break;
 			free_owner = -1;
-			__builtin_ia32_pause();
+			ghost_cpu_relax();
 		}
 	}
 	t->gtid = o->target;
@@ -94,7 +94,7 @@ static bool wait_committed(struct ghost_enclave *e, int cpu)
 
 	/* Remote greedy commits can complete asynchronously. */
 	while ((s = ghost_txn_state(t)) >= 0)
-		__builtin_ia32_pause();
+		ghost_cpu_relax();
 	__atomic_add_fetch(&e->txn_stats.committed, 1, __ATOMIC_RELAXED);
 	if (s == GHOST_TXN_COMPLETE) {
 		__atomic_add_fetch(&e->txn_stats.succeeded, 1, __ATOMIC_RELAXED);

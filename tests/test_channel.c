@@ -658,13 +658,6 @@ static size_t xfer_payload(uint32_t i, uint8_t *buf)
 	return len;
 }
 
-static void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#endif
-}
-
 static void *producer(void *arg)
 {
 	struct xfer *x = arg;
@@ -679,7 +672,7 @@ static void *producer(void *arg)
 						 (uint16_t)len)) == -ENOSPC) {
 			x->enospc++;
 			if (++spins < 64)
-				cpu_relax();
+				ghost_cpu_relax();
 			else
 				sched_yield();
 		}
@@ -701,7 +694,7 @@ static void consumer(struct xfer *x)
 
 		if (!m) {
 			if (++spins < 64)
-				cpu_relax();
+				ghost_cpu_relax();
 			else
 				sched_yield();
 			continue;

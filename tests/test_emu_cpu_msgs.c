@@ -30,7 +30,7 @@ static bool wait_msg(uint16_t type, int ms, struct ghost_msg_payload_timer *time
 		if (!m) {
 			/* Poll (stay runnable): sleeping here would itself be an
 			 * agent blocking in the host kernel. */
-			__builtin_ia32_pause();
+			ghost_cpu_relax();
 			continue;
 		}
 		CHECK(ghost_channel_msg_valid(chan, m));

@@ -60,9 +60,58 @@ static void test_bad_options(void)
 		CHECK_ERR(ghost_prio_table_set_item(pt, 0, &si), EINVAL);
 		CHECK_ERR(ghost_prio_table_mark_runnable(pt, 9), EINVAL);
 	}
+	/* The stream is the agent's to drain. */
+	CHECK_ERR(ghost_prio_table_next_updated(pt), EINVAL);
+	{
+		/* A forked child owns no table: it may create its own. */
+		pid_t pid = fork();
+		int status;
+
+		CHECK(pid >= 0);
+		if (pid == 0) {
+			struct ghost_prio_table *mine;
+
+			_exit(ghost_prio_table_create(&o, &mine) == 0 ? 0 : 3);
+		}
+		CHECK(waitpid(pid, &status, 0) == pid);
+		CHECK_MSG(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child status %d",
+			  status);
+	}
 	ghost_prio_table_destroy(pt);
 	CHECK_ERR(ghost_prio_table_attach(getpid(), &pt), ENOENT);
 	CHECK_ERR(ghost_prio_table_attach(0, &pt), EINVAL);
+}
+
+/*
+ * A process whose only "table" is a memfd of the same name that is not one:
+ * unsealed (its owner could shrink it under the agent's mapping). Attaching
+ * refuses it rather than mapping it.
+ */
+static void test_decoy(void)
+{
+	struct ghost_prio_table *pt;
+	int ready[2], status;
+	pid_t pid;
+	char c;
+
+	CHECK(pipe(ready) == 0);
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		int fd = memfd_create("ghost-prio-table", 0);
+
+		close(ready[0]);
+		if (fd < 0 || ftruncate(fd, 1 << 16) || write(ready[1], "r", 1) != 1)
+			_exit(3);
+		for (;;)
+			pause();	/* until the parent kills it */
+	}
+	close(ready[1]);
+	CHECK(read(ready[0], &c, 1) == 1 && c == 'r');
+	CHECK_ERR(ghost_prio_table_attach(pid, &pt), EPROTO);
+	kill(pid, SIGKILL);
+	CHECK(waitpid(pid, &status, 0) == pid);
+	close(ready[0]);
 }
 
 /* A pipe-driven child that owns a table and does what it is told. */
@@ -71,7 +120,28 @@ struct child {
 	int cmd, ack;
 };
 
-enum { CMD_QUIT, CMD_RUNNABLE, CMD_IDLE, CMD_MANY, CMD_CORRUPT, CMD_TORN };
+enum { CMD_QUIT, CMD_RUNNABLE, CMD_IDLE, CMD_MANY, CMD_OVERLAP, CMD_CORRUPT, CMD_TORN };
+
+/* The child's own table header, mapped writable behind the library's back. */
+static struct ghost_prio_table_hdr *own_header(void)
+{
+	struct ghost_prio_table_hdr *h;
+	int fd;
+
+	for (fd = 3; fd < 64; fd++) {
+		char link[64], target[128];
+		ssize_t n;
+
+		snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+		n = readlink(link, target, sizeof(target) - 1);
+		if (n > 0 && (target[n] = 0, strstr(target, "ghost-prio-table")))
+			break;
+	}
+	h = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (h == MAP_FAILED)
+		_exit(4);
+	return h;
+}
 
 static void child_main(int cmd_fd, int ack_fd)
 {
@@ -110,23 +180,25 @@ static void child_main(int cmd_fd, int ack_fd)
 				for (uint32_t i = 0; i < 8; i++)
 					ghost_prio_table_mark_runnable(pt, i);
 			break;
+		case CMD_OVERLAP: {
+			/* The work classes over the sched items; the second time,
+			 * as they were. */
+			struct ghost_prio_table_hdr *h = own_header();
+			static uint32_t saved;
+
+			if (!saved) {
+				saved = h->wc_off;
+				h->wc_off = h->si_off;
+			} else {
+				h->wc_off = saved;
+			}
+			munmap(h, 4096);
+			break;
+		}
 		case CMD_CORRUPT: {
 			/* Lie about the geometry: more items than the file holds. */
-			struct ghost_prio_table_hdr *h;
-			int fd;
+			struct ghost_prio_table_hdr *h = own_header();
 
-			for (fd = 3; fd < 64; fd++) {
-				char link[64], target[128];
-				ssize_t n;
-
-				snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
-				n = readlink(link, target, sizeof(target) - 1);
-				if (n > 0 && (target[n] = 0, strstr(target, "ghost-prio-table")))
-					break;
-			}
-			h = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-			if (h == MAP_FAILED)
-				_exit(4);
 			h->si_num = 1000000;
 			munmap(h, 4096);
 			break;
@@ -304,6 +376,17 @@ static void test_two_processes(void)
 		CHECK(copies > 0);
 	}
 
+	/* Arrays that overlap: refused; put back: accepted again. */
+	tell(&ch, CMD_OVERLAP);
+	{
+		struct ghost_prio_table *other;
+
+		CHECK_ERR(ghost_prio_table_attach(ch.pid, &other), EPROTO);
+		tell(&ch, CMD_OVERLAP);
+		CHECK_OK(ghost_prio_table_attach(ch.pid, &other));
+		ghost_prio_table_detach(other);
+	}
+
 	/* A header that lies: the table already attached keeps its checked
 	 * geometry; a new attach refuses it. */
 	tell(&ch, CMD_CORRUPT);
@@ -324,6 +407,7 @@ int main(void)
 {
 	test_bad_options();
 	test_two_processes();
+	test_decoy();
 	printf("test_prio_table: ok\n");
 	return 0;
 }

@@ -100,6 +100,13 @@ static void agent_args(void)
 	expect(RUN("ghost-agent", "--policy", "fifo-percpu", "--bogus"), 2, "bogus");
 	expect(RUN("ghost-agent", "--policy", "fifo-percpu", "extra"), 2, "\"extra\"");
 	expect(RUN("ghost-agent", "--policy", "fifo-percpu", "--prio", "high"), 2, "\"high\"");
+	/* A centralized policy's global agent needs a CPU of the enclave besides the others. */
+	expect(RUN("ghost-agent", "--policy", "shinjuku", "--cpus", "0"), 2, "at least 2 CPUs");
+	expect(RUN("ghost-agent", "--policy", "fifo-centralized", "--cpus", "0", "--time-slice",
+		   "50"), 2, "at least 2 CPUs");
+	if (test_ncpus() >= 2)
+		expect(RUN("ghost-agent", "--policy", "shinjuku", "--cpus", "0-1", "--global-cpu",
+			   "5"), 2, "--global-cpu 5");
 	/* Setup errors: exit 1 with the reason. */
 	expect(RUN("ghost-agent", "--policy", "fifo-percpu", "--kernel", "ghostfs", "--cpus", "0"),
 	       1, "ghostfs");
@@ -156,7 +163,8 @@ static void ctl_round_trip(void)
 
 static void agent_lifecycle(void)
 {
-	const char *args[] = { "--policy", "fifo-centralized", "--cpus", "0", "--enclave", "9",
+	const char *args[] = { "--policy", test_ncpus() >= 2 ? "fifo-centralized" : "fifo-percpu",
+			       "--cpus", test_ncpus() >= 2 ? "0-1" : "0", "--enclave", "9",
 			       "--root", test_root, "--prio", "normal", "--stats", "1", NULL };
 	char first[sizeof(out)];
 	int fd, rc;

@@ -427,8 +427,9 @@ static void test_rpc_antagonist(void)
 	CHECK_MSG(o.status == 0, "exited %d: %s", o.status, o.err);
 	CHECK_MSG(json_num(o.out, "completed") > 500, "%s", o.out);
 	cpus = json_num(o.out, "antagonist_cpus");
-	/* It gets what the workers leave of CPU 0 (most of it), never more than one CPU. */
-	CHECK_MSG(cpus > 0.3 && cpus < 1.05, "antagonist got %.3f CPUs: %s", cpus, o.out);
+	/* It runs in what the workers (and whatever else the machine runs) leave of CPU 0:
+	 * something, never more than its one CPU. */
+	CHECK_MSG(cpus > 0 && cpus < 1.05, "antagonist got %.3f CPUs: %s", cpus, o.out);
 }
 
 /* The table form, with a warmup and a custom service mix. */

@@ -247,6 +247,16 @@ int main(int argc, char **argv)
 		}
 		ghost_topo_free(topo);
 	}
+	if (!attach_id && policy != &fifo_percpu_policy) {
+		/* A centralized policy's global agent takes one CPU for itself. */
+		if (ghost_cpuset_count(&cpus) < 2)
+			bad_arg("%s", "a centralized policy needs at least 2 CPUs (its global agent "
+				      "takes one of them)");
+		if (cfg.global_cpu >= 0 && !ghost_cpuset_test(&cpus, cfg.global_cpu)) {
+			snprintf(line, sizeof(line), "%d", cfg.global_cpu);
+			bad_arg("--global-cpu %s is not one of the enclave's CPUs", line);
+		}
+	}
 	{
 		struct ghost_enclave_opts eo = {
 			.sz = sizeof(eo),
@@ -268,6 +278,17 @@ int main(int argc, char **argv)
 				: err == -EBUSY ? "some of these CPUs belong to another enclave"
 						: strerror(-err));
 		return 1;
+	}
+	if (attach_id && policy != &fifo_percpu_policy &&
+	    (ghost_cpuset_count(ghost_enclave_cpus(e)) < 2 ||
+	     (cfg.global_cpu >= 0 && !ghost_cpuset_test(ghost_enclave_cpus(e), cfg.global_cpu)))) {
+		fprintf(stderr, "ghost-agent: enclave %" PRIu64 " cannot take %s: %s\n", attach_id,
+			policy->name,
+			ghost_cpuset_count(ghost_enclave_cpus(e)) < 2
+				? "a centralized policy needs at least 2 CPUs"
+				: "--global-cpu is not one of its CPUs");
+		ghost_enclave_close(e);
+		return 2;
 	}
 	cfg.take_over = attach_id != 0;
 	{

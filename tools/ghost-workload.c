@@ -139,7 +139,9 @@ static void usage(FILE *f)
 		"                      generator wakes one by marking it runnable\n"
 		"  --antagonists N     also run N spinning threads of a lower priority: a\n"
 		"                      low-QoS PrioTable class with --prio-table, SCHED_IDLE\n"
-		"                      with --no-ghost (reports the CPUs they got)\n"
+		"                      with --no-ghost (in an enclave without --prio-table\n"
+		"                      they are ordinary ghost threads); reports the CPU\n"
+		"                      time they got\n"
 		"  --cpus LIST         --no-ghost: run the threads on these CPUs only\n"
 		"                      (e.g. the CPUs an enclave gives its tasks)\n"
 		"  --generator-cpu C   rpc: pin the load generator to CPU C\n"
@@ -395,6 +397,16 @@ static int parse_one(int c, const char *arg, struct options *o)
 			if (cpu < CPU_SETSIZE)
 				CPU_SET(cpu, &o->cpus);
 		o->have_cpus = true;
+		{
+			cpu_set_t mine;
+
+			if (sched_getaffinity(0, sizeof(mine), &mine) == 0) {
+				CPU_AND(&mine, &mine, &o->cpus);
+				if (CPU_COUNT(&mine) != CPU_COUNT(&o->cpus))
+					return bad_arg("--cpus '%s': this process may not run on all of "
+						       "them", arg);
+			}
+		}
 		return 0;
 	}
 	case OPT_GEN_PRIO:
@@ -627,6 +639,7 @@ struct workload {
 	int stop;
 	int64_t start_ns, measure_ns, end_ns, stop_ns;
 	uint64_t spin_iters;		/* arithmetic steps per spin chunk */
+	uint64_t antag_iters;		/* ... per 50 us, the antagonists' step */
 	struct rpc_queue q;
 	struct ghost_prio_table *pt;	/* --prio-table */
 	pthread_t gen;
@@ -925,13 +938,12 @@ static void hand_over(struct workload *w, struct worker *me, const struct reques
 
 /*
  * Waits until the generator hands us a request (mail_seq moves past seen),
- * or the run stops. With a PrioTable the worker says it has nothing to do and
- * gives its CPU back until the agent, seeing the item runnable again, runs it.
+ * or the run stops. With a PrioTable (its item already marked idle) the
+ * worker gives its CPU back until the agent, seeing the item runnable again,
+ * runs it.
  */
 static void wait_mail(struct workload *w, struct worker *me, uint32_t seen)
 {
-	if (w->pt)
-		ghost_prio_table_mark_idle(w->pt, (uint32_t)me->idx);
 	while (__atomic_load_n(&me->mail_seq, __ATOMIC_ACQUIRE) == seen && !stopping(w)) {
 		if (w->pt)
 			ghost_yield();
@@ -945,6 +957,11 @@ static void wait_mail(struct workload *w, struct worker *me, uint32_t seen)
  * (a request the generator queued before it saw our bit would sit there):
  * if there is one and we can still claim ourselves back, it is ours.
  * Otherwise wait to be handed one. False when the run is stopping.
+ *
+ * With a PrioTable the item goes idle before the idle bit is set: the
+ * generator marks it runnable only after claiming the bit, so its "runnable"
+ * is always the last word (the other order could leave a worker that holds a
+ * request with an idle item, never scheduled again).
  */
 static bool next_request(struct workload *w, struct worker *me, struct request *r)
 {
@@ -959,11 +976,17 @@ static bool next_request(struct workload *w, struct worker *me, struct request *
 		if (backlog_take(q, r))
 			return true;
 		seen = __atomic_load_n(&me->mail_seq, __ATOMIC_ACQUIRE);
+		if (w->pt)
+			ghost_prio_table_mark_idle(w->pt, (uint32_t)me->idx);
 		__atomic_or_fetch(&q->idle[me->idx / 64], bit, __ATOMIC_SEQ_CST);
 		if (__atomic_load_n(&q->tail, __ATOMIC_SEQ_CST) !=
 			    __atomic_load_n(&q->head, __ATOMIC_SEQ_CST) &&
-		    claim_idle(q, me->idx))
-			continue;	/* back on duty: take from the backlog */
+		    claim_idle(q, me->idx)) {
+			/* Back on duty: take from the backlog. */
+			if (w->pt)
+				ghost_prio_table_mark_runnable(w->pt, (uint32_t)me->idx);
+			continue;
+		}
 		wait_mail(w, me, seen);
 		if (__atomic_load_n(&me->mail_seq, __ATOMIC_ACQUIRE) != seen) {
 			r->arrival_ns = __atomic_load_n(&me->mail_arrival, __ATOMIC_RELAXED);
@@ -1002,10 +1025,11 @@ static void dispatch(struct workload *w)
 	}
 }
 
-/* Queues every request due by now; returns the time of the next one. */
-static double issue_due(struct workload *w, double next, int64_t now, uint64_t *seed)
+/* Queues every request due by upto (the clock reads now); returns the time of the next one. */
+static double issue_due(struct workload *w, double next, int64_t upto, uint64_t *seed,
+			int64_t now)
 {
-	while ((int64_t)next <= now) {
+	while ((int64_t)next <= upto) {
 		struct request r = { .arrival_ns = (int64_t)next,
 				     .service_ns = draw_service(w->o, seed) };
 		bool counted = r.arrival_ns >= w->measure_ns;
@@ -1054,13 +1078,17 @@ static void *rpc_generator(void *arg)
 	while (!stopping(w)) {
 		int64_t now = ghost_now_ns();
 
-		if (now >= w->end_ns)
+		if (now >= w->end_ns) {
+			/* Late at the end too: what was due in the window still goes out
+			 * (and counts as late), so issued is what the rate promised. */
+			issue_due(w, next, w->end_ns - 1, &seed, now);
 			break;
+		}
 		if ((int64_t)next > now) {
 			sleep_until((int64_t)next < w->end_ns ? (int64_t)next : w->end_ns);
 			continue;
 		}
-		next = issue_due(w, next, now, &seed);
+		next = issue_due(w, next, now, &seed, now);
 	}
 	return NULL;
 }
@@ -1106,16 +1134,32 @@ static void rpc_stop(struct workload *w)
 
 /* ---- antagonists ---- */
 
+static int64_t thread_cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (int64_t)ts.tv_sec * NSEC_PER_SEC + ts.tv_nsec;
+}
+
+/* Spins; count is the CPU time (ns) it got within the measured window. */
 static void run_antagonist(struct worker *me)
 {
 	struct workload *w = me->w;
 	uint64_t x = (uint64_t)me->idx + 1;
+	int64_t from = -1;
 
 	while (!stopping(w)) {
-		x = spin_chunk(w->spin_iters, x);
-		if (!stopping(w) && ghost_now_ns() >= w->measure_ns)
-			me->count++;
+		int64_t now;
+
+		x = spin_chunk(w->antag_iters, x);
+		now = ghost_now_ns();
+		if (from < 0 && now >= w->measure_ns)
+			from = thread_cpu_ns();
+		if (now >= w->end_ns)
+			break;
 	}
+	me->count = from >= 0 ? (uint64_t)(thread_cpu_ns() - from) : 0;
 	__asm__ volatile("" : : "r"(x));
 }
 
@@ -1210,8 +1254,10 @@ static int prepare(struct workload *w)
 		    !(w->workers[i].wait = calloc(1, sizeof(struct hist))))
 			return -ENOMEM;
 	}
-	if (w->o->pattern == PAT_SPIN || w->o->antagonists)
+	if (w->o->pattern == PAT_SPIN)
 		w->spin_iters = spin_calibrate(w->o->chunk_us);
+	if (w->o->antagonists)
+		w->antag_iters = spin_calibrate(50);
 	if (w->o->pattern == PAT_BLOCK_WAKE)
 		block_wake_groups(w);
 	if (w->o->pattern == PAT_RPC &&
@@ -1328,7 +1374,7 @@ struct results {
 	uint64_t total, min, max;	/* worker counts */
 	struct hist *lat;		/* merged, or NULL */
 	struct hist *wait;		/* rpc: merged waits, or NULL */
-	uint64_t antagonist_units;	/* spin chunks the antagonists did */
+	uint64_t antagonist_units;	/* CPU time the antagonists got, ns */
 	double oldest_unfinished_us;	/* rpc: age at the stop of the oldest unfinished request */
 	int enter_failed;		/* workers that never entered the enclave */
 	int enter_err;			/* the first one's reason */
@@ -1410,11 +1456,11 @@ static double per_s(uint64_t n, double s)
 	return s > 0 ? (double)n / s : 0;
 }
 
-/* The CPUs' worth of time the antagonists got (chunks x chunk length). */
+/* The CPUs' worth of time the antagonists got (their threads' CPU clocks). */
 static double antagonist_cpus(const struct workload *w, const struct results *r)
 {
-	return r->window_s > 0 ? (double)r->antagonist_units * w->o->chunk_us / 1e6 / r->window_s
-			       : 0;
+	(void)w;
+	return r->window_s > 0 ? (double)r->antagonist_units / 1e9 / r->window_s : 0;
 }
 
 static void json_latency(const struct hist *h)
@@ -1445,7 +1491,7 @@ static void print_json(const struct workload *w, const struct results *r)
 		       ",\"per_thread_min\":%" PRIu64 ",\"per_thread_max\":%" PRIu64
 		       ",\"per_thread\":[", o->chunk_us, r->total, per_s(r->total, r->window_s),
 		       r->min, r->max);
-		for (int i = 0; i < w->nstarted; i++)
+		for (int i = 0; i < w->nstarted && i < o->threads; i++)
 			printf("%s%" PRIu64, i ? "," : "", w->workers[i].count);
 		printf("]");
 		break;

@@ -24,6 +24,19 @@
 /* MAX_CPUS of ghost-userspace: per-CPU arrays are sized by it. */
 #define GHOST_MAX_CPUS 512
 
+/* The spin-wait hint for busy loops (agents polling a queue, a seqcount):
+ * yields the core to its sibling hyperthread and saves power. */
+static inline void ghost_cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield" ::: "memory");
+#else
+	__asm__ __volatile__("" ::: "memory");
+#endif
+}
+
 enum ghost_log_level {
 	GHOST_LOG_ERROR = 0,
 	GHOST_LOG_WARN = 1,

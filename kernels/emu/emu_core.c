@@ -115,7 +115,7 @@ int emu_park_wait(struct emu_park *p, uint32_t seen, int64_t spin_ns, int64_t de
 				if (busy && (b = __atomic_load_n(busy, __ATOMIC_RELAXED)) >= 0 &&
 				    b != self)
 					goto sleep;
-				__builtin_ia32_pause();
+				ghost_cpu_relax();
 			}
 		} while (emu_now() < until);
 	}
