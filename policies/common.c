@@ -72,8 +72,10 @@ int policy_format_stats(char *buf, size_t len, struct ghost_sched *s, struct gho
 		pos += (size_t)n;
 	}
 	n = snprintf(buf + pos, len - pos, " | msgs");
-	pos += n > 0 ? (size_t)n : 0;
-	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]) && pos < len; i++) {
+	if (n < 0 || (size_t)n >= len - pos)
+		return -ENOSPC;
+	pos += (size_t)n;
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
 		n = snprintf(buf + pos, len - pos, " %s %llu", kinds[i].name,
 			     (unsigned long long)s->stats.msgs[kinds[i].type]);
 		if (n < 0 || (size_t)n >= len - pos)

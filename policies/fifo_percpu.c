@@ -2,7 +2,7 @@
  * policies/fifo_percpu.c - FIFO per-CPU: every agent schedules its own CPU.
  *
  * Each CPU has a channel (woken on that CPU) and a FIFO run queue. A new
- * runnable task gets the least loaded CPU and is moved there for good: its
+ * runnable task gets the CPU with the fewest tasks and is moved there for good: its
  * messages are re-associated with that CPU's channel and that CPU's agent
  * is pinged. Each agent loop reads its barrier, drains its channel, picks
  * its current task or the head of its queue and commits it locally with
@@ -31,6 +31,7 @@ struct pcpu {
 	struct ghost_channel *chan;
 	struct fifo_rq rq;
 	struct fifo_task *current;
+	uint32_t assigned;		/* live tasks moved here, blocked ones too */
 };
 
 struct percpu {
@@ -60,8 +61,13 @@ static int least_loaded(struct percpu *p)
 	uint32_t best_load = UINT32_MAX;
 	int best = -1, cpu;
 
+	/*
+	 * Tasks stay where they are moved, so the load that counts is every task
+	 * a CPU has, not just those runnable now: threads that start together
+	 * and then wait for each other would otherwise all land on one CPU.
+	 */
 	ghost_cpuset_for_each(cpu, cpus) {
-		uint32_t load = p->cpu[cpu].rq.count + (p->cpu[cpu].current ? 1 : 0);
+		uint32_t load = p->cpu[cpu].assigned;
 
 		if (load < best_load) {
 			best_load = load;
@@ -83,6 +89,7 @@ static bool migrate(struct percpu *p, struct fifo_task *t)
 	if (r < 0)
 		return false;	/* a newer message is on its way: retry then */
 	t->cpu = cpu;
+	p->cpu[cpu].assigned++;
 	fifo_rq_push_back(&p->cpu[cpu].rq, t);
 	/* Get that agent's attention (ours notices on its own). */
 	ghost_txn_ping(p->e, cpu);
@@ -174,8 +181,12 @@ static void on_gone(struct ghost_sched *s, struct ghost_task *task, const struct
 
 	(void)m;
 	off_cpu(p, t);
-	if (t->cpu >= 0)
+	if (t->cpu >= 0) {
 		fifo_rq_remove(&p->cpu[t->cpu].rq, t);
+		if (p->cpu[t->cpu].assigned)
+			p->cpu[t->cpu].assigned--;
+		t->cpu = -1;
+	}
 }
 
 static void resync_fix(struct ghost_sched *s, struct fifo_task *t, enum fifo_resync_state st)
@@ -284,7 +295,7 @@ static void percpu_loop(void *state, struct ghost_agent *a)
 	uint32_t barrier = ghost_sw_barrier(asw);
 	struct ghost_txn_opts o = { .sync_group_owner = -1 };
 	struct fifo_task *next = NULL;
-	bool boosted, pending;
+	bool boosted, pending, wait_off_cpu = false;
 	int r;
 
 	pthread_mutex_lock(&p->lock);
@@ -322,6 +333,19 @@ static void percpu_loop(void *state, struct ghost_agent *a)
 			next->state = FIFO_ONCPU;
 			next->prio_boost = false;
 		}
+	} else if (ghost_task_table_find(&p->sched.tasks, o.target) == &next->base &&
+		   ghost_txn_state(ghost_enclave_txn(p->e, cpu)) == GHOST_TXN_TARGET_ONCPU &&
+		   next->state != FIFO_BLOCKED) {
+		/*
+		 * Still on a CPU: we took ours from it when we woke, and its thread
+		 * has yet to get off (on this backend a preemption completes only
+		 * when the task's thread runs). Retrying now would keep it from
+		 * doing so. It is our current task until its message says it
+		 * left; give the CPU up until then.
+		 */
+		pc->current = next;
+		next->state = FIFO_ONCPU;
+		wait_off_cpu = true;
 	} else if (ghost_task_table_find(&p->sched.tasks, o.target) == &next->base) {
 		if (pc->current == next)
 			pc->current = NULL;
@@ -330,6 +354,8 @@ static void percpu_loop(void *state, struct ghost_agent *a)
 			fifo_rq_push_front(&pc->rq, next);
 	}
 	pthread_mutex_unlock(&p->lock);
+	if (wait_off_cpu)
+		ghost_txn_local_yield(p->e, cpu, barrier, 0);
 }
 
 static bool percpu_may_exit(void *state, struct ghost_agent *a)

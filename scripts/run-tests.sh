@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # scripts/run-tests.sh - the whole test suite (`make test`): the plain build,
 # then AddressSanitizer+UBSan, then ThreadSanitizer on the concurrency
-# tests. Ends with one line "N passed, N failed, N skipped" over all tiers
-# and exits non-zero if anything failed.
+# tests, then a smoke run of the fuzz targets. Ends with one line
+# "N passed, N failed, N skipped" over all tiers and exits non-zero if
+# anything failed.
 set -u
 cd "$(dirname "$0")/.."
 jobs=$(nproc 2>/dev/null || echo 2)
@@ -56,6 +57,10 @@ if make -s -j"$jobs" BUILD=build/tsan SAN=tsan OPT=-O1 all >/dev/null; then
 else
 	total_fail=$((total_fail + 1))
 fi
+
+# Every fuzz target over its corpus, then a few seconds of new inputs each
+# (skipped without a clang that links libFuzzer).
+tier "fuzz smoke" fuzz/run.sh --smoke
 
 if [ -x scripts/scx-tests.sh ] && [ "${GHOST_SKIP_SCX:-0}" != 1 ]; then
 	tier "sched_ext tests in a virtual machine" scripts/scx-tests.sh

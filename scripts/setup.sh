@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # scripts/setup.sh - installs what building and testing need on a fresh
-# Debian machine (gcc, make, and the tools the test tiers use). Idempotent:
-# installs only what is missing. Needs root (or sudo) only when it installs.
+# Debian machine (gcc, make, the tools the test tiers use, and clang with
+# libFuzzer for the fuzz targets). Idempotent: installs only what is
+# missing. Needs root (or sudo) only when it installs.
 set -euo pipefail
 need=()
-for pkg in gcc make libc6-dev procps; do
+# clang and its runtime with libFuzzer build the fuzz targets (`make fuzz`).
+for pkg in gcc make libc6-dev procps clang libclang-rt-14-dev; do
 	dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -71,7 +71,9 @@ const struct ghost_status_word *ghost_agent_status_word(const struct ghost_agent
 
 bool ghost_agent_finishing(const struct ghost_agent *a)
 {
-	return __atomic_load_n(&a->fa->finishing, __ATOMIC_ACQUIRE);
+	/* Also when the enclave is gone: nothing is left to schedule. */
+	return __atomic_load_n(&a->fa->finishing, __ATOMIC_ACQUIRE) ||
+	       ghost_enclave_gone(a->fa->e);
 }
 
 void *ghost_agent_policy_data(const struct ghost_agent *a)
@@ -404,9 +406,9 @@ int ghost_agent_process_run(struct ghost_full_agent *fa, int interval_ms,
 			if (tick)
 				tick(fa, ctx);
 		}
-		if (ghost_now_ns() >= next_check) {
+		if (ghost_enclave_gone(fa->e) || ghost_now_ns() >= next_check) {
 			next_check = ghost_now_ns() + KERNEL_CHECK_NS;
-			if (kernel_side_stopped(fa->e)) {
+			if (ghost_enclave_gone(fa->e) || kernel_side_stopped(fa->e)) {
 				gone = true;
 				break;
 			}

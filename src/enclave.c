@@ -32,6 +32,15 @@ const char *ghost_tunable_name(enum ghost_tunable t)
 	return (unsigned)t < GHOST_TUNABLE_COUNT ? tunable_names[t] : NULL;
 }
 
+static int check_id(uint64_t id)
+{
+	if (id <= GHOST_ENCLAVE_ID_MAX)
+		return 0;
+	ghost_err("enclave id %llu is out of range (1 to %llu)", (unsigned long long)id,
+		  (unsigned long long)GHOST_ENCLAVE_ID_MAX);
+	return -EINVAL;
+}
+
 static int pick_kernel(const struct ghost_enclave_opts *opts, const struct ghost_kernel_ops **out)
 {
 	const struct ghost_kernel_ops *ops = ghost_kernel_find(opts->kernel);
@@ -119,6 +128,9 @@ int ghost_enclave_create(const struct ghost_enclave_opts *opts, struct ghost_enc
 		ghost_err("an enclave needs at least one CPU");
 		return -EINVAL;
 	}
+	err = check_id(opts->id);
+	if (err)
+		return err;
 	err = pick_kernel(opts, &ops);
 	if (err)
 		return err;
@@ -176,6 +188,9 @@ int ghost_enclave_attach(const struct ghost_enclave_opts *opts, struct ghost_enc
 
 	if (!opts || opts->sz < sizeof(*opts) || !opts->id || !out)
 		return -EINVAL;
+	err = check_id(opts->id);
+	if (err)
+		return err;
 	err = pick_kernel(opts, &ops);
 	if (err)
 		return err;

@@ -12,7 +12,7 @@
 
 #include <pthread.h>
 
-#define GHOST_SW_MAX_REGION_ID 64
+#define GHOST_SW_MAX_REGION_ID (GHOST_SW_REGION_ID_MAX + 1)
 
 struct ghost_sw_map {
 	const struct ghost_sw_region_header *hdr;	/* NULL: not mapped (yet) */
@@ -35,6 +35,20 @@ struct ghost_enclave {
 	struct ghost_sw_map sw_maps[GHOST_SW_MAX_REGION_ID];
 	struct ghost_agent *agents[GHOST_MAX_CPUS];
 	struct ghost_txn_counts txn_stats;
+	int ended;				/* the kernel said the enclave is gone */
 };
+
+/* Notes a kernel answer of -ENODEV (the enclave is gone); returns err. */
+static inline int ghost_enclave_note_gone(struct ghost_enclave *e, int err)
+{
+	if (err == -ENODEV)
+		__atomic_store_n(&e->ended, 1, __ATOMIC_RELEASE);
+	return err;
+}
+
+static inline bool ghost_enclave_gone(const struct ghost_enclave *e)
+{
+	return __atomic_load_n(&e->ended, __ATOMIC_ACQUIRE);
+}
 
 #endif

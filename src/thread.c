@@ -197,6 +197,13 @@ int ghost_wake(uint32_t *word, int n)
 		unsigned b = bucket_of(word);
 
 		np = 0;
+		/*
+		 * From popping a waiter to marking it done we owe it: it spins on
+		 * `done` (its stack must outlive our use), and it may hold the only
+		 * CPU we could be put back on. Preempted in between, we would never
+		 * be (a FIFO CPU runs it until it blocks, and it never does).
+		 */
+		ghost_nopreempt_enter();
 		bucket_lock(&buckets[b].lock);
 		for (struct waiter **pp = &buckets[b].head; *pp && count + np < n && np < 64;) {
 			struct waiter *w = *pp;
@@ -214,6 +221,7 @@ int ghost_wake(uint32_t *word, int n)
 			popped[i]->ops->task_unblock(popped[i]->kt, cpu);
 			__atomic_store_n(&popped[i]->done, 1, __ATOMIC_RELEASE);
 		}
+		ghost_nopreempt_leave();
 		count += np;
 		if (np < 64)
 			break;

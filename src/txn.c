@@ -130,7 +130,7 @@ int ghost_txn_commit_set(struct ghost_enclave *e, const struct ghost_cpuset *cpu
 	ghost_cpuset_for_each(cpu, cpus)
 		if (ghost_txn_is_open(&e->cpu_data[cpu].txn))
 			ghost_cpuset_set(&ready, cpu);
-	err = e->ops->commit(e->k, cpus);
+	err = ghost_enclave_note_gone(e, e->ops->commit(e->k, cpus));
 	if (err < 0)
 		return err;
 	ghost_cpuset_for_each(cpu, &ready) {
@@ -155,7 +155,7 @@ int ghost_txn_commit_sync_group(struct ghost_enclave *e, const struct ghost_cpus
 	ghost_cpuset_and(&in, cpus, &e->cpus);
 	if (!ghost_cpuset_equal(&in, cpus))
 		return -EINVAL;
-	r = e->ops->sync_group_commit(e->k, cpus);
+	r = ghost_enclave_note_gone(e, e->ops->sync_group_commit(e->k, cpus));
 	if (r < 0)
 		return r;
 	ghost_cpuset_for_each(cpu, cpus) {
@@ -173,12 +173,13 @@ int ghost_txn_local_yield(struct ghost_enclave *e, int cpu, uint32_t agent_barri
 {
 	if (!ghost_enclave_txn(e, cpu))
 		return -EINVAL;
-	return e->ops->run(e->k, GHOST_NULL_GTID, agent_barrier, 0, cpu, run_flags);
+	return ghost_enclave_note_gone(
+		e, e->ops->run(e->k, GHOST_NULL_GTID, agent_barrier, 0, cpu, run_flags));
 }
 
 int ghost_txn_ping(struct ghost_enclave *e, int cpu)
 {
 	if (!ghost_enclave_txn(e, cpu))
 		return -EINVAL;
-	return e->ops->run(e->k, GHOST_AGENT_GTID, 0, 0, cpu, 0);
+	return ghost_enclave_note_gone(e, e->ops->run(e->k, GHOST_AGENT_GTID, 0, 0, cpu, 0));
 }

@@ -40,7 +40,7 @@ static void test_root_cleanup(void)
  * failed test never leaves agents spinning behind it (they are killed
  * before the root they use is removed: atexit runs in reverse order).
  */
-static pid_t test_children[64];
+static pid_t test_children[256];
 static int test_nchildren;
 
 static void test_kill_children(void)
@@ -58,8 +58,21 @@ static inline void test_track_child(pid_t pid)
 		atexit(test_kill_children);
 		registered = true;
 	}
-	if (test_nchildren < 64)
-		test_children[test_nchildren++] = pid;
+	for (int i = 0; i < test_nchildren; i++)
+		if (test_children[i] <= 0) {
+			test_children[i] = pid;
+			return;
+		}
+	CHECK_MSG(test_nchildren < 256, "more than 256 live child processes");
+	test_children[test_nchildren++] = pid;
+}
+
+/* A child that was reaped: its slot is free (and its pid may be reused). */
+static inline void test_untrack_child(pid_t pid)
+{
+	for (int i = 0; i < test_nchildren; i++)
+		if (test_children[i] == pid)
+			test_children[i] = 0;
 }
 
 /* A fresh namespace root for this test, removed at exit. */
@@ -143,8 +156,10 @@ static inline int test_wait_exit(pid_t pid, int timeout_ms)
 	int st;
 
 	for (int i = 0; i < timeout_ms / 10; i++) {
-		if (waitpid(pid, &st, WNOHANG) == pid)
+		if (waitpid(pid, &st, WNOHANG) == pid) {
+			test_untrack_child(pid);
 			return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+		}
 		usleep(10000);
 	}
 	FAIL("process %d did not exit within %d ms", pid, timeout_ms);
@@ -213,8 +228,9 @@ static inline long counter_after(const char *text, const char *key)
 	return strtol(p + strlen(key), NULL, 10);
 }
 
-/* The embedded kernel's shared state of an enclave, mapped read-only. */
-static inline struct emu_shared *test_emu_state(uint64_t id, size_t *size)
+/* The embedded kernel's shared state of an enclave, mapped (writable only
+ * for the tests that corrupt it). */
+static inline struct emu_shared *test_emu_state_map(uint64_t id, size_t *size, bool writable)
 {
 	char path[512];
 	struct stat st;
@@ -222,14 +238,21 @@ static inline struct emu_shared *test_emu_state(uint64_t id, size_t *size)
 	int fd;
 
 	snprintf(path, sizeof(path), "%s/enclave_%llu/state", test_root, (unsigned long long)id);
-	fd = open(path, O_RDONLY);
+	fd = open(path, writable ? O_RDWR : O_RDONLY);
 	CHECK_MSG(fd >= 0, "%s", path);
 	CHECK(fstat(fd, &st) == 0);
-	p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+	p = mmap(NULL, (size_t)st.st_size, writable ? PROT_READ | PROT_WRITE : PROT_READ,
+		 MAP_SHARED, fd, 0);
 	close(fd);
 	CHECK(p != MAP_FAILED);
-	*size = (size_t)st.st_size;
+	if (size)
+		*size = (size_t)st.st_size;
 	return p;
+}
+
+static inline struct emu_shared *test_emu_state(uint64_t id, size_t *size)
+{
+	return test_emu_state_map(id, size, false);
 }
 
 /*

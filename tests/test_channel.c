@@ -831,6 +831,27 @@ static void test_malformed(void)
 	ghost_channel_consume(&q.c, m);
 	CHECK_EQ(r->tail, r->head);
 
+	/*
+	 * A message at the last slot whose length runs past the end of the ring
+	 * (enough was published, so only its position gives it away): invalid,
+	 * and nothing reads beyond the ring.
+	 */
+	ring_set_indices(r, 15);
+	publish_raw(r, MSG_TASK_NEW, 24, 3);
+	m = ghost_channel_peek(&q.c);
+	CHECK(m == &r->msgs[15]);
+	CHECK(!ghost_channel_msg_valid(&q.c, m));
+	ghost_channel_consume(&q.c, m);
+	CHECK_EQ(r->tail, r->head);
+	/* The same length one slot earlier fits exactly: valid. */
+	ring_set_indices(r, 14);
+	publish_raw(r, MSG_TASK_NEW, 16, 2);
+	m = ghost_channel_peek(&q.c);
+	CHECK(m == &r->msgs[14]);
+	CHECK(ghost_channel_msg_valid(&q.c, m));
+	ghost_channel_consume(&q.c, m);
+	CHECK_EQ(r->tail, r->head);
+
 	/* The producer still works after all that. */
 	CHECK_OK(ghost_ring_produce(r, 16, MSG_CPU_BUSY, 5, "abcd", 4));
 	check_msg(ghost_channel_peek(&q.c), MSG_CPU_BUSY, 5, (const uint8_t *)"abcd", 4);

@@ -4,10 +4,16 @@
  *  - enclaves: create with an explicit id, the same id again (-EEXIST), over a CPU that a
  *    live enclave owns (-EBUSY), a CPU the machine lacks (-EINVAL), the wrong ABI (-ESRCH),
  *    attach to a missing id (-ENOENT); the list of live enclaves;
+ *  - more enclaves than 256: a create without an id never returns (or resets) a live one, an
+ *    existing id is -EEXIST wherever it sorts, ids past 256 work, ids past
+ *    GHOST_ENCLAVE_ID_MAX are -EINVAL, every enclave's CPUs count; a dead enclave's leftover
+ *    directory is not handed out by a create without an id;
  *  - files: cpulist, cpumask, abi_version, status (active no/yes, nr_tasks), agent_online,
  *    ctl, tasks, tunables read back what was written; bad text (-EINVAL), unknown files
- *    (-ENOENT), read-only files (-EACCES), short buffers (-ENOSPC);
+ *    (-ENOENT), read-only files (-EACCES), short buffers (-ENOSPC); every numeric tunable
+ *    refuses values past its bounds (-EINVAL, the old value stays), however large;
  *  - ctl: create sw_region (again -EEXIST, bad node -ENODEV), unknown commands (-EINVAL),
+ *    negative, huge or out-of-range numbers (-EINVAL, nothing created),
  *    destroy (the enclave disappears; its tasks depart and run on as normal threads);
  *  - agent_online is exclusive across handles; agent_attach outside the enclave (-ENODEV),
  *    twice on one CPU (-EBUSY), with a bad queue (-EBADF) or no default queue (-ENXIO);
@@ -169,6 +175,76 @@ static void test_namespace(struct ghost_enclave **e1_out, struct ghost_enclave *
 
 /* ---- files ----------------------------------------------------------------------------------- */
 
+/*
+ * Every numeric tunable has bounds: the largest value is taken, anything past it (up to
+ * INT64_MAX and beyond) or below the smallest is -EINVAL and leaves the old value. A value
+ * that overflowed when scaled to ns made a huge runnable_timeout tear the enclave down and a
+ * huge agent_timeout_ms release its tasks at once.
+ */
+static void test_tunable_bounds(struct ghost_enclave *e)
+{
+	static const struct {
+		const char *name, *lo, *hi, *below, *above;
+	} t[] = {
+		{ "runnable_timeout", "0", "86400000", "-1", "86400001" },
+		{ "agent_timeout_ms", "0", "86400000", "-1", "86400001" },
+		{ "tick_us", "100", "1000000", "99", "1000001" },
+		{ "park_spin_ns", "0", "1000000000", "-1", "1000000001" },
+	};
+	static const char *const huge[] = { "9223372036854775807", "9223372036854775808",
+					    "18446744073709551615", "-9223372036854775808",
+					    "99999999999999999999999" };
+	static const char *const bools[] = { "deliver_ticks", "deliver_cpu_availability",
+					     "deliver_agent_runnability", "commit_at_tick",
+					     "wake_on_waker_cpu", "live_dangerously",
+					     "switchto_disabled", "strict_classes", "trace" };
+	char was[64], with_nl[64];
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		snprintf(was, sizeof(was), "%s", rd(e, t[i].name));
+		CHECK_OK(ghost_enclave_write_file(e, t[i].name, t[i].lo));
+		snprintf(with_nl, sizeof(with_nl), "%s\n", t[i].lo);
+		CHECK_STR(rd(e, t[i].name), with_nl);
+		CHECK_OK(ghost_enclave_write_file(e, t[i].name, t[i].hi));
+		snprintf(with_nl, sizeof(with_nl), "%s\n", t[i].hi);
+		CHECK_STR(rd(e, t[i].name), with_nl);
+		CHECK_MSG(ghost_enclave_write_file(e, t[i].name, t[i].below) == -EINVAL, "%s %s",
+			  t[i].name, t[i].below);
+		CHECK_MSG(ghost_enclave_write_file(e, t[i].name, t[i].above) == -EINVAL, "%s %s",
+			  t[i].name, t[i].above);
+		for (size_t j = 0; j < sizeof(huge) / sizeof(huge[0]); j++)
+			CHECK_MSG(ghost_enclave_write_file(e, t[i].name, huge[j]) == -EINVAL,
+				  "%s %s", t[i].name, huge[j]);
+		CHECK_STR(rd(e, t[i].name), with_nl);	/* the refused writes changed nothing */
+		CHECK_OK(ghost_enclave_write_file(e, t[i].name, was));
+		CHECK_STR(rd(e, t[i].name), was);
+	}
+	/* Through the enum too: the library passes a long long, the backend bounds it. */
+	CHECK_ERR(ghost_enclave_set_tunable(e, GHOST_TUNABLE_RUNNABLE_TIMEOUT_MS, INT64_MAX), EINVAL);
+	CHECK_ERR(ghost_enclave_set_tunable(e, GHOST_TUNABLE_RUNNABLE_TIMEOUT_MS, 86400001), EINVAL);
+	CHECK_STR(rd(e, "runnable_timeout"), "0\n");
+	/* Booleans take any int (non-zero is on, read back as 1), nothing wider. */
+	for (size_t i = 0; i < sizeof(bools) / sizeof(bools[0]); i++) {
+		snprintf(was, sizeof(was), "%s", rd(e, bools[i]));
+		CHECK_OK(ghost_enclave_write_file(e, bools[i], "-2147483648"));
+		CHECK_STR(rd(e, bools[i]), "1\n");
+		CHECK_OK(ghost_enclave_write_file(e, bools[i], "2147483647"));
+		CHECK_STR(rd(e, bools[i]), "1\n");
+		CHECK_OK(ghost_enclave_write_file(e, bools[i], "0"));
+		CHECK_MSG(ghost_enclave_write_file(e, bools[i], "4294967296") == -EINVAL, "%s",
+			  bools[i]);
+		CHECK_MSG(ghost_enclave_write_file(e, bools[i], "-2147483649") == -EINVAL, "%s",
+			  bools[i]);
+		CHECK_MSG(ghost_enclave_write_file(e, bools[i], huge[0]) == -EINVAL, "%s", bools[i]);
+		CHECK_STR(rd(e, bools[i]), "0\n");
+		CHECK_OK(ghost_enclave_write_file(e, bools[i], was));
+	}
+	/* tasks: a thread id is 0..INT_MAX; anything else is bad text, not a foreign thread. */
+	CHECK_ERR(ghost_enclave_write_file(e, "tasks", "-1"), EINVAL);
+	CHECK_ERR(ghost_enclave_write_file(e, "tasks", "2147483648"), EINVAL);
+	CHECK_ERR(ghost_enclave_write_file(e, "tasks", huge[0]), EINVAL);
+}
+
 static void test_files(struct ghost_enclave *e)
 {
 	char want[1100], mask[1100], small[4];
@@ -244,6 +320,7 @@ static void test_files(struct ghost_enclave *e)
 	CHECK_OK(ghost_enclave_write_file(e, "tick_us", "2000"));
 	CHECK_STR(rd(e, "tick_us"), "2000\n");
 	CHECK_OK(ghost_enclave_write_file(e, "tick_us", "1000"));
+	test_tunable_bounds(e);
 
 	/* Unknown files, read-only files, bad arguments. */
 	CHECK_ERR(ghost_enclave_read_file(e, "nope", small, sizeof(small)), ENOENT);
@@ -282,6 +359,30 @@ static void test_ctl(struct ghost_enclave *e)
 	CHECK_ERR(ghost_enclave_ctl(e, ""), EINVAL);
 	CHECK_ERR(ghost_enclave_ctl(e, "create sw_region 3"), EINVAL);
 	CHECK_ERR(ghost_enclave_ctl(e, "create sw_region 3 0 x"), EINVAL);
+	/* Numbers are bounded, never wrapped: -1 is not region 4294967295. */
+	CHECK_ERR(ghost_enclave_ctl(e, "create sw_region -1 0"), EINVAL);
+	CHECK_ERR(ghost_enclave_ctl(e, "create sw_region 4294967295 0"), EINVAL);
+	CHECK_ERR(ghost_enclave_ctl(e, "create sw_region 4294967296 0"), EINVAL);
+	CHECK_ERR(ghost_enclave_ctl(e, "create sw_region 64 0"), EINVAL);
+	CHECK_ERR(ghost_enclave_ctl(e, "create sw_region +5 0"), EINVAL);
+	CHECK_ERR(ghost_enclave_ctl(e, "create sw_region 0x5 0"), EINVAL);
+	CHECK_ERR(ghost_enclave_ctl(e, "create sw_region 5 -1"), EINVAL);
+	CHECK_ERR(ghost_enclave_ctl(e, "create sw_region 5 1024"), EINVAL);
+	CHECK_ERR(ghost_enclave_ctl(e, "create sw_region 5 99999999999999999999"), EINVAL);
+	CHECK_ERR(ghost_enclave_ctl(e, "become agent -1 0"), EINVAL);
+	CHECK_ERR(ghost_enclave_ctl(e, "become agent 4294967296 0"), EINVAL);
+	CHECK_ERR(ghost_enclave_ctl(e, "become agent 99999999999999999999 0"), EINVAL);
+	CHECK_ERR(ghost_enclave_ctl(e, "become agent 0 -2"), EINVAL);
+	CHECK_ERR(ghost_enclave_ctl(e, "become agent 0 99999999999999999999"), EINVAL);
+	CHECK(!strstr(rd(e, "stats"), "agent running"));
+	{
+		char path[700];
+
+		/* Not made under another name either. */
+		snprintf(path, sizeof(path), "%s/enclave_7/sw_4294967295", g_root);
+		CHECK(access(path, F_OK) != 0);
+	}
+	CHECK_OK(ghost_enclave_ctl(e, "create sw_region 63 0"));	/* the largest id */
 	CHECK_ERR(ghost_enclave_ctl(e, "destroy now"), EINVAL);
 	CHECK_ERR(ghost_enclave_write_file(e, "ctl", "bogus\n"), EINVAL);
 	/* One trailing newline is stripped, as ghostfs does. */
@@ -717,6 +818,122 @@ static void test_corruption(void)
 	destroy3(root);
 }
 
+/* ---- more enclaves than a table of 256 ------------------------------------------------------ */
+
+#define MANY 258
+
+/*
+ * Creates an enclave in root (id 0: the first free) over CPU 0, then takes every CPU off it
+ * so that the next one can have CPU 0 too, and marks it: tick_us = 1000 + its id. Returns
+ * its id.
+ */
+static uint64_t make_cpuless(const char *root, uint64_t id)
+{
+	struct ghost_enclave_opts o = opts_for(root, id, &CPU0);
+	struct ghost_enclave *e;
+	char mark[32];
+	uint64_t got;
+
+	o.max_tasks = 16;
+	CHECK_OK(ghost_enclave_create(&o, &e));
+	got = ghost_enclave_id(e);
+	CHECK_OK(ghost_enclave_write_file(e, "cpulist", ""));
+	snprintf(mark, sizeof(mark), "%llu", 1000 + (unsigned long long)got % 100000);
+	CHECK_OK(ghost_enclave_write_file(e, "tick_us", mark));
+	ghost_enclave_close(e);
+	return got;
+}
+
+/* A fresh handle on enclave id still shows what make_cpuless left there. */
+static void check_untouched(const char *root, uint64_t id)
+{
+	struct ghost_enclave_opts o = opts_for(root, id, NULL);
+	struct ghost_enclave *e;
+	char want[32];
+
+	CHECK_MSG(ghost_enclave_attach(&o, &e) == 0, "enclave %llu is gone",
+		  (unsigned long long)id);
+	snprintf(want, sizeof(want), "%llu\n", 1000 + (unsigned long long)id % 100000);
+	CHECK_MSG(!strcmp(rd(e, "tick_us"), want), "enclave %llu was reset: tick_us %s",
+		  (unsigned long long)id, rd(e, "tick_us"));
+	CHECK_MSG(ghost_cpuset_empty(ghost_enclave_cpus(e)), "enclave %llu was reset: cpulist %s",
+		  (unsigned long long)id, rd(e, "cpulist"));
+	ghost_enclave_close(e);
+}
+
+static void test_many_enclaves(void)
+{
+	static const uint64_t taken[] = { 1, 2, 100, 255, 256, 257, 258 };
+	static bool seen[MANY + 2];
+	static uint64_t ids[MANY + 16];
+	char root[256], path[512];
+	struct ghost_enclave_opts o;
+	struct ghost_enclave *e = NULL;
+	uint32_t dead = EMU_E_DEAD;
+	uint64_t got;
+
+	sub_root(root, sizeof(root), "many");
+	for (int i = 1; i <= MANY; i++) {
+		got = make_cpuless(root, 0);
+		CHECK_MSG(got >= 1 && got <= MANY && !seen[got],
+			  "create #%d without an id returned %llu, an id in use", i,
+			  (unsigned long long)got);
+		seen[got] = true;
+	}
+	CHECK_EQ(list_ids(root, ids, MANY + 16), MANY);
+	/* An id in use is -EEXIST, wherever it sorts and whatever the CPUs. */
+	for (size_t i = 0; i < sizeof(taken) / sizeof(taken[0]); i++) {
+		o = opts_for(root, taken[i], &CPU1);
+		CHECK_MSG(ghost_enclave_create(&o, &e) == -EEXIST, "create --id %llu",
+			  (unsigned long long)taken[i]);
+		CHECK(e == NULL);
+	}
+	/* One more without an id: a new one. Ids past 256 work when asked for; past the
+	 * documented limit they are refused. */
+	CHECK_EQ(make_cpuless(root, 0), MANY + 1);
+	CHECK_EQ(make_cpuless(root, 1000), 1000);
+	CHECK_EQ(make_cpuless(root, GHOST_ENCLAVE_ID_MAX), GHOST_ENCLAVE_ID_MAX);
+	o = opts_for(root, GHOST_ENCLAVE_ID_MAX + 1, &CPU1);
+	CHECK_ERR(ghost_enclave_create(&o, &e), EINVAL);
+	o = opts_for(root, UINT64_MAX, &CPU1);
+	CHECK_ERR(ghost_enclave_create(&o, &e), EINVAL);
+	CHECK_ERR(ghost_enclave_attach(&o, &e), EINVAL);
+	CHECK_EQ(list_ids(root, ids, MANY + 16), MANY + 3);
+	/* Not one of them was reset. */
+	for (uint64_t id = 1; id <= MANY + 1; id++)
+		check_untouched(root, id);
+	check_untouched(root, 1000);
+	check_untouched(root, GHOST_ENCLAVE_ID_MAX);
+	/* Every enclave's CPUs count, the last of hundreds too. */
+	o = opts_for(root, GHOST_ENCLAVE_ID_MAX, NULL);
+	CHECK_OK(ghost_enclave_attach(&o, &e));
+	CHECK_OK(ghost_enclave_write_file(e, "cpulist", "1"));
+	ghost_enclave_close(e);
+	e = NULL;
+	o = opts_for(root, 0, &CPU1);
+	CHECK_ERR(ghost_enclave_create(&o, &e), EBUSY);
+	o = opts_for(root, 5000, &CPUS01);
+	CHECK_ERR(ghost_enclave_create(&o, &e), EBUSY);
+	CHECK(e == NULL);
+
+	/*
+	 * A dead enclave whose files are still there (its destroyer has not removed them yet):
+	 * a create without an id leaves it to its destroyer and takes a fresh id; asked for by
+	 * id, it is replaced.
+	 */
+	sub_root(root, sizeof(root), "dead");
+	CHECK_EQ(make_cpuless(root, 0), 1);
+	CHECK_EQ(make_cpuless(root, 0), 2);
+	snprintf(path, sizeof(path), "%s/enclave_1/state", root);
+	poke(path, offsetof(struct emu_shared, state), &dead, sizeof(dead));
+	CHECK(!listed(root, 1));
+	CHECK_EQ(make_cpuless(root, 0), 3);
+	CHECK_EQ(make_cpuless(root, 1), 1);
+	check_untouched(root, 1);
+	check_untouched(root, 2);
+	check_untouched(root, 3);
+}
+
 int main(void)
 {
 	struct ghost_enclave *e1, *e2;
@@ -765,6 +982,7 @@ int main(void)
 	ghost_enclave_close(e1);
 
 	test_corruption();
+	test_many_enclaves();
 	printf("test_emu_ns: ok\n");
 	return 0;
 }

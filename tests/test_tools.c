@@ -1,10 +1,14 @@
 /*
  * tests/test_tools.c - ghost-agent and ghostctl as a user drives them.
  *
- * Checks: --help exits 0; every bad argument exits 2 with a message that
- * names it; setup errors exit 1 with one line saying why; ghostctl's
- * create / list / status / get / set / cat / ctl / tasks / destroy round
- * trip; ghost-agent starts, serves, and shuts down cleanly on SIGTERM; where
+ * Checks: --help exits 0 (ghostctl's names its exit codes); every bad
+ * argument exits 2 with a message that names it (ghostctl: one line; unknown
+ * tunables and files, negative, huge and out-of-range numbers: ids, region
+ * and node numbers, thread ids, tunable values); setup errors exit 1 with one
+ * line saying why; ghostctl's create / list / status / get / set / cat / ctl /
+ * tasks / destroy round trip; with more than 256 enclaves, `ghostctl create`
+ * neither hands out nor resets a live one, and an id in use fails; ghost-agent
+ * starts, serves, and shuts down cleanly on SIGTERM; where
  * the sched_ext backend cannot run (a build without it, or a kernel without
  * /sys/kernel/sched_ext), `ghostctl kernels` lists scx as absent and
  * `ghost-agent --kernel scx` exits 1 saying why.
@@ -82,6 +86,15 @@ static void expect(int rc, int want, const char *must_contain)
 		CHECK_MSG(strstr(out, must_contain) != NULL, "no \"%s\" in: %s", must_contain, out);
 }
 
+/* A usage error: exit 2, one line, naming the bad input. */
+static void expect_usage(int rc, const char *names)
+{
+	const char *nl = strchr(out, '\n');
+
+	expect(rc, 2, names);
+	CHECK_MSG(nl && !nl[1], "not one line: %s", out);
+}
+
 static void agent_args(void)
 {
 	expect(RUN("ghost-agent", "--help"), 0, "--policy");
@@ -117,6 +130,7 @@ static void agent_args(void)
 static void ctl_args(void)
 {
 	expect(RUN("ghostctl", "--help"), 0, "create");
+	CHECK_MSG(strstr(out, "exit status") && strstr(out, " 2 "), "no exit codes in: %s", out);
 	expect(RUN("ghostctl", "status", "--help"), 0, "status ID");
 	expect(RUN("ghostctl", "--root", test_root), 2, "missing command");
 	expect(RUN("ghostctl", "--root", test_root, "frobnicate"), 2, "\"frobnicate\"");
@@ -131,6 +145,20 @@ static void ctl_args(void)
 	expect(RUN("ghostctl", "--kernel", "nope", "list"), 2, "\"nope\"");
 	expect(RUN("ghostctl", "--root", test_root, "status", "42"), 1, "no enclave 42");
 	expect(RUN("ghostctl", "--root", test_root, "run", "--enclave", "42"), 2, "--");
+	/* Usage errors: one line, exit 2. Ids are 1..GHOST_ENCLAVE_ID_MAX, never wrapped. */
+	expect_usage(RUN("ghostctl", "--root", test_root, "frobnicate"), "\"frobnicate\"");
+	expect_usage(RUN("ghostctl", "--root", test_root, "status", "-1"), "\"-1\"");
+	expect_usage(RUN("ghostctl", "--root", test_root, "status", "1099511627777"),
+		     "\"1099511627777\"");
+	expect_usage(RUN("ghostctl", "--root", test_root, "status", "18446744073709551617"),
+		     "\"18446744073709551617\"");
+	expect_usage(RUN("ghostctl", "--root", test_root, "status", " 5"), "\" 5\"");
+	expect_usage(RUN("ghostctl", "--root", test_root, "create", "--cpus", "0", "--id",
+			 "1099511627777"), "\"1099511627777\"");
+	expect_usage(RUN("ghostctl", "--root", test_root, "destroy", "+5"), "\"+5\"");
+	expect_usage(RUN("ghostctl", "--root", test_root, "tasks", "add", "5", "-1"), "\"-1\"");
+	expect_usage(RUN("ghostctl", "--root", test_root, "tasks", "add", "5", "2147483648"),
+		     "\"2147483648\"");
 }
 
 static void ctl_round_trip(void)
@@ -148,10 +176,42 @@ static void ctl_round_trip(void)
 	expect(RUN("ghostctl", "--root", test_root, "set", "5", "status", "1"), 2,
 	       "not a tunable");
 	expect(RUN("ghostctl", "--root", test_root, "cat", "5", "cpumask"), 0, "00000001");
-	expect(RUN("ghostctl", "--root", test_root, "cat", "5", "nonesuch"), 1, "no such file");
+	/* Unknown tunables and files are usage errors, for get, set and cat alike. */
+	expect_usage(RUN("ghostctl", "--root", test_root, "cat", "5", "nonesuch"), "\"nonesuch\"");
+	expect_usage(RUN("ghostctl", "--root", test_root, "get", "5", "nonesuch"), "\"nonesuch\"");
+	expect_usage(RUN("ghostctl", "--root", test_root, "set", "5", "nonesuch", "1"),
+		     "\"nonesuch\"");
+	/* Tunable values past their bounds: refused, the value unchanged. */
+	expect_usage(RUN("ghostctl", "--root", test_root, "set", "5", "runnable_timeout",
+			 "9223372036854775807"), "\"9223372036854775807\"");
+	expect_usage(RUN("ghostctl", "--root", test_root, "set", "5", "agent_timeout_ms",
+			 "9223372036854775807"), "\"9223372036854775807\"");
+	expect_usage(RUN("ghostctl", "--root", test_root, "set", "5", "runnable_timeout", "-1"),
+		     "\"-1\"");
+	expect(RUN("ghostctl", "--root", test_root, "get", "5", "runnable_timeout"), 0, NULL);
+	CHECK_STR(out, "0\n");
+	expect(RUN("ghostctl", "--root", test_root, "get", "5", "agent_timeout_ms"), 0, NULL);
+	CHECK_STR(out, "500\n");
 	expect(RUN("ghostctl", "--root", test_root, "ctl", "5", "create", "sw_region", "3", "0"),
 	       0, NULL);
-	expect(RUN("ghostctl", "--root", test_root, "ctl", "5", "explode"), 2, "explode");
+	/* Runtime failures exit 1: the region exists; this backend has no node 5. */
+	expect(RUN("ghostctl", "--root", test_root, "ctl", "5", "create", "sw_region", "3", "0"),
+	       1, "exists");
+	expect(RUN("ghostctl", "--root", test_root, "ctl", "5", "create", "sw_region", "6", "5"),
+	       1, NULL);
+	/* Region and node numbers are bounded, never wrapped: -1 is not region 4294967295. */
+	expect_usage(RUN("ghostctl", "--root", test_root, "ctl", "5", "create", "sw_region", "-1",
+			 "0"), "\"-1\"");
+	expect_usage(RUN("ghostctl", "--root", test_root, "ctl", "5", "create", "sw_region",
+			 "4294967295", "0"), "\"4294967295\"");
+	expect_usage(RUN("ghostctl", "--root", test_root, "ctl", "5", "create", "sw_region", "64",
+			 "0"), "\"64\"");
+	expect_usage(RUN("ghostctl", "--root", test_root, "ctl", "5", "create", "sw_region", "6",
+			 "-1"), "\"-1\"");
+	expect_usage(RUN("ghostctl", "--root", test_root, "ctl", "5", "create", "sw_region", "6",
+			 "x"), "\"x\"");
+	expect(RUN("ghostctl", "--root", test_root, "cat", "5", "sw_4294967295"), 2, NULL);
+	expect_usage(RUN("ghostctl", "--root", test_root, "ctl", "5", "explode"), "explode");
 	expect(RUN("ghostctl", "--root", test_root, "tasks", "5"), 0, NULL);
 	expect(RUN("ghostctl", "--root", test_root, "tasks", "add", "5", "1"), 1, "emu");
 	expect(RUN("ghostctl", "--root", test_root, "run", "--enclave", "5", "--", "true"), 1,
@@ -254,6 +314,61 @@ static void scx_absent(void)
 	CHECK_MSG(strstr(out, why) != NULL, "no \"%s\" in: %s", why, out);
 }
 
+/*
+ * More enclaves than a table of 256 ids: `ghostctl create` without an id hands out a new id,
+ * with the id of a live enclave it fails, and no live enclave is reset. The first 257 are
+ * made through the library (faster than a process each), each without CPUs so that the
+ * next can have CPU 0, and marked: tick_us = 1000 + id.
+ */
+static void ctl_many_enclaves(void)
+{
+	struct ghost_cpuset cpu0;
+	char mark[32];
+
+	ghost_cpuset_zero(&cpu0);
+	ghost_cpuset_set(&cpu0, 0);
+	for (int i = 1; i <= 257; i++) {
+		struct ghost_enclave_opts o = { .sz = sizeof(o), .root = test_root, .cpus = &cpu0,
+						.max_tasks = 16 };
+		struct ghost_enclave *e;
+
+		CHECK_OK(ghost_enclave_create(&o, &e));
+		CHECK_OK(ghost_enclave_write_file(e, "cpulist", ""));
+		snprintf(mark, sizeof(mark), "%llu", 1000 + (unsigned long long)ghost_enclave_id(e));
+		CHECK_OK(ghost_enclave_write_file(e, "tick_us", mark));
+		ghost_enclave_close(e);
+	}
+	expect(RUN("ghostctl", "--root", test_root, "create", "--cpus", "0"), 0, NULL);
+	CHECK_STR(out, "258\n");
+	expect(RUN("ghostctl", "--root", test_root, "create", "--id", "3", "--cpus", "1"), 1,
+	       "taken");
+	expect(RUN("ghostctl", "--root", test_root, "create", "--id", "257", "--cpus", "1"), 1,
+	       "taken");
+	expect(RUN("ghostctl", "--root", test_root, "create", "--id", "258", "--cpus", "1"), 1,
+	       "taken");
+	/* The live ones are as they were. */
+	for (int id = 1; id <= 257; id += 64) {
+		char idtext[16];
+
+		snprintf(idtext, sizeof(idtext), "%d", id);
+		snprintf(mark, sizeof(mark), "%d\n", 1000 + id);
+		expect(RUN("ghostctl", "--root", test_root, "get", idtext, "tick_us"), 0, NULL);
+		CHECK_MSG(!strcmp(out, mark), "enclave %d was reset: tick_us %s", id, out);
+		expect(RUN("ghostctl", "--root", test_root, "get", idtext, "cpulist"), 0, NULL);
+		CHECK_MSG(!strcmp(out, "\n"), "enclave %d was reset: cpulist %s", id, out);
+	}
+	expect(RUN("ghostctl", "--root", test_root, "get", "257", "tick_us"), 0, "1257");
+	expect(RUN("ghostctl", "--root", test_root, "list"), 0, "enclave 258 ");
+	{
+		int lines = 0;
+
+		for (const char *p = out; (p = strchr(p, '\n')); p++)
+			lines++;
+		CHECK_MSG(lines == 258, "%d enclaves listed: %s", lines, out);
+	}
+	expect(RUN("ghostctl", "--root", test_root, "destroy", "258"), 0, NULL);
+}
+
 int main(void)
 {
 	char path[600];
@@ -270,5 +385,6 @@ int main(void)
 	agent_lifecycle();
 	agent_keep();
 	scx_absent();
+	ctl_many_enclaves();
 	return 0;
 }

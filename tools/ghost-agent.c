@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,7 +44,37 @@ static const char usage[] =
 	"  --keep              do not destroy the enclave at exit (a new agent may take it)\n"
 	"  --quiet             no stats lines, only errors and the summary\n"
 	"  -v, --verbose       the library's notes too (twice: its debug messages)\n"
-	"  -h, --help          this text\n";
+	"  -h, --help          this text\n"
+	"\n"
+	"Exit status: 0 stopped by SIGINT or SIGTERM; 1 an error, or the enclave ended\n"
+	"under the agent (destroyed by another process, reaped, its scheduler unloaded);\n"
+	"2 a usage error.\n";
+
+/*
+ * SIGINT and SIGTERM are caught from the first instruction on: one that
+ * comes while the enclave or the agents are being set up stops the agent as
+ * soon as they are (with its summary), and one during the shutdown does not
+ * cut the summary short. While the agents run, the library's own handler
+ * has them.
+ */
+static volatile int stop_requested;
+
+static void on_stop_signal(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+static void watch_stop_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
 
 static void bad_arg(const char *fmt, const char *arg)
 {
@@ -131,7 +162,7 @@ int main(int argc, char **argv)
 	enum ghost_agent_prio prio = GHOST_AGENT_PRIO_AUTO;
 	uint64_t create_id = 0, attach_id = 0;
 	int stats_s = 0, opt, err;
-	bool keep = false;
+	bool keep = false, ended = false;
 	enum ghost_log_level log_level = GHOST_LOG_WARN;
 	struct stats_ctx sctx = { 0 };
 	const struct ghost_policy *policy;
@@ -142,6 +173,7 @@ int main(int argc, char **argv)
 	struct ghost_full_agent *fa;
 	char why[256], line[1024];
 
+	watch_stop_signals();
 	while ((opt = getopt_long(argc, argv, "hv", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'p':
@@ -157,10 +189,12 @@ int main(int argc, char **argv)
 			log_level = log_level == GHOST_LOG_WARN ? GHOST_LOG_INFO : GHOST_LOG_DEBUG;
 			break;
 		case 'e':
-			create_id = (uint64_t)parse_num("--enclave", optarg, 1, 1LL << 40);
+			create_id = (uint64_t)parse_num("--enclave", optarg, 1,
+						     (long long)GHOST_ENCLAVE_ID_MAX);
 			break;
 		case 'a':
-			attach_id = (uint64_t)parse_num("--attach", optarg, 1, 1LL << 40);
+			attach_id = (uint64_t)parse_num("--attach", optarg, 1,
+						     (long long)GHOST_ENCLAVE_ID_MAX);
 			break;
 		case 't':
 			cfg.time_slice_ns = parse_num("--time-slice", optarg, 1, 3600000000LL) * 1000;
@@ -318,28 +352,38 @@ int main(int argc, char **argv)
 	fflush(stdout);
 
 	err = ghost_agent_process_run(fa, stats_s > 0 ? stats_s * 1000 : 0,
-				      stats_s > 0 ? print_stats : NULL, &sctx, NULL);
-	if (err == -ENOTCONN)
-		printf("ghost-agent: the kernel side of enclave %" PRIu64 " stopped; shutting down\n",
-		       ghost_enclave_id(e));
+				      stats_s > 0 ? print_stats : NULL, &sctx, &stop_requested);
+	ended = err == -ENOTCONN;
+	if (ended) {
+		/* Destroyed by someone else, reaped, or its scheduler unloaded. */
+		char reason[256] = "";
+
+		if (ghost_enclave_read_file(e, "exit_info", reason, sizeof(reason)) > 0)
+			reason[strcspn(reason, "\n")] = 0;
+		fprintf(stderr, "ghost-agent: enclave %" PRIu64 " ended under the agent (%s); "
+			"shutting down\n",
+			ghost_enclave_id(e), reason[0] ? reason : "its kernel side stopped");
+	}
 	if (ghost_full_agent_format_stats(fa, line, sizeof(line)) >= 0)
 		printf("summary: %s\n", line);
 	ghost_full_agent_stop(fa);
 	if (!keep) {
+		/* Also after it ended: whatever the kernel side left is cleaned up
+		 * (and nothing that took its id since is touched). */
 		ghost_enclave_destroy(e);
 		/* Why the kernel side ended, where it can say (the sched_ext scheduler's exit). */
-		if (ghost_enclave_read_file(e, "exit_info", line, sizeof(line)) > 0)
+		if (!ended && ghost_enclave_read_file(e, "exit_info", line, sizeof(line)) > 0 &&
+		    strncmp(line, "destroyed", 9))
 			printf("ghost-agent: kernel side: %s\n", line);
-		printf("ghost-agent: enclave %" PRIu64 " destroyed; its tasks run on as normal "
-		       "threads\n",
-		       ghost_enclave_id(e));
+		printf("ghost-agent: enclave %" PRIu64 " %s; its tasks run on as normal threads\n",
+		       ghost_enclave_id(e), ended ? "is gone" : "destroyed");
 	}
 	{
 		uint64_t id = ghost_enclave_id(e);
 
 		ghost_enclave_close(e);
-		if (keep)
+		if (keep && !ended)
 			report_kept(ops, root, id);
 	}
-	return 0;
+	return ended ? 1 : 0;
 }

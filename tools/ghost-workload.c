@@ -332,8 +332,9 @@ static int parse_one(int c, const char *arg, struct options *o)
 
 	switch (c) {
 	case OPT_ENCLAVE:
-		if (!parse_u64(arg, &o->enclave) || !o->enclave)
-			return bad_arg("bad --enclave '%s' (a positive enclave id)", arg);
+		if (!parse_u64(arg, &o->enclave) || !o->enclave || o->enclave > GHOST_ENCLAVE_ID_MAX)
+			return bad_arg("bad --enclave '%s' (an enclave id, 1 to %llu)", arg,
+				       (unsigned long long)GHOST_ENCLAVE_ID_MAX);
 		return 0;
 	case OPT_KERNEL:
 		o->kernel = arg;

@@ -5,12 +5,16 @@
  *
  * Owns the command line only; everything goes through libghost. Exit
  * status: 0 success, 1 the operation failed (one line says why), 2 bad
- * arguments (the message names the bad one).
+ * usage (one line names the bad input): an unknown command, option,
+ * tunable or file, a malformed or out-of-range number, a value a tunable
+ * does not take. Every number is bounded; none is wrapped.
  */
 #include <ghost/ghost.h>
 
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,30 +43,59 @@ static const char usage[] =
 	"  --kernel NAME   emu (default, or $GHOST_KERNEL), scx, ghostfs\n"
 	"  --root DIR      the backend's namespace root\n"
 	"                  (both may also follow the command: run --kernel scx --enclave 1 -- CMD)\n"
-	"  -h, --help      this text (also after any command)\n";
+	"  -h, --help      this text (also after any command)\n"
+	"\n"
+	"numbers: enclave ids 1 to %llu; ctl create sw_region REGION NODE: regions\n"
+	"  0 to %d, nodes 0 to %d; thread ids 1 to %d; tunables: what the backend takes\n"
+	"  (docs/design.md lists the bounds). Nothing outside is wrapped or truncated.\n"
+	"\n"
+	"exit status: 0 success; 1 the operation failed (one line says why); 2 bad usage:\n"
+	"  an unknown command, option, tunable or file, a malformed or out-of-range number\n"
+	"  or id, a value a tunable does not take (one line names it). run, once the\n"
+	"  program has started: the program's own exit status.\n";
+
+static void print_usage(void)
+{
+	printf(usage, (unsigned long long)GHOST_ENCLAVE_ID_MAX, GHOST_SW_REGION_ID_MAX,
+	       GHOST_NUMA_NODE_MAX, INT_MAX);
+}
 
 static const char *kernel_name, *root;
 
-static int bad(const char *fmt, const char *arg)
+/* A usage error: one line naming the bad input, exit status 2. */
+static int bad(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int bad(const char *fmt, ...)
 {
+	va_list ap;
+
 	fprintf(stderr, "ghostctl: ");
-	fprintf(stderr, fmt, arg);
-	fprintf(stderr, "\n(see ghostctl --help)\n");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, " (see ghostctl --help)\n");
 	return 2;
+}
+
+/* A decimal number in [lo, hi]: digits only (a '-' first only where lo < 0), never wrapped. */
+static bool parse_num(const char *s, long long lo, long long hi, long long *v)
+{
+	const char *d = s && *s == '-' && lo < 0 ? s + 1 : s;
+	char *end;
+
+	if (!d || *d < '0' || *d > '9')
+		return false;
+	errno = 0;
+	*v = strtoll(s, &end, 10);
+	return !errno && !*end && *v >= lo && *v <= hi;
 }
 
 static bool parse_id(const char *s, uint64_t *id)
 {
-	char *end;
-	unsigned long long v;
+	long long v;
 
-	if (!s || !*s || *s == '-')
+	if (!parse_num(s, 1, (long long)GHOST_ENCLAVE_ID_MAX, &v))
 		return false;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || *end || v == 0)
-		return false;
-	*id = v;
+	*id = (uint64_t)v;
 	return true;
 }
 
@@ -88,7 +121,8 @@ static int open_enclave(const char *id_arg, struct ghost_enclave **e)
 	int err;
 
 	if (!parse_id(id_arg, &o.id))
-		return bad("bad enclave id \"%s\" (a number from 1)", id_arg ? id_arg : "");
+		return bad("bad enclave id \"%s\" (a number from 1 to %llu)", id_arg ? id_arg : "",
+			   (unsigned long long)GHOST_ENCLAVE_ID_MAX);
 	err = ops->probe(root, why, sizeof(why));
 	if (err) {
 		fprintf(stderr, "ghostctl: the %s kernel cannot run here: %s\n", ops->name, why);
@@ -107,14 +141,20 @@ static int open_enclave(const char *id_arg, struct ghost_enclave **e)
 	return 0;
 }
 
-static int print_file(struct ghost_enclave *e, const char *name, const char *label)
+/*
+ * Prints an enclave file (after label, if any). 0; else the exit status after one line:
+ * 2 if the enclave has no such file (what: "file", "tunable"), 1 if reading it failed.
+ */
+static int print_file(struct ghost_enclave *e, const char *name, const char *label,
+		      const char *what)
 {
 	static char buf[1 << 20];
 	int n = ghost_enclave_read_file(e, name, buf, sizeof(buf));
 
+	if (n == -ENOENT)
+		return bad("unknown %s \"%s\"", what, name);
 	if (n < 0) {
-		fprintf(stderr, "ghostctl: cannot read %s: %s\n", name,
-			n == -ENOENT ? "no such file" : strerror(-n));
+		fprintf(stderr, "ghostctl: cannot read %s: %s\n", name, strerror(-n));
 		return 1;
 	}
 	if (label)
@@ -127,17 +167,30 @@ static int print_file(struct ghost_enclave *e, const char *name, const char *lab
 static int cmd_list(int argc, char **argv)
 {
 	const struct ghost_kernel_ops *ops = kernel_or_die();
-	uint64_t ids[1024];
+	uint64_t *ids = NULL;
 	int n;
 
 	if (argc > 1)
 		return bad("list takes no argument, got \"%s\"", argv[1]);
-	n = ops->enclave_list(root, ids, 1024);
+	/* However many there are: ask how many, then again with room for more. */
+	for (int room = 0;;) {
+		n = ops->enclave_list(root, ids, room);
+		if (n < 0 || n <= room)
+			break;
+		room = n + 64;
+		free(ids);
+		ids = malloc((size_t)room * sizeof(*ids));
+		if (!ids) {
+			fprintf(stderr, "ghostctl: out of memory for %d enclave ids\n", room);
+			return 1;
+		}
+	}
 	if (n < 0) {
 		fprintf(stderr, "ghostctl: cannot list enclaves: %s\n", strerror(-n));
+		free(ids);
 		return 1;
 	}
-	for (int i = 0; i < n && i < 1024; i++) {
+	for (int i = 0; i < n; i++) {
 		struct ghost_enclave *e;
 		char id[32], list[GHOST_CPUSET_LIST_MAX], online[8] = "?";
 
@@ -150,6 +203,7 @@ static int cmd_list(int argc, char **argv)
 		       online[0] == '1' ? "online" : "none");
 		ghost_enclave_close(e);
 	}
+	free(ids);
 	return 0;
 }
 
@@ -167,7 +221,8 @@ static int cmd_create(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--id") && i + 1 < argc) {
 			if (!parse_id(argv[++i], &o.id))
-				return bad("bad --id \"%s\" (a number from 1)", argv[i]);
+				return bad("bad --id \"%s\" (a number from 1 to %llu)", argv[i],
+					   (unsigned long long)GHOST_ENCLAVE_ID_MAX);
 		} else if (!strcmp(argv[i], "--cpus") && i + 1 < argc) {
 			cpus_arg = argv[++i];
 		} else {
@@ -214,9 +269,9 @@ static int cmd_status(int argc, char **argv)
 		return bad("%s", "status needs exactly one enclave id");
 	if ((err = open_enclave(argv[1], &e)))
 		return err;
-	err = print_file(e, "status", NULL);
+	err = print_file(e, "status", NULL, "file") ? 1 : 0;
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
-		print_file(e, files[i], files[i]);
+		print_file(e, files[i], files[i], "file");
 	ghost_enclave_close(e);
 	return err;
 }
@@ -263,16 +318,20 @@ static int cmd_get_set(int argc, char **argv, bool set)
 	if ((err = open_enclave(argv[1], &e)))
 		return err;
 	if (!set) {
-		err = print_file(e, argv[2], NULL);
+		err = print_file(e, argv[2], NULL, "tunable");
 	} else {
 		err = ghost_enclave_write_file(e, argv[2], argv[3]);
-		if (err) {
+		if (err == -ENOENT) {
+			err = bad("unknown tunable \"%s\"", argv[2]);
+		} else if (err == -EINVAL) {
+			err = bad("bad value \"%s\" for %s: not a number in its range", argv[3],
+				  argv[2]);
+		} else if (err == -EACCES) {
+			err = bad("\"%s\" is read-only", argv[2]);
+		} else if (err) {
 			fprintf(stderr, "ghostctl: cannot set %s to \"%s\": %s\n", argv[2], argv[3],
-				err == -EINVAL ? "bad value"
-				: err == -ENOENT ? "no such tunable"
-				: err == -EACCES ? "read-only"
-						 : strerror(-err));
-			err = err == -EINVAL || err == -ENOENT || err == -EACCES ? 2 : 1;
+				strerror(-err));
+			err = 1;
 		}
 	}
 	ghost_enclave_close(e);
@@ -288,9 +347,33 @@ static int cmd_cat(int argc, char **argv)
 		return bad("%s", "cat needs ID FILE");
 	if ((err = open_enclave(argv[1], &e)))
 		return err;
-	err = print_file(e, argv[2], NULL);
+	err = print_file(e, argv[2], NULL, "file");
 	ghost_enclave_close(e);
 	return err;
+}
+
+/* The numbers of the ctl commands that take some, checked so that a bad one is named. */
+static int check_ctl_numbers(int nw, char **w)
+{
+	long long v;
+
+	if (nw >= 2 && !strcmp(w[0], "create") && !strcmp(w[1], "sw_region")) {
+		if (nw != 4)
+			return bad("%s", "ctl: create sw_region needs REGION NODE");
+		if (!parse_num(w[2], 0, GHOST_SW_REGION_ID_MAX, &v))
+			return bad("bad region \"%s\" (0 to %d)", w[2], GHOST_SW_REGION_ID_MAX);
+		if (!parse_num(w[3], 0, GHOST_NUMA_NODE_MAX, &v))
+			return bad("bad NUMA node \"%s\" (0 to %d)", w[3], GHOST_NUMA_NODE_MAX);
+	}
+	if (nw >= 2 && !strcmp(w[0], "become") && !strcmp(w[1], "agent")) {
+		if (nw != 4)
+			return bad("%s", "ctl: become agent needs CPU QUEUE");
+		if (!parse_num(w[2], 0, GHOST_MAX_CPUS - 1, &v))
+			return bad("bad CPU \"%s\" (0 to %d)", w[2], GHOST_MAX_CPUS - 1);
+		if (!parse_num(w[3], -1, INT_MAX, &v))
+			return bad("bad queue \"%s\" (-1 to %d)", w[3], INT_MAX);
+	}
+	return 0;
 }
 
 static int cmd_ctl(int argc, char **argv)
@@ -301,6 +384,8 @@ static int cmd_ctl(int argc, char **argv)
 
 	if (argc < 3)
 		return bad("%s", "ctl needs ID COMMAND");
+	if ((err = check_ctl_numbers(argc - 2, argv + 2)))
+		return err;
 	for (int i = 2; i < argc; i++) {
 		if (strlen(cmd) + strlen(argv[i]) + 2 >= sizeof(cmd))
 			return bad("ctl command too long: \"%s\"", argv[i]);
@@ -312,10 +397,11 @@ static int cmd_ctl(int argc, char **argv)
 		return err;
 	err = ghost_enclave_ctl(e, cmd);
 	ghost_enclave_close(e);
+	if (err == -EINVAL)
+		return bad("\"%s\" is not a command the enclave takes", cmd);
 	if (err < 0) {
-		fprintf(stderr, "ghostctl: \"%s\" failed: %s\n", cmd,
-			err == -EINVAL ? "not a command the enclave knows" : strerror(-err));
-		return err == -EINVAL ? 2 : 1;
+		fprintf(stderr, "ghostctl: \"%s\" failed: %s\n", cmd, strerror(-err));
+		return 1;
 	}
 	return 0;
 }
@@ -323,20 +409,20 @@ static int cmd_ctl(int argc, char **argv)
 static int cmd_tasks(int argc, char **argv)
 {
 	struct ghost_enclave *e;
-	uint64_t tid;
+	long long tid;
 	int err;
 
 	if (argc == 2) {
 		if ((err = open_enclave(argv[1], &e)))
 			return err;
-		err = print_file(e, "tasks", NULL);
+		err = print_file(e, "tasks", NULL, "file");
 		ghost_enclave_close(e);
 		return err;
 	}
 	if (argc != 4 || (strcmp(argv[1], "add") && strcmp(argv[1], "remove")))
 		return bad("%s", "tasks needs ID, or add|remove ID TID");
-	if (!parse_id(argv[3], &tid) || tid > 0x7fffffff)
-		return bad("bad thread id \"%s\"", argv[3]);
+	if (!parse_num(argv[3], 1, INT_MAX, &tid))
+		return bad("bad thread id \"%s\" (1 to %d)", argv[3], INT_MAX);
 	if ((err = open_enclave(argv[2], &e)))
 		return err;
 	err = !strcmp(argv[1], "add") ? ghost_thread_move(e, (pid_t)tid)
@@ -427,7 +513,7 @@ int main(int argc, char **argv)
 		else if (!strcmp(argv[i], "--root") && i + 1 < argc)
 			root = argv[++i];
 		else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-			fputs(usage, stdout);
+			print_usage();
 			return 0;
 		} else if (argv[i][0] == '-')
 			return bad("unknown option \"%s\"", argv[i]);
@@ -445,7 +531,7 @@ int main(int argc, char **argv)
 
 		for (j = i + 1; j < argc && strcmp(argv[j], "--"); j++) {
 			if (!strcmp(argv[j], "-h") || !strcmp(argv[j], "--help")) {
-				fputs(usage, stdout);
+				print_usage();
 				return 0;
 			}
 			if ((!strcmp(argv[j], "--kernel") || !strcmp(argv[j], "--root")) &&

@@ -87,15 +87,20 @@ static inline const struct ghost_msg *ghost_channel_peek(struct ghost_channel *c
 	}
 }
 
-/* Is m (from peek) well formed: a known length that fits what was produced? */
+/*
+ * Is m (from peek) well formed: a known length that fits what was produced,
+ * and in one piece before the end of the ring? (A producer that follows the
+ * protocol never straddles the end: it pads to it with a NOP filler.)
+ */
 static inline bool ghost_channel_msg_valid(const struct ghost_channel *c,
 					   const struct ghost_msg *m)
 {
 	uint32_t tail = __atomic_load_n(&c->ring->tail, __ATOMIC_RELAXED);
 	uint32_t head = __atomic_load_n(&c->ring->head, __ATOMIC_ACQUIRE);
+	uint32_t slots = ghost_msg_slots(m->length);
 
-	return m->length >= sizeof(struct ghost_msg) &&
-	       ghost_msg_slots(m->length) <= head - tail;
+	return m->length >= sizeof(struct ghost_msg) && slots <= head - tail &&
+	       (uint32_t)(m - c->ring->msgs) + slots <= c->nelems;
 }
 
 /* Releases m (the message peek returned) back to the producer. */

@@ -22,7 +22,8 @@ struct ghost_enclave_opts {
 	size_t sz;			/* sizeof(struct ghost_enclave_opts): lets the struct grow */
 	const char *kernel;		/* backend name; NULL = ghost_kernel_default() */
 	const char *root;		/* backend namespace root; NULL = its default */
-	uint64_t id;			/* create: 0 = first free; attach: required */
+	uint64_t id;			/* create: 0 = first free; attach: required; at most
+					   GHOST_ENCLAVE_ID_MAX (-EINVAL past it) */
 	const struct ghost_cpuset *cpus; /* create: required */
 	uint32_t max_tasks;		/* create: capacity hint; 0 = backend default */
 	bool ephemeral;			/* create: destroy when this process closes it */
@@ -71,6 +72,7 @@ enum ghost_tunable {
 };
 /* The ghostfs file name of a tunable ("deliver_ticks"...), NULL if unknown. */
 GHOST_API const char *ghost_tunable_name(enum ghost_tunable t);
+/* -EINVAL for a value outside the tunable's bounds (docs/design.md); the old value stays. */
 GHOST_API int ghost_enclave_set_tunable(struct ghost_enclave *e, enum ghost_tunable t,
 					long long value);
 GHOST_API int ghost_enclave_get_tunable(struct ghost_enclave *e, enum ghost_tunable t,

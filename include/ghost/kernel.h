@@ -28,6 +28,16 @@
 struct ghost_kenclave; /* an open enclave */
 struct ghost_ktask;    /* the calling thread as a ghost task (backends with task_block) */
 
+/*
+ * Enclave ids are 1..GHOST_ENCLAVE_ID_MAX; "create sw_region <id> <node>" takes region ids
+ * 0..GHOST_SW_REGION_ID_MAX (the library maps no others) and nodes 0..GHOST_NUMA_NODE_MAX.
+ * The library, the tools and the embedded kernel refuse anything outside with -EINVAL (the
+ * tools: exit status 2); nothing is wrapped or truncated.
+ */
+#define GHOST_ENCLAVE_ID_MAX	(1ull << 40)
+#define GHOST_SW_REGION_ID_MAX	63
+#define GHOST_NUMA_NODE_MAX	1023
+
 struct ghost_kernel_create_args {
 	size_t sz;			/* sizeof(struct ghost_kernel_create_args) */
 	const char *root;		/* namespace root; NULL = the backend's default */
@@ -72,7 +82,7 @@ struct ghost_kernel_ops {
 	/*
 	 * The enclave's ctl file: "destroy", "create sw_region <id> <node>",
 	 * "discover tasks", "become agent <cpu> <queue>" (one command per
-	 * call). Unknown text: -EINVAL.
+	 * call). Unknown text, or a number out of its bounds (see above): -EINVAL.
 	 */
 	int (*ctl)(struct ghost_kenclave *ke, const char *cmd);
 	/*
@@ -123,7 +133,11 @@ struct ghost_kernel_ops {
 	/* The calling agent thread stops being cpu's agent. */
 	void (*agent_detach)(struct ghost_kenclave *ke, int cpu);
 
-	/* ---- transactions ---- */
+	/*
+	 * ---- transactions ----
+	 * commit, sync_group_commit and run return -ENODEV once the enclave is
+	 * gone (destroyed, reaped): agents stop on it.
+	 */
 	/* GHOST_IOC_COMMIT_TXN over a CPU set; outcomes are in each txn's state. */
 	int (*commit)(struct ghost_kenclave *ke, const struct ghost_cpuset *cpus);
 	/* GHOST_IOC_SYNC_GROUP_TXN: 1 = all committed, 0 = failed, or -errno. */

@@ -29,7 +29,7 @@
 #include <sys/types.h>
 
 #define EMU_MAGIC 0x756d6574736f6867ull	/* "ghostemu" */
-#define EMU_LAYOUT 1
+#define EMU_LAYOUT 2
 #define EMU_MAX_QUEUES 1024
 #define EMU_MAX_REGIONS 16
 #define EMU_TIMERS_PER_CPU 4
@@ -167,6 +167,15 @@ enum emu_enclave_state {
 	EMU_E_DEAD,
 };
 
+/* Why an enclave died (file "exit_info"). */
+enum emu_dead_reason {
+	EMU_DEAD_UNKNOWN = 0,
+	EMU_DEAD_DESTROYED,		/* ctl "destroy" */
+	EMU_DEAD_AGENT_TIMEOUT,		/* no agent for agent_timeout_ms */
+	EMU_DEAD_RUNNABLE_TIMEOUT,	/* a task runnable for runnable_timeout */
+	EMU_DEAD_OWNER_EXITED,		/* ephemeral: its creator is gone */
+};
+
 struct emu_shared {
 	uint64_t magic;
 	uint32_t layout;
@@ -198,6 +207,7 @@ struct emu_shared {
 	int32_t agent_pid;		/* process that holds agent_online */
 	int32_t strict_classes;		/* another thread wanting a CPU is a higher class */
 	int64_t agent_gone_since;	/* when the watchdog first saw no agent */
+	int64_t watchdog_beat;		/* the last watchdog pass of any process */
 	uint32_t nr_tasks;		/* live (not dead/departed) tasks */
 	uint32_t gtid_gen;
 	int32_t free_task;		/* head of the free-record list... by scan */
@@ -205,7 +215,7 @@ struct emu_shared {
 	struct emu_region regions[EMU_MAX_REGIONS];
 	struct emu_stats stats;
 	uint32_t trace_head;
-	uint32_t pad2;
+	uint32_t dead_reason;		/* enum emu_dead_reason, once the state is DEAD */
 	/* offsets (bytes from the start) of the arrays that follow */
 	uint64_t cpus_off, queues_off, tasks_off, trace_off;
 };
@@ -325,7 +335,18 @@ void emu_agent_offline(struct ghost_kenclave *ke);
 int emu_remove_files(struct ghost_kenclave *ke);
 
 /* ---- emu_core.c: the scheduler side (all with the lock held unless noted) ---- */
-int emu_lock(struct ghost_kenclave *ke);	/* takes the lock, repairing after a dead owner */
+/* A robust, process-shared mutex, as every lock in the shared files is. */
+int emu_mutex_init(pthread_mutex_t *m);
+/*
+ * Could m be one emu_mutex_init made? False for a mutex whose type bytes
+ * were overwritten: the C library would abort on it (a priority-protocol
+ * type) or hang. Checked before every lock of a shared mutex.
+ */
+bool emu_mutex_sane(const pthread_mutex_t *m);
+/* Unlocks m unless it was overwritten (then the thread's exit releases it). */
+void emu_mutex_unlock_sane(pthread_mutex_t *m);
+/* Takes the lock, repairing after a dead owner; -EIO if it is corrupt. */
+int emu_lock(struct ghost_kenclave *ke);
 void emu_unlock(struct ghost_kenclave *ke);
 int64_t emu_now(void);
 pid_t emu_getpid(void);
@@ -352,10 +373,13 @@ extern __thread struct ghost_ktask *emu_self __attribute__((tls_model("initial-e
 extern __thread int emu_agent_cpu __attribute__((tls_model("initial-exec")));
 bool emu_task_thread_dead(struct emu_task *t);
 int emu_sw_alloc(struct ghost_kenclave *ke, uint32_t *region, uint32_t *index);
-void emu_enclave_kill(struct ghost_kenclave *ke);	/* reap: every task departs */
+/* Reap (reason: enum emu_dead_reason): every task departs, agents wake. */
+void emu_enclave_kill(struct ghost_kenclave *ke, uint32_t reason);
 /* t departs (if live) and its thread runs on as a normal thread, unpinned. */
 void emu_task_release(struct ghost_kenclave *ke, struct emu_task *t);
 void emu_park_wake(struct emu_park *p);
+/* Wakes every agent and task thread asleep on its park word (lock held). */
+void emu_wake_sleepers(struct ghost_kenclave *ke);
 int emu_park_wait(struct emu_park *p, uint32_t seen, int64_t spin_ns, int64_t deadline_ns,
 		  const int32_t *busy, int32_t self);
 void emu_set_avail(struct ghost_kenclave *ke, int cpu, bool avail, bool boost);
@@ -370,6 +394,12 @@ int emu_kthread_register(struct ghost_kenclave *ke);
 void emu_kthread_unregister(struct ghost_kenclave *ke);
 void emu_kthread_agent(struct ghost_kenclave *ke, int cpu, bool attach);
 void emu_kthread_run_once(struct ghost_kenclave *ke, bool is_agent_process);
+/*
+ * For a process with no kernel thread on ke (ghostctl, a new agent): if
+ * ke's agent died and no process watches ke any more, reap ke now (its
+ * files stay: the caller removes them). True if it did.
+ */
+bool emu_reap_unwatched(struct ghost_kenclave *ke);
 
 /* ---- emu_task.c ---- */
 int emu_signal_setup(void);

@@ -143,7 +143,112 @@ sleep:
 
 /* ---- the lock ---- */
 
+static void mutex_attr(pthread_mutexattr_t *a)
+{
+	pthread_mutexattr_init(a);
+	pthread_mutexattr_setpshared(a, PTHREAD_PROCESS_SHARED);
+	pthread_mutexattr_setrobust(a, PTHREAD_MUTEX_ROBUST);
+}
+
+int emu_mutex_init(pthread_mutex_t *m)
+{
+	pthread_mutexattr_t a;
+	int err;
+
+	mutex_attr(&a);
+	err = pthread_mutex_init(m, &a);
+	pthread_mutexattr_destroy(&a);
+	return -err;
+}
+
+#ifdef __GLIBC__
+static int good_kind;
+
+static void learn_kind(void)
+{
+	pthread_mutex_t m;
+
+	/* What this C library writes for our attributes, not a constant of ours. */
+	if (emu_mutex_init(&m) == 0) {
+		good_kind = m.__data.__kind;
+		pthread_mutex_destroy(&m);
+	}
+}
+
+bool emu_mutex_sane(const pthread_mutex_t *m)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+	pthread_once(&once, learn_kind);
+	/* The type never changes after init; a relaxed load of it suffices. */
+	return __atomic_load_n(&m->__data.__kind, __ATOMIC_RELAXED) == good_kind;
+}
+#else
+bool emu_mutex_sane(const pthread_mutex_t *m)
+{
+	(void)m;
+	return true;
+}
+#endif
+
+void emu_mutex_unlock_sane(pthread_mutex_t *m)
+{
+	/* An overwritten type would make the C library abort in the unlock; the
+	 * kernel marks a robust lock its holder exits with as owner-dead. */
+	if (emu_mutex_sane(m))
+		pthread_mutex_unlock(m);
+}
+
+/* The thread that holds m, by its lock word (0 = free); glibc only. */
+static pid_t mutex_owner(const pthread_mutex_t *m)
+{
+#ifdef __GLIBC__
+	return __atomic_load_n(&m->__data.__lock, __ATOMIC_RELAXED) & FUTEX_TID_MASK;
+#else
+	(void)m;
+	return 0;
+#endif
+}
+
 static void emu_repair(struct ghost_kenclave *ke);
+
+/*
+ * The enclave lock, robust against a holder that dies (EOWNERDEAD: repair)
+ * and against bytes overwritten by a buggy or hostile process: a type the
+ * C library would abort on is refused, and a lock word naming a thread that
+ * does not exist (so that no unlock and no owner-died notice can ever come)
+ * is found after a second of waiting. Both make the enclave unusable: -EIO,
+ * said once per process.
+ */
+static int lock_shared(struct ghost_kenclave *ke)
+{
+	static int reported;
+	pthread_mutex_t *m = &ke->sh->lock;
+	const char *why = "its type bytes were overwritten";
+	struct timespec ts;
+	pid_t owner;
+	int r;
+
+	while (emu_mutex_sane(m)) {
+		/* timedlock (the realtime clock), not clocklock: the thread
+		 * sanitizer knows only the former. A clock step makes one wait
+		 * shorter or longer, and a short one only looks at the owner. */
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += 1;
+		r = pthread_mutex_timedlock(m, &ts);
+		if (r != ETIMEDOUT)
+			return r;
+		owner = mutex_owner(m);
+		if (owner > 0 && kill(owner, 0) && errno == ESRCH) {
+			why = "it names a holder that does not exist";
+			break;
+		}
+	}
+	if (!__atomic_exchange_n(&reported, 1, __ATOMIC_RELAXED))
+		ghost_err("enclave %llu: its shared lock is corrupt (%s); the enclave is unusable",
+			  (unsigned long long)ke->id, why);
+	return EIO;
+}
 
 int emu_lock(struct ghost_kenclave *ke)
 {
@@ -154,7 +259,7 @@ int emu_lock(struct ghost_kenclave *ke)
 	 * until emu_unlock: the handler must never take it recursively. */
 	if (self)
 		self->in_kernel++;
-	r = pthread_mutex_lock(&ke->sh->lock);
+	r = lock_shared(ke);
 	if (r == EOWNERDEAD) {
 		/* The previous holder died mid-operation (kill -9): bring the
 		 * cross references back in line before anyone relies on them. */
@@ -386,12 +491,21 @@ void emu_agent_wake(struct ghost_kenclave *ke, int cpu)
 {
 	struct emu_cpu *ec = emu_cpu(ke->sh, cpu);
 
-	if (ec->agent_state != EMU_A_YIELDED)
+	if (ec->agent_state == EMU_A_YIELDED) {
+		__atomic_store_n(&ec->agent_state, EMU_A_RUNNING, __ATOMIC_RELEASE);
+		/* The agent outranks every ghost task of its CPU. */
+		if (ec->current >= 0)
+			emu_preempt_current(ke, cpu, false);
+	} else if (ec->agent_state != EMU_A_RUNNING) {
 		return;
-	__atomic_store_n(&ec->agent_state, EMU_A_RUNNING, __ATOMIC_RELEASE);
-	/* The agent outranks every ghost task of its CPU. */
-	if (ec->current >= 0)
-		emu_preempt_current(ke, cpu, false);
+	}
+	/*
+	 * Also when it is RUNNING already: whoever made it so may have died
+	 * between releasing the lock and its futex wake (which is sent after
+	 * the unlock), leaving the agent asleep in a state that says it runs.
+	 * Every later event then wakes it again; for an agent that really runs
+	 * this costs one atomic add (nobody waits on the word).
+	 */
 	emu_park_wake(&ec->agent_park);
 }
 
@@ -669,7 +783,12 @@ void emu_task_wakeup(struct ghost_kenclave *ke, struct emu_task *t, int waker_cp
 
 bool emu_task_thread_dead(struct emu_task *t)
 {
-	int r = pthread_mutex_trylock(&t->life);
+	int r;
+
+	/* A record whose life lock was overwritten cannot say: it goes. */
+	if (!emu_mutex_sane(&t->life))
+		return true;
+	r = pthread_mutex_trylock(&t->life);
 
 	if (r == EBUSY)
 		return false;
@@ -1030,6 +1149,12 @@ void emu_set_avail(struct ghost_kenclave *ke, int cpu, bool avail, bool boost)
 
 /* ---- queues going away, discovery ---- */
 
+/* Is q (read from a task record: anything) a queue in use? */
+static bool queue_live(struct emu_shared *sh, int32_t q)
+{
+	return q >= 0 && q < EMU_MAX_QUEUES && emu_queue(sh, q)->in_use;
+}
+
 void emu_release_queue_tasks(struct ghost_kenclave *ke, int q)
 {
 	struct emu_shared *sh = ke->sh;
@@ -1084,7 +1209,7 @@ int emu_discover(struct ghost_kenclave *ke)
 		if (t->state != EMU_T_BLOCKED && t->state != EMU_T_RUNNABLE &&
 		    t->state != EMU_T_ONCPU)
 			continue;
-		if (t->queue < 0 || !emu_queue(sh, t->queue)->in_use)
+		if (!queue_live(sh, t->queue))
 			t->queue = sh->default_queue;
 		emu_send_task_new(ke, t);
 		n++;
@@ -1103,7 +1228,7 @@ void emu_flush_new_pending(struct ghost_kenclave *ke)
 
 		if (t->state == EMU_T_FREE || t->state == EMU_T_DEAD || t->state == EMU_T_DEPARTED)
 			continue;
-		if (t->queue < 0 || !emu_queue(sh, t->queue)->in_use)
+		if (!queue_live(sh, t->queue))
 			t->queue = sh->default_queue;
 		if (t->flags & EMU_TF_NEW_PENDING)
 			emu_send_task_new(ke, t);
@@ -1133,12 +1258,14 @@ void emu_task_release(struct ghost_kenclave *ke, struct emu_task *t)
 
 /* ---- death of the enclave ---- */
 
-void emu_enclave_kill(struct ghost_kenclave *ke)
+void emu_enclave_kill(struct ghost_kenclave *ke, uint32_t reason)
 {
 	struct emu_shared *sh = ke->sh;
 
 	if (sh->state != EMU_E_ALIVE)
 		return;
+	/* Release: a reader that sees DEAD sees why. */
+	__atomic_store_n(&sh->dead_reason, reason, __ATOMIC_RELAXED);
 	__atomic_store_n(&sh->state, EMU_E_DEAD, __ATOMIC_RELEASE);
 	for (uint32_t i = 0; i < sh->max_tasks; i++) {
 		struct emu_task *t = emu_task(sh, (int)i);
@@ -1199,4 +1326,25 @@ static void emu_repair(struct ghost_kenclave *ke)
 			t->latched_cpu = -1;
 	}
 	sh->nr_tasks = live;
+	/*
+	 * The dead holder's wake-ups were still to be sent (they go out after
+	 * the unlock it never reached): wake every sleeper. Each re-reads its
+	 * state, so a wake it did not need costs it one check.
+	 */
+	emu_wake_sleepers(ke);
+}
+
+void emu_wake_sleepers(struct ghost_kenclave *ke)
+{
+	struct emu_shared *sh = ke->sh;
+
+	for (int c = 0; c < (int)sh->ncpus; c++)
+		if (emu_cpu(sh, c)->agent_state != EMU_A_NONE)
+			emu_park_wake(&emu_cpu(sh, c)->agent_park);
+	for (uint32_t i = 0; i < sh->max_tasks; i++) {
+		struct emu_task *t = emu_task(sh, (int)i);
+
+		if (t->state != EMU_T_FREE && __atomic_load_n(&t->park.waiters, __ATOMIC_RELAXED))
+			emu_park_wake(&t->park);
+	}
 }

@@ -5,7 +5,8 @@
  * In every such process: the watchdog (an enclave whose agent has been gone
  * longer than agent_timeout_ms is torn down and its tasks run on as normal
  * threads; likewise runnable_timeout and ephemeral enclaves), and reaping
- * tasks whose threads died without saying so. In the agent's process only:
+ * tasks whose threads died without saying so, and waking threads whose
+ * wake-up was lost with a killed process. In the agent's process only:
  * CPU ticks, ghost timers, commit at tick, CPU availability and agent
  * runnability. The thread never runs user code and never blocks on anything
  * but the enclave lock and its own sleep.
@@ -38,13 +39,28 @@ static bool pid_alive(pid_t pid)
 	return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM);
 }
 
+/*
+ * An agent went away without going offline (its process died): agent_pid
+ * still names it, and nobody holds agent_online. Its enclave is reaped
+ * after agent_timeout_ms even with no tasks, or its CPUs would stay taken
+ * for good. (An agent that went offline cleanly, --keep, leaves an enclave
+ * without tasks for the next agent.)
+ */
+static bool agent_died(struct emu_shared *sh, bool alive)
+{
+	return !alive && __atomic_load_n(&sh->agent_pid, __ATOMIC_RELAXED) != 0;
+}
+
 static void watchdog(struct ghost_kenclave *ke, int64_t now)
 {
 	struct emu_shared *sh = ke->sh;
+	uint32_t reason = EMU_DEAD_UNKNOWN;
 	bool alive, kill_it = false;
 
 	if (__atomic_load_n(&sh->state, __ATOMIC_ACQUIRE) != EMU_E_ALIVE)
 		return;
+	/* Someone watches: a process that finds the agent dead leaves it to us. */
+	__atomic_store_n(&sh->watchdog_beat, now, __ATOMIC_RELAXED);
 	alive = emu_agent_process_alive(ke);
 	/* The common case needs no lock: a live agent, nothing timed. */
 	if (alive && !__atomic_load_n(&sh->agent_gone_since, __ATOMIC_RELAXED) &&
@@ -54,9 +70,11 @@ static void watchdog(struct ghost_kenclave *ke, int64_t now)
 	if (emu_lock(ke))
 		return;
 	if (sh->state == EMU_E_ALIVE) {
-		if (sh->ephemeral_pid && !pid_alive(sh->ephemeral_pid))
+		if (sh->ephemeral_pid && !pid_alive(sh->ephemeral_pid)) {
 			kill_it = true;
-		if (alive || sh->nr_tasks == 0) {
+			reason = EMU_DEAD_OWNER_EXITED;
+		}
+		if (alive || (sh->nr_tasks == 0 && !agent_died(sh, alive))) {
 			__atomic_store_n(&sh->agent_gone_since, 0, __ATOMIC_RELAXED);
 		} else if (!sh->agent_gone_since) {
 			__atomic_store_n(&sh->agent_gone_since, now, __ATOMIC_RELAXED);
@@ -65,22 +83,52 @@ static void watchdog(struct ghost_kenclave *ke, int64_t now)
 				   (unsigned long long)sh->id, (long long)sh->agent_timeout_ms,
 				   sh->nr_tasks);
 			kill_it = true;
+			reason = EMU_DEAD_AGENT_TIMEOUT;
 		}
 		if (sh->runnable_timeout_ms > 0) {
 			for (uint32_t i = 0; i < sh->max_tasks && !kill_it; i++) {
 				struct emu_task *t = emu_task(sh, (int)i);
 
 				if (t->state == EMU_T_RUNNABLE &&
-				    now - t->runnable_since > sh->runnable_timeout_ms * 1000000)
+				    now - t->runnable_since > sh->runnable_timeout_ms * 1000000) {
 					kill_it = true;
+					reason = EMU_DEAD_RUNNABLE_TIMEOUT;
+				}
 			}
 		}
 		if (kill_it)
-			emu_enclave_kill(ke);
+			emu_enclave_kill(ke, reason);
 	}
 	emu_unlock(ke);
 	if (kill_it)
 		emu_remove_files(ke);
+}
+
+/* Three missed passes of every watcher: nobody is left to reap. */
+#define UNWATCHED_NS (5 * WATCHDOG_NS)
+
+bool emu_reap_unwatched(struct ghost_kenclave *ke)
+{
+	struct emu_shared *sh = ke->sh;
+	int64_t now = emu_now();
+	bool reaped = false;
+
+	if (__atomic_load_n(&sh->state, __ATOMIC_ACQUIRE) != EMU_E_ALIVE ||
+	    !agent_died(sh, emu_agent_process_alive(ke)) ||
+	    now - __atomic_load_n(&sh->watchdog_beat, __ATOMIC_RELAXED) < UNWATCHED_NS)
+		return false;
+	if (emu_lock(ke))
+		return false;
+	/* Again under the lock: an agent may have come meanwhile. */
+	if (sh->state == EMU_E_ALIVE && agent_died(sh, emu_agent_process_alive(ke)) &&
+	    now - sh->watchdog_beat >= UNWATCHED_NS) {
+		ghost_warn("enclave %llu: its agent died and nobody is left; reaping it",
+			   (unsigned long long)sh->id);
+		emu_enclave_kill(ke, EMU_DEAD_AGENT_TIMEOUT);
+		reaped = true;
+	}
+	emu_unlock(ke);
+	return reaped;
 }
 
 static bool live_state(uint32_t s)
@@ -111,6 +159,40 @@ static void scan_dead(struct ghost_kenclave *ke)
 			emu_task_reap(ke, t);
 	}
 	emu_unlock(ke);
+}
+
+/*
+ * A thread asleep on its park word while its state says it should run: the
+ * thread that changed the state was killed between releasing the lock and
+ * sending the wake-up (wake-ups go out after the unlock). Nobody else would
+ * ever wake it; wake it now. Lock-free: a wake-up a sleeper did not need
+ * costs it one look at its state.
+ */
+static void heal_lost_wakes(struct ghost_kenclave *ke)
+{
+	struct emu_shared *sh = ke->sh;
+
+	for (int c = 0; c < (int)sh->ncpus; c++) {
+		struct emu_cpu *ec = emu_cpu(sh, c);
+
+		/* A RUNNING agent sleeps only while a task it displaced leaves. */
+		if (__atomic_load_n(&ec->agent_state, __ATOMIC_ACQUIRE) == EMU_A_RUNNING &&
+		    __atomic_load_n(&ec->current, __ATOMIC_ACQUIRE) < 0 &&
+		    __atomic_load_n(&ec->agent_park.waiters, __ATOMIC_ACQUIRE))
+			emu_park_wake(&ec->agent_park);
+	}
+	for (uint32_t i = 0; i < sh->max_tasks; i++) {
+		struct emu_task *t = emu_task(sh, (int)i);
+		uint32_t s = __atomic_load_n(&t->state, __ATOMIC_ACQUIRE);
+
+		/* Parked threads sleep only while BLOCKED or RUNNABLE and managed
+		 * (a DEAD record's thread, if it lives, runs on unmanaged). */
+		if ((s == EMU_T_ONCPU || s == EMU_T_DEPARTED || s == EMU_T_DEAD ||
+		     (live_state(s) &&
+		      (__atomic_load_n(&t->flags, __ATOMIC_ACQUIRE) & EMU_TF_UNMANAGED))) &&
+		    __atomic_load_n(&t->park.waiters, __ATOMIC_ACQUIRE))
+			emu_park_wake(&t->park);
+	}
 }
 
 /* Does one of this process's agent CPUs have a tick or a timer due? */
@@ -368,6 +450,7 @@ void emu_kthread_run_once(struct ghost_kenclave *ke, bool is_agent_process)
 	if (now - ke->last_scan >= SCAN_NS) {
 		ke->last_scan = now;
 		scan_dead(ke);
+		heal_lost_wakes(ke);
 	}
 	if (!is_agent_process)
 		return;

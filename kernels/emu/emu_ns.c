@@ -16,6 +16,7 @@
 #include <ghost/channel.h>
 
 #include <dirent.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -195,15 +196,7 @@ static int create_file(const char *path, size_t size, void **map)
 
 static int init_robust_mutex(pthread_mutex_t *m)
 {
-	pthread_mutexattr_t a;
-	int err;
-
-	pthread_mutexattr_init(&a);
-	pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
-	pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
-	err = pthread_mutex_init(m, &a);
-	pthread_mutexattr_destroy(&a);
-	return -err;
+	return emu_mutex_init(m);
 }
 
 int emu_init_task_life(struct emu_task *t)
@@ -230,31 +223,44 @@ static int validate_shared(const struct emu_shared *sh, size_t file_size)
 	return 0;
 }
 
+/*
+ * A copy of the header of a state file and the file's size. A copy, not a mapping: listing
+ * hundreds of enclaves must not cost a map and unmap of each. -ENOENT no file, -ENODATA
+ * shorter than the header, else -errno.
+ */
+static int read_state_header(const char *path, struct emu_shared *sh, size_t *size)
+{
+	struct stat st;
+	ssize_t n;
+	int fd, err = 0;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st))
+		err = -errno;
+	else if ((size_t)st.st_size < sizeof(*sh))
+		err = -ENODATA;
+	else if ((n = pread(fd, sh, sizeof(*sh), 0)) != (ssize_t)sizeof(*sh))
+		err = n < 0 ? -errno : -ENODATA;
+	else
+		*size = (size_t)st.st_size;
+	close(fd);
+	return err;
+}
+
 static bool enclave_cpus_of(const char *root, uint64_t id, struct ghost_cpuset *cpus)
 {
 	char path[700];
-	struct stat st;
-	struct emu_shared *sh;
-	bool ok = false;
-	int fd;
+	struct emu_shared sh;
+	size_t size;
 
 	snprintf(path, sizeof(path), "%s/enclave_%" PRIu64 "/state", root, id);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (read_state_header(path, &sh, &size) || validate_shared(&sh, size) ||
+	    sh.state != EMU_E_ALIVE)
 		return false;
-	if (!fstat(fd, &st) && (size_t)st.st_size >= sizeof(*sh)) {
-		sh = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
-		if (sh != MAP_FAILED) {
-			if (!validate_shared(sh, (size_t)st.st_size) &&
-			    __atomic_load_n(&sh->state, __ATOMIC_ACQUIRE) == EMU_E_ALIVE) {
-				*cpus = sh->cpus;
-				ok = true;
-			}
-			munmap(sh, (size_t)st.st_size);
-		}
-	}
-	close(fd);
-	return ok;
+	*cpus = sh.cpus;
+	return true;
 }
 
 static void remove_dir_files(const char *dir)
@@ -279,7 +285,7 @@ static void remove_dir_files(const char *dir)
 static bool cpus_owned_elsewhere(const char *root, const uint64_t *ids, int n, uint64_t self,
 				 const struct ghost_cpuset *want)
 {
-	for (int i = 0; i < n && i < 256; i++) {
+	for (int i = 0; i < n; i++) {
 		struct ghost_cpuset other, both;
 
 		if (ids[i] == self || !enclave_cpus_of(root, ids[i], &other))
@@ -291,7 +297,20 @@ static bool cpus_owned_elsewhere(const char *root, const uint64_t *ids, int n, u
 	return false;
 }
 
-int emu_enclave_list(const char *root_in, uint64_t *ids, int max)
+/* The id an "enclave_<id>" directory name stands for; 0 for any other name. */
+static uint64_t enclave_dir_id(const char *name)
+{
+	unsigned long long id;
+	char *end;
+
+	if (strncmp(name, "enclave_", 8) || !isdigit((unsigned char)name[8]))
+		return 0;
+	errno = 0;
+	id = strtoull(name + 8, &end, 10);
+	return errno || *end ? 0 : (uint64_t)id;
+}
+
+static int list_enclaves(const char *root_in, uint64_t *ids, int max)
 {
 	char root[400];
 	struct ghost_cpuset cpus;
@@ -306,14 +325,9 @@ int emu_enclave_list(const char *root_in, uint64_t *ids, int max)
 	if (!d)
 		return errno == ENOENT ? 0 : -errno;
 	while ((de = readdir(d))) {
-		char *end;
-		unsigned long long id;
+		uint64_t id;
 
-		if (strncmp(de->d_name, "enclave_", 8))
-			continue;
-		errno = 0;
-		id = strtoull(de->d_name + 8, &end, 10);
-		if (errno || *end || id == 0)
+		if (!(id = enclave_dir_id(de->d_name)))
 			continue;
 		if (!enclave_cpus_of(root, id, &cpus))
 			continue;
@@ -335,6 +349,143 @@ int emu_enclave_list(const char *root_in, uint64_t *ids, int max)
 			}
 	}
 	return n;
+}
+
+/* Every live enclave's id, however many: *ids is malloc'ed (NULL if none); returns how many. */
+static int list_live(const char *root, uint64_t **ids)
+{
+	uint64_t *buf = NULL;
+	int n = list_enclaves(root, NULL, 0);
+
+	*ids = NULL;
+	while (n > 0) {
+		int room = n + 16, got;
+		uint64_t *more = realloc(buf, (size_t)room * sizeof(*buf));
+
+		if (!more) {
+			free(buf);
+			return -ENOMEM;
+		}
+		buf = more;
+		got = list_enclaves(root, buf, room);
+		if (got <= room) {
+			if (got < 0)
+				free(buf);
+			else
+				*ids = buf;
+			return got;
+		}
+		n = got;	/* more came meanwhile: again, with room for them */
+	}
+	free(buf);
+	return n;
+}
+
+static int map_enclave(struct ghost_kenclave *ke);
+static struct ghost_kenclave *ke_alloc(const char *root, uint64_t id);
+static void ke_unmap(struct ghost_kenclave *ke);
+
+/*
+ * Reaps the enclaves of root whose agent died with nobody left to notice
+ * (no process of theirs runs the watchdog any more): their CPUs would stay
+ * taken for good. Listing, creating and moving CPUs run it first, so the
+ * next ghostctl or ghost-agent call is the one that notices. Never under
+ * the namespace lock (removing the files takes it).
+ */
+static void reap_orphans(const char *root)
+{
+	DIR *d = opendir(root);
+	struct dirent *de;
+
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		struct ghost_kenclave *ke;
+		struct emu_shared sh;
+		char path[700];
+		uint64_t id;
+		size_t size;
+
+		if (!(id = enclave_dir_id(de->d_name)))
+			continue;
+		/* The header first: most enclaves are plainly not orphans. */
+		snprintf(path, sizeof(path), "%s/%s/state", root, de->d_name);
+		if (read_state_header(path, &sh, &size) || validate_shared(&sh, size) ||
+		    sh.state != EMU_E_ALIVE || !sh.agent_pid)
+			continue;
+		ke = ke_alloc(root, id);
+		if (!ke)
+			break;
+		if (map_enclave(ke) == 0 && emu_reap_unwatched(ke))
+			emu_remove_files(ke);
+		ke_unmap(ke);
+		pthread_mutex_destroy(&ke->local_lock);
+		free(ke);
+	}
+	closedir(d);
+}
+
+int emu_enclave_list(const char *root_in, uint64_t *ids, int max)
+{
+	char root[400];
+
+	if (resolve_root(root_in, root, sizeof(root)) == 0)
+		reap_orphans(root);
+	return list_enclaves(root_in, ids, max);
+}
+
+/*
+ * What the directory of id holds, as create sees it (under the namespace lock, so no
+ * create is half done): nothing; the leftover of a create that died (no state, a short
+ * one, or one without its magic: the magic is stored last); a dead enclave whose files
+ * its destroyer has not removed yet; or anything else, a live enclave or one this build
+ * cannot read, which create never touches. Or a negative errno.
+ */
+enum id_use { ID_FREE, ID_LEFTOVER, ID_DEAD, ID_TAKEN };
+
+static int id_use(const char *root, uint64_t id)
+{
+	char path[700];
+	struct emu_shared sh;
+	struct stat st;
+	size_t size;
+	int err;
+
+	snprintf(path, sizeof(path), "%s/enclave_%" PRIu64, root, id);
+	if (lstat(path, &st))
+		return errno == ENOENT ? ID_FREE : -errno;
+	if (!S_ISDIR(st.st_mode))
+		return ID_TAKEN;
+	snprintf(path, sizeof(path), "%s/enclave_%" PRIu64 "/state", root, id);
+	err = read_state_header(path, &sh, &size);
+	if (err == -ENOENT || err == -ENODATA || (!err && sh.magic == 0))
+		return ID_LEFTOVER;
+	if (err)
+		return err;
+	if (validate_shared(&sh, size))
+		return ID_TAKEN;
+	return sh.state == EMU_E_ALIVE ? ID_TAKEN : ID_DEAD;
+}
+
+/*
+ * The smallest id with no directory at all: a create without an id never takes over
+ * anything, not even a leftover (asking for that id by number does).
+ */
+static int first_free_id(const char *root, uint64_t *out)
+{
+	char path[700];
+	struct stat st;
+
+	for (uint64_t id = 1; id <= GHOST_ENCLAVE_ID_MAX; id++) {
+		snprintf(path, sizeof(path), "%s/enclave_%" PRIu64, root, id);
+		if (!lstat(path, &st))
+			continue;
+		if (errno != ENOENT)
+			return -errno;
+		*out = id;
+		return 0;
+	}
+	return -ENOSPC;
 }
 
 static int map_enclave(struct ghost_kenclave *ke)
@@ -412,7 +563,7 @@ int emu_enclave_attach(const char *root_in, uint64_t id, struct ghost_kenclave *
 	struct ghost_kenclave *ke;
 	int err;
 
-	if (id == 0)
+	if (id == 0 || id > GHOST_ENCLAVE_ID_MAX)
 		return -EINVAL;
 	err = resolve_root(root_in, root, sizeof(root));
 	if (err)
@@ -440,9 +591,9 @@ int emu_enclave_create(const struct ghost_kernel_create_args *args, struct ghost
 	uint32_t max_tasks;
 	size_t size;
 	int ncpus = machine_ncpus();
-	int lockfd, err, fd;
+	int lockfd, err, fd, use = ID_FREE;
 
-	if (!args || args->sz < sizeof(*args) || !args->cpus)
+	if (!args || args->sz < sizeof(*args) || !args->cpus || args->id > GHOST_ENCLAVE_ID_MAX)
 		return -EINVAL;
 	if (args->abi != GHOST_VERSION)
 		return -ESRCH;	/* ghostfs: ABI not supported */
@@ -461,40 +612,39 @@ int emu_enclave_create(const struct ghost_kernel_create_args *args, struct ghost
 	err = ensure_root(root);
 	if (err)
 		return err;
+	reap_orphans(root);
 	lockfd = ns_lock(root);
 	if (lockfd < 0)
 		return lockfd;
 
-	/* Pick the id, refusing CPUs that another live enclave owns. */
+	/*
+	 * Pick the id, refusing CPUs that another live enclave owns. Whatever is in use stays
+	 * untouched: an id asked for is -EEXIST unless its directory is free, a leftover or
+	 * dead; without one, the first id with no directory.
+	 */
+	id = args->id;
+	if (id) {
+		use = id_use(root, id);
+		if (use < 0 || use == ID_TAKEN) {
+			err = use < 0 ? use : -EEXIST;
+			goto out_unlock;
+		}
+	}
 	{
-		uint64_t ids[256];
-		int n = emu_enclave_list(root, ids, 256);
+		uint64_t *ids;
+		int n = list_live(root, &ids);
+		bool busy = n > 0 && cpus_owned_elsewhere(root, ids, n, 0, args->cpus);
 
-		if (n < 0) {
-			err = n;
+		free(ids);
+		if (n < 0 || busy) {
+			err = n < 0 ? n : -EBUSY;
 			goto out_unlock;
 		}
-		for (int i = 0; i < n && i < 256; i++) {
-			if (args->id && ids[i] == args->id) {
-				err = -EEXIST;
-				goto out_unlock;
-			}
-		}
-		if (cpus_owned_elsewhere(root, ids, n, 0, args->cpus)) {
-			err = -EBUSY;
+	}
+	if (!id) {
+		err = first_free_id(root, &id);
+		if (err)
 			goto out_unlock;
-		}
-		id = args->id;
-		if (!id) {
-			for (id = 1;; id++) {
-				bool used = false;
-
-				for (int i = 0; i < n && i < 256; i++)
-					used |= ids[i] == id;
-				if (!used)
-					break;
-			}
-		}
 	}
 	ke = ke_alloc(root, id);
 	if (!ke) {
@@ -505,8 +655,8 @@ int emu_enclave_create(const struct ghost_kernel_create_args *args, struct ghost
 		err = -ENAMETOOLONG;
 		goto out_unlock;
 	}
-	/* A directory without a valid state is the leftover of a crashed create. */
-	remove_dir_files(ke->dir);
+	if (use != ID_FREE)
+		remove_dir_files(ke->dir);
 	if (mkdir(ke->dir, 0700)) {
 		err = -errno;
 		goto out_unlock;
@@ -603,9 +753,8 @@ void emu_enclave_close(struct ghost_kenclave *ke)
 	if (!ke)
 		return;
 	emu_kthread_unregister(ke);
-	if (ke->ephemeral && ke->sh) {
-		emu_lock(ke);
-		emu_enclave_kill(ke);
+	if (ke->ephemeral && ke->sh && emu_lock(ke) == 0) {
+		emu_enclave_kill(ke, EMU_DEAD_OWNER_EXITED);
 		emu_unlock(ke);
 		emu_remove_files(ke);
 	}
@@ -614,11 +763,24 @@ void emu_enclave_close(struct ghost_kenclave *ke)
 	free(ke);
 }
 
+/* Is ke->dir still the enclave we mapped (not one created since with its id)? */
+static bool dir_is_ours(struct ghost_kenclave *ke)
+{
+	char path[700];
+	struct stat mine, now;
+
+	snprintf(path, sizeof(path), "%s/state", ke->dir);
+	return ke->state_fd >= 0 && fstat(ke->state_fd, &mine) == 0 && stat(path, &now) == 0 &&
+	       mine.st_dev == now.st_dev && mine.st_ino == now.st_ino;
+}
+
 int emu_remove_files(struct ghost_kenclave *ke)
 {
 	int lockfd = ns_lock(ke->root);
 
-	remove_dir_files(ke->dir);
+	/* Under the namespace lock, so that no create slips in between. */
+	if (dir_is_ours(ke))
+		remove_dir_files(ke->dir);
 	ns_unlock(lockfd);
 	return 0;
 }
@@ -632,6 +794,8 @@ int emu_sw_region_create(struct ghost_kenclave *ke, uint32_t id, uint32_t node)
 	char path[700];
 	int slot = -1, err;
 
+	if (id > GHOST_SW_REGION_ID_MAX || node > GHOST_NUMA_NODE_MAX)
+		return -EINVAL;	/* the library maps no other region */
 	if (node != 0)
 		return -ENODEV;	/* one NUMA node is all this backend models */
 	for (int i = 0; i < EMU_MAX_REGIONS; i++) {
@@ -869,32 +1033,41 @@ struct emu_file {
 	enum file_kind kind;
 	size_t off;		/* of the tunable in struct emu_shared */
 	bool writable;
+	long long min, max;	/* a value outside is -EINVAL (docs/design.md lists them) */
 };
 
-#define TUNE(n, k, f) { n, k, offsetof(struct emu_shared, f), true }
+/*
+ * Bounds keep every use of a value in range: the kernel threads scale the ms tunables to
+ * ns, tick_us to ns and add park_spin_ns to a clock in ns, all in int64_t. A boolean takes
+ * any int, non-zero is on.
+ */
+#define MS_MAX 86400000LL	/* one day */
+#define TUNE(n, k, f, lo, hi) { n, k, offsetof(struct emu_shared, f), true, lo, hi }
+#define TUNE_BOOL(n, f) TUNE(n, F_BOOL, f, INT32_MIN, INT32_MAX)
 static const struct emu_file emu_files[] = {
 	{ "abi_version", F_SPECIAL, 0, false },
 	{ "agent_online", F_SPECIAL, 0, false },
-	TUNE("commit_at_tick", F_BOOL, commit_at_tick),
+	TUNE_BOOL("commit_at_tick", commit_at_tick),
 	{ "cpulist", F_SPECIAL, 0, true },
 	{ "cpumask", F_SPECIAL, 0, true },
 	{ "ctl", F_SPECIAL, 0, true },
-	TUNE("deliver_agent_runnability", F_BOOL, deliver_agent_runnability),
-	TUNE("deliver_cpu_availability", F_BOOL, deliver_cpu_availability),
-	TUNE("deliver_ticks", F_BOOL, deliver_ticks),
-	TUNE("live_dangerously", F_BOOL, live_dangerously),
-	TUNE("runnable_timeout", F_MS, runnable_timeout_ms),
+	TUNE_BOOL("deliver_agent_runnability", deliver_agent_runnability),
+	TUNE_BOOL("deliver_cpu_availability", deliver_cpu_availability),
+	TUNE_BOOL("deliver_ticks", deliver_ticks),
+	TUNE_BOOL("live_dangerously", live_dangerously),
+	TUNE("runnable_timeout", F_MS, runnable_timeout_ms, 0, MS_MAX),	/* 0 = off */
 	{ "status", F_SPECIAL, 0, false },
-	TUNE("strict_classes", F_BOOL, strict_classes),
-	TUNE("switchto_disabled", F_BOOL, switchto_disabled),
+	TUNE_BOOL("strict_classes", strict_classes),
+	TUNE_BOOL("switchto_disabled", switchto_disabled),
 	{ "tasks", F_SPECIAL, 0, true },
-	TUNE("wake_on_waker_cpu", F_BOOL, wake_on_waker_cpu),
+	TUNE_BOOL("wake_on_waker_cpu", wake_on_waker_cpu),
 	/* this backend's own */
-	TUNE("agent_timeout_ms", F_MS, agent_timeout_ms),
-	TUNE("tick_us", F_NUM, tick_us),
-	TUNE("park_spin_ns", F_NUM, park_spin_ns),
-	TUNE("trace", F_BOOL, trace_on),
+	TUNE("agent_timeout_ms", F_MS, agent_timeout_ms, 0, MS_MAX),	/* 0 = at once */
+	TUNE("tick_us", F_NUM, tick_us, 100, 1000000),
+	TUNE("park_spin_ns", F_NUM, park_spin_ns, 0, 1000000000),	/* 0 = no polling */
+	TUNE_BOOL("trace", trace_on),
 	{ "stats", F_SPECIAL, 0, false },
+	{ "exit_info", F_SPECIAL, 0, false },
 };
 
 static const struct emu_file *find_file(const char *name)
@@ -964,6 +1137,26 @@ int emu_file_read(struct ghost_kenclave *ke, const char *name, char *buf, size_t
 		int n = ghost_cpuset_format_mask(&sh->cpus, (int)sh->ncpus, mask, sizeof(mask));
 
 		err = n < 0 ? n : put(buf, len, &pos, "%s\n", mask);
+	} else if (!strcmp(name, "exit_info")) {
+		/* "running", or why the enclave ended (agents watch this). */
+		static const char *why[] = {
+			[EMU_DEAD_UNKNOWN] = "ended",
+			[EMU_DEAD_DESTROYED] = "destroyed",
+			[EMU_DEAD_AGENT_TIMEOUT] = "reaped: its agent was gone for agent_timeout_ms",
+			[EMU_DEAD_RUNNABLE_TIMEOUT] = "reaped: a task waited longer than "
+						      "runnable_timeout",
+			[EMU_DEAD_OWNER_EXITED] = "reaped: the process that made it ephemeral exited",
+		};
+		uint32_t r;
+
+		/* Acquire, then the reason: pairs with emu_enclave_kill's release. */
+		if (__atomic_load_n(&sh->state, __ATOMIC_ACQUIRE) == EMU_E_ALIVE) {
+			err = put(buf, len, &pos, "running\n");
+		} else {
+			r = __atomic_load_n(&sh->dead_reason, __ATOMIC_RELAXED);
+			err = put(buf, len, &pos, "%s\n",
+				  r < GHOST_ARRAY_SIZE(why) ? why[r] : why[EMU_DEAD_UNKNOWN]);
+		}
 	} else if (!strcmp(name, "status")) {
 		err = put(buf, len, &pos, "version %u\nactive %s\nnr_tasks %u\n", sh->abi,
 			  emu_agent_process_alive(ke) ? "yes" : "no", sh->nr_tasks);
@@ -1001,7 +1194,10 @@ int emu_file_read(struct ghost_kenclave *ke, const char *name, char *buf, size_t
 				continue;
 			err = put(buf, len, &pos,
 				  "cpu %d agent %s current %d latched %d available %d txn %s\n", c,
-				  agent[ec->agent_state % 3], ec->current, ec->latched, ec->avail,
+				  (uint32_t)ec->agent_state < GHOST_ARRAY_SIZE(agent)
+					  ? agent[ec->agent_state]
+					  : "corrupt",
+				  ec->current, ec->latched, ec->avail,
 				  ghost_txn_state_name(ke->cpu_data[c].txn.state));
 		}
 		for (uint32_t i = 0; i < sh->max_tasks && !err; i++) {
@@ -1036,16 +1232,23 @@ static int parse_ll(const char *text, long long *v)
 static int write_cpus(struct ghost_kenclave *ke, const struct ghost_cpuset *want)
 {
 	struct emu_shared *sh = ke->sh;
-	uint64_t ids[256];
+	uint64_t *ids;
+	bool busy;
 	int n, err = 0;
 
 	for (int c = ghost_cpuset_first(want); c >= 0; c = ghost_cpuset_next(want, c))
 		if (c >= (int)sh->ncpus)
 			return -EINVAL;
-	n = emu_enclave_list(ke->root, ids, 256);
-	if (cpus_owned_elsewhere(ke->root, ids, n, sh->id, want))
+	reap_orphans(ke->root);
+	n = list_live(ke->root, &ids);
+	if (n < 0)
+		return n;
+	busy = cpus_owned_elsewhere(ke->root, ids, n, sh->id, want);
+	free(ids);
+	if (busy)
 		return -EBUSY;
-	emu_lock(ke);
+	if ((err = emu_lock(ke)))
+		return err;
 	for (int c = 0; c < (int)sh->ncpus && !err; c++) {
 		struct emu_cpu *ec = emu_cpu(sh, c);
 
@@ -1097,11 +1300,10 @@ int emu_file_write(struct ghost_kenclave *ke, const char *name, const char *text
 		err = parse_ll(text, &v);
 		if (err)
 			return err;
-		if (f->kind != F_BOOL && v < 0)
+		if (v < f->min || v > f->max)
 			return -EINVAL;
-		if (!strcmp(name, "tick_us") && (v < 100 || v > 1000000))
-			return -EINVAL;
-		emu_lock(ke);
+		if ((err = emu_lock(ke)))
+			return err;
 		if (f->kind == F_BOOL)
 			__atomic_store_n((int32_t *)p, v != 0, __ATOMIC_RELEASE);
 		else
@@ -1126,6 +1328,8 @@ int emu_file_write(struct ghost_kenclave *ke, const char *name, const char *text
 		err = parse_ll(text, &v);
 		if (err)
 			return err;
+		if (v < 0 || v > INT_MAX)
+			return -EINVAL;	/* not a thread id */
 		/*
 		 * Only a thread running this library can be scheduled from user
 		 * space: "0" (the writer itself) goes through task_enter.
@@ -1135,11 +1339,27 @@ int emu_file_write(struct ghost_kenclave *ke, const char *name, const char *text
 	return -EACCES;
 }
 
+/*
+ * A number of a ctl command: decimal digits (a '-' first only where lo < 0), in [lo, hi].
+ * Never wrapped: "-1" is not 4294967295.
+ */
+static int ctl_number(const char *word, long long lo, long long hi, long long *v)
+{
+	const char *d = word[0] == '-' && lo < 0 ? word + 1 : word;
+	char *end;
+
+	if (*d < '0' || *d > '9')
+		return -EINVAL;
+	errno = 0;
+	*v = strtoll(word, &end, 10);
+	return errno || *end || *v < lo || *v > hi ? -EINVAL : 0;
+}
+
 int emu_ctl(struct ghost_kenclave *ke, const char *cmd)
 {
-	char buf[128], extra;
+	char buf[128], *w[5], *save = NULL;
 	size_t n;
-	unsigned id, node;
+	int nw = 0;
 
 	if (!cmd)
 		return -EINVAL;
@@ -1150,25 +1370,41 @@ int emu_ctl(struct ghost_kenclave *ke, const char *cmd)
 	if (n && buf[n - 1] == '\n')
 		buf[n - 1] = 0;	/* ghostfs strips one trailing newline */
 	if (!strcmp(buf, "destroy")) {
-		emu_lock(ke);
-		emu_enclave_kill(ke);
-		emu_unlock(ke);
+		int err = emu_lock(ke);
+
+		/* A corrupt lock: nobody can use it, so its files go all the same. */
+		if (!err) {
+			emu_enclave_kill(ke, EMU_DEAD_DESTROYED);
+			emu_unlock(ke);
+		}
 		return emu_remove_files(ke);
 	}
 	if (!strcmp(buf, "discover tasks"))
 		return emu_discover(ke);
-	{
-		int cpu, qid;
-
-		/* The writing thread becomes cpu's agent, as in ghostfs. */
-		if (sscanf(buf, "become agent %d %d%c", &cpu, &qid, &extra) == 2)
-			return ghost_kernel_emu.agent_attach(ke, cpu, qid);
+	for (char *t = strtok_r(buf, " \t", &save); t; t = strtok_r(NULL, " \t", &save)) {
+		if (nw == (int)GHOST_ARRAY_SIZE(w))
+			return -EINVAL;
+		w[nw++] = t;
 	}
-	if (sscanf(buf, "create sw_region %u %u%c", &id, &node, &extra) == 2) {
+	if (nw == 4 && !strcmp(w[0], "become") && !strcmp(w[1], "agent")) {
+		long long cpu, qid;
+
+		/* The writing thread becomes cpu's agent, as in ghostfs (queue -1: the default). */
+		if (ctl_number(w[2], 0, GHOST_MAX_CPUS - 1, &cpu) ||
+		    ctl_number(w[3], -1, INT_MAX, &qid))
+			return -EINVAL;
+		return ghost_kernel_emu.agent_attach(ke, (int)cpu, (int)qid);
+	}
+	if (nw == 4 && !strcmp(w[0], "create") && !strcmp(w[1], "sw_region")) {
+		long long id, node;
 		int err;
 
-		emu_lock(ke);
-		err = emu_sw_region_create(ke, id, node);
+		if (ctl_number(w[2], 0, GHOST_SW_REGION_ID_MAX, &id) ||
+		    ctl_number(w[3], 0, GHOST_NUMA_NODE_MAX, &node))
+			return -EINVAL;
+		if ((err = emu_lock(ke)))
+			return err;
+		err = emu_sw_region_create(ke, (uint32_t)id, (uint32_t)node);
 		emu_unlock(ke);
 		return err;
 	}

@@ -302,7 +302,7 @@ int emu_task_enter(struct ghost_kenclave *ke, pid_t tid, struct ghost_ktask **ou
 out_unlock:
 	emu_unlock(ke);
 out_life:
-	pthread_mutex_unlock(&t->life);
+	emu_mutex_unlock_sane(&t->life);
 	__atomic_store_n(&t->state, EMU_T_FREE, __ATOMIC_RELEASE);
 out_free:
 	free(self);
@@ -324,7 +324,7 @@ void emu_task_exit(struct ghost_ktask *self)
 	if (emu_lock(ke) == 0) {
 		if (!(t->flags & EMU_TF_UNMANAGED))
 			emu_task_stop(ke, t, MSG_TASK_DEAD, EMU_T_DEAD);
-		pthread_mutex_unlock(&t->life);
+		emu_mutex_unlock_sane(&t->life);
 		emu_unlock(ke);
 	}
 	release_self(self);
@@ -342,7 +342,7 @@ int emu_task_leave_self(struct ghost_ktask *self)
 	if (!(t->flags & EMU_TF_UNMANAGED))
 		emu_task_stop(ke, t, MSG_TASK_DEPARTED, EMU_T_DEPARTED);
 	emu_tflags_set(t, EMU_TF_UNMANAGED);
-	pthread_mutex_unlock(&t->life);
+	emu_mutex_unlock_sane(&t->life);
 	emu_unlock(ke);
 	become_unmanaged(self);
 	release_self(self);
