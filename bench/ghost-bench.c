@@ -879,15 +879,15 @@ static void mem_rows(void)
 	/*
 	 * Per CPU, computed: the policies' per-CPU structs are private to their .c files, so
 	 * their sizes are written out here from policies/fifo_percpu.c (struct pcpu: channel
-	 * pointer, run queue, current = 40 B; struct policy_cpu_stats 8 B), fifo_centralized.c
-	 * (struct ccpu: current, last_commit = 16 B; stats 8 B) and src/agent.c (struct
+	 * pointer, run queue, current = 40 B), fifo_centralized.c
+	 * (struct ccpu: current, last_commit = 16 B) and src/agent.c (struct
 	 * ghost_agent: 48 B). What is measured: the channel object and the message ring's
 	 * mapping (ghost_queue_mapsize of the ring size fifo-percpu creates per CPU), the
 	 * per-CPU txn page of the ABI.
 	 */
 	qbytes = ghost_queue_mapsize(GHOST_MAX_QUEUE_ELEMS);
 	{
-		size_t pcpu = 40 + sizeof(struct policy_cpu_stats), agent = 48;
+		size_t pcpu = 40, agent = 48;
 		size_t chan = sizeof(struct ghost_channel), txn = sizeof(struct ghost_cpu_data);
 		size_t fixed = 8 /* ghost_enclave.agents[] */ + 8 /* full agent's agents[] */;
 
@@ -900,7 +900,7 @@ static void mem_rows(void)
 			 pcpu, agent, chan, GHOST_MAX_QUEUE_ELEMS, qbytes, txn, pcpu + fixed,
 			 GHOST_MAX_CPUS);
 
-		pcpu = 16 + sizeof(struct policy_cpu_stats);
+		pcpu = 16;
 		r = row_new("mem_agent_state_per_cpu_centralized",
 			    "agent state per CPU, fifo-centralized");
 		r->unit = "bytes";

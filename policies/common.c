@@ -17,21 +17,18 @@
 #include <stdio.h>
 #include <string.h>
 
-void policy_account(struct policy_cpu_stats *stats, uint64_t *runtime_seen,
-		    const struct ghost_msg *m)
+void policy_fill_stats(struct ghost_policy_stats *out, struct ghost_sched *s, uint32_t runnable)
 {
-	/* blocked, preempt and yield payloads: gtid, runtime, cpu_seqnum, then cpu. */
-	struct ghost_msg_payload_task_blocked pl;
-
-	ghost_msg_copy_payload(m, &pl, sizeof(pl));
-	if (pl.cpu < 0 || pl.cpu >= GHOST_MAX_CPUS || pl.runtime < *runtime_seen)
-		return;
-	stats[pl.cpu].busy_ns += pl.runtime - *runtime_seen;
-	*runtime_seen = pl.runtime;
+	out->tasks = s->tasks.count;
+	out->runnable = runnable;
+	out->task_runtime_ns = ghost_sched_task_runtime_ns(s, ghost_now_ns());
+	out->msgs = s->stats.msgs_total;
+	out->seqnum_errors = s->stats.seqnum_errors;
+	out->bad_msgs = s->stats.bad_msgs;
 }
 
 int policy_format_stats(char *buf, size_t len, struct ghost_sched *s, struct ghost_enclave *e,
-			uint32_t runnable, struct policy_cpu_stats *cpus, int64_t started_ns)
+			uint32_t runnable, int64_t started_ns)
 {
 	static const struct {
 		uint16_t type;
@@ -45,15 +42,18 @@ int policy_format_stats(char *buf, size_t len, struct ghost_sched *s, struct gho
 	struct ghost_txn_counts c;
 	const struct ghost_cpuset *set = ghost_enclave_cpus(e);
 	int64_t now = ghost_now_ns();
-	uint64_t busy = 0, wall;
+	uint64_t busy, wall;
 	size_t pos = 0;
-	int n, ncpus = 0, cpu;
+	int n, ncpus = 0, navail = 0, cpu;
 
 	ghost_txn_get_counts(e, &c);
 	ghost_cpuset_for_each(cpu, set) {
-		busy += cpus[cpu].busy_ns;
 		ncpus++;
+		navail += policy_cpu_available(e, cpu);
 	}
+	/* Since the policy started: what its tasks ran (including tasks it
+	 * took over, which may have run before), against its CPUs' time. */
+	busy = ghost_sched_task_runtime_ns(s, now);
 	wall = (uint64_t)(now - started_ns) * (uint64_t)(ncpus ? ncpus : 1);
 	n = snprintf(buf, len, "tasks %u runnable %u commits ok %llu failed %llu", s->tasks.count,
 		     runnable, (unsigned long long)c.succeeded,
@@ -82,8 +82,10 @@ int policy_format_stats(char *buf, size_t len, struct ghost_sched *s, struct gho
 			return -ENOSPC;
 		pos += (size_t)n;
 	}
-	n = snprintf(buf + pos, len - pos, " | idle %.1f%% | seqnum_errors %llu bad_msgs %llu",
+	n = snprintf(buf + pos, len - pos,
+		     " | idle %.1f%% | cpus available %d/%d | seqnum_errors %llu bad_msgs %llu",
 		     wall && busy < wall ? 100.0 * (1.0 - (double)busy / (double)wall) : 0.0,
+		     navail, ncpus,
 		     (unsigned long long)s->stats.seqnum_errors,
 		     (unsigned long long)s->stats.bad_msgs);
 	if (n < 0 || (size_t)n >= len - pos)

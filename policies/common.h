@@ -16,20 +16,13 @@
 
 #include <pthread.h>
 
-struct policy_cpu_stats {
-	uint64_t busy_ns;		/* CPU time tasks reported using on this CPU */
-};
-
-/*
- * Adds what an off-CPU message (blocked, preempt, yield) says its task ran;
- * *runtime_seen is the task's runtime at the previous such message.
- */
-void policy_account(struct policy_cpu_stats *stats, uint64_t *runtime_seen,
-		    const struct ghost_msg *m);
-
-/* The stats line's common part (tasks, runnable, commits, messages, idle). */
+/* The stats line's common part (tasks, runnable, commits, messages, idle
+ * share from what the tasks ran, CPUs available). */
 int policy_format_stats(char *buf, size_t len, struct ghost_sched *s, struct ghost_enclave *e,
-			uint32_t runnable, struct policy_cpu_stats *cpus, int64_t started_ns);
+			uint32_t runnable, int64_t started_ns);
+
+/* What every policy's get_stats reports, from the scheduler base. */
+void policy_fill_stats(struct ghost_policy_stats *out, struct ghost_sched *s, uint32_t runnable);
 
 /* No higher class wants cpu (its agent's CPU_AVAIL). */
 bool policy_cpu_available(struct ghost_enclave *e, int cpu);

@@ -28,7 +28,6 @@ struct fifo_task {
 	uint8_t state;			/* enum fifo_run_state */
 	bool prio_boost;
 	bool sliced;			/* centralized: preempted by the time slice */
-	uint64_t runtime_seen;		/* runtime the last off-CPU message reported */
 };
 
 struct fifo_rq {

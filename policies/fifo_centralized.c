@@ -42,7 +42,6 @@ struct central {
 	struct fifo_rq rq;
 	struct fifo_rq yielding;
 	struct ccpu cpu[GHOST_MAX_CPUS];
-	struct policy_cpu_stats stats[GHOST_MAX_CPUS];
 	int global_cpu;			/* read by every agent, written under lock */
 	int64_t time_slice_ns;		/* 0 = never preempt for time */
 	bool take_over;
@@ -94,7 +93,7 @@ static void on_blocked(struct ghost_sched *s, struct ghost_task *task, const str
 	struct central *c = of(s);
 	struct fifo_task *t = ft(task);
 
-	policy_account(c->stats, &t->runtime_seen, m);
+	(void)m;
 	off_cpu(c, t);
 	fifo_rq_remove(&c->rq, t);
 	t->state = FIFO_BLOCKED;
@@ -105,7 +104,7 @@ static void on_preempt(struct ghost_sched *s, struct ghost_task *task, const str
 	struct central *c = of(s);
 	struct fifo_task *t = ft(task);
 
-	policy_account(c->stats, &t->runtime_seen, m);
+	(void)m;
 	off_cpu(c, t);
 	if (fifo_rq_contains(&c->rq, t))
 		return;
@@ -123,7 +122,7 @@ static void on_yield(struct ghost_sched *s, struct ghost_task *task, const struc
 	struct central *c = of(s);
 	struct fifo_task *t = ft(task);
 
-	policy_account(c->stats, &t->runtime_seen, m);
+	(void)m;
 	off_cpu(c, t);
 	fifo_rq_remove(&c->rq, t);
 	fifo_rq_push_back(&c->yielding, t);
@@ -326,7 +325,7 @@ static int central_format_stats(void *state, char *buf, size_t len)
 
 	pthread_mutex_lock(&c->lock);
 	n = policy_format_stats(buf, len, &c->sched, c->e, c->rq.count + c->yielding.count,
-			      c->stats, c->started);
+				c->started);
 	if (n >= 0) {
 		m = snprintf(buf + n, len - (size_t)n, " | global cpu %d moves %llu",
 			     __atomic_load_n(&c->global_cpu, __ATOMIC_ACQUIRE),
@@ -335,6 +334,15 @@ static int central_format_stats(void *state, char *buf, size_t len)
 	}
 	pthread_mutex_unlock(&c->lock);
 	return n;
+}
+
+static void central_get_stats(void *state, struct ghost_policy_stats *out)
+{
+	struct central *c = state;
+
+	pthread_mutex_lock(&c->lock);
+	policy_fill_stats(out, &c->sched, c->rq.count + c->yielding.count);
+	pthread_mutex_unlock(&c->lock);
 }
 
 int fifo_centralized_global_cpu(void *state)
@@ -350,4 +358,5 @@ const struct ghost_policy fifo_centralized_policy = {
 	.agent_loop = central_loop,
 	.enclave_ready = central_enclave_ready,
 	.format_stats = central_format_stats,
+	.get_stats = central_get_stats,
 };

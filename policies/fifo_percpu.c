@@ -39,7 +39,6 @@ struct percpu {
 	struct ghost_enclave *e;
 	pthread_mutex_t lock;
 	struct pcpu cpu[GHOST_MAX_CPUS];
-	struct policy_cpu_stats stats[GHOST_MAX_CPUS];
 	int default_cpu;
 	bool take_over;
 	int64_t started;
@@ -146,7 +145,7 @@ static void on_blocked(struct ghost_sched *s, struct ghost_task *task, const str
 	struct percpu *p = of(s);
 	struct fifo_task *t = ft(task);
 
-	policy_account(p->stats, &t->runtime_seen, m);
+	(void)m;
 	off_cpu(p, t);
 	if (t->cpu >= 0)
 		fifo_rq_remove(&p->cpu[t->cpu].rq, t);
@@ -158,7 +157,7 @@ static void on_preempt(struct ghost_sched *s, struct ghost_task *task, const str
 	struct percpu *p = of(s);
 	struct fifo_task *t = ft(task);
 
-	policy_account(p->stats, &t->runtime_seen, m);
+	(void)m;
 	off_cpu(p, t);
 	t->prio_boost = true;
 	enqueue(p, t, true);
@@ -169,7 +168,7 @@ static void on_yield(struct ghost_sched *s, struct ghost_task *task, const struc
 	struct percpu *p = of(s);
 	struct fifo_task *t = ft(task);
 
-	policy_account(p->stats, &t->runtime_seen, m);
+	(void)m;
 	off_cpu(p, t);
 	enqueue(p, t, false);
 }
@@ -367,18 +366,35 @@ static bool percpu_may_exit(void *state, struct ghost_agent *a)
 	return true;
 }
 
+/* Tasks waiting in the run queues; under p->lock. */
+static uint32_t runnable(struct percpu *p)
+{
+	uint32_t n = 0;
+	int cpu;
+
+	ghost_cpuset_for_each(cpu, ghost_enclave_cpus(p->e))
+		n += p->cpu[cpu].rq.count;
+	return n;
+}
+
 static int percpu_format_stats(void *state, char *buf, size_t len)
 {
 	struct percpu *p = state;
-	uint32_t runnable = 0;
-	int cpu, n;
+	int n;
 
 	pthread_mutex_lock(&p->lock);
-	ghost_cpuset_for_each(cpu, ghost_enclave_cpus(p->e))
-		runnable += p->cpu[cpu].rq.count;
-	n = policy_format_stats(buf, len, &p->sched, p->e, runnable, p->stats, p->started);
+	n = policy_format_stats(buf, len, &p->sched, p->e, runnable(p), p->started);
 	pthread_mutex_unlock(&p->lock);
 	return n;
+}
+
+static void percpu_get_stats(void *state, struct ghost_policy_stats *out)
+{
+	struct percpu *p = state;
+
+	pthread_mutex_lock(&p->lock);
+	policy_fill_stats(out, &p->sched, runnable(p));
+	pthread_mutex_unlock(&p->lock);
 }
 
 const struct ghost_policy fifo_percpu_policy = {
@@ -391,4 +407,5 @@ const struct ghost_policy fifo_percpu_policy = {
 	.agent_may_exit = percpu_may_exit,
 	.enclave_ready = percpu_enclave_ready,
 	.format_stats = percpu_format_stats,
+	.get_stats = percpu_get_stats,
 };

@@ -102,7 +102,6 @@ struct shinjuku {
 	struct fifo_rq rq[SJ_QOS_LEVELS];
 	struct fifo_rq yielding;	/* sit out one round */
 	struct sj_cpu cpu[GHOST_MAX_CPUS];
-	struct policy_cpu_stats stats[GHOST_MAX_CPUS];
 	struct sj_proc *procs;
 	int global_cpu;			/* read by every agent, written under lock */
 	int64_t slice_ns;
@@ -439,7 +438,7 @@ static void on_blocked(struct ghost_sched *s, struct ghost_task *task, const str
 	struct shinjuku *sj = of(s);
 	struct sj_task *t = st(task);
 
-	policy_account(sj->stats, &t->f.runtime_seen, m);
+	(void)m;
 	off_cpu(sj, t);
 	dequeue(t);
 	t->f.state = FIFO_BLOCKED;
@@ -451,7 +450,7 @@ static void on_preempt(struct ghost_sched *s, struct ghost_task *task, const str
 	struct sj_task *t = st(task);
 	bool sliced = t->f.sliced;
 
-	policy_account(sj->stats, &t->f.runtime_seen, m);
+	(void)m;
 	off_cpu(sj, t);
 	t->f.sliced = false;
 	if (t->f.state == FIFO_QUEUED || t->f.state == FIFO_YIELDING)
@@ -467,7 +466,7 @@ static void on_yield(struct ghost_sched *s, struct ghost_task *task, const struc
 	struct shinjuku *sj = of(s);
 	struct sj_task *t = st(task);
 
-	policy_account(sj->stats, &t->f.runtime_seen, m);
+	(void)m;
 	off_cpu(sj, t);
 	dequeue(t);
 	t->f.sliced = false;
@@ -742,7 +741,7 @@ static int sj_format_stats(void *state, char *buf, size_t len)
 	pthread_mutex_lock(&sj->lock);
 	for (struct sj_proc *p = sj->procs; p; p = p->next)
 		tables += p->pt != NULL;
-	n = policy_format_stats(buf, len, &sj->sched, sj->e, queued(sj), sj->stats, sj->started);
+	n = policy_format_stats(buf, len, &sj->sched, sj->e, queued(sj), sj->started);
 	if (n >= 0) {
 		m = snprintf(buf + n, len - (size_t)n,
 			     " | slice %lld us: sliced %llu unscheduled %llu | prio tables %d, item "
@@ -756,6 +755,15 @@ static int sj_format_stats(void *state, char *buf, size_t len)
 	}
 	pthread_mutex_unlock(&sj->lock);
 	return n;
+}
+
+static void sj_get_stats(void *state, struct ghost_policy_stats *out)
+{
+	struct shinjuku *sj = state;
+
+	pthread_mutex_lock(&sj->lock);
+	policy_fill_stats(out, &sj->sched, queued(sj));
+	pthread_mutex_unlock(&sj->lock);
 }
 
 int shinjuku_global_cpu(void *state)
@@ -772,4 +780,5 @@ const struct ghost_policy shinjuku_policy = {
 	.agent_loop = sj_loop,
 	.enclave_ready = sj_enclave_ready,
 	.format_stats = sj_format_stats,
+	.get_stats = sj_get_stats,
 };

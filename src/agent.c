@@ -20,6 +20,7 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -358,6 +359,28 @@ int ghost_full_agent_format_stats(struct ghost_full_agent *fa, char *buf, size_t
 	return fa->policy->format_stats(fa->state, buf, len);
 }
 
+int ghost_full_agent_stats(struct ghost_full_agent *fa, struct ghost_agent_stats *out)
+{
+	if (!fa || !out)
+		return -EINVAL;
+	memset(out, 0, sizeof(*out));
+	if (fa->policy->get_stats)
+		fa->policy->get_stats(fa->state, &out->policy);
+	ghost_txn_get_counts(fa->e, &out->txn);
+	for (int i = 0; i < fa->nagents; i++) {
+		struct ghost_agent *a = fa->agents[i];
+		const struct ghost_status_word *sw = a ? ghost_agent_status_word(a) : NULL;
+
+		if (!a)
+			continue;
+		ghost_cpuset_set(&out->cpus, a->cpu);
+		if (sw && ghost_sw_cpu_available(sw))
+			ghost_cpuset_set(&out->available, a->cpu);
+	}
+	out->now_ns = ghost_now_ns();
+	return 0;
+}
+
 /* ---- the agent process ---- */
 
 static volatile sig_atomic_t got_signal;
@@ -368,6 +391,69 @@ static void on_signal(int sig)
 }
 
 #define KERNEL_CHECK_NS 250000000LL
+#define STALL_CHECK_NS 1000000000LL
+
+/*
+ * Work waits and nothing ran for a whole check interval: no task got a CPU
+ * and no commit succeeded. Said once per stall (which CPUs no other thread
+ * leaves to ghost, the commonest failure), and once when it ends; a policy
+ * that runs tasks without ever switching them is not stalled.
+ */
+struct stall_watch {
+	struct ghost_agent_stats last;
+	bool have_last, stalled;
+	int64_t since;
+};
+
+static void watch_stall(struct ghost_full_agent *fa, struct stall_watch *w)
+{
+	struct ghost_agent_stats now;
+	char avail[256], cpus[256];
+	const uint64_t *f0, *f1;
+	int worst = -1;
+	bool stuck;
+
+	if (ghost_full_agent_stats(fa, &now))
+		return;
+	if (!w->have_last) {
+		w->last = now;
+		w->have_last = true;
+		return;
+	}
+	/* Under a tenth of a millisecond of task time is nothing running. */
+	stuck = now.policy.runnable > 0 && w->last.policy.runnable > 0 &&
+		now.txn.succeeded == w->last.txn.succeeded &&
+		now.policy.task_runtime_ns - w->last.policy.task_runtime_ns < 100000;
+	if (stuck && !w->stalled) {
+		f0 = w->last.txn.failed;
+		f1 = now.txn.failed;
+		for (int i = 1; i < 16; i++)
+			if (f1[i] > f0[i] && (worst < 0 || f1[i] - f0[i] > f1[worst] - f0[worst]))
+				worst = i;
+		ghost_cpuset_format_list(&now.cpus, cpus, sizeof(cpus));
+		ghost_cpuset_format_list(&now.available, avail, sizeof(avail));
+		if (!ghost_cpuset_count(&now.available))
+			snprintf(avail, sizeof(avail), "none: other threads want them (tunable "
+							"strict_classes)");
+		ghost_warn("nothing scheduled for %.1f s while %u task(s) wait; CPUs %s, available to "
+			   "ghost: %s; commits: %s%s",
+			   (double)(now.now_ns - w->last.now_ns) / 1e9, now.policy.runnable, cpus,
+			   avail, worst < 0 ? "none failed" : "failing with ",
+			   worst < 0 ? "" : ghost_txn_reason(GHOST_TXN_COMPLETE + worst));
+		w->stalled = true;
+		w->since = w->last.now_ns;
+	} else if (!stuck && w->stalled) {
+		if (now.policy.runnable)
+			ghost_warn("scheduling again after %.1f s",
+				   (double)(now.now_ns - w->since) / 1e9);
+		else
+			ghost_warn("no task waits any more, after %.1f s in which none was scheduled",
+				   (double)(now.now_ns - w->since) / 1e9);
+		w->stalled = false;
+	}
+	w->last = now;
+}
+
 
 /*
  * A kernel side that can stop by itself (the sched_ext scheduler, unloaded by
@@ -387,7 +473,8 @@ int ghost_agent_process_run(struct ghost_full_agent *fa, int interval_ms,
 			    volatile int *stop)
 {
 	struct sigaction sa, old_int, old_term;
-	int64_t next, next_check = 0;
+	int64_t next, next_check = 0, next_stall;
+	struct stall_watch stall = { .have_last = false };
 	bool gone = false;
 
 	if (!fa)
@@ -395,12 +482,19 @@ int ghost_agent_process_run(struct ghost_full_agent *fa, int interval_ms,
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigemptyset(&sa.sa_mask);
+	/* Cleared before the handler goes in: a signal that comes in between
+	 * must not be forgotten. */
+	got_signal = 0;
 	sigaction(SIGINT, &sa, &old_int);
 	sigaction(SIGTERM, &sa, &old_term);
-	got_signal = 0;
 	next = interval_ms > 0 ? ghost_now_ns() + (int64_t)interval_ms * 1000000 : 0;
+	next_stall = ghost_now_ns();
 	while (!got_signal && !(stop && *stop)) {
 		poll(NULL, 0, 20);
+		if (ghost_now_ns() >= next_stall) {
+			next_stall = ghost_now_ns() + STALL_CHECK_NS;
+			watch_stall(fa, &stall);
+		}
 		if (next && ghost_now_ns() >= next) {
 			next += (int64_t)interval_ms * 1000000;
 			if (tick)

@@ -17,6 +17,17 @@ bool ghost_log_enabled(enum ghost_log_level level);
 
 #define GHOST_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
+/* splitmix64's finaliser: spreads every bit of x over the result (hashing). */
+static inline uint64_t ghost_mix64(uint64_t x)
+{
+	x ^= x >> 30;
+	x *= 0xbf58476d1ce4e5b9ULL;
+	x ^= x >> 27;
+	x *= 0x94d049bb133111ebULL;
+	x ^= x >> 31;
+	return x;
+}
+
 /*
  * A section of the calling thread that its enclave must not preempt it in
  * (it holds something other threads spin or wait for): a preemption that

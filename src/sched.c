@@ -45,14 +45,7 @@
  */
 static inline uint64_t gtid_hash(int64_t gtid)
 {
-	uint64_t x = (uint64_t)gtid;
-
-	x ^= x >> 30;
-	x *= 0xbf58476d1ce4e5b9ULL;
-	x ^= x >> 27;
-	x *= 0x94d049bb133111ebULL;
-	x ^= x >> 31;
-	return x;
+	return ghost_mix64((uint64_t)gtid);
 }
 
 static inline struct ghost_task **bucket_of(const struct ghost_task_table *t, int64_t gtid)
@@ -233,6 +226,44 @@ void ghost_task_table_for_each(struct ghost_task_table *t,
 }
 
 /* ---- Scheduler base ------------------------------------------------------------------------ */
+
+/* A task's CPU time by its status word, counting a stint on a CPU still under way. */
+static uint64_t sw_runtime(const struct ghost_status_word *sw, int64_t now)
+{
+	uint64_t run;
+	int64_t since;
+
+	if (!sw)
+		return 0;
+	run = __atomic_load_n(&sw->runtime, __ATOMIC_RELAXED);
+	since = __atomic_load_n(&sw->switch_time, __ATOMIC_RELAXED);
+	if ((__atomic_load_n(&sw->flags, __ATOMIC_ACQUIRE) & GHOST_SW_TASK_ONCPU) && since > 0 &&
+	    now > since)
+		run += (uint64_t)(now - since);
+	return run;
+}
+
+struct runtime_sum {
+	int64_t now;
+	uint64_t total;
+};
+
+static void add_runtime(struct ghost_task *task, void *ctx)
+{
+	struct runtime_sum *sum = ctx;
+
+	sum->total += sw_runtime(task->sw, sum->now);
+}
+
+uint64_t ghost_sched_task_runtime_ns(struct ghost_sched *s, int64_t now_ns)
+{
+	struct runtime_sum sum = { .now = now_ns };
+
+	if (!s)
+		return 0;
+	ghost_task_table_for_each(&s->tasks, add_runtime, &sum);
+	return s->stats.retired_runtime_ns + sum.total;
+}
 
 static const struct ghost_sched_ops no_ops;
 
@@ -428,6 +459,8 @@ int ghost_sched_dispatch(struct ghost_sched *s, const struct ghost_msg *m)
 		cb(s, t, m);
 
 	if (m->type == MSG_TASK_DEAD || m->type == MSG_TASK_DEPARTED) {
+		/* Off every CPU by now: its word holds its final runtime. */
+		s->stats.retired_runtime_ns += sw_runtime(t->sw, 0);
 		if (s->enclave) {
 			int err = ghost_sw_free(s->enclave, &t->sw_info);
 

@@ -398,7 +398,9 @@ static int read_node(struct sysfs_reader *r, int cpu, int *node)
 		if (strncmp(entry->d_name, "node", 4) || !isdigit((unsigned char)*digits))
 			continue;
 		v = strtol(digits, &end, 10);
-		if (*end || v > INT_MAX)
+		/* Linux numbers nodes below MAX_NUMNODES, at most 1 << 10: a
+		 * larger number is not a node (and would overflow the count). */
+		if (*end || v >= 1 << 10)
 			continue;
 		*node = (int)v;
 		break;

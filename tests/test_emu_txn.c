@@ -22,6 +22,7 @@
  * Needs CPUs 0 and 1 (skips otherwise). The role "--child-commit ROOT ID CPU..." is the
  * other process of the NOT_PERMITTED check (this program re-executed).
  */
+#include "hand_agent.h"
 #include "test.h"
 
 #include <ghost/channel.h>
@@ -441,24 +442,12 @@ static void test_cpu_outside(void)
 
 static void setup(void)
 {
-	struct ghost_enclave_opts opts = { .sz = sizeof(opts) };
-	struct ghost_cpuset cpus;
 	struct ghost_sw_info info;
 
-	ghost_cpuset_zero(&cpus);
-	ghost_cpuset_set(&cpus, 0);
-	ghost_cpuset_set(&cpus, 1);
-	opts.root = g_root;
-	opts.cpus = &cpus;
-	CHECK_OK(ghost_enclave_create(&opts, &E));
+	/* The main thread is CPU 0's agent from now on (pinned to CPU 0). */
+	C = test_hand_enclave(g_root, &E);
 	K = ghost_enclave_kernel(E);
 	KH = ghost_enclave_kernel_handle(E);
-	CHECK_OK(ghost_channel_create(E, 256, 0, &C));
-	CHECK_OK(ghost_channel_set_default(C));
-	CHECK_OK(ghost_channel_config_wakeup(C, NULL, 0));
-	CHECK_OK(ghost_enclave_agent_online(E));
-	/* The main thread is CPU 0's agent from now on (pinned to CPU 0). */
-	CHECK_OK(K->agent_attach(KH, 0, C->qid));
 	CHECK_OK(ghost_sw_agent_info(E, 0, &info));
 	SW0 = ghost_sw_lookup(E, &info);
 	CHECK(SW0 != NULL);

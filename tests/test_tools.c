@@ -8,7 +8,13 @@
  * line saying why; ghostctl's create / list / status / get / set / cat / ctl /
  * tasks / destroy round trip; with more than 256 enclaves, `ghostctl create`
  * neither hands out nor resets a live one, and an id in use fails; ghost-agent
- * starts, serves, and shuts down cleanly on SIGTERM; where
+ * starts, serves, and shuts down cleanly on SIGTERM; ghost-workload and
+ * `ghostctl run` started before the agent wait for its enclave (--wait), and
+ * say how long they waited and how to start one when none comes (exit 1), a
+ * bad --wait exits 2; a workload whose thread a policy starves (FIFO per CPU,
+ * two spinners on one CPU) exits 1 saying so, one whose idle rpc workers get
+ * no request exits 0; the README's by-hand block, run by bash as written
+ * (a shorter run), works; where
  * the sched_ext backend cannot run (a build without it, or a kernel without
  * /sys/kernel/sched_ext), `ghostctl kernels` lists scx as absent and
  * `ghost-agent --kernel scx` exits 1 saying why.
@@ -84,6 +90,14 @@ static void expect(int rc, int want, const char *must_contain)
 	CHECK_MSG(rc == want, "exit %d, wanted %d; output: %s", rc, want, out);
 	if (must_contain)
 		CHECK_MSG(strstr(out, must_contain) != NULL, "no \"%s\" in: %s", must_contain, out);
+}
+
+/* Whether out is one line. */
+static bool one_line(void)
+{
+	const char *nl = strchr(out, '\n');
+
+	return nl && !nl[1];
 }
 
 /* A usage error: exit 2, one line, naming the bad input. */
@@ -245,6 +259,225 @@ static void agent_lifecycle(void)
 	expect(RUN("ghostctl", "--root", test_root, "status", "9"), 1, "no enclave 9");
 }
 
+/* A namespace root of its own under the test root, for a test that wants its own enclave ids. */
+static const char *sub_root(const char *name)
+{
+	static char dirs[8][600];
+	static int n;
+	char *dir;
+
+	CHECK(n < 8);
+	dir = dirs[n++];
+	snprintf(dir, sizeof(dirs[0]), "%s/%s", test_root, name);
+	CHECK_MSG(mkdir(dir, 0700) == 0, "%s: %s", dir, strerror(errno));
+	return dir;
+}
+
+/* An agent for enclave id of root, FIFO per CPU over cpus, normal priority, quiet. */
+static pid_t spawn_agent(const char *root, const char *id, const char *cpus, int *fd)
+{
+	const char *args[] = { "--policy", "fifo-percpu", "--cpus", cpus, "--enclave", id,
+			       "--root", root, "--prio", "normal", "--quiet", NULL };
+
+	return spawn_tool("ghost-agent", args, fd);
+}
+
+/* SIGINT to the agent: it must exit 0; its output is in out. */
+static void stop_agent(pid_t pid, int fd)
+{
+	int rc;
+
+	kill(pid, SIGINT);
+	rc = finish(pid, fd);
+	CHECK_MSG(rc == 0, "agent exit %d: %s", rc, out);
+}
+
+/*
+ * The by-hand order of the README, at once: the workload (and `ghostctl run`) started
+ * before the agent, which comes 300 ms later, wait for its enclave with the default
+ * --wait and then run under it.
+ */
+static void wait_for_agent(void)
+{
+	const char *root = sub_root("late");
+	bool two = test_ncpus() >= 2;
+	const char *wl_args[] = { "--enclave", "1", "--root", root, "--threads", two ? "2" : "1",
+				  "--pattern", "spin", "--duration", "0.5", "--json", NULL };
+	const char *run_args[] = { "--root", root, "run", "--enclave", "1", "--", "true", NULL };
+	char wl_out[sizeof(out)];
+	int wl_fd, run_fd, agent_fd, rc;
+	pid_t wl, run_pid, agent;
+
+	wl = spawn_tool("ghost-workload", wl_args, &wl_fd);
+	run_pid = spawn_tool("ghostctl", run_args, &run_fd);
+	usleep(300000);
+	agent = spawn_agent(root, "1", two ? "0-1" : "0", &agent_fd);
+	rc = finish(wl, wl_fd);
+	memcpy(wl_out, out, sizeof(out));
+	CHECK_MSG(rc == 0, "workload started before the agent: exit %d: %s", rc, wl_out);
+	CHECK_MSG(strstr(wl_out, "\"no_cpu_threads\":0") && test_json_num(wl_out, "work_units") > 0,
+		  "%s", wl_out);
+	/* It waited for the enclave and attached: the emu kernel then refuses the program. */
+	rc = finish(run_pid, run_fd);
+	CHECK_MSG(rc == 1 && strstr(out, "libghost") && !strstr(out, "no enclave"),
+		  "ghostctl run started before the agent: exit %d: %s", rc, out);
+	stop_agent(agent, agent_fd);
+}
+
+/* No enclave, or no agent, within --wait: exit 1, one line with the wait and the way out. */
+static void wait_elapses(void)
+{
+	const char *root = sub_root("none");
+	int64_t t0;
+
+	t0 = ghost_now_ns();
+	expect(RUN("ghost-workload", "--enclave", "7", "--root", root, "--threads", "1",
+		   "--pattern", "spin", "--duration", "1", "--wait", "0.3"), 1,
+	       "no enclave 7 on the emu kernel after waiting 0.3 s");
+	CHECK_MSG(ghost_now_ns() - t0 >= 300000000, "gave up before 0.3 s: %s", out);
+	CHECK_MSG(strstr(out, "ghost-agent --enclave 7 --policy fifo-percpu --root ") &&
+		  one_line(), "%s", out);
+	expect(RUN("ghost-workload", "--enclave", "7", "--root", root, "--threads", "1",
+		   "--pattern", "spin", "--duration", "1", "--wait", "0"), 1, "no enclave 7");
+	CHECK_MSG(!strstr(out, "waiting") && one_line(), "%s", out);
+	expect(RUN("ghostctl", "--root", root, "run", "--wait", "0.2", "--enclave", "7", "--",
+		   "true"), 1, "no enclave 7 on the emu kernel after waiting 0.2 s");
+	CHECK_MSG(strstr(out, "ghost-agent --enclave 7") && one_line(), "%s", out);
+	/* An enclave nobody serves: its threads would never run. */
+	expect(RUN("ghostctl", "--root", root, "create", "--id", "7", "--cpus", "0"), 0, "7");
+	expect(RUN("ghost-workload", "--enclave", "7", "--root", root, "--threads", "1",
+		   "--pattern", "spin", "--duration", "1", "--wait", "0.3"), 1,
+	       "enclave 7 on the emu kernel has no agent after waiting 0.3 s");
+	CHECK_MSG(strstr(out, "ghost-agent --attach 7") && one_line(), "%s", out);
+	expect(RUN("ghostctl", "--root", root, "destroy", "7"), 0, NULL);
+	/* Bad waits: usage errors. */
+	expect_usage(RUN("ghost-workload", "--enclave", "7", "--threads", "1", "--pattern", "spin",
+			 "--duration", "1", "--wait", "-1"), "--wait '-1'");
+	expect_usage(RUN("ghost-workload", "--enclave", "7", "--threads", "1", "--pattern", "spin",
+			 "--duration", "1", "--wait", "soon"), "--wait 'soon'");
+	expect_usage(RUN("ghostctl", "--root", root, "run", "--wait", "-1", "--enclave", "7", "--",
+			 "true"), "--wait \"-1\"");
+	expect_usage(RUN("ghostctl", "--root", root, "run", "--wait", "1e9", "--enclave", "7", "--",
+			 "true"), "--wait \"1e9\"");
+	expect(RUN("ghostctl", "--help"), 0, "run [--wait S]");
+	expect(RUN("ghost-workload", "--help"), 0, "--wait S");
+}
+
+/*
+ * A thread that had work and never ran fails the run: FIFO per CPU runs the first of two
+ * spinners on its one CPU to the end of the run, the other never. rpc workers that nobody
+ * hands a request (50 requests/s for four) go without the CPU and that is fine.
+ */
+static void no_cpu(void)
+{
+	const char *root = sub_root("starve");
+	char json[sizeof(out)];
+	int agent_fd, rc;
+	pid_t agent = spawn_agent(root, "1", "0", &agent_fd);
+
+	rc = RUN("ghost-workload", "--enclave", "1", "--root", root, "--threads", "2", "--pattern",
+		 "spin", "--duration", "0.5", "--json");
+	memcpy(json, out, sizeof(out));
+	CHECK_MSG(rc == 1, "a starved spinner: exit %d: %s", rc, json);
+	CHECK_MSG(strstr(json, "1 of 2 threads got no CPU time") &&
+		  strstr(json, "\"no_cpu_threads\":1") && strstr(json, "\"per_thread_min\":0,"),
+		  "%s", json);
+	rc = RUN("ghost-workload", "--enclave", "1", "--root", root, "--threads", "4", "--pattern",
+		 "rpc", "--rate", "50", "--duration", "0.5", "--json");
+	memcpy(json, out, sizeof(out));
+	CHECK_MSG(rc == 0 && strstr(json, "\"no_cpu_threads\":0"), "idle rpc workers: exit %d: %s",
+		  rc, json);
+	rc = RUN("ghost-workload", "--enclave", "1", "--root", root, "--threads", "2", "--pattern",
+		 "block-wake", "--duration", "0.5", "--json");
+	memcpy(json, out, sizeof(out));
+	CHECK_MSG(rc == 0 && strstr(json, "\"no_cpu_threads\":0"), "block-wake: exit %d: %s", rc,
+		  json);
+	stop_agent(agent, agent_fd);
+}
+
+/* The README block's process group while it runs: killed if the test fails meanwhile. */
+static pid_t readme_group;
+
+static void kill_readme_group(void)
+{
+	if (readme_group > 0)
+		kill(-readme_group, SIGKILL);
+}
+
+/*
+ * The README's block "Running it by hand", run by bash as one piece: build/bin/ becomes
+ * the tools' directory, the build step goes, the runs are 1 s instead of 10, and the
+ * enclaves live in a root of their own ($GHOST_EMU_ROOT). Everything must work: the
+ * workload (started right after the agent) reports, ghostctl shows the enclave served,
+ * and the agent is stopped within the block.
+ */
+static void readme_by_hand(void)
+{
+	static char script[8192];
+	char text[16384], line[1024], *p, *from, *end;
+	const char *root;
+	size_t len = 0;
+	FILE *f = fopen("README.md", "r");
+	int rc;
+	pid_t pid;
+
+	if (!f || test_ncpus() < 2) {
+		printf("readme_by_hand: %s: not checked\n",
+		       f ? "needs 2 CPUs" : "no README.md here");
+		if (f)
+			fclose(f);
+		return;
+	}
+	text[fread(text, 1, sizeof(text) - 1, f)] = '\0';
+	fclose(f);
+	from = strstr(text, "## Running it by hand");
+	CHECK_MSG(from && (from = strstr(from, "```sh\n")), "no by-hand block in README.md");
+	from += strlen("```sh\n");
+	end = strstr(from, "```");
+	CHECK(end);
+	*end = '\0';
+	for (char *l = strtok(from, "\n"); l; l = strtok(NULL, "\n")) {
+		if (!strcmp(l, "make"))
+			continue;
+		line[0] = '\0';
+		for (; (p = strstr(l, "build/bin/")); l = p + strlen("build/bin/"))
+			snprintf(line + strlen(line), sizeof(line) - strlen(line), "%.*s%s/",
+				 (int)(p - l), l, GHOST_BIN_DIR);
+		snprintf(line + strlen(line), sizeof(line) - strlen(line), "%s", l);
+		if ((p = strstr(line, "--duration 10")))
+			memmove(p + strlen("--duration 1"), p + strlen("--duration 10"),
+				strlen(p + strlen("--duration 10")) + 1);
+		len += (size_t)snprintf(script + len, sizeof(script) - len, "%s\n", line);
+		CHECK(len < sizeof(script));
+	}
+	root = sub_root("readme");
+	snprintf(line, sizeof(line), "%s/readme.out", root);
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		int fd = open(line, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+		setpgid(0, 0);
+		setenv("GHOST_EMU_ROOT", root, 1);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		execlp("bash", "bash", "-c", script, (char *)NULL);
+		_exit(126);
+	}
+	setpgid(pid, pid);
+	readme_group = pid;
+	atexit(kill_readme_group);
+	test_track_child(pid);
+	rc = test_wait_exit(pid, 60000);
+	readme_group = 0;
+	test_read_file(line, out, sizeof(out));
+	CHECK_MSG(rc == 0, "the README block exited %d:\n%s\n%s", rc, script, out);
+	CHECK_MSG(strstr(out, "ghost-workload: rpc, 4 ghost threads in enclave 1") &&
+		  strstr(out, "active yes") && strstr(out, "summary:") &&
+		  !strstr(out, "ghost-workload: warning") && !strstr(out, "no CPU") &&
+		  !strstr(out, "no enclave"), "the README block:\n%s\n%s", script, out);
+}
+
 /* --keep leaves the enclave for the next agent, and says so only because it is still there. */
 static void agent_keep(void)
 {
@@ -384,6 +617,10 @@ int main(void)
 	ctl_round_trip();
 	agent_lifecycle();
 	agent_keep();
+	wait_for_agent();
+	wait_elapses();
+	no_cpu();
+	readme_by_hand();
 	scx_absent();
 	ctl_many_enclaves();
 	return 0;

@@ -3,10 +3,12 @@
  *
  * Owns running the built binary (fork/exec, stdout and stderr captured
  * through pipes, a hard time limit) and checking what comes back: --help,
- * every kind of bad argument (exit 2, one line naming the argument), short
- * --no-ghost runs of each pattern with their --json output parsed and its
- * numbers checked for sanity, and the "no enclave" setup error (exit 1).
- * Runs against a real agent are someone else's test.
+ * every kind of bad argument (exit 2, one line naming the argument; --wait
+ * too), short --no-ghost runs of each pattern with their --json output parsed
+ * and its numbers checked for sanity (every worker got the CPU:
+ * no_cpu_threads 0), and the "no enclave" setup error (exit 1, one line, at
+ * once with --wait 0, after the wait otherwise). Runs against a real agent
+ * are test_tools.c's.
  */
 #include "test.h"
 
@@ -332,6 +334,16 @@ static void test_bad_arguments(void)
 	    "1", "--generator-cpu", "4096");
 	BAD("--generator-prio", "--no-ghost", "--threads", "2", "--pattern", "rpc", "--duration",
 	    "1", "--generator-prio", "high");
+	BAD("--wait", "--enclave", "1", "--threads", "2", "--pattern", "spin", "--duration", "1",
+	    "--wait", "-1");
+	BAD("--wait", "--enclave", "1", "--threads", "2", "--pattern", "spin", "--duration", "1",
+	    "--wait", "5s");
+	BAD("--wait", "--enclave", "1", "--threads", "2", "--pattern", "spin", "--duration", "1",
+	    "--wait", "86401");
+	BAD("--wait", "--enclave", "1", "--threads", "2", "--pattern", "spin", "--duration", "1",
+	    "--wait", "nan");
+	BAD("--wait", "--enclave", "1", "--threads", "2", "--pattern", "spin", "--duration", "1",
+	    "--wait");
 }
 
 static const char *const common_keys[] = {
@@ -350,6 +362,7 @@ static void run_json(struct output *o, const char *pattern)
 	snprintf(want, sizeof(want), "\"pattern\":\"%s\"", pattern);
 	CHECK_MSG(strstr(o->out, want), "no %s in %s", want, o->out);
 	CHECK_EQ(json_num(o->out, "threads"), 2);
+	CHECK_MSG(json_num(o->out, "no_cpu_threads") == 0, "a thread got no CPU: %s", o->out);
 	CHECK_MSG(json_num(o->out, "duration_s") > 0.9 && json_num(o->out, "duration_s") < 1.5,
 		  "duration_s off: %s", o->out);
 }
@@ -444,19 +457,43 @@ static void test_table(void)
 	CHECK_MSG(!strchr(o.out, '{'), "table run printed JSON: %s", o.out);
 }
 
+/* One line on stderr, nothing on stdout. */
+static void check_one_line(const struct output *o)
+{
+	const char *nl = strchr(o->err, '\n');
+
+	CHECK_MSG(nl && !nl[1], "not one line: %s", o->err);
+	CHECK_MSG(!o->out[0], "stdout: %s", o->out);
+}
+
 static void test_no_enclave(void)
 {
 	char root[] = "/tmp/test_workload.XXXXXX";
 	struct output o;
+	int64_t t0;
 
 	CHECK(mkdtemp(root));
+	/* --wait 0: at once. */
+	t0 = mono_ms();
 	RUN(&o, "--enclave", "999", "--kernel", "emu", "--root", root, "--threads", "2",
-	    "--pattern", "spin", "--duration", "1");
-	test_rm_tree(root);
+	    "--pattern", "spin", "--duration", "1", "--wait", "0");
 	CHECK_MSG(o.status == 1, "missing enclave exited %d: %s", o.status, o.err);
-	CHECK_MSG(strstr(o.err, "no enclave 999"), "stderr: %s", o.err);
+	CHECK_MSG(mono_ms() - t0 < 2000, "--wait 0 took %lld ms", (long long)(mono_ms() - t0));
+	CHECK_MSG(strstr(o.err, "no enclave 999 on the emu kernel (start one with: "),
+		  "stderr: %s", o.err);
 	CHECK_MSG(strstr(o.err, "ghost-agent --enclave 999"), "stderr: %s", o.err);
-	CHECK_MSG(!o.out[0], "stdout: %s", o.out);
+	check_one_line(&o);
+	/* A wait: it says how long, and it did wait that long. */
+	t0 = mono_ms();
+	RUN(&o, "--enclave", "999", "--kernel", "emu", "--root", root, "--threads", "2",
+	    "--pattern", "spin", "--duration", "1", "--wait", "0.5");
+	CHECK_MSG(o.status == 1, "missing enclave exited %d: %s", o.status, o.err);
+	CHECK_MSG(mono_ms() - t0 >= 500, "gave up after %lld ms", (long long)(mono_ms() - t0));
+	CHECK_MSG(strstr(o.err, "no enclave 999 on the emu kernel after waiting 0.5 s"),
+		  "stderr: %s", o.err);
+	CHECK_MSG(strstr(o.err, "ghost-agent --enclave 999"), "stderr: %s", o.err);
+	check_one_line(&o);
+	test_rm_tree(root);
 }
 
 int main(void)

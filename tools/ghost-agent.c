@@ -23,6 +23,7 @@ static const char usage[] =
 	"usage: ghost-agent --policy {fifo-percpu,fifo-centralized,shinjuku} --cpus LIST\n"
 	"                   [--kernel {emu,scx,ghostfs}] [--enclave ID | --attach ID]\n"
 	"                   [--time-slice USEC] [--global-cpu CPU] [--stats SECONDS]\n"
+	"                   [--stats-json] [--stats-all]\n"
 	"                   [--root DIR] [--prio {auto,rt,normal}] [--keep] [--quiet] [-v]\n"
 	"\n"
 	"Schedules the CPUs of an enclave from user space until SIGINT or SIGTERM.\n"
@@ -38,7 +39,13 @@ static const char usage[] =
 	"  --time-slice USEC   preempt a task after this long (fifo-centralized: default\n"
 	"                      never; shinjuku: default 50)\n"
 	"  --global-cpu CPU    centralized: where the global agent starts (default: first)\n"
-	"  --stats SECONDS     print a stats line this often (default: 0 = only at exit)\n"
+	"  --stats SECONDS     print a stats line this often (default: 0 = only at exit):\n"
+	"                      totals, rates over the interval, the idle share of what\n"
+	"                      the tasks ran, the CPUs no other thread wants; nothing\n"
+	"                      while nothing changes\n"
+	"  --stats-json        the stats lines as JSON objects, one per line (implies\n"
+	"                      --stats 1 unless given)\n"
+	"  --stats-all         a stats line every interval, changed or not (same)\n"
 	"  --root DIR          namespace root of the backend (emu: default per-user dir)\n"
 	"  --prio MODE         agent threads: auto (real-time if allowed), rt, normal\n"
 	"  --keep              do not destroy the enclave at exit (a new agent may take it)\n"
@@ -100,19 +107,113 @@ static long long parse_num(const char *opt, const char *s, long long min, long l
 }
 
 struct stats_ctx {
-	bool quiet;
+	bool quiet, json, all;
+	bool have_prev;
+	struct ghost_agent_stats prev;
 };
 
+static uint64_t failed_total(const struct ghost_txn_counts *c)
+{
+	return c->committed - c->succeeded;
+}
+
+static double per_s(uint64_t now, uint64_t before, double secs)
+{
+	return secs > 0 && now >= before ? (double)(now - before) / secs : 0.0;
+}
+
+/* Nothing to say: no commit, message, task or availability changed. */
+static bool unchanged(const struct ghost_agent_stats *a, const struct ghost_agent_stats *b)
+{
+	return a->txn.committed == b->txn.committed && a->policy.msgs == b->policy.msgs &&
+	       a->policy.tasks == b->policy.tasks && a->policy.runnable == b->policy.runnable &&
+	       a->policy.task_runtime_ns == b->policy.task_runtime_ns &&
+	       ghost_cpuset_equal(&a->available, &b->available);
+}
+
+/*
+ * One line per interval: totals and what changed since the previous line
+ * (rates per second), the idle share of the interval from what the tasks
+ * ran, and which CPUs are available. Silent while nothing changes unless
+ * --stats-all. --stats-json prints the same as one JSON object per line.
+ */
 static void print_stats(struct ghost_full_agent *fa, void *arg)
 {
 	struct stats_ctx *ctx = arg;
-	char line[1024];
+	struct ghost_agent_stats now, *prev = &ctx->prev;
+	char cpus[256], avail[256], reasons[512] = "";
+	double secs, idle;
+	size_t pos = 0;
+	int ncpus;
 
-	if (ctx->quiet)
+	if (ctx->quiet || ghost_full_agent_stats(fa, &now))
 		return;
-	if (ghost_full_agent_format_stats(fa, line, sizeof(line)) >= 0)
-		printf("stats: %s\n", line);
+	if (!ctx->have_prev) {
+		/* The first interval counts from the agent's start. */
+		memset(prev, 0, sizeof(*prev));
+		prev->now_ns = now.now_ns - 1000000000LL;
+		prev->available = now.available;
+	}
+	if (ctx->have_prev && !ctx->all && unchanged(&now, prev)) {
+		*prev = now;
+		return;
+	}
+	ctx->have_prev = true;
+	secs = (double)(now.now_ns - prev->now_ns) / 1e9;
+	ncpus = ghost_cpuset_count(&now.cpus);
+	idle = secs > 0 && ncpus ? 100.0 * (1.0 - (double)(now.policy.task_runtime_ns -
+							   prev->policy.task_runtime_ns) /
+							  (secs * 1e9 * ncpus))
+				 : 0.0;
+	idle = idle < 0 ? 0 : idle > 100 ? 100 : idle;
+	ghost_cpuset_format_list(&now.cpus, cpus, sizeof(cpus));
+	ghost_cpuset_format_list(&now.available, avail, sizeof(avail));
+	for (int i = 1; i < 16; i++) {
+		uint64_t d = now.txn.failed[i] - prev->txn.failed[i];
+		int n;
+
+		if (!d)
+			continue;
+		if (ctx->json)
+			n = snprintf(reasons + pos, sizeof(reasons) - pos, "%s\"%s\": %llu",
+				     pos ? ", " : "", ghost_txn_reason(GHOST_TXN_COMPLETE + i),
+				     (unsigned long long)d);
+		else
+			n = snprintf(reasons + pos, sizeof(reasons) - pos, " %s +%llu",
+				     ghost_txn_reason(GHOST_TXN_COMPLETE + i),
+				     (unsigned long long)d);
+		if (n < 0 || (size_t)n >= sizeof(reasons) - pos)
+			break;
+		pos += (size_t)n;
+	}
+	if (ctx->json)
+		printf("{\"interval_s\": %.3f, \"tasks\": %u, \"runnable\": %u, "
+		       "\"commits_ok\": %llu, \"commits_ok_per_s\": %.1f, "
+		       "\"commits_failed\": %llu, \"commits_failed_per_s\": %.1f, "
+		       "\"failed_in_interval\": {%s}, \"msgs\": %llu, \"msgs_per_s\": %.1f, "
+		       "\"idle_pct\": %.1f, \"cpus\": \"%s\", \"cpus_available\": \"%s\", "
+		       "\"seqnum_errors\": %llu, \"bad_msgs\": %llu}\n",
+		       secs, now.policy.tasks, now.policy.runnable,
+		       (unsigned long long)now.txn.succeeded,
+		       per_s(now.txn.succeeded, prev->txn.succeeded, secs),
+		       (unsigned long long)failed_total(&now.txn),
+		       per_s(failed_total(&now.txn), failed_total(&prev->txn), secs), reasons,
+		       (unsigned long long)now.policy.msgs,
+		       per_s(now.policy.msgs, prev->policy.msgs, secs), idle, cpus, avail,
+		       (unsigned long long)now.policy.seqnum_errors,
+		       (unsigned long long)now.policy.bad_msgs);
+	else
+		printf("stats: tasks %u runnable %u | commits ok %llu (%.0f/s) failed %llu "
+		       "(%.0f/s%s%s) | msgs %llu (%.0f/s) | idle %.1f%% | cpus available %s of %s\n",
+		       now.policy.tasks, now.policy.runnable, (unsigned long long)now.txn.succeeded,
+		       per_s(now.txn.succeeded, prev->txn.succeeded, secs),
+		       (unsigned long long)failed_total(&now.txn),
+		       per_s(failed_total(&now.txn), failed_total(&prev->txn), secs),
+		       pos ? ":" : "", reasons, (unsigned long long)now.policy.msgs,
+		       per_s(now.policy.msgs, prev->policy.msgs, secs), idle,
+		       ghost_cpuset_count(&now.available) ? avail : "none", cpus);
 	fflush(stdout);
+	*prev = now;
 }
 
 /*
@@ -149,6 +250,8 @@ int main(int argc, char **argv)
 		{ "time-slice", required_argument, NULL, 't' },
 		{ "global-cpu", required_argument, NULL, 'g' },
 		{ "stats", required_argument, NULL, 's' },
+		{ "stats-json", no_argument, NULL, 'J' },
+		{ "stats-all", no_argument, NULL, 'A' },
 		{ "root", required_argument, NULL, 'r' },
 		{ "prio", required_argument, NULL, 'P' },
 		{ "keep", no_argument, NULL, 'K' },
@@ -221,6 +324,12 @@ int main(int argc, char **argv)
 		case 'K':
 			keep = true;
 			break;
+		case 'J':
+			sctx.json = true;
+			break;
+		case 'A':
+			sctx.all = true;
+			break;
 		case 'q':
 			sctx.quiet = true;
 			break;
@@ -234,6 +343,8 @@ int main(int argc, char **argv)
 	}
 	if (optind < argc)
 		bad_arg("unexpected argument \"%s\"", argv[optind]);
+	if ((sctx.json || sctx.all) && !stats_s)
+		stats_s = 1;
 	if (!policy_name)
 		bad_arg("%s", "--policy is required (fifo-percpu, fifo-centralized or shinjuku)");
 	policy = ghost_policy_find(policy_name);

@@ -5,7 +5,8 @@
  *   ghost-workload --enclave ID [--kernel K] [--root DIR] --threads N
  *                  --pattern {spin,block-wake,rpc} --duration SECONDS [options]
  *
- * Owns the command line, the three load patterns (spin: CPU-bound chunks;
+ * Owns the command line, waiting (--wait) for the enclave and its agent to
+ * appear, the three load patterns (spin: CPU-bound chunks;
  * block-wake: token ping-pong through ghost_wait/ghost_wake; rpc: an
  * open-loop request load with a service-time mix, as in the ghOSt paper's
  * RocksDB experiment: a load generator hands each request to an idle worker,
@@ -14,10 +15,12 @@
  * histograms and the report (a table or one JSON object). It never schedules
  * anything: the enclave's agent (another process, started with ghost-agent)
  * does. --no-ghost runs the same threads as plain pthreads, the baseline to
- * compare against.
+ * compare against. It also tells whether every worker got the CPU: one that
+ * had work waiting and never ran in the measured window fails the run.
  *
- * Exit status: 0 success, 1 setup failure or a thread that ran outside the
- * enclave, 2 bad arguments.
+ * Exit status: 0 success, 1 setup failure (no enclave or no agent within
+ * --wait), a thread that ran outside the enclave, or a worker that got no
+ * CPU time in the measured window; 2 bad arguments.
  */
 #include <ghost/common.h>
 #include <ghost/cpuset.h>
@@ -54,6 +57,9 @@
 /* How long started threads may take to reach the start line / to stop. */
 #define START_GRACE_NS	(5 * NSEC_PER_SEC)
 #define STOP_GRACE_NS	(5 * NSEC_PER_SEC)
+/* --wait: how long to wait for the enclave and its agent by default, at most. */
+#define DEFAULT_WAIT_S	5
+#define MAX_WAIT_S	86400
 /* Pending requests the rpc backlog holds before new ones are dropped. */
 #define RPC_QUEUE_CAP	(1u << 18)
 /* PrioTable work classes of the rpc pattern. */
@@ -94,6 +100,7 @@ struct options {
 	cpu_set_t cpus;		/* --no-ghost: where the threads may run */
 	bool have_cpus;
 	int gen_prio;		/* enum gen_prio */
+	double wait_s;		/* for the enclave and its agent to appear */
 };
 
 enum gen_prio { GEN_PRIO_AUTO, GEN_PRIO_RT, GEN_PRIO_NORMAL };
@@ -124,6 +131,9 @@ static void usage(FILE *f)
 		"  --enclave ID        the enclave to run in (required unless --no-ghost)\n"
 		"  --kernel K          kernel backend (default: $GHOST_KERNEL, else emu)\n"
 		"  --root DIR          backend namespace root (emu: default $GHOST_EMU_ROOT)\n"
+		"  --wait S            seconds to wait for the enclave to exist and for an\n"
+		"                      agent to serve it, as when the agent was started just\n"
+		"                      before (default %d, at most %d; 0 = fail at once)\n"
 		"  --threads N         ghost threads to run (1..%d; block-wake needs 2)\n"
 		"  --pattern P         spin, block-wake or rpc\n"
 		"  --duration S        seconds to measure for (> 0)\n"
@@ -152,9 +162,13 @@ static void usage(FILE *f)
 		"  --no-ghost          run plain pthreads, no enclave (the baseline)\n"
 		"  --help              show this text\n"
 		"\n"
-		"exit status: 0 ok, 1 setup failure or a thread ran outside the enclave,\n"
-		"2 bad arguments. SIGINT stops early and reports what was done.\n",
-		MAX_THREADS, default_service);
+		"exit status: 0 ok; 1 setup failure (no enclave or no agent within --wait),\n"
+		"a thread ran outside the enclave, or a worker got no CPU time: it had work\n"
+		"waiting (spin: always; block-wake: the token; rpc: a request, or it had yet\n"
+		"to start) for at least half the measured time and never ran in it (idle rpc\n"
+		"workers and antagonists may go without); 2 bad arguments. SIGINT stops\n"
+		"early and reports what was done.\n",
+		DEFAULT_WAIT_S, MAX_WAIT_S, MAX_THREADS, default_service);
 }
 
 static int bad_arg(const char *fmt, ...)
@@ -291,7 +305,7 @@ static int check_kernel(const char *name)
 enum {
 	OPT_ENCLAVE = 256, OPT_KERNEL, OPT_ROOT, OPT_THREADS, OPT_PATTERN, OPT_DURATION,
 	OPT_WARMUP, OPT_RATE, OPT_SERVICE, OPT_CHUNK, OPT_SEED, OPT_JSON, OPT_NO_GHOST,
-	OPT_PRIO_TABLE, OPT_ANTAGONISTS, OPT_GEN_CPU, OPT_GEN_PRIO, OPT_CPUS,
+	OPT_PRIO_TABLE, OPT_ANTAGONISTS, OPT_GEN_CPU, OPT_GEN_PRIO, OPT_CPUS, OPT_WAIT,
 };
 
 static const struct option long_opts[] = {
@@ -313,6 +327,7 @@ static const struct option long_opts[] = {
 	{ "generator-cpu", required_argument, NULL, OPT_GEN_CPU },
 	{ "cpus", required_argument, NULL, OPT_CPUS },
 	{ "generator-prio", required_argument, NULL, OPT_GEN_PRIO },
+	{ "wait", required_argument, NULL, OPT_WAIT },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -420,6 +435,10 @@ static int parse_one(int c, const char *arg, struct options *o)
 		else
 			return bad_arg("bad --generator-prio '%s' (auto, rt or normal)", arg);
 		return 0;
+	case OPT_WAIT:
+		if (!parse_double(arg, &o->wait_s) || o->wait_s < 0 || o->wait_s > MAX_WAIT_S)
+			return bad_arg("bad --wait '%s' (seconds, 0 to %d)", arg, MAX_WAIT_S);
+		return 0;
 	}
 	return -EINVAL;
 }
@@ -461,7 +480,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 	int c, err;
 
 	*o = (struct options){ .pattern = PAT_NONE, .duration_s = -1, .rate = 10000,
-			       .chunk_us = 50, .seed = 1, .gen_cpu = -1 };
+			       .chunk_us = 50, .seed = 1, .gen_cpu = -1,
+			       .wait_s = DEFAULT_WAIT_S };
 	if (parse_service(default_service, o))
 		return -EINVAL;
 	opterr = 0;
@@ -604,6 +624,16 @@ struct worker {
 	uint32_t mail_seq;
 	uint32_t mail_taken;		/* mail_seq of the last request we took out */
 	int64_t cur_arrival;		/* arrival of the request in hand, 0 = none */
+	/*
+	 * Whether it got the CPU (see no_cpu()): since when it has had work it has
+	 * not got through (0 = none: it waits for some), set by whoever gives it
+	 * work and cleared by the worker before it may wait for more; whether it
+	 * ran at all (reached the start line); whether it read the clock while
+	 * working in the measured window, or worked through all of it.
+	 */
+	int64_t busy_since;
+	bool at_start;
+	bool ran;
 } __attribute__((aligned(64)));
 
 struct request {
@@ -702,6 +732,18 @@ static void bump(uint32_t *word)
 	ghost_wake(word, INT_MAX);
 }
 
+/* The worker worked from t0 to t1 (each a clock it read): was that in the measured window? */
+static void note_ran(struct worker *me, int64_t t0, int64_t t1)
+{
+	if (t1 >= me->w->measure_ns && t0 <= me->w->end_ns)
+		me->ran = true;
+}
+
+static void set_busy(struct worker *me, int64_t since)
+{
+	__atomic_store_n(&me->busy_since, since, __ATOMIC_RELAXED);
+}
+
 /* ---- spin ---- */
 
 static uint64_t spin_chunk(uint64_t iters, uint64_t x)
@@ -744,13 +786,17 @@ static void run_spin(struct worker *me)
 {
 	struct workload *w = me->w;
 	uint64_t x = (uint64_t)me->idx + 1;
+	int64_t t0 = ghost_now_ns(), t1;
 
 	while (!stopping(w)) {
 		x = spin_chunk(w->spin_iters, x);
+		t1 = ghost_now_ns();
+		note_ran(me, t0, t1);
 		if (stopping(w))
 			break;
-		if (ghost_now_ns() >= w->measure_ns)
+		if (t1 >= w->measure_ns)
 			me->count++;
+		t0 = t1;
 	}
 	__asm__ volatile("" : : "r"(x));
 }
@@ -803,6 +849,8 @@ static bool pass_token(struct worker *me)
 	uint32_t zero = 0;
 
 	to->stamp = ghost_now_ns();
+	/* Before the token: it clears this only after taking the token (run_block_wake). */
+	set_busy(to, to->stamp);
 	if (!__atomic_compare_exchange_n(&to->token, &zero, 1, false, __ATOMIC_RELEASE,
 					 __ATOMIC_RELAXED))
 		return false;	/* it is being stopped */
@@ -817,12 +865,16 @@ static void run_block_wake(struct worker *me)
 	while (take_token(me)) {
 		int64_t now = ghost_now_ns(), stamp = me->stamp;
 
+		note_ran(me, now, now);
 		/* The first hand-off of a group has no sender to time. */
 		if (stamp && stamp >= w->measure_ns) {
 			hist_add(me->lat, now - stamp);
 			if (me->leader)
 				me->count++;
 		}
+		/* Out of work once the token is passed: cleared first, so that the
+		 * next hand-off to us, which comes after, is never undone. */
+		set_busy(me, 0);
 		if (!pass_token(me))
 			break;
 	}
@@ -927,6 +979,8 @@ static bool claim_idle(struct rpc_queue *q, int i)
 
 static void hand_over(struct workload *w, struct worker *me, const struct request *r)
 {
+	/* After the worker cleared it: it was idle, and we claimed it (claim_idle). */
+	set_busy(me, ghost_now_ns());
 	__atomic_store_n(&me->mail_arrival, r->arrival_ns, __ATOMIC_RELAXED);
 	__atomic_store_n(&me->mail_service, r->service_ns, __ATOMIC_RELAXED);
 	/* Release: the request is visible to whoever sees the new sequence. */
@@ -979,11 +1033,14 @@ static bool next_request(struct workload *w, struct worker *me, struct request *
 		seen = __atomic_load_n(&me->mail_seq, __ATOMIC_ACQUIRE);
 		if (w->pt)
 			ghost_prio_table_mark_idle(w->pt, (uint32_t)me->idx);
+		/* Out of work: before the idle bit, after which the generator may hand us some. */
+		set_busy(me, 0);
 		__atomic_or_fetch(&q->idle[me->idx / 64], bit, __ATOMIC_SEQ_CST);
 		if (__atomic_load_n(&q->tail, __ATOMIC_SEQ_CST) !=
 			    __atomic_load_n(&q->head, __ATOMIC_SEQ_CST) &&
 		    claim_idle(q, me->idx)) {
 			/* Back on duty: take from the backlog. */
+			set_busy(me, ghost_now_ns());
 			if (w->pt)
 				ghost_prio_table_mark_runnable(w->pt, (uint32_t)me->idx);
 			continue;
@@ -1106,6 +1163,7 @@ static void run_rpc(struct worker *me)
 		/* Busy-wait: the request's CPU work. */
 		while (now - begin < r.service_ns && !stopping(w))
 			now = ghost_now_ns();
+		note_ran(me, begin, now);
 		if (now - begin < r.service_ns)
 			break;	/* cut by the end of the run: still in hand */
 		me->cur_arrival = 0;
@@ -1219,6 +1277,7 @@ static void *worker_main(void *arg)
 
 		pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp);
 	}
+	me->at_start = true;
 	bump(&w->ready);
 	while (!__atomic_load_n(&w->go, __ATOMIC_ACQUIRE))
 		ghost_wait(&w->go, 0, 0);
@@ -1276,6 +1335,9 @@ static int spawn(struct workload *w)
 		struct worker *me = &w->workers[i];
 		int err;
 
+		/* It has work from the start (it must run to the start line), but for a
+		 * block-wake worker without the token, who has none once there. */
+		set_busy(me, w->o->pattern == PAT_BLOCK_WAKE && !me->token ? 0 : ghost_now_ns());
 		if (w->e)
 			err = ghost_thread_create(w->e, &me->gt, worker_main, me);
 		else
@@ -1380,6 +1442,7 @@ struct results {
 	int enter_failed;		/* workers that never entered the enclave */
 	int enter_err;			/* the first one's reason */
 	int released;			/* workers the enclave let go during the run */
+	int no_cpu;			/* workers that had work and never ran (no_cpu()) */
 };
 
 /*
@@ -1410,6 +1473,38 @@ static int64_t oldest_unfinished(const struct workload *w)
 			oldest = a;
 	}
 	return oldest;
+}
+
+/*
+ * The workers that got no CPU time in the measured window although they had work: each
+ * never ran at all (it did not reach the start line), or had had work waiting for at least
+ * half the window when the run stopped (spin: always; block-wake: the token; rpc: a
+ * request handed to it or in its hands, or its first look for one) and read no clock
+ * while working in the window. An rpc worker nobody handed a request and a block-wake
+ * worker waiting for the token have nothing to do: they are not counted, nor are the
+ * antagonists (their share is what is left over) and the threads that never entered the
+ * enclave (warn_outsiders() tells of them). Read after join_all(): no worker writes
+ * busy_since after the stop.
+ */
+static int no_cpu(const struct workload *w)
+{
+	int64_t window = w->stop_ns - w->measure_ns;
+	int n = 0;
+
+	if (window <= 0)
+		return 0;
+	for (int i = 0; i < w->nstarted; i++) {
+		const struct worker *me = &w->workers[i];
+		int64_t since = __atomic_load_n(&me->busy_since, __ATOMIC_RELAXED);
+
+		if (me->antagonist || me->enter_err || me->ran)
+			continue;
+		if (since && since < w->measure_ns)
+			since = w->measure_ns;
+		if (!me->at_start || (since && w->stop_ns - since >= window / 2))
+			n++;
+	}
+	return n;
 }
 
 static int collect(const struct workload *w, struct results *r)
@@ -1449,6 +1544,7 @@ static int collect(const struct workload *w, struct results *r)
 			r->enter_err = me->enter_err;
 		r->released += !me->enter_err && me->released;
 	}
+	r->no_cpu = no_cpu(w);
 	return 0;
 }
 
@@ -1483,9 +1579,10 @@ static void print_json(const struct workload *w, const struct results *r)
 		printf(",\"kernel\":\"%s\",\"enclave\":%" PRIu64, w->kernel, o->enclave);
 	else
 		printf(",\"kernel\":null,\"enclave\":null");
-	printf(",\"ghost\":%s,\"interrupted\":%s,\"enter_failures\":%d,\"released\":%d",
+	printf(",\"ghost\":%s,\"interrupted\":%s,\"enter_failures\":%d,\"released\":%d"
+	       ",\"no_cpu_threads\":%d",
 	       w->e ? "true" : "false", interrupted ? "true" : "false", r->enter_failed,
-	       r->released);
+	       r->released, r->no_cpu);
 	switch (o->pattern) {
 	case PAT_SPIN:
 		printf(",\"chunk_us\":%.1f,\"work_units\":%" PRIu64 ",\"work_units_per_s\":%.1f"
@@ -1599,28 +1696,142 @@ static void print_table(const struct workload *w, const struct results *r)
 	if (o->warmup_s > 0)
 		row("warmup", "%12.3f s", o->warmup_s);
 	table_pattern(w, r);
+	if (r->no_cpu)
+		row("no CPU", "%12d threads    (had work, never ran)", r->no_cpu);
 }
 
 /* ---- main ---- */
 
+/*
+ * The library's log. While attach() retries, its lines are held back (the last one kept):
+ * a missing enclave is said once, by attach(), not at every try.
+ */
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+static bool log_holding;
+static char log_held[512];
+static enum ghost_log_level log_held_level;
+
+static void log_line(enum ghost_log_level level, const char *msg, void *ctx)
+{
+	pthread_mutex_lock(&log_lock);
+	if (log_holding) {
+		snprintf(log_held, sizeof(log_held), "%s", msg);
+		log_held_level = level;
+	} else {
+		ghost_log_stderr(level, msg, ctx);
+	}
+	pthread_mutex_unlock(&log_lock);
+}
+
+static void log_hold(bool hold)
+{
+	pthread_mutex_lock(&log_lock);
+	log_holding = hold;
+	if (hold)
+		log_held[0] = '\0';
+	pthread_mutex_unlock(&log_lock);
+}
+
+/* How to start an agent for our enclave: "ghost-agent --enclave 1 --policy ...". */
+static void agent_hint(const struct options *o, const char *how, char *buf, size_t len)
+{
+	snprintf(buf, len, "ghost-agent %s %" PRIu64 " --policy fifo-percpu%s%s%s%s", how,
+		 o->enclave, o->kernel ? " --kernel " : "", o->kernel ? o->kernel : "",
+		 o->root ? " --root " : "", o->root ? o->root : "");
+}
+
+/* " after waiting 5 s", or nothing with --wait 0. */
+static void waited(const struct options *o, char *buf, size_t len)
+{
+	if (o->wait_s > 0)
+		snprintf(buf, len, " after waiting %g s", o->wait_s);
+	else
+		buf[0] = '\0';
+}
+
+/* Sleeps a little, not past deadline. */
+static void nap(int64_t deadline)
+{
+	int64_t until = ghost_now_ns() + 20 * 1000000LL;
+
+	sleep_until(until < deadline ? until : deadline);
+}
+
+/*
+ * What attaching shows of an enclave that is on its way (an agent creating it: no files
+ * yet, or a state file not yet filled in) or of one being destroyed that an agent may
+ * create again: worth another try while the wait lasts.
+ */
+static bool attach_transient(int err)
+{
+	return err == -ENOENT || err == -EINVAL || err == -ENODATA || err == -EXDEV;
+}
+
+/*
+ * Waits until an agent serves the enclave: without one no ghost thread runs (and the
+ * embedded kernel lets them go after agent_timeout_ms). A backend that cannot tell
+ * (agent_online unreadable) is taken to have one.
+ */
+static int wait_agent(struct workload *w, int64_t deadline)
+{
+	const struct options *o = w->o;
+	char buf[16], hint[1024], how_long[64];
+
+	for (;;) {
+		memset(buf, 0, sizeof(buf));
+		if (ghost_enclave_read_file(w->e, "agent_online", buf, sizeof(buf) - 1) < 0 ||
+		    (buf[0] >= '1' && buf[0] <= '9'))
+			return 0;
+		if (ghost_now_ns() >= deadline)
+			break;
+		nap(deadline);
+	}
+	agent_hint(o, "--attach", hint, sizeof(hint));
+	waited(o, how_long, sizeof(how_long));
+	fprintf(stderr, PROG ": enclave %" PRIu64 " on the %s kernel has no agent%s (start one "
+		"with: %s)\n", o->enclave, w->kernel, how_long, hint);
+	return -ENOLINK;
+}
+
+/* Attaches to the enclave, waiting up to --wait for it and for its agent. */
 static int attach(struct workload *w)
 {
 	const struct options *o = w->o;
 	struct ghost_enclave_opts eo = { .sz = sizeof(eo), .kernel = o->kernel, .root = o->root,
 					 .id = o->enclave };
+	int64_t deadline = ghost_now_ns() + (int64_t)(o->wait_s * 1e9);
+	char hint[1024], how_long[64];
 	int err;
 
 	w->kernel = ghost_kernel_find(o->kernel)->name;
-	err = ghost_enclave_attach(&eo, &w->e);
-	if (err == -ENOENT)
-		fprintf(stderr, PROG ": no enclave %" PRIu64 " on the %s kernel (start one with: "
-			"ghost-agent --enclave %" PRIu64 ")\n", o->enclave, w->kernel, o->enclave);
-	else if (err == -EXDEV)
+	log_hold(true);
+	while ((err = ghost_enclave_attach(&eo, &w->e)) && attach_transient(err) &&
+	       ghost_now_ns() < deadline)
+		nap(deadline);
+	log_hold(false);
+	if (!err) {
+		err = wait_agent(w, deadline);
+		if (err) {
+			ghost_enclave_close(w->e);
+			w->e = NULL;
+		}
+		return err;
+	}
+	w->e = NULL;
+	if (err != -ENOENT && log_held[0])
+		log_line(log_held_level, log_held, NULL);
+	waited(o, how_long, sizeof(how_long));
+	if (err == -ENOENT) {
+		agent_hint(o, "--enclave", hint, sizeof(hint));
+		fprintf(stderr, PROG ": no enclave %" PRIu64 " on the %s kernel%s (start one "
+			"with: %s)\n", o->enclave, w->kernel, how_long, hint);
+	} else if (err == -EXDEV) {
 		fprintf(stderr, PROG ": enclave %" PRIu64 " on the %s kernel is being destroyed\n",
 			o->enclave, w->kernel);
-	else if (err)
+	} else {
 		fprintf(stderr, PROG ": cannot attach to enclave %" PRIu64 " on the %s kernel: "
 			"%s\n", o->enclave, w->kernel, ghost_strerror(err));
+	}
 	return err;
 }
 
@@ -1657,7 +1868,10 @@ static int setup(struct workload *w)
 	return start(w);
 }
 
-/* Exit status 1 when any worker was not scheduled by the enclave throughout. */
+/*
+ * Exit status 1 when any worker was not scheduled by the enclave throughout, or got no
+ * CPU time at all in the measured window.
+ */
 static int warn_outsiders(const struct workload *w, const struct results *r)
 {
 	if (r->enter_failed)
@@ -1668,7 +1882,12 @@ static int warn_outsiders(const struct workload *w, const struct results *r)
 		fprintf(stderr, PROG ": warning: enclave %" PRIu64 " let %d of %d threads go "
 			"during the run (did its agent stop?); they ended as normal threads\n",
 			w->o->enclave, r->released, w->nstarted);
-	return r->enter_failed || r->released ? EXIT_SETUP : 0;
+	if (r->no_cpu)
+		fprintf(stderr, PROG ": %d of %d threads got no CPU time in the %.3f s measured: "
+			"they had work waiting and never ran (%s)\n", r->no_cpu, w->o->threads,
+			r->window_s, w->e ? "does the policy starve them? a FIFO policy without a "
+			"time slice runs a spinner to its end" : "is the machine overloaded?");
+	return r->enter_failed || r->released || r->no_cpu ? EXIT_SETUP : 0;
 }
 
 /* Runs the workload to its end and reports; returns the exit status. */
@@ -1712,7 +1931,7 @@ int main(int argc, char **argv)
 	err = parse_args(argc, argv, &o);
 	if (err)
 		return err > 0 ? 0 : EXIT_USAGE;
-	ghost_log_set_callback(ghost_log_stderr, NULL, GHOST_LOG_WARN);
+	ghost_log_set_callback(log_line, NULL, GHOST_LOG_WARN);
 	if (!o.no_ghost && attach(&w))
 		return EXIT_SETUP;
 	status = run(&w);

@@ -1,7 +1,8 @@
 /*
  * tools/ghostctl.c - look at and manage enclaves: create, list, status,
  * destroy, tunables, the ghostfs-style files, tasks, and starting a program
- * inside an enclave.
+ * inside an enclave (waiting, with run --wait, for the enclave and its agent
+ * to appear).
  *
  * Owns the command line only; everything goes through libghost. Exit
  * status: 0 success, 1 the operation failed (one line says why), 2 bad
@@ -14,6 +15,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,7 +38,10 @@ static const char usage[] =
 	"  tasks ID                      its tasks (thread ids)\n"
 	"  tasks add ID TID              move a thread in (where the backend allows)\n"
 	"  tasks remove ID TID           move a thread out (where the backend allows)\n"
-	"  run --enclave ID -- CMD ARGS  start a program inside the enclave\n"
+	"  run [--wait S] --enclave ID -- CMD ARGS\n"
+	"                                start a program inside the enclave; waits up to S\n"
+	"                                seconds (default %d, at most %d; 0 = not at all)\n"
+	"                                for the enclave to exist and an agent to serve it\n"
 	"  kernels                       the kernel backends of this build and if they run here\n"
 	"\n"
 	"options:\n"
@@ -54,10 +59,14 @@ static const char usage[] =
 	"  or id, a value a tunable does not take (one line names it). run, once the\n"
 	"  program has started: the program's own exit status.\n";
 
+/* run --wait: how long to wait for the enclave and its agent by default, at most. */
+#define DEFAULT_WAIT_S	5
+#define MAX_WAIT_S	86400
+
 static void print_usage(void)
 {
-	printf(usage, (unsigned long long)GHOST_ENCLAVE_ID_MAX, GHOST_SW_REGION_ID_MAX,
-	       GHOST_NUMA_NODE_MAX, INT_MAX);
+	printf(usage, DEFAULT_WAIT_S, MAX_WAIT_S, (unsigned long long)GHOST_ENCLAVE_ID_MAX,
+	       GHOST_SW_REGION_ID_MAX, GHOST_NUMA_NODE_MAX, INT_MAX);
 }
 
 static const char *kernel_name, *root;
@@ -99,6 +108,18 @@ static bool parse_id(const char *s, uint64_t *id)
 	return true;
 }
 
+/* Seconds, 0 to MAX_WAIT_S: digits first (no sign, no space), fractions allowed. */
+static bool parse_seconds(const char *s, double *v)
+{
+	char *end;
+
+	if (!s || *s < '0' || *s > '9')
+		return false;
+	errno = 0;
+	*v = strtod(s, &end);
+	return !errno && !*end && isfinite(*v) && *v >= 0 && *v <= MAX_WAIT_S;
+}
+
 static const struct ghost_kernel_ops *kernel_or_die(void)
 {
 	const struct ghost_kernel_ops *ops = ghost_kernel_find(kernel_name);
@@ -113,11 +134,51 @@ static const struct ghost_kernel_ops *kernel_or_die(void)
 	return ops;
 }
 
-static int open_enclave(const char *id_arg, struct ghost_enclave **e)
+/* How to start an agent for enclave id: "ghost-agent --enclave 1 --policy ...". */
+static void agent_hint(const char *how, const char *id, char *buf, size_t len)
+{
+	snprintf(buf, len, "ghost-agent %s %s --policy fifo-percpu%s%s%s%s", how, id,
+		 kernel_name ? " --kernel " : "", kernel_name ? kernel_name : "",
+		 root ? " --root " : "", root ? root : "");
+}
+
+/* " after waiting 5 s", or nothing for no wait. */
+static void waited(double wait_s, char *buf, size_t len)
+{
+	if (wait_s > 0)
+		snprintf(buf, len, " after waiting %g s", wait_s);
+	else
+		buf[0] = '\0';
+}
+
+/* Sleeps a little, not past deadline. */
+static void nap(int64_t deadline)
+{
+	int64_t left = deadline - ghost_now_ns();
+
+	usleep(left < 20000000 ? (useconds_t)(left > 0 ? left / 1000 : 0) : 20000);
+}
+
+/*
+ * What attaching shows of an enclave that is on its way (an agent creating it) or being
+ * destroyed (an agent may create it again): worth another try while a wait lasts.
+ */
+static bool attach_transient(int err)
+{
+	return err == -ENOENT || err == -EINVAL || err == -ENODATA || err == -EXDEV;
+}
+
+/*
+ * Opens enclave id_arg, waiting up to wait_s seconds for it to exist (until deadline, set
+ * here); with hint, a missing one is told with how to start an agent. 0, else the exit
+ * status after one line.
+ */
+static int open_enclave_wait(const char *id_arg, double wait_s, bool hint, int64_t *deadline,
+			     struct ghost_enclave **e)
 {
 	const struct ghost_kernel_ops *ops = kernel_or_die();
 	struct ghost_enclave_opts o = { .sz = sizeof(o), .kernel = ops->name, .root = root };
-	char why[256];
+	char why[256], how[1024], how_long[64];
 	int err;
 
 	if (!parse_id(id_arg, &o.id))
@@ -128,17 +189,56 @@ static int open_enclave(const char *id_arg, struct ghost_enclave **e)
 		fprintf(stderr, "ghostctl: the %s kernel cannot run here: %s\n", ops->name, why);
 		return 1;
 	}
-	err = ghost_enclave_attach(&o, e);
+	*deadline = ghost_now_ns() + (int64_t)(wait_s * 1e9);
+	while ((err = ghost_enclave_attach(&o, e)) && attach_transient(err) &&
+	       ghost_now_ns() < *deadline)
+		nap(*deadline);
 	if (err) {
+		waited(wait_s, how_long, sizeof(how_long));
+		agent_hint("--enclave", id_arg, how, sizeof(how));
 		if (err == -ENOENT)
-			fprintf(stderr, "ghostctl: no enclave %s on the %s kernel\n", id_arg,
-				ops->name);
+			fprintf(stderr, "ghostctl: no enclave %s on the %s kernel%s%s%s%s\n",
+				id_arg, ops->name, how_long, hint ? " (start one with: " : "",
+				hint ? how : "", hint ? ")" : "");
 		else
 			fprintf(stderr, "ghostctl: cannot open enclave %s: %s\n", id_arg,
 				strerror(-err));
 		return 1;
 	}
 	return 0;
+}
+
+static int open_enclave(const char *id_arg, struct ghost_enclave **e)
+{
+	int64_t deadline;
+
+	return open_enclave_wait(id_arg, 0, false, &deadline, e);
+}
+
+/*
+ * Waits until deadline for an agent to serve enclave e (id_arg): its programs run only
+ * under one. A backend that cannot tell (agent_online unreadable) is taken to have one.
+ * 0, else the exit status after one line.
+ */
+static int wait_agent(struct ghost_enclave *e, const char *id_arg, double wait_s,
+		      int64_t deadline)
+{
+	char buf[16], how[1024], how_long[64];
+
+	for (;;) {
+		memset(buf, 0, sizeof(buf));
+		if (ghost_enclave_read_file(e, "agent_online", buf, sizeof(buf) - 1) < 0 ||
+		    (buf[0] >= '1' && buf[0] <= '9'))
+			return 0;
+		if (ghost_now_ns() >= deadline)
+			break;
+		nap(deadline);
+	}
+	waited(wait_s, how_long, sizeof(how_long));
+	agent_hint("--attach", id_arg, how, sizeof(how));
+	fprintf(stderr, "ghostctl: enclave %s on the %s kernel has no agent%s (start one with: "
+		"%s)\n", id_arg, ghost_enclave_kernel(e)->name, how_long, how);
+	return 1;
 }
 
 /*
@@ -442,22 +542,29 @@ static int cmd_tasks(int argc, char **argv)
 static int cmd_run(int argc, char **argv)
 {
 	const char *id = NULL;
+	double wait_s = DEFAULT_WAIT_S;
 	struct ghost_enclave *e;
+	int64_t deadline;
 	int i, err, status;
 	pid_t pid;
 
 	for (i = 1; i < argc && strcmp(argv[i], "--"); i++) {
-		if (!strcmp(argv[i], "--enclave") && i + 1 < argc)
+		if (!strcmp(argv[i], "--enclave") && i + 1 < argc) {
 			id = argv[++i];
-		else
-			return bad("run: unexpected argument \"%s\" (run --enclave ID -- CMD ARGS)",
-				   argv[i]);
+		} else if (!strcmp(argv[i], "--wait") && i + 1 < argc) {
+			if (!parse_seconds(argv[++i], &wait_s))
+				return bad("bad --wait \"%s\" (seconds, 0 to %d)", argv[i],
+					   MAX_WAIT_S);
+		} else {
+			return bad("run: unexpected argument \"%s\" (run [--wait S] --enclave ID "
+				   "-- CMD ARGS)", argv[i]);
+		}
 	}
 	if (!id)
 		return bad("%s", "run needs --enclave ID");
 	if (i >= argc - 1)
 		return bad("%s", "run needs a command after --");
-	if ((err = open_enclave(id, &e)))
+	if ((err = open_enclave_wait(id, wait_s, true, &deadline, &e)))
 		return err;
 	if (ghost_enclave_kernel(e)->task_block) {
 		fprintf(stderr,
@@ -467,6 +574,10 @@ static int cmd_run(int argc, char **argv)
 			ghost_enclave_kernel(e)->name);
 		ghost_enclave_close(e);
 		return 1;
+	}
+	if ((err = wait_agent(e, id, wait_s, deadline))) {
+		ghost_enclave_close(e);
+		return err;
 	}
 	fflush(NULL);
 	pid = fork();

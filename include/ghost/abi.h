@@ -191,7 +191,11 @@ struct ghost_ring {
 
 /* ---- 3.5 Transactions --------------------------------------------------------------------- */
 
-/* Failure codes count up from INT_MIN so that "committed" is simply state < 0. */
+/*
+ * Failure codes count up from INT_MIN so that "committed" is simply state < 0. What makes the
+ * kernel return each one and what a policy should do about it: the table in ghost/txn.h (and
+ * docs/policies.md).
+ */
 enum ghost_txn_state {
 	GHOST_TXN_COMPLETE = INT_MIN,
 	GHOST_TXN_ABORTED,

@@ -16,11 +16,21 @@
 #include <ghost/cpuset.h>
 #include <ghost/enclave.h>
 #include <ghost/sched.h>
+#include <ghost/txn.h>
 
 #include <pthread.h>
 
 struct ghost_agent;
 struct ghost_full_agent;
+
+/* What a policy knows of its tasks, for stats lines and stall reports. */
+struct ghost_policy_stats {
+	uint32_t tasks;			/* in the policy's table */
+	uint32_t runnable;		/* waiting for a CPU in the policy's queues */
+	uint64_t task_runtime_ns;	/* ghost_sched_task_runtime_ns */
+	uint64_t msgs;			/* messages dispatched */
+	uint64_t seqnum_errors, bad_msgs;
+};
 
 /* A scheduling policy, written once for every backend. */
 struct ghost_policy {
@@ -46,6 +56,8 @@ struct ghost_policy {
 	int (*enclave_ready)(void *state);
 	/* Writes a one-line summary of the policy's counters. */
 	int (*format_stats)(void *state, char *buf, size_t len);
+	/* Fills *out (any thread, any time); NULL: the policy tells nothing. */
+	void (*get_stats)(void *state, struct ghost_policy_stats *out);
 };
 
 enum ghost_agent_prio {
@@ -76,6 +88,17 @@ GHOST_API const void *ghost_full_agent_policy_config(const struct ghost_full_age
 GHOST_API void *ghost_full_agent_policy_state(const struct ghost_full_agent *fa);
 GHOST_API bool ghost_full_agent_is_rt(const struct ghost_full_agent *fa);
 GHOST_API int ghost_full_agent_format_stats(struct ghost_full_agent *fa, char *buf, size_t len);
+
+/* A snapshot of a running full agent: its policy's view, the enclave's
+ * commit counters, and which CPUs no other thread wants (CPU_AVAIL). */
+struct ghost_agent_stats {
+	int64_t now_ns;
+	struct ghost_policy_stats policy;
+	struct ghost_txn_counts txn;
+	struct ghost_cpuset cpus;	/* the agents' CPUs */
+	struct ghost_cpuset available;	/* ... whose status word says CPU_AVAIL */
+};
+GHOST_API int ghost_full_agent_stats(struct ghost_full_agent *fa, struct ghost_agent_stats *out);
 
 /* Per-agent accessors for policies. */
 GHOST_API int ghost_agent_cpu(const struct ghost_agent *a);

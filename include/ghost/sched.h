@@ -90,6 +90,7 @@ struct ghost_sched_stats {
 	uint64_t seqnum_errors;		/* a task's seqnum did not increase */
 	uint64_t duplicate_new;		/* TASK_NEW for a known task */
 	uint64_t overflows;		/* messages lost to full rings */
+	uint64_t retired_runtime_ns;	/* CPU time of the tasks that died or departed */
 };
 
 struct ghost_sched {
@@ -111,6 +112,14 @@ GHOST_API void ghost_sched_fini(struct ghost_sched *s);
  * is still delivered); each is counted in stats.
  */
 GHOST_API int ghost_sched_dispatch(struct ghost_sched *s, const struct ghost_msg *m);
+/*
+ * CPU time every task the table ever knew has run, as of now_ns: the
+ * runtime in each live task's status word (plus the time since its switch
+ * onto a CPU while it is there) and that of the tasks that left. What ran,
+ * not what messages reported: a task that never leaves its CPU counts too.
+ * Read without the kernel's lock, so a value may be off by one switch.
+ */
+GHOST_API uint64_t ghost_sched_task_runtime_ns(struct ghost_sched *s, int64_t now_ns);
 /* Dispatches and consumes every message of c; returns how many. */
 GHOST_API int ghost_sched_drain(struct ghost_sched *s, struct ghost_channel *c);
 

@@ -1143,8 +1143,7 @@ int emu_file_read(struct ghost_kenclave *ke, const char *name, char *buf, size_t
 			[EMU_DEAD_UNKNOWN] = "ended",
 			[EMU_DEAD_DESTROYED] = "destroyed",
 			[EMU_DEAD_AGENT_TIMEOUT] = "reaped: its agent was gone for agent_timeout_ms",
-			[EMU_DEAD_RUNNABLE_TIMEOUT] = "reaped: a task waited longer than "
-						      "runnable_timeout",
+			[EMU_DEAD_RUNNABLE_TIMEOUT] = "reaped: a task waited past runnable_timeout",
 			[EMU_DEAD_OWNER_EXITED] = "reaped: the process that made it ephemeral exited",
 		};
 		uint32_t r;
