@@ -93,6 +93,28 @@ int policy_format_stats(char *buf, size_t len, struct ghost_sched *s, struct gho
 	return (int)(pos + (size_t)n);
 }
 
+enum policy_failure policy_failure_of(int32_t txn_state)
+{
+	switch (txn_state) {
+	case GHOST_TXN_TARGET_ONCPU:
+		return POLICY_FAIL_ONCPU;
+	case GHOST_TXN_TARGET_NOT_FOUND:
+	case GHOST_TXN_TARGET_NOT_RUNNABLE:
+	case GHOST_TXN_INVALID_TARGET:
+	case GHOST_TXN_NOT_PERMITTED:
+		return POLICY_FAIL_PARK;
+	case GHOST_TXN_CPU_OFFLINE:
+	case GHOST_TXN_CPU_UNAVAIL:
+	case GHOST_TXN_INVALID_FLAGS:
+	case GHOST_TXN_INVALID_CPU:
+	case GHOST_TXN_NO_AGENT:
+	case GHOST_TXN_UNSUPPORTED_VERSION:
+		return POLICY_FAIL_CPU;
+	default:		/* TARGET_STALE, AGENT_STALE, POISONED, ABORTED */
+		return POLICY_FAIL_RETRY;
+	}
+}
+
 bool policy_cpu_available(struct ghost_enclave *e, int cpu)
 {
 	struct ghost_agent *a = ghost_enclave_agent(e, cpu);

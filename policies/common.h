@@ -24,6 +24,25 @@ int policy_format_stats(char *buf, size_t len, struct ghost_sched *s, struct gho
 /* What every policy's get_stats reports, from the scheduler base. */
 void policy_fill_stats(struct ghost_policy_stats *out, struct ghost_sched *s, uint32_t runnable);
 
+/*
+ * What a policy does about a failed commit, by the txn's state (the table in
+ * include/ghost/txn.h). None of them is "commit it again at once": that is a
+ * storm.
+ */
+enum policy_failure {
+	POLICY_FAIL_RETRY,	/* the view was behind: requeue at the front, decide
+				 * again after draining (STALE, POISONED, ABORTED) */
+	POLICY_FAIL_ONCPU,	/* still on a CPU: wait for the message that it left */
+	POLICY_FAIL_PARK,	/* the task cannot run as the policy thought (gone,
+				 * blocked, not ours): out of the queues until a
+				 * message about it comes */
+	POLICY_FAIL_CPU,	/* the CPU refused (unavailable, offline, no agent,
+				 * bad txn): requeue the task, leave the CPU alone for
+				 * POLICY_CPU_BACKOFF_NS or until its agent wakes */
+};
+#define POLICY_CPU_BACKOFF_NS 10000000LL
+enum policy_failure policy_failure_of(int32_t txn_state);
+
 /* No higher class wants cpu (its agent's CPU_AVAIL). */
 bool policy_cpu_available(struct ghost_enclave *e, int cpu);
 

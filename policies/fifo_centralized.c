@@ -32,6 +32,7 @@
 struct ccpu {
 	struct fifo_task *current;
 	int64_t last_commit;
+	int64_t refused_until;		/* the CPU refused a commit: left alone until */
 };
 
 struct central {
@@ -189,7 +190,8 @@ static int global_schedule(struct central *c)
 	ghost_cpuset_for_each(cpu, cpus) {
 		struct ccpu *cc = &c->cpu[cpu];
 
-		if (cpu == c->global_cpu || !policy_cpu_available(c->e, cpu))
+		if (cpu == c->global_cpu || !policy_cpu_available(c->e, cpu) ||
+		    now < cc->refused_until)
 			continue;
 		if (cc->current &&
 		    (!c->time_slice_ns || now - cc->last_commit < c->time_slice_ns))
@@ -223,6 +225,7 @@ static int global_schedule(struct central *c)
 		o.commit_flags = COMMIT_AT_TXN_COMMIT;
 		if (ghost_txn_open(c->e, cpu, &o)) {
 			cc->current = prev[cpu];
+			cc->refused_until = now + POLICY_CPU_BACKOFF_NS;
 			fifo_rq_push_front(&c->rq, next);
 			next->cpu = -1;
 			break;
@@ -242,10 +245,20 @@ static int global_schedule(struct central *c)
 				t->prio_boost = false;
 				cc->last_commit = now;
 			} else {
-				/* Back to the front, and the CPU keeps what it had. */
-				t->prio_boost = true;
+				enum policy_failure why = policy_failure_of(
+					ghost_txn_state(ghost_enclave_txn(c->e, cpu)));
+
+				/* The CPU keeps what it had; the task goes back to the
+				 * front, or waits for a message about it. */
 				t->cpu = -1;
-				fifo_rq_push_front(&c->rq, t);
+				if (why == POLICY_FAIL_PARK) {
+					t->state = FIFO_BLOCKED;
+				} else {
+					t->prio_boost = true;
+					fifo_rq_push_front(&c->rq, t);
+				}
+				if (why == POLICY_FAIL_CPU)
+					cc->refused_until = now + POLICY_CPU_BACKOFF_NS;
 				cc->current = prev[cpu];
 				if (prev[cpu])
 					prev[cpu]->sliced = false;

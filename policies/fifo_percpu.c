@@ -6,8 +6,8 @@
  * messages are re-associated with that CPU's channel and that CPU's agent
  * is pinged. Each agent loop reads its barrier, drains its channel, picks
  * its current task or the head of its queue and commits it locally with
- * that barrier; preempted tasks, non-deferrable wakeups and failed commits
- * go to the front. With nothing to run, or when a higher class wants the
+ * that barrier; preempted tasks and failed commits go to the front, wakeups
+ * to the back (docs/policies.md: what each failure does). With nothing to run, or when a higher class wants the
  * CPU (BOOST_PRIO), the agent yields its CPU (RTLA_ON_IDLE if work waits).
  *
  * One policy lock guards the task table and every queue: TASK_NEW arrives
@@ -132,12 +132,17 @@ static void on_new(struct ghost_sched *s, struct ghost_task *task, const struct 
 
 static void on_wakeup(struct ghost_sched *s, struct ghost_task *task, const struct ghost_msg *m)
 {
-	struct ghost_msg_payload_task_wakeup pl;
 	struct fifo_task *t = ft(task);
 
-	ghost_msg_copy_payload(m, &pl, sizeof(pl));
-	/* A non-deferrable wakeup goes to the front. */
-	enqueue(of(s), t, !pl.deferrable);
+	(void)m;
+	/*
+	 * At the back, in the order of arrival, deferrable or not (as
+	 * fifo-centralized does): two tasks that wake each other in turn would
+	 * otherwise keep the front of the queue for good, and the tasks behind
+	 * them would never run. Preempted tasks still go to the front: they
+	 * were running, and resume first.
+	 */
+	enqueue(of(s), t, false);
 }
 
 static void on_blocked(struct ghost_sched *s, struct ghost_task *task, const struct ghost_msg *m)
@@ -294,7 +299,9 @@ static void percpu_loop(void *state, struct ghost_agent *a)
 	uint32_t barrier = ghost_sw_barrier(asw);
 	struct ghost_txn_opts o = { .sync_group_owner = -1 };
 	struct fifo_task *next = NULL;
-	bool boosted, pending, wait_off_cpu = false;
+	bool boosted, pending, wait_off_cpu = false, refused = false;
+	enum policy_failure why = POLICY_FAIL_RETRY;
+	int32_t txn_state = 0;
 	int r;
 
 	pthread_mutex_lock(&p->lock);
@@ -324,6 +331,10 @@ static void percpu_loop(void *state, struct ghost_agent *a)
 	if (!r)
 		r = ghost_txn_commit(p->e, cpu);
 
+	if (r != 1) {
+		txn_state = ghost_txn_state(ghost_enclave_txn(p->e, cpu));
+		why = r < 0 ? POLICY_FAIL_CPU : policy_failure_of(txn_state);
+	}
 	pthread_mutex_lock(&p->lock);
 	if (r == 1) {
 		/* It ran; anything that happened since is in messages we drain next. */
@@ -333,8 +344,7 @@ static void percpu_loop(void *state, struct ghost_agent *a)
 			next->prio_boost = false;
 		}
 	} else if (ghost_task_table_find(&p->sched.tasks, o.target) == &next->base &&
-		   ghost_txn_state(ghost_enclave_txn(p->e, cpu)) == GHOST_TXN_TARGET_ONCPU &&
-		   next->state != FIFO_BLOCKED) {
+		   why == POLICY_FAIL_ONCPU && next->state != FIFO_BLOCKED) {
 		/*
 		 * Still on a CPU: we took ours from it when we woke, and its thread
 		 * has yet to get off (on this backend a preemption completes only
@@ -348,13 +358,22 @@ static void percpu_loop(void *state, struct ghost_agent *a)
 	} else if (ghost_task_table_find(&p->sched.tasks, o.target) == &next->base) {
 		if (pc->current == next)
 			pc->current = NULL;
-		next->prio_boost = true;
-		if (next->state != FIFO_BLOCKED)
-			fifo_rq_push_front(&pc->rq, next);
+		if (why == POLICY_FAIL_PARK) {
+			/* Gone, blocked or not ours as far as the kernel knows,
+			 * and we had read every message: its next one decides. */
+			next->state = FIFO_BLOCKED;
+		} else {
+			next->prio_boost = true;
+			if (next->state != FIFO_BLOCKED)
+				fifo_rq_push_front(&pc->rq, next);
+		}
+		/* The CPU refused: give it up until something changes. */
+		refused = why == POLICY_FAIL_CPU;
 	}
 	pthread_mutex_unlock(&p->lock);
-	if (wait_off_cpu)
-		ghost_txn_local_yield(p->e, cpu, barrier, 0);
+	if (wait_off_cpu || refused)
+		ghost_txn_local_yield(p->e, cpu, barrier,
+				      txn_state == GHOST_TXN_CPU_UNAVAIL ? RTLA_ON_IDLE : 0);
 }
 
 static bool percpu_may_exit(void *state, struct ghost_agent *a)

@@ -92,6 +92,7 @@ struct sj_cpu {
 	struct sj_task *current;
 	struct sj_task *next;		/* chosen this round */
 	int64_t last_commit;		/* start of current's slice */
+	int64_t refused_until;		/* the CPU refused a commit: left alone until */
 };
 
 struct shinjuku {
@@ -596,12 +597,14 @@ static int global_schedule(struct shinjuku *sj)
 			struct sj_task *next;
 
 			if (cpu == sj->global_cpu || cs->next || ghost_cpuset_test(&open, cpu) ||
-			    !policy_cpu_available(sj->e, cpu) || !replaceable(sj, cs, pass, now))
+			    !policy_cpu_available(sj->e, cpu) || now < cs->refused_until ||
+			    !replaceable(sj, cs, pass, now))
 				continue;
 			next = pop_next(sj);
 			if (!next)
 				break;
 			if (!open_txn(sj, cpu, next->f.base.gtid, next->f.base.seqnum)) {
+				cs->refused_until = now + POLICY_CPU_BACKOFF_NS;
 				enqueue(sj, next, true);
 				continue;
 			}
@@ -615,7 +618,7 @@ static int global_schedule(struct shinjuku *sj)
 		struct sj_cpu *cs = &sj->cpu[cpu];
 
 		if (cs->current && !cs->next && cs->current->unschedule == SJ_MUST &&
-		    now - cs->current->idle_since >= SJ_IDLE_GRACE_NS &&
+		    now >= cs->refused_until && now - cs->current->idle_since >= SJ_IDLE_GRACE_NS &&
 		    !ghost_cpuset_test(&open, cpu) && open_txn(sj, cpu, GHOST_NULL_GTID, 0))
 			ghost_cpuset_set(&open, cpu);
 		else if (cs->current && !cs->next && cs->current->unschedule == SJ_COULD)
@@ -632,11 +635,20 @@ static int global_schedule(struct shinjuku *sj)
 
 		cs->next = NULL;
 		if (!ok) {
-			if (next) {
+			enum policy_failure why =
+				policy_failure_of(ghost_txn_state(ghost_enclave_txn(sj->e, cpu)));
+
+			/* The CPU keeps what it had; the task goes back to the
+			 * front, or waits for a message about it. */
+			if (next && why == POLICY_FAIL_PARK) {
+				next->f.state = FIFO_BLOCKED;
+			} else if (next) {
 				next->f.prio_boost = true;
 				enqueue(sj, next, true);
 			}
-			continue;	/* the CPU keeps what it had */
+			if (why == POLICY_FAIL_CPU)
+				cs->refused_until = now + POLICY_CPU_BACKOFF_NS;
+			continue;
 		}
 		if (prev) {
 			/* Its TASK_PREEMPT requeues it: at the back unless a higher

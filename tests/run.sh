@@ -10,6 +10,7 @@ pass=0 fail=0 skip=0 failed=()
 for t in "$@"; do
 	name=$(basename "$t")
 	log=$(mktemp)
+	load_before=$(cut -d' ' -f1 /proc/loadavg 2>/dev/null)
 	start=$(date +%s%N)
 	timeout -k 5 "$timeout_s" "$t" >"$log" 2>&1
 	rc=$?
@@ -20,6 +21,8 @@ for t in "$@"; do
 	*)
 		fail=$((fail + 1)); failed+=("$name")
 		[ $rc -eq 124 ] && echo "(timed out after ${timeout_s}s)" >>"$log"
+		# Was the machine busy? Timing-sensitive checks fail under load; say so.
+		echo "(load average ${load_before:-?} at the start, $(cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo ?) at the end, on $(nproc 2>/dev/null || echo ?) CPUs)" >>"$log"
 		printf 'FAIL  %-40s %6ss (exit %d)\n' "$name" "$secs" "$rc"
 		sed 's/^/      | /' "$log" | tail -n 40
 		;;

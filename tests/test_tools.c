@@ -74,6 +74,17 @@ static int finish(pid_t pid, int fd)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+/* The whole output of a tool that has exited (reaped elsewhere), into out. */
+static void finish_output(int fd)
+{
+	int n = 0;
+
+	for (ssize_t r; (r = read(fd, out + n, sizeof(out) - 1 - (size_t)n)) > 0;)
+		n += (int)r;
+	out[n] = 0;
+	close(fd);
+}
+
 /* Runs a tool to the end, its output in out. */
 static int run(const char *tool, const char *const *args)
 {
@@ -602,6 +613,42 @@ static void ctl_many_enclaves(void)
 	expect(RUN("ghostctl", "--root", test_root, "destroy", "258"), 0, NULL);
 }
 
+/*
+ * SIGINT at any moment of an agent's life ends it: right after the start (before or
+ * while the enclave and agents are set up), and twice in a row (the second lands during
+ * the shutdown). Either the agent caught it and exits 0 with its summary, or it came
+ * before the program's first instruction and the default action ended it; it never
+ * runs on.
+ */
+static void early_signals(void)
+{
+	static const int delays_us[] = { 0, 200, 1000, 3000, 10000, 30000, 100000, 300000 };
+	const char *root = sub_root("early");
+	char id[16];
+
+	for (unsigned i = 0; i < 2 * sizeof(delays_us) / sizeof(delays_us[0]); i++) {
+		bool twice = i % 2;
+		int fd, rc;
+		pid_t pid;
+
+		snprintf(id, sizeof(id), "%u", i + 1);
+		pid = spawn_agent(root, id, "0", &fd);
+		usleep((useconds_t)delays_us[i / 2]);
+		kill(pid, SIGINT);
+		if (twice) {
+			usleep(1000);
+			kill(pid, SIGINT);
+		}
+		rc = test_wait_exit(pid, 10000);
+		finish_output(fd);
+		CHECK_MSG(rc == 0 || rc == 128 + SIGINT, "SIGINT after %d us%s: exit %d: %s",
+			  delays_us[i / 2], twice ? ", twice" : "", rc, out);
+		CHECK_MSG(rc != 0 || strstr(out, "summary:") || !strstr(out, "agents "),
+			  "SIGINT after %d us%s: no summary: %s", delays_us[i / 2],
+			  twice ? ", twice" : "", out);
+	}
+}
+
 int main(void)
 {
 	char path[600];
@@ -623,5 +670,6 @@ int main(void)
 	readme_by_hand();
 	scx_absent();
 	ctl_many_enclaves();
+	early_signals();
 	return 0;
 }

@@ -122,13 +122,19 @@ GHOST_API int ghost_txn_ping(struct ghost_enclave *e, int cpu);
  *
  * Below: when the kernel gives each state / what a policy should do / what
  * the built-in policies do (pc fifo-percpu, fc fifo-centralized, sj
- * shinjuku). fc and sj share one reaction to every failure: the task goes
- * back to the front of its queue, the CPU keeps what it had, the next round
- * (at once: the global agent polls) tries again; before committing they skip
+ * shinjuku). All three sort a failure into one of four reactions
+ * (policies/common.h, policy_failure_of): RETRY (TARGET_STALE, AGENT_STALE,
+ * POISONED, ABORTED: the task goes back to the front and is decided again
+ * after the messages are drained), ONCPU (TARGET_ONCPU: pc keeps the task
+ * current and yields its CPU until a message; fc, sj requeue it and skip it
+ * while it is on a CPU), PARK (TARGET_NOT_FOUND, TARGET_NOT_RUNNABLE,
+ * INVALID_TARGET, NOT_PERMITTED: the task leaves the queues until a message
+ * about it comes, which requeues it or removes it), CPU (CPU_OFFLINE,
+ * CPU_UNAVAIL, INVALID_FLAGS, INVALID_CPU, NO_AGENT, UNSUPPORTED_VERSION:
+ * the task is requeued; pc yields its CPU until its agent is woken, fc, sj
+ * leave that CPU out for 10 ms). Before committing, fc and sj also skip
  * tasks whose status-word barrier is not their seqnum or that are on a CPU,
- * and CPUs that are not available. pc reacts to TARGET_ONCPU alone: any
- * other failure puts the task at the front of its CPU's queue and the agent
- * loop runs again at once (re-read barrier, drain, commit the same task).
+ * and CPUs that are not available.
  *
  * ABORTED      The agent withdrew the txn (ghost_txn_abort) before the kernel
  *              took it. / Nothing: it was the agent's decision. / None aborts.
@@ -155,16 +161,13 @@ GHOST_API int ghost_txn_ping(struct ghost_enclave *e, int cpu);
  *              iteration drains first, so it retries with the new seqnum;
  *              fc, sj skip a task until barrier == seqnum.
  * TARGET_NOT_FOUND No task has that gtid (it is gone, or the gtid is wrong). /
- *              Drop it; never retry (its TASK_DEAD, if any, removes it). / All
- *              three re-queue it at the front and retry: pc at once, fc, sj
- *              every round, until a message removes it. A gtid no message
- *              ever removes is a storm that blocks the head of the queue.
+ *              Drop it; never retry (its TASK_DEAD, if any, removes it). /
+ *              PARK: out of the queues until a message about it.
  * TARGET_NOT_RUNNABLE The task is blocked, and its barrier matched: the
  *              policy queued a task it knows is blocked (or whose TASK_NEW
  *              said not runnable). / Keep it off the run queue until its
- *              TASK_WAKEUP. / pc re-queues it unless it marked it blocked and
- *              retries at once; fc, sj retry every round: a storm until a
- *              message changes its barrier.
+ *              TASK_WAKEUP. / PARK: out of the queues until its next message
+ *              (the wake-up requeues it).
  * AGENT_STALE  A local commit's agent barrier is behind the agent's (a
  *              message for this agent, a ping or a commit came after it read
  *              its barrier); or DO_NOT_PREEMPT met a CPU that runs or has
@@ -181,9 +184,9 @@ GHOST_API int ghost_txn_ping(struct ghost_enclave *e, int cpu);
  *              its agent's word says CPU_AVAIL again (or MSG_CPU_AVAILABLE);
  *              a per-CPU agent yields with RTLA_ON_IDLE to get its CPU back
  *              when the higher class leaves. / pc yields (RTLA_ON_IDLE if work
- *              waits) when its word says BOOST_PRIO, so it fails only in a
- *              race; a kernel that clears CPU_AVAIL without BOOST_PRIO would
- *              make pc retry at once. fc, sj skip CPUs without CPU_AVAIL.
+ *              waits) when its word says BOOST_PRIO, and on this failure
+ *              (RTLA_ON_IDLE), so it fails at most once per wake-up; fc, sj
+ *              skip CPUs without CPU_AVAIL, and one that refused for 10 ms.
  * INVALID_FLAGS Bad run_flags/commit_flags: two COMMIT_AT_* bits,
  *              ELIDE_AGENT_BARRIER_INC with INC_AGENT_BARRIER_ON_FAILURE,
  *              unknown bits, RTLA_ON_IDLE with a special gtid,
