@@ -1926,7 +1926,9 @@ static void preempt_phase(void)
 	while (!pt[0].gtid || !pt[1].gtid) {
 		const struct ghost_msg *m;
 
-		while ((m = ghost_channel_peek(QA))) {
+		/* A TASK_NEW may come before the child wrote its tid down:
+		 * read none until both tids are there, or it is lost. */
+		while (LOAD(shm->tid[0]) && LOAD(shm->tid[1]) && (m = ghost_channel_peek(QA))) {
 			int64_t gtid = ghost_msg_gtid(m);
 
 			for (int i = 0; i < 2; i++) {
