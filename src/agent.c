@@ -500,9 +500,15 @@ int ghost_agent_process_run(struct ghost_full_agent *fa, int interval_ms,
 			if (tick)
 				tick(fa, ctx);
 		}
-		if (ghost_enclave_gone(fa->e) || ghost_now_ns() >= next_check) {
+		/* Gone: a commit said so (at once), or the kernel side stopped by
+		 * itself (looked at every KERNEL_CHECK_NS). */
+		if (ghost_enclave_gone(fa->e)) {
+			gone = true;
+			break;
+		}
+		if (ghost_now_ns() >= next_check) {
 			next_check = ghost_now_ns() + KERNEL_CHECK_NS;
-			if (ghost_enclave_gone(fa->e) || kernel_side_stopped(fa->e)) {
+			if (kernel_side_stopped(fa->e)) {
 				gone = true;
 				break;
 			}

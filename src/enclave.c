@@ -10,11 +10,13 @@
 #include "internal.h"
 
 #include <ghost/status.h>
+#include <ghost/thread.h>
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static const char *const tunable_names[GHOST_TUNABLE_COUNT] = {
 	[GHOST_TUNABLE_DELIVER_TICKS] = "deliver_ticks",
@@ -180,26 +182,18 @@ int ghost_enclave_create(const struct ghost_enclave_opts *opts, struct ghost_enc
 	return 0;
 }
 
-int ghost_enclave_attach(const struct ghost_enclave_opts *opts, struct ghost_enclave **out)
+/* One try at opening enclave opts->id on ops; a missing one is logged if say_missing. */
+static int attach_once(const struct ghost_enclave_opts *opts, const struct ghost_kernel_ops *ops,
+		       bool say_missing, struct ghost_enclave **out)
 {
-	const struct ghost_kernel_ops *ops;
-	struct ghost_enclave *e;
+	struct ghost_enclave *e = enclave_new(ops);
 	int err;
 
-	if (!opts || opts->sz < sizeof(*opts) || !opts->id || !out)
-		return -EINVAL;
-	err = check_id(opts->id);
-	if (err)
-		return err;
-	err = pick_kernel(opts, &ops);
-	if (err)
-		return err;
-	e = enclave_new(ops);
 	if (!e)
 		return -errno;
 	err = ops->enclave_attach(opts->root, opts->id, &e->k);
 	if (err) {
-		if (err == -ENOENT)
+		if (err == -ENOENT && say_missing)
 			ghost_err("no enclave %llu on the %s kernel", (unsigned long long)opts->id,
 				  ops->name);
 		e->k = NULL;
@@ -213,6 +207,88 @@ int ghost_enclave_attach(const struct ghost_enclave_opts *opts, struct ghost_enc
 	}
 	*out = e;
 	return 0;
+}
+
+/* The checks every attach makes before it asks the backend. */
+static int attach_args(const struct ghost_enclave_opts *opts, struct ghost_enclave **out,
+		       const struct ghost_kernel_ops **ops)
+{
+	int err;
+
+	if (!opts || opts->sz < sizeof(*opts) || !opts->id || !out)
+		return -EINVAL;
+	err = check_id(opts->id);
+	if (err)
+		return err;
+	return pick_kernel(opts, ops);
+}
+
+int ghost_enclave_attach(const struct ghost_enclave_opts *opts, struct ghost_enclave **out)
+{
+	const struct ghost_kernel_ops *ops;
+	int err = attach_args(opts, out, &ops);
+
+	return err ? err : attach_once(opts, ops, true, out);
+}
+
+/* Sleeps 20 ms, or until deadline_ns if that is sooner. */
+static void nap_until(int64_t deadline_ns)
+{
+	int64_t left = deadline_ns - ghost_now_ns();
+	struct timespec ts;
+
+	if (left <= 0)
+		return;
+	if (left > 20000000)
+		left = 20000000;
+	ts.tv_sec = 0;
+	ts.tv_nsec = (long)left;
+	nanosleep(&ts, NULL);
+}
+
+/*
+ * What the backend shows of an enclave on its way (its creator has not made
+ * the files yet: -ENOENT; or not filled the state in: -EINVAL, -ENODATA) or
+ * being destroyed, which an agent may create again (-EXDEV).
+ */
+static bool attach_transient(int err)
+{
+	return err == -ENOENT || err == -EINVAL || err == -ENODATA || err == -EXDEV;
+}
+
+int ghost_enclave_attach_wait(const struct ghost_enclave_opts *opts, int64_t deadline_ns,
+			      struct ghost_enclave **out)
+{
+	const struct ghost_kernel_ops *ops;
+	int err = attach_args(opts, out, &ops);
+
+	if (err)
+		return err;
+	while ((err = attach_once(opts, ops, false, out)) && attach_transient(err) &&
+	       ghost_now_ns() < deadline_ns)
+		nap_until(deadline_ns);
+	if (err == -ENOENT)
+		ghost_err("no enclave %llu on the %s kernel", (unsigned long long)opts->id,
+			  ops->name);
+	return err;
+}
+
+int ghost_enclave_wait_agent(struct ghost_enclave *e, int64_t deadline_ns)
+{
+	char buf[16];
+
+	if (!e)
+		return -EINVAL;
+	for (;;) {
+		memset(buf, 0, sizeof(buf));
+		/* A backend that cannot tell is taken to have one. */
+		if (ghost_enclave_read_file(e, "agent_online", buf, sizeof(buf) - 1) < 0 ||
+		    (buf[0] >= '1' && buf[0] <= '9'))
+			return 0;
+		if (ghost_now_ns() >= deadline_ns)
+			return -ETIMEDOUT;
+		nap_until(deadline_ns);
+	}
 }
 
 int ghost_enclave_destroy(struct ghost_enclave *e)

@@ -1749,24 +1749,6 @@ static void waited(const struct options *o, char *buf, size_t len)
 		buf[0] = '\0';
 }
 
-/* Sleeps a little, not past deadline. */
-static void nap(int64_t deadline)
-{
-	int64_t until = ghost_now_ns() + 20 * 1000000LL;
-
-	sleep_until(until < deadline ? until : deadline);
-}
-
-/*
- * What attaching shows of an enclave that is on its way (an agent creating it: no files
- * yet, or a state file not yet filled in) or of one being destroyed that an agent may
- * create again: worth another try while the wait lasts.
- */
-static bool attach_transient(int err)
-{
-	return err == -ENOENT || err == -EINVAL || err == -ENODATA || err == -EXDEV;
-}
-
 /*
  * Waits until an agent serves the enclave: without one no ghost thread runs (and the
  * embedded kernel lets them go after agent_timeout_ms). A backend that cannot tell
@@ -1775,17 +1757,10 @@ static bool attach_transient(int err)
 static int wait_agent(struct workload *w, int64_t deadline)
 {
 	const struct options *o = w->o;
-	char buf[16], hint[1024], how_long[64];
+	char hint[1024], how_long[64];
 
-	for (;;) {
-		memset(buf, 0, sizeof(buf));
-		if (ghost_enclave_read_file(w->e, "agent_online", buf, sizeof(buf) - 1) < 0 ||
-		    (buf[0] >= '1' && buf[0] <= '9'))
-			return 0;
-		if (ghost_now_ns() >= deadline)
-			break;
-		nap(deadline);
-	}
+	if (!ghost_enclave_wait_agent(w->e, deadline))
+		return 0;
 	agent_hint(o, "--attach", hint, sizeof(hint));
 	waited(o, how_long, sizeof(how_long));
 	fprintf(stderr, PROG ": enclave %" PRIu64 " on the %s kernel has no agent%s (start one "
@@ -1805,9 +1780,7 @@ static int attach(struct workload *w)
 
 	w->kernel = ghost_kernel_find(o->kernel)->name;
 	log_hold(true);
-	while ((err = ghost_enclave_attach(&eo, &w->e)) && attach_transient(err) &&
-	       ghost_now_ns() < deadline)
-		nap(deadline);
+	err = ghost_enclave_attach_wait(&eo, deadline, &w->e);
 	log_hold(false);
 	if (!err) {
 		err = wait_agent(w, deadline);

@@ -151,23 +151,6 @@ static void waited(double wait_s, char *buf, size_t len)
 		buf[0] = '\0';
 }
 
-/* Sleeps a little, not past deadline. */
-static void nap(int64_t deadline)
-{
-	int64_t left = deadline - ghost_now_ns();
-
-	usleep(left < 20000000 ? (useconds_t)(left > 0 ? left / 1000 : 0) : 20000);
-}
-
-/*
- * What attaching shows of an enclave that is on its way (an agent creating it) or being
- * destroyed (an agent may create it again): worth another try while a wait lasts.
- */
-static bool attach_transient(int err)
-{
-	return err == -ENOENT || err == -EINVAL || err == -ENODATA || err == -EXDEV;
-}
-
 /*
  * Opens enclave id_arg, waiting up to wait_s seconds for it to exist (until deadline, set
  * here); with hint, a missing one is told with how to start an agent. 0, else the exit
@@ -190,9 +173,7 @@ static int open_enclave_wait(const char *id_arg, double wait_s, bool hint, int64
 		return 1;
 	}
 	*deadline = ghost_now_ns() + (int64_t)(wait_s * 1e9);
-	while ((err = ghost_enclave_attach(&o, e)) && attach_transient(err) &&
-	       ghost_now_ns() < *deadline)
-		nap(*deadline);
+	err = ghost_enclave_attach_wait(&o, *deadline, e);
 	if (err) {
 		waited(wait_s, how_long, sizeof(how_long));
 		agent_hint("--enclave", id_arg, how, sizeof(how));
@@ -223,17 +204,10 @@ static int open_enclave(const char *id_arg, struct ghost_enclave **e)
 static int wait_agent(struct ghost_enclave *e, const char *id_arg, double wait_s,
 		      int64_t deadline)
 {
-	char buf[16], how[1024], how_long[64];
+	char how[1024], how_long[64];
 
-	for (;;) {
-		memset(buf, 0, sizeof(buf));
-		if (ghost_enclave_read_file(e, "agent_online", buf, sizeof(buf) - 1) < 0 ||
-		    (buf[0] >= '1' && buf[0] <= '9'))
-			return 0;
-		if (ghost_now_ns() >= deadline)
-			break;
-		nap(deadline);
-	}
+	if (!ghost_enclave_wait_agent(e, deadline))
+		return 0;
 	waited(wait_s, how_long, sizeof(how_long));
 	agent_hint("--attach", id_arg, how, sizeof(how));
 	fprintf(stderr, "ghostctl: enclave %s on the %s kernel has no agent%s (start one with: "

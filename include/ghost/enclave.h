@@ -39,6 +39,20 @@ GHOST_API int ghost_enclave_create(const struct ghost_enclave_opts *opts,
 /* Opens the existing enclave opts->id (-ENOENT if there is none). */
 GHOST_API int ghost_enclave_attach(const struct ghost_enclave_opts *opts,
 				   struct ghost_enclave **out);
+/*
+ * ghost_enclave_attach for a program started together with the agent that
+ * creates the enclave: while the enclave is not there yet, half made or
+ * being destroyed (-ENOENT, -EINVAL, -ENODATA, -EXDEV from the backend) it
+ * tries again every 20 ms until deadline_ns (ghost_now_ns's clock), then
+ * returns the last error (a missing enclave is logged once).
+ */
+GHOST_API int ghost_enclave_attach_wait(const struct ghost_enclave_opts *opts,
+					int64_t deadline_ns, struct ghost_enclave **out);
+/*
+ * Waits until an agent serves e ("agent_online"; a backend that cannot tell
+ * counts as served): 0, or -ETIMEDOUT at deadline_ns.
+ */
+GHOST_API int ghost_enclave_wait_agent(struct ghost_enclave *e, int64_t deadline_ns);
 /* Tears the enclave down for everyone: its tasks go back to normal threads. */
 GHOST_API int ghost_enclave_destroy(struct ghost_enclave *e);
 /* Releases this process's handle (an ephemeral enclave is destroyed). */
