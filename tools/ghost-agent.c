@@ -109,6 +109,7 @@ static long long parse_num(const char *opt, const char *s, long long min, long l
 struct stats_ctx {
 	bool quiet, json, all;
 	bool have_prev;
+	int64_t interval_ns;		/* --stats */
 	struct ghost_agent_stats prev;
 };
 
@@ -149,9 +150,9 @@ static void print_stats(struct ghost_full_agent *fa, void *arg)
 	if (ctx->quiet || ghost_full_agent_stats(fa, &now))
 		return;
 	if (!ctx->have_prev) {
-		/* The first interval counts from the agent's start. */
+		/* The first interval counts from the agent's start, one interval ago. */
 		memset(prev, 0, sizeof(*prev));
-		prev->now_ns = now.now_ns - 1000000000LL;
+		prev->now_ns = now.now_ns - ctx->interval_ns;
 		prev->available = now.available;
 	}
 	if (ctx->have_prev && !ctx->all && unchanged(&now, prev)) {
@@ -345,6 +346,7 @@ int main(int argc, char **argv)
 		bad_arg("unexpected argument \"%s\"", argv[optind]);
 	if ((sctx.json || sctx.all) && !stats_s)
 		stats_s = 1;
+	sctx.interval_ns = (int64_t)stats_s * 1000000000LL;
 	if (!policy_name)
 		bad_arg("%s", "--policy is required (fifo-percpu, fifo-centralized or shinjuku)");
 	policy = ghost_policy_find(policy_name);
