@@ -48,6 +48,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -775,6 +776,20 @@ static void child_reaped(pid_t pid)
 			children[i] = 0;
 }
 
+/*
+ * fork() for the bench's children: each dies with the bench, however the
+ * bench ends (kill_children covers the ways it can see; SIGKILL, say from
+ * a test's timeout, it cannot, and a preemption child spins for good).
+ */
+static pid_t fork_child(void)
+{
+	pid_t parent = getpid(), pid = fork();
+
+	if (pid == 0 && (prctl(PR_SET_PDEATHSIG, SIGKILL) || getppid() != parent))
+		_exit(127);	/* the bench is already gone */
+	return pid;
+}
+
 static void kill_children(void)
 {
 	for (size_t i = 0; i < sizeof(children) / sizeof(children[0]); i++)
@@ -794,7 +809,7 @@ static int run_capture(char *const argv[], char *buf, size_t len, int timeout_ms
 		buf[0] = 0;
 	if (pipe2(pfd, O_CLOEXEC))
 		return -1;
-	pid = fork();
+	pid = fork_child();
 	if (pid < 0) {
 		close(pfd[0]);
 		close(pfd[1]);
@@ -1909,7 +1924,7 @@ static void preempt_phase(void)
 	if (shm == MAP_FAILED)
 		die("cannot map %s: %s", path, strerror(errno));
 	snprintf(idbuf, sizeof(idbuf), "%" PRIu64, ghost_enclave_id(E));
-	child = fork();
+	child = fork_child();
 	if (child < 0)
 		die("cannot fork: %s", strerror(errno));
 	if (child == 0) {
@@ -2166,7 +2181,7 @@ static pid_t macro_agent(const struct macro_cfg *c, const char *root, struct row
 	}
 	argv[a++] = "--quiet";
 	argv[a] = NULL;
-	agent = fork();
+	agent = fork_child();
 	if (agent == 0) {
 		int devnull = open("/dev/null", O_RDWR);
 
