@@ -9,6 +9,7 @@
 #include "enclave_priv.h"
 #include "internal.h"
 
+#include <ghost/channel.h>
 #include <ghost/status.h>
 #include <ghost/thread.h>
 
@@ -330,6 +331,19 @@ struct ghost_kenclave *ghost_enclave_kernel_handle(const struct ghost_enclave *e
 const struct ghost_topo *ghost_enclave_topology(const struct ghost_enclave *e)
 {
 	return e->topo;
+}
+
+int ghost_enclave_agent_attach(struct ghost_enclave *e, int cpu, const struct ghost_channel *q)
+{
+	if (!e || cpu < 0 || cpu >= GHOST_MAX_CPUS)
+		return -EINVAL;
+	return e->ops->agent_attach(e->k, cpu, q ? q->qid : -1);
+}
+
+void ghost_enclave_agent_detach(struct ghost_enclave *e, int cpu)
+{
+	if (e && cpu >= 0 && cpu < GHOST_MAX_CPUS)
+		e->ops->agent_detach(e->k, cpu);
 }
 
 int ghost_enclave_read_file(struct ghost_enclave *e, const char *name, char *buf, size_t len)

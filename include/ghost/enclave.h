@@ -17,6 +17,7 @@
 
 struct ghost_enclave;
 struct ghost_topo;
+struct ghost_channel;
 
 struct ghost_enclave_opts {
 	size_t sz;			/* sizeof(struct ghost_enclave_opts): lets the struct grow */
@@ -72,6 +73,18 @@ GHOST_API int ghost_enclave_write_file(struct ghost_enclave *e, const char *name
 				       const char *text);
 /* One enclave ctl command ("discover tasks", "create sw_region 1 0"...). */
 GHOST_API int ghost_enclave_ctl(struct ghost_enclave *e, const char *cmd);
+
+/*
+ * A single agent, for programs that run their own loop on one CPU (hand-made
+ * agents, benchmarks) instead of a full agent: the calling thread becomes
+ * cpu's agent, pinned there, its CPU messages going to q (NULL: the enclave's
+ * default queue). -EBUSY: cpu has a live agent; -ENODEV: cpu is not in the
+ * enclave or the enclave is gone; -EINVAL: bad arguments.
+ */
+GHOST_API int ghost_enclave_agent_attach(struct ghost_enclave *e, int cpu,
+					 const struct ghost_channel *q);
+/* The calling thread stops being cpu's agent (it must be that agent). */
+GHOST_API void ghost_enclave_agent_detach(struct ghost_enclave *e, int cpu);
 
 enum ghost_tunable {
 	GHOST_TUNABLE_DELIVER_TICKS,
