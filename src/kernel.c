@@ -8,6 +8,7 @@
 
 #include <ghost/kernel.h>
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -46,4 +47,23 @@ const struct ghost_kernel_ops *ghost_kernel_default(void)
 			if (!strcmp(backends[i]->name, env))
 				return backends[i];
 	return &ghost_kernel_emu;
+}
+
+const char *ghost_kernel_name(const struct ghost_kernel_ops *k)
+{
+	return k ? k->name : NULL;
+}
+
+const char *ghost_kernel_summary(const struct ghost_kernel_ops *k)
+{
+	return k ? k->summary : NULL;
+}
+
+int ghost_kernel_probe(const struct ghost_kernel_ops *k, const char *root, char *why, size_t why_len)
+{
+	if (!k || (!why && why_len))
+		return -EINVAL;
+	if (why_len)
+		why[0] = 0;
+	return k->probe(root, why, why_len);
 }

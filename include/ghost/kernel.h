@@ -213,6 +213,15 @@ struct ghost_kernel_ops {
 GHOST_API const struct ghost_kernel_ops *ghost_kernel_find(const char *name);
 /* NULL-terminated list of every compiled-in backend. */
 GHOST_API const struct ghost_kernel_ops *const *ghost_kernel_all(void);
+/* A backend's name ("emu", "scx", ...) and one-line summary. */
+GHOST_API const char *ghost_kernel_name(const struct ghost_kernel_ops *k);
+GHOST_API const char *ghost_kernel_summary(const struct ghost_kernel_ops *k);
+/*
+ * Can backend k run here (root: a namespace root, NULL = its default)? 0, or
+ * a negative errno with a sentence in why.
+ */
+GHOST_API int ghost_kernel_probe(const struct ghost_kernel_ops *k, const char *root, char *why,
+				 size_t why_len);
 /* The default backend: $GHOST_KERNEL if set, else "emu". */
 GHOST_API const struct ghost_kernel_ops *ghost_kernel_default(void);
 
