@@ -93,9 +93,10 @@ CFLAGS  := $(CFLAGS_COMMON) $(SANFLAGS) $(SCX_CFLAGS) $(EXTRA_CFLAGS)
 LDFLAGS := $(SANFLAGS) -pthread $(STATIC_LDFLAGS)
 LDLIBS  := $(SCX_LDLIBS) -lm
 
+# The sched_ext backend, or its stand-in (a probe that says how to get it).
+SCX_SRC     := $(if $(filter 1,$(SCX)),kernels/scx/scx.c,kernels/scx/scx_stub.c)
 LIB_SRCS    := $(wildcard src/*.c) $(wildcard kernels/emu/*.c) $(wildcard kernels/ghostfs/*.c) \
-               kernels/scx/scx.c \
-               $(wildcard policies/*.c)
+               $(SCX_SRC) $(wildcard policies/*.c)
 LIB_OBJS    := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 TOOL_SRCS   := $(wildcard tools/*.c)
 TOOLS       := $(TOOL_SRCS:tools/%.c=$(BUILD)/bin/%)

@@ -956,7 +956,6 @@ static char g_root[256];
 static cpu_set_t orig_affinity;	/* the process's mask at start: children get it back */
 static struct ghost_enclave *E;
 static const struct ghost_kernel_ops *K;
-static struct ghost_kenclave *KH;
 static struct ghost_channel *QA;	/* the enclave's default queue: nobody is woken (polled) */
 static struct ghost_channel *QB;	/* CPU B's agent's queue: wakes CPU B's agent */
 static const struct ghost_status_word *SWA, *SWB;	/* agent words */
@@ -1208,7 +1207,7 @@ static void *agent_b_main(void *arg)
 	bool rt;
 
 	(void)arg;
-	AB.attach_err = K->agent_attach(KH, CPU_B, QB->qid);
+	AB.attach_err = ghost_enclave_agent_attach(E, CPU_B, QB);
 	if (!AB.attach_err && (ghost_sw_agent_info(E, CPU_B, &info) ||
 			       !(SWB = ghost_sw_lookup(E, &info))))
 		AB.attach_err = -EIO;
@@ -1219,7 +1218,7 @@ static void *agent_b_main(void *arg)
 	rt = want_rt();
 	if (!rt && opt.prio == PRIO_RT) {
 		AB.attach_err = -EPERM;
-		K->agent_detach(KH, CPU_B);
+		ghost_enclave_agent_detach(E, CPU_B);
 		return NULL;
 	}
 	STORE(AB.ready, 1);
@@ -1252,7 +1251,7 @@ static void *agent_b_main(void *arg)
 	}
 	if (rt)
 		drop_rt();
-	K->agent_detach(KH, CPU_B);
+	ghost_enclave_agent_detach(E, CPU_B);
 	return NULL;
 }
 
@@ -1525,14 +1524,13 @@ static void setup_backend(void)
 	ghost_cpuset_zero(&cpus);
 	ghost_cpuset_set(&cpus, CPU_A);
 	ghost_cpuset_set(&cpus, CPU_B);
-	eo.kernel = K->name;
+	eo.kernel = ghost_kernel_name(K);
 	eo.root = g_root;
 	eo.cpus = &cpus;
 	eo.max_tasks = 64;
 	err = ghost_enclave_create(&eo, &E);
 	if (err)
-		die("cannot create an enclave on the %s kernel: %s", K->name, ghost_strerror(err));
-	KH = ghost_enclave_kernel_handle(E);
+		die("cannot create an enclave on the %s kernel: %s", ghost_kernel_name(K), ghost_strerror(err));
 	if ((err = ghost_channel_create(E, 1024, 0, &QA)) || (err = ghost_channel_set_default(QA)) ||
 	    (err = ghost_channel_config_wakeup(QA, NULL, 0)) ||
 	    (err = ghost_channel_create(E, 1024, 0, &QB)) ||
@@ -1541,7 +1539,7 @@ static void setup_backend(void)
 	if ((err = ghost_enclave_agent_online(E)))
 		die("cannot claim the enclave's agent: %s", ghost_strerror(err));
 	/* The main thread is CPU A's agent from here on (pinned there). */
-	if ((err = K->agent_attach(KH, CPU_A, QA->qid)))
+	if ((err = ghost_enclave_agent_attach(E, CPU_A, QA)))
 		die("cannot attach the agent of CPU %d: %s", CPU_A, ghost_strerror(err));
 	if (ghost_sw_agent_info(E, CPU_A, &info) || !(SWA = ghost_sw_lookup(E, &info)))
 		die("no status word for the agent of CPU %d", CPU_A);
@@ -1619,7 +1617,7 @@ static void teardown_backend(void)
 	STORE(AB.cmd, CMD_STOP);
 	ghost_txn_ping(E, CPU_B);
 	pthread_join(AB.th, NULL);
-	K->agent_detach(KH, CPU_A);
+	ghost_enclave_agent_detach(E, CPU_A);
 	/* The tasks go back to normal threads, see MODE_EXIT and return. */
 	ghost_enclave_destroy(E);
 	for (int i = 0; i < NTASKS; i++)
@@ -1669,7 +1667,7 @@ static void run_emu_ops(void)
 	long fails;
 	int64_t end;
 
-	progress("operations on the %s kernel", K->name);
+	progress("operations on the %s kernel", ghost_kernel_name(K));
 	create_tasks();
 
 	/* 1. Local: CPU B's agent sleeps; its task blocks and is committed back locally. */
@@ -1932,7 +1930,7 @@ static void preempt_phase(void)
 
 		/* Not pinned where this agent thread is. */
 		sched_setaffinity(0, sizeof(orig_affinity), &orig_affinity);
-		setenv("GHOST_KERNEL", K->name, 1);
+		setenv("GHOST_KERNEL", ghost_kernel_name(K), 1);
 		execv(self_exe, argv);
 		_exit(127);
 	}
@@ -2144,7 +2142,7 @@ static double json_num(const char *json, const char *key)
 static bool agent_online(const char *root, const char *id)
 {
 	char ctl[PATH_MAX + 16], out[64];
-	char *argv[] = { ctl, "--kernel", (char *)K->name, "--root", (char *)root, "get",
+	char *argv[] = { ctl, "--kernel", (char *)ghost_kernel_name(K), "--root", (char *)root, "get",
 			 (char *)id, "agent_online", NULL };
 
 	snprintf(ctl, sizeof(ctl), "%s/ghostctl", bin_dir);
@@ -2161,7 +2159,7 @@ static pid_t macro_agent(const struct macro_cfg *c, const char *root, struct row
 {
 	char ag[PATH_MAX + 16], cpus[32];
 	char *argv[24] = { ag, "--policy", (char *)c->policy, "--cpus", cpus, "--kernel",
-			   (char *)K->name, "--enclave", "1", "--root", (char *)root, "--prio",
+			   (char *)ghost_kernel_name(K), "--enclave", "1", "--root", (char *)root, "--prio",
 			   (char *)prio_name(), "--global-cpu", NULL };
 	char gcpu[16];
 	int64_t end = now_ns() + 10000000000LL;
@@ -2276,7 +2274,7 @@ static void macro_one(const struct macro_cfg *c, const char *macro_root, int rat
 	argv[a++] = wl;
 	if (c->policy) {
 		argv[a++] = "--kernel";
-		argv[a++] = (char *)K->name;
+		argv[a++] = (char *)ghost_kernel_name(K);
 		argv[a++] = "--enclave";
 		argv[a++] = "1";
 		argv[a++] = "--root";
@@ -2950,13 +2948,13 @@ int main(int argc, char **argv)
 
 		fprintf(stderr, PROG ": unknown --kernel \"%s\"; this build has:", opt.kernel);
 		for (; all && *all; all++)
-			fprintf(stderr, " %s", (*all)->name);
+			fprintf(stderr, " %s", ghost_kernel_name(*all));
 		fprintf(stderr, " (see " PROG " --help)\n");
 		return 2;
 	}
-	err = K->probe(NULL, why, sizeof(why));
+	err = ghost_kernel_probe(K, NULL, why, sizeof(why));
 	if (err)
-		die("the %s kernel cannot run here: %s", K->name, why[0] ? why : ghost_strerror(err));
+		die("the %s kernel cannot run here: %s", ghost_kernel_name(K), why[0] ? why : ghost_strerror(err));
 	if (sched_getaffinity(0, sizeof(mine), &mine))
 		die("cannot read the CPU affinity: %s", strerror(errno));
 	orig_affinity = mine;
@@ -3019,11 +3017,11 @@ int main(int argc, char **argv)
 			printf(PROG ": kernel %s, CPUs %s: spinning global agent on CPU %d (normal "
 			       "priority), sleeping agent on CPU %d (%s); %ld iterations after %ld of "
 			       "warm-up\n\n",
-			       K->name, line, CPU_A, CPU_B, prio_used, n_iter, n_warm);
+			       ghost_kernel_name(K), line, CPU_A, CPU_B, prio_used, n_iter, n_warm);
 		else
 			printf(PROG ": kernel %s, CPUs %s: the rpc benchmark only, agents --prio %s, %.1f "
 			       "s per point, %d run%s each\n\n",
-			       K->name, line, prio_name(), opt.macro_seconds, opt.repeat,
+			       ghost_kernel_name(K), line, prio_name(), opt.macro_seconds, opt.repeat,
 			       opt.repeat == 1 ? "" : "s");
 		print_table();
 	}

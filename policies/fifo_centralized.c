@@ -200,7 +200,7 @@ static int global_schedule(struct central *c)
 	}
 	while (!ghost_cpuset_empty(&avail)) {
 		struct fifo_task *next = fifo_rq_pop(&c->rq);
-		struct ghost_txn_opts o = { .sync_group_owner = -1 };
+		struct ghost_txn_opts o = { 0 };
 		struct ccpu *cc;
 
 		if (!next)

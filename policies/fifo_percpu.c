@@ -297,7 +297,7 @@ static void percpu_loop(void *state, struct ghost_agent *a)
 	struct pcpu *pc = &p->cpu[cpu];
 	const struct ghost_status_word *asw = ghost_agent_status_word(a);
 	uint32_t barrier = ghost_sw_barrier(asw);
-	struct ghost_txn_opts o = { .sync_group_owner = -1 };
+	struct ghost_txn_opts o = { 0 };
 	struct fifo_task *next = NULL;
 	bool boosted, pending, wait_off_cpu = false, refused = false;
 	enum policy_failure why = POLICY_FAIL_RETRY;

@@ -577,7 +577,7 @@ static bool open_txn(struct shinjuku *sj, int cpu, int64_t target, uint32_t barr
 {
 	struct ghost_txn_opts o = { .target = target, .target_barrier = barrier,
 				    /* remote commits do not check the agent barrier */
-				    .commit_flags = COMMIT_AT_TXN_COMMIT, .sync_group_owner = -1 };
+				    .commit_flags = COMMIT_AT_TXN_COMMIT };
 
 	return ghost_txn_open(sj->e, cpu, &o) == 0;
 }

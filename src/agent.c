@@ -262,14 +262,20 @@ static void full_agent_free(struct ghost_full_agent *fa)
 	free(fa);
 }
 
-int ghost_full_agent_start(const struct ghost_full_agent_opts *opts, struct ghost_full_agent **out)
+int ghost_full_agent_start(const struct ghost_full_agent_opts *user_opts,
+			   struct ghost_full_agent **out)
 {
+	struct ghost_full_agent_opts o, *opts = &o;
 	struct ghost_full_agent *fa;
 	struct ghost_enclave *e;
 	int err;
 
-	if (!opts || opts->sz < sizeof(*opts) || !opts->enclave || !opts->policy ||
-	    !opts->policy->init || !opts->policy->agent_loop || !out)
+	if (!user_opts || !out)
+		return -EINVAL;
+	err = ghost_opts_copy(&o, sizeof(o), user_opts);
+	if (err)
+		return err;
+	if (!opts->enclave || !opts->policy || !opts->policy->init || !opts->policy->agent_loop)
 		return -EINVAL;
 	e = opts->enclave;
 	fa = calloc(1, sizeof(*fa));
@@ -455,17 +461,11 @@ static void watch_stall(struct ghost_full_agent *fa, struct stall_watch *w)
 }
 
 
-/*
- * A kernel side that can stop by itself (the sched_ext scheduler, unloaded by
- * its watchdog or by "ghostctl destroy") says so in the enclave file
- * "exit_info"; backends without it answer -ENOENT.
- */
+/* A kernel side that can stop by itself (the sched_ext scheduler unloaded by its
+ * watchdog or by "ghostctl destroy", an embedded enclave reaped) says so. */
 static bool kernel_side_stopped(struct ghost_enclave *e)
 {
-	char buf[64];
-	int n = e->ops->file_read(e->k, "exit_info", buf, sizeof(buf));
-
-	return (n > 0 || n == -ENOSPC) && strncmp(buf, "running", 7);
+	return ghost_enclave_exit_state(e, NULL, 0) == 1;
 }
 
 int ghost_agent_process_run(struct ghost_full_agent *fa, int interval_ms,

@@ -6,6 +6,7 @@
  * region maps, the per-CPU agent table) and the tunables by name. It knows
  * backends only through struct ghost_kernel_ops and never schedules.
  */
+#include "backend.h"
 #include "enclave_priv.h"
 #include "internal.h"
 
@@ -14,6 +15,7 @@
 #include <ghost/thread.h>
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,15 +48,16 @@ static int check_id(uint64_t id)
 
 static int pick_kernel(const struct ghost_enclave_opts *opts, const struct ghost_kernel_ops **out)
 {
-	const struct ghost_kernel_ops *ops = ghost_kernel_find(opts->kernel);
+	const struct ghost_kernel_ops *ops;
 	char why[256] = "";
 	int err;
 
-	if (!ops) {
-		ghost_err("no kernel backend named \"%s\" in this build", opts->kernel);
-		return -ENOENT;
+	err = ghost_kernel_choose(opts->kernel, &ops, why, sizeof(why));
+	if (err) {
+		ghost_err("%s", why);
+		return err;
 	}
-	err = ops->probe(opts->root, why, sizeof(why));
+	err = ghost_kernel_probe(ops, opts->root, why, sizeof(why));
 	if (err) {
 		ghost_err("kernel backend %s cannot run here: %s", ops->name, why);
 		return err;
@@ -97,7 +100,6 @@ static void enclave_free(struct ghost_enclave *e)
 /* Common tail of create and attach: the shared memory and the CPU set. */
 static int enclave_finish_open(struct ghost_enclave *e)
 {
-	char list[GHOST_CPUSET_LIST_MAX];
 	int err;
 
 	e->id = e->ops->enclave_id(e->k);
@@ -107,26 +109,26 @@ static int enclave_finish_open(struct ghost_enclave *e)
 			  (unsigned long long)e->id, ghost_strerror(err));
 		return err;
 	}
-	err = e->ops->file_read(e->k, "cpulist", list, sizeof(list));
-	if (err < 0)
-		return err;
-	err = ghost_cpuset_parse_list(&e->cpus, list, GHOST_MAX_CPUS, GHOST_CPUSET_ALLOW_EMPTY);
-	if (err) {
-		ghost_err("enclave %llu: unreadable cpulist \"%s\"", (unsigned long long)e->id, list);
-		return err;
-	}
-	return 0;
+	err = e->ops->enclave_cpus(e->k, &e->cpus);
+	if (err)
+		ghost_err("enclave %llu: cannot read its CPUs: %s", (unsigned long long)e->id,
+			  ghost_strerror(err));
+	return err;
 }
 
-int ghost_enclave_create(const struct ghost_enclave_opts *opts, struct ghost_enclave **out)
+int ghost_enclave_create(const struct ghost_enclave_opts *user_opts, struct ghost_enclave **out)
 {
 	struct ghost_kernel_create_args args = { .sz = sizeof(args) };
+	struct ghost_enclave_opts o, *opts = &o;
 	const struct ghost_kernel_ops *ops;
 	struct ghost_enclave *e;
 	int err;
 
-	if (!opts || opts->sz < sizeof(*opts) || !opts->cpus || !out)
+	if (!user_opts || !out)
 		return -EINVAL;
+	err = ghost_opts_copy(&o, sizeof(o), user_opts);
+	if (err || !o.cpus)
+		return err ? err : -EINVAL;
 	if (ghost_cpuset_empty(opts->cpus)) {
 		ghost_err("an enclave needs at least one CPU");
 		return -EINVAL;
@@ -170,12 +172,12 @@ int ghost_enclave_create(const struct ghost_enclave_opts *opts, struct ghost_enc
 	err = enclave_finish_open(e);
 	if (!err) {
 		/* Region 0 holds the status words, as ghost-userspace sets it up. */
-		err = ops->ctl(e->k, "create sw_region 0 0");
+		err = ops->sw_region_create(e->k, 0, 0);
 		if (err == -EEXIST)
 			err = 0;
 	}
 	if (err) {
-		ops->ctl(e->k, "destroy");
+		ops->enclave_destroy(e->k);
 		enclave_free(e);
 		return err;
 	}
@@ -210,26 +212,30 @@ static int attach_once(const struct ghost_enclave_opts *opts, const struct ghost
 	return 0;
 }
 
-/* The checks every attach makes before it asks the backend. */
-static int attach_args(const struct ghost_enclave_opts *opts, struct ghost_enclave **out,
-		       const struct ghost_kernel_ops **ops)
+/* The checks every attach makes before it asks the backend; opts gets the full copy. */
+static int attach_args(const struct ghost_enclave_opts *user_opts, struct ghost_enclave **out,
+		       struct ghost_enclave_opts *opts, const struct ghost_kernel_ops **ops)
 {
 	int err;
 
-	if (!opts || opts->sz < sizeof(*opts) || !opts->id || !out)
+	if (!user_opts || !out)
 		return -EINVAL;
+	err = ghost_opts_copy(opts, sizeof(*opts), user_opts);
+	if (err || !opts->id)
+		return err ? err : -EINVAL;
 	err = check_id(opts->id);
 	if (err)
 		return err;
 	return pick_kernel(opts, ops);
 }
 
-int ghost_enclave_attach(const struct ghost_enclave_opts *opts, struct ghost_enclave **out)
+int ghost_enclave_attach(const struct ghost_enclave_opts *user_opts, struct ghost_enclave **out)
 {
 	const struct ghost_kernel_ops *ops;
-	int err = attach_args(opts, out, &ops);
+	struct ghost_enclave_opts opts;
+	int err = attach_args(user_opts, out, &opts, &ops);
 
-	return err ? err : attach_once(opts, ops, true, out);
+	return err ? err : attach_once(&opts, ops, true, out);
 }
 
 /* Sleeps 20 ms, or until deadline_ns if that is sooner. */
@@ -257,11 +263,12 @@ static bool attach_transient(int err)
 	return err == -ENOENT || err == -EINVAL || err == -ENODATA || err == -EXDEV;
 }
 
-int ghost_enclave_attach_wait(const struct ghost_enclave_opts *opts, int64_t deadline_ns,
+int ghost_enclave_attach_wait(const struct ghost_enclave_opts *user_opts, int64_t deadline_ns,
 			      struct ghost_enclave **out)
 {
 	const struct ghost_kernel_ops *ops;
-	int err = attach_args(opts, out, &ops);
+	struct ghost_enclave_opts o, *opts = &o;
+	int err = attach_args(user_opts, out, &o, &ops);
 
 	if (err)
 		return err;
@@ -276,15 +283,14 @@ int ghost_enclave_attach_wait(const struct ghost_enclave_opts *opts, int64_t dea
 
 int ghost_enclave_wait_agent(struct ghost_enclave *e, int64_t deadline_ns)
 {
-	char buf[16];
+	int present;
 
 	if (!e)
 		return -EINVAL;
 	for (;;) {
-		memset(buf, 0, sizeof(buf));
 		/* A backend that cannot tell is taken to have one. */
-		if (ghost_enclave_read_file(e, "agent_online", buf, sizeof(buf) - 1) < 0 ||
-		    (buf[0] >= '1' && buf[0] <= '9'))
+		present = e->ops->agent_present(e->k);
+		if (present != 0)
 			return 0;
 		if (ghost_now_ns() >= deadline_ns)
 			return -ETIMEDOUT;
@@ -296,7 +302,7 @@ int ghost_enclave_destroy(struct ghost_enclave *e)
 {
 	if (!e)
 		return -EINVAL;
-	return e->ops->ctl(e->k, "destroy");
+	return e->ops->enclave_destroy(e->k);
 }
 
 void ghost_enclave_close(struct ghost_enclave *e)
@@ -359,22 +365,106 @@ int ghost_enclave_write_file(struct ghost_enclave *e, const char *name, const ch
 
 	if (!e || !name || !text)
 		return -EINVAL;
+	/* Writing the ctl file is a ctl command, parsed in one place. */
+	if (!strcmp(name, "ctl"))
+		return ghost_enclave_ctl(e, text);
 	err = e->ops->file_write(e->k, name, text);
-	if (!err && (!strcmp(name, "cpulist") || !strcmp(name, "cpumask"))) {
-		char list[GHOST_CPUSET_LIST_MAX];
-
-		if (e->ops->file_read(e->k, "cpulist", list, sizeof(list)) >= 0)
-			ghost_cpuset_parse_list(&e->cpus, list, GHOST_MAX_CPUS,
-						GHOST_CPUSET_ALLOW_EMPTY);
-	}
+	if (!err && (!strcmp(name, "cpulist") || !strcmp(name, "cpumask")))
+		e->ops->enclave_cpus(e->k, &e->cpus);
 	return err;
 }
 
+int ghost_enclave_set_cpus(struct ghost_enclave *e, const struct ghost_cpuset *cpus)
+{
+	int err;
+
+	if (!e || !cpus)
+		return -EINVAL;
+	err = e->ops->enclave_set_cpus(e->k, cpus);
+	if (!err)
+		err = e->ops->enclave_cpus(e->k, &e->cpus);
+	return err;
+}
+
+/*
+ * A number of a ctl command: decimal digits (a '-' first only where lo < 0), in [lo, hi].
+ * Never wrapped: "-1" is not 4294967295.
+ */
+static int ctl_number(const char *word, long long lo, long long hi, long long *v)
+{
+	const char *d = word[0] == '-' && lo < 0 ? word + 1 : word;
+	char *end;
+
+	if (*d < '0' || *d > '9')
+		return -EINVAL;
+	errno = 0;
+	*v = strtoll(word, &end, 10);
+	return errno || *end || *v < lo || *v > hi ? -EINVAL : 0;
+}
+
+/*
+ * The ctl commands every backend has, parsed here once and carried out
+ * through the typed ops; anything else goes to the backend's own ctl.
+ */
 int ghost_enclave_ctl(struct ghost_enclave *e, const char *cmd)
 {
+	char buf[128], *w[5], *save = NULL;
+	long long a, b;
+	size_t n;
+	int nw = 0;
+
 	if (!e || !cmd)
 		return -EINVAL;
-	return e->ops->ctl(e->k, cmd);
+	n = strlen(cmd);
+	if (n >= sizeof(buf))
+		return -EINVAL;
+	memcpy(buf, cmd, n + 1);
+	if (n && buf[n - 1] == '\n')
+		buf[n - 1] = 0;	/* ghostfs strips one trailing newline */
+	for (char *t = strtok_r(buf, " \t", &save); t; t = strtok_r(NULL, " \t", &save)) {
+		if (nw == (int)GHOST_ARRAY_SIZE(w))
+			return -EINVAL;
+		w[nw++] = t;
+	}
+	if (nw == 1 && !strcmp(w[0], "destroy"))
+		return e->ops->enclave_destroy(e->k);
+	if (nw == 2 && !strcmp(w[0], "discover") && !strcmp(w[1], "tasks"))
+		return e->ops->caps & GHOST_KCAP_DISCOVERY ? e->ops->discover_tasks(e->k)
+							   : -EOPNOTSUPP;
+	if (nw == 4 && !strcmp(w[0], "become") && !strcmp(w[1], "agent")) {
+		/* The calling thread becomes cpu's agent, as in ghostfs (queue -1: the default). */
+		if (ctl_number(w[2], 0, GHOST_MAX_CPUS - 1, &a) || ctl_number(w[3], -1, INT_MAX, &b))
+			return -EINVAL;
+		return e->ops->agent_attach(e->k, (int)a, (int)b);
+	}
+	if (nw == 4 && !strcmp(w[0], "create") && !strcmp(w[1], "sw_region")) {
+		if (ctl_number(w[2], 0, GHOST_SW_REGION_ID_MAX, &a) ||
+		    ctl_number(w[3], 0, GHOST_NUMA_NODE_MAX, &b))
+			return -EINVAL;
+		return e->ops->sw_region_create(e->k, (uint32_t)a, (uint32_t)b);
+	}
+	return e->ops->ctl ? e->ops->ctl(e->k, cmd) : -EINVAL;
+}
+
+int ghost_enclave_exit_state(struct ghost_enclave *e, char *why, size_t why_len)
+{
+	struct ghost_kexit ex = { .ended = false };
+	int err;
+
+	if (!e || (!why && why_len))
+		return -EINVAL;
+	if (why_len)
+		why[0] = 0;
+	if (!(e->ops->caps & GHOST_KCAP_SELF_EXIT))
+		return 0;
+	err = e->ops->exit_state(e->k, &ex);
+	if (err)
+		return err;
+	if (ex.ended && why_len) {
+		ex.why[sizeof(ex.why) - 1] = 0;
+		snprintf(why, why_len, "%s", ex.why);
+	}
+	return ex.ended ? 1 : 0;
 }
 
 int ghost_enclave_set_tunable(struct ghost_enclave *e, enum ghost_tunable t, long long value)

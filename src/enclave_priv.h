@@ -6,7 +6,7 @@
 #define GHOST_ENCLAVE_PRIV_H
 
 #include <ghost/enclave.h>
-#include <ghost/kernel.h>
+#include "backend.h"
 #include <ghost/topology.h>
 #include <ghost/txn.h>
 

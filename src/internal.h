@@ -6,6 +6,10 @@
 
 #include <ghost/common.h>
 
+#include <errno.h>
+#include <stddef.h>
+#include <string.h>
+
 __attribute__((format(printf, 2, 3))) void ghost_log(enum ghost_log_level level, const char *fmt,
 						     ...);
 bool ghost_log_enabled(enum ghost_log_level level);
@@ -16,6 +20,36 @@ bool ghost_log_enabled(enum ghost_log_level level);
 #define ghost_dbg(...) ghost_log(GHOST_LOG_DEBUG, __VA_ARGS__)
 
 #define GHOST_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/*
+ * Options that grow (every public *_opts struct starts with size_t sz):
+ * copies the caller's struct into ours (dst, ours bytes) so that a field the
+ * caller's version does not have reads as zero, which always means "the
+ * default". sz 0 is a caller built against this header that did not set it
+ * (a zeroed struct: all defaults); a smaller sz is an older caller; a larger
+ * one a newer caller, accepted only if every byte we do not know is zero
+ * (-E2BIG otherwise: it asked for something this library cannot do). NULL
+ * src: all defaults.
+ */
+static inline int ghost_opts_copy(void *dst, size_t ours, const void *src)
+{
+	size_t sz = 0;
+
+	memset(dst, 0, ours);
+	if (!src)
+		return 0;
+	memcpy(&sz, src, sizeof(sz));
+	if (sz == 0)
+		sz = ours;
+	if (sz < sizeof(size_t))
+		return -EINVAL;
+	for (size_t i = ours; i < sz; i++)
+		if (((const unsigned char *)src)[i])
+			return -E2BIG;
+	memcpy(dst, src, sz < ours ? sz : ours);
+	memcpy(dst, &ours, sizeof(ours));	/* from here on, ours in full */
+	return 0;
+}
 
 /* splitmix64's finaliser: spreads every bit of x over the result (hashing). */
 static inline uint64_t ghost_mix64(uint64_t x)

@@ -184,15 +184,11 @@ int ghost_prio_table_create(const struct ghost_prio_table_opts *opts, struct gho
 	size_t size, page = (size_t)sysconf(_SC_PAGESIZE);
 	int expected = 0, err;
 
-	if (!opts || !out || !opts->sz)
+	if (!opts || !out)
 		return -EINVAL;
-	/* Options that grow: a smaller struct gets defaults for the rest. */
-	memcpy(&o, opts, opts->sz < sizeof(o) ? opts->sz : sizeof(o));
-	if (opts->sz > sizeof(o)) {
-		for (size_t i = sizeof(o); i < opts->sz; i++)
-			if (((const char *)opts)[i])
-				return -EINVAL;
-	}
+	err = ghost_opts_copy(&o, sizeof(o), opts);
+	if (err)
+		return err;
 	if (!o.stream)
 		o.stream = DEFAULT_STREAM;
 	if (!o.items || o.items > MAX_ITEMS || !o.classes || o.classes > MAX_CLASSES ||

@@ -8,6 +8,7 @@
  * TASK_WAKEUP) when the backend schedules in user space. Everything else
  * waits with plain futexes. It never decides where anything runs.
  */
+#include "backend.h"
 #include "enclave_priv.h"
 #include "internal.h"
 
@@ -45,7 +46,7 @@ static bool user_scheduled(void)
 {
 	if (!cur.kt)
 		return false;
-	if (cur.ops->task_managed && !cur.ops->task_managed(cur.kt)) {
+	if (!cur.ops->task_managed(cur.kt)) {
 		/* The enclave let it go (agent gone, enclave destroyed): from now
 		 * on it is a normal thread. */
 		cur.ops->task_exit(cur.kt);
@@ -68,13 +69,13 @@ struct waiter {
 
 void ghost_nopreempt_enter(void)
 {
-	if (cur.kt && cur.ops->task_nopreempt)
+	if (cur.kt)
 		cur.ops->task_nopreempt(cur.kt, true);
 }
 
 void ghost_nopreempt_leave(void)
 {
-	if (cur.kt && cur.ops->task_nopreempt)
+	if (cur.kt)
 		cur.ops->task_nopreempt(cur.kt, false);
 }
 
@@ -251,7 +252,7 @@ int ghost_sleep_ns(int64_t ns)
 
 int ghost_yield(void)
 {
-	if (user_scheduled() && cur.ops->task_yield) {
+	if (user_scheduled()) {
 		int r = cur.ops->task_yield(cur.kt);
 
 		if (r != -ESRCH)
@@ -357,6 +358,11 @@ static int enter(struct ghost_enclave *e)
 	err = e->ops->task_enter(e->k, 0, &kt);
 	if (err)
 		return err;
+	/* A task handle means the GHOST_KCAP_USER_TASKS ops, which the registry checked. */
+	if (kt && !(e->ops->caps & GHOST_KCAP_USER_TASKS)) {
+		e->ops->task_leave(e->k, 0);
+		return -EPROTO;
+	}
 	cur.e = e;
 	cur.ops = e->ops;
 	cur.kt = kt;
@@ -476,7 +482,7 @@ int ghost_thread_set_nice(int nice)
 		return -EINVAL;
 	if (setpriority(PRIO_PROCESS, (id_t)gettid(), nice))
 		return -errno;
-	if (user_scheduled() && cur.ops->task_changed)
+	if (user_scheduled())
 		return cur.ops->task_changed(cur.kt, GHOST_TASK_NICE, nice, NULL);
 	return 0;
 }
@@ -493,7 +499,7 @@ int ghost_thread_set_affinity(const struct ghost_cpuset *cpus)
 		if (cpu < CPU_SETSIZE)
 			CPU_SET(cpu, &set);
 	/* A backend that pins the thread itself keeps the set for later. */
-	if (user_scheduled() && cur.ops->task_changed)
+	if (user_scheduled())
 		return cur.ops->task_changed(cur.kt, GHOST_TASK_AFFINITY, 0, cpus);
 	return sched_setaffinity(0, sizeof(set), &set) ? -errno : 0;
 }

@@ -48,16 +48,23 @@ void ghost_txn_get_counts(struct ghost_enclave *e, struct ghost_txn_counts *out)
 		out->failed[i] = __atomic_load_n(&e->txn_stats.failed[i], __ATOMIC_RELAXED);
 }
 
-int ghost_txn_open(struct ghost_enclave *e, int cpu, const struct ghost_txn_opts *o)
+int ghost_txn_open(struct ghost_enclave *e, int cpu, const struct ghost_txn_opts *user_opts)
 {
 	struct ghost_txn *t = ghost_enclave_txn(e, cpu);
+	struct ghost_txn_opts opts, *o = &opts;
+	int err;
 
-	if (!t || !o)
+	if (!t || !user_opts)
+		return -EINVAL;
+	err = ghost_opts_copy(&opts, sizeof(opts), user_opts);
+	if (err)
+		return err;
+	if (o->sync_group && o->sync_group_owner < 0)
 		return -EINVAL;
 	/* Never reopen a txn the kernel has not finished with. */
 	if (ghost_txn_state(t) >= 0)
 		return -EBUSY;
-	if (o->sync_group_owner >= 0) {
+	if (o->sync_group) {
 		int32_t free_owner = -1;
 
 		while (!__atomic_compare_exchange_n(&t->u.sync_group_owner, &free_owner,
@@ -328,7 +335,7 @@ int ghost_txn_commit_set(struct ghost_enclave *e, const struct ghost_cpuset *cpu
 	ghost_cpuset_for_each(cpu, cpus)
 		if (ghost_txn_is_open(&e->cpu_data[cpu].txn))
 			ghost_cpuset_set(&ready, cpu);
-	err = ghost_enclave_note_gone(e, e->ops->commit(e->k, cpus));
+	err = ghost_enclave_note_gone(e, e->ops->commit(e->k, cpus, 0));
 	if (err < 0)
 		return err;
 	ghost_cpuset_for_each(cpu, &ready) {
@@ -353,7 +360,7 @@ int ghost_txn_commit_sync_group(struct ghost_enclave *e, const struct ghost_cpus
 	ghost_cpuset_and(&in, cpus, &e->cpus);
 	if (!ghost_cpuset_equal(&in, cpus))
 		return -EINVAL;
-	r = ghost_enclave_note_gone(e, e->ops->sync_group_commit(e->k, cpus));
+	r = ghost_enclave_note_gone(e, e->ops->commit(e->k, cpus, GHOST_KCOMMIT_SYNC_GROUP));
 	if (r < 0)
 		return r;
 	ghost_cpuset_for_each(cpu, cpus) {

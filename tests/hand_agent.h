@@ -28,8 +28,7 @@ static inline struct ghost_channel *test_hand_enclave(const char *root, struct g
 	CHECK_OK(ghost_channel_set_default(c));
 	CHECK_OK(ghost_channel_config_wakeup(c, NULL, 0));
 	CHECK_OK(ghost_enclave_agent_online(*e));
-	CHECK_OK(ghost_enclave_kernel(*e)->agent_attach(ghost_enclave_kernel_handle(*e), 0,
-							c->qid));
+	CHECK_OK(ghost_enclave_agent_attach(*e, 0, c));
 	return c;
 }
 

@@ -47,8 +47,6 @@ extern char **environ;
 
 static char g_root[128];
 static struct ghost_enclave *E;
-static const struct ghost_kernel_ops *K;
-static struct ghost_kenclave *KH;
 static struct ghost_channel *C;
 static const struct ghost_status_word *SW0, *SW1;	/* agent words of CPU 0 and 1 */
 static uint32_t g_exit;					/* tasks return when set */
@@ -111,7 +109,6 @@ static struct ghost_txn_opts O(int64_t target, uint32_t barrier)
 	struct ghost_txn_opts o = {
 		.target = target,
 		.target_barrier = barrier,
-		.sync_group_owner = -1,
 	};
 
 	return o;
@@ -325,7 +322,7 @@ static void *agent1_main(void *arg)
 	const struct ghost_status_word *sw;
 
 	(void)arg;
-	A1.attach_err = K->agent_attach(KH, 1, C->qid);
+	A1.attach_err = ghost_enclave_agent_attach(E, 1, C);
 	if (A1.attach_err) {
 		STORE(A1.ready, 1);
 		return NULL;
@@ -349,7 +346,7 @@ static void *agent1_main(void *arg)
 			break;
 		}
 	}
-	K->agent_detach(KH, 1);
+	ghost_enclave_agent_detach(E, 1);
 	return NULL;
 }
 
@@ -446,8 +443,6 @@ static void setup(void)
 
 	/* The main thread is CPU 0's agent from now on (pinned to CPU 0). */
 	C = test_hand_enclave(g_root, &E);
-	K = ghost_enclave_kernel(E);
-	KH = ghost_enclave_kernel_handle(E);
 	CHECK_OK(ghost_sw_agent_info(E, 0, &info));
 	SW0 = ghost_sw_lookup(E, &info);
 	CHECK(SW0 != NULL);
@@ -858,6 +853,7 @@ static void test_sync_group(void)
 	/* All (of one): D replaces C on CPU 1; the kernel releases ownership. */
 	sync_task(d);
 	o = O(d->gtid, d->seq);
+	o.sync_group = true;
 	o.sync_group_owner = 7;
 	CHECK_OK(ghost_txn_open(E, 1, &o));
 	CHECK_EQ(__atomic_load_n(&txn->u.sync_group_owner, __ATOMIC_ACQUIRE), 7);
@@ -871,6 +867,7 @@ static void test_sync_group(void)
 	sync_task(a);
 	CHECK(!on_cpu(a));
 	o = O(a->gtid, a->seq - 1);
+	o.sync_group = true;
 	o.sync_group_owner = 7;
 	CHECK_OK(ghost_txn_open(E, 1, &o));
 	CHECK_EQ(ghost_txn_commit_sync_group(E, &one), 0);
@@ -1089,7 +1086,7 @@ int main(int argc, char **argv)
 	stop_agent1();
 	/* CPU 1's agent is gone: its CPU has no agent again. */
 	EXPECT_TXN(1, O(GHOST_NULL_GTID, 0), GHOST_TXN_NO_AGENT);
-	K->agent_detach(KH, 0);
+	ghost_enclave_agent_detach(E, 0);
 	ghost_channel_destroy(C);
 	CHECK_OK(ghost_enclave_ctl(E, "destroy"));
 	ghost_enclave_close(E);

@@ -7,6 +7,7 @@
  * ghostfs tree of regular files made with mkdtemp. ioctls on regular files fail with
  * ENOTTY, which proves the backend issues them on the ctl fd and maps errors to -errno.
  */
+#include "backend.h"
 #include "test.h"
 
 #include <ghost/kernel.h>
@@ -99,20 +100,18 @@ static void new_root(char *buf, size_t len, const char *name)
 
 static void test_table(void)
 {
+	char why[160] = "";
+
 	CHECK_EQ(K->version, GHOST_KERNEL_OPS_VERSION);
 	CHECK_STR(K->name, "ghostfs");
 	CHECK_STR(K->summary, "Google's ghOSt kernel (/sys/fs/ghost)");
-	CHECK(K->probe && K->enclave_create && K->enclave_attach && K->enclave_close);
-	CHECK(K->enclave_list && K->enclave_id && K->ctl && K->file_read && K->file_write);
-	CHECK(K->cpu_data_map && K->sw_region_map && K->sw_region_unmap && K->sw_get_info);
-	CHECK(K->sw_free && K->queue_create && K->queue_destroy && K->queue_assoc);
-	CHECK(K->queue_set_default && K->queue_config_wakeup && K->agent_online);
-	CHECK(K->agent_offline && K->agent_attach && K->agent_detach && K->commit);
-	CHECK(K->sync_group_commit && K->run && K->task_enter && K->task_leave);
-	CHECK(K->get_cpu_time && K->gtid_of && K->timer_set);
+	/* Every mandatory op and every op of the capabilities it claims (the registry's check). */
+	CHECK_MSG(ghost_kernel_check(K, why, sizeof(why)) == 0, "%s", why);
+	CHECK_EQ(ghost_kernel_caps(K), GHOST_KCAP_FOREIGN_TASKS | GHOST_KCAP_PERSISTENT |
+					       GHOST_KCAP_DISCOVERY | GHOST_KCAP_SW_REGIONS);
 	/* The real kernel sees exits and futex waits itself: no user-space task hooks. */
 	CHECK(!K->task_exit && !K->task_block && !K->task_unblock && !K->task_yield);
-	CHECK(!K->task_managed);
+	CHECK(!K->task_managed && !K->task_changed && !K->task_nopreempt);
 }
 
 static void test_probe_fake(void)
@@ -255,8 +254,9 @@ static void test_fake_enclave(void)
 	CHECK_ERR(K->queue_config_wakeup(ke, 3, NULL, 1), EINVAL);
 	ghost_cpuset_zero(&cpus);
 	ghost_cpuset_set(&cpus, 0);
-	CHECK_ERR(K->commit(ke, &cpus), ENOTTY);
-	CHECK_ERR(K->sync_group_commit(ke, &cpus), ENOTTY);
+	CHECK_ERR(K->commit(ke, &cpus, 0), ENOTTY);
+	CHECK_ERR(K->commit(ke, &cpus, GHOST_KCOMMIT_SYNC_GROUP), ENOTTY);
+	CHECK_ERR(K->commit(ke, &cpus, 1u << 7), EINVAL);
 	CHECK_ERR(K->run(ke, GHOST_AGENT_GTID, 0, 0, 0, 0), ENOTTY);
 	CHECK_ERR(K->get_cpu_time(ke, 1LL << GHOST_GTID_SEQ_BITS, &ns), ENOTTY);
 

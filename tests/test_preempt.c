@@ -184,7 +184,7 @@ static int drain(void)
 static void commit_to_cpu1(int i)
 {
 	struct ghost_txn_opts o = { .target = TI[i].gtid, .target_barrier = TI[i].seq,
-				    .commit_flags = COMMIT_AT_TXN_COMMIT, .sync_group_owner = -1 };
+				    .commit_flags = COMMIT_AT_TXN_COMMIT };
 	int64_t end = ghost_now_ns() + 10000000000LL;
 
 	for (;;) {

@@ -51,8 +51,6 @@
 
 static char g_root[128];
 static struct ghost_enclave *E;
-static const struct ghost_kernel_ops *K;
-static struct ghost_kenclave *KH;
 static struct ghost_channel *C;
 static uint32_t g_exit;
 
@@ -242,7 +240,7 @@ static void *agent1_main(void *arg)
 	const struct ghost_status_word *sw = NULL;
 
 	(void)arg;
-	A1.attach_err = K->agent_attach(KH, 1, C->qid);
+	A1.attach_err = ghost_enclave_agent_attach(E, 1, C);
 	if (!A1.attach_err &&
 	    (ghost_sw_agent_info(E, 1, &info) || !(sw = ghost_sw_lookup(E, &info))))
 		A1.attach_err = -EIO;
@@ -257,7 +255,7 @@ static void *agent1_main(void *arg)
 			break;
 		}
 	}
-	K->agent_detach(KH, 1);
+	ghost_enclave_agent_detach(E, 1);
 	return NULL;
 }
 
@@ -269,7 +267,6 @@ static struct ghost_txn_opts O(int64_t target, uint32_t barrier)
 		.target = target,
 		.target_barrier = barrier,
 		.commit_flags = COMMIT_AT_TXN_COMMIT,
-		.sync_group_owner = -1,
 	};
 
 	return o;
@@ -304,8 +301,6 @@ static void setup(void)
 
 	/* The main thread is CPU 0's agent from now on (pinned to CPU 0). */
 	C = test_hand_enclave(g_root, &E);
-	K = ghost_enclave_kernel(E);
-	KH = ghost_enclave_kernel_handle(E);
 	CHECK_EQ(pthread_create(&A1.th, NULL, agent1_main, NULL), 0);
 	while (!LOAD(A1.ready))
 		usleep(100);
@@ -352,7 +347,7 @@ static void finish(void)
 	CHECK_OK(ghost_txn_ping(E, 1));
 	CHECK_EQ(pthread_join(A1.th, NULL), 0);
 	CHECK_EQ(A1.err, 0);
-	K->agent_detach(KH, 0);
+	ghost_enclave_agent_detach(E, 0);
 	ghost_channel_destroy(C);
 	CHECK_OK(ghost_enclave_ctl(E, "destroy"));
 	ghost_enclave_close(E);

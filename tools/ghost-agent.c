@@ -223,7 +223,7 @@ static void print_stats(struct ghost_full_agent *fa, void *arg)
  */
 static void report_kept(const struct ghost_kernel_ops *ops, const char *root, uint64_t id)
 {
-	struct ghost_enclave_opts eo = { .sz = sizeof(eo), .kernel = ops->name, .root = root,
+	struct ghost_enclave_opts eo = { .sz = sizeof(eo), .kernel = ghost_kernel_name(ops), .root = root,
 					 .id = id };
 	struct ghost_enclave *again;
 
@@ -235,7 +235,7 @@ static void report_kept(const struct ghost_kernel_ops *ops, const char *root, ui
 	} else {
 		printf("ghost-agent: enclave %" PRIu64 " did not outlive this agent: the %s kernel "
 		       "ties it to the process that created it\n",
-		       id, ops->name);
+		       id, ghost_kernel_name(ops));
 	}
 	ghost_log_set_callback(ghost_log_stderr, NULL, GHOST_LOG_WARN);
 }
@@ -357,12 +357,8 @@ int main(int argc, char **argv)
 		bad_arg("%s", "--enclave and --attach exclude each other");
 	if (attach_id && cpus_arg)
 		bad_arg("%s", "--cpus applies to a new enclave, not to --attach");
-	ops = ghost_kernel_find(kernel);
-	if (!ops) {
-		fprintf(stderr, "ghost-agent: unknown --kernel \"%s\"; this build has:", kernel);
-		for (const struct ghost_kernel_ops *const *k = ghost_kernel_all(); *k; k++)
-			fprintf(stderr, " %s", (*k)->name);
-		fprintf(stderr, "\n");
+	if (ghost_kernel_choose(kernel, &ops, why, sizeof(why))) {
+		fprintf(stderr, "ghost-agent: %s\n", why);
 		return 2;
 	}
 	if (policy == &fifo_percpu_policy && (cfg.time_slice_ns || cfg.global_cpu >= 0))
@@ -370,9 +366,9 @@ int main(int argc, char **argv)
 			      "(fifo-centralized, shinjuku)");
 
 	ghost_log_set_callback(ghost_log_stderr, NULL, log_level);
-	err = ops->probe(root, why, sizeof(why));
+	err = ghost_kernel_probe(ops, root, why, sizeof(why));
 	if (err) {
-		fprintf(stderr, "ghost-agent: the %s kernel cannot run here: %s\n", ops->name, why);
+		fprintf(stderr, "ghost-agent: the %s kernel cannot run here: %s\n", ghost_kernel_name(ops), why);
 		return 1;
 	}
 	if (!attach_id) {
@@ -407,7 +403,7 @@ int main(int argc, char **argv)
 	{
 		struct ghost_enclave_opts eo = {
 			.sz = sizeof(eo),
-			.kernel = ops->name,
+			.kernel = ghost_kernel_name(ops),
 			.root = root,
 			.id = attach_id ? attach_id : create_id,
 			.cpus = &cpus,
@@ -460,7 +456,7 @@ int main(int argc, char **argv)
 	}
 	ghost_cpuset_format_list(ghost_enclave_cpus(e), line, sizeof(line));
 	printf("ghost-agent: %s on the %s kernel, enclave %" PRIu64 ", CPUs %s, agents %s\n",
-	       policy->name, ops->name, ghost_enclave_id(e), line,
+	       policy->name, ghost_kernel_name(ops), ghost_enclave_id(e), line,
 	       ghost_full_agent_is_rt(fa) ? "real-time" : "normal priority");
 	fflush(stdout);
 

@@ -290,16 +290,12 @@ static int parse_pattern(const char *arg, struct options *o)
 
 static int check_kernel(const char *name)
 {
-	const struct ghost_kernel_ops *const *all = ghost_kernel_all();
-	char known[256] = "";
-	size_t len = 0;
+	const struct ghost_kernel_ops *k;
+	char why[256];
 
-	if (ghost_kernel_find(name))
+	if (!ghost_kernel_choose(name, &k, why, sizeof(why)))
 		return 0;
-	for (int i = 0; all[i] && len < sizeof(known); i++)
-		len += (size_t)snprintf(known + len, sizeof(known) - len, "%s%s", i ? ", " : "",
-					all[i]->name);
-	return bad_arg("unknown --kernel '%s' (this build has: %s)", name, known);
+	return bad_arg("%s", why);
 }
 
 enum {
@@ -1778,7 +1774,7 @@ static int attach(struct workload *w)
 	char hint[1024], how_long[64];
 	int err;
 
-	w->kernel = ghost_kernel_find(o->kernel)->name;
+	w->kernel = ghost_kernel_name(ghost_kernel_find(o->kernel));
 	log_hold(true);
 	err = ghost_enclave_attach_wait(&eo, deadline, &w->e);
 	log_hold(false);

@@ -122,13 +122,11 @@ static bool parse_seconds(const char *s, double *v)
 
 static const struct ghost_kernel_ops *kernel_or_die(void)
 {
-	const struct ghost_kernel_ops *ops = ghost_kernel_find(kernel_name);
+	const struct ghost_kernel_ops *ops;
+	char why[256];
 
-	if (!ops) {
-		fprintf(stderr, "ghostctl: unknown --kernel \"%s\"; this build has:", kernel_name);
-		for (const struct ghost_kernel_ops *const *k = ghost_kernel_all(); *k; k++)
-			fprintf(stderr, " %s", (*k)->name);
-		fprintf(stderr, "\n");
+	if (ghost_kernel_choose(kernel_name, &ops, why, sizeof(why))) {
+		fprintf(stderr, "ghostctl: %s\n", why);
 		exit(2);
 	}
 	return ops;
@@ -151,6 +149,17 @@ static void waited(double wait_s, char *buf, size_t len)
 		buf[0] = '\0';
 }
 
+/* 0 if ops can run here, else 1 after saying why. */
+static int probe_or_say(const struct ghost_kernel_ops *ops)
+{
+	char why[256];
+
+	if (!ghost_kernel_probe(ops, root, why, sizeof(why)))
+		return 0;
+	fprintf(stderr, "ghostctl: the %s kernel cannot run here: %s\n", ghost_kernel_name(ops), why);
+	return 1;
+}
+
 /*
  * Opens enclave id_arg, waiting up to wait_s seconds for it to exist (until deadline, set
  * here); with hint, a missing one is told with how to start an agent. 0, else the exit
@@ -160,18 +169,15 @@ static int open_enclave_wait(const char *id_arg, double wait_s, bool hint, int64
 			     struct ghost_enclave **e)
 {
 	const struct ghost_kernel_ops *ops = kernel_or_die();
-	struct ghost_enclave_opts o = { .sz = sizeof(o), .kernel = ops->name, .root = root };
-	char why[256], how[1024], how_long[64];
+	struct ghost_enclave_opts o = { .sz = sizeof(o), .kernel = ghost_kernel_name(ops), .root = root };
+	char how[1024], how_long[64];
 	int err;
 
 	if (!parse_id(id_arg, &o.id))
 		return bad("bad enclave id \"%s\" (a number from 1 to %llu)", id_arg ? id_arg : "",
 			   (unsigned long long)GHOST_ENCLAVE_ID_MAX);
-	err = ops->probe(root, why, sizeof(why));
-	if (err) {
-		fprintf(stderr, "ghostctl: the %s kernel cannot run here: %s\n", ops->name, why);
-		return 1;
-	}
+	if ((err = probe_or_say(ops)))
+		return err;
 	*deadline = ghost_now_ns() + (int64_t)(wait_s * 1e9);
 	err = ghost_enclave_attach_wait(&o, *deadline, e);
 	if (err) {
@@ -179,7 +185,7 @@ static int open_enclave_wait(const char *id_arg, double wait_s, bool hint, int64
 		agent_hint("--enclave", id_arg, how, sizeof(how));
 		if (err == -ENOENT)
 			fprintf(stderr, "ghostctl: no enclave %s on the %s kernel%s%s%s%s\n",
-				id_arg, ops->name, how_long, hint ? " (start one with: " : "",
+				id_arg, ghost_kernel_name(ops), how_long, hint ? " (start one with: " : "",
 				hint ? how : "", hint ? ")" : "");
 		else
 			fprintf(stderr, "ghostctl: cannot open enclave %s: %s\n", id_arg,
@@ -211,7 +217,7 @@ static int wait_agent(struct ghost_enclave *e, const char *id_arg, double wait_s
 	waited(wait_s, how_long, sizeof(how_long));
 	agent_hint("--attach", id_arg, how, sizeof(how));
 	fprintf(stderr, "ghostctl: enclave %s on the %s kernel has no agent%s (start one with: "
-		"%s)\n", id_arg, ghost_enclave_kernel(e)->name, how_long, how);
+		"%s)\n", id_arg, ghost_kernel_name(ghost_enclave_kernel(e)), how_long, how);
 	return 1;
 }
 
@@ -246,9 +252,11 @@ static int cmd_list(int argc, char **argv)
 
 	if (argc > 1)
 		return bad("list takes no argument, got \"%s\"", argv[1]);
+	if ((n = probe_or_say(ops)))
+		return n;
 	/* However many there are: ask how many, then again with room for more. */
 	for (int room = 0;;) {
-		n = ops->enclave_list(root, ids, room);
+		n = ghost_kernel_list_enclaves(ops, root, ids, room);
 		if (n < 0 || n <= room)
 			break;
 		room = n + 64;
@@ -284,7 +292,7 @@ static int cmd_list(int argc, char **argv)
 static int cmd_create(int argc, char **argv)
 {
 	const struct ghost_kernel_ops *ops = kernel_or_die();
-	struct ghost_enclave_opts o = { .sz = sizeof(o), .kernel = ops->name, .root = root };
+	struct ghost_enclave_opts o = { .sz = sizeof(o), .kernel = ghost_kernel_name(ops), .root = root };
 	const char *cpus_arg = NULL;
 	struct ghost_cpuset cpus;
 	struct ghost_topo *topo;
@@ -505,7 +513,7 @@ static int cmd_tasks(int argc, char **argv)
 		fprintf(stderr,
 			"ghostctl: the %s kernel cannot %s thread %s: it only schedules threads "
 			"that run libghost (they enter with ghost_thread_enter)\n",
-			ghost_enclave_kernel(e)->name, argv[1], argv[3]);
+			ghost_kernel_name(ghost_enclave_kernel(e)), argv[1], argv[3]);
 	else if (err)
 		fprintf(stderr, "ghostctl: tasks %s %s: %s\n", argv[1], argv[3],
 			err == -ESRCH ? "no such thread" : strerror(-err));
@@ -540,12 +548,12 @@ static int cmd_run(int argc, char **argv)
 		return bad("%s", "run needs a command after --");
 	if ((err = open_enclave_wait(id, wait_s, true, &deadline, &e)))
 		return err;
-	if (ghost_enclave_kernel(e)->task_block) {
+	if (!(ghost_kernel_caps(ghost_enclave_kernel(e)) & GHOST_KCAP_FOREIGN_TASKS)) {
 		fprintf(stderr,
 			"ghostctl: the %s kernel schedules only threads that run libghost; it "
 			"cannot take an unmodified program (use --kernel scx, or link the "
 			"program with libghost and call ghost_thread_enter)\n",
-			ghost_enclave_kernel(e)->name);
+			ghost_kernel_name(ghost_enclave_kernel(e)));
 		ghost_enclave_close(e);
 		return 1;
 	}
@@ -580,10 +588,10 @@ static int cmd_kernels(void)
 {
 	for (const struct ghost_kernel_ops *const *k = ghost_kernel_all(); *k; k++) {
 		char why[256] = "";
-		int err = (*k)->probe(NULL, why, sizeof(why));
+		int err = ghost_kernel_probe(*k, NULL, why, sizeof(why));
 
-		printf("%-8s %-9s %s%s%s\n", (*k)->name, err ? "absent" : "available",
-		       (*k)->summary, err ? ": " : "", err ? why : "");
+		printf("%-8s %-9s %s%s%s\n", ghost_kernel_name(*k), err ? "absent" : "available",
+		       ghost_kernel_summary(*k), err ? ": " : "", err ? why : "");
 	}
 	return 0;
 }

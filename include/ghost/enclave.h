@@ -20,7 +20,7 @@ struct ghost_topo;
 struct ghost_channel;
 
 struct ghost_enclave_opts {
-	size_t sz;			/* sizeof(struct ghost_enclave_opts): lets the struct grow */
+	size_t sz;			/* sizeof(struct ghost_enclave_opts), or 0: lets the struct grow */
 	const char *kernel;		/* backend name; NULL = ghost_kernel_default() */
 	const char *root;		/* backend namespace root; NULL = its default */
 	uint64_t id;			/* create: 0 = first free; attach: required; at most
@@ -61,8 +61,8 @@ GHOST_API void ghost_enclave_close(struct ghost_enclave *e);
 
 GHOST_API uint64_t ghost_enclave_id(const struct ghost_enclave *e);
 GHOST_API const struct ghost_cpuset *ghost_enclave_cpus(const struct ghost_enclave *e);
+/* The backend the enclave lives on (see ghost/kernel.h). */
 GHOST_API const struct ghost_kernel_ops *ghost_enclave_kernel(const struct ghost_enclave *e);
-GHOST_API struct ghost_kenclave *ghost_enclave_kernel_handle(const struct ghost_enclave *e);
 /* The machine topology (shared by all enclaves of the process). */
 GHOST_API const struct ghost_topo *ghost_enclave_topology(const struct ghost_enclave *e);
 
@@ -71,8 +71,22 @@ GHOST_API int ghost_enclave_read_file(struct ghost_enclave *e, const char *name,
 				      size_t len);
 GHOST_API int ghost_enclave_write_file(struct ghost_enclave *e, const char *name,
 				       const char *text);
-/* One enclave ctl command ("discover tasks", "create sw_region 1 0"...). */
+/*
+ * One enclave ctl command, as ghostfs takes it: "destroy", "discover tasks",
+ * "create sw_region <id> <node>", "become agent <cpu> <queue>", or one the
+ * backend adds. Unknown text or a number out of its bounds: -EINVAL;
+ * -EOPNOTSUPP: the backend cannot do it.
+ */
 GHOST_API int ghost_enclave_ctl(struct ghost_enclave *e, const char *cmd);
+/* Gives the enclave exactly these CPUs (-EBUSY: one belongs to another enclave). */
+GHOST_API int ghost_enclave_set_cpus(struct ghost_enclave *e, const struct ghost_cpuset *cpus);
+/*
+ * Has the enclave's kernel side stopped by itself (a sched_ext scheduler
+ * unloaded, an embedded enclave destroyed or reaped)? 1 with the reason in
+ * why, 0 while it runs (and always on backends without GHOST_KCAP_SELF_EXIT),
+ * or a negative errno.
+ */
+GHOST_API int ghost_enclave_exit_state(struct ghost_enclave *e, char *why, size_t why_len);
 
 /*
  * A single agent, for programs that run their own loop on one CPU (hand-made

@@ -21,13 +21,20 @@
 
 struct ghost_enclave;
 
+/*
+ * What to put in a txn. Zero means the default in every field (a zeroed
+ * struct is a plain "run nothing, no barrier check" txn with no sync group);
+ * sz may stay 0 (see ghost_enclave_opts: options that grow).
+ */
 struct ghost_txn_opts {
+	size_t sz;			/* sizeof(struct ghost_txn_opts), or 0 */
 	int64_t target;			/* gtid, or GHOST_NULL/AGENT/IDLE_GTID */
 	uint32_t target_barrier;	/* the seqnum of the last message seen for target */
 	uint32_t agent_barrier;		/* checked on local commits only */
 	uint8_t commit_flags;		/* COMMIT_AT_*, ELIDE_AGENT_BARRIER_INC... */
 	uint16_t run_flags;		/* RTLA_*, SEND_TASK_ON_CPU, ... */
-	int32_t sync_group_owner;	/* >= 0: take the txn for this sync group; -1 none */
+	bool sync_group;		/* take the txn for sync group sync_group_owner */
+	int32_t sync_group_owner;	/* >= 0, read only with sync_group */
 	/*
 	 * Sets ALLOW_TASK_ONCPU: if target is already running on this txn's
 	 * own CPU, the commit succeeds and leaves it there (no preemption, no
@@ -78,8 +85,9 @@ static inline bool ghost_txn_failed(const struct ghost_txn *t)
 /*
  * Opens cpu's txn with o. -EBUSY if the previous one is not committed yet
  * (never reopen a txn the kernel may still be reading), -EINVAL for a cpu
- * outside the enclave. With o->sync_group_owner >= 0 the txn is first taken
- * for that owner (spinning while another owner holds it).
+ * outside the enclave, -E2BIG for options of a newer library. With
+ * o->sync_group the txn is first taken for o->sync_group_owner (spinning
+ * while another owner holds it; -EINVAL for a negative owner).
  */
 GHOST_API int ghost_txn_open(struct ghost_enclave *e, int cpu, const struct ghost_txn_opts *o);
 /* Aborts an open txn: 0 if aborted, -EALREADY if the kernel already took it. */

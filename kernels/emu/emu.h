@@ -21,7 +21,7 @@
 
 #include <ghost/abi.h>
 #include <ghost/cpuset.h>
-#include <ghost/kernel.h>
+#include "backend.h"
 
 #include <pthread.h>
 #include <stdbool.h>
@@ -322,7 +322,12 @@ void emu_enclave_close(struct ghost_kenclave *ke);
 int emu_enclave_list(const char *root, uint64_t *ids, int max);
 int emu_file_read(struct ghost_kenclave *ke, const char *name, char *buf, size_t len);
 int emu_file_write(struct ghost_kenclave *ke, const char *name, const char *text);
-int emu_ctl(struct ghost_kenclave *ke, const char *cmd);
+int emu_enclave_destroy(struct ghost_kenclave *ke);
+int emu_enclave_set_cpus(struct ghost_kenclave *ke, const struct ghost_cpuset *want);
+/* Takes the lock; -EINVAL out of the ABI's bounds. */
+int emu_sw_region_make(struct ghost_kenclave *ke, uint32_t id, uint32_t node);
+/* NULL while the enclave is alive, else why it ended. */
+const char *emu_exit_reason(struct ghost_kenclave *ke);
 int emu_sw_region_create(struct ghost_kenclave *ke, uint32_t id, uint32_t node);
 int emu_sw_region_map(struct ghost_kenclave *ke, uint32_t id,
 		      const struct ghost_sw_region_header **out, size_t *size);

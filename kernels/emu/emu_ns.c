@@ -1104,6 +1104,25 @@ static const char *task_state_name(uint32_t s)
 	return s < GHOST_ARRAY_SIZE(names) ? names[s] : "?";
 }
 
+const char *emu_exit_reason(struct ghost_kenclave *ke)
+{
+	static const char *const why[] = {
+		[EMU_DEAD_UNKNOWN] = "ended",
+		[EMU_DEAD_DESTROYED] = "destroyed",
+		[EMU_DEAD_AGENT_TIMEOUT] = "reaped: its agent was gone for agent_timeout_ms",
+		[EMU_DEAD_RUNNABLE_TIMEOUT] = "reaped: a task waited past runnable_timeout",
+		[EMU_DEAD_OWNER_EXITED] = "reaped: the process that made it ephemeral exited",
+	};
+	struct emu_shared *sh = ke->sh;
+	uint32_t r;
+
+	/* Acquire, then the reason: pairs with emu_enclave_kill's release. */
+	if (__atomic_load_n(&sh->state, __ATOMIC_ACQUIRE) == EMU_E_ALIVE)
+		return NULL;
+	r = __atomic_load_n(&sh->dead_reason, __ATOMIC_RELAXED);
+	return r < GHOST_ARRAY_SIZE(why) ? why[r] : why[EMU_DEAD_UNKNOWN];
+}
+
 int emu_file_read(struct ghost_kenclave *ke, const char *name, char *buf, size_t len)
 {
 	const struct emu_file *f = find_file(name);
@@ -1139,23 +1158,9 @@ int emu_file_read(struct ghost_kenclave *ke, const char *name, char *buf, size_t
 		err = n < 0 ? n : put(buf, len, &pos, "%s\n", mask);
 	} else if (!strcmp(name, "exit_info")) {
 		/* "running", or why the enclave ended (agents watch this). */
-		static const char *why[] = {
-			[EMU_DEAD_UNKNOWN] = "ended",
-			[EMU_DEAD_DESTROYED] = "destroyed",
-			[EMU_DEAD_AGENT_TIMEOUT] = "reaped: its agent was gone for agent_timeout_ms",
-			[EMU_DEAD_RUNNABLE_TIMEOUT] = "reaped: a task waited past runnable_timeout",
-			[EMU_DEAD_OWNER_EXITED] = "reaped: the process that made it ephemeral exited",
-		};
-		uint32_t r;
+		const char *why = emu_exit_reason(ke);
 
-		/* Acquire, then the reason: pairs with emu_enclave_kill's release. */
-		if (__atomic_load_n(&sh->state, __ATOMIC_ACQUIRE) == EMU_E_ALIVE) {
-			err = put(buf, len, &pos, "running\n");
-		} else {
-			r = __atomic_load_n(&sh->dead_reason, __ATOMIC_RELAXED);
-			err = put(buf, len, &pos, "%s\n",
-				  r < GHOST_ARRAY_SIZE(why) ? why[r] : why[EMU_DEAD_UNKNOWN]);
-		}
+		err = put(buf, len, &pos, "%s\n", why ? why : "running");
 	} else if (!strcmp(name, "status")) {
 		err = put(buf, len, &pos, "version %u\nactive %s\nnr_tasks %u\n", sh->abi,
 			  emu_agent_process_alive(ke) ? "yes" : "no", sh->nr_tasks);
@@ -1228,7 +1233,7 @@ static int parse_ll(const char *text, long long *v)
 	return *end ? -EINVAL : 0;
 }
 
-static int write_cpus(struct ghost_kenclave *ke, const struct ghost_cpuset *want)
+int emu_enclave_set_cpus(struct ghost_kenclave *ke, const struct ghost_cpuset *want)
 {
 	struct emu_shared *sh = ke->sh;
 	uint64_t *ids;
@@ -1311,7 +1316,7 @@ int emu_file_write(struct ghost_kenclave *ke, const char *name, const char *text
 		return 0;
 	}
 	if (!strcmp(name, "ctl"))
-		return emu_ctl(ke, text);
+		return -EOPNOTSUPP;	/* the library parses ctl commands into the typed ops */
 	if (!strcmp(name, "cpulist") || !strcmp(name, "cpumask")) {
 		struct ghost_cpuset want;
 
@@ -1321,7 +1326,7 @@ int emu_file_write(struct ghost_kenclave *ke, const char *name, const char *text
 			      : ghost_cpuset_parse_mask(&want, text, (int)sh->ncpus);
 		if (err)
 			return err == -ERANGE ? -EINVAL : err;
-		return write_cpus(ke, &want);
+		return emu_enclave_set_cpus(ke, &want);
 	}
 	if (!strcmp(name, "tasks")) {
 		err = parse_ll(text, &v);
@@ -1338,74 +1343,27 @@ int emu_file_write(struct ghost_kenclave *ke, const char *name, const char *text
 	return -EACCES;
 }
 
-/*
- * A number of a ctl command: decimal digits (a '-' first only where lo < 0), in [lo, hi].
- * Never wrapped: "-1" is not 4294967295.
- */
-static int ctl_number(const char *word, long long lo, long long hi, long long *v)
+int emu_enclave_destroy(struct ghost_kenclave *ke)
 {
-	const char *d = word[0] == '-' && lo < 0 ? word + 1 : word;
-	char *end;
+	int err = emu_lock(ke);
 
-	if (*d < '0' || *d > '9')
-		return -EINVAL;
-	errno = 0;
-	*v = strtoll(word, &end, 10);
-	return errno || *end || *v < lo || *v > hi ? -EINVAL : 0;
+	/* A corrupt lock: nobody can use it, so its files go all the same. */
+	if (!err) {
+		emu_enclave_kill(ke, EMU_DEAD_DESTROYED);
+		emu_unlock(ke);
+	}
+	return emu_remove_files(ke);
 }
 
-int emu_ctl(struct ghost_kenclave *ke, const char *cmd)
+int emu_sw_region_make(struct ghost_kenclave *ke, uint32_t id, uint32_t node)
 {
-	char buf[128], *w[5], *save = NULL;
-	size_t n;
-	int nw = 0;
+	int err;
 
-	if (!cmd)
+	if (id > GHOST_SW_REGION_ID_MAX || node > GHOST_NUMA_NODE_MAX)
 		return -EINVAL;
-	n = strlen(cmd);
-	if (n >= sizeof(buf))
-		return -EINVAL;
-	memcpy(buf, cmd, n + 1);
-	if (n && buf[n - 1] == '\n')
-		buf[n - 1] = 0;	/* ghostfs strips one trailing newline */
-	if (!strcmp(buf, "destroy")) {
-		int err = emu_lock(ke);
-
-		/* A corrupt lock: nobody can use it, so its files go all the same. */
-		if (!err) {
-			emu_enclave_kill(ke, EMU_DEAD_DESTROYED);
-			emu_unlock(ke);
-		}
-		return emu_remove_files(ke);
-	}
-	if (!strcmp(buf, "discover tasks"))
-		return emu_discover(ke);
-	for (char *t = strtok_r(buf, " \t", &save); t; t = strtok_r(NULL, " \t", &save)) {
-		if (nw == (int)GHOST_ARRAY_SIZE(w))
-			return -EINVAL;
-		w[nw++] = t;
-	}
-	if (nw == 4 && !strcmp(w[0], "become") && !strcmp(w[1], "agent")) {
-		long long cpu, qid;
-
-		/* The writing thread becomes cpu's agent, as in ghostfs (queue -1: the default). */
-		if (ctl_number(w[2], 0, GHOST_MAX_CPUS - 1, &cpu) ||
-		    ctl_number(w[3], -1, INT_MAX, &qid))
-			return -EINVAL;
-		return ghost_kernel_emu.agent_attach(ke, (int)cpu, (int)qid);
-	}
-	if (nw == 4 && !strcmp(w[0], "create") && !strcmp(w[1], "sw_region")) {
-		long long id, node;
-		int err;
-
-		if (ctl_number(w[2], 0, GHOST_SW_REGION_ID_MAX, &id) ||
-		    ctl_number(w[3], 0, GHOST_NUMA_NODE_MAX, &node))
-			return -EINVAL;
-		if ((err = emu_lock(ke)))
-			return err;
-		err = emu_sw_region_create(ke, (uint32_t)id, (uint32_t)node);
-		emu_unlock(ke);
+	if ((err = emu_lock(ke)))
 		return err;
-	}
-	return -EINVAL;
+	err = emu_sw_region_create(ke, id, node);
+	emu_unlock(ke);
+	return err;
 }

@@ -620,14 +620,36 @@ static int commit_common(struct ghost_kenclave *ke, const struct ghost_cpuset *c
 	return ret;
 }
 
-static int emu_commit(struct ghost_kenclave *ke, const struct ghost_cpuset *cpus)
+static int emu_commit(struct ghost_kenclave *ke, const struct ghost_cpuset *cpus, unsigned flags)
 {
-	return commit_common(ke, cpus, false);
+	if (flags & ~GHOST_KCOMMIT_SYNC_GROUP)
+		return -EINVAL;
+	return commit_common(ke, cpus, flags & GHOST_KCOMMIT_SYNC_GROUP);
 }
 
-static int emu_sync_group_commit(struct ghost_kenclave *ke, const struct ghost_cpuset *cpus)
+static int emu_enclave_cpus(struct ghost_kenclave *ke, struct ghost_cpuset *out)
 {
-	return commit_common(ke, cpus, true);
+	int err = emu_lock(ke);
+
+	if (err)
+		return err;
+	*out = ke->sh->cpus;
+	emu_unlock(ke);
+	return 0;
+}
+
+static int emu_exit_state(struct ghost_kenclave *ke, struct ghost_kexit *out)
+{
+	const char *why = emu_exit_reason(ke);
+
+	out->ended = why != NULL;
+	snprintf(out->why, sizeof(out->why), "%s", why ? why : "");
+	return 0;
+}
+
+static int emu_agent_present(struct ghost_kenclave *ke)
+{
+	return emu_agent_process_alive(ke) ? 1 : 0;
 }
 
 static int emu_run(struct ghost_kenclave *ke, int64_t gtid, uint32_t agent_barrier,
@@ -779,16 +801,23 @@ const struct ghost_kernel_ops ghost_kernel_emu = {
 	.version = GHOST_KERNEL_OPS_VERSION,
 	.name = "emu",
 	.summary = "embedded user-space kernel (any Linux, no privileges)",
+	.caps = GHOST_KCAP_USER_TASKS | GHOST_KCAP_PERSISTENT | GHOST_KCAP_DISCOVERY |
+		GHOST_KCAP_SW_REGIONS | GHOST_KCAP_TIMERS | GHOST_KCAP_SELF_EXIT,
 	.probe = emu_probe,
 	.enclave_create = emu_enclave_create,
 	.enclave_attach = emu_enclave_attach,
 	.enclave_close = emu_enclave_close,
 	.enclave_list = emu_enclave_list,
 	.enclave_id = emu_id,
-	.ctl = emu_ctl,
+	.enclave_destroy = emu_enclave_destroy,
+	.enclave_cpus = emu_enclave_cpus,
+	.enclave_set_cpus = emu_enclave_set_cpus,
+	.exit_state = emu_exit_state,
+	.agent_present = emu_agent_present,
 	.file_read = emu_file_read,
 	.file_write = emu_file_write,
 	.cpu_data_map = emu_cpu_data_map,
+	.sw_region_create = emu_sw_region_make,
 	.sw_region_map = emu_sw_region_map,
 	.sw_region_unmap = emu_sw_region_unmap,
 	.sw_get_info = emu_sw_get_info,
@@ -802,8 +831,8 @@ const struct ghost_kernel_ops ghost_kernel_emu = {
 	.agent_offline = emu_agent_offline_op,
 	.agent_attach = emu_agent_attach,
 	.agent_detach = emu_agent_detach,
+	.discover_tasks = emu_discover,
 	.commit = emu_commit,
-	.sync_group_commit = emu_sync_group_commit,
 	.run = emu_run,
 	.task_enter = emu_task_enter_op,
 	.task_leave = emu_task_leave,

@@ -18,7 +18,7 @@
  */
 #include "internal.h"
 
-#include <ghost/kernel.h>
+#include "backend.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -563,6 +563,58 @@ static int ghostfs_ctl(struct ghost_kenclave *ke, const char *cmd)
 	return write_all_once(ke->ctl_fd, cmd, n);
 }
 
+/* The typed ops the library uses, over the kernel's own text interface. */
+static int ghostfs_enclave_destroy(struct ghost_kenclave *ke)
+{
+	return ghostfs_ctl(ke, "destroy");
+}
+
+static int ghostfs_sw_region_create(struct ghost_kenclave *ke, uint32_t id, uint32_t node)
+{
+	char cmd[64];
+
+	snprintf(cmd, sizeof(cmd), "create sw_region %u %u", id, node);
+	return ghostfs_ctl(ke, cmd);
+}
+
+static int ghostfs_discover_tasks(struct ghost_kenclave *ke)
+{
+	return ghostfs_ctl(ke, "discover tasks");
+}
+
+static int ghostfs_enclave_cpus(struct ghost_kenclave *ke, struct ghost_cpuset *out)
+{
+	char list[GHOST_CPUSET_LIST_MAX];
+	int n = read_file_at(ke->dir_fd, "cpulist", list, sizeof(list));
+
+	if (n < 0)
+		return n;
+	return ghost_cpuset_parse_list(out, list, GHOST_MAX_CPUS, GHOST_CPUSET_ALLOW_EMPTY)
+		       ? -EIO : 0;
+}
+
+static int ghostfs_enclave_set_cpus(struct ghost_kenclave *ke, const struct ghost_cpuset *cpus)
+{
+	char list[GHOST_CPUSET_LIST_MAX];
+	int n = ghost_cpuset_format_list(cpus, list, sizeof(list)), err;
+
+	if (n < 0)
+		return n;
+	err = write_file_at(ke->dir_fd, "cpulist", list);
+	/* EOVERFLOW is the kernel's "cpu beyond nr_cpu_ids": a bad cpu set, as elsewhere. */
+	return err == -EOVERFLOW ? -EINVAL : err;
+}
+
+static int ghostfs_agent_present(struct ghost_kenclave *ke)
+{
+	char buf[16];
+	int n = read_file_at(ke->dir_fd, "agent_online", buf, sizeof(buf));
+
+	if (n < 0)
+		return -EOPNOTSUPP;
+	return buf[0] >= '1' && buf[0] <= '9';
+}
+
 static int ghostfs_file_read(struct ghost_kenclave *ke, const char *name, char *buf, size_t len)
 {
 	if (!name_ok(name))
@@ -850,18 +902,19 @@ static int commit_ioctl(struct ghost_kenclave *ke, unsigned long req,
 	return ctl_ioctl(ke, req, &arg);
 }
 
-static int ghostfs_commit(struct ghost_kenclave *ke, const struct ghost_cpuset *cpus)
+static int ghostfs_commit(struct ghost_kenclave *ke, const struct ghost_cpuset *cpus,
+			  unsigned flags)
 {
-	int r = commit_ioctl(ke, GHOST_IOC_COMMIT_TXN, cpus);
+	int r;
 
+	if (flags & ~GHOST_KCOMMIT_SYNC_GROUP)
+		return -EINVAL;
+	/* 1 = all committed, 0 = the group failed: a result, not an errno. */
+	if (flags & GHOST_KCOMMIT_SYNC_GROUP)
+		return commit_ioctl(ke, GHOST_IOC_SYNC_GROUP_TXN, cpus);
+	r = commit_ioctl(ke, GHOST_IOC_COMMIT_TXN, cpus);
 	/* Per-txn outcomes are in each txn's state, not in the result. */
 	return r < 0 ? r : 0;
-}
-
-static int ghostfs_sync_group_commit(struct ghost_kenclave *ke, const struct ghost_cpuset *cpus)
-{
-	/* 1 = all committed, 0 = the group failed: a result, not an errno. */
-	return commit_ioctl(ke, GHOST_IOC_SYNC_GROUP_TXN, cpus);
 }
 
 static int ghostfs_run(struct ghost_kenclave *ke, int64_t gtid, uint32_t agent_barrier,
@@ -971,16 +1024,23 @@ const struct ghost_kernel_ops ghost_kernel_ghostfs = {
 	.version = GHOST_KERNEL_OPS_VERSION,
 	.name = "ghostfs",
 	.summary = "Google's ghOSt kernel (/sys/fs/ghost)",
+	.caps = GHOST_KCAP_FOREIGN_TASKS | GHOST_KCAP_PERSISTENT | GHOST_KCAP_DISCOVERY |
+		GHOST_KCAP_SW_REGIONS,
 	.probe = ghostfs_probe,
 	.enclave_create = ghostfs_enclave_create,
 	.enclave_attach = ghostfs_enclave_attach,
 	.enclave_close = ghostfs_enclave_close,
 	.enclave_list = ghostfs_enclave_list,
 	.enclave_id = ghostfs_enclave_id,
+	.enclave_destroy = ghostfs_enclave_destroy,
+	.enclave_cpus = ghostfs_enclave_cpus,
+	.enclave_set_cpus = ghostfs_enclave_set_cpus,
+	.agent_present = ghostfs_agent_present,
 	.ctl = ghostfs_ctl,
 	.file_read = ghostfs_file_read,
 	.file_write = ghostfs_file_write,
 	.cpu_data_map = ghostfs_cpu_data_map,
+	.sw_region_create = ghostfs_sw_region_create,
 	.sw_region_map = ghostfs_sw_region_map,
 	.sw_region_unmap = ghostfs_sw_region_unmap,
 	.sw_get_info = ghostfs_sw_get_info,
@@ -994,17 +1054,12 @@ const struct ghost_kernel_ops ghost_kernel_ghostfs = {
 	.agent_offline = ghostfs_agent_offline,
 	.agent_attach = ghostfs_agent_attach,
 	.agent_detach = ghostfs_agent_detach,
+	.discover_tasks = ghostfs_discover_tasks,
 	.commit = ghostfs_commit,
-	.sync_group_commit = ghostfs_sync_group_commit,
 	.run = ghostfs_run,
 	.task_enter = ghostfs_task_enter,
 	.task_leave = ghostfs_task_leave,
-	.task_exit = NULL,
 	.get_cpu_time = ghostfs_get_cpu_time,
 	.gtid_of = ghostfs_gtid_of,
-	.task_block = NULL,
-	.task_unblock = NULL,
-	.task_yield = NULL,
-	.task_managed = NULL,
 	.timer_set = ghostfs_timer_set,
 };

@@ -16,35 +16,15 @@
  *
  * One enclave per machine: sched_ext has one root scheduler.
  *
- * Built with SCX=1 (GHOST_HAVE_SCX, libbpf >= 1.4); otherwise only a stub whose probe says
- * how to get the real one.
+ * Built with SCX=1 (libbpf >= 1.4); otherwise kernels/scx/scx_stub.c stands in for it.
  */
 #include "internal.h"
 
-#include <ghost/kernel.h>
+#include "backend.h"
 
 #include <errno.h>
 #include <stdio.h>
 
-#ifndef GHOST_HAVE_SCX
-
-static int scx_stub_probe(const char *root, char *why, size_t why_len)
-{
-	(void)root;
-	snprintf(why, why_len,
-		 "this build has no sched_ext backend (rebuild with make SCX=1: needs clang, "
-		 "libbpf >= 1.4 and a vmlinux.h with sched_ext)");
-	return -ENODEV;
-}
-
-const struct ghost_kernel_ops ghost_kernel_scx = {
-	.version = GHOST_KERNEL_OPS_VERSION,
-	.name = "scx",
-	.summary = "sched_ext BPF scheduler on a stock kernel (>= 7.1)",
-	.probe = scx_stub_probe,
-};
-
-#else /* GHOST_HAVE_SCX */
 
 #include <linux/bpf.h>
 #include <linux/types.h>
@@ -951,39 +931,71 @@ static int get_state(struct ghost_kenclave *ke, struct gs_state **out)
 	return 0;
 }
 
-static int scx_agent_attach(struct ghost_kenclave *ke, int cpu, int qid);
-
-static int scx_ctl(struct ghost_kenclave *ke, const char *cmd)
+static int scx_enclave_destroy(struct ghost_kenclave *ke)
 {
-	unsigned cpu;
-	int qid, n;
+	struct gs_admin_args a = { .op = GS_A_EXIT };
+	struct gs_run_args r = { .op = GS_RUN_WAKE_ALL };
 
-	if (!cmd)
-		return -EINVAL;
-	if (!strcmp(cmd, "destroy")) {
-		struct gs_admin_args a = { .op = GS_A_EXIT };
-		struct gs_run_args r = { .op = GS_RUN_WAKE_ALL };
-
-		if (ke->owner) {
-			/* Unloading the scheduler hands every task back to the fair class. */
-			prog_run(ke->run_fd, &r, sizeof(r));
-			ke->destroyed = true;
-			if (ke->link) {
-				bpf_link__destroy(ke->link);
-				ke->link = NULL;
-			}
-			unpin_all(ke);
-			return 0;
+	if (ke->owner) {
+		/* Unloading the scheduler hands every task back to the fair class. */
+		prog_run(ke->run_fd, &r, sizeof(r));
+		ke->destroyed = true;
+		if (ke->link) {
+			bpf_link__destroy(ke->link);
+			ke->link = NULL;
 		}
-		return admin(ke, &a);
+		unpin_all(ke);
+		return 0;
 	}
-	if (sscanf(cmd, "create sw_region %u %*u%n", &cpu, &n) == 1 && !cmd[n])
-		return cpu == 0 ? -EEXIST : -EOPNOTSUPP;	/* region 0 is made at create */
-	if (!strcmp(cmd, "discover tasks"))
-		return -EOPNOTSUPP;
-	if (sscanf(cmd, "become agent %u %d%n", &cpu, &qid, &n) == 2 && !cmd[n])
-		return scx_agent_attach(ke, (int)cpu, qid);
-	return -EINVAL;
+	return admin(ke, &a);
+}
+
+/* Region 0 is made with the enclave; sched_ext keeps every word there. */
+static int scx_sw_region_create(struct ghost_kenclave *ke, uint32_t id, uint32_t node)
+{
+	(void)ke, (void)node;
+	return id == 0 ? -EEXIST : -EOPNOTSUPP;
+}
+
+static int scx_enclave_cpus(struct ghost_kenclave *ke, struct ghost_cpuset *out)
+{
+	*out = ke->cpus;
+	return 0;
+}
+
+static int scx_enclave_set_cpus(struct ghost_kenclave *ke, const struct ghost_cpuset *cpus)
+{
+	(void)cpus;
+	return ghost_cpuset_equal(cpus, &ke->cpus) ? 0 : -EBUSY; /* fixed when it was loaded */
+}
+
+static int scx_exit_state(struct ghost_kenclave *ke, struct ghost_kexit *out)
+{
+	struct gs_exit ex;
+
+	out->ended = scx_exited(ke, &ex);
+	out->why[0] = 0;
+	if (out->ended) {
+		ex.reason[sizeof(ex.reason) - 1] = 0;
+		ex.msg[sizeof(ex.msg) - 1] = 0;
+		snprintf(out->why, sizeof(out->why), "kind %d (%s)%s%s", ex.kind, ex.reason,
+			 ex.msg[0] ? ": " : "", ex.msg);
+	}
+	return 0;
+}
+
+static int scx_agent_present(struct ghost_kenclave *ke)
+{
+	struct gs_state *st;
+	int err = get_state(ke, &st), present = 0;
+
+	if (err)
+		return err;
+	for (int c = 0; c < GS_MAX_CPUS; c++)
+		if (st->cpus[c].agent_tid)
+			present = 1;
+	free(st);
+	return present;
 }
 
 static int tunable_field(const char *name, uint32_t **field, struct gs_tunables *t)
@@ -1074,25 +1086,14 @@ static int scx_file_read(struct ghost_kenclave *ke, const char *name, char *buf,
 	if (!strcmp(name, "tasks"))
 		return read_tasks(ke, buf, len);
 	if (!strcmp(name, "exit_info")) {
-		struct gs_exit ex;
+		struct ghost_kexit ex;
 
-		if (!scx_exited(ke, &ex))
-			return put(buf, len, "running");
-		ex.reason[sizeof(ex.reason) - 1] = 0;
-		ex.msg[sizeof(ex.msg) - 1] = 0;
-		return put(buf, len, "kind %d (%s)%s%s", ex.kind, ex.reason, ex.msg[0] ? ": " : "",
-			   ex.msg);
+		scx_exit_state(ke, &ex);
+		return put(buf, len, "%s", ex.ended ? ex.why : "running");
 	}
 	if (!strcmp(name, "agent_online")) {
-		err = get_state(ke, &st);
-		if (err)
-			return err;
-		err = 0;
-		for (int c = 0; c < GS_MAX_CPUS; c++)
-			if (st->cpus[c].agent_tid)
-				err = 1;
-		free(st);
-		return put(buf, len, "%d", err);
+		err = scx_agent_present(ke);
+		return err < 0 ? err : put(buf, len, "%d", err);
 	}
 	err = get_state(ke, &st);
 	if (err)
@@ -1397,14 +1398,11 @@ static int commit_cpus(struct ghost_kenclave *ke, const struct ghost_cpuset *cpu
 	return sync ? a.result : 0;
 }
 
-static int scx_commit(struct ghost_kenclave *ke, const struct ghost_cpuset *cpus)
+static int scx_commit(struct ghost_kenclave *ke, const struct ghost_cpuset *cpus, unsigned flags)
 {
-	return commit_cpus(ke, cpus, false);
-}
-
-static int scx_sync_group_commit(struct ghost_kenclave *ke, const struct ghost_cpuset *cpus)
-{
-	return commit_cpus(ke, cpus, true);
+	if (flags & ~GHOST_KCOMMIT_SYNC_GROUP)
+		return -EINVAL;
+	return commit_cpus(ke, cpus, flags & GHOST_KCOMMIT_SYNC_GROUP);
 }
 
 static int scx_run(struct ghost_kenclave *ke, int64_t gtid, uint32_t agent_barrier,
@@ -1505,24 +1503,30 @@ static int scx_timer_set(struct ghost_kenclave *ke, int cpu, int slot, uint64_t 
 }
 
 /*
- * task_exit, task_block/unblock/yield/managed, task_changed and task_nopreempt are NULL:
- * the kernel itself sees exits, ordinary futex waits, affinity and nice changes, and
- * preempts tasks safely.
+ * No GHOST_KCAP_USER_TASKS: the kernel itself sees exits, ordinary futex waits, affinity
+ * and nice changes, and preempts tasks safely. No timers, no discovery: the enclave ends
+ * with its agent's process.
  */
 const struct ghost_kernel_ops ghost_kernel_scx = {
 	.version = GHOST_KERNEL_OPS_VERSION,
 	.name = "scx",
 	.summary = "sched_ext BPF scheduler on a stock kernel (>= 7.1)",
+	.caps = GHOST_KCAP_FOREIGN_TASKS | GHOST_KCAP_SELF_EXIT,
 	.probe = scx_probe,
 	.enclave_create = scx_enclave_create,
 	.enclave_attach = scx_enclave_attach,
 	.enclave_close = scx_enclave_close,
 	.enclave_list = scx_enclave_list,
 	.enclave_id = scx_enclave_id,
-	.ctl = scx_ctl,
+	.enclave_destroy = scx_enclave_destroy,
+	.enclave_cpus = scx_enclave_cpus,
+	.enclave_set_cpus = scx_enclave_set_cpus,
+	.exit_state = scx_exit_state,
+	.agent_present = scx_agent_present,
 	.file_read = scx_file_read,
 	.file_write = scx_file_write,
 	.cpu_data_map = scx_cpu_data_map,
+	.sw_region_create = scx_sw_region_create,
 	.sw_region_map = scx_sw_region_map,
 	.sw_region_unmap = scx_sw_region_unmap,
 	.sw_get_info = scx_sw_get_info,
@@ -1537,7 +1541,6 @@ const struct ghost_kernel_ops ghost_kernel_scx = {
 	.agent_attach = scx_agent_attach,
 	.agent_detach = scx_agent_detach,
 	.commit = scx_commit,
-	.sync_group_commit = scx_sync_group_commit,
 	.run = scx_run,
 	.task_enter = scx_task_enter,
 	.task_leave = scx_task_leave,
@@ -1546,4 +1549,3 @@ const struct ghost_kernel_ops ghost_kernel_scx = {
 	.timer_set = scx_timer_set,
 };
 
-#endif /* GHOST_HAVE_SCX */
