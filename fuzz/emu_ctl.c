@@ -1,6 +1,7 @@
 /*
- * fuzz/emu_ctl.c - the embedded kernel's ctl and file parsers (kernels/emu/emu_ns.c:
- * emu_ctl, emu_file_write, emu_file_read), reached as ghostctl reaches them: through
+ * fuzz/emu_ctl.c - the ctl and file parsers over the embedded kernel (src/enclave.c's
+ * ghost_enclave_ctl over the typed ops; kernels/emu/emu_ns.c: emu_file_write,
+ * emu_file_read), reached as ghostctl reaches them: through
  * ghost_enclave_ctl, ghost_enclave_write_file and ghost_enclave_read_file on an enclave
  * in a private root. Each input is a list of commands: ctl text, a write of text to a
  * known (or made-up) file name, a read with a buffer of some size.
@@ -289,11 +290,10 @@ static void do_read(size_t file, size_t len)
 static void restore(void)
 {
 	if (ctl_accepted) {
-		const struct ghost_kernel_ops *ops = ghost_enclave_kernel(enc);
 		int cpu;
 
 		ghost_cpuset_for_each(cpu, ghost_enclave_cpus(enc))
-			ops->agent_detach(ghost_enclave_kernel_handle(enc), cpu);
+			ghost_enclave_agent_detach(enc, cpu);
 		sched_setaffinity(0, sizeof(start_affinity), &start_affinity);
 		drop_enclave();
 		make_enclave();

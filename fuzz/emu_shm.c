@@ -416,7 +416,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (int i = 0; fz_left(&in) && i < 64; i++)
 		patch(&in);
 
-	ops->enclave_list(root, ids, 8);
+	ghost_kernel_list_enclaves(ops, root, ids, 8);
 	if (ghost_enclave_attach(&eo, &e) == 0) {
 		read_files(e);
 		FZ_CHECK(ghost_sched_init(&s, e, NULL, NULL, 0) == 0, "sched init");

@@ -1,6 +1,6 @@
 /*
  * policies/common.c - what every built-in policy shares: accounting, the
- * stats line, the global agent's moves, and the list of policies.
+ * stats line, the global agent's moves.
  *
  * Pure bookkeeping over the public API: nothing here takes a lock (the
  * callers hold their policy's lock) or prints.
@@ -209,26 +209,4 @@ int policy_take_over(struct ghost_sched *s, bool take_over)
 		return 0;
 	n = ghost_sched_discover(s);
 	return n < 0 ? n : 0;
-}
-
-static const struct ghost_policy *const builtin[] = {
-	&fifo_percpu_policy,
-	&fifo_centralized_policy,
-	&shinjuku_policy,
-	NULL,
-};
-
-const struct ghost_policy *const *ghost_policy_all(void)
-{
-	return builtin;
-}
-
-const struct ghost_policy *ghost_policy_find(const char *name)
-{
-	if (!name)
-		return NULL;
-	for (int i = 0; builtin[i]; i++)
-		if (!strcmp(name, builtin[i]->name))
-			return builtin[i];
-	return NULL;
 }

@@ -35,7 +35,7 @@ if ! make -s -j"$jobs" all >/dev/null; then
 	echo "0 passed, 1 failed, 0 skipped"
 	exit 1
 fi
-tier "unit and end-to-end tests" tests/run.sh build/tests/test_*
+tier "unit and end-to-end tests" tests/run.sh build/tests/test_* tests/test_layers.sh
 
 echo "== build with AddressSanitizer and UndefinedBehaviorSanitizer"
 if make -s -j"$jobs" BUILD=build/asan SAN=asan OPT=-O1 all >/dev/null; then

@@ -314,32 +314,45 @@ static inline int emu_gtid_index(int64_t gtid)
 	return (int)(gtid & (EMU_MAX_TASKS - 1)) - 1;
 }
 
-/* ---- emu_ns.c: namespace, files, mappings ---- */
-int emu_root_default(char *buf, size_t len);
-int emu_enclave_create(const struct ghost_kernel_create_args *args, struct ghost_kenclave **out);
-int emu_enclave_attach(const char *root, uint64_t id, struct ghost_kenclave **out);
-void emu_enclave_close(struct ghost_kenclave *ke);
-int emu_enclave_list(const char *root, uint64_t *ids, int max);
-int emu_file_read(struct ghost_kenclave *ke, const char *name, char *buf, size_t len);
-int emu_file_write(struct ghost_kenclave *ke, const char *name, const char *text);
-int emu_enclave_destroy(struct ghost_kenclave *ke);
-int emu_enclave_set_cpus(struct ghost_kenclave *ke, const struct ghost_cpuset *want);
-/* Takes the lock; -EINVAL out of the ABI's bounds. */
-int emu_sw_region_make(struct ghost_kenclave *ke, uint32_t id, uint32_t node);
-/* NULL while the enclave is alive, else why it ended. */
-const char *emu_exit_reason(struct ghost_kenclave *ke);
+/* The task record at idx, NULL outside the table (an index read from shared memory). */
+static inline struct emu_task *emu_task_at(struct emu_shared *sh, int idx)
+{
+	if (idx < 0 || (uint32_t)idx >= sh->max_tasks)
+		return NULL;
+	return emu_task(sh, idx);
+}
+
+static inline bool emu_cpu_ok(struct emu_shared *sh, int cpu)
+{
+	return cpu >= 0 && cpu < (int)sh->ncpus && cpu < GHOST_MAX_CPUS;
+}
+
+static inline void emu_task_set_state(struct emu_task *t, uint32_t s)
+{
+	/* Release: a parked thread that reads ONCPU also sees its cpu. */
+	__atomic_store_n(&t->state, s, __ATOMIC_RELEASE);
+}
+
+/* ---- emu_shm.c: files and mappings (the bottom layer) ---- */
+/* The namespace lock (an flock on <root>/.lock): an fd, or -errno. */
+int emu_ns_lock(const char *root);
+void emu_ns_unlock(int fd);
+size_t emu_page_align(size_t n);
+/* Maps a whole file (size 0: whatever it holds, else exactly size); NULL with errno. */
+void *emu_map_file(const char *path, size_t size, int prot, int *fd_out);
+/* Creates path with size bytes, mapped read-write in *map. */
+int emu_create_file(const char *path, size_t size, void **map);
+void emu_remove_dir_files(const char *dir);
+int emu_remove_files(struct ghost_kenclave *ke);
 int emu_sw_region_create(struct ghost_kenclave *ke, uint32_t id, uint32_t node);
 int emu_sw_region_map(struct ghost_kenclave *ke, uint32_t id,
 		      const struct ghost_sw_region_header **out, size_t *size);
 struct ghost_status_word *emu_sw_word(struct ghost_kenclave *ke, uint32_t region, uint32_t index);
+int emu_sw_alloc(struct ghost_kenclave *ke, uint32_t *region, uint32_t *index);
 void *emu_queue_map(struct ghost_kenclave *ke, int q);
 int emu_queue_file(struct ghost_kenclave *ke, int q, char *buf, size_t len);
-bool emu_agent_process_alive(struct ghost_kenclave *ke);
-int emu_agent_online(struct ghost_kenclave *ke);
-void emu_agent_offline(struct ghost_kenclave *ke);
-int emu_remove_files(struct ghost_kenclave *ke);
 
-/* ---- emu_core.c: the scheduler side (all with the lock held unless noted) ---- */
+/* ---- emu_lock.c: locks and waits ---- */
 /* A robust, process-shared mutex, as every lock in the shared files is. */
 int emu_mutex_init(pthread_mutex_t *m);
 /*
@@ -355,6 +368,25 @@ int emu_lock(struct ghost_kenclave *ke);
 void emu_unlock(struct ghost_kenclave *ke);
 int64_t emu_now(void);
 pid_t emu_getpid(void);
+int emu_init_task_life(struct emu_task *t);
+void emu_park_wake(struct emu_park *p);
+int emu_park_wait(struct emu_park *p, uint32_t seen, int64_t spin_ns, int64_t deadline_ns,
+		  const int32_t *busy, int32_t self);
+/* Wakes every agent and task thread asleep on its park word (lock held). */
+void emu_wake_sleepers(struct ghost_kenclave *ke);
+bool emu_agent_process_alive(struct ghost_kenclave *ke);
+int emu_agent_online(struct ghost_kenclave *ke);
+void emu_agent_offline(struct ghost_kenclave *ke);
+/* Initial-exec TLS: the preemption signal handler reads these. */
+extern __thread struct ghost_ktask *emu_self __attribute__((tls_model("initial-exec")));
+/*
+ * The task side's handler of a preemption deferred while its task held the
+ * lock (emu_unlock calls it when the outermost section ends): installed once.
+ */
+void emu_set_preempt_hook(void (*hook)(struct ghost_ktask *self));
+void emu_run_deferred_preempt(struct ghost_ktask *self);
+
+/* ---- emu_core.c: messages, the scheduling class, txns (lock held unless noted) ---- */
 struct emu_task *emu_task_by_gtid(struct emu_shared *sh, int64_t gtid);
 void emu_task_msg(struct ghost_kenclave *ke, struct emu_task *t, uint16_t type,
 		  const void *payload, uint16_t len);
@@ -371,28 +403,19 @@ void emu_task_stop(struct ghost_kenclave *ke, struct emu_task *t, uint16_t type,
 void emu_task_wakeup(struct ghost_kenclave *ke, struct emu_task *t, int waker_cpu);
 void emu_send_task_new(struct ghost_kenclave *ke, struct emu_task *t);
 void emu_flush_new_pending(struct ghost_kenclave *ke);
-int emu_init_task_life(struct emu_task *t);
-void emu_handle_preempt(struct ghost_ktask *self);
-/* Initial-exec TLS: the preemption signal handler reads these. */
-extern __thread struct ghost_ktask *emu_self __attribute__((tls_model("initial-exec")));
-extern __thread int emu_agent_cpu __attribute__((tls_model("initial-exec")));
 bool emu_task_thread_dead(struct emu_task *t);
-int emu_sw_alloc(struct ghost_kenclave *ke, uint32_t *region, uint32_t *index);
 /* Reap (reason: enum emu_dead_reason): every task departs, agents wake. */
 void emu_enclave_kill(struct ghost_kenclave *ke, uint32_t reason);
 /* t departs (if live) and its thread runs on as a normal thread, unpinned. */
 void emu_task_release(struct ghost_kenclave *ke, struct emu_task *t);
-void emu_park_wake(struct emu_park *p);
-/* Wakes every agent and task thread asleep on its park word (lock held). */
-void emu_wake_sleepers(struct ghost_kenclave *ke);
-int emu_park_wait(struct emu_park *p, uint32_t seen, int64_t spin_ns, int64_t deadline_ns,
-		  const int32_t *busy, int32_t self);
 void emu_set_avail(struct ghost_kenclave *ke, int cpu, bool avail, bool boost);
 void emu_release_queue_tasks(struct ghost_kenclave *ke, int q);
 int emu_discover(struct ghost_kenclave *ke);
 int emu_commit_cpus(struct ghost_kenclave *ke, const struct ghost_cpuset *cpus, bool sync,
 		    int claimer_cpu, bool caller_is_agent, int *local_cpu);
 void emu_commit_at_schedule(struct ghost_kenclave *ke, int cpu, bool tick);
+/* NULL while the enclave is alive, else why it ended. */
+const char *emu_exit_reason(struct ghost_kenclave *ke);
 
 /* ---- emu_kthread.c: the per-process kernel thread ---- */
 int emu_kthread_register(struct ghost_kenclave *ke);
@@ -406,9 +429,67 @@ void emu_kthread_run_once(struct ghost_kenclave *ke, bool is_agent_process);
  */
 bool emu_reap_unwatched(struct ghost_kenclave *ke);
 
-/* ---- emu_task.c ---- */
+/* ---- emu_task.c: the task side (the calling thread as a ghost task) ---- */
 int emu_signal_setup(void);
 extern int emu_preempt_signal;
+/* The CPU the calling thread is the agent of, or -1 (the signal handler reads it). */
+extern __thread int emu_agent_cpu __attribute__((tls_model("initial-exec")));
+int emu_task_enter(struct ghost_kenclave *ke, pid_t tid, struct ghost_ktask **out);
+void emu_task_exit(struct ghost_ktask *self);
+int emu_task_leave_self(struct ghost_ktask *self);
+bool emu_task_managed(struct ghost_ktask *self);
+int emu_task_block(struct ghost_ktask *self, int64_t deadline_ns);
+int emu_task_unblock(struct ghost_ktask *task, int waker_cpu);
+int emu_task_yield(struct ghost_ktask *self);
+int emu_task_changed(struct ghost_ktask *self, int what, int nice,
+		     const struct ghost_cpuset *cpus);
+void emu_task_nopreempt(struct ghost_ktask *self, bool on);
+
+/* ---- emu_agent.c: the agent side (the ops an agent calls) ---- */
+uint64_t emu_id(struct ghost_kenclave *ke);
+int emu_cpu_data_map(struct ghost_kenclave *ke, struct ghost_cpu_data **out, int *ncpus);
+void emu_sw_region_unmap(struct ghost_kenclave *ke,
+			 const struct ghost_sw_region_header *hdr, size_t size);
+int emu_sw_get_info(struct ghost_kenclave *ke, int type, uint64_t arg,
+		    struct ghost_sw_info *out);
+int emu_sw_free(struct ghost_kenclave *ke, const struct ghost_sw_info *info);
+int emu_queue_create(struct ghost_kenclave *ke, int elems, int node, int flags,
+		     struct ghost_kqueue *out);
+void emu_queue_destroy(struct ghost_kenclave *ke, struct ghost_kqueue *kq);
+int emu_queue_assoc(struct ghost_kenclave *ke, int q, int64_t gtid, uint32_t barrier,
+		    int flags);
+int emu_queue_set_default(struct ghost_kenclave *ke, int q);
+int emu_queue_config_wakeup(struct ghost_kenclave *ke, int q,
+			    const struct ghost_agent_wakeup *w, int n);
+int emu_agent_online_op(struct ghost_kenclave *ke);
+void emu_agent_offline_op(struct ghost_kenclave *ke);
+int emu_agent_attach(struct ghost_kenclave *ke, int cpu, int q);
+void emu_agent_detach(struct ghost_kenclave *ke, int cpu);
+int emu_commit(struct ghost_kenclave *ke, const struct ghost_cpuset *cpus, unsigned flags);
+int emu_run(struct ghost_kenclave *ke, int64_t gtid, uint32_t agent_barrier,
+	    uint32_t task_barrier, int cpu, int run_flags);
+int emu_task_enter_op(struct ghost_kenclave *ke, pid_t tid, struct ghost_ktask **self);
+int emu_task_leave(struct ghost_kenclave *ke, pid_t tid);
+int emu_get_cpu_time(struct ghost_kenclave *ke, int64_t gtid, uint64_t *ns);
+int emu_gtid_of(struct ghost_kenclave *ke, pid_t tid, int64_t *gtid);
+int emu_timer_set(struct ghost_kenclave *ke, int cpu, int slot, uint64_t type,
+		  uint64_t cookie, int64_t expires_ns, int64_t period_ns);
+int emu_enclave_cpus(struct ghost_kenclave *ke, struct ghost_cpuset *out);
+int emu_exit_state(struct ghost_kenclave *ke, struct ghost_kexit *out);
+int emu_agent_present(struct ghost_kenclave *ke);
+
+/* ---- emu_ns.c: namespace, enclave files ---- */
+int emu_root_default(char *buf, size_t len);
+int emu_enclave_create(const struct ghost_kernel_create_args *args, struct ghost_kenclave **out);
+int emu_enclave_attach(const char *root, uint64_t id, struct ghost_kenclave **out);
+void emu_enclave_close(struct ghost_kenclave *ke);
+int emu_enclave_list(const char *root, uint64_t *ids, int max);
+int emu_file_read(struct ghost_kenclave *ke, const char *name, char *buf, size_t len);
+int emu_file_write(struct ghost_kenclave *ke, const char *name, const char *text);
+int emu_enclave_destroy(struct ghost_kenclave *ke);
+int emu_enclave_set_cpus(struct ghost_kenclave *ke, const struct ghost_cpuset *want);
+/* Takes the lock; -EINVAL out of the ABI's bounds. */
+int emu_sw_region_make(struct ghost_kenclave *ke, uint32_t id, uint32_t node);
 
 extern const struct ghost_kernel_ops ghost_kernel_emu;
 

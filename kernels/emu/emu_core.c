@@ -3,6 +3,9 @@
  * scheduling class does in the kernel, done under the enclave lock by
  * whichever thread triggers it.
  *
+ * Above the locks (emu_lock.c) and the shared memory (emu_shm.c), below
+ * everything else of the backend, which it never calls.
+ *
  * Owns task and CPU run state, message production (barriers, routing,
  * agent wake-ups), transaction validation and commit, latching, switching a
  * CPU to its next task, and preemption requests. Every function here runs
@@ -33,266 +36,6 @@
 #include <time.h>
 #include <unistd.h>
 
-/* getpid() is a system call each time; commits ask for it on every call. */
-static pid_t cached_pid;
-
-static void forget_pid(void)
-{
-	__atomic_store_n(&cached_pid, 0, __ATOMIC_RELAXED);
-}
-
-static void watch_forks(void)
-{
-	pthread_atfork(NULL, NULL, forget_pid);
-}
-
-pid_t emu_getpid(void)
-{
-	static pthread_once_t once = PTHREAD_ONCE_INIT;
-	pid_t pid = __atomic_load_n(&cached_pid, __ATOMIC_RELAXED);
-
-	if (!pid) {
-		pthread_once(&once, watch_forks);
-		pid = getpid();
-		__atomic_store_n(&cached_pid, pid, __ATOMIC_RELAXED);
-	}
-	return pid;
-}
-
-int64_t emu_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-/* ---- parking: a generation word and a waiter count (no syscall if nobody sleeps) ---- */
-
-/*
- * Wake-ups issued while the enclave lock is held are sent once it is
- * released: a woken thread would otherwise run (on one CPU, preempt us) only
- * to block on the lock we still hold.
- */
-static __thread struct emu_park *deferred_wakes[32] __attribute__((tls_model("initial-exec")));
-static __thread int ndeferred __attribute__((tls_model("initial-exec")));
-static __thread bool holding_lock __attribute__((tls_model("initial-exec")));
-
-static void futex_wake_all(struct emu_park *p)
-{
-	syscall(SYS_futex, &p->seq, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
-}
-
-void emu_park_wake(struct emu_park *p)
-{
-	/* Seq-cst pairs with the waiter's increment of waiters then re-read of
-	 * seq: one of the two sides always sees the other. */
-	__atomic_add_fetch(&p->seq, 1, __ATOMIC_SEQ_CST);
-	if (!__atomic_load_n(&p->waiters, __ATOMIC_SEQ_CST))
-		return;
-	/* A late wake of a reused record is a spurious wake-up: harmless. */
-	if (holding_lock && ndeferred < (int)GHOST_ARRAY_SIZE(deferred_wakes))
-		deferred_wakes[ndeferred++] = p;
-	else
-		futex_wake_all(p);
-}
-
-int emu_park_wait(struct emu_park *p, uint32_t seen, int64_t spin_ns, int64_t deadline_ns,
-		  const int32_t *busy, int32_t self)
-{
-	int32_t b;
-	int ret = 0;
-
-	/* Poll first (no system call on either side), but only while *busy
-	 * says no other task needs this CPU. */
-	if (spin_ns > 0) {
-		int64_t until = emu_now() + spin_ns;
-
-		do {
-			for (int i = 0; i < 64; i++) {
-				if (__atomic_load_n(&p->seq, __ATOMIC_ACQUIRE) != seen)
-					return 0;
-				if (busy && (b = __atomic_load_n(busy, __ATOMIC_RELAXED)) >= 0 &&
-				    b != self)
-					goto sleep;
-				ghost_cpu_relax();
-			}
-		} while (emu_now() < until);
-	}
-sleep:
-	__atomic_add_fetch(&p->waiters, 1, __ATOMIC_SEQ_CST);
-	while (__atomic_load_n(&p->seq, __ATOMIC_SEQ_CST) == seen) {
-		struct timespec ts, *tsp = NULL;
-
-		if (deadline_ns > 0) {
-			ts.tv_sec = deadline_ns / 1000000000;
-			ts.tv_nsec = deadline_ns % 1000000000;
-			tsp = &ts;
-		}
-		/* Shared (not private) futex: wakers live in other processes. */
-		if (syscall(SYS_futex, &p->seq, FUTEX_WAIT_BITSET, seen, tsp, NULL,
-			    FUTEX_BITSET_MATCH_ANY) &&
-		    errno == ETIMEDOUT) {
-			ret = -ETIMEDOUT;
-			break;
-		}
-	}
-	__atomic_sub_fetch(&p->waiters, 1, __ATOMIC_SEQ_CST);
-	return ret;
-}
-
-/* ---- the lock ---- */
-
-static void mutex_attr(pthread_mutexattr_t *a)
-{
-	pthread_mutexattr_init(a);
-	pthread_mutexattr_setpshared(a, PTHREAD_PROCESS_SHARED);
-	pthread_mutexattr_setrobust(a, PTHREAD_MUTEX_ROBUST);
-}
-
-int emu_mutex_init(pthread_mutex_t *m)
-{
-	pthread_mutexattr_t a;
-	int err;
-
-	mutex_attr(&a);
-	err = pthread_mutex_init(m, &a);
-	pthread_mutexattr_destroy(&a);
-	return -err;
-}
-
-#ifdef __GLIBC__
-static int good_kind;
-
-static void learn_kind(void)
-{
-	pthread_mutex_t m;
-
-	/* What this C library writes for our attributes, not a constant of ours. */
-	if (emu_mutex_init(&m) == 0) {
-		good_kind = m.__data.__kind;
-		pthread_mutex_destroy(&m);
-	}
-}
-
-bool emu_mutex_sane(const pthread_mutex_t *m)
-{
-	static pthread_once_t once = PTHREAD_ONCE_INIT;
-
-	pthread_once(&once, learn_kind);
-	/* The type never changes after init; a relaxed load of it suffices. */
-	return __atomic_load_n(&m->__data.__kind, __ATOMIC_RELAXED) == good_kind;
-}
-#else
-bool emu_mutex_sane(const pthread_mutex_t *m)
-{
-	(void)m;
-	return true;
-}
-#endif
-
-void emu_mutex_unlock_sane(pthread_mutex_t *m)
-{
-	/* An overwritten type would make the C library abort in the unlock; the
-	 * kernel marks a robust lock its holder exits with as owner-dead. */
-	if (emu_mutex_sane(m))
-		pthread_mutex_unlock(m);
-}
-
-/* The thread that holds m, by its lock word (0 = free); glibc only. */
-static pid_t mutex_owner(const pthread_mutex_t *m)
-{
-#ifdef __GLIBC__
-	return __atomic_load_n(&m->__data.__lock, __ATOMIC_RELAXED) & FUTEX_TID_MASK;
-#else
-	(void)m;
-	return 0;
-#endif
-}
-
-static void emu_repair(struct ghost_kenclave *ke);
-
-/*
- * The enclave lock, robust against a holder that dies (EOWNERDEAD: repair)
- * and against bytes overwritten by a buggy or hostile process: a type the
- * C library would abort on is refused, and a lock word naming a thread that
- * does not exist (so that no unlock and no owner-died notice can ever come)
- * is found after a second of waiting. Both make the enclave unusable: -EIO,
- * said once per process.
- */
-static int lock_shared(struct ghost_kenclave *ke)
-{
-	static int reported;
-	pthread_mutex_t *m = &ke->sh->lock;
-	const char *why = "its type bytes were overwritten";
-	struct timespec ts;
-	pid_t owner;
-	int r;
-
-	while (emu_mutex_sane(m)) {
-		/* timedlock (the realtime clock), not clocklock: the thread
-		 * sanitizer knows only the former. A clock step makes one wait
-		 * shorter or longer, and a short one only looks at the owner. */
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += 1;
-		r = pthread_mutex_timedlock(m, &ts);
-		if (r != ETIMEDOUT)
-			return r;
-		owner = mutex_owner(m);
-		if (owner > 0 && kill(owner, 0) && errno == ESRCH) {
-			why = "it names a holder that does not exist";
-			break;
-		}
-	}
-	if (!__atomic_exchange_n(&reported, 1, __ATOMIC_RELAXED))
-		ghost_err("enclave %llu: its shared lock is corrupt (%s); the enclave is unusable",
-			  (unsigned long long)ke->id, why);
-	return EIO;
-}
-
-int emu_lock(struct ghost_kenclave *ke)
-{
-	struct ghost_ktask *self = emu_self;
-	int r;
-
-	/* Preemption signals that land while we hold the lock are deferred
-	 * until emu_unlock: the handler must never take it recursively. */
-	if (self)
-		self->in_kernel++;
-	r = lock_shared(ke);
-	if (r == EOWNERDEAD) {
-		/* The previous holder died mid-operation (kill -9): bring the
-		 * cross references back in line before anyone relies on them. */
-		pthread_mutex_consistent(&ke->sh->lock);
-		ke->sh->repairs++;
-		emu_repair(ke);
-		r = 0;
-	}
-	if (r) {
-		if (self)
-			self->in_kernel--;
-		return -EIO;
-	}
-	holding_lock = true;
-	return 0;
-}
-
-void emu_unlock(struct ghost_kenclave *ke)
-{
-	struct ghost_ktask *self = emu_self;
-	int n = ndeferred;
-
-	holding_lock = false;
-	ndeferred = 0;
-	pthread_mutex_unlock(&ke->sh->lock);
-	for (int i = 0; i < n; i++)
-		futex_wake_all(deferred_wakes[i]);
-	if (self && --self->in_kernel == 0 && self->preempt_deferred) {
-		self->preempt_deferred = 0;
-		emu_handle_preempt(self);
-	}
-}
-
 /* ---- lookups ---- */
 
 struct emu_task *emu_task_by_gtid(struct emu_shared *sh, int64_t gtid)
@@ -311,24 +54,6 @@ struct emu_task *emu_task_by_gtid(struct emu_shared *sh, int64_t gtid)
 static int task_index(struct emu_shared *sh, struct emu_task *t)
 {
 	return (int)(t - emu_task(sh, 0));
-}
-
-static struct emu_task *task_at(struct emu_shared *sh, int idx)
-{
-	if (idx < 0 || (uint32_t)idx >= sh->max_tasks)
-		return NULL;
-	return emu_task(sh, idx);
-}
-
-static bool cpu_ok(struct emu_shared *sh, int cpu)
-{
-	return cpu >= 0 && cpu < (int)sh->ncpus && cpu < GHOST_MAX_CPUS;
-}
-
-static void set_state(struct emu_task *t, uint32_t s)
-{
-	/* Release: a parked thread that reads ONCPU also sees its cpu. */
-	__atomic_store_n(&t->state, s, __ATOMIC_RELEASE);
 }
 
 static struct ghost_status_word *task_sw(struct ghost_kenclave *ke, struct emu_task *t)
@@ -434,7 +159,7 @@ void emu_task_msg(struct ghost_kenclave *ke, struct emu_task *t, uint16_t type,
 	for (int i = 0; i < eq->nwake && i < GHOST_MAX_WINFO; i++)
 		if (eq->wake_cpu[i] == t->cpu)
 			cpu = t->cpu;
-	if (!cpu_ok(sh, cpu))
+	if (!emu_cpu_ok(sh, cpu))
 		return;
 	emu_agent_barrier_bump(ke, cpu);
 	emu_agent_wake(ke, cpu);
@@ -463,7 +188,7 @@ void emu_cpu_msg(struct ghost_kenclave *ke, int cpu, uint16_t type, const void *
 void emu_preempt_current(struct ghost_kenclave *ke, int cpu, bool elide)
 {
 	struct emu_shared *sh = ke->sh;
-	struct emu_task *t = task_at(sh, emu_cpu(sh, cpu)->current);
+	struct emu_task *t = emu_task_at(sh, emu_cpu(sh, cpu)->current);
 
 	if (!t || t->state != EMU_T_ONCPU || (t->flags & EMU_TF_PREEMPT_REQ))
 		return;
@@ -553,7 +278,7 @@ static void put_on_cpu(struct ghost_kenclave *ke, int cpu, struct emu_task *t, u
 		emu_task_msg(ke, t, MSG_TASK_ON_CPU, &p, sizeof(p));
 	}
 	pin_thread(t, cpu);
-	set_state(t, EMU_T_ONCPU);
+	emu_task_set_state(t, EMU_T_ONCPU);
 	emu_park_wake(&t->park);
 }
 
@@ -565,7 +290,7 @@ static int64_t leave_cpu(struct ghost_kenclave *ke, struct emu_task *t)
 	struct emu_cpu *ec;
 	int64_t now = emu_now();
 
-	if (!cpu_ok(sh, t->cpu))
+	if (!emu_cpu_ok(sh, t->cpu))
 		return now;
 	ec = emu_cpu(sh, t->cpu);
 	t->runtime += (uint64_t)(now - t->oncpu_since);
@@ -580,7 +305,7 @@ static void drop_latch(struct ghost_kenclave *ke, struct emu_task *t)
 {
 	struct emu_shared *sh = ke->sh;
 
-	if (cpu_ok(sh, t->latched_cpu) &&
+	if (emu_cpu_ok(sh, t->latched_cpu) &&
 	    emu_cpu(sh, t->latched_cpu)->latched == task_index(sh, t))
 		emu_cpu(sh, t->latched_cpu)->latched = -1;
 	t->latched_cpu = -1;
@@ -591,7 +316,7 @@ static void preempt_latched(struct ghost_kenclave *ke, int cpu)
 {
 	struct emu_shared *sh = ke->sh;
 	struct emu_cpu *ec = emu_cpu(sh, cpu);
-	struct emu_task *t = task_at(sh, ec->latched);
+	struct emu_task *t = emu_task_at(sh, ec->latched);
 	struct ghost_msg_payload_task_preempt p;
 
 	ec->latched = -1;
@@ -615,14 +340,14 @@ void emu_schedule(struct ghost_kenclave *ke, int cpu)
 	struct emu_cpu *ec;
 	struct emu_task *t;
 
-	if (!cpu_ok(sh, cpu))
+	if (!emu_cpu_ok(sh, cpu))
 		return;
 	ec = emu_cpu(sh, cpu);
 	if (!ec->in_enclave || ec->current >= 0 || ec->agent_state == EMU_A_RUNNING)
 		return;
 	/* This CPU passes through its scheduler: a commit point. */
 	emu_commit_at_schedule(ke, cpu, false);
-	t = task_at(sh, ec->latched);
+	t = emu_task_at(sh, ec->latched);
 	if (t) {
 		ec->latched = -1;
 		t->latched_cpu = -1;
@@ -647,7 +372,7 @@ bool emu_task_preempted(struct ghost_kenclave *ke, struct emu_task *t)
 	bool elide;
 	int cpu = t->cpu;
 
-	if (t->state != EMU_T_ONCPU || !(t->flags & EMU_TF_PREEMPT_REQ) || !cpu_ok(sh, cpu))
+	if (t->state != EMU_T_ONCPU || !(t->flags & EMU_TF_PREEMPT_REQ) || !emu_cpu_ok(sh, cpu))
 		return false;
 	ec = emu_cpu(sh, cpu);
 	elide = t->flags & EMU_TF_ELIDE_PREEMPT;
@@ -655,7 +380,7 @@ bool emu_task_preempted(struct ghost_kenclave *ke, struct emu_task *t)
 	/* An agent that woke on this CPU waits for exactly this moment. */
 	if (ec->agent_state == EMU_A_RUNNING)
 		emu_park_wake(&ec->agent_park);
-	set_state(t, EMU_T_RUNNABLE);
+	emu_task_set_state(t, EMU_T_RUNNABLE);
 	if (!elide) {
 		memset(&p, 0, sizeof(p));
 		p.gtid = (uint64_t)t->gtid;
@@ -689,7 +414,7 @@ void emu_task_stop(struct ghost_kenclave *ke, struct emu_task *t, uint16_t type,
 	struct ghost_status_word *sw = task_sw(ke, t);
 	bool was_on = t->state == EMU_T_ONCPU;
 	int cpu = t->cpu;
-	struct emu_cpu *ec = cpu_ok(sh, cpu) ? emu_cpu(sh, cpu) : NULL;
+	struct emu_cpu *ec = emu_cpu_ok(sh, cpu) ? emu_cpu(sh, cpu) : NULL;
 	uint64_t seqnum = 0;
 	union {
 		struct ghost_msg_payload_task_blocked blocked;
@@ -706,7 +431,7 @@ void emu_task_stop(struct ghost_kenclave *ke, struct emu_task *t, uint16_t type,
 		drop_latch(ke, t);
 	if (ec && was_on)
 		seqnum = ++ec->cpu_seqnum;
-	set_state(t, new_state);
+	emu_task_set_state(t, new_state);
 	if (new_state == EMU_T_RUNNABLE)
 		t->runnable_since = now ? now : emu_now();
 	if (sw)
@@ -769,7 +494,7 @@ void emu_task_wakeup(struct ghost_kenclave *ke, struct emu_task *t, int waker_cp
 
 	if (t->state != EMU_T_BLOCKED)
 		return;
-	set_state(t, EMU_T_RUNNABLE);
+	emu_task_set_state(t, EMU_T_RUNNABLE);
 	t->runnable_since = emu_now();
 	t->wake_waker_cpu = waker_cpu;
 	sw_set_flags(task_sw(ke, t), GHOST_SW_TASK_RUNNABLE, 0);
@@ -777,7 +502,7 @@ void emu_task_wakeup(struct ghost_kenclave *ke, struct emu_task *t, int waker_cp
 	p.gtid = (uint64_t)t->gtid;
 	p.last_ran_cpu = t->cpu;
 	p.waker_cpu = waker_cpu;
-	p.wake_up_cpu = sh->wake_on_waker_cpu && cpu_ok(sh, waker_cpu) ? waker_cpu : t->cpu;
+	p.wake_up_cpu = sh->wake_on_waker_cpu && emu_cpu_ok(sh, waker_cpu) ? waker_cpu : t->cpu;
 	emu_task_msg(ke, t, MSG_TASK_WAKEUP, &p, sizeof(p));
 }
 
@@ -1287,64 +1012,21 @@ void emu_enclave_kill(struct ghost_kenclave *ke, uint32_t reason)
 	sh->nr_tasks = 0;
 }
 
-/* ---- repair after a holder died ---- */
-
-static void emu_repair(struct ghost_kenclave *ke)
+const char *emu_exit_reason(struct ghost_kenclave *ke)
 {
+	static const char *const why[] = {
+		[EMU_DEAD_UNKNOWN] = "ended",
+		[EMU_DEAD_DESTROYED] = "destroyed",
+		[EMU_DEAD_AGENT_TIMEOUT] = "reaped: its agent was gone for agent_timeout_ms",
+		[EMU_DEAD_RUNNABLE_TIMEOUT] = "reaped: a task waited past runnable_timeout",
+		[EMU_DEAD_OWNER_EXITED] = "reaped: the process that made it ephemeral exited",
+	};
 	struct emu_shared *sh = ke->sh;
-	uint32_t live = 0;
+	uint32_t r;
 
-	for (int c = 0; c < (int)sh->ncpus; c++) {
-		struct emu_cpu *ec = emu_cpu(sh, c);
-		struct emu_task *t = task_at(sh, ec->current);
-
-		if (t && (t->state != EMU_T_ONCPU || t->cpu != c))
-			emu_set_current(ec, -1);
-		else if (!t)
-			emu_set_current(ec, -1);
-		t = task_at(sh, ec->latched);
-		if (!t || t->state != EMU_T_RUNNABLE || t->latched_cpu != c)
-			ec->latched = -1;
-	}
-	for (uint32_t i = 0; i < sh->max_tasks; i++) {
-		struct emu_task *t = emu_task(sh, (int)i);
-
-		if (t->state == EMU_T_BLOCKED || t->state == EMU_T_RUNNABLE || t->state == EMU_T_ONCPU)
-			live++;
-		if (t->state == EMU_T_ONCPU &&
-		    (!cpu_ok(sh, t->cpu) || emu_cpu(sh, t->cpu)->current != (int)i)) {
-			if (cpu_ok(sh, t->cpu) && emu_cpu(sh, t->cpu)->current < 0) {
-				emu_set_current(emu_cpu(sh, t->cpu), (int)i);
-			} else {
-				/* Half switched in: send it back to the runqueue. */
-				set_state(t, EMU_T_RUNNABLE);
-				emu_park_wake(&t->park);
-			}
-		}
-		if (t->latched_cpu >= 0 &&
-		    (!cpu_ok(sh, t->latched_cpu) || emu_cpu(sh, t->latched_cpu)->latched != (int)i))
-			t->latched_cpu = -1;
-	}
-	sh->nr_tasks = live;
-	/*
-	 * The dead holder's wake-ups were still to be sent (they go out after
-	 * the unlock it never reached): wake every sleeper. Each re-reads its
-	 * state, so a wake it did not need costs it one check.
-	 */
-	emu_wake_sleepers(ke);
-}
-
-void emu_wake_sleepers(struct ghost_kenclave *ke)
-{
-	struct emu_shared *sh = ke->sh;
-
-	for (int c = 0; c < (int)sh->ncpus; c++)
-		if (emu_cpu(sh, c)->agent_state != EMU_A_NONE)
-			emu_park_wake(&emu_cpu(sh, c)->agent_park);
-	for (uint32_t i = 0; i < sh->max_tasks; i++) {
-		struct emu_task *t = emu_task(sh, (int)i);
-
-		if (t->state != EMU_T_FREE && __atomic_load_n(&t->park.waiters, __ATOMIC_RELAXED))
-			emu_park_wake(&t->park);
-	}
+	/* Acquire, then the reason: pairs with emu_enclave_kill's release. */
+	if (__atomic_load_n(&sh->state, __ATOMIC_ACQUIRE) == EMU_E_ALIVE)
+		return NULL;
+	r = __atomic_load_n(&sh->dead_reason, __ATOMIC_RELAXED);
+	return r < GHOST_ARRAY_SIZE(why) ? why[r] : why[EMU_DEAD_UNKNOWN];
 }

@@ -9,7 +9,9 @@
  * wake-up was lost with a killed process. In the agent's process only:
  * CPU ticks, ghost timers, commit at tick, CPU availability and agent
  * runnability. The thread never runs user code and never blocks on anything
- * but the enclave lock and its own sleep.
+ * but the enclave lock and its own sleep. Above the scheduling class
+ * (emu_core.c), below the task and agent sides and the namespace, which
+ * register it.
  */
 #include "emu.h"
 

@@ -3,8 +3,10 @@
  * this backend, made of ordinary files under a root directory.
  *
  * Owns creating, attaching, listing and destroying enclaves, the layout and
- * validation of their files, the process-local mappings, and the text files
- * a person reads (status, cpulist, tunables...). A file that fails
+ * validation of their state file, the text files a person reads (status,
+ * cpulist, tunables...) and the CPU set. The files themselves and the
+ * mappings are emu_shm.c's; above the task and agent sides, below only the
+ * ops table (emu_ops.c). A file that fails
  * validation (wrong magic, truncated, sizes that do not add up) is refused
  * with an error; nothing here trusts what it maps before checking it.
  */
@@ -81,36 +83,6 @@ static int ensure_root(const char *root)
 	return 0;
 }
 
-/* The namespace lock serialises create and destroy across processes. */
-static int ns_lock(const char *root)
-{
-	char path[600];
-	int fd;
-
-	snprintf(path, sizeof(path), "%s/.lock", root);
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -errno;
-	if (flock(fd, LOCK_EX)) {
-		int err = -errno;
-
-		close(fd);
-		return err;
-	}
-	return fd;
-}
-
-static void ns_unlock(int fd)
-{
-	if (fd >= 0)
-		close(fd);
-}
-
-static size_t page_align(size_t n)
-{
-	return (n + 4095) & ~(size_t)4095;
-}
-
 static size_t state_size(uint32_t max_tasks, uint64_t *cpus_off, uint64_t *queues_off,
 			 uint64_t *tasks_off, uint64_t *trace_off)
 {
@@ -127,7 +99,7 @@ static size_t state_size(uint32_t max_tasks, uint64_t *cpus_off, uint64_t *queue
 	off = (off + 63) & ~(size_t)63;
 	*trace_off = off;
 	off += sizeof(struct emu_trace_ent) * EMU_TRACE_LEN;
-	return page_align(off);
+	return emu_page_align(off);
 }
 
 static int machine_ncpus(void)
@@ -139,69 +111,6 @@ static int machine_ncpus(void)
 	if (n > GHOST_MAX_CPUS)
 		n = GHOST_MAX_CPUS;
 	return (int)n;
-}
-
-/* Maps a whole file read-write; the size must be exactly what we expect. */
-static void *map_file(const char *path, size_t size, int prot, int *fd_out)
-{
-	int fd = open(path, (prot & PROT_WRITE ? O_RDWR : O_RDONLY) | O_CLOEXEC);
-	struct stat st;
-	void *p;
-
-	if (fd < 0)
-		return NULL;
-	if (fstat(fd, &st) || (size && (size_t)st.st_size != size)) {
-		close(fd);
-		errno = EINVAL;
-		return NULL;
-	}
-	p = mmap(NULL, size ? size : (size_t)st.st_size, prot, MAP_SHARED, fd, 0);
-	if (p == MAP_FAILED) {
-		int e = errno;
-
-		close(fd);
-		errno = e;
-		return NULL;
-	}
-	if (fd_out)
-		*fd_out = fd;
-	else
-		close(fd);
-	return p;
-}
-
-static int create_file(const char *path, size_t size, void **map)
-{
-	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	void *p;
-
-	if (fd < 0)
-		return -errno;
-	if (ftruncate(fd, (off_t)size)) {
-		int err = -errno;
-
-		close(fd);
-		unlink(path);
-		return err;
-	}
-	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	close(fd);
-	if (p == MAP_FAILED) {
-		unlink(path);
-		return -ENOMEM;
-	}
-	*map = p;
-	return 0;
-}
-
-static int init_robust_mutex(pthread_mutex_t *m)
-{
-	return emu_mutex_init(m);
-}
-
-int emu_init_task_life(struct emu_task *t)
-{
-	return init_robust_mutex(&t->life);
 }
 
 /* Is the state mapping believable? Checked before anything else is read. */
@@ -261,24 +170,6 @@ static bool enclave_cpus_of(const char *root, uint64_t id, struct ghost_cpuset *
 		return false;
 	*cpus = sh.cpus;
 	return true;
-}
-
-static void remove_dir_files(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	char path[1024];
-
-	if (!d)
-		return;
-	while ((de = readdir(d))) {
-		if (de->d_name[0] == '.' && (!de->d_name[1] || (de->d_name[1] == '.' && !de->d_name[2])))
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-		unlink(path);
-	}
-	closedir(d);
-	rmdir(dir);
 }
 
 /* Does another live enclave of the list (not self) own any CPU of want? */
@@ -517,7 +408,7 @@ static int map_enclave(struct ghost_kenclave *ke)
 		return -EXDEV;
 	ke->cpu_data_size = (size_t)ke->sh->ncpus * sizeof(struct ghost_cpu_data);
 	snprintf(path, sizeof(path), "%s/cpu_data", ke->dir);
-	ke->cpu_data = map_file(path, ke->cpu_data_size, PROT_READ | PROT_WRITE, NULL);
+	ke->cpu_data = emu_map_file(path, ke->cpu_data_size, PROT_READ | PROT_WRITE, NULL);
 	if (!ke->cpu_data)
 		return errno == ENOENT ? -ENOENT : -EINVAL;
 	return 0;
@@ -613,7 +504,7 @@ int emu_enclave_create(const struct ghost_kernel_create_args *args, struct ghost
 	if (err)
 		return err;
 	reap_orphans(root);
-	lockfd = ns_lock(root);
+	lockfd = emu_ns_lock(root);
 	if (lockfd < 0)
 		return lockfd;
 
@@ -656,7 +547,7 @@ int emu_enclave_create(const struct ghost_kernel_create_args *args, struct ghost
 		goto out_unlock;
 	}
 	if (use != ID_FREE)
-		remove_dir_files(ke->dir);
+		emu_remove_dir_files(ke->dir);
 	if (mkdir(ke->dir, 0700)) {
 		err = -errno;
 		goto out_unlock;
@@ -664,7 +555,7 @@ int emu_enclave_create(const struct ghost_kernel_create_args *args, struct ghost
 
 	size = state_size(max_tasks, &cpus_off, &queues_off, &tasks_off, &trace_off);
 	snprintf(path, sizeof(path), "%s/state", ke->dir);
-	err = create_file(path, size, (void **)&sh);
+	err = emu_create_file(path, size, (void **)&sh);
 	if (err)
 		goto out_rmdir;
 	sh->layout = EMU_LAYOUT;
@@ -677,7 +568,7 @@ int emu_enclave_create(const struct ghost_kernel_create_args *args, struct ghost
 	sh->queues_off = queues_off;
 	sh->tasks_off = tasks_off;
 	sh->trace_off = trace_off;
-	err = init_robust_mutex(&sh->lock);
+	err = emu_mutex_init(&sh->lock);
 	if (err)
 		goto out_rmdir;
 	sh->state = EMU_E_ALIVE;
@@ -700,7 +591,7 @@ int emu_enclave_create(const struct ghost_kernel_create_args *args, struct ghost
 	}
 
 	snprintf(path, sizeof(path), "%s/cpu_data", ke->dir);
-	err = create_file(path, (size_t)ncpus * sizeof(struct ghost_cpu_data), (void **)&cd);
+	err = emu_create_file(path, (size_t)ncpus * sizeof(struct ghost_cpu_data), (void **)&cd);
 	if (err)
 		goto out_rmdir;
 	for (int c = 0; c < ncpus; c++) {
@@ -731,16 +622,16 @@ int emu_enclave_create(const struct ghost_kernel_create_args *args, struct ghost
 		goto out_rmdir;
 	ke->creator = true;
 	ke->ephemeral = args->flags & GHOST_KCREATE_EPHEMERAL;
-	ns_unlock(lockfd);
+	emu_ns_unlock(lockfd);
 	*out = ke;
 	return 0;
 
 out_rmdir:
 	if (sh)
 		munmap(sh, size);
-	remove_dir_files(ke->dir);
+	emu_remove_dir_files(ke->dir);
 out_unlock:
-	ns_unlock(lockfd);
+	emu_ns_unlock(lockfd);
 	if (ke) {
 		ke_unmap(ke);
 		free(ke);
@@ -761,267 +652,6 @@ void emu_enclave_close(struct ghost_kenclave *ke)
 	ke_unmap(ke);
 	pthread_mutex_destroy(&ke->local_lock);
 	free(ke);
-}
-
-/* Is ke->dir still the enclave we mapped (not one created since with its id)? */
-static bool dir_is_ours(struct ghost_kenclave *ke)
-{
-	char path[700];
-	struct stat mine, now;
-
-	snprintf(path, sizeof(path), "%s/state", ke->dir);
-	return ke->state_fd >= 0 && fstat(ke->state_fd, &mine) == 0 && stat(path, &now) == 0 &&
-	       mine.st_dev == now.st_dev && mine.st_ino == now.st_ino;
-}
-
-int emu_remove_files(struct ghost_kenclave *ke)
-{
-	int lockfd = ns_lock(ke->root);
-
-	/* Under the namespace lock, so that no create slips in between. */
-	if (dir_is_ours(ke))
-		remove_dir_files(ke->dir);
-	ns_unlock(lockfd);
-	return 0;
-}
-
-/* ---- status-word regions ---- */
-
-int emu_sw_region_create(struct ghost_kenclave *ke, uint32_t id, uint32_t node)
-{
-	struct emu_shared *sh = ke->sh;
-	struct ghost_sw_region_header *hdr;
-	char path[700];
-	int slot = -1, err;
-
-	if (id > GHOST_SW_REGION_ID_MAX || node > GHOST_NUMA_NODE_MAX)
-		return -EINVAL;	/* the library maps no other region */
-	if (node != 0)
-		return -ENODEV;	/* one NUMA node is all this backend models */
-	for (int i = 0; i < EMU_MAX_REGIONS; i++) {
-		if (sh->regions[i].in_use && sh->regions[i].id == id)
-			return -EEXIST;
-		if (!sh->regions[i].in_use && slot < 0)
-			slot = i;
-	}
-	if (slot < 0)
-		return -ENOSPC;
-	if (snprintf(path, sizeof(path), "%s/sw_%u", ke->dir, id) >= (int)sizeof(path))
-		return -ENOSPC;
-	err = create_file(path, GHOST_SW_REGION_SIZE, (void **)&hdr);
-	if (err)
-		return err;
-	hdr->version = GHOST_SW_REGION_VERSION;
-	hdr->id = id;
-	hdr->numa_node = node;
-	hdr->start = sizeof(*hdr);
-	hdr->capacity = GHOST_SW_REGION_CAPACITY;
-	hdr->available = GHOST_SW_REGION_CAPACITY;
-	ke->rw_regions[slot] = hdr;
-	sh->regions[slot].id = id;
-	sh->regions[slot].node = node;
-	sh->regions[slot].hint = 0;
-	__atomic_store_n(&sh->regions[slot].in_use, 1, __ATOMIC_RELEASE);
-	return 0;
-}
-
-static int region_slot(struct emu_shared *sh, uint32_t id)
-{
-	for (int i = 0; i < EMU_MAX_REGIONS; i++)
-		if (__atomic_load_n(&sh->regions[i].in_use, __ATOMIC_ACQUIRE) &&
-		    sh->regions[i].id == id)
-			return i;
-	return -1;
-}
-
-static struct ghost_sw_region_header *region_rw(struct ghost_kenclave *ke, int slot)
-{
-	struct ghost_sw_region_header *hdr;
-	char path[700];
-
-	if (ke->rw_regions[slot])
-		return ke->rw_regions[slot];
-	pthread_mutex_lock(&ke->local_lock);
-	if (!ke->rw_regions[slot]) {
-		snprintf(path, sizeof(path), "%s/sw_%u", ke->dir, ke->sh->regions[slot].id);
-		hdr = map_file(path, GHOST_SW_REGION_SIZE, PROT_READ | PROT_WRITE, NULL);
-		if (hdr && (hdr->start != sizeof(*hdr) || hdr->capacity != GHOST_SW_REGION_CAPACITY)) {
-			munmap(hdr, GHOST_SW_REGION_SIZE);
-			hdr = NULL;
-		}
-		__atomic_store_n(&ke->rw_regions[slot], hdr, __ATOMIC_RELEASE);
-	}
-	pthread_mutex_unlock(&ke->local_lock);
-	return ke->rw_regions[slot];
-}
-
-struct ghost_status_word *emu_sw_word(struct ghost_kenclave *ke, uint32_t region, uint32_t index)
-{
-	int slot = region_slot(ke->sh, region);
-	struct ghost_sw_region_header *hdr;
-
-	if (slot < 0 || index >= GHOST_SW_REGION_CAPACITY)
-		return NULL;
-	hdr = region_rw(ke, slot);
-	if (!hdr)
-		return NULL;
-	return (struct ghost_status_word *)((char *)hdr + hdr->start) + index;
-}
-
-int emu_sw_alloc(struct ghost_kenclave *ke, uint32_t *region, uint32_t *index)
-{
-	struct emu_shared *sh = ke->sh;
-
-	for (int slot = 0; slot < EMU_MAX_REGIONS; slot++) {
-		struct ghost_sw_region_header *hdr;
-		struct ghost_status_word *w;
-
-		if (!sh->regions[slot].in_use)
-			continue;
-		hdr = region_rw(ke, slot);
-		if (!hdr || hdr->available == 0)
-			continue;
-		w = (struct ghost_status_word *)((char *)hdr + hdr->start);
-		for (uint32_t n = 0; n < GHOST_SW_REGION_CAPACITY; n++) {
-			uint32_t i = (sh->regions[slot].hint + n) % GHOST_SW_REGION_CAPACITY;
-
-			if (w[i].flags & GHOST_SW_F_ALLOCATED)
-				continue;
-			memset(&w[i], 0, sizeof(w[i]));
-			w[i].flags = GHOST_SW_F_ALLOCATED;
-			hdr->available--;
-			sh->regions[slot].hint = i + 1;
-			*region = sh->regions[slot].id;
-			*index = i;
-			return 0;
-		}
-	}
-	return -ENOMEM;
-}
-
-int emu_sw_region_map(struct ghost_kenclave *ke, uint32_t id,
-		      const struct ghost_sw_region_header **out, size_t *size)
-{
-	char path[700];
-	const struct ghost_sw_region_header *hdr;
-
-	if (region_slot(ke->sh, id) < 0)
-		return -ENOENT;
-	snprintf(path, sizeof(path), "%s/sw_%u", ke->dir, id);
-	/* Agents get the region read-only, as ghostfs gives it. */
-	hdr = map_file(path, GHOST_SW_REGION_SIZE, PROT_READ, NULL);
-	if (!hdr)
-		return errno == ENOENT ? -ENOENT : -EINVAL;
-	if (hdr->start != sizeof(*hdr) || hdr->capacity != GHOST_SW_REGION_CAPACITY ||
-	    hdr->id != id) {
-		munmap((void *)hdr, GHOST_SW_REGION_SIZE);
-		return -EINVAL;
-	}
-	*out = hdr;
-	*size = GHOST_SW_REGION_SIZE;
-	return 0;
-}
-
-/* ---- queues ---- */
-
-int emu_queue_file(struct ghost_kenclave *ke, int q, char *buf, size_t len)
-{
-	struct emu_queue *eq = emu_queue(ke->sh, q);
-	int n = snprintf(buf, len, "%s/queue_%d_%u", ke->dir, q, eq->gen);
-
-	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
-}
-
-/* This process's mapping of queue q as it is now, or NULL if it is gone. */
-void *emu_queue_map(struct ghost_kenclave *ke, int q)
-{
-	struct emu_queue *eq;
-	struct emu_qmap *m;
-	char path[700];
-	void *p;
-
-	if (q < 0 || q >= EMU_MAX_QUEUES)
-		return NULL;
-	eq = emu_queue(ke->sh, q);
-	if (!eq->in_use)
-		return NULL;
-	m = &ke->qmaps[q];
-	if (m->map && m->gen == eq->gen)
-		return m->map;
-	pthread_mutex_lock(&ke->local_lock);
-	if (m->map) {
-		munmap(m->map, m->size);
-		m->map = NULL;
-	}
-	if (emu_queue_file(ke, q, path, sizeof(path)) == 0) {
-		p = map_file(path, eq->mapsize, PROT_READ | PROT_WRITE, NULL);
-		if (p) {
-			struct ghost_channel c;
-
-			if (ghost_channel_init_mem(&c, p, eq->mapsize) == 0 &&
-			    c.nelems == eq->elems) {
-				m->map = p;
-				m->size = eq->mapsize;
-				m->gen = eq->gen;
-			} else {
-				munmap(p, eq->mapsize);
-			}
-		}
-	}
-	pthread_mutex_unlock(&ke->local_lock);
-	return m->map;
-}
-
-/* ---- agent_online: an flock that dies with its process ---- */
-
-int emu_agent_online(struct ghost_kenclave *ke)
-{
-	char path[700];
-	int fd;
-
-	if (ke->online_fd >= 0)
-		return -EBUSY;
-	snprintf(path, sizeof(path), "%s/agent_online", ke->dir);
-	fd = open(path, O_RDWR | O_CLOEXEC);
-	if (fd < 0)
-		return errno == ENOENT ? -ENOENT : -errno;
-	/* A prober may hold a shared lock for an instant: retry briefly. */
-	for (int i = 0; flock(fd, LOCK_EX | LOCK_NB); i++) {
-		if (errno != EWOULDBLOCK || i >= 50) {
-			close(fd);
-			return -EBUSY;
-		}
-		usleep(1000);
-	}
-	/* The kernel thread reads it without our locks. */
-	__atomic_store_n(&ke->online_fd, fd, __ATOMIC_RELEASE);
-	return 0;
-}
-
-void emu_agent_offline(struct ghost_kenclave *ke)
-{
-	int fd = __atomic_exchange_n(&ke->online_fd, -1, __ATOMIC_ACQ_REL);
-
-	if (fd >= 0) {
-		close(fd);
-	}
-}
-
-bool emu_agent_process_alive(struct ghost_kenclave *ke)
-{
-	char path[700];
-	bool alive;
-	int fd;
-
-	if (__atomic_load_n(&ke->online_fd, __ATOMIC_ACQUIRE) >= 0)
-		return true;
-	snprintf(path, sizeof(path), "%s/agent_online", ke->dir);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return false;
-	alive = flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
-	close(fd);	/* drops the shared lock if we got it */
-	return alive;
 }
 
 /* ---- text files ---- */
@@ -1102,25 +732,6 @@ static const char *task_state_name(uint32_t s)
 					"new" };
 
 	return s < GHOST_ARRAY_SIZE(names) ? names[s] : "?";
-}
-
-const char *emu_exit_reason(struct ghost_kenclave *ke)
-{
-	static const char *const why[] = {
-		[EMU_DEAD_UNKNOWN] = "ended",
-		[EMU_DEAD_DESTROYED] = "destroyed",
-		[EMU_DEAD_AGENT_TIMEOUT] = "reaped: its agent was gone for agent_timeout_ms",
-		[EMU_DEAD_RUNNABLE_TIMEOUT] = "reaped: a task waited past runnable_timeout",
-		[EMU_DEAD_OWNER_EXITED] = "reaped: the process that made it ephemeral exited",
-	};
-	struct emu_shared *sh = ke->sh;
-	uint32_t r;
-
-	/* Acquire, then the reason: pairs with emu_enclave_kill's release. */
-	if (__atomic_load_n(&sh->state, __ATOMIC_ACQUIRE) == EMU_E_ALIVE)
-		return NULL;
-	r = __atomic_load_n(&sh->dead_reason, __ATOMIC_RELAXED);
-	return r < GHOST_ARRAY_SIZE(why) ? why[r] : why[EMU_DEAD_UNKNOWN];
 }
 
 int emu_file_read(struct ghost_kenclave *ke, const char *name, char *buf, size_t len)

@@ -2,11 +2,13 @@
  * kernels/emu/emu_task.c - ghost tasks of the embedded kernel: the thread's
  * own side of entering, blocking, yielding, being preempted and leaving.
  *
- * Owns the calling thread's TLS handle, the preemption signal and its
- * handler, and the parking loop that keeps a thread off user code until the
+ * Owns the preemption signal and its handler (installed as emu_lock.c's
+ * deferred-preemption hook too), and the parking loop that keeps a thread off user code until the
  * enclave puts it on a CPU. The handler may only do what is safe for an
  * interrupted thread: it never touches the enclave lock while the thread is
  * already inside the library (it defers instead), and it restores errno.
+ * Beside the agent side (emu_agent.c), above the kernel thread; it never
+ * calls the namespace or the ops table.
  */
 #include "emu.h"
 
@@ -21,12 +23,14 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-__thread struct ghost_ktask *emu_self __attribute__((tls_model("initial-exec")));
 __thread int emu_agent_cpu __attribute__((tls_model("initial-exec"))) = -1;
 int emu_preempt_signal;
 
 static pthread_once_t signal_once = PTHREAD_ONCE_INIT;
 static int signal_err;
+
+/* Takes the task off its CPU if a preemption asked it to, and parks it until it runs again. */
+static void emu_handle_preempt(struct ghost_ktask *self);
 
 static void preempt_handler(int sig, siginfo_t *si, void *uc)
 {
@@ -57,6 +61,8 @@ static void signal_init(void)
 		if (v >= SIGRTMIN && v <= SIGRTMAX)
 			sig = v;
 	}
+	/* A preemption deferred while the task held the enclave lock: emu_unlock runs this. */
+	emu_set_preempt_hook(emu_handle_preempt);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_sigaction = preempt_handler;
 	/* SA_RESTART: a system call the preemption interrupted carries on. */
@@ -159,7 +165,7 @@ static void wait_oncpu(struct ghost_ktask *self)
 	}
 }
 
-void emu_handle_preempt(struct ghost_ktask *self)
+static void emu_handle_preempt(struct ghost_ktask *self)
 {
 	bool off;
 
@@ -184,7 +190,6 @@ static int alloc_record(struct emu_shared *sh)
 	return -1;
 }
 
-int emu_task_enter(struct ghost_kenclave *ke, pid_t tid, struct ghost_ktask **out);
 int emu_task_enter(struct ghost_kenclave *ke, pid_t tid, struct ghost_ktask **out)
 {
 	struct emu_shared *sh = ke->sh;
@@ -315,7 +320,6 @@ static void release_self(struct ghost_ktask *self)
 	free(self);
 }
 
-void emu_task_exit(struct ghost_ktask *self);
 void emu_task_exit(struct ghost_ktask *self)
 {
 	struct ghost_kenclave *ke = self->ke;
@@ -330,7 +334,6 @@ void emu_task_exit(struct ghost_ktask *self)
 	release_self(self);
 }
 
-int emu_task_leave_self(struct ghost_ktask *self);
 int emu_task_leave_self(struct ghost_ktask *self)
 {
 	struct ghost_kenclave *ke = self->ke;
@@ -349,7 +352,6 @@ int emu_task_leave_self(struct ghost_ktask *self)
 	return 0;
 }
 
-bool emu_task_managed(struct ghost_ktask *self);
 bool emu_task_managed(struct ghost_ktask *self)
 {
 	if (self->unmanaged)
@@ -362,7 +364,6 @@ bool emu_task_managed(struct ghost_ktask *self)
 	return true;
 }
 
-int emu_task_block(struct ghost_ktask *self, int64_t deadline_ns);
 int emu_task_block(struct ghost_ktask *self, int64_t deadline_ns)
 {
 	struct ghost_kenclave *ke = self->ke;
@@ -411,7 +412,6 @@ int emu_task_block(struct ghost_ktask *self, int64_t deadline_ns)
 	return ret;
 }
 
-int emu_task_unblock(struct ghost_ktask *task, int waker_cpu);
 int emu_task_unblock(struct ghost_ktask *task, int waker_cpu)
 {
 	struct ghost_kenclave *ke = task->ke;
@@ -430,7 +430,6 @@ int emu_task_unblock(struct ghost_ktask *task, int waker_cpu)
 	return 0;
 }
 
-int emu_task_yield(struct ghost_ktask *self);
 int emu_task_yield(struct ghost_ktask *self)
 {
 	struct ghost_kenclave *ke = self->ke;
@@ -449,8 +448,6 @@ int emu_task_yield(struct ghost_ktask *self)
 	return 0;
 }
 
-int emu_task_changed(struct ghost_ktask *self, int what, int nice,
-		     const struct ghost_cpuset *cpus);
 int emu_task_changed(struct ghost_ktask *self, int what, int nice,
 		     const struct ghost_cpuset *cpus)
 {
@@ -502,7 +499,6 @@ int emu_task_changed(struct ghost_ktask *self, int what, int nice,
 	return 0;
 }
 
-void emu_task_nopreempt(struct ghost_ktask *self, bool on);
 void emu_task_nopreempt(struct ghost_ktask *self, bool on)
 {
 	/* The same deferral as inside the enclave lock. */
