@@ -66,8 +66,9 @@ enum ghost_agent_prio {
 	GHOST_AGENT_PRIO_NORMAL,	/* stay in the normal class */
 };
 
+/* Options that grow: see ghost_enclave_opts (sz 0 = this version; zero = the default). */
 struct ghost_full_agent_opts {
-	size_t sz;
+	size_t sz;				/* sizeof(struct ghost_full_agent_opts), or 0 */
 	struct ghost_enclave *enclave;		/* created or attached by the caller */
 	const struct ghost_policy *policy;
 	const void *policy_config;		/* handed to the policy's init */

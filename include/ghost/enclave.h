@@ -19,6 +19,13 @@ struct ghost_enclave;
 struct ghost_topo;
 struct ghost_channel;
 
+/*
+ * Options that grow, as every public *_opts struct: sz is the size the
+ * caller was built with (0: this header's). A smaller sz (an older caller)
+ * gets the default for every field it does not have; a larger one (a newer
+ * caller) is accepted only if every byte this library does not know is zero
+ * (-E2BIG otherwise). A zero field always means the default.
+ */
 struct ghost_enclave_opts {
 	size_t sz;			/* sizeof(struct ghost_enclave_opts), or 0: lets the struct grow */
 	const char *kernel;		/* backend name; NULL = ghost_kernel_default() */

@@ -73,7 +73,7 @@ struct ghost_work_class {
 struct ghost_prio_table;
 
 struct ghost_prio_table_opts {
-	size_t sz;		/* sizeof(struct ghost_prio_table_opts) */
+	size_t sz;		/* sizeof(struct ghost_prio_table_opts), or 0 (options that grow) */
 	uint32_t items;		/* sched items (1 .. 65536) */
 	uint32_t classes;	/* work classes (1 .. 1024) */
 	uint32_t stream;	/* stream capacity; 0 = 83 (ghost-userspace's choice) */
