@@ -138,7 +138,7 @@ scx-tests: $(SCX_TESTS)
 # from the compiler (-MMD: a .d file beside each object and program).
 $(BUILD)/obj/src/%.o $(BUILD)/obj/kernels/%.o: INC = $(INC_LIB)
 $(BUILD)/obj/policies/%.o: INC = $(INC_PUBLIC)
-$(BUILD)/obj/%.o: %.c
+$(BUILD)/obj/%.o: %.c $(BUILD)/obj/%.d
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
 	@$(CC) $(CFLAGS) $(INC) $(OBJ_EXTRA) -c $< -o $@
@@ -171,22 +171,22 @@ $(SHARED_LIB): $(LIB_OBJS) src/libghost.map
 	@$(CC) -shared -Wl,--version-script=src/libghost.map -Wl,-soname,libghost.so.0 \
 	    $(LDFLAGS) -o $@ $(LIB_OBJS) $(LDLIBS)
 
-$(BUILD)/bin/%: tools/%.c $(STATIC_LIB)
+$(BUILD)/bin/%: tools/%.c $(STATIC_LIB) $(BUILD)/bin/%.d
 	@mkdir -p $(dir $@)
 	@echo "  CCLD    $@"
 	@$(CC) $(CFLAGS) $(INC_TOOLS) $< -o $@ $(STATIC_LIB) $(LDFLAGS) $(LDLIBS)
 
-$(BUILD)/bin/%: bench/%.c $(STATIC_LIB)
+$(BUILD)/bin/%: bench/%.c $(STATIC_LIB) $(BUILD)/bin/%.d
 	@mkdir -p $(dir $@)
 	@echo "  CCLD    $@"
 	@$(CC) $(CFLAGS) $(INC_TOOLS) $< -o $@ $(STATIC_LIB) $(LDFLAGS) $(LDLIBS)
 
-$(BUILD)/tests/%: tests/%.c $(STATIC_LIB)
+$(BUILD)/tests/%: tests/%.c $(STATIC_LIB) $(BUILD)/tests/%.d
 	@mkdir -p $(dir $@)
 	@echo "  CCLD    $@"
 	@$(CC) $(CFLAGS) $(if $(filter $(notdir $@),$(WHITEBOX_TESTS)),$(INC_WHITEBOX),$(INC_PUBLIC)) -DGHOST_BIN_DIR='"$(abspath $(BUILD))/bin"' $< -o $@ $(STATIC_LIB) $(LDFLAGS) $(LDLIBS)
 
-$(BUILD)/scx/tests/%: kernels/scx/tests/%.c $(STATIC_LIB)
+$(BUILD)/scx/tests/%: kernels/scx/tests/%.c $(STATIC_LIB) $(BUILD)/scx/tests/%.d
 	@mkdir -p $(dir $@)
 	@echo "  CCLD    $@"
 	@$(CC) $(CFLAGS) $(INC_WHITEBOX) $< -o $@ $(STATIC_LIB) $(LDFLAGS) $(LDLIBS)
@@ -223,8 +223,12 @@ demo:
 clean:
 	rm -rf build
 
-# The header dependencies the compiler wrote (none before the first build).
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+# The header dependencies the compiler wrote. A target whose .d is missing (never built, or
+# built before the tree had them) is rebuilt: the empty rule makes the missing .d "new".
+# (Named explicitly: a missing intermediate file would not count.)
+DEP_FILES := $(LIB_OBJS:.o=.d) $(addsuffix .d,$(TOOLS) $(BENCHES) $(TESTS) $(SCX_TESTS))
+$(DEP_FILES): ;
+-include $(wildcard $(DEP_FILES))
 
 # ---- fuzzing (libFuzzer) ----
 # `make fuzz` builds every target of fuzz/ with $(FUZZ_CC) and libFuzzer,
@@ -249,7 +253,7 @@ FUZZ_OBJS    := $(LIB_SRCS:%.c=$(FUZZ_BUILD)/obj/%.o)
 .PHONY: fuzz fuzz-build fuzz-smoke
 fuzz-build: $(FUZZ_TARGETS)
 
-$(FUZZ_BUILD)/obj/%.o: %.c
+$(FUZZ_BUILD)/obj/%.o: %.c $(FUZZ_BUILD)/obj/%.d
 	@mkdir -p $(dir $@)
 	@echo "  FUZZCC  $<"
 	@$(FUZZ_CC) $(FUZZ_CFLAGS) -Wno-error -fsanitize=fuzzer-no-link -c $< -o $@
@@ -259,7 +263,7 @@ $(FUZZ_LIB): $(FUZZ_OBJS)
 	@echo "  AR      $@"
 	@rm -f $@ && ar rcs $@ $^
 
-$(FUZZ_BUILD)/%: fuzz/%.c $(FUZZ_LIB)
+$(FUZZ_BUILD)/%: fuzz/%.c $(FUZZ_LIB) $(FUZZ_BUILD)/%.d
 	@mkdir -p $(dir $@)
 	@echo "  FUZZLD  $@"
 	@$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $< -o $@ $(FUZZ_LIB) -lm
@@ -269,3 +273,7 @@ fuzz: fuzz-build
 
 fuzz-smoke:
 	@FUZZ_CC=$(FUZZ_CC) FUZZ_BUILD=$(FUZZ_BUILD) fuzz/run.sh --smoke
+
+FUZZ_DEP_FILES := $(FUZZ_OBJS:.o=.d) $(addsuffix .d,$(FUZZ_TARGETS))
+$(FUZZ_DEP_FILES): ;
+-include $(wildcard $(FUZZ_DEP_FILES))
