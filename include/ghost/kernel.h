@@ -22,6 +22,10 @@
 
 #include <sys/types.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define GHOST_KERNEL_OPS_VERSION 1
 
 /* Opaque per-process handles owned by a backend. */
@@ -224,5 +228,9 @@ GHOST_API int ghost_kernel_probe(const struct ghost_kernel_ops *k, const char *r
 				 size_t why_len);
 /* The default backend: $GHOST_KERNEL if set, else "emu". */
 GHOST_API const struct ghost_kernel_ops *ghost_kernel_default(void);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif
