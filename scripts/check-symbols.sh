@@ -18,6 +18,7 @@
 #            whose name gives the release)
 #   MAP      default src/libghost.map
 set -u
+export LC_ALL=C
 cd "$(dirname "$0")/.."
 lib=${1:-build/lib/libghost.so}
 map=${2:-src/libghost.map}

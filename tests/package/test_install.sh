@@ -14,13 +14,16 @@
 #     own against the installed tree alone; the man pages render without a
 #     warning; systemd-analyze verifies the unit (each where the tool
 #     exists); uninstall leaves no file behind.
-# Builds what is missing first (make install does). Exit status 0 pass,
-# 1 fail (each failure on one line), 77 skipped (no pkg-config, or a build
-# without the shared library).
+# Writes only under a temporary directory (and into build/, where make
+# install builds what is missing); never installs anywhere else, never runs
+# a service. Exit status 0 pass, 1 fail (each failure on one line), 77
+# skipped (no pkg-config, or a build without the shared library).
 set -u
 cd "$(dirname "$0")/../.."
 repo=$PWD
 unset GHOST_KERNEL GHOST_EMU_ROOT
+# make takes these from the environment too: only the ones given here count.
+unset BUILD DESTDIR PREFIX BINDIR LIBDIR INCLUDEDIR DATADIR MANDIR PKGCONFIGDIR SYSCONFDIR SYSTEMDUNITDIR
 cc=${CC:-cc} cxx=${CXX:-g++}
 make=(make --no-print-directory -s)
 tmp=$(mktemp -d)
