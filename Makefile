@@ -1,7 +1,8 @@
 # Top-level build. `make` builds the library (static and shared), the tools
 # and the tests; `make test` runs every test tier and ends with one line
 # "N passed, N failed"; `make test-scx` runs only the sched_ext tier (tests in
-# a virtual machine, scripts/scx-tests.sh); `make demo` runs the main job.
+# a virtual machine, scripts/scx-tests.sh); `make demo` runs the main job;
+# `make install` / `make uninstall` (PREFIX, DESTDIR...) are in mk/install.mk.
 #
 # Variants build into their own trees: build/ (default), build/asan
 # (AddressSanitizer + UndefinedBehaviorSanitizer), build/tsan (ThreadSanitizer).
@@ -123,7 +124,10 @@ WHITEBOX_TESTS := test_agent_stats test_channel test_contract test_e2e_policies 
                test_tools test_txn_failures
 
 STATIC_LIB := $(BUILD)/lib/libghost.a
-SHARED_LIB := $(BUILD)/lib/libghost.so
+# libghost.so.MAJOR.MINOR.PATCH (mk/version.mk), beside it the links
+# libghost.so.MAJOR (its soname) and libghost.so.
+include mk/version.mk
+SHARED_LIB := $(BUILD)/lib/libghost.so.$(GHOST_LIB_VERSION)
 
 .PHONY: all lib tools tests scx-tests test test-unit test-asan test-tsan test-scx demo clean \
 	check-layers
@@ -168,8 +172,10 @@ $(STATIC_LIB): $(LIB_OBJS)
 $(SHARED_LIB): $(LIB_OBJS) src/libghost.map
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
-	@$(CC) -shared -Wl,--version-script=src/libghost.map -Wl,-soname,libghost.so.0 \
+	@$(CC) -shared -Wl,--version-script=src/libghost.map -Wl,-soname,$(GHOST_LIB_SONAME) \
 	    $(LDFLAGS) -o $@ $(LIB_OBJS) $(LDLIBS)
+	@ln -sfn $(notdir $@) $(dir $@)$(GHOST_LIB_SONAME)
+	@ln -sfn $(GHOST_LIB_SONAME) $(dir $@)libghost.so
 
 $(BUILD)/bin/%: tools/%.c $(STATIC_LIB) $(BUILD)/bin/%.d
 	@mkdir -p $(dir $@)
@@ -229,6 +235,9 @@ clean:
 DEP_FILES := $(LIB_OBJS:.o=.d) $(addsuffix .d,$(TOOLS) $(BENCHES) $(TESTS) $(SCX_TESTS))
 $(DEP_FILES): ;
 -include $(wildcard $(DEP_FILES))
+
+# make install / uninstall, the man pages, the packaging checks.
+include mk/install.mk
 
 # ---- fuzzing (libFuzzer) ----
 # `make fuzz` builds every target of fuzz/ with $(FUZZ_CC) and libFuzzer,

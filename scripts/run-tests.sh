@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# scripts/run-tests.sh - the whole test suite (`make test`): the plain build,
-# then AddressSanitizer+UBSan, then ThreadSanitizer on the concurrency
+# scripts/run-tests.sh - the whole test suite (`make test`): the plain build
+# and its packaging (install, pkg-config, exported symbols), then
+# AddressSanitizer+UBSan, then ThreadSanitizer on the concurrency
 # tests, then a smoke run of the fuzz targets. Ends with one line
 # "N passed, N failed, N skipped" over all tiers and exits non-zero if
 # anything failed.
@@ -36,6 +37,9 @@ if ! make -s -j"$jobs" all >/dev/null; then
 	exit 1
 fi
 tier "unit and end-to-end tests" tests/run.sh build/tests/test_* tests/test_layers.sh
+# make install into temporary trees and the installed library used through
+# pkg-config (shared, static, C++); the exports against src/libghost.map.
+tier "packaging" tests/run.sh tests/package/test_*.sh
 
 echo "== build with AddressSanitizer and UndefinedBehaviorSanitizer"
 if make -s -j"$jobs" BUILD=build/asan SAN=asan OPT=-O1 all >/dev/null; then

@@ -5,8 +5,9 @@
 # missing. Needs root (or sudo) only when it installs.
 set -euo pipefail
 need=()
-# clang and its runtime with libFuzzer build the fuzz targets (`make fuzz`).
-for pkg in gcc make libc6-dev procps clang libclang-rt-14-dev; do
+# clang and its runtime with libFuzzer build the fuzz targets (`make fuzz`);
+# g++ and pkg-config build the packaging tests' programs.
+for pkg in gcc make libc6-dev procps clang libclang-rt-14-dev g++ pkg-config; do
 	dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -17,6 +17,10 @@
 #include <stdint.h>
 #include <linux/ioctl.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* Only pointers to it appear here; <time.h> defines it for users that need the body. */
 struct itimerspec;
 
@@ -656,19 +660,27 @@ static inline const char *ghost_msg_type_name(uint16_t type)
 
 /* ---- Layout checks (x86-64 LP64) ---------------------------------------------------------- */
 
-#define GHOST_ABI_SIZE(s, n)	_Static_assert(sizeof(struct s) == (n), "sizeof " #s)
-#define GHOST_ABI_ALIGN(s, n)	_Static_assert(_Alignof(struct s) == (n), "alignof " #s)
-#define GHOST_ABI_OFF(s, f, n)	_Static_assert(offsetof(struct s, f) == (n), "offset " #s "." #f)
-#define GHOST_ABI_IOC(c, n)	_Static_assert((c) == (n), "ioctl number " #c)
+/* C11's keywords, or C++'s for the same checks. */
+#ifdef __cplusplus
+#define GHOST_ABI_ASSERT(cond, what)	static_assert(cond, what)
+#define GHOST_ABI_ALIGNOF(t)		alignof(t)
+#else
+#define GHOST_ABI_ASSERT(cond, what)	_Static_assert(cond, what)
+#define GHOST_ABI_ALIGNOF(t)		_Alignof(t)
+#endif
+#define GHOST_ABI_SIZE(s, n)	GHOST_ABI_ASSERT(sizeof(struct s) == (n), "sizeof " #s)
+#define GHOST_ABI_ALIGN(s, n)	GHOST_ABI_ASSERT(GHOST_ABI_ALIGNOF(struct s) == (n), "alignof " #s)
+#define GHOST_ABI_OFF(s, f, n)	GHOST_ABI_ASSERT(offsetof(struct s, f) == (n), "offset " #s "." #f)
+#define GHOST_ABI_IOC(c, n)	GHOST_ABI_ASSERT((c) == (n), "ioctl number " #c)
 
-_Static_assert(sizeof(int) == 4 && sizeof(long) == 8 && sizeof(void *) == 8, "LP64 only");
-_Static_assert(sizeof(enum ghost_type) == 4, "enum ghost_type is 4 bytes");
-_Static_assert(sizeof(enum ghost_txn_state) == 4, "enum ghost_txn_state is 4 bytes");
-_Static_assert(GHOST_SW_REGION_SIZE ==
-	       64 + GHOST_SW_REGION_CAPACITY * sizeof(struct ghost_status_word), "sw region size");
-_Static_assert(GHOST_CPU_DATA_SIZE == sizeof(struct ghost_cpu_data), "cpu data size");
-_Static_assert(GHOST_TXN_POISONED == INT_MIN + 15, "txn failure codes");
-_Static_assert(COMMIT_AT_FLAGS == 0x03, "COMMIT_AT_FLAGS");
+GHOST_ABI_ASSERT(sizeof(int) == 4 && sizeof(long) == 8 && sizeof(void *) == 8, "LP64 only");
+GHOST_ABI_ASSERT(sizeof(enum ghost_type) == 4, "enum ghost_type is 4 bytes");
+GHOST_ABI_ASSERT(sizeof(enum ghost_txn_state) == 4, "enum ghost_txn_state is 4 bytes");
+GHOST_ABI_ASSERT(GHOST_SW_REGION_SIZE ==
+		 64 + GHOST_SW_REGION_CAPACITY * sizeof(struct ghost_status_word), "sw region size");
+GHOST_ABI_ASSERT(GHOST_CPU_DATA_SIZE == sizeof(struct ghost_cpu_data), "cpu data size");
+GHOST_ABI_ASSERT(GHOST_TXN_POISONED == INT_MIN + 15, "txn failure codes");
+GHOST_ABI_ASSERT(COMMIT_AT_FLAGS == 0x03, "COMMIT_AT_FLAGS");
 
 /* 3.1 */
 GHOST_ABI_SIZE(ghost_agent_wakeup, 8);
@@ -972,5 +984,11 @@ GHOST_ABI_IOC(GHOST_IOC_RUN, 0x4018670b);
 #undef GHOST_ABI_ALIGN
 #undef GHOST_ABI_OFF
 #undef GHOST_ABI_IOC
+#undef GHOST_ABI_ALIGNOF
+#undef GHOST_ABI_ASSERT
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* GHOST_ABI_H */

@@ -20,6 +20,10 @@
 
 #include <pthread.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 struct ghost_agent;
 struct ghost_full_agent;
 
@@ -139,5 +143,9 @@ GHOST_API void ghost_agent_relax(struct ghost_agent *a);
 GHOST_API int ghost_agent_process_run(struct ghost_full_agent *fa, int interval_ms,
 				      void (*tick)(struct ghost_full_agent *fa, void *ctx),
 				      void *ctx, volatile int *stop);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

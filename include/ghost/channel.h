@@ -14,6 +14,10 @@
 
 #include <string.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 struct ghost_enclave;
 
 struct ghost_channel {
@@ -160,5 +164,9 @@ static inline void ghost_msg_copy_payload(const struct ghost_msg *m, void *out, 
 	memcpy(out, m->payload, have);
 	memset((char *)out + have, 0, len - have);
 }
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

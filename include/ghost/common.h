@@ -15,8 +15,20 @@
 #include <stdint.h>
 
 #ifdef __cplusplus
-#error "libghost is a C library"
+extern "C" {
 #endif
+
+/*
+ * The library's release, MAJOR.MINOR.PATCH: the one place it is written (the
+ * build reads it from here). MAJOR is the shared library's soname
+ * (libghost.so.MAJOR) and changes only when an exported symbol goes away or
+ * changes meaning; MINOR grows when symbols are added (src/libghost.map).
+ * Not to be confused with GHOST_VERSION (ghost/abi.h), the number of the
+ * ghOSt kernel ABI this library speaks.
+ */
+#define GHOST_LIB_VERSION_MAJOR 0
+#define GHOST_LIB_VERSION_MINOR 1
+#define GHOST_LIB_VERSION_PATCH 0
 
 /* Marks a symbol exported from libghost.so (everything else is hidden). */
 #define GHOST_API __attribute__((visibility("default")))
@@ -57,5 +69,9 @@ GHOST_API void ghost_log_stderr(enum ghost_log_level level, const char *msg, voi
 
 /* strerror() for the negative errno values this library returns. */
 GHOST_API const char *ghost_strerror(int negative_errno);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -12,6 +12,10 @@
 
 #include <ghost/common.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define GHOST_CPUSET_WORDS (GHOST_MAX_CPUS / 64)
 
 /*
@@ -264,5 +268,9 @@ static inline bool ghost_atomic_cpuset_test(const struct ghost_atomic_cpuset *s,
  */
 GHOST_API void ghost_atomic_cpuset_snapshot(const struct ghost_atomic_cpuset *s,
 					    struct ghost_cpuset *out);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

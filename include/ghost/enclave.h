@@ -15,6 +15,10 @@
 #include <ghost/cpuset.h>
 #include <ghost/kernel.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 struct ghost_enclave;
 struct ghost_topo;
 struct ghost_channel;
@@ -139,5 +143,9 @@ GHOST_API struct ghost_txn *ghost_enclave_txn(struct ghost_enclave *e, int cpu);
 struct ghost_agent;
 /* The agent registered for cpu in this process, NULL if none. */
 GHOST_API struct ghost_agent *ghost_enclave_agent(struct ghost_enclave *e, int cpu);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -18,6 +18,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* A backend (opaque outside the library). */
 struct ghost_kernel_ops;
 
@@ -87,5 +91,9 @@ GHOST_API int ghost_kernel_probe(const struct ghost_kernel_ops *k, const char *r
  */
 GHOST_API int ghost_kernel_list_enclaves(const struct ghost_kernel_ops *k, const char *root,
 					 uint64_t *ids, int max);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

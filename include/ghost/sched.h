@@ -14,6 +14,10 @@
 #include <ghost/channel.h>
 #include <ghost/common.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 struct ghost_enclave;
 
 struct ghost_task {
@@ -138,5 +142,9 @@ GHOST_API int ghost_sched_discover(struct ghost_sched *s);
  * tasks were adopted.
  */
 GHOST_API int ghost_sched_adopt(struct ghost_sched *s, struct ghost_channel *c);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -14,6 +14,10 @@
 #include <ghost/abi.h>
 #include <ghost/common.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 struct ghost_enclave;
 
 static inline uint32_t ghost_sw_barrier(const struct ghost_status_word *sw)
@@ -103,5 +107,9 @@ GHOST_API int ghost_sw_free(struct ghost_enclave *e, const struct ghost_sw_info 
 typedef int (*ghost_sw_visit_fn)(const struct ghost_status_word *sw,
 				 const struct ghost_sw_info *info, void *ctx);
 GHOST_API int ghost_sw_for_each_in_use(struct ghost_enclave *e, ghost_sw_visit_fn fn, void *ctx);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

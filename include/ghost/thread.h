@@ -17,6 +17,10 @@
 #include <pthread.h>
 #include <sys/types.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 struct ghost_enclave;
 struct ghost_thread;
 
@@ -88,5 +92,9 @@ GHOST_API void ghost_cond_broadcast(struct ghost_cond *c);
 
 /* CLOCK_MONOTONIC now, in ns (the clock of every ghOSt timestamp). */
 GHOST_API int64_t ghost_now_ns(void);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -11,6 +11,10 @@
 #include <ghost/common.h>
 #include <ghost/cpuset.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 struct ghost_topo;
 
 /*
@@ -100,5 +104,9 @@ GHOST_API int ghost_topo_numa_cpus(const struct ghost_topo *t, int node, struct 
  */
 GHOST_API int ghost_topo_parse_cpus(const struct ghost_topo *t, const char *list,
 				    struct ghost_cpuset *out, char *why, size_t why_len);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

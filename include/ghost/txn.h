@@ -19,6 +19,10 @@
 #include <ghost/common.h>
 #include <ghost/cpuset.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 struct ghost_enclave;
 
 /*
@@ -260,5 +264,9 @@ GHOST_API void ghost_txn_get_counts(struct ghost_enclave *e, struct ghost_txn_co
  * any thread. ghost_txn_state_name() (ghost/abi.h) gives the full name.
  */
 GHOST_API const char *ghost_txn_reason(int32_t state);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif
