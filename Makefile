@@ -99,8 +99,12 @@ LIB_SRCS    := $(wildcard src/*.c) $(wildcard kernels/emu/*.c) $(wildcard kernel
 LIB_OBJS    := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 TOOL_SRCS   := $(wildcard tools/*.c)
 TOOLS       := $(TOOL_SRCS:tools/%.c=$(BUILD)/bin/%)
-BENCH_SRCS  := $(wildcard bench/*.c)
-BENCHES     := $(BENCH_SRCS:bench/%.c=$(BUILD)/bin/%)
+# What the tools and the bench share (tools/common), linked into each of them.
+TOOL_COMMON_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tools/common/*.c))
+TOOL_COMMON_HDRS := $(wildcard tools/common/*.h)
+# ghost-bench: one program from the files of bench/ghost-bench/.
+BENCH_SRCS  := $(wildcard bench/ghost-bench/*.c)
+BENCHES     := $(BUILD)/bin/ghost-bench
 TEST_SRCS   := $(wildcard tests/test_*.c)
 TESTS       := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
 # Programs that run inside the sched_ext virtual machine (scripts/scx-tests.sh);
@@ -155,15 +159,19 @@ $(SHARED_LIB): $(LIB_OBJS) src/libghost.map
 	@$(CC) -shared -Wl,--version-script=src/libghost.map -Wl,-soname,libghost.so.0 \
 	    $(LDFLAGS) -o $@ $(LIB_OBJS) $(LDLIBS)
 
-$(BUILD)/bin/%: tools/%.c $(STATIC_LIB) $(HEADERS)
-	@mkdir -p $(dir $@)
-	@echo "  CCLD    $@"
-	@$(CC) $(CFLAGS) $< -o $@ $(STATIC_LIB) $(LDFLAGS) $(LDLIBS)
+$(TOOL_COMMON_OBJS): $(TOOL_COMMON_HDRS)
 
-$(BUILD)/bin/%: bench/%.c $(STATIC_LIB) $(HEADERS)
+$(BUILD)/bin/%: tools/%.c $(TOOL_COMMON_OBJS) $(STATIC_LIB) $(HEADERS) $(TOOL_COMMON_HDRS)
 	@mkdir -p $(dir $@)
 	@echo "  CCLD    $@"
-	@$(CC) $(CFLAGS) $< -o $@ $(STATIC_LIB) $(LDFLAGS) $(LDLIBS)
+	@$(CC) $(CFLAGS) -Itools/common $< $(TOOL_COMMON_OBJS) -o $@ $(STATIC_LIB) $(LDFLAGS) $(LDLIBS)
+
+$(BENCHES): $(BENCH_SRCS) $(wildcard bench/ghost-bench/*.h) $(TOOL_COMMON_OBJS) $(STATIC_LIB) \
+	    $(HEADERS) $(TOOL_COMMON_HDRS)
+	@mkdir -p $(dir $@)
+	@echo "  CCLD    $@"
+	@$(CC) $(CFLAGS) -Itools/common $(BENCH_SRCS) $(TOOL_COMMON_OBJS) -o $@ $(STATIC_LIB) \
+	    $(LDFLAGS) $(LDLIBS)
 
 $(BUILD)/tests/%: tests/%.c $(STATIC_LIB) $(HEADERS)
 	@mkdir -p $(dir $@)
