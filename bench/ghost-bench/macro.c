@@ -7,7 +7,8 @@
  * point is its own ghost-agent and ghost-workload process, in a namespace of its own.
  *
  * Owns starting and stopping those processes, reading ghost-workload's JSON, and the rows
- * (a row per point, the medians of its runs; the headline ratios).
+ * (a row per point, the medians of its runs; the headline ratios). Never schedules anything
+ * itself: each scheduler under test runs in processes of its own.
  */
 #include "bench.h"
 #include "tool.h"

@@ -9,7 +9,8 @@
  * the next task's first instruction, and the CPU time no task used, from the spinner's last
  * stamp to that first instruction.
  *
- * Owns both sides: the agent's loop (on the enclave of backend.c) and the child's role.
+ * Owns both sides: the agent's loop (on the enclave of backend.c) and the child's role. The
+ * child never reads the bench's state: its command line and the shared page are all it has.
  */
 #include "bench.h"
 #include "tool.h"
