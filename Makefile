@@ -101,8 +101,13 @@ LIB_SRCS    := $(wildcard src/*.c) $(wildcard kernels/emu/*.c) $(wildcard kernel
 LIB_OBJS    := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 TOOL_SRCS   := $(wildcard tools/*.c)
 TOOLS       := $(TOOL_SRCS:tools/%.c=$(BUILD)/bin/%)
-BENCH_SRCS  := $(wildcard bench/*.c)
-BENCHES     := $(BENCH_SRCS:bench/%.c=$(BUILD)/bin/%)
+# What the tools and the bench share (tools/common), linked into each of them.
+TOOL_COMMON_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tools/common/*.c))
+TOOL_COMMON_HDRS := $(wildcard tools/common/*.h)
+# ghost-bench: one program from the files of bench/ghost-bench/.
+BENCH_SRCS  := $(wildcard bench/ghost-bench/*.c)
+BENCH_OBJS  := $(BENCH_SRCS:%.c=$(BUILD)/obj/%.o)
+BENCHES     := $(BUILD)/bin/ghost-bench
 TEST_SRCS   := $(wildcard tests/test_*.c)
 TESTS       := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
 # Programs that run inside the sched_ext virtual machine (scripts/scx-tests.sh);
@@ -142,6 +147,7 @@ scx-tests: $(SCX_TESTS)
 # from the compiler (-MMD: a .d file beside each object and program).
 $(BUILD)/obj/src/%.o $(BUILD)/obj/kernels/%.o: INC = $(INC_LIB)
 $(BUILD)/obj/policies/%.o: INC = $(INC_PUBLIC)
+$(BUILD)/obj/tools/%.o $(BUILD)/obj/bench/%.o: INC = $(INC_TOOLS) -Itools/common
 $(BUILD)/obj/%.o: %.c $(BUILD)/obj/%.d
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
@@ -177,15 +183,16 @@ $(SHARED_LIB): $(LIB_OBJS) src/libghost.map
 	@ln -sfn $(notdir $@) $(dir $@)$(GHOST_LIB_SONAME)
 	@ln -sfn $(GHOST_LIB_SONAME) $(dir $@)libghost.so
 
-$(BUILD)/bin/%: tools/%.c $(STATIC_LIB) $(BUILD)/bin/%.d
+$(BUILD)/bin/%: tools/%.c $(TOOL_COMMON_OBJS) $(STATIC_LIB) $(BUILD)/bin/%.d
 	@mkdir -p $(dir $@)
 	@echo "  CCLD    $@"
-	@$(CC) $(CFLAGS) $(INC_TOOLS) $< -o $@ $(STATIC_LIB) $(LDFLAGS) $(LDLIBS)
+	@$(CC) $(CFLAGS) $(INC_TOOLS) -Itools/common $< $(TOOL_COMMON_OBJS) -o $@ $(STATIC_LIB) \
+	    $(LDFLAGS) $(LDLIBS)
 
-$(BUILD)/bin/%: bench/%.c $(STATIC_LIB) $(BUILD)/bin/%.d
+$(BENCHES): $(BENCH_OBJS) $(TOOL_COMMON_OBJS) $(STATIC_LIB)
 	@mkdir -p $(dir $@)
 	@echo "  CCLD    $@"
-	@$(CC) $(CFLAGS) $(INC_TOOLS) $< -o $@ $(STATIC_LIB) $(LDFLAGS) $(LDLIBS)
+	@$(CC) $(BENCH_OBJS) $(TOOL_COMMON_OBJS) -o $@ $(STATIC_LIB) $(LDFLAGS) $(LDLIBS)
 
 $(BUILD)/tests/%: tests/%.c $(STATIC_LIB) $(BUILD)/tests/%.d
 	@mkdir -p $(dir $@)
@@ -232,7 +239,8 @@ clean:
 # The header dependencies the compiler wrote. A target whose .d is missing (never built, or
 # built before the tree had them) is rebuilt: the empty rule makes the missing .d "new".
 # (Named explicitly: a missing intermediate file would not count.)
-DEP_FILES := $(LIB_OBJS:.o=.d) $(addsuffix .d,$(TOOLS) $(BENCHES) $(TESTS) $(SCX_TESTS))
+DEP_FILES := $(LIB_OBJS:.o=.d) $(TOOL_COMMON_OBJS:.o=.d) $(BENCH_OBJS:.o=.d) \
+             $(addsuffix .d,$(TOOLS) $(TESTS) $(SCX_TESTS))
 $(DEP_FILES): ;
 -include $(wildcard $(DEP_FILES))
 

@@ -9,6 +9,7 @@
 #include <ghost/ghost.h>
 
 #include "policies.h"
+#include "tool.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -70,40 +71,6 @@ static void on_stop_signal(int sig)
 {
 	(void)sig;
 	stop_requested = 1;
-}
-
-static void watch_stop_signals(void)
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_stop_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-}
-
-static void bad_arg(const char *fmt, const char *arg)
-{
-	fprintf(stderr, "ghost-agent: ");
-	fprintf(stderr, fmt, arg);
-	fprintf(stderr, "\n(see ghost-agent --help)\n");
-	exit(2);
-}
-
-static long long parse_num(const char *opt, const char *s, long long min, long long max)
-{
-	char *end;
-	long long v;
-
-	errno = 0;
-	v = strtoll(s, &end, 10);
-	if (errno || end == s || *end || v < min || v > max) {
-		fprintf(stderr, "ghost-agent: bad value \"%s\" for %s (expected %lld..%lld)\n", s,
-			opt, min, max);
-		exit(2);
-	}
-	return v;
 }
 
 struct stats_ctx {
@@ -223,13 +190,16 @@ static void print_stats(struct ghost_full_agent *fa, void *arg)
  */
 static void report_kept(const struct ghost_kernel_ops *ops, const char *root, uint64_t id)
 {
-	struct ghost_enclave_opts eo = { .sz = sizeof(eo), .kernel = ghost_kernel_name(ops), .root = root,
-					 .id = id };
+	struct ghost_enclave_opts eo = { .sz = sizeof(eo), .kernel = ghost_kernel_name(ops),
+					 .root = root, .id = id };
 	struct ghost_enclave *again;
+	int err;
 
-	/* Quiet: a missing enclave is an answer here, not an error. */
-	ghost_log_set_callback(NULL, NULL, GHOST_LOG_ERROR);
-	if (ghost_enclave_attach(&eo, &again) == 0) {
+	/* Held and dropped: a missing enclave is an answer here, not an error. */
+	tool_log_hold();
+	err = ghost_enclave_attach(&eo, &again);
+	tool_log_release(true);
+	if (err == 0) {
 		ghost_enclave_close(again);
 		printf("ghost-agent: enclave %" PRIu64 " kept for the next agent\n", id);
 	} else {
@@ -237,7 +207,6 @@ static void report_kept(const struct ghost_kernel_ops *ops, const char *root, ui
 		       "ties it to the process that created it\n",
 		       id, ghost_kernel_name(ops));
 	}
-	ghost_log_set_callback(ghost_log_stderr, NULL, GHOST_LOG_WARN);
 }
 
 int main(int argc, char **argv)
@@ -271,14 +240,15 @@ int main(int argc, char **argv)
 	struct stats_ctx sctx = { 0 };
 	const struct ghost_policy *policy;
 	const struct ghost_kernel_ops *ops;
-	struct ghost_topo *topo;
 	struct ghost_cpuset cpus;
 	struct ghost_enclave *e;
 	struct ghost_full_agent *fa;
-	char why[256], line[1024];
+	char line[1024];
 
-	watch_stop_signals();
-	while ((opt = getopt_long(argc, argv, "hv", opts, NULL)) != -1) {
+	tool_init("ghost-agent");
+	tool_on_stop_signals(on_stop_signal, 0);
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":hv", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'p':
 			policy_name = optarg;
@@ -293,34 +263,30 @@ int main(int argc, char **argv)
 			log_level = log_level == GHOST_LOG_WARN ? GHOST_LOG_INFO : GHOST_LOG_DEBUG;
 			break;
 		case 'e':
-			create_id = (uint64_t)parse_num("--enclave", optarg, 1,
-						     (long long)GHOST_ENCLAVE_ID_MAX);
+			create_id = (uint64_t)tool_option_ll("--enclave", optarg, 1,
+							     (long long)GHOST_ENCLAVE_ID_MAX);
 			break;
 		case 'a':
-			attach_id = (uint64_t)parse_num("--attach", optarg, 1,
-						     (long long)GHOST_ENCLAVE_ID_MAX);
+			attach_id = (uint64_t)tool_option_ll("--attach", optarg, 1,
+							     (long long)GHOST_ENCLAVE_ID_MAX);
 			break;
 		case 't':
-			cfg.time_slice_ns = parse_num("--time-slice", optarg, 1, 3600000000LL) * 1000;
+			cfg.time_slice_ns = tool_option_ll("--time-slice", optarg, 1, 3600000000LL) *
+					    1000;
 			break;
 		case 'g':
-			cfg.global_cpu = (int)parse_num("--global-cpu", optarg, 0, GHOST_MAX_CPUS - 1);
+			cfg.global_cpu = (int)tool_option_ll("--global-cpu", optarg, 0,
+							     GHOST_MAX_CPUS - 1);
 			break;
 		case 's':
-			stats_s = (int)parse_num("--stats", optarg, 0, 86400);
+			stats_s = (int)tool_option_ll("--stats", optarg, 0, 86400);
 			break;
 		case 'r':
 			root = optarg;
 			break;
 		case 'P':
-			if (!strcmp(optarg, "auto"))
-				prio = GHOST_AGENT_PRIO_AUTO;
-			else if (!strcmp(optarg, "rt"))
-				prio = GHOST_AGENT_PRIO_RT;
-			else if (!strcmp(optarg, "normal"))
-				prio = GHOST_AGENT_PRIO_NORMAL;
-			else
-				bad_arg("unknown --prio \"%s\" (auto, rt or normal)", optarg);
+			if (!tool_parse_prio(optarg, &prio))
+				tool_usage_exit("unknown --prio \"%s\" (auto, rt or normal)", optarg);
 			break;
 		case 'K':
 			keep = true;
@@ -337,101 +303,75 @@ int main(int argc, char **argv)
 		case 'h':
 			fputs(usage, stdout);
 			return 0;
+		case ':':
+			return tool_usage_error("%s needs a value", argv[optind - 1]);
 		default:
-			fprintf(stderr, "(see ghost-agent --help)\n");
-			return 2;
+			return tool_usage_error("unknown option \"%s\"", argv[optind - 1]);
 		}
 	}
 	if (optind < argc)
-		bad_arg("unexpected argument \"%s\"", argv[optind]);
+		return tool_usage_error("unexpected argument \"%s\"", argv[optind]);
 	if ((sctx.json || sctx.all) && !stats_s)
 		stats_s = 1;
 	sctx.interval_ns = (int64_t)stats_s * 1000000000LL;
 	if (!policy_name)
-		bad_arg("%s", "--policy is required (fifo-percpu, fifo-centralized or shinjuku)");
+		return tool_usage_error("--policy is required (fifo-percpu, fifo-centralized or "
+					"shinjuku)");
 	policy = ghost_policy_find(policy_name);
 	if (!policy)
-		bad_arg("unknown --policy \"%s\" (fifo-percpu, fifo-centralized or shinjuku)",
-			policy_name);
+		return tool_usage_error("unknown --policy \"%s\" (fifo-percpu, fifo-centralized or "
+					"shinjuku)", policy_name);
 	if (create_id && attach_id)
-		bad_arg("%s", "--enclave and --attach exclude each other");
+		return tool_usage_error("--enclave and --attach exclude each other");
 	if (attach_id && cpus_arg)
-		bad_arg("%s", "--cpus applies to a new enclave, not to --attach");
-	if (ghost_kernel_choose(kernel, &ops, why, sizeof(why))) {
-		fprintf(stderr, "ghost-agent: %s\n", why);
-		return 2;
-	}
+		return tool_usage_error("--cpus applies to a new enclave, not to --attach");
+	ops = tool_kernel(kernel);
+	if (!ops)
+		return TOOL_EXIT_USAGE;
 	if (policy == &fifo_percpu_policy && (cfg.time_slice_ns || cfg.global_cpu >= 0))
-		bad_arg("%s", "--time-slice and --global-cpu apply to the centralized policies "
-			      "(fifo-centralized, shinjuku)");
+		return tool_usage_error("--time-slice and --global-cpu apply to the centralized "
+					"policies (fifo-centralized, shinjuku)");
 
-	ghost_log_set_callback(ghost_log_stderr, NULL, log_level);
-	err = ghost_kernel_probe(ops, root, why, sizeof(why));
-	if (err) {
-		fprintf(stderr, "ghost-agent: the %s kernel cannot run here: %s\n", ghost_kernel_name(ops), why);
-		return 1;
-	}
-	if (!attach_id) {
-		err = ghost_topo_from_machine(&topo);
-		if (err) {
-			fprintf(stderr, "ghost-agent: cannot read the CPU topology: %s\n",
-				strerror(-err));
-			return 1;
-		}
-		if (cpus_arg) {
-			err = ghost_topo_parse_cpus(topo, cpus_arg, &cpus, why, sizeof(why));
-			if (err) {
-				fprintf(stderr, "ghost-agent: bad --cpus \"%s\": %s\n", cpus_arg, why);
-				ghost_topo_free(topo);
-				return 2;
-			}
-		} else {
-			cpus = *ghost_topo_cpus(topo);
-		}
-		ghost_topo_free(topo);
-	}
+	tool_log_start(log_level);
+	if (tool_kernel_check(ops, root))
+		return TOOL_EXIT_FAILURE;
+	if (!attach_id && (err = tool_parse_cpus("--cpus", cpus_arg, &cpus)))
+		return err;
 	if (!attach_id && policy != &fifo_percpu_policy) {
 		/* A centralized policy's global agent takes one CPU for itself. */
 		if (ghost_cpuset_count(&cpus) < 2)
-			bad_arg("%s", "a centralized policy needs at least 2 CPUs (its global agent "
-				      "takes one of them)");
-		if (cfg.global_cpu >= 0 && !ghost_cpuset_test(&cpus, cfg.global_cpu)) {
-			snprintf(line, sizeof(line), "%d", cfg.global_cpu);
-			bad_arg("--global-cpu %s is not one of the enclave's CPUs", line);
-		}
+			return tool_usage_error("a centralized policy needs at least 2 CPUs (its "
+						"global agent takes one of them)");
+		if (cfg.global_cpu >= 0 && !ghost_cpuset_test(&cpus, cfg.global_cpu))
+			return tool_usage_error("--global-cpu %d is not one of the enclave's CPUs",
+						cfg.global_cpu);
 	}
-	{
+	if (attach_id) {
+		struct tool_enclave_open req = { .kernel = kernel, .root = root, .id = attach_id };
+
+		if ((err = tool_open_enclave(&req, &e)))
+			return err;
+	} else {
 		struct ghost_enclave_opts eo = {
 			.sz = sizeof(eo),
 			.kernel = ghost_kernel_name(ops),
 			.root = root,
-			.id = attach_id ? attach_id : create_id,
+			.id = create_id,
 			.cpus = &cpus,
 		};
 
-		err = attach_id ? ghost_enclave_attach(&eo, &e) : ghost_enclave_create(&eo, &e);
-	}
-	if (err) {
-		if (attach_id)
-			fprintf(stderr, "ghost-agent: cannot attach to enclave %" PRIu64 ": %s\n",
-				attach_id, strerror(-err));
-		else
-			fprintf(stderr, "ghost-agent: cannot create the enclave: %s\n",
-				err == -EEXIST ? "that enclave id is taken"
-				: err == -EBUSY ? "some of these CPUs belong to another enclave"
-						: strerror(-err));
-		return 1;
+		if ((err = tool_create_enclave(&eo, &e)))
+			return err;
 	}
 	if (attach_id && policy != &fifo_percpu_policy &&
 	    (ghost_cpuset_count(ghost_enclave_cpus(e)) < 2 ||
 	     (cfg.global_cpu >= 0 && !ghost_cpuset_test(ghost_enclave_cpus(e), cfg.global_cpu)))) {
-		fprintf(stderr, "ghost-agent: enclave %" PRIu64 " cannot take %s: %s\n", attach_id,
-			policy->name,
-			ghost_cpuset_count(ghost_enclave_cpus(e)) < 2
-				? "a centralized policy needs at least 2 CPUs"
-				: "--global-cpu is not one of its CPUs");
+		tool_error("enclave %" PRIu64 " cannot take %s: %s", attach_id, policy->name,
+			   ghost_cpuset_count(ghost_enclave_cpus(e)) < 2
+				   ? "a centralized policy needs at least 2 CPUs"
+				   : "--global-cpu is not one of its CPUs");
 		ghost_enclave_close(e);
-		return 2;
+		return TOOL_EXIT_USAGE;
 	}
 	cfg.take_over = attach_id != 0;
 	{
@@ -444,15 +384,17 @@ int main(int argc, char **argv)
 			.take_over = attach_id != 0,
 		};
 
+		tool_log_hold();
 		err = ghost_full_agent_start(&fo, &fa);
+		tool_log_release(err != 0);
 	}
 	if (err) {
-		fprintf(stderr, "ghost-agent: cannot start the agents: %s\n",
-			err == -EBUSY ? "the enclave already has an agent" : strerror(-err));
+		tool_error("cannot start the agents: %s",
+			   err == -EBUSY ? "the enclave already has an agent" : tool_log_reason(err));
 		if (!attach_id)
 			ghost_enclave_destroy(e);
 		ghost_enclave_close(e);
-		return 1;
+		return TOOL_EXIT_FAILURE;
 	}
 	ghost_cpuset_format_list(ghost_enclave_cpus(e), line, sizeof(line));
 	printf("ghost-agent: %s on the %s kernel, enclave %" PRIu64 ", CPUs %s, agents %s\n",
@@ -469,9 +411,8 @@ int main(int argc, char **argv)
 
 		if (ghost_enclave_read_file(e, "exit_info", reason, sizeof(reason)) > 0)
 			reason[strcspn(reason, "\n")] = 0;
-		fprintf(stderr, "ghost-agent: enclave %" PRIu64 " ended under the agent (%s); "
-			"shutting down\n",
-			ghost_enclave_id(e), reason[0] ? reason : "its kernel side stopped");
+		tool_error("enclave %" PRIu64 " ended under the agent (%s); shutting down",
+			   ghost_enclave_id(e), reason[0] ? reason : "its kernel side stopped");
 	}
 	if (ghost_full_agent_format_stats(fa, line, sizeof(line)) >= 0)
 		printf("summary: %s\n", line);

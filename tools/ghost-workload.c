@@ -6,7 +6,8 @@
  *                  --pattern {spin,block-wake,rpc} --duration SECONDS [options]
  *
  * Owns the command line, waiting (--wait) for the enclave and its agent to
- * appear, the three load patterns (spin: CPU-bound chunks;
+ * appear, the load patterns (one table, struct pattern, from which --help,
+ * the option checks and the dispatch come; spin: CPU-bound chunks;
  * block-wake: token ping-pong through ghost_wait/ghost_wake; rpc: an
  * open-loop request load with a service-time mix, as in the ghOSt paper's
  * RocksDB experiment: a load generator hands each request to an idle worker,
@@ -29,6 +30,8 @@
 #include <ghost/priotable.h>
 #include <ghost/thread.h>
 
+#include "tool.h"
+
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -46,8 +49,6 @@
 #include <unistd.h>
 
 #define PROG		"ghost-workload"
-#define EXIT_SETUP	1
-#define EXIT_USAGE	2
 
 #define MAX_THREADS	1024
 #define MAX_ANTAGONISTS	64
@@ -68,9 +69,34 @@
 #define QOS_WORKER	2
 #define QOS_ANTAGONIST	1
 
-enum pattern { PAT_NONE = -1, PAT_SPIN, PAT_BLOCK_WAKE, PAT_RPC, PAT_COUNT };
+struct pattern;
 
-static const char *const pattern_names[PAT_COUNT] = { "spin", "block-wake", "rpc" };
+/*
+ * The options that belong to some patterns only (struct pattern's options): given
+ * with another pattern, they are a usage error.
+ */
+enum pattern_option {
+	PO_RATE = 1 << 0,
+	PO_SERVICE = 1 << 1,
+	PO_SEED = 1 << 2,
+	PO_CHUNK = 1 << 3,
+	PO_PRIO_TABLE = 1 << 4,
+	PO_GEN_CPU = 1 << 5,
+	PO_GEN_PRIO = 1 << 6,
+};
+
+static const struct {
+	enum pattern_option bit;
+	const char *name;
+} pattern_options[] = {
+	{ PO_RATE, "--rate" },
+	{ PO_SERVICE, "--service" },
+	{ PO_SEED, "--seed" },
+	{ PO_CHUNK, "--chunk-us" },
+	{ PO_PRIO_TABLE, "--prio-table" },
+	{ PO_GEN_CPU, "--generator-cpu" },
+	{ PO_GEN_PRIO, "--generator-prio" },
+};
 
 /* ---- options ---- */
 
@@ -84,7 +110,8 @@ struct options {
 	const char *kernel;	/* NULL = the default backend */
 	const char *root;
 	int threads;		/* 0 = not given */
-	enum pattern pattern;
+	const struct pattern *pattern;	/* NULL = not given */
+	unsigned given;		/* enum pattern_option: the pattern options given */
 	double duration_s;	/* < 0 = not given */
 	double warmup_s;
 	double rate;		/* rpc requests per second */
@@ -99,33 +126,137 @@ struct options {
 	int gen_cpu;		/* load generator's CPU, -1 = any */
 	cpu_set_t cpus;		/* --no-ghost: where the threads may run */
 	bool have_cpus;
-	int gen_prio;		/* enum gen_prio */
+	enum ghost_agent_prio gen_prio;	/* the load generator's class */
 	double wait_s;		/* for the enclave and its agent to appear */
 };
 
-enum gen_prio { GEN_PRIO_AUTO, GEN_PRIO_RT, GEN_PRIO_NORMAL };
-
 static const char *const default_service = "99.5:4us,0.5:10ms";
+
+/* ---- the patterns ---- */
+
+struct worker;
+struct workload;
+struct results;
+
+/*
+ * A load pattern: what --help says of it, which options apply to it, and what its threads
+ * do. The run calls prepare() before any thread starts, each worker's run() once released
+ * (antagonists run run_antagonist() instead), start() as the workers are released, stop()
+ * when the run ends (to wake workers that wait for work), and json() or table() to report.
+ */
+struct pattern {
+	const char *name;
+	const char *help;		/* its paragraph of --help, lines of at most 62 columns */
+	int min_threads;
+	unsigned options;		/* enum pattern_option: those that apply to it */
+	bool latency;			/* workers keep a latency histogram */
+	bool wait_hist;			/* workers keep a wait histogram (arrival -> start) */
+	int (*prepare)(struct workload *w);
+	void (*run)(struct worker *me);
+	int (*start)(struct workload *w);	/* NULL: nothing to start */
+	void (*stop)(struct workload *w);	/* NULL: nobody waits for work */
+	void (*json)(const struct workload *w, const struct results *r);
+	void (*table)(const struct workload *w, const struct results *r);
+};
+
+static int spin_prepare(struct workload *w);
+static void run_spin(struct worker *me);
+static void spin_json(const struct workload *w, const struct results *r);
+static void spin_table(const struct workload *w, const struct results *r);
+static int block_wake_prepare(struct workload *w);
+static void run_block_wake(struct worker *me);
+static void block_wake_stop(struct workload *w);
+static void block_wake_json(const struct workload *w, const struct results *r);
+static void block_wake_table(const struct workload *w, const struct results *r);
+static int rpc_prepare(struct workload *w);
+static void run_rpc(struct worker *me);
+static int rpc_start(struct workload *w);
+static void rpc_stop(struct workload *w);
+static void rpc_json(const struct workload *w, const struct results *r);
+static void rpc_table(const struct workload *w, const struct results *r);
+
+static const struct pattern patterns[] = {
+	{
+		.name = "spin",
+		.help = "each thread spins in chunks of CPU work; reports the chunks\n"
+			"done in total and per thread (min/max shows fairness)",
+		.min_threads = 1,
+		.options = PO_CHUNK | PO_PRIO_TABLE,
+		.prepare = spin_prepare,
+		.run = run_spin,
+		.json = spin_json,
+		.table = spin_table,
+	},
+	{
+		.name = "block-wake",
+		.help = "threads in pairs (a triple when N is odd) pass a token with\n"
+			"ghost_wait/ghost_wake; reports round trips and hand-off latency",
+		.min_threads = 2,
+		.latency = true,
+		.prepare = block_wake_prepare,
+		.run = run_block_wake,
+		.stop = block_wake_stop,
+		.json = block_wake_json,
+		.table = block_wake_table,
+	},
+	{
+		.name = "rpc",
+		.help = "a normal (non-ghost) load generator sends requests at --rate\n"
+			"with exponential inter-arrival times (open loop) to N ghost\n"
+			"workers that spin for each request's service time; reports\n"
+			"throughput and latency (completion - intended arrival)\n"
+			"(requests wait in a backlog while every worker is busy)",
+		.min_threads = 1,
+		.options = PO_RATE | PO_SERVICE | PO_SEED | PO_PRIO_TABLE | PO_GEN_CPU | PO_GEN_PRIO,
+		.latency = true,
+		.wait_hist = true,
+		.prepare = rpc_prepare,
+		.run = run_rpc,
+		.start = rpc_start,
+		.stop = rpc_stop,
+		.json = rpc_json,
+		.table = rpc_table,
+	},
+};
+#define PATTERN_COUNT ((int)(sizeof(patterns) / sizeof(patterns[0])))
+
+/*
+ * The patterns' paragraphs of --help and their names in messages: "spin, block-wake or
+ * rpc", "{spin,block-wake,rpc}", "spin and rpc" (those that take option, 0 = all).
+ */
+static void list_patterns(char *buf, size_t len, unsigned option, const char *sep,
+			  const char *last);
 
 static void usage(FILE *f)
 {
+	char braces[128], choices[128], needs[128] = "";
+	size_t used = 0;
+
+	list_patterns(braces, sizeof(braces), 0, ",", ",");
+	list_patterns(choices, sizeof(choices), 0, ", ", " or ");
+	for (int i = 0; i < PATTERN_COUNT; i++)
+		if (patterns[i].min_threads > 1 && used < sizeof(needs))
+			used += (size_t)snprintf(needs + used, sizeof(needs) - used, "; %s needs %d",
+						 patterns[i].name, patterns[i].min_threads);
 	fprintf(f,
 		"usage: " PROG " --enclave ID [--kernel K] [--root DIR] --threads N\n"
-		"       --pattern {spin,block-wake,rpc} --duration SECONDS [options]\n"
+		"       --pattern {%s} --duration SECONDS [options]\n"
 		"\n"
 		"Runs N ghost threads in an existing enclave (start one with ghost-agent)\n"
 		"and reports what they got.\n"
 		"\n"
-		"patterns:\n"
-		"  spin        each thread spins in chunks of CPU work; reports the chunks\n"
-		"              done in total and per thread (min/max shows fairness)\n"
-		"  block-wake  threads in pairs (a triple when N is odd) pass a token with\n"
-		"              ghost_wait/ghost_wake; reports round trips and hand-off latency\n"
-		"  rpc         a normal (non-ghost) load generator sends requests at --rate\n"
-		"              with exponential inter-arrival times (open loop) to N ghost\n"
-		"              workers that spin for each request's service time; reports\n"
-		"              throughput and latency (completion - intended arrival)\n"
-		"              (requests wait in a backlog while every worker is busy)\n"
+		"patterns:\n", braces);
+	for (int i = 0; i < PATTERN_COUNT; i++) {
+		const char *line = patterns[i].help;
+
+		for (bool first = true; *line; first = false) {
+			int n = (int)strcspn(line, "\n");
+
+			fprintf(f, "  %-12s%.*s\n", first ? patterns[i].name : "", n, line);
+			line += n + (line[n] == '\n');
+		}
+	}
+	fprintf(f,
 		"\n"
 		"options:\n"
 		"  --enclave ID        the enclave to run in (required unless --no-ghost)\n"
@@ -134,8 +265,8 @@ static void usage(FILE *f)
 		"  --wait S            seconds to wait for the enclave to exist and for an\n"
 		"                      agent to serve it, as when the agent was started just\n"
 		"                      before (default %d, at most %d; 0 = fail at once)\n"
-		"  --threads N         ghost threads to run (1..%d; block-wake needs 2)\n"
-		"  --pattern P         spin, block-wake or rpc\n"
+		"  --threads N         ghost threads to run (1..%d%s)\n"
+		"  --pattern P         %s\n"
 		"  --duration S        seconds to measure for (> 0)\n"
 		"  --warmup S          seconds to run before measuring (default 0)\n"
 		"  --rate R            rpc: offered requests per second (default 10000)\n"
@@ -168,41 +299,7 @@ static void usage(FILE *f)
 		"to start) for at least half the measured time and never ran in it (idle rpc\n"
 		"workers and antagonists may go without); 2 bad arguments. SIGINT stops\n"
 		"early and reports what was done.\n",
-		DEFAULT_WAIT_S, MAX_WAIT_S, MAX_THREADS, default_service);
-}
-
-static int bad_arg(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, PROG ": ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, " (see --help)\n");
-	return -EINVAL;
-}
-
-static bool parse_u64(const char *s, uint64_t *out)
-{
-	char *end;
-
-	if (!s || !*s || *s == '-' || *s == '+')
-		return false;
-	errno = 0;
-	*out = strtoull(s, &end, 10);
-	return !errno && !*end;
-}
-
-static bool parse_double(const char *s, double *out)
-{
-	char *end;
-
-	if (!s || !*s)
-		return false;
-	errno = 0;
-	*out = strtod(s, &end);
-	return !errno && !*end && isfinite(*out);
+		DEFAULT_WAIT_S, MAX_WAIT_S, MAX_THREADS, needs, choices, default_service);
 }
 
 /* "4us", "10ms", "0.5s", "800ns" -> ns. A bare number is microseconds. */
@@ -239,16 +336,19 @@ static int parse_service_entry(char *tok, bool only, struct service_class *c)
 
 	if (!colon) {
 		if (!only)
-			return bad_arg("--service: '%s' needs a share, as in 99.5:%s", tok, tok);
+			return tool_usage_error("--service: '%s' needs a share, as in 99.5:%s", tok,
+						tok);
 		c->pct = 100;
-		return parse_time(tok, &c->ns) ? 0 :
-		       bad_arg("--service: bad time '%s' (use e.g. 4us, 10ms)", tok);
+		return parse_time(tok, &c->ns)
+			       ? 0
+			       : tool_usage_error("--service: bad time '%s' (use e.g. 4us, 10ms)", tok);
 	}
 	*colon = '\0';
-	if (!parse_double(tok, &c->pct) || c->pct <= 0 || c->pct > 100)
-		return bad_arg("--service: bad share '%s' (a percentage in (0, 100])", tok);
+	if (!tool_parse_double(tok, &c->pct) || c->pct <= 0 || c->pct > 100)
+		return tool_usage_error("--service: bad share '%s' (a percentage in (0, 100])",
+					tok);
 	if (!parse_time(colon + 1, &c->ns))
-		return bad_arg("--service: bad time '%s' (use e.g. 4us, 10ms)", colon + 1);
+		return tool_usage_error("--service: bad time '%s' (use e.g. 4us, 10ms)", colon + 1);
 	return 0;
 }
 
@@ -259,43 +359,79 @@ static int parse_service(const char *arg, struct options *o)
 	int err;
 
 	if (!*arg || strlen(arg) >= sizeof(buf))
-		return bad_arg("--service: bad mix '%s'", arg);
+		return tool_usage_error("--service: bad mix '%s'", arg);
 	strcpy(buf, arg);
 	o->nservice = 0;
 	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
 		if (o->nservice == MAX_SERVICE)
-			return bad_arg("--service: more than %d classes", MAX_SERVICE);
+			return tool_usage_error("--service: more than %d classes", MAX_SERVICE);
 		err = parse_service_entry(tok, !strchr(arg, ','), &o->service[o->nservice]);
 		if (err)
 			return err;
 		sum += o->service[o->nservice++].pct;
 	}
 	if (!o->nservice)
-		return bad_arg("--service: bad mix '%s'", arg);
+		return tool_usage_error("--service: bad mix '%s'", arg);
 	if (fabs(sum - 100) > 0.01)
-		return bad_arg("--service: shares in '%s' add up to %g%%, not 100%%", arg, sum);
+		return tool_usage_error("--service: shares in '%s' add up to %g%%, not 100%%", arg,
+					sum);
 	return 0;
+}
+
+static void list_patterns(char *buf, size_t len, unsigned option, const char *sep,
+			  const char *last)
+{
+	int n = 0, listed = 0;
+	size_t used = 0;
+
+	for (int i = 0; i < PATTERN_COUNT; i++)
+		n += !option || (patterns[i].options & option);
+	buf[0] = '\0';
+	for (int i = 0; i < PATTERN_COUNT && used < len; i++) {
+		if (option && !(patterns[i].options & option))
+			continue;
+		used += (size_t)snprintf(buf + used, len - used, "%s%s",
+					 !listed ? "" : listed == n - 1 ? last : sep,
+					 patterns[i].name);
+		listed++;
+	}
 }
 
 static int parse_pattern(const char *arg, struct options *o)
 {
-	for (int i = 0; i < PAT_COUNT; i++) {
-		if (!strcmp(arg, pattern_names[i])) {
-			o->pattern = (enum pattern)i;
+	char choices[128];
+
+	for (int i = 0; i < PATTERN_COUNT; i++) {
+		if (!strcmp(arg, patterns[i].name)) {
+			o->pattern = &patterns[i];
 			return 0;
 		}
 	}
-	return bad_arg("unknown --pattern '%s' (spin, block-wake or rpc)", arg);
+	list_patterns(choices, sizeof(choices), 0, ", ", " or ");
+	return tool_usage_error("unknown --pattern '%s' (%s)", arg, choices);
 }
 
-static int check_kernel(const char *name)
+/* --cpus LIST (with --no-ghost): CPUs of this machine this process may run on. */
+static int parse_cpus(const char *arg, struct options *o)
 {
-	const struct ghost_kernel_ops *k;
-	char why[256];
+	struct ghost_cpuset set;
+	cpu_set_t mine;
+	int cpu, err;
 
-	if (!ghost_kernel_choose(name, &k, why, sizeof(why)))
-		return 0;
-	return bad_arg("%s", why);
+	if ((err = tool_parse_cpus("--cpus", arg, &set)))
+		return err;
+	CPU_ZERO(&o->cpus);
+	ghost_cpuset_for_each(cpu, &set)
+		if (cpu < CPU_SETSIZE)
+			CPU_SET(cpu, &o->cpus);
+	o->have_cpus = true;
+	if (sched_getaffinity(0, sizeof(mine), &mine) == 0) {
+		CPU_AND(&mine, &mine, &o->cpus);
+		if (CPU_COUNT(&mine) != CPU_COUNT(&o->cpus))
+			return tool_usage_error("--cpus '%s': this process may not run on all of them",
+						arg);
+	}
+	return 0;
 }
 
 enum {
@@ -331,31 +467,33 @@ static const struct option long_opts[] = {
 /* A duration-like option: finite, >= 0 (> 0 when positive is set). */
 static int parse_seconds(const char *name, const char *arg, bool positive, double *out)
 {
-	if (!parse_double(arg, out) || *out < 0 || (positive && *out == 0) || *out > 1e7)
-		return bad_arg("bad %s '%s' (%s number of seconds)", name, arg,
-			       positive ? "a positive" : "a non-negative");
+	if (!tool_parse_double(arg, out) || *out < 0 || (positive && *out == 0) || *out > 1e7)
+		return tool_usage_error("bad %s '%s' (%s number of seconds)", name, arg,
+					positive ? "a positive" : "a non-negative");
 	return 0;
 }
 
+/* One option; 0, or the exit status after one line. */
 static int parse_one(int c, const char *arg, struct options *o)
 {
 	uint64_t v;
 
 	switch (c) {
 	case OPT_ENCLAVE:
-		if (!parse_u64(arg, &o->enclave) || !o->enclave || o->enclave > GHOST_ENCLAVE_ID_MAX)
-			return bad_arg("bad --enclave '%s' (an enclave id, 1 to %llu)", arg,
-				       (unsigned long long)GHOST_ENCLAVE_ID_MAX);
+		if (!tool_parse_u64(arg, &o->enclave) || !o->enclave ||
+		    o->enclave > GHOST_ENCLAVE_ID_MAX)
+			return tool_usage_error("bad --enclave '%s' (an enclave id, 1 to %llu)", arg,
+						(unsigned long long)GHOST_ENCLAVE_ID_MAX);
 		return 0;
 	case OPT_KERNEL:
 		o->kernel = arg;
-		return check_kernel(arg);
+		return tool_kernel(arg) ? 0 : TOOL_EXIT_USAGE;
 	case OPT_ROOT:
 		o->root = arg;
 		return 0;
 	case OPT_THREADS:
-		if (!parse_u64(arg, &v) || v < 1 || v > MAX_THREADS)
-			return bad_arg("bad --threads '%s' (1..%d)", arg, MAX_THREADS);
+		if (!tool_parse_u64(arg, &v) || v < 1 || v > MAX_THREADS)
+			return tool_usage_error("bad --threads '%s' (1..%d)", arg, MAX_THREADS);
 		o->threads = (int)v;
 		return 0;
 	case OPT_PATTERN:
@@ -365,18 +503,22 @@ static int parse_one(int c, const char *arg, struct options *o)
 	case OPT_WARMUP:
 		return parse_seconds("--warmup", arg, false, &o->warmup_s);
 	case OPT_RATE:
-		if (!parse_double(arg, &o->rate) || o->rate <= 0 || o->rate > 1e8)
-			return bad_arg("bad --rate '%s' (requests per second, > 0)", arg);
+		o->given |= PO_RATE;
+		if (!tool_parse_double(arg, &o->rate) || o->rate <= 0 || o->rate > 1e8)
+			return tool_usage_error("bad --rate '%s' (requests per second, > 0)", arg);
 		return 0;
 	case OPT_SERVICE:
+		o->given |= PO_SERVICE;
 		return parse_service(arg, o);
 	case OPT_CHUNK:
-		if (!parse_double(arg, &o->chunk_us) || o->chunk_us < 1 || o->chunk_us > 1e6)
-			return bad_arg("bad --chunk-us '%s' (1..1000000)", arg);
+		o->given |= PO_CHUNK;
+		if (!tool_parse_double(arg, &o->chunk_us) || o->chunk_us < 1 || o->chunk_us > 1e6)
+			return tool_usage_error("bad --chunk-us '%s' (1..1000000)", arg);
 		return 0;
 	case OPT_SEED:
-		if (!parse_u64(arg, &o->seed))
-			return bad_arg("bad --seed '%s'", arg);
+		o->given |= PO_SEED;
+		if (!tool_parse_u64(arg, &o->seed))
+			return tool_usage_error("bad --seed '%s'", arg);
 		return 0;
 	case OPT_JSON:
 		o->json = true;
@@ -385,117 +527,105 @@ static int parse_one(int c, const char *arg, struct options *o)
 		o->no_ghost = true;
 		return 0;
 	case OPT_PRIO_TABLE:
+		o->given |= PO_PRIO_TABLE;
 		o->prio_table = true;
 		return 0;
 	case OPT_ANTAGONISTS:
-		if (!parse_u64(arg, &v) || v > MAX_ANTAGONISTS)
-			return bad_arg("bad --antagonists '%s' (0..%d)", arg, MAX_ANTAGONISTS);
+		if (!tool_parse_u64(arg, &v) || v > MAX_ANTAGONISTS)
+			return tool_usage_error("bad --antagonists '%s' (0..%d)", arg,
+						MAX_ANTAGONISTS);
 		o->antagonists = (int)v;
 		return 0;
 	case OPT_GEN_CPU:
-		if (!parse_u64(arg, &v) || v >= CPU_SETSIZE)
-			return bad_arg("bad --generator-cpu '%s' (a CPU number)", arg);
+		o->given |= PO_GEN_CPU;
+		if (!tool_parse_u64(arg, &v) || v >= CPU_SETSIZE)
+			return tool_usage_error("bad --generator-cpu '%s' (a CPU number)", arg);
 		o->gen_cpu = (int)v;
 		return 0;
-	case OPT_CPUS: {
-		struct ghost_cpuset set;
-		char why[128];
-		int cpu;
-
-		if (ghost_cpuset_parse_list_ex(&set, arg, GHOST_MAX_CPUS, 0, why, sizeof(why)))
-			return bad_arg("bad --cpus '%s': %s", arg, why);
-		CPU_ZERO(&o->cpus);
-		ghost_cpuset_for_each(cpu, &set)
-			if (cpu < CPU_SETSIZE)
-				CPU_SET(cpu, &o->cpus);
-		o->have_cpus = true;
-		{
-			cpu_set_t mine;
-
-			if (sched_getaffinity(0, sizeof(mine), &mine) == 0) {
-				CPU_AND(&mine, &mine, &o->cpus);
-				if (CPU_COUNT(&mine) != CPU_COUNT(&o->cpus))
-					return bad_arg("--cpus '%s': this process may not run on all of "
-						       "them", arg);
-			}
-		}
-		return 0;
-	}
+	case OPT_CPUS:
+		return parse_cpus(arg, o);
 	case OPT_GEN_PRIO:
-		if (!strcmp(arg, "auto"))
-			o->gen_prio = GEN_PRIO_AUTO;
-		else if (!strcmp(arg, "rt"))
-			o->gen_prio = GEN_PRIO_RT;
-		else if (!strcmp(arg, "normal"))
-			o->gen_prio = GEN_PRIO_NORMAL;
-		else
-			return bad_arg("bad --generator-prio '%s' (auto, rt or normal)", arg);
+		o->given |= PO_GEN_PRIO;
+		if (!tool_parse_prio(arg, &o->gen_prio))
+			return tool_usage_error("bad --generator-prio '%s' (auto, rt or normal)",
+						arg);
 		return 0;
 	case OPT_WAIT:
-		if (!parse_double(arg, &o->wait_s) || o->wait_s < 0 || o->wait_s > MAX_WAIT_S)
-			return bad_arg("bad --wait '%s' (seconds, 0 to %d)", arg, MAX_WAIT_S);
+		if (!tool_parse_double(arg, &o->wait_s) || o->wait_s < 0 || o->wait_s > MAX_WAIT_S)
+			return tool_usage_error("bad --wait '%s' (seconds, 0 to %d)", arg,
+						MAX_WAIT_S);
 		return 0;
 	}
-	return -EINVAL;
+	return TOOL_EXIT_USAGE;
 }
 
-/* The whole option set must make sense together. */
+/* The whole option set must make sense together: 0, or the exit status after one line. */
 static int check_options(const struct options *o)
 {
-	if (o->pattern == PAT_NONE)
-		return bad_arg("missing --pattern (spin, block-wake or rpc)");
+	char choices[128];
+
+	if (!o->pattern) {
+		list_patterns(choices, sizeof(choices), 0, ", ", " or ");
+		return tool_usage_error("missing --pattern (%s)", choices);
+	}
 	if (!o->threads)
-		return bad_arg("missing --threads");
+		return tool_usage_error("missing --threads");
 	if (o->duration_s < 0)
-		return bad_arg("missing --duration");
+		return tool_usage_error("missing --duration");
 	if (!o->no_ghost && !o->enclave)
-		return bad_arg("missing --enclave (or --no-ghost for plain threads)");
-	if (o->pattern == PAT_BLOCK_WAKE && o->threads < 2)
-		return bad_arg("--threads must be at least 2 for --pattern block-wake");
+		return tool_usage_error("missing --enclave (or --no-ghost for plain threads)");
+	if (o->threads < o->pattern->min_threads)
+		return tool_usage_error("--threads must be at least %d for --pattern %s",
+					o->pattern->min_threads, o->pattern->name);
 	if (o->have_cpus && !o->no_ghost)
-		return bad_arg("--cpus applies to --no-ghost (an enclave has CPUs of its own)");
-	if (o->prio_table && o->pattern == PAT_BLOCK_WAKE)
-		return bad_arg("--prio-table applies to --pattern rpc and spin");
+		return tool_usage_error("--cpus applies to --no-ghost (an enclave has CPUs of its "
+					"own)");
+	for (size_t i = 0; i < sizeof(pattern_options) / sizeof(pattern_options[0]); i++) {
+		enum pattern_option bit = pattern_options[i].bit;
+
+		if (!(o->given & bit) || (o->pattern->options & bit))
+			continue;
+		list_patterns(choices, sizeof(choices), bit, ", ", " and ");
+		return tool_usage_error("%s applies to --pattern %s", pattern_options[i].name,
+					choices);
+	}
 	if (o->prio_table && o->no_ghost)
-		return bad_arg("--prio-table needs an enclave (not --no-ghost)");
-	if ((o->gen_cpu >= 0 || o->gen_prio != GEN_PRIO_AUTO) && o->pattern != PAT_RPC)
-		return bad_arg("--generator-cpu and --generator-prio apply to --pattern rpc");
+		return tool_usage_error("--prio-table needs an enclave (not --no-ghost)");
 	if (o->gen_cpu >= 0) {
 		cpu_set_t set;
 
 		if (sched_getaffinity(0, sizeof(set), &set) == 0 && !CPU_ISSET(o->gen_cpu, &set))
-			return bad_arg("--generator-cpu %d: this process may not run there",
-				       o->gen_cpu);
+			return tool_usage_error("--generator-cpu %d: this process may not run there",
+						o->gen_cpu);
 	}
 	return 0;
 }
 
-/* 0 to run, 1 when --help was shown, -EINVAL on a bad argument. */
+/* 0 to run, or the exit status after one line; exits 0 after --help. */
 static int parse_args(int argc, char **argv, struct options *o)
 {
 	int c, err;
 
-	*o = (struct options){ .pattern = PAT_NONE, .duration_s = -1, .rate = 10000,
-			       .chunk_us = 50, .seed = 1, .gen_cpu = -1,
-			       .wait_s = DEFAULT_WAIT_S };
-	if (parse_service(default_service, o))
-		return -EINVAL;
+	*o = (struct options){ .duration_s = -1, .rate = 10000, .chunk_us = 50, .seed = 1,
+			       .gen_cpu = -1, .wait_s = DEFAULT_WAIT_S };
+	if ((err = parse_service(default_service, o)))
+		return err;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":h", long_opts, NULL)) != -1) {
 		if (c == 'h') {
 			usage(stdout);
-			return 1;
+			exit(0);
 		}
 		if (c == '?')
-			return bad_arg("unknown option '%s'", argv[optind - 1]);
+			return tool_usage_error("unknown option '%s'", argv[optind - 1]);
 		if (c == ':')
-			return bad_arg("option '%s' needs a value", argv[optind - 1]);
+			return tool_usage_error("option '%s' needs a value", argv[optind - 1]);
 		err = parse_one(c, optarg, o);
 		if (err)
 			return err;
 	}
 	if (optind < argc)
-		return bad_arg("unexpected argument '%s'", argv[optind]);
+		return tool_usage_error("unexpected argument '%s'", argv[optind]);
 	return check_options(o);
 }
 
@@ -614,6 +744,7 @@ struct worker {
 	int64_t stamp;			/* when the token was handed to us */
 	struct worker *next;		/* whom we pass the token to */
 	bool leader;			/* counts round trips of its group */
+	bool idle_at_start;		/* has no work when released (block-wake: no token) */
 	bool antagonist;		/* a low-priority spinner, not a worker */
 	/* rpc: the request the generator handed us (valid once mail_seq moved) */
 	int64_t mail_arrival, mail_service;
@@ -695,15 +826,6 @@ static void block_signals(bool block)
 	pthread_sigmask(block ? SIG_BLOCK : SIG_UNBLOCK, &set, NULL);
 }
 
-static void install_handlers(void)
-{
-	struct sigaction sa = { .sa_handler = on_signal, .sa_flags = SA_RESETHAND };
-
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-}
-
 static bool stopping(const struct workload *w)
 {
 	return __atomic_load_n(&w->stop, __ATOMIC_RELAXED);
@@ -742,11 +864,20 @@ static void set_busy(struct worker *me, int64_t since)
 
 /* ---- spin ---- */
 
+/*
+ * The compiler must compute x and may not assume it unchanged: the work a loop does on
+ * it is neither folded nor dropped.
+ */
+static inline void keep_work(uint64_t *x)
+{
+	__asm__ volatile("" : "+r"(*x));
+}
+
 static uint64_t spin_chunk(uint64_t iters, uint64_t x)
 {
 	for (uint64_t i = 0; i < iters; i++) {
 		x = x * 6364136223846793005ULL + 1442695040888963407ULL;
-		__asm__ volatile("" : "+r"(x));
+		keep_work(&x);
 	}
 	return x;
 }
@@ -778,6 +909,12 @@ static uint64_t spin_calibrate(double chunk_us)
 	return iters ? iters : 1;
 }
 
+static int spin_prepare(struct workload *w)
+{
+	w->spin_iters = spin_calibrate(w->o->chunk_us);
+	return 0;
+}
+
 static void run_spin(struct worker *me)
 {
 	struct workload *w = me->w;
@@ -794,13 +931,13 @@ static void run_spin(struct worker *me)
 			me->count++;
 		t0 = t1;
 	}
-	__asm__ volatile("" : : "r"(x));
+	keep_work(&x);
 }
 
 /* ---- block-wake ---- */
 
 /* Pairs (0,1), (2,3)...; with an odd count the last group is a triple. */
-static void block_wake_groups(struct workload *w)
+static int block_wake_prepare(struct workload *w)
 {
 	int n = w->o->threads, base = 0;
 
@@ -813,9 +950,11 @@ static void block_wake_groups(struct workload *w)
 			me->next = &w->workers[base + (i + 1) % size];
 			me->leader = i == 0;
 			me->token = me->leader;
+			me->idle_at_start = !me->token;
 		}
 		base += size;
 	}
+	return 0;
 }
 
 /* Takes the token: false when the run is stopping. */
@@ -1113,7 +1252,7 @@ static int place_generator(const struct options *o)
 	}
 	/* Above the agents' real-time priority (1): the generator stands for
 	 * the network, which no scheduler under test delays. */
-	if (o->gen_prio != GEN_PRIO_NORMAL &&
+	if (o->gen_prio != GHOST_AGENT_PRIO_NORMAL &&
 	    pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp) == 0)
 		return SCHED_FIFO;
 	return SCHED_OTHER;
@@ -1174,8 +1313,30 @@ static void run_rpc(struct worker *me)
 		ghost_prio_table_mark_runnable(w->pt, (uint32_t)me->idx);
 }
 
+static int rpc_prepare(struct workload *w)
+{
+	if (!(w->q.ring = malloc(sizeof(struct request) * RPC_QUEUE_CAP)) ||
+	    !(w->gen_lag = calloc(1, sizeof(struct hist))))
+		return -ENOMEM;
+	return 0;
+}
+
+static int rpc_start(struct workload *w)
+{
+	int err = -pthread_create(&w->gen, NULL, rpc_generator, w);
+
+	if (err) {
+		tool_error("cannot start the load generator: %s", ghost_strerror(err));
+		return err;
+	}
+	w->gen_started = true;
+	return 0;
+}
+
 static void rpc_stop(struct workload *w)
 {
+	if (!w->q.ring)
+		return;
 	for (int i = 0; i < w->nstarted; i++) {
 		struct worker *me = &w->workers[i];
 
@@ -1215,7 +1376,7 @@ static void run_antagonist(struct worker *me)
 			break;
 	}
 	me->count = from >= 0 ? (uint64_t)(thread_cpu_ns() - from) : 0;
-	__asm__ volatile("" : : "r"(x));
+	keep_work(&x);
 }
 
 /*
@@ -1280,12 +1441,8 @@ static void *worker_main(void *arg)
 	if (!stopping(w)) {
 		if (me->antagonist)
 			run_antagonist(me);
-		else if (w->o->pattern == PAT_SPIN)
-			run_spin(me);
-		else if (w->o->pattern == PAT_BLOCK_WAKE)
-			run_block_wake(me);
 		else
-			run_rpc(me);
+			w->o->pattern->run(me);
 	}
 	me->released = w->e && !ghost_thread_is_ghost();
 	bump(&w->exited);
@@ -1294,7 +1451,8 @@ static void *worker_main(void *arg)
 
 static int prepare(struct workload *w)
 {
-	int n = w->o->threads + w->o->antagonists;
+	const struct pattern *pat = w->o->pattern;
+	int n = w->o->threads + w->o->antagonists, err;
 
 	if (posix_memalign((void **)&w->workers, 64, sizeof(*w->workers) * (size_t)n))
 		return -ENOMEM;
@@ -1303,23 +1461,17 @@ static int prepare(struct workload *w)
 		w->workers[i].w = w;
 		w->workers[i].idx = i;
 		w->workers[i].antagonist = i >= w->o->threads;
-		if (w->o->pattern != PAT_SPIN && !w->workers[i].antagonist &&
+		if (pat->latency && !w->workers[i].antagonist &&
 		    !(w->workers[i].lat = calloc(1, sizeof(struct hist))))
 			return -ENOMEM;
-		if (w->o->pattern == PAT_RPC && !w->workers[i].antagonist &&
+		if (pat->wait_hist && !w->workers[i].antagonist &&
 		    !(w->workers[i].wait = calloc(1, sizeof(struct hist))))
 			return -ENOMEM;
 	}
-	if (w->o->pattern == PAT_SPIN)
-		w->spin_iters = spin_calibrate(w->o->chunk_us);
+	if ((err = pat->prepare(w)))
+		return err;
 	if (w->o->antagonists)
 		w->antag_iters = spin_calibrate(50);
-	if (w->o->pattern == PAT_BLOCK_WAKE)
-		block_wake_groups(w);
-	if (w->o->pattern == PAT_RPC &&
-	    (!(w->q.ring = malloc(sizeof(struct request) * RPC_QUEUE_CAP)) ||
-	     !(w->gen_lag = calloc(1, sizeof(struct hist)))))
-		return -ENOMEM;
 	if (w->o->prio_table)
 		return prio_table_create(w);
 	return 0;
@@ -1333,20 +1485,20 @@ static int spawn(struct workload *w)
 
 		/* It has work from the start (it must run to the start line), but for a
 		 * block-wake worker without the token, who has none once there. */
-		set_busy(me, w->o->pattern == PAT_BLOCK_WAKE && !me->token ? 0 : ghost_now_ns());
+		set_busy(me, me->idle_at_start ? 0 : ghost_now_ns());
 		if (w->e)
 			err = ghost_thread_create(w->e, &me->gt, worker_main, me);
 		else
 			err = -pthread_create(&me->pt, NULL, worker_main, me);
 		if (err) {
-			fprintf(stderr, PROG ": cannot start thread %d of %d: %s\n", i + 1,
-				w->o->threads + w->o->antagonists, ghost_strerror(err));
+			tool_error("cannot start thread %d of %d: %s", i + 1,
+				   w->o->threads + w->o->antagonists, ghost_strerror(err));
 			return err;
 		}
 		w->nstarted++;
 		if (w->pt && prio_table_describe(w, me))
-			fprintf(stderr, PROG ": warning: thread %d never entered the enclave: it has "
-				"no sched item\n", i + 1);
+			tool_error("warning: thread %d never entered the enclave: it has no sched "
+				   "item", i + 1);
 	}
 	return 0;
 }
@@ -1356,23 +1508,17 @@ static int start(struct workload *w)
 {
 	int64_t deadline = ghost_now_ns() + START_GRACE_NS;
 
+	int err;
+
 	if (!wait_count(&w->ready, (uint32_t)w->nstarted, deadline, true) && !interrupted)
-		fprintf(stderr, PROG ": warning: only %u of %d threads started within %lld s "
-			"(is the agent running?)\n", __atomic_load_n(&w->ready, __ATOMIC_ACQUIRE),
-			w->nstarted, START_GRACE_NS / NSEC_PER_SEC);
+		tool_error("warning: only %u of %d threads started within %lld s (is the agent "
+			   "running?)", __atomic_load_n(&w->ready, __ATOMIC_ACQUIRE), w->nstarted,
+			   START_GRACE_NS / NSEC_PER_SEC);
 	w->start_ns = ghost_now_ns();
 	w->measure_ns = w->start_ns + (int64_t)(w->o->warmup_s * 1e9);
 	w->end_ns = w->measure_ns + (int64_t)(w->o->duration_s * 1e9);
-	if (w->o->pattern == PAT_RPC) {
-		int err = -pthread_create(&w->gen, NULL, rpc_generator, w);
-
-		if (err) {
-			fprintf(stderr, PROG ": cannot start the load generator: %s\n",
-				ghost_strerror(err));
-			return err;
-		}
-		w->gen_started = true;
-	}
+	if (w->o->pattern->start && (err = w->o->pattern->start(w)))
+		return err;
 	bump(&w->go);
 	return 0;
 }
@@ -1396,10 +1542,8 @@ static void stop(struct workload *w)
 	__atomic_store_n(&w->stop, 1, __ATOMIC_RELEASE);
 	if (!__atomic_load_n(&w->go, __ATOMIC_ACQUIRE))
 		bump(&w->go);
-	if (w->o->pattern == PAT_BLOCK_WAKE)
-		block_wake_stop(w);
-	if (w->o->pattern == PAT_RPC && w->q.ring)
-		rpc_stop(w);
+	if (w->o->pattern->stop)
+		w->o->pattern->stop(w);
 }
 
 /*
@@ -1451,9 +1595,9 @@ static int64_t oldest_unfinished(const struct workload *w)
 	const struct rpc_queue *q = &w->q;
 	int64_t oldest = 0;
 
-	if (w->o->pattern != PAT_RPC)
-		return 0;
-	if (q->ring && q->head != q->tail)
+	if (!q->ring)
+		return 0;	/* not rpc */
+	if (q->head != q->tail)
 		oldest = q->ring[q->head % RPC_QUEUE_CAP].arrival_ns;
 	for (int i = 0; i < w->nstarted; i++) {
 		const struct worker *me = &w->workers[i];
@@ -1516,9 +1660,9 @@ static int collect(const struct workload *w, struct results *r)
 		if (r->oldest_unfinished_us < 0)
 			r->oldest_unfinished_us = 0;
 	}
-	if (w->o->pattern != PAT_SPIN && !(r->lat = calloc(1, sizeof(struct hist))))
+	if (w->o->pattern->latency && !(r->lat = calloc(1, sizeof(struct hist))))
 		return -ENOMEM;
-	if (w->o->pattern == PAT_RPC && !(r->wait = calloc(1, sizeof(struct hist))))
+	if (w->o->pattern->wait_hist && !(r->wait = calloc(1, sizeof(struct hist))))
 		return -ENOMEM;
 	for (int i = 0; i < w->nstarted; i++) {
 		const struct worker *me = &w->workers[i];
@@ -1565,12 +1709,50 @@ static void json_latency(const struct hist *h)
 	       h->n ? h->sum / (double)h->n / 1e3 : 0, h->n);
 }
 
+static void spin_json(const struct workload *w, const struct results *r)
+{
+	const struct options *o = w->o;
+
+	printf(",\"chunk_us\":%.1f,\"work_units\":%" PRIu64 ",\"work_units_per_s\":%.1f"
+	       ",\"per_thread_min\":%" PRIu64 ",\"per_thread_max\":%" PRIu64
+	       ",\"per_thread\":[", o->chunk_us, r->total, per_s(r->total, r->window_s),
+	       r->min, r->max);
+	for (int i = 0; i < w->nstarted && i < o->threads; i++)
+		printf("%s%" PRIu64, i ? "," : "", w->workers[i].count);
+	printf("]");
+}
+
+static void block_wake_json(const struct workload *w, const struct results *r)
+{
+	(void)w;
+	printf(",\"round_trips\":%" PRIu64 ",\"round_trips_per_s\":%.1f"
+	       ",\"hand_offs\":%" PRIu64, r->total, per_s(r->total, r->window_s),
+	       r->lat->n);
+	json_latency(r->lat);
+}
+
+static void rpc_json(const struct workload *w, const struct results *r)
+{
+	printf(",\"offered_rps\":%.1f,\"issued\":%" PRIu64 ",\"dropped\":%" PRIu64
+	       ",\"completed\":%" PRIu64 ",\"throughput_rps\":%.1f", w->o->rate, w->issued,
+	       w->dropped, r->total, per_s(r->total, r->window_s));
+	printf(",\"prio_table\":%s,\"generator_rt\":%s,\"oldest_unfinished_us\":%.1f",
+	       w->pt ? "true" : "false", w->gen_class == SCHED_FIFO ? "true" : "false",
+	       r->oldest_unfinished_us);
+	json_latency(r->lat);
+	printf(",\"wait_us\":{\"p50\":%.3f,\"p99\":%.3f},\"generator_lag_us\":{\"p50\":%.3f,"
+	       "\"p99\":%.3f,\"max\":%.3f}",
+	       hist_quantile(r->wait, 0.5) / 1e3, hist_quantile(r->wait, 0.99) / 1e3,
+	       hist_quantile(w->gen_lag, 0.5) / 1e3, hist_quantile(w->gen_lag, 0.99) / 1e3,
+	       (double)w->gen_lag->max / 1e3);
+}
+
 static void print_json(const struct workload *w, const struct results *r)
 {
 	const struct options *o = w->o;
 
 	printf("{\"pattern\":\"%s\",\"threads\":%d,\"duration_s\":%.3f,\"warmup_s\":%.3f",
-	       pattern_names[o->pattern], o->threads, r->window_s, o->warmup_s);
+	       o->pattern->name, o->threads, r->window_s, o->warmup_s);
 	if (w->e)
 		printf(",\"kernel\":\"%s\",\"enclave\":%" PRIu64, w->kernel, o->enclave);
 	else
@@ -1579,37 +1761,7 @@ static void print_json(const struct workload *w, const struct results *r)
 	       ",\"no_cpu_threads\":%d",
 	       w->e ? "true" : "false", interrupted ? "true" : "false", r->enter_failed,
 	       r->released, r->no_cpu);
-	switch (o->pattern) {
-	case PAT_SPIN:
-		printf(",\"chunk_us\":%.1f,\"work_units\":%" PRIu64 ",\"work_units_per_s\":%.1f"
-		       ",\"per_thread_min\":%" PRIu64 ",\"per_thread_max\":%" PRIu64
-		       ",\"per_thread\":[", o->chunk_us, r->total, per_s(r->total, r->window_s),
-		       r->min, r->max);
-		for (int i = 0; i < w->nstarted && i < o->threads; i++)
-			printf("%s%" PRIu64, i ? "," : "", w->workers[i].count);
-		printf("]");
-		break;
-	case PAT_BLOCK_WAKE:
-		printf(",\"round_trips\":%" PRIu64 ",\"round_trips_per_s\":%.1f"
-		       ",\"hand_offs\":%" PRIu64, r->total, per_s(r->total, r->window_s),
-		       r->lat->n);
-		json_latency(r->lat);
-		break;
-	default:
-		printf(",\"offered_rps\":%.1f,\"issued\":%" PRIu64 ",\"dropped\":%" PRIu64
-		       ",\"completed\":%" PRIu64 ",\"throughput_rps\":%.1f", o->rate, w->issued,
-		       w->dropped, r->total, per_s(r->total, r->window_s));
-		printf(",\"prio_table\":%s,\"generator_rt\":%s,\"oldest_unfinished_us\":%.1f",
-		       w->pt ? "true" : "false", w->gen_class == SCHED_FIFO ? "true" : "false",
-		       r->oldest_unfinished_us);
-		json_latency(r->lat);
-		printf(",\"wait_us\":{\"p50\":%.3f,\"p99\":%.3f},\"generator_lag_us\":{\"p50\":%.3f,"
-		       "\"p99\":%.3f,\"max\":%.3f}",
-		       hist_quantile(r->wait, 0.5) / 1e3, hist_quantile(r->wait, 0.99) / 1e3,
-		       hist_quantile(w->gen_lag, 0.5) / 1e3, hist_quantile(w->gen_lag, 0.99) / 1e3,
-		       (double)w->gen_lag->max / 1e3);
-		break;
-	}
+	o->pattern->json(w, r);
 	if (o->antagonists)
 		printf(",\"antagonists\":%d,\"antagonist_cpus\":%.3f", o->antagonists,
 		       antagonist_cpus(w, r));
@@ -1641,48 +1793,46 @@ static void table_latency(const char *what, const struct hist *h)
 	row(label, "%12.2f us", (double)h->max / 1e3);
 }
 
-static void table_pattern(const struct workload *w, const struct results *r)
+static void spin_table(const struct workload *w, const struct results *r)
 {
-	switch (w->o->pattern) {
-	case PAT_SPIN:
-		row("work units", "%12" PRIu64 "    (%g us each)", r->total, w->o->chunk_us);
-		row("work units/s", "%12.1f", per_s(r->total, r->window_s));
-		row("per thread min", "%12" PRIu64, r->min);
-		row("per thread max", "%12" PRIu64 "    (min/max %.2f)", r->max,
-		    r->max ? (double)r->min / (double)r->max : 0);
-		break;
-	case PAT_BLOCK_WAKE:
-		row("round trips", "%12" PRIu64, r->total);
-		row("round trips/s", "%12.1f", per_s(r->total, r->window_s));
-		row("hand-offs", "%12" PRIu64, r->lat->n);
-		table_latency("hand-off", r->lat);
-		break;
-	default:
-		row("offered", "%12.1f req/s", w->o->rate);
-		row("issued", "%12" PRIu64, w->issued);
-		row("dropped", "%12" PRIu64, w->dropped);
-		row("completed", "%12" PRIu64, r->total);
-		row("throughput", "%12.1f req/s", per_s(r->total, r->window_s));
-		table_latency("latency", r->lat);
-		row("wait p50", "%12.2f us    (arrival -> a worker starts it)",
-		    hist_quantile(r->wait, 0.5) / 1e3);
-		row("wait p99", "%12.2f us", hist_quantile(r->wait, 0.99) / 1e3);
-		row("generator lag", "%12.2f us    (p99 of how late requests were issued)",
-		    hist_quantile(w->gen_lag, 0.99) / 1e3);
-		row("oldest unfinished", "%12.2f us    (at the stop; 0 = none)", r->oldest_unfinished_us);
-		break;
-	}
-	if (w->o->antagonists)
-		row("antagonists", "%12.3f CPUs    (%d threads)", antagonist_cpus(w, r),
-		    w->o->antagonists);
+	row("work units", "%12" PRIu64 "    (%g us each)", r->total, w->o->chunk_us);
+	row("work units/s", "%12.1f", per_s(r->total, r->window_s));
+	row("per thread min", "%12" PRIu64, r->min);
+	row("per thread max", "%12" PRIu64 "    (min/max %.2f)", r->max,
+	    r->max ? (double)r->min / (double)r->max : 0);
+}
+
+static void block_wake_table(const struct workload *w, const struct results *r)
+{
+	(void)w;
+	row("round trips", "%12" PRIu64, r->total);
+	row("round trips/s", "%12.1f", per_s(r->total, r->window_s));
+	row("hand-offs", "%12" PRIu64, r->lat->n);
+	table_latency("hand-off", r->lat);
+}
+
+static void rpc_table(const struct workload *w, const struct results *r)
+{
+	row("offered", "%12.1f req/s", w->o->rate);
+	row("issued", "%12" PRIu64, w->issued);
+	row("dropped", "%12" PRIu64, w->dropped);
+	row("completed", "%12" PRIu64, r->total);
+	row("throughput", "%12.1f req/s", per_s(r->total, r->window_s));
+	table_latency("latency", r->lat);
+	row("wait p50", "%12.2f us    (arrival -> a worker starts it)",
+	    hist_quantile(r->wait, 0.5) / 1e3);
+	row("wait p99", "%12.2f us", hist_quantile(r->wait, 0.99) / 1e3);
+	row("generator lag", "%12.2f us    (p99 of how late requests were issued)",
+	    hist_quantile(w->gen_lag, 0.99) / 1e3);
+	row("oldest unfinished", "%12.2f us    (at the stop; 0 = none)", r->oldest_unfinished_us);
 }
 
 static void print_table(const struct workload *w, const struct results *r)
 {
 	const struct options *o = w->o;
 
-	printf(PROG ": %s, %d %sthread%s", pattern_names[o->pattern], o->threads,
-	       w->e ? "ghost " : "", o->threads == 1 ? "" : "s");
+	printf(PROG ": %s, %d %sthread%s", o->pattern->name, o->threads, w->e ? "ghost " : "",
+	       o->threads == 1 ? "" : "s");
 	if (w->e)
 		printf(" in enclave %" PRIu64 " on %s", o->enclave, w->kernel);
 	else
@@ -1691,7 +1841,10 @@ static void print_table(const struct workload *w, const struct results *r)
 	row("measured", "%12.3f s%s", r->window_s, interrupted ? "    (interrupted)" : "");
 	if (o->warmup_s > 0)
 		row("warmup", "%12.3f s", o->warmup_s);
-	table_pattern(w, r);
+	o->pattern->table(w, r);
+	if (o->antagonists)
+		row("antagonists", "%12.3f CPUs    (%d threads)", antagonist_cpus(w, r),
+		    o->antagonists);
 	if (r->no_cpu)
 		row("no CPU", "%12d threads    (had work, never ran)", r->no_cpu);
 }
@@ -1699,107 +1852,25 @@ static void print_table(const struct workload *w, const struct results *r)
 /* ---- main ---- */
 
 /*
- * The library's log. While attach() retries, its lines are held back (the last one kept):
- * a missing enclave is said once, by attach(), not at every try.
+ * Attaches to the enclave, waiting up to --wait for it and for its agent: without one no
+ * ghost thread runs (and the embedded kernel lets them go after agent_timeout_ms). A
+ * backend that cannot tell (agent_online unreadable) is taken to have one. 0, or the exit
+ * status after one line.
  */
-static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
-static bool log_holding;
-static char log_held[512];
-static enum ghost_log_level log_held_level;
-
-static void log_line(enum ghost_log_level level, const char *msg, void *ctx)
-{
-	pthread_mutex_lock(&log_lock);
-	if (log_holding) {
-		snprintf(log_held, sizeof(log_held), "%s", msg);
-		log_held_level = level;
-	} else {
-		ghost_log_stderr(level, msg, ctx);
-	}
-	pthread_mutex_unlock(&log_lock);
-}
-
-static void log_hold(bool hold)
-{
-	pthread_mutex_lock(&log_lock);
-	log_holding = hold;
-	if (hold)
-		log_held[0] = '\0';
-	pthread_mutex_unlock(&log_lock);
-}
-
-/* How to start an agent for our enclave: "ghost-agent --enclave 1 --policy ...". */
-static void agent_hint(const struct options *o, const char *how, char *buf, size_t len)
-{
-	snprintf(buf, len, "ghost-agent %s %" PRIu64 " --policy fifo-percpu%s%s%s%s", how,
-		 o->enclave, o->kernel ? " --kernel " : "", o->kernel ? o->kernel : "",
-		 o->root ? " --root " : "", o->root ? o->root : "");
-}
-
-/* " after waiting 5 s", or nothing with --wait 0. */
-static void waited(const struct options *o, char *buf, size_t len)
-{
-	if (o->wait_s > 0)
-		snprintf(buf, len, " after waiting %g s", o->wait_s);
-	else
-		buf[0] = '\0';
-}
-
-/*
- * Waits until an agent serves the enclave: without one no ghost thread runs (and the
- * embedded kernel lets them go after agent_timeout_ms). A backend that cannot tell
- * (agent_online unreadable) is taken to have one.
- */
-static int wait_agent(struct workload *w, int64_t deadline)
-{
-	const struct options *o = w->o;
-	char hint[1024], how_long[64];
-
-	if (!ghost_enclave_wait_agent(w->e, deadline))
-		return 0;
-	agent_hint(o, "--attach", hint, sizeof(hint));
-	waited(o, how_long, sizeof(how_long));
-	fprintf(stderr, PROG ": enclave %" PRIu64 " on the %s kernel has no agent%s (start one "
-		"with: %s)\n", o->enclave, w->kernel, how_long, hint);
-	return -ENOLINK;
-}
-
-/* Attaches to the enclave, waiting up to --wait for it and for its agent. */
 static int attach(struct workload *w)
 {
 	const struct options *o = w->o;
-	struct ghost_enclave_opts eo = { .sz = sizeof(eo), .kernel = o->kernel, .root = o->root,
-					 .id = o->enclave };
-	int64_t deadline = ghost_now_ns() + (int64_t)(o->wait_s * 1e9);
-	char hint[1024], how_long[64];
+	struct tool_enclave_open req = { .kernel = o->kernel, .root = o->root, .id = o->enclave,
+					 .wait_s = o->wait_s, .hint = true };
 	int err;
 
 	w->kernel = ghost_kernel_name(ghost_kernel_find(o->kernel));
-	log_hold(true);
-	err = ghost_enclave_attach_wait(&eo, deadline, &w->e);
-	log_hold(false);
-	if (!err) {
-		err = wait_agent(w, deadline);
-		if (err) {
-			ghost_enclave_close(w->e);
-			w->e = NULL;
-		}
+	if ((err = tool_kernel_check(ghost_kernel_find(o->kernel), o->root)) ||
+	    (err = tool_open_enclave(&req, &w->e)))
 		return err;
-	}
-	w->e = NULL;
-	if (err != -ENOENT && log_held[0])
-		log_line(log_held_level, log_held, NULL);
-	waited(o, how_long, sizeof(how_long));
-	if (err == -ENOENT) {
-		agent_hint(o, "--enclave", hint, sizeof(hint));
-		fprintf(stderr, PROG ": no enclave %" PRIu64 " on the %s kernel%s (start one "
-			"with: %s)\n", o->enclave, w->kernel, how_long, hint);
-	} else if (err == -EXDEV) {
-		fprintf(stderr, PROG ": enclave %" PRIu64 " on the %s kernel is being destroyed\n",
-			o->enclave, w->kernel);
-	} else {
-		fprintf(stderr, PROG ": cannot attach to enclave %" PRIu64 " on the %s kernel: "
-			"%s\n", o->enclave, w->kernel, ghost_strerror(err));
+	if ((err = tool_wait_agent(&req, w->e))) {
+		ghost_enclave_close(w->e);
+		w->e = NULL;
 	}
 	return err;
 }
@@ -1826,13 +1897,13 @@ static int setup(struct workload *w)
 	block_signals(true);
 	err = prepare(w);
 	if (err) {
-		fprintf(stderr, PROG ": cannot set up the workload: %s\n", ghost_strerror(err));
+		tool_error("cannot set up the workload: %s", ghost_strerror(err));
 		return err;
 	}
 	err = spawn(w);
 	if (err)
 		return err;
-	install_handlers();
+	tool_on_stop_signals(on_signal, SA_RESETHAND);
 	block_signals(false);
 	return start(w);
 }
@@ -1844,19 +1915,20 @@ static int setup(struct workload *w)
 static int warn_outsiders(const struct workload *w, const struct results *r)
 {
 	if (r->enter_failed)
-		fprintf(stderr, PROG ": warning: %d of %d threads could not enter enclave %" PRIu64
-			" (%s) and ran as normal threads\n", r->enter_failed, w->nstarted,
-			w->o->enclave, ghost_strerror(r->enter_err));
+		tool_error("warning: %d of %d threads could not enter enclave %" PRIu64 " (%s) and "
+			   "ran as normal threads", r->enter_failed, w->nstarted, w->o->enclave,
+			   ghost_strerror(r->enter_err));
 	if (r->released)
-		fprintf(stderr, PROG ": warning: enclave %" PRIu64 " let %d of %d threads go "
-			"during the run (did its agent stop?); they ended as normal threads\n",
-			w->o->enclave, r->released, w->nstarted);
+		tool_error("warning: enclave %" PRIu64 " let %d of %d threads go during the run "
+			   "(did its agent stop?); they ended as normal threads", w->o->enclave,
+			   r->released, w->nstarted);
 	if (r->no_cpu)
-		fprintf(stderr, PROG ": %d of %d threads got no CPU time in the %.3f s measured: "
-			"they had work waiting and never ran (%s)\n", r->no_cpu, w->o->threads,
-			r->window_s, w->e ? "does the policy starve them? a FIFO policy without a "
-			"time slice runs a spinner to its end" : "is the machine overloaded?");
-	return r->enter_failed || r->released || r->no_cpu ? EXIT_SETUP : 0;
+		tool_error("%d of %d threads got no CPU time in the %.3f s measured: they had work "
+			   "waiting and never ran (%s)", r->no_cpu, w->o->threads, r->window_s,
+			   w->e ? "does the policy starve them? a FIFO policy without a time slice "
+				  "runs a spinner to its end"
+				: "is the machine overloaded?");
+	return r->enter_failed || r->released || r->no_cpu ? TOOL_EXIT_FAILURE : 0;
 }
 
 /* Runs the workload to its end and reports; returns the exit status. */
@@ -1866,21 +1938,21 @@ static int run(struct workload *w)
 	int status = 0;
 
 	if (setup(w))
-		status = EXIT_SETUP;
+		status = TOOL_EXIT_FAILURE;
 	else
 		wait_for_end(w);
 	stop(w);
 	if (join_all(w) == -ETIMEDOUT) {
-		fprintf(stderr, PROG ": threads did not stop within %lld s of the end "
-			"(is the agent still running?)\n", STOP_GRACE_NS / NSEC_PER_SEC);
+		tool_error("threads did not stop within %lld s of the end (is the agent still "
+			   "running?)", STOP_GRACE_NS / NSEC_PER_SEC);
 		fflush(NULL);
-		_exit(EXIT_SETUP);
+		_exit(TOOL_EXIT_FAILURE);
 	}
 	if (status)
 		return status;
 	if (collect(w, &r)) {
-		fprintf(stderr, PROG ": out of memory\n");
-		return EXIT_SETUP;
+		tool_error("out of memory");
+		return TOOL_EXIT_FAILURE;
 	}
 	if (w->o->json)
 		print_json(w, &r);
@@ -1897,12 +1969,12 @@ int main(int argc, char **argv)
 	struct workload w = { .o = &o };
 	int err, status;
 
-	err = parse_args(argc, argv, &o);
-	if (err)
-		return err > 0 ? 0 : EXIT_USAGE;
-	ghost_log_set_callback(log_line, NULL, GHOST_LOG_WARN);
-	if (!o.no_ghost && attach(&w))
-		return EXIT_SETUP;
+	tool_init(PROG);
+	if ((err = parse_args(argc, argv, &o)))
+		return err;
+	tool_log_start(GHOST_LOG_WARN);
+	if (!o.no_ghost && (err = attach(&w)))
+		return err;
 	status = run(&w);
 	release(&w);
 	return status;

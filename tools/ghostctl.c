@@ -12,11 +12,11 @@
  */
 #include <ghost/ghost.h>
 
+#include "tool.h"
+
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,154 +71,63 @@ static void print_usage(void)
 
 static const char *kernel_name, *root;
 
-/* A usage error: one line naming the bad input, exit status 2. */
-static int bad(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int bad(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "ghostctl: ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, " (see ghostctl --help)\n");
-	return 2;
-}
-
-/* A decimal number in [lo, hi]: digits only (a '-' first only where lo < 0), never wrapped. */
-static bool parse_num(const char *s, long long lo, long long hi, long long *v)
-{
-	const char *d = s && *s == '-' && lo < 0 ? s + 1 : s;
-	char *end;
-
-	if (!d || *d < '0' || *d > '9')
-		return false;
-	errno = 0;
-	*v = strtoll(s, &end, 10);
-	return !errno && !*end && *v >= lo && *v <= hi;
-}
-
 static bool parse_id(const char *s, uint64_t *id)
 {
 	long long v;
 
-	if (!parse_num(s, 1, (long long)GHOST_ENCLAVE_ID_MAX, &v))
+	if (!tool_parse_ll(s, 1, (long long)GHOST_ENCLAVE_ID_MAX, &v))
 		return false;
 	*id = (uint64_t)v;
 	return true;
 }
 
-/* Seconds, 0 to MAX_WAIT_S: digits first (no sign, no space), fractions allowed. */
-static bool parse_seconds(const char *s, double *v)
+/*
+ * The backend of --kernel, checked once that it can run here (root: --root). 0, else the
+ * exit status after one line: 2 for an unknown name, 1 for a backend that cannot run here.
+ */
+static int use_kernel(const struct ghost_kernel_ops **out)
 {
-	char *end;
+	static const struct ghost_kernel_ops *checked;
 
-	if (!s || *s < '0' || *s > '9')
-		return false;
-	errno = 0;
-	*v = strtod(s, &end);
-	return !errno && !*end && isfinite(*v) && *v >= 0 && *v <= MAX_WAIT_S;
-}
+	if (!checked) {
+		const struct ghost_kernel_ops *ops = tool_kernel(kernel_name);
 
-static const struct ghost_kernel_ops *kernel_or_die(void)
-{
-	const struct ghost_kernel_ops *ops;
-	char why[256];
-
-	if (ghost_kernel_choose(kernel_name, &ops, why, sizeof(why))) {
-		fprintf(stderr, "ghostctl: %s\n", why);
-		exit(2);
+		if (!ops)
+			return TOOL_EXIT_USAGE;
+		if (tool_kernel_check(ops, root))
+			return TOOL_EXIT_FAILURE;
+		checked = ops;
 	}
-	return ops;
-}
-
-/* How to start an agent for enclave id: "ghost-agent --enclave 1 --policy ...". */
-static void agent_hint(const char *how, const char *id, char *buf, size_t len)
-{
-	snprintf(buf, len, "ghost-agent %s %s --policy fifo-percpu%s%s%s%s", how, id,
-		 kernel_name ? " --kernel " : "", kernel_name ? kernel_name : "",
-		 root ? " --root " : "", root ? root : "");
-}
-
-/* " after waiting 5 s", or nothing for no wait. */
-static void waited(double wait_s, char *buf, size_t len)
-{
-	if (wait_s > 0)
-		snprintf(buf, len, " after waiting %g s", wait_s);
-	else
-		buf[0] = '\0';
-}
-
-/* 0 if ops can run here, else 1 after saying why. */
-static int probe_or_say(const struct ghost_kernel_ops *ops)
-{
-	char why[256];
-
-	if (!ghost_kernel_probe(ops, root, why, sizeof(why)))
-		return 0;
-	fprintf(stderr, "ghostctl: the %s kernel cannot run here: %s\n", ghost_kernel_name(ops), why);
-	return 1;
+	*out = checked;
+	return 0;
 }
 
 /*
- * Opens enclave id_arg, waiting up to wait_s seconds for it to exist (until deadline, set
- * here); with hint, a missing one is told with how to start an agent. 0, else the exit
- * status after one line.
+ * Opens enclave id_arg, waiting up to req->wait_s seconds for it to exist (until
+ * req->deadline_ns, set here); with req->hint, a missing one is told with how to start an
+ * agent. 0, else the exit status after one line.
  */
-static int open_enclave_wait(const char *id_arg, double wait_s, bool hint, int64_t *deadline,
+static int open_enclave_wait(const char *id_arg, struct tool_enclave_open *req,
 			     struct ghost_enclave **e)
 {
-	const struct ghost_kernel_ops *ops = kernel_or_die();
-	struct ghost_enclave_opts o = { .sz = sizeof(o), .kernel = ghost_kernel_name(ops), .root = root };
-	char how[1024], how_long[64];
+	const struct ghost_kernel_ops *ops;
 	int err;
 
-	if (!parse_id(id_arg, &o.id))
-		return bad("bad enclave id \"%s\" (a number from 1 to %llu)", id_arg ? id_arg : "",
-			   (unsigned long long)GHOST_ENCLAVE_ID_MAX);
-	if ((err = probe_or_say(ops)))
+	if (!parse_id(id_arg, &req->id))
+		return tool_usage_error("bad enclave id \"%s\" (a number from 1 to %llu)",
+					id_arg ? id_arg : "", (unsigned long long)GHOST_ENCLAVE_ID_MAX);
+	if ((err = use_kernel(&ops)))
 		return err;
-	*deadline = ghost_now_ns() + (int64_t)(wait_s * 1e9);
-	err = ghost_enclave_attach_wait(&o, *deadline, e);
-	if (err) {
-		waited(wait_s, how_long, sizeof(how_long));
-		agent_hint("--enclave", id_arg, how, sizeof(how));
-		if (err == -ENOENT)
-			fprintf(stderr, "ghostctl: no enclave %s on the %s kernel%s%s%s%s\n",
-				id_arg, ghost_kernel_name(ops), how_long, hint ? " (start one with: " : "",
-				hint ? how : "", hint ? ")" : "");
-		else
-			fprintf(stderr, "ghostctl: cannot open enclave %s: %s\n", id_arg,
-				strerror(-err));
-		return 1;
-	}
-	return 0;
+	req->kernel = kernel_name;
+	req->root = root;
+	return tool_open_enclave(req, e);
 }
 
 static int open_enclave(const char *id_arg, struct ghost_enclave **e)
 {
-	int64_t deadline;
+	struct tool_enclave_open req = { .wait_s = 0 };
 
-	return open_enclave_wait(id_arg, 0, false, &deadline, e);
-}
-
-/*
- * Waits until deadline for an agent to serve enclave e (id_arg): its programs run only
- * under one. A backend that cannot tell (agent_online unreadable) is taken to have one.
- * 0, else the exit status after one line.
- */
-static int wait_agent(struct ghost_enclave *e, const char *id_arg, double wait_s,
-		      int64_t deadline)
-{
-	char how[1024], how_long[64];
-
-	if (!ghost_enclave_wait_agent(e, deadline))
-		return 0;
-	waited(wait_s, how_long, sizeof(how_long));
-	agent_hint("--attach", id_arg, how, sizeof(how));
-	fprintf(stderr, "ghostctl: enclave %s on the %s kernel has no agent%s (start one with: "
-		"%s)\n", id_arg, ghost_kernel_name(ghost_enclave_kernel(e)), how_long, how);
-	return 1;
+	return open_enclave_wait(id_arg, &req, e);
 }
 
 /*
@@ -232,10 +141,10 @@ static int print_file(struct ghost_enclave *e, const char *name, const char *lab
 	int n = ghost_enclave_read_file(e, name, buf, sizeof(buf));
 
 	if (n == -ENOENT)
-		return bad("unknown %s \"%s\"", what, name);
+		return tool_usage_error("unknown %s \"%s\"", what, name);
 	if (n < 0) {
-		fprintf(stderr, "ghostctl: cannot read %s: %s\n", name, strerror(-n));
-		return 1;
+		tool_error("cannot read %s: %s", name, ghost_strerror(n));
+		return TOOL_EXIT_FAILURE;
 	}
 	if (label)
 		printf("%-26s %s%s", label, buf, n && buf[n - 1] == '\n' ? "" : "\n");
@@ -246,13 +155,13 @@ static int print_file(struct ghost_enclave *e, const char *name, const char *lab
 
 static int cmd_list(int argc, char **argv)
 {
-	const struct ghost_kernel_ops *ops = kernel_or_die();
+	const struct ghost_kernel_ops *ops;
 	uint64_t *ids = NULL;
 	int n;
 
 	if (argc > 1)
-		return bad("list takes no argument, got \"%s\"", argv[1]);
-	if ((n = probe_or_say(ops)))
+		return tool_usage_error("list takes no argument, got \"%s\"", argv[1]);
+	if ((n = use_kernel(&ops)))
 		return n;
 	/* However many there are: ask how many, then again with room for more. */
 	for (int room = 0;;) {
@@ -263,14 +172,14 @@ static int cmd_list(int argc, char **argv)
 		free(ids);
 		ids = malloc((size_t)room * sizeof(*ids));
 		if (!ids) {
-			fprintf(stderr, "ghostctl: out of memory for %d enclave ids\n", room);
-			return 1;
+			tool_error("out of memory for %d enclave ids", room);
+			return TOOL_EXIT_FAILURE;
 		}
 	}
 	if (n < 0) {
-		fprintf(stderr, "ghostctl: cannot list enclaves: %s\n", strerror(-n));
+		tool_error("cannot list enclaves: %s", ghost_strerror(n));
 		free(ids);
-		return 1;
+		return TOOL_EXIT_FAILURE;
 	}
 	for (int i = 0; i < n; i++) {
 		struct ghost_enclave *e;
@@ -291,48 +200,33 @@ static int cmd_list(int argc, char **argv)
 
 static int cmd_create(int argc, char **argv)
 {
-	const struct ghost_kernel_ops *ops = kernel_or_die();
-	struct ghost_enclave_opts o = { .sz = sizeof(o), .kernel = ghost_kernel_name(ops), .root = root };
+	struct ghost_enclave_opts o = { .sz = sizeof(o), .root = root };
+	const struct ghost_kernel_ops *ops;
 	const char *cpus_arg = NULL;
 	struct ghost_cpuset cpus;
-	struct ghost_topo *topo;
 	struct ghost_enclave *e;
-	char why[256];
 	int err;
 
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--id") && i + 1 < argc) {
 			if (!parse_id(argv[++i], &o.id))
-				return bad("bad --id \"%s\" (a number from 1 to %llu)", argv[i],
-					   (unsigned long long)GHOST_ENCLAVE_ID_MAX);
+				return tool_usage_error("bad --id \"%s\" (a number from 1 to %llu)",
+							argv[i],
+							(unsigned long long)GHOST_ENCLAVE_ID_MAX);
 		} else if (!strcmp(argv[i], "--cpus") && i + 1 < argc) {
 			cpus_arg = argv[++i];
 		} else {
-			return bad("create: unexpected argument \"%s\"", argv[i]);
+			return tool_usage_error("create: unexpected argument \"%s\"", argv[i]);
 		}
 	}
 	if (!cpus_arg)
-		return bad("%s", "create needs --cpus LIST");
-	err = ghost_topo_from_machine(&topo);
-	if (err) {
-		fprintf(stderr, "ghostctl: cannot read the CPU topology: %s\n", strerror(-err));
-		return 1;
-	}
-	err = ghost_topo_parse_cpus(topo, cpus_arg, &cpus, why, sizeof(why));
-	ghost_topo_free(topo);
-	if (err) {
-		fprintf(stderr, "ghostctl: bad --cpus \"%s\": %s\n", cpus_arg, why);
-		return 2;
-	}
+		return tool_usage_error("%s", "create needs --cpus LIST");
+	if ((err = tool_parse_cpus("--cpus", cpus_arg, &cpus)) || (err = use_kernel(&ops)))
+		return err;
+	o.kernel = ghost_kernel_name(ops);
 	o.cpus = &cpus;
-	err = ghost_enclave_create(&o, &e);
-	if (err) {
-		fprintf(stderr, "ghostctl: cannot create the enclave: %s\n",
-			err == -EEXIST ? "that id is taken"
-			: err == -EBUSY ? "some of these CPUs belong to another enclave"
-					: strerror(-err));
-		return 1;
-	}
+	if ((err = tool_create_enclave(&o, &e)))
+		return err;
 	printf("%" PRIu64 "\n", ghost_enclave_id(e));
 	ghost_enclave_close(e);
 	return 0;
@@ -348,7 +242,7 @@ static int cmd_status(int argc, char **argv)
 	int err;
 
 	if (argc != 2)
-		return bad("%s", "status needs exactly one enclave id");
+		return tool_usage_error("%s", "status needs exactly one enclave id");
 	if ((err = open_enclave(argv[1], &e)))
 		return err;
 	err = print_file(e, "status", NULL, "file") ? 1 : 0;
@@ -364,15 +258,14 @@ static int cmd_destroy(int argc, char **argv)
 	int err;
 
 	if (argc != 2)
-		return bad("%s", "destroy needs exactly one enclave id");
+		return tool_usage_error("%s", "destroy needs exactly one enclave id");
 	if ((err = open_enclave(argv[1], &e)))
 		return err;
 	err = ghost_enclave_destroy(e);
 	ghost_enclave_close(e);
 	if (err) {
-		fprintf(stderr, "ghostctl: cannot destroy enclave %s: %s\n", argv[1],
-			strerror(-err));
-		return 1;
+		tool_error("cannot destroy enclave %s: %s", argv[1], ghost_strerror(err));
+		return TOOL_EXIT_FAILURE;
 	}
 	return 0;
 }
@@ -393,10 +286,10 @@ static int cmd_get_set(int argc, char **argv, bool set)
 	int err;
 
 	if (argc != (set ? 4 : 3))
-		return bad(set ? "%s" : "%s",
-			   set ? "set needs ID TUNABLE VALUE" : "get needs ID TUNABLE");
+		return tool_usage_error("%s", set ? "set needs ID TUNABLE VALUE"
+						      : "get needs ID TUNABLE");
 	if (!known_tunable(argv[2]))
-		return bad("\"%s\" is not a tunable", argv[2]);
+		return tool_usage_error("\"%s\" is not a tunable", argv[2]);
 	if ((err = open_enclave(argv[1], &e)))
 		return err;
 	if (!set) {
@@ -404,16 +297,16 @@ static int cmd_get_set(int argc, char **argv, bool set)
 	} else {
 		err = ghost_enclave_write_file(e, argv[2], argv[3]);
 		if (err == -ENOENT) {
-			err = bad("unknown tunable \"%s\"", argv[2]);
+			err = tool_usage_error("unknown tunable \"%s\"", argv[2]);
 		} else if (err == -EINVAL) {
-			err = bad("bad value \"%s\" for %s: not a number in its range", argv[3],
-				  argv[2]);
+			err = tool_usage_error("bad value \"%s\" for %s: not a number in its range",
+					       argv[3], argv[2]);
 		} else if (err == -EACCES) {
-			err = bad("\"%s\" is read-only", argv[2]);
+			err = tool_usage_error("\"%s\" is read-only", argv[2]);
 		} else if (err) {
-			fprintf(stderr, "ghostctl: cannot set %s to \"%s\": %s\n", argv[2], argv[3],
-				strerror(-err));
-			err = 1;
+			tool_error("cannot set %s to \"%s\": %s", argv[2], argv[3],
+				   ghost_strerror(err));
+			err = TOOL_EXIT_FAILURE;
 		}
 	}
 	ghost_enclave_close(e);
@@ -426,7 +319,7 @@ static int cmd_cat(int argc, char **argv)
 	int err;
 
 	if (argc != 3)
-		return bad("%s", "cat needs ID FILE");
+		return tool_usage_error("%s", "cat needs ID FILE");
 	if ((err = open_enclave(argv[1], &e)))
 		return err;
 	err = print_file(e, argv[2], NULL, "file");
@@ -441,19 +334,22 @@ static int check_ctl_numbers(int nw, char **w)
 
 	if (nw >= 2 && !strcmp(w[0], "create") && !strcmp(w[1], "sw_region")) {
 		if (nw != 4)
-			return bad("%s", "ctl: create sw_region needs REGION NODE");
-		if (!parse_num(w[2], 0, GHOST_SW_REGION_ID_MAX, &v))
-			return bad("bad region \"%s\" (0 to %d)", w[2], GHOST_SW_REGION_ID_MAX);
-		if (!parse_num(w[3], 0, GHOST_NUMA_NODE_MAX, &v))
-			return bad("bad NUMA node \"%s\" (0 to %d)", w[3], GHOST_NUMA_NODE_MAX);
+			return tool_usage_error("%s", "ctl: create sw_region needs REGION NODE");
+		if (!tool_parse_ll(w[2], 0, GHOST_SW_REGION_ID_MAX, &v))
+			return tool_usage_error("bad region \"%s\" (0 to %d)", w[2],
+						GHOST_SW_REGION_ID_MAX);
+		if (!tool_parse_ll(w[3], 0, GHOST_NUMA_NODE_MAX, &v))
+			return tool_usage_error("bad NUMA node \"%s\" (0 to %d)", w[3],
+						GHOST_NUMA_NODE_MAX);
 	}
 	if (nw >= 2 && !strcmp(w[0], "become") && !strcmp(w[1], "agent")) {
 		if (nw != 4)
-			return bad("%s", "ctl: become agent needs CPU QUEUE");
-		if (!parse_num(w[2], 0, GHOST_MAX_CPUS - 1, &v))
-			return bad("bad CPU \"%s\" (0 to %d)", w[2], GHOST_MAX_CPUS - 1);
-		if (!parse_num(w[3], -1, INT_MAX, &v))
-			return bad("bad queue \"%s\" (-1 to %d)", w[3], INT_MAX);
+			return tool_usage_error("%s", "ctl: become agent needs CPU QUEUE");
+		if (!tool_parse_ll(w[2], 0, GHOST_MAX_CPUS - 1, &v))
+			return tool_usage_error("bad CPU \"%s\" (0 to %d)", w[2],
+						GHOST_MAX_CPUS - 1);
+		if (!tool_parse_ll(w[3], -1, INT_MAX, &v))
+			return tool_usage_error("bad queue \"%s\" (-1 to %d)", w[3], INT_MAX);
 	}
 	return 0;
 }
@@ -465,12 +361,12 @@ static int cmd_ctl(int argc, char **argv)
 	int err;
 
 	if (argc < 3)
-		return bad("%s", "ctl needs ID COMMAND");
+		return tool_usage_error("%s", "ctl needs ID COMMAND");
 	if ((err = check_ctl_numbers(argc - 2, argv + 2)))
 		return err;
 	for (int i = 2; i < argc; i++) {
 		if (strlen(cmd) + strlen(argv[i]) + 2 >= sizeof(cmd))
-			return bad("ctl command too long: \"%s\"", argv[i]);
+			return tool_usage_error("ctl command too long: \"%s\"", argv[i]);
 		if (i > 2)
 			strcat(cmd, " ");
 		strcat(cmd, argv[i]);
@@ -480,10 +376,10 @@ static int cmd_ctl(int argc, char **argv)
 	err = ghost_enclave_ctl(e, cmd);
 	ghost_enclave_close(e);
 	if (err == -EINVAL)
-		return bad("\"%s\" is not a command the enclave takes", cmd);
+		return tool_usage_error("\"%s\" is not a command the enclave takes", cmd);
 	if (err < 0) {
-		fprintf(stderr, "ghostctl: \"%s\" failed: %s\n", cmd, strerror(-err));
-		return 1;
+		tool_error("\"%s\" failed: %s", cmd, ghost_strerror(err));
+		return TOOL_EXIT_FAILURE;
 	}
 	return 0;
 }
@@ -502,31 +398,29 @@ static int cmd_tasks(int argc, char **argv)
 		return err;
 	}
 	if (argc != 4 || (strcmp(argv[1], "add") && strcmp(argv[1], "remove")))
-		return bad("%s", "tasks needs ID, or add|remove ID TID");
-	if (!parse_num(argv[3], 1, INT_MAX, &tid))
-		return bad("bad thread id \"%s\" (1 to %d)", argv[3], INT_MAX);
+		return tool_usage_error("%s", "tasks needs ID, or add|remove ID TID");
+	if (!tool_parse_ll(argv[3], 1, INT_MAX, &tid))
+		return tool_usage_error("bad thread id \"%s\" (1 to %d)", argv[3], INT_MAX);
 	if ((err = open_enclave(argv[2], &e)))
 		return err;
 	err = !strcmp(argv[1], "add") ? ghost_thread_move(e, (pid_t)tid)
 				      : ghost_thread_remove(e, (pid_t)tid);
 	if (err == -EOPNOTSUPP)
-		fprintf(stderr,
-			"ghostctl: the %s kernel cannot %s thread %s: it only schedules threads "
-			"that run libghost (they enter with ghost_thread_enter)\n",
-			ghost_kernel_name(ghost_enclave_kernel(e)), argv[1], argv[3]);
+		tool_error("the %s kernel cannot %s thread %s: it only schedules threads that run "
+			   "libghost (they enter with ghost_thread_enter)",
+			   ghost_kernel_name(ghost_enclave_kernel(e)), argv[1], argv[3]);
 	else if (err)
-		fprintf(stderr, "ghostctl: tasks %s %s: %s\n", argv[1], argv[3],
-			err == -ESRCH ? "no such thread" : strerror(-err));
+		tool_error("tasks %s %s: %s", argv[1], argv[3],
+			   err == -ESRCH ? "no such thread" : ghost_strerror(err));
 	ghost_enclave_close(e);
 	return err ? 1 : 0;
 }
 
 static int cmd_run(int argc, char **argv)
 {
+	struct tool_enclave_open req = { .wait_s = DEFAULT_WAIT_S, .hint = true };
 	const char *id = NULL;
-	double wait_s = DEFAULT_WAIT_S;
 	struct ghost_enclave *e;
-	int64_t deadline;
 	int i, err, status;
 	pid_t pid;
 
@@ -534,48 +428,48 @@ static int cmd_run(int argc, char **argv)
 		if (!strcmp(argv[i], "--enclave") && i + 1 < argc) {
 			id = argv[++i];
 		} else if (!strcmp(argv[i], "--wait") && i + 1 < argc) {
-			if (!parse_seconds(argv[++i], &wait_s))
-				return bad("bad --wait \"%s\" (seconds, 0 to %d)", argv[i],
-					   MAX_WAIT_S);
+			/* Digits first: no sign, no space. */
+			if (argv[++i][0] < '0' || argv[i][0] > '9' ||
+			    !tool_parse_double(argv[i], &req.wait_s) || req.wait_s > MAX_WAIT_S)
+				return tool_usage_error("bad --wait \"%s\" (seconds, 0 to %d)",
+							argv[i], MAX_WAIT_S);
 		} else {
-			return bad("run: unexpected argument \"%s\" (run [--wait S] --enclave ID "
-				   "-- CMD ARGS)", argv[i]);
+			return tool_usage_error("run: unexpected argument \"%s\" (run [--wait S] "
+						"--enclave ID -- CMD ARGS)", argv[i]);
 		}
 	}
 	if (!id)
-		return bad("%s", "run needs --enclave ID");
+		return tool_usage_error("%s", "run needs --enclave ID");
 	if (i >= argc - 1)
-		return bad("%s", "run needs a command after --");
-	if ((err = open_enclave_wait(id, wait_s, true, &deadline, &e)))
+		return tool_usage_error("%s", "run needs a command after --");
+	if ((err = open_enclave_wait(id, &req, &e)))
 		return err;
 	if (!(ghost_kernel_caps(ghost_enclave_kernel(e)) & GHOST_KCAP_FOREIGN_TASKS)) {
-		fprintf(stderr,
-			"ghostctl: the %s kernel schedules only threads that run libghost; it "
-			"cannot take an unmodified program (use --kernel scx, or link the "
-			"program with libghost and call ghost_thread_enter)\n",
-			ghost_kernel_name(ghost_enclave_kernel(e)));
+		tool_error("the %s kernel schedules only threads that run libghost; it cannot take "
+			   "an unmodified program (use --kernel scx, or link the program with "
+			   "libghost and call ghost_thread_enter)",
+			   ghost_kernel_name(ghost_enclave_kernel(e)));
 		ghost_enclave_close(e);
-		return 1;
+		return TOOL_EXIT_FAILURE;
 	}
-	if ((err = wait_agent(e, id, wait_s, deadline))) {
+	if ((err = tool_wait_agent(&req, e))) {
 		ghost_enclave_close(e);
 		return err;
 	}
 	fflush(NULL);
 	pid = fork();
 	if (pid < 0) {
-		fprintf(stderr, "ghostctl: fork: %s\n", strerror(errno));
-		return 1;
+		tool_error("fork: %s", strerror(errno));
+		return TOOL_EXIT_FAILURE;
 	}
 	if (pid == 0) {
 		err = ghost_thread_enter(e);
 		if (err) {
-			fprintf(stderr, "ghostctl: cannot enter enclave %s: %s\n", id,
-				strerror(-err));
+			tool_error("cannot enter enclave %s: %s", id, ghost_strerror(err));
 			_exit(127);
 		}
 		execvp(argv[i + 1], &argv[i + 1]);
-		fprintf(stderr, "ghostctl: cannot run %s: %s\n", argv[i + 1], strerror(errno));
+		tool_error("cannot run %s: %s", argv[i + 1], strerror(errno));
 		_exit(127);
 	}
 	ghost_enclave_close(e);
@@ -600,6 +494,7 @@ int main(int argc, char **argv)
 {
 	int i;
 
+	tool_init("ghostctl");
 	for (i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--kernel") && i + 1 < argc)
 			kernel_name = argv[++i];
@@ -609,12 +504,12 @@ int main(int argc, char **argv)
 			print_usage();
 			return 0;
 		} else if (argv[i][0] == '-')
-			return bad("unknown option \"%s\"", argv[i]);
+			return tool_usage_error("unknown option \"%s\"", argv[i]);
 		else
 			break;
 	}
 	if (i >= argc)
-		return bad("%s", "missing command");
+		return tool_usage_error("%s", "missing command");
 	/*
 	 * --kernel and --root may also follow the command word ("run --kernel scx ..."):
 	 * take them out, up to a "--" that starts the program's own arguments.
@@ -644,7 +539,7 @@ int main(int argc, char **argv)
 	}
 	/* ghostctl words its own errors: the library stays quiet unless asked. */
 	if (getenv("GHOST_DEBUG"))
-		ghost_log_set_callback(ghost_log_stderr, NULL, GHOST_LOG_DEBUG);
+		tool_log_start(GHOST_LOG_DEBUG);
 	argc -= i;
 	argv += i;
 	if (!strcmp(argv[0], "list"))
@@ -669,5 +564,5 @@ int main(int argc, char **argv)
 		return cmd_run(argc, argv);
 	if (!strcmp(argv[0], "kernels"))
 		return cmd_kernels();
-	return bad("unknown command \"%s\"", argv[0]);
+	return tool_usage_error("unknown command \"%s\"", argv[0]);
 }
