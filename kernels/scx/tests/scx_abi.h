@@ -848,9 +848,14 @@ static inline bool run_until(struct child *c, enum step_end end_at, int from)
 			return answered;
 		if (ghost_now_ns() > end)
 			die("the step did not end within %d ms: %s %s, runnable %d, on CPU %d, "
-			    "latched %d, %d commits; its messages: %s",
+			    "latched %d, %d commits, status word barrier %u after seqnum %u; its "
+			    "messages: %s; %ld commits refused with CPU_UNAVAIL in all; the agent of "
+			    "CPU %d (thread state '%c') has the word %s; the CPU messages: %s",
 			    STEP_MS, c->name, answered ? "answered" : "did not answer", c->runnable,
-			    c->on_cpu, c->latched, c->commits, log_text(c, from));
+			    c->on_cpu, c->latched, c->commits, ghost_sw_barrier(c->sw), c->seq,
+			    log_text(c, from), g_unavail_commits, TARGET_CPU,
+			    proc_state((pid_t)ghost_gtid_to_tid(ghost_sw_gtid(agent_sw[TARGET_CPU]))),
+			    avail_text(TARGET_CPU), cpu_log_text());
 		commit_ready(c, TARGET_CPU, &g_unavail_commits);
 		usleep(200);
 	}
