@@ -8,14 +8,17 @@
 #    into $BUILD/scx (BUILD defaults to build);
 # 3. make SCX=1 STATIC=1 into $BUILD/scx-static: the library with the sched_ext
 #    backend, the static tools (ghost-agent, ghostctl, ghost-workload) and the
-#    guest test programs kernels/scx/tests/*.c; then the BPF objects the tests
-#    use as data, kernels/scx/tests/*.bpf.c (scx_broken.bpf.c: one the verifier
-#    refuses), compiled like the backend's own against the same vmlinux.h;
-# 4. scripts/vm/run.sh: boots the kernel under qemu and runs, in this order,
-#    hello_test, scx_abi_test, the other compiled tests, the executable scripts
-#    kernels/scx/tests/*.sh (scx_policies.sh and scx_kill.sh first), and
-#    scx_errors last; the tools go along as the directory /tests/bin, the BPF
-#    objects and the scripts that are not executable (scx_lib.sh, which the
+#    guest test programs kernels/scx/tests/*.c (the scx_abi_* ones each one
+#    verdict on the fixture kernels/scx/tests/scx_abi.h); then the BPF objects
+#    the tests use as data, kernels/scx/tests/*.bpf.c (scx_broken.bpf.c: one the
+#    verifier refuses), compiled like the backend's own against the same
+#    vmlinux.h;
+# 4. scripts/vm/run.sh: boots the kernel once under qemu and runs in it, in
+#    this order, hello_test, scx_abi_enclave and scx_abi_lifecycle, the other
+#    compiled tests, the executable scripts kernels/scx/tests/*.sh
+#    (scx_policies.sh and scx_kill.sh first), and scx_errors last, each with
+#    its own VMTEST line; the tools go along as the directory /tests/bin, the
+#    BPF objects and the scripts that are not executable (scx_lib.sh, which the
 #    others source) as data files in /tests.
 #    GHOST_VM_TIMEOUT (default 900 s) bounds the whole guest,
 #    GHOST_VM_TEST_TIMEOUT (default 240 s) each test.
@@ -77,14 +80,16 @@ mkdir -p "$bin"
 for t in ghost-agent ghostctl ghost-workload; do
 	cp "$static/bin/$t" "$bin/" || failed "no $static/bin/$t"
 done
-# hello_test first, then scx_abi_test and any other compiled test, the
-# scripts (scx_policies.sh, scx_kill.sh, then the others), scx_errors last.
+# hello_test first, then the scx_abi_* programs (the enclave alone and a task's
+# first round trip first: the others build on what they check) and any other
+# compiled test, the scripts (scx_policies.sh, scx_kill.sh, then the others),
+# scx_errors last.
 tests=("$out/hello_test")
-[ -e kernels/scx/tests/scx_abi_test.c ] && tests+=("$static/scx/tests/scx_abi_test")
-for t in kernels/scx/tests/*.c; do
+for t in kernels/scx/tests/scx_abi_enclave.c kernels/scx/tests/scx_abi_lifecycle.c kernels/scx/tests/*.c; do
+	[ -e "$t" ] || continue
 	t=${t##*/}
-	t=${t%.c}
-	case $t in scx_abi_test | scx_errors | *.bpf | "*") ;; *) tests+=("$static/scx/tests/$t") ;; esac
+	t=$static/scx/tests/${t%.c}
+	case $t in */scx_errors | *.bpf) ;; *) [[ " ${tests[*]} " != *" $t "* ]] && tests+=("$t") ;; esac
 done
 for t in kernels/scx/tests/scx_policies.sh kernels/scx/tests/scx_kill.sh kernels/scx/tests/*.sh; do
 	[ -e "$t" ] || continue

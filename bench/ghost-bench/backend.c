@@ -62,7 +62,6 @@ struct ghost_txn_opts txn_opts(int64_t target, uint32_t barrier)
 	struct ghost_txn_opts o = {
 		.target = target,
 		.target_barrier = barrier,
-		.sync_group_owner = -1,
 	};
 
 	return o;

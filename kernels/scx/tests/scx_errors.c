@@ -30,7 +30,7 @@
  * Exit status: 0 passed, 1 failed (the message says what was wrong), 77 skipped (no
  * sched_ext in this kernel, or not root).
  */
-/* note, die, the sched_ext state, fork and wait: shared with scx_abi_test.c. */
+/* note, die, the sched_ext state, fork and wait: shared with the scx_abi_* programs. */
 #define PROG		"scx_errors"
 #include "scx_test.h"
 

@@ -1,8 +1,8 @@
 /*
- * kernels/scx/tests/scx_test.h - what the C guest tests of the sched_ext tier
- * (scx_abi_test.c, scx_errors.c) share: their progress and failure lines (note, die), the
- * clock (now_ms), the sched_ext state in sysfs (sysfs_line, scx_state, wait_scx_state), and
- * child processes (fork_child, wait_exit).
+ * kernels/scx/tests/scx_test.h - what the C guest tests of the sched_ext tier (the scx_abi_*
+ * programs through their fixture scx_abi.h, scx_errors.c) share: their progress and failure
+ * lines (note, die), the clock (now_ms), the sched_ext state in sysfs (sysfs_line, scx_state,
+ * wait_scx_state), and child processes (fork_child, wait_exit).
  *
  * A test defines PROG, its name, before it includes this: every line begins with it. A test
  * that goes in steps points scx_step at the name of the current one, and failures name it.
