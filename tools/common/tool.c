@@ -311,11 +311,15 @@ static void log_line(enum ghost_log_level level, const char *msg, void *ctx)
 	if (log_holding && level <= GHOST_LOG_WARN) {
 		if (level == GHOST_LOG_ERROR)
 			snprintf(log_error, sizeof(log_error), "%s", msg);
-		if (log_nheld < LOG_HELD_MAX) {
-			log_held[log_nheld].level = level;
-			snprintf(log_held[log_nheld].msg, sizeof(log_held[0].msg), "%s", msg);
-			log_nheld++;
+		/* More than a reason: detail (a verifier's log): it goes out as it comes. */
+		if (log_nheld == LOG_HELD_MAX) {
+			for (int i = 0; i < log_nheld; i++)
+				ghost_log_stderr(log_held[i].level, log_held[i].msg, NULL);
+			log_nheld = 0;
 		}
+		log_held[log_nheld].level = level;
+		snprintf(log_held[log_nheld].msg, sizeof(log_held[0].msg), "%s", msg);
+		log_nheld++;
 	} else {
 		ghost_log_stderr(level, msg, ctx);
 	}
@@ -338,10 +342,18 @@ void tool_log_hold(void)
 
 void tool_log_release(bool failed)
 {
+	int last_error = -1;
+
 	pthread_mutex_lock(&log_lock);
 	log_holding = false;
-	for (int i = 0; !failed && i < log_nheld; i++)
-		ghost_log_stderr(log_held[i].level, log_held[i].msg, NULL);
+	/* After a failure the last error becomes the tool's own line (tool_log_reason):
+	 * everything else the library said still goes out, once. */
+	for (int i = 0; failed && i < log_nheld; i++)
+		if (log_held[i].level == GHOST_LOG_ERROR)
+			last_error = i;
+	for (int i = 0; i < log_nheld; i++)
+		if (i != last_error)
+			ghost_log_stderr(log_held[i].level, log_held[i].msg, NULL);
 	log_nheld = 0;
 	if (!failed)
 		log_error[0] = '\0';

@@ -93,8 +93,10 @@ int tool_wait_agent(const struct tool_enclave_open *req, struct ghost_enclave *e
  * The library's log: its lines up to max_level go to stderr as
  * "libghost: LEVEL: message". Between tool_log_hold and tool_log_release,
  * warnings and errors are held back instead: released after a call that
- * worked, dropped after one that failed (the tool tells the failure, with
- * tool_log_reason as its reason where it has no better word).
+ * worked; after one that failed, the last error is left out (the tool tells
+ * the failure, with tool_log_reason as its reason where it has no better
+ * word) and the rest, detail such as a verifier's log, is released. Past a
+ * few lines held, the detail goes out as it comes.
  */
 void tool_log_start(enum ghost_log_level max_level);
 void tool_log_hold(void);
