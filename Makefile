@@ -135,7 +135,7 @@ include mk/version.mk
 SHARED_LIB := $(BUILD)/lib/libghost.so.$(GHOST_LIB_VERSION)
 
 .PHONY: all lib tools tests scx-tests test test-unit test-asan test-tsan test-scx demo clean \
-	check-layers
+	check-layers format
 all: lib tools tests
 
 lib: $(STATIC_LIB) $(if $(filter 1,$(STATIC)),,$(SHARED_LIB))
@@ -203,6 +203,10 @@ $(BUILD)/scx/tests/%: kernels/scx/tests/%.c $(STATIC_LIB) $(BUILD)/scx/tests/%.d
 	@mkdir -p $(dir $@)
 	@echo "  CCLD    $@"
 	@$(CC) $(CFLAGS) $(INC_WHITEBOX) $< -o $@ $(STATIC_LIB) $(LDFLAGS) $(LDLIBS)
+
+# The tree's C style (.clang-format): `make format` applies it; the test tier checks it.
+format:
+	@scripts/check-format.sh --fix
 
 # Every call between the library's objects goes down its layers (scripts/layers.conf).
 check-layers: $(LIB_OBJS)

@@ -46,8 +46,7 @@ static bool all_digits(const char *p, const char *end)
 	return true;
 }
 
-static int ref_parse_list(const char *text, int ncpus, unsigned int flags,
-			  struct ghost_cpuset *out)
+static int ref_parse_list(const char *text, int ncpus, unsigned int flags, struct ghost_cpuset *out)
 {
 	const char *begin = text, *end = text + strlen(text), *p;
 
@@ -275,8 +274,8 @@ static void fuzz_list(const char *text, int ncpus, unsigned int flags, size_t wh
 	FZ_CHECK(rp == r, "parse_list %d, parse_list_ex %d", rp, r);
 
 	rr = ref_parse_list(text, ncpus, flags, &ref);
-	FZ_CHECK(r == rr, "\"%s\" ncpus %d flags %#x: %d, the grammar says %d", text, ncpus,
-		 flags, r, rr);
+	FZ_CHECK(r == rr, "\"%s\" ncpus %d flags %#x: %d, the grammar says %d", text, ncpus, flags,
+		 r, rr);
 	if (r) {
 		FZ_CHECK(is_pattern(&out) && is_pattern(&plain), "output changed on error %d", r);
 		return;
@@ -341,7 +340,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	/* Mostly a real machine size; now and then one the parsers must refuse. */
 	if (raw_ncpus >= 0xfff0)
-		ncpus = raw_ncpus & 1 ? -(int)(raw_ncpus & 0xf) : GHOST_MAX_CPUS + (raw_ncpus & 0xf);
+		ncpus = raw_ncpus & 1 ? -(int)(raw_ncpus & 0xf)
+				      : GHOST_MAX_CPUS + (raw_ncpus & 0xf);
 	else
 		ncpus = raw_ncpus % (GHOST_MAX_CPUS + 1);
 	if ((mode & 0x0e) == 0x0e)

@@ -62,8 +62,8 @@ static const struct {
 	{ "status/", K_SPECIAL },
 	{ "../state", K_SPECIAL },
 };
-#define NFILES (sizeof(files) / sizeof(files[0]))
-#define NREAL_FILES 22	/* the enclave's own files come first */
+#define NFILES	    (sizeof(files) / sizeof(files[0]))
+#define NREAL_FILES 22 /* the enclave's own files come first */
 
 static char defaults[NFILES][64];
 
@@ -80,7 +80,8 @@ static void make_enclave(void)
 	if ((err = ghost_enclave_create(&eo, &enc)))
 		fz_die("enclave", err);
 	/* A default queue, so that "become agent CPU -1" can succeed. */
-	if ((err = ghost_channel_create(enc, 64, 0, &chan)) || (err = ghost_channel_set_default(chan)))
+	if ((err = ghost_channel_create(enc, 64, 0, &chan)) ||
+	    (err = ghost_channel_set_default(chan)))
 		fz_die("queue", err);
 }
 
@@ -110,7 +111,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	make_enclave();
 	for (size_t i = 0; i < NFILES; i++)
 		if (files[i].kind != K_SPECIAL &&
-		    ghost_enclave_read_file(enc, files[i].name, defaults[i], sizeof(defaults[i])) < 0)
+		    ghost_enclave_read_file(enc, files[i].name, defaults[i], sizeof(defaults[i])) <
+			    0)
 			fz_die("reading a tunable", -EIO);
 	if (ghost_enclave_read_file(enc, "cpulist", cpulist0, sizeof(cpulist0)) < 0)
 		fz_die("reading cpulist", -EIO);
@@ -202,7 +204,8 @@ static void check_enclave(void)
 		 "cpulist \"%s\"", buf);
 	read_text("cpumask", buf, sizeof(buf));
 	FZ_CHECK(!ghost_cpuset_parse_mask(&mask, buf, GHOST_MAX_CPUS), "cpumask \"%s\"", buf);
-	FZ_CHECK(ghost_cpuset_equal(&list, &mask) && ghost_cpuset_equal(&list, ghost_enclave_cpus(enc)),
+	FZ_CHECK(ghost_cpuset_equal(&list, &mask) &&
+			 ghost_cpuset_equal(&list, ghost_enclave_cpus(enc)),
 		 "cpulist, cpumask and the library disagree");
 	read_text("status", buf, sizeof(buf));
 	FZ_CHECK(!strncmp(buf, "version ", 8), "status \"%s\"", buf);
@@ -220,7 +223,8 @@ static void do_ctl(const char *text, bool via_file)
 	char copy[512], *save = NULL, *w0, *w1, *w2;
 	unsigned long long id;
 	char *end;
-	int r = via_file ? ghost_enclave_write_file(enc, "ctl", text) : ghost_enclave_ctl(enc, text);
+	int r = via_file ? ghost_enclave_write_file(enc, "ctl", text)
+			 : ghost_enclave_ctl(enc, text);
 
 	if (r < 0)
 		return;

@@ -35,15 +35,15 @@
 #include <sys/wait.h>
 #include <time.h>
 
-#define ENCLAVE_ID 1
-#define MAX_TASKS 32
+#define ENCLAVE_ID  1
+#define MAX_TASKS   32
 #define QUEUE_ELEMS 64
-#define MAX_FILES 32
+#define MAX_FILES   32
 
 struct image_file {
 	char path[600];
-	uint8_t *pristine;	/* the bytes as the image has them */
-	uint8_t *map;		/* the file, mapped shared: patched, then restored */
+	uint8_t *pristine; /* the bytes as the image has them */
+	uint8_t *map;	   /* the file, mapped shared: patched, then restored */
 	size_t size;
 	bool queue;
 };
@@ -100,10 +100,14 @@ static void *spinner(void *arg)
 static void child(void)
 {
 	struct ghost_cpuset cpus = fz_some_cpus();
-	struct ghost_enclave_opts eo = { .sz = sizeof(eo), .root = root, .id = ENCLAVE_ID,
-					 .cpus = &cpus, .max_tasks = MAX_TASKS };
+	struct ghost_enclave_opts eo = { .sz = sizeof(eo),
+					 .root = root,
+					 .id = ENCLAVE_ID,
+					 .cpus = &cpus,
+					 .max_tasks = MAX_TASKS };
 	struct policy_config cfg = { .global_cpu = -1, .queue_elems = QUEUE_ELEMS };
-	struct ghost_full_agent_opts fo = { .sz = sizeof(fo), .policy_config = &cfg,
+	struct ghost_full_agent_opts fo = { .sz = sizeof(fo),
+					    .policy_config = &cfg,
 					    .prio = GHOST_AGENT_PRIO_NORMAL };
 	void *(*fns[])(void *) = { blocker, blocker, sleeper, spinner };
 	struct ghost_full_agent *fa;
@@ -234,37 +238,37 @@ static void patch(struct fz *in)
 	uint8_t bytes[16];
 
 	switch (where % 8) {
-	case 0:		/* the state's header */
+	case 0: /* the state's header */
 		f = &files[f_state];
 		base = 0;
 		span = sizeof(struct emu_shared);
 		break;
-	case 1:		/* per-CPU records of the machine's CPUs */
+	case 1: /* per-CPU records of the machine's CPUs */
 		f = &files[f_state];
 		base = sh->cpus_off;
 		span = sizeof(struct emu_cpu) * sh->ncpus;
 		break;
-	case 2:		/* the first queue records */
+	case 2: /* the first queue records */
 		f = &files[f_state];
 		base = sh->queues_off;
 		span = sizeof(struct emu_queue) * 8;
 		break;
-	case 3:		/* task records */
+	case 3: /* task records */
 		f = &files[f_state];
 		base = sh->tasks_off;
 		span = sizeof(struct emu_task) * sh->max_tasks;
 		break;
-	case 4:		/* the txn pages */
+	case 4: /* the txn pages */
 		f = &files[f_cpu_data];
 		base = 0;
 		span = f->size;
 		break;
-	case 5:		/* the status-word region's header and first words */
+	case 5: /* the status-word region's header and first words */
 		f = &files[f_sw0];
 		base = 0;
 		span = 64 + 64 * sizeof(struct ghost_status_word);
 		break;
-	default: {	/* a queue: header, ring indices, slots */
+	default: { /* a queue: header, ring indices, slots */
 		const size_t ring_at = sizeof(struct ghost_queue_header);
 		struct ghost_ring *r;
 		uint32_t v;
@@ -272,20 +276,20 @@ static void patch(struct fz *in)
 		f = &files[queues[(where / 8) % nqueues]];
 		r = (struct ghost_ring *)(f->map + ring_at);
 		switch (off % 4) {
-		case 0:		/* any bytes */
+		case 0: /* any bytes */
 			base = 0;
 			span = ring_at + sizeof(struct ghost_ring) +
 			       QUEUE_ELEMS * sizeof(struct ghost_msg);
 			off >>= 2;
 			break;
-		case 1:		/* head, mostly a little past tail */
-		case 2:		/* tail, mostly a little before head */
+		case 1: /* head, mostly a little past tail */
+		case 2: /* tail, mostly a little before head */
 			v = fz_u32(in);
 			if (v & 0x80000000u)
 				v = off % 4 == 1 ? r->tail + (v & 127) : r->head - (v & 127);
 			memcpy(off % 4 == 1 ? &r->head : &r->tail, &v, sizeof(v));
 			return;
-		default:	/* a slot's header: type, length, seqnum */
+		default: /* a slot's header: type, length, seqnum */
 			base = ring_at + sizeof(struct ghost_ring) +
 			       (size_t)((off >> 2) % QUEUE_ELEMS) * sizeof(struct ghost_msg);
 			span = sizeof(struct ghost_msg);
@@ -314,7 +318,7 @@ static void patch(struct fz *in)
 		if (off >= sh->tasks_off && in_task < q + sizeof(int32_t) && in_task + len > q)
 			return;
 		if (off < sh->tasks_off || in_task + len > sizeof(struct emu_task) + q)
-			return;	/* reaches into the next record's field: left alone too */
+			return; /* reaches into the next record's field: left alone too */
 	}
 	memcpy(f->map + off, bytes, len);
 }
@@ -322,11 +326,28 @@ static void patch(struct fz *in)
 /* ---- the readers ---- */
 
 static const char *const names[] = {
-	"abi_version", "agent_online", "commit_at_tick", "cpulist", "cpumask", "ctl",
-	"deliver_agent_runnability", "deliver_cpu_availability", "deliver_ticks",
-	"live_dangerously", "runnable_timeout", "status", "strict_classes", "switchto_disabled",
-	"tasks", "wake_on_waker_cpu", "agent_timeout_ms", "tick_us", "park_spin_ns", "trace",
-	"stats", "exit_info",
+	"abi_version",
+	"agent_online",
+	"commit_at_tick",
+	"cpulist",
+	"cpumask",
+	"ctl",
+	"deliver_agent_runnability",
+	"deliver_cpu_availability",
+	"deliver_ticks",
+	"live_dangerously",
+	"runnable_timeout",
+	"status",
+	"strict_classes",
+	"switchto_disabled",
+	"tasks",
+	"wake_on_waker_cpu",
+	"agent_timeout_ms",
+	"tick_us",
+	"park_spin_ns",
+	"trace",
+	"stats",
+	"exit_info",
 };
 
 static void read_files(struct ghost_enclave *e)
@@ -336,8 +357,8 @@ static void read_files(struct ghost_enclave *e)
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		int n = ghost_enclave_read_file(e, names[i], buf, sizeof(buf));
 
-		FZ_CHECK(n < 0 || ((size_t)n < sizeof(buf) && strlen(buf) == (size_t)n),
-			 "%s: %d", names[i], n);
+		FZ_CHECK(n < 0 || ((size_t)n < sizeof(buf) && strlen(buf) == (size_t)n), "%s: %d",
+			 names[i], n);
 	}
 }
 

@@ -116,8 +116,10 @@ static inline char *fz_strndup(const void *p, size_t len)
 
 /* ---- broken invariants ---- */
 
-__attribute__((format(printf, 4, 5), noreturn)) static inline void
-fz_fail(const char *file, int line, const char *cond, const char *fmt, ...)
+__attribute__((format(printf, 4, 5), noreturn)) static inline void fz_fail(const char *file,
+									   int line,
+									   const char *cond,
+									   const char *fmt, ...)
 {
 	va_list ap;
 
@@ -130,10 +132,10 @@ fz_fail(const char *file, int line, const char *cond, const char *fmt, ...)
 }
 
 /* The condition, then a printf-style explanation (at least a format string). */
-#define FZ_CHECK(cond, ...)                                                                \
-	do {                                                                               \
-		if (!(cond))                                                               \
-			fz_fail(__FILE__, __LINE__, #cond, __VA_ARGS__);                   \
+#define FZ_CHECK(cond, ...)                                              \
+	do {                                                             \
+		if (!(cond))                                             \
+			fz_fail(__FILE__, __LINE__, #cond, __VA_ARGS__); \
 	} while (0)
 
 /*

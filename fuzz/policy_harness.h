@@ -44,12 +44,12 @@
 #error "define FUZZ_POLICY, the name of a built-in policy"
 #endif
 
-#define NREAL 3			/* real ghost threads */
-#define NPOOL 8			/* gtids an input names by index */
-#define RING_ELEMS 64
-#define MAX_STEPS 96
+#define NREAL	    3 /* real ghost threads */
+#define NPOOL	    8 /* gtids an input names by index */
+#define RING_ELEMS  64
+#define MAX_STEPS   96
 #define MAX_PENDING RING_ELEMS
-#define MODEL_MAX (MAX_STEPS + 16)
+#define MODEL_MAX   (MAX_STEPS + 16)
 
 static char root[256];
 static struct ghost_enclave *enc;
@@ -164,7 +164,8 @@ static void die(const char *what, int err)
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	struct policy_config cfg = { .global_cpu = -1, .queue_elems = 256 };
-	struct ghost_full_agent_opts fo = { .sz = sizeof(fo), .policy_config = &cfg,
+	struct ghost_full_agent_opts fo = { .sz = sizeof(fo),
+					    .policy_config = &cfg,
 					    .prio = GHOST_AGENT_PRIO_NORMAL };
 	struct ghost_enclave_opts eo = { .sz = sizeof(eo), .id = 1, .max_tasks = 64 };
 	struct ghost_full_agent *fa;
@@ -213,7 +214,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	for (int i = 0; i < 2000 && __atomic_load_n(&ready, __ATOMIC_ACQUIRE) < NREAL; i++)
 		sleep_ms(5);
 	for (int i = 0; i < 400 && __atomic_load_n(&sched->stats.msgs[MSG_TASK_BLOCKED],
-						     __ATOMIC_RELAXED) < NREAL;
+						   __ATOMIC_RELAXED) < NREAL;
 	     i++)
 		sleep_ms(5);
 	for (int i = 0; i < NREAL; i++) {
@@ -257,7 +258,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	size_t bytes = GHOST_QUEUE_RING_OFFSET + sizeof(struct ghost_ring) +
 		       RING_ELEMS * sizeof(struct ghost_msg);
 
-	if (posix_memalign(&ring_mem, 64, bytes) || ghost_queue_format(ring_mem, bytes, RING_ELEMS) ||
+	if (posix_memalign(&ring_mem, 64, bytes) ||
+	    ghost_queue_format(ring_mem, bytes, RING_ELEMS) ||
 	    ghost_channel_init_mem(&ring, ring_mem, bytes))
 		die("ring", -ENOMEM);
 	/* Inputs start from a policy that knows no task. */
@@ -410,43 +412,71 @@ static void resync_expected(void)
 /* ---- messages from the input ---- */
 
 static const uint16_t types[] = {
-	MSG_TASK_NEW,	   MSG_TASK_WAKEUP,	  MSG_TASK_BLOCKED,	   MSG_TASK_PREEMPT,
-	MSG_TASK_YIELD,	   MSG_TASK_DEAD,	  MSG_TASK_DEPARTED,	   MSG_TASK_ON_CPU,
-	MSG_TASK_SWITCHTO, MSG_TASK_AFFINITY_CHANGED, MSG_TASK_PRIORITY_CHANGED,
-	MSG_TASK_LATCH_FAILURE, MSG_CPU_TICK,	  MSG_CPU_TIMER_EXPIRED,   MSG_CPU_NOT_IDLE,
-	MSG_CPU_AVAILABLE, MSG_CPU_BUSY,	  MSG_CPU_AGENT_BLOCKED,   MSG_CPU_AGENT_WAKEUP,
+	MSG_TASK_NEW,
+	MSG_TASK_WAKEUP,
+	MSG_TASK_BLOCKED,
+	MSG_TASK_PREEMPT,
+	MSG_TASK_YIELD,
+	MSG_TASK_DEAD,
+	MSG_TASK_DEPARTED,
+	MSG_TASK_ON_CPU,
+	MSG_TASK_SWITCHTO,
+	MSG_TASK_AFFINITY_CHANGED,
+	MSG_TASK_PRIORITY_CHANGED,
+	MSG_TASK_LATCH_FAILURE,
+	MSG_CPU_TICK,
+	MSG_CPU_TIMER_EXPIRED,
+	MSG_CPU_NOT_IDLE,
+	MSG_CPU_AVAILABLE,
+	MSG_CPU_BUSY,
+	MSG_CPU_AGENT_BLOCKED,
+	MSG_CPU_AGENT_WAKEUP,
 };
 
 static uint16_t natural_payload(uint16_t type)
 {
 	switch (type) {
-	case MSG_TASK_NEW: return sizeof(struct ghost_msg_payload_task_new);
-	case MSG_TASK_WAKEUP: return sizeof(struct ghost_msg_payload_task_wakeup);
-	case MSG_TASK_BLOCKED: return sizeof(struct ghost_msg_payload_task_blocked);
-	case MSG_TASK_PREEMPT: return sizeof(struct ghost_msg_payload_task_preempt);
-	case MSG_TASK_YIELD: return sizeof(struct ghost_msg_payload_task_yield);
-	case MSG_TASK_DEAD: return sizeof(struct ghost_msg_payload_task_dead);
-	case MSG_TASK_DEPARTED: return sizeof(struct ghost_msg_payload_task_departed);
-	case MSG_TASK_ON_CPU: return sizeof(struct ghost_msg_payload_task_on_cpu);
-	case MSG_TASK_SWITCHTO: return sizeof(struct ghost_msg_payload_task_switchto);
+	case MSG_TASK_NEW:
+		return sizeof(struct ghost_msg_payload_task_new);
+	case MSG_TASK_WAKEUP:
+		return sizeof(struct ghost_msg_payload_task_wakeup);
+	case MSG_TASK_BLOCKED:
+		return sizeof(struct ghost_msg_payload_task_blocked);
+	case MSG_TASK_PREEMPT:
+		return sizeof(struct ghost_msg_payload_task_preempt);
+	case MSG_TASK_YIELD:
+		return sizeof(struct ghost_msg_payload_task_yield);
+	case MSG_TASK_DEAD:
+		return sizeof(struct ghost_msg_payload_task_dead);
+	case MSG_TASK_DEPARTED:
+		return sizeof(struct ghost_msg_payload_task_departed);
+	case MSG_TASK_ON_CPU:
+		return sizeof(struct ghost_msg_payload_task_on_cpu);
+	case MSG_TASK_SWITCHTO:
+		return sizeof(struct ghost_msg_payload_task_switchto);
 	case MSG_TASK_AFFINITY_CHANGED:
 		return sizeof(struct ghost_msg_payload_task_affinity_changed);
 	case MSG_TASK_PRIORITY_CHANGED:
 		return sizeof(struct ghost_msg_payload_task_priority_changed);
-	case MSG_TASK_LATCH_FAILURE: return sizeof(struct ghost_msg_payload_task_latch_failure);
-	case MSG_CPU_TICK: return sizeof(struct ghost_msg_payload_cpu_tick);
-	case MSG_CPU_TIMER_EXPIRED: return sizeof(struct ghost_msg_payload_timer);
-	case MSG_CPU_NOT_IDLE: return sizeof(struct ghost_msg_payload_cpu_not_idle);
-	default: return sizeof(int);
+	case MSG_TASK_LATCH_FAILURE:
+		return sizeof(struct ghost_msg_payload_task_latch_failure);
+	case MSG_CPU_TICK:
+		return sizeof(struct ghost_msg_payload_cpu_tick);
+	case MSG_CPU_TIMER_EXPIRED:
+		return sizeof(struct ghost_msg_payload_timer);
+	case MSG_CPU_NOT_IDLE:
+		return sizeof(struct ghost_msg_payload_cpu_not_idle);
+	default:
+		return sizeof(int);
 	}
 }
 
 struct built {
 	uint16_t type;
-	uint16_t length;	/* header included */
+	uint16_t length; /* header included */
 	uint32_t seqnum;
-	int64_t gtid;		/* what the model reads from offset 0 */
-	uint16_t payload_len;	/* bytes of payload actually provided */
+	int64_t gtid;	      /* what the model reads from offset 0 */
+	uint16_t payload_len; /* bytes of payload actually provided */
 	uint8_t payload[256] __attribute__((aligned(8)));
 };
 
@@ -566,8 +596,8 @@ static void op_produce(struct fz *in)
 	if (npending == MAX_PENDING)
 		return;
 	/* A NOP is a filler to the consumer: skipped, never dispatched. */
-	if (ghost_ring_produce(ring.ring, RING_ELEMS, b.type, b.seqnum, b.payload,
-			       b.payload_len) == 0 &&
+	if (ghost_ring_produce(ring.ring, RING_ELEMS, b.type, b.seqnum, b.payload, b.payload_len) ==
+		    0 &&
 	    b.type != MSG_NOP)
 		pending[npending++] = b;
 }
@@ -583,8 +613,7 @@ static void op_drain(bool overflow, uint32_t lost)
 	for (int i = 0; i < npending; i++) {
 		struct built *b = &pending[i];
 
-		model_apply(b->type, b->length, b->seqnum,
-			    b->payload_len >= 8 ? b->gtid : 0);
+		model_apply(b->type, b->length, b->seqnum, b->payload_len >= 8 ? b->gtid : 0);
 	}
 	n = ghost_sched_drain(sched, &ring);
 	FZ_CHECK(n == npending, "drained %d of %d messages", n, npending);
@@ -666,8 +695,7 @@ static void reset(void)
 			 (long long)model[i].gtid);
 	}
 	nmodel = 0;
-	FZ_CHECK(sched->tasks.count == 0, "%u tasks left after every one died",
-		 sched->tasks.count);
+	FZ_CHECK(sched->tasks.count == 0, "%u tasks left after every one died", sched->tasks.count);
 	if (real->format_stats) {
 		FZ_CHECK(real->format_stats(state, full, sizeof(full)) > 0 &&
 				 sscanf(full, "tasks %u runnable %u", &tasks, &runnable) == 2 &&

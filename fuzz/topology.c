@@ -159,7 +159,8 @@ static void fuzz_synthetic(const char *spec, const char *list)
 		return;
 	}
 	FZ_CHECK(d.sockets >= 1 && d.cores_per_socket >= 1 && d.threads_per_core >= 1 &&
-			 (long)d.sockets * d.cores_per_socket * d.threads_per_core <= GHOST_MAX_CPUS,
+			 (long)d.sockets * d.cores_per_socket * d.threads_per_core <=
+				 GHOST_MAX_CPUS,
 		 "\"%s\" accepted as %dx%dx%d", spec, d.sockets, d.cores_per_socket,
 		 d.threads_per_core);
 	n = snprintf(text, sizeof(text), "%dx%dx%d", d.sockets, d.cores_per_socket,

@@ -34,9 +34,9 @@ int policy_format_stats(char *buf, size_t len, struct ghost_sched *s, struct gho
 		uint16_t type;
 		const char *name;
 	} kinds[] = {
-		{ MSG_TASK_NEW, "new" },	 { MSG_TASK_WAKEUP, "wakeup" },
-		{ MSG_TASK_BLOCKED, "blocked" }, { MSG_TASK_PREEMPT, "preempt" },
-		{ MSG_TASK_YIELD, "yield" },	 { MSG_TASK_DEAD, "dead" },
+		{ MSG_TASK_NEW, "new" },	   { MSG_TASK_WAKEUP, "wakeup" },
+		{ MSG_TASK_BLOCKED, "blocked" },   { MSG_TASK_PREEMPT, "preempt" },
+		{ MSG_TASK_YIELD, "yield" },	   { MSG_TASK_DEAD, "dead" },
 		{ MSG_TASK_DEPARTED, "departed" }, { MSG_CPU_TICK, "tick" },
 	};
 	struct ghost_txn_counts c;
@@ -85,8 +85,7 @@ int policy_format_stats(char *buf, size_t len, struct ghost_sched *s, struct gho
 	n = snprintf(buf + pos, len - pos,
 		     " | idle %.1f%% | cpus available %d/%d | seqnum_errors %llu bad_msgs %llu",
 		     wall && busy < wall ? 100.0 * (1.0 - (double)busy / (double)wall) : 0.0,
-		     navail, ncpus,
-		     (unsigned long long)s->stats.seqnum_errors,
+		     navail, ncpus, (unsigned long long)s->stats.seqnum_errors,
 		     (unsigned long long)s->stats.bad_msgs);
 	if (n < 0 || (size_t)n >= len - pos)
 		return -ENOSPC;
@@ -110,7 +109,7 @@ enum policy_failure policy_failure_of(int32_t txn_state)
 	case GHOST_TXN_NO_AGENT:
 	case GHOST_TXN_UNSUPPORTED_VERSION:
 		return POLICY_FAIL_CPU;
-	default:		/* TARGET_STALE, AGENT_STALE, POISONED, ABORTED */
+	default: /* TARGET_STALE, AGENT_STALE, POISONED, ABORTED */
 		return POLICY_FAIL_RETRY;
 	}
 }
@@ -163,9 +162,8 @@ int policy_central_init(struct ghost_enclave *e, const struct policy_config *cfg
 	err = ghost_sched_init(s, e, ops, state, task_size);
 	if (err)
 		return err;
-	err = ghost_channel_create(e, cfg && cfg->queue_elems ? cfg->queue_elems
-						      : GHOST_MAX_QUEUE_ELEMS,
-				   0, chan);
+	err = ghost_channel_create(
+		e, cfg && cfg->queue_elems ? cfg->queue_elems : GHOST_MAX_QUEUE_ELEMS, 0, chan);
 	if (err)
 		return err;
 	/* Polled by the global agent: nobody is woken for its messages. */
@@ -184,7 +182,8 @@ void policy_central_loop(struct ghost_agent *a, pthread_mutex_t *lock, int *glob
 	if (cpu != __atomic_load_n(global_cpu, __ATOMIC_ACQUIRE)) {
 		ghost_agent_set_polling(a, false);
 		if (!ghost_agent_finishing(a))
-			ghost_txn_local_yield(e, cpu, ghost_sw_barrier(ghost_agent_status_word(a)), 0);
+			ghost_txn_local_yield(e, cpu, ghost_sw_barrier(ghost_agent_status_word(a)),
+					      0);
 		return;
 	}
 	ghost_agent_set_polling(a, true);

@@ -30,13 +30,13 @@ void policy_fill_stats(struct ghost_policy_stats *out, struct ghost_sched *s, ui
  * storm.
  */
 enum policy_failure {
-	POLICY_FAIL_RETRY,	/* the view was behind: requeue at the front, decide
+	POLICY_FAIL_RETRY, /* the view was behind: requeue at the front, decide
 				 * again after draining (STALE, POISONED, ABORTED) */
-	POLICY_FAIL_ONCPU,	/* still on a CPU: wait for the message that it left */
-	POLICY_FAIL_PARK,	/* the task cannot run as the policy thought (gone,
+	POLICY_FAIL_ONCPU, /* still on a CPU: wait for the message that it left */
+	POLICY_FAIL_PARK,  /* the task cannot run as the policy thought (gone,
 				 * blocked, not ours): out of the queues until a
 				 * message about it comes */
-	POLICY_FAIL_CPU,	/* the CPU refused (unavailable, offline, no agent,
+	POLICY_FAIL_CPU,   /* the CPU refused (unavailable, offline, no agent,
 				 * bad txn): requeue the task, leave the CPU alone for
 				 * POLICY_CPU_BACKOFF_NS or until its agent wakes */
 };

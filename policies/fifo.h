@@ -17,17 +17,17 @@ enum fifo_run_state {
 	FIFO_QUEUED,
 	FIFO_ONCPU,
 	FIFO_YIELDING,
-	FIFO_ASSIGNED,		/* committed elsewhere, not yet confirmed on a CPU */
+	FIFO_ASSIGNED, /* committed elsewhere, not yet confirmed on a CPU */
 };
 
 struct fifo_task {
-	struct ghost_task base;		/* first: the scheduler base's record */
-	struct fifo_task *prev, *next;	/* run queue links */
-	struct fifo_rq *rq;		/* the queue it is on, NULL if none */
-	int cpu;			/* per-CPU: the CPU it belongs to; -1 none */
-	uint8_t state;			/* enum fifo_run_state */
+	struct ghost_task base;	       /* first: the scheduler base's record */
+	struct fifo_task *prev, *next; /* run queue links */
+	struct fifo_rq *rq;	       /* the queue it is on, NULL if none */
+	int cpu;		       /* per-CPU: the CPU it belongs to; -1 none */
+	uint8_t state;		       /* enum fifo_run_state */
 	bool prio_boost;
-	bool sliced;			/* centralized: preempted by the time slice */
+	bool sliced; /* centralized: preempted by the time slice */
 };
 
 struct fifo_rq {
@@ -49,9 +49,14 @@ bool fifo_rq_contains(const struct fifo_rq *rq, const struct fifo_task *t);
  * their status words into adopt_into (nothing is written into the rings:
  * they may be full).
  */
-enum fifo_resync_state { FIFO_RESYNC_RUNNABLE, FIFO_RESYNC_ONCPU, FIFO_RESYNC_BLOCKED,
-			 FIFO_RESYNC_GONE };
+enum fifo_resync_state {
+	FIFO_RESYNC_RUNNABLE,
+	FIFO_RESYNC_ONCPU,
+	FIFO_RESYNC_BLOCKED,
+	FIFO_RESYNC_GONE
+};
 void fifo_resync(struct ghost_sched *s, struct ghost_channel *adopt_into,
-		 void (*fix)(struct ghost_sched *s, struct fifo_task *t, enum fifo_resync_state st));
+		 void (*fix)(struct ghost_sched *s, struct fifo_task *t,
+			     enum fifo_resync_state st));
 
 #endif

@@ -32,7 +32,7 @@
 struct ccpu {
 	struct fifo_task *current;
 	int64_t last_commit;
-	int64_t refused_until;		/* the CPU refused a commit: left alone until */
+	int64_t refused_until; /* the CPU refused a commit: left alone until */
 };
 
 struct central {
@@ -43,11 +43,11 @@ struct central {
 	struct fifo_rq rq;
 	struct fifo_rq yielding;
 	struct ccpu cpu[GHOST_MAX_CPUS];
-	int global_cpu;			/* read by every agent, written under lock */
-	int64_t time_slice_ns;		/* 0 = never preempt for time */
+	int global_cpu;	       /* read by every agent, written under lock */
+	int64_t time_slice_ns; /* 0 = never preempt for time */
 	bool take_over;
 	int64_t started;
-	uint64_t moves;			/* times the global agent moved */
+	uint64_t moves; /* times the global agent moved */
 };
 
 static struct central *of(struct ghost_sched *s)
@@ -193,8 +193,7 @@ static int global_schedule(struct central *c)
 		if (cpu == c->global_cpu || !policy_cpu_available(c->e, cpu) ||
 		    now < cc->refused_until)
 			continue;
-		if (cc->current &&
-		    (!c->time_slice_ns || now - cc->last_commit < c->time_slice_ns))
+		if (cc->current && (!c->time_slice_ns || now - cc->last_commit < c->time_slice_ns))
 			continue;
 		ghost_cpuset_set(&avail, cpu);
 	}
@@ -215,7 +214,7 @@ static int global_schedule(struct central *c)
 		cc = &c->cpu[cpu];
 		prev[cpu] = cc->current;
 		if (cc->current)
-			cc->current->sliced = true;	/* its PREEMPT requeues it */
+			cc->current->sliced = true; /* its PREEMPT requeues it */
 		cc->current = next;
 		next->state = FIFO_ASSIGNED;
 		next->cpu = cpu;

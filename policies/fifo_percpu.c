@@ -31,7 +31,7 @@ struct pcpu {
 	struct ghost_channel *chan;
 	struct fifo_rq rq;
 	struct fifo_task *current;
-	uint32_t assigned;		/* live tasks moved here, blocked ones too */
+	uint32_t assigned; /* live tasks moved here, blocked ones too */
 };
 
 struct percpu {
@@ -86,7 +86,7 @@ static bool migrate(struct percpu *p, struct fifo_task *t)
 		return false;
 	r = ghost_channel_associate(p->cpu[cpu].chan, t->base.gtid, t->base.seqnum);
 	if (r < 0)
-		return false;	/* a newer message is on its way: retry then */
+		return false; /* a newer message is on its way: retry then */
 	t->cpu = cpu;
 	p->cpu[cpu].assigned++;
 	fifo_rq_push_back(&p->cpu[cpu].rq, t);
@@ -99,7 +99,7 @@ static void enqueue(struct percpu *p, struct fifo_task *t, bool front)
 {
 	if (t->cpu < 0) {
 		if (!migrate(p, t))
-			t->state = FIFO_QUEUED;	/* parked until its next message */
+			t->state = FIFO_QUEUED; /* parked until its next message */
 		return;
 	}
 	if (fifo_rq_contains(&p->cpu[t->cpu].rq, t))
@@ -245,9 +245,9 @@ static int percpu_init(struct ghost_full_agent *fa, void **state)
 	if (err)
 		goto fail;
 	ghost_cpuset_for_each(cpu, ghost_enclave_cpus(e)) {
-		err = ghost_channel_create(e, cfg && cfg->queue_elems ? cfg->queue_elems
-								       : GHOST_MAX_QUEUE_ELEMS,
-					   0, &p->cpu[cpu].chan);
+		err = ghost_channel_create(
+			e, cfg && cfg->queue_elems ? cfg->queue_elems : GHOST_MAX_QUEUE_ELEMS, 0,
+			&p->cpu[cpu].chan);
 		if (!err)
 			err = ghost_channel_config_wakeup(p->cpu[cpu].chan, &cpu, 1);
 		if (err)
@@ -338,7 +338,8 @@ static void percpu_loop(void *state, struct ghost_agent *a)
 	pthread_mutex_lock(&p->lock);
 	if (r == 1) {
 		/* It ran; anything that happened since is in messages we drain next. */
-		if (next->state != FIFO_BLOCKED && ghost_task_table_find(&p->sched.tasks, o.target)) {
+		if (next->state != FIFO_BLOCKED &&
+		    ghost_task_table_find(&p->sched.tasks, o.target)) {
 			pc->current = next;
 			next->state = FIFO_ONCPU;
 			next->prio_boost = false;

@@ -14,10 +14,10 @@
 
 /* Options of the built-in policies (ghost-agent's command line). */
 struct policy_config {
-	int64_t time_slice_ns;		/* centralized: 0 = the policy's default */
-	int global_cpu;			/* centralized: -1 = first enclave CPU */
-	bool take_over;			/* discover the tasks of a live enclave */
-	int queue_elems;		/* slots per queue; 0 = GHOST_MAX_QUEUE_ELEMS */
+	int64_t time_slice_ns; /* centralized: 0 = the policy's default */
+	int global_cpu;	       /* centralized: -1 = first enclave CPU */
+	bool take_over;	       /* discover the tasks of a live enclave */
+	int queue_elems;       /* slots per queue; 0 = GHOST_MAX_QUEUE_ELEMS */
 };
 
 extern const struct ghost_policy fifo_percpu_policy;

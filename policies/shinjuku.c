@@ -34,35 +34,35 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SJ_DEFAULT_SLICE_NS 50000	/* ghost-userspace's default */
-#define SJ_QOS_LEVELS 8			/* QoS values above 7 count as 7 */
-#define SJ_PAUSED 16			/* fifo_task.state: runnable, no work */
-#define SJ_ATTACH_FIRST_NS 10000000LL	/* a process without a table: look again */
-#define SJ_ATTACH_MAX_NS 1000000000LL	/* ...backing off up to once a second */
+#define SJ_DEFAULT_SLICE_NS  50000	  /* ghost-userspace's default */
+#define SJ_QOS_LEVELS	     8		  /* QoS values above 7 count as 7 */
+#define SJ_PAUSED	     16		  /* fifo_task.state: runnable, no work */
+#define SJ_ATTACH_FIRST_NS   10000000LL	  /* a process without a table: look again */
+#define SJ_ATTACH_MAX_NS     1000000000LL /* ...backing off up to once a second */
 /*
  * A task whose item went idle usually gives its CPU up itself a moment later
  * (it yields or blocks): forcing it off costs a preemption, far dearer than
  * waiting for that. It is taken off only if it has not left this long after.
  */
-#define SJ_IDLE_GRACE_NS 20000
+#define SJ_IDLE_GRACE_NS     20000
 /*
  * A table is the application's: whatever it writes, the agent's work per
  * round stays bounded (stream entries read, items re-read after an overflow
  * or an attach), and what is left waits for the next round.
  */
 #define SJ_UPDATES_PER_ROUND 256
-#define SJ_RESCAN_PER_ROUND 256
+#define SJ_RESCAN_PER_ROUND  256
 
 /* How soon a running task must leave its CPU (ghost-userspace's levels). */
 enum sj_unschedule {
-	SJ_KEEP = 0,	/* nothing pending */
-	SJ_COULD,	/* its item changed: it may yield the CPU to a waiting task */
-	SJ_MUST,	/* its item went idle: off the CPU once its grace is over */
+	SJ_KEEP = 0, /* nothing pending */
+	SJ_COULD,    /* its item changed: it may yield the CPU to a waiting task */
+	SJ_MUST,     /* its item went idle: off the CPU once its grace is over */
 };
 
 /* Which item names a gtid, as last read: open addressing, checked on use. */
 struct sj_idx_slot {
-	int64_t gpid;			/* 0 = empty */
+	int64_t gpid; /* 0 = empty */
 	int32_t sid;
 };
 
@@ -70,8 +70,8 @@ struct sj_idx_slot {
 struct sj_proc {
 	pid_t pid;
 	struct ghost_prio_table *pt;
-	int64_t next_try, backoff;	/* while pt is NULL */
-	int64_t rescan;			/* next item of a full re-read, -1 none */
+	int64_t next_try, backoff; /* while pt is NULL */
+	int64_t rescan;		   /* next item of a full re-read, -1 none */
 	struct sj_idx_slot *idx;
 	uint32_t idx_cap, idx_used;
 	uint32_t ntasks;
@@ -79,32 +79,32 @@ struct sj_proc {
 };
 
 struct sj_task {
-	struct fifo_task f;		/* first: run queue links and run state */
+	struct fifo_task f; /* first: run queue links and run state */
 	struct sj_proc *proc;
-	int32_t sid;			/* its sched item, -1 without one */
+	int32_t sid; /* its sched item, -1 without one */
 	uint8_t qos;
-	bool has_work;			/* its item is runnable (true without an item) */
-	uint8_t unschedule;		/* enum sj_unschedule */
-	int64_t idle_since;		/* SJ_MUST: when its item went idle */
+	bool has_work;	    /* its item is runnable (true without an item) */
+	uint8_t unschedule; /* enum sj_unschedule */
+	int64_t idle_since; /* SJ_MUST: when its item went idle */
 };
 
 struct sj_cpu {
 	struct sj_task *current;
-	struct sj_task *next;		/* chosen this round */
-	int64_t last_commit;		/* start of current's slice */
-	int64_t refused_until;		/* the CPU refused a commit: left alone until */
+	struct sj_task *next;  /* chosen this round */
+	int64_t last_commit;   /* start of current's slice */
+	int64_t refused_until; /* the CPU refused a commit: left alone until */
 };
 
 struct shinjuku {
-	struct ghost_sched sched;	/* first: see policy_sched_of */
+	struct ghost_sched sched; /* first: see policy_sched_of */
 	struct ghost_enclave *e;
 	struct ghost_channel *chan;
 	pthread_mutex_t lock;
 	struct fifo_rq rq[SJ_QOS_LEVELS];
-	struct fifo_rq yielding;	/* sit out one round */
+	struct fifo_rq yielding; /* sit out one round */
 	struct sj_cpu cpu[GHOST_MAX_CPUS];
 	struct sj_proc *procs;
-	int global_cpu;			/* read by every agent, written under lock */
+	int global_cpu; /* read by every agent, written under lock */
 	int64_t slice_ns;
 	bool take_over;
 	int64_t started;
@@ -145,7 +145,7 @@ static void enqueue(struct shinjuku *sj, struct sj_task *t, bool front)
 
 	dequeue(t);
 	if (!t->has_work) {
-		t->f.state = SJ_PAUSED;	/* runs again when its item has work */
+		t->f.state = SJ_PAUSED; /* runs again when its item has work */
 		return;
 	}
 	rq = &sj->rq[t->qos];
@@ -280,7 +280,7 @@ static void apply_item(struct shinjuku *sj, struct sj_proc *p, uint32_t sid)
 	}
 	switch (t->f.state) {
 	case FIFO_BLOCKED:
-		break;	/* its wakeup looks at has_work */
+		break; /* its wakeup looks at has_work */
 	case SJ_PAUSED:
 		if (t->has_work)
 			enqueue(sj, t, false);
@@ -297,7 +297,7 @@ static void apply_item(struct shinjuku *sj, struct sj_proc *p, uint32_t sid)
 		 * it may give the CPU to a waiting task. */
 		t->unschedule = !t->has_work ? SJ_MUST : had_work ? SJ_COULD : SJ_KEEP;
 		if (t->unschedule == SJ_MUST && !had_work)
-			break;	/* still going idle: keep its first moment */
+			break; /* still going idle: keep its first moment */
 		t->idle_since = ghost_now_ns();
 		break;
 	}
@@ -375,7 +375,7 @@ static int poll_tables(struct shinjuku *sj)
 			if (idx == GHOST_PRIO_TABLE_NO_UPDATES || idx < GHOST_PRIO_TABLE_OVERFLOW)
 				break;
 			if (idx == GHOST_PRIO_TABLE_OVERFLOW)
-				p->rescan = 0;	/* every item may have changed */
+				p->rescan = 0; /* every item may have changed */
 			else
 				apply_item(sj, p, (uint32_t)idx);
 			n++;
@@ -575,7 +575,8 @@ static bool replaceable(struct shinjuku *sj, struct sj_cpu *cs, int pass, int64_
 
 static bool open_txn(struct shinjuku *sj, int cpu, int64_t target, uint32_t barrier)
 {
-	struct ghost_txn_opts o = { .target = target, .target_barrier = barrier,
+	struct ghost_txn_opts o = { .target = target,
+				    .target_barrier = barrier,
 				    /* remote commits do not check the agent barrier */
 				    .commit_flags = COMMIT_AT_TXN_COMMIT };
 
@@ -622,7 +623,7 @@ static int global_schedule(struct shinjuku *sj)
 		    !ghost_cpuset_test(&open, cpu) && open_txn(sj, cpu, GHOST_NULL_GTID, 0))
 			ghost_cpuset_set(&open, cpu);
 		else if (cs->current && !cs->next && cs->current->unschedule == SJ_COULD)
-			cs->current->unschedule = SJ_KEEP;	/* nobody waits for its CPU */
+			cs->current->unschedule = SJ_KEEP; /* nobody waits for its CPU */
 	}
 	n = ghost_cpuset_count(&open);
 	if (n)
@@ -755,14 +756,15 @@ static int sj_format_stats(void *state, char *buf, size_t len)
 		tables += p->pt != NULL;
 	n = policy_format_stats(buf, len, &sj->sched, sj->e, queued(sj), sj->started);
 	if (n >= 0) {
-		m = snprintf(buf + n, len - (size_t)n,
-			     " | slice %lld us: sliced %llu unscheduled %llu | prio tables %d, item "
-			     "updates %llu | global cpu %d moves %llu",
-			     (long long)(sj->slice_ns / 1000), (unsigned long long)sj->slices,
-			     (unsigned long long)sj->unschedules, tables,
-			     (unsigned long long)sj->item_updates,
-			     __atomic_load_n(&sj->global_cpu, __ATOMIC_ACQUIRE),
-			     (unsigned long long)sj->moves);
+		m = snprintf(
+			buf + n, len - (size_t)n,
+			" | slice %lld us: sliced %llu unscheduled %llu | prio tables %d, item "
+			"updates %llu | global cpu %d moves %llu",
+			(long long)(sj->slice_ns / 1000), (unsigned long long)sj->slices,
+			(unsigned long long)sj->unschedules, tables,
+			(unsigned long long)sj->item_updates,
+			__atomic_load_n(&sj->global_cpu, __ATOMIC_ACQUIRE),
+			(unsigned long long)sj->moves);
 		n = m < 0 || (size_t)m >= len - (size_t)n ? -ENOSPC : n + m;
 	}
 	pthread_mutex_unlock(&sj->lock);

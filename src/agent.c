@@ -34,7 +34,7 @@ struct ghost_agent {
 	bool started;
 	const struct ghost_status_word *sw;
 	void *policy_data;
-	bool polling;		/* see ghost_agent_set_polling; touched by its thread only */
+	bool polling; /* see ghost_agent_set_polling; touched by its thread only */
 };
 
 enum { AGENTS_STARTING, AGENTS_READY, AGENTS_FAILED };
@@ -73,8 +73,7 @@ const struct ghost_status_word *ghost_agent_status_word(const struct ghost_agent
 bool ghost_agent_finishing(const struct ghost_agent *a)
 {
 	/* Also when the enclave is gone: nothing is left to schedule. */
-	return __atomic_load_n(&a->fa->finishing, __ATOMIC_ACQUIRE) ||
-	       ghost_enclave_gone(a->fa->e);
+	return __atomic_load_n(&a->fa->finishing, __ATOMIC_ACQUIRE) || ghost_enclave_gone(a->fa->e);
 }
 
 void *ghost_agent_policy_data(const struct ghost_agent *a)
@@ -397,7 +396,7 @@ static void on_signal(int sig)
 }
 
 #define KERNEL_CHECK_NS 250000000LL
-#define STALL_CHECK_NS 1000000000LL
+#define STALL_CHECK_NS	1000000000LL
 
 /*
  * Work waits and nothing ran for a whole check interval: no task got a CPU
@@ -439,13 +438,15 @@ static void watch_stall(struct ghost_full_agent *fa, struct stall_watch *w)
 		ghost_cpuset_format_list(&now.cpus, cpus, sizeof(cpus));
 		ghost_cpuset_format_list(&now.available, avail, sizeof(avail));
 		if (!ghost_cpuset_count(&now.available))
-			snprintf(avail, sizeof(avail), "none: other threads want them (tunable "
-							"strict_classes)");
-		ghost_warn("nothing scheduled for %.1f s while %u task(s) wait; CPUs %s, available to "
-			   "ghost: %s; commits: %s%s",
-			   (double)(now.now_ns - w->last.now_ns) / 1e9, now.policy.runnable, cpus,
-			   avail, worst < 0 ? "none failed" : "failing with ",
-			   worst < 0 ? "" : ghost_txn_reason(GHOST_TXN_COMPLETE + worst));
+			snprintf(avail, sizeof(avail),
+				 "none: other threads want them (tunable "
+				 "strict_classes)");
+		ghost_warn(
+			"nothing scheduled for %.1f s while %u task(s) wait; CPUs %s, available to "
+			"ghost: %s; commits: %s%s",
+			(double)(now.now_ns - w->last.now_ns) / 1e9, now.policy.runnable, cpus,
+			avail, worst < 0 ? "none failed" : "failing with ",
+			worst < 0 ? "" : ghost_txn_reason(GHOST_TXN_COMPLETE + worst));
 		w->stalled = true;
 		w->since = w->last.now_ns;
 	} else if (!stuck && w->stalled) {
@@ -453,13 +454,13 @@ static void watch_stall(struct ghost_full_agent *fa, struct stall_watch *w)
 			ghost_warn("scheduling again after %.1f s",
 				   (double)(now.now_ns - w->since) / 1e9);
 		else
-			ghost_warn("no task waits any more, after %.1f s in which none was scheduled",
-				   (double)(now.now_ns - w->since) / 1e9);
+			ghost_warn(
+				"no task waits any more, after %.1f s in which none was scheduled",
+				(double)(now.now_ns - w->since) / 1e9);
 		w->stalled = false;
 	}
 	w->last = now;
 }
-
 
 /* A kernel side that can stop by itself (the sched_ext scheduler unloaded by its
  * watchdog or by "ghostctl destroy", an embedded enclave reaped) says so. */

@@ -35,42 +35,42 @@ struct ghost_kenclave; /* an open enclave */
 struct ghost_ktask;    /* the calling thread as a ghost task (GHOST_KCAP_USER_TASKS) */
 
 struct ghost_kernel_create_args {
-	size_t sz;			/* sizeof(struct ghost_kernel_create_args) */
-	const char *root;		/* namespace root; NULL = the backend's default */
-	uint64_t id;			/* enclave id; 0 = first free id */
+	size_t sz;	  /* sizeof(struct ghost_kernel_create_args) */
+	const char *root; /* namespace root; NULL = the backend's default */
+	uint64_t id;	  /* enclave id; 0 = first free id */
 	const struct ghost_cpuset *cpus;
-	uint32_t abi;			/* must be GHOST_VERSION */
-	uint32_t flags;			/* GHOST_KCREATE_* */
-	uint32_t max_tasks;		/* capacity hint (emulated backends); 0 = default */
+	uint32_t abi;	    /* must be GHOST_VERSION */
+	uint32_t flags;	    /* GHOST_KCREATE_* */
+	uint32_t max_tasks; /* capacity hint (emulated backends); 0 = default */
 };
 /* Destroy the enclave when the creating process's handle is closed. */
 #define GHOST_KCREATE_EPHEMERAL (1u << 0)
 
 /* Where an agent thread should be woken for messages of a queue. */
 struct ghost_kqueue {
-	int id;			/* backend handle: an fd for ghostfs, an index for emu */
-	void *map;		/* header + ring, mapped read-write */
+	int id;	   /* backend handle: an fd for ghostfs, an index for emu */
+	void *map; /* header + ring, mapped read-write */
 	size_t mapsize;
 };
 
 /* Why an enclave's kernel side stopped (exit_state). */
 struct ghost_kexit {
-	bool ended;		/* false: it runs */
-	char why[1200];		/* NUL-terminated sentence when ended */
+	bool ended;	/* false: it runs */
+	char why[1200]; /* NUL-terminated sentence when ended */
 };
 
 /* commit flags */
-#define GHOST_KCOMMIT_SYNC_GROUP (1u << 0)	/* all-or-nothing (GHOST_IOC_SYNC_GROUP_TXN) */
+#define GHOST_KCOMMIT_SYNC_GROUP (1u << 0) /* all-or-nothing (GHOST_IOC_SYNC_GROUP_TXN) */
 
 /* task_changed what */
-#define GHOST_TASK_NICE 1
+#define GHOST_TASK_NICE	    1
 #define GHOST_TASK_AFFINITY 2
 
 struct ghost_kernel_ops {
-	uint32_t version;	/* GHOST_KERNEL_OPS_VERSION */
-	const char *name;	/* "emu", "scx", "ghostfs", ... */
-	const char *summary;	/* one line for --help texts */
-	uint64_t caps;		/* GHOST_KCAP_* */
+	uint32_t version;    /* GHOST_KERNEL_OPS_VERSION */
+	const char *name;    /* "emu", "scx", "ghostfs", ... */
+	const char *summary; /* one line for --help texts */
+	uint64_t caps;	     /* GHOST_KCAP_* */
 
 	/*
 	 * Can this backend run here? 0, or a negative errno with a sentence

@@ -57,7 +57,7 @@ void ghost_atomic_cpuset_snapshot(const struct ghost_atomic_cpuset *s, struct gh
 }
 
 __attribute__((format(printf, 3, 4))) static void explain(char *why, size_t why_len,
-							   const char *fmt, ...)
+							  const char *fmt, ...)
 {
 	va_list ap;
 

@@ -420,7 +420,7 @@ int ghost_enclave_ctl(struct ghost_enclave *e, const char *cmd)
 		return -EINVAL;
 	memcpy(buf, cmd, n + 1);
 	if (n && buf[n - 1] == '\n')
-		buf[n - 1] = 0;	/* ghostfs strips one trailing newline */
+		buf[n - 1] = 0; /* ghostfs strips one trailing newline */
 	for (char *t = strtok_r(buf, " \t", &save); t; t = strtok_r(NULL, " \t", &save)) {
 		if (nw == (int)GHOST_ARRAY_SIZE(w))
 			return -EINVAL;
@@ -433,7 +433,8 @@ int ghost_enclave_ctl(struct ghost_enclave *e, const char *cmd)
 							   : -EOPNOTSUPP;
 	if (nw == 4 && !strcmp(w[0], "become") && !strcmp(w[1], "agent")) {
 		/* The calling thread becomes cpu's agent, as in ghostfs (queue -1: the default). */
-		if (ctl_number(w[2], 0, GHOST_MAX_CPUS - 1, &a) || ctl_number(w[3], -1, INT_MAX, &b))
+		if (ctl_number(w[2], 0, GHOST_MAX_CPUS - 1, &a) ||
+		    ctl_number(w[3], -1, INT_MAX, &b))
 			return -EINVAL;
 		return e->ops->agent_attach(e->k, (int)a, (int)b);
 	}

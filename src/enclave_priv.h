@@ -15,11 +15,10 @@
 #define GHOST_SW_MAX_REGION_ID (GHOST_SW_REGION_ID_MAX + 1)
 
 struct ghost_sw_map {
-	const struct ghost_sw_region_header *hdr;	/* NULL: not mapped (yet) */
+	const struct ghost_sw_region_header *hdr; /* NULL: not mapped (yet) */
 	size_t size;
-	bool absent;					/* the kernel said ENOENT */
+	bool absent; /* the kernel said ENOENT */
 };
-
 
 struct ghost_enclave {
 	const struct ghost_kernel_ops *ops;
@@ -31,11 +30,11 @@ struct ghost_enclave {
 	struct ghost_topo *topo;
 	bool created;
 	bool online;
-	pthread_mutex_t lock;			/* guards sw_maps */
+	pthread_mutex_t lock; /* guards sw_maps */
 	struct ghost_sw_map sw_maps[GHOST_SW_MAX_REGION_ID];
 	struct ghost_agent *agents[GHOST_MAX_CPUS];
 	struct ghost_txn_counts txn_stats;
-	int ended;				/* the kernel said the enclave is gone */
+	int ended; /* the kernel said the enclave is gone */
 };
 
 /* Notes a kernel answer of -ENODEV (the enclave is gone); returns err. */

@@ -14,10 +14,10 @@ __attribute__((format(printf, 2, 3))) void ghost_log(enum ghost_log_level level,
 						     ...);
 bool ghost_log_enabled(enum ghost_log_level level);
 
-#define ghost_err(...) ghost_log(GHOST_LOG_ERROR, __VA_ARGS__)
+#define ghost_err(...)	ghost_log(GHOST_LOG_ERROR, __VA_ARGS__)
 #define ghost_warn(...) ghost_log(GHOST_LOG_WARN, __VA_ARGS__)
 #define ghost_info(...) ghost_log(GHOST_LOG_INFO, __VA_ARGS__)
-#define ghost_dbg(...) ghost_log(GHOST_LOG_DEBUG, __VA_ARGS__)
+#define ghost_dbg(...)	ghost_log(GHOST_LOG_DEBUG, __VA_ARGS__)
 
 #define GHOST_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -47,7 +47,7 @@ static inline int ghost_opts_copy(void *dst, size_t ours, const void *src)
 		if (((const unsigned char *)src)[i])
 			return -E2BIG;
 	memcpy(dst, src, sz < ours ? sz : ours);
-	memcpy(dst, &ours, sizeof(ours));	/* from here on, ours in full */
+	memcpy(dst, &ours, sizeof(ours)); /* from here on, ours in full */
 	return 0;
 }
 

@@ -83,26 +83,57 @@ const struct ghost_kernel_ops *ghost_kernel_default(void)
 struct op_rule {
 	const char *name;
 	size_t off;
-	uint64_t cap;		/* 0: mandatory; else required when the table claims cap */
+	uint64_t cap; /* 0: mandatory; else required when the table claims cap */
 };
 
+/* A row per op, on one line each. */
+/* clang-format off */
 #define OP(member, cap) { #member, offsetof(struct ghost_kernel_ops, member), cap }
-
+/* clang-format on */
 static const struct op_rule op_rules[] = {
-	OP(probe, 0), OP(enclave_create, 0), OP(enclave_attach, 0), OP(enclave_close, 0),
-	OP(enclave_list, 0), OP(enclave_id, 0), OP(enclave_destroy, 0), OP(enclave_cpus, 0),
-	OP(enclave_set_cpus, 0), OP(agent_present, 0), OP(file_read, 0), OP(file_write, 0),
-	OP(cpu_data_map, 0), OP(sw_region_create, 0), OP(sw_region_map, 0),
-	OP(sw_region_unmap, 0), OP(sw_get_info, 0), OP(sw_free, 0), OP(queue_create, 0),
-	OP(queue_destroy, 0), OP(queue_assoc, 0), OP(queue_set_default, 0),
-	OP(queue_config_wakeup, 0), OP(agent_online, 0), OP(agent_offline, 0),
-	OP(agent_attach, 0), OP(agent_detach, 0), OP(commit, 0), OP(run, 0), OP(task_enter, 0),
-	OP(task_leave, 0), OP(get_cpu_time, 0), OP(gtid_of, 0),
-	OP(exit_state, GHOST_KCAP_SELF_EXIT), OP(discover_tasks, GHOST_KCAP_DISCOVERY),
-	OP(task_block, GHOST_KCAP_USER_TASKS), OP(task_unblock, GHOST_KCAP_USER_TASKS),
-	OP(task_yield, GHOST_KCAP_USER_TASKS), OP(task_managed, GHOST_KCAP_USER_TASKS),
-	OP(task_exit, GHOST_KCAP_USER_TASKS), OP(task_changed, GHOST_KCAP_USER_TASKS),
-	OP(task_nopreempt, GHOST_KCAP_USER_TASKS), OP(timer_set, GHOST_KCAP_TIMERS),
+	OP(probe, 0),
+	OP(enclave_create, 0),
+	OP(enclave_attach, 0),
+	OP(enclave_close, 0),
+	OP(enclave_list, 0),
+	OP(enclave_id, 0),
+	OP(enclave_destroy, 0),
+	OP(enclave_cpus, 0),
+	OP(enclave_set_cpus, 0),
+	OP(agent_present, 0),
+	OP(file_read, 0),
+	OP(file_write, 0),
+	OP(cpu_data_map, 0),
+	OP(sw_region_create, 0),
+	OP(sw_region_map, 0),
+	OP(sw_region_unmap, 0),
+	OP(sw_get_info, 0),
+	OP(sw_free, 0),
+	OP(queue_create, 0),
+	OP(queue_destroy, 0),
+	OP(queue_assoc, 0),
+	OP(queue_set_default, 0),
+	OP(queue_config_wakeup, 0),
+	OP(agent_online, 0),
+	OP(agent_offline, 0),
+	OP(agent_attach, 0),
+	OP(agent_detach, 0),
+	OP(commit, 0),
+	OP(run, 0),
+	OP(task_enter, 0),
+	OP(task_leave, 0),
+	OP(get_cpu_time, 0),
+	OP(gtid_of, 0),
+	OP(exit_state, GHOST_KCAP_SELF_EXIT),
+	OP(discover_tasks, GHOST_KCAP_DISCOVERY),
+	OP(task_block, GHOST_KCAP_USER_TASKS),
+	OP(task_unblock, GHOST_KCAP_USER_TASKS),
+	OP(task_yield, GHOST_KCAP_USER_TASKS),
+	OP(task_managed, GHOST_KCAP_USER_TASKS),
+	OP(task_exit, GHOST_KCAP_USER_TASKS),
+	OP(task_changed, GHOST_KCAP_USER_TASKS),
+	OP(task_nopreempt, GHOST_KCAP_USER_TASKS),
+	OP(timer_set, GHOST_KCAP_TIMERS),
 };
 
 static bool has_op(const struct ghost_kernel_ops *k, size_t off)
@@ -126,7 +157,9 @@ static int check_table(const struct ghost_kernel_ops *k, char *why, size_t why_l
 	}
 	if (!k->name || !k->summary || !k->probe) {
 		snprintf(why, why_len, "the %s backend's table has no %s", name,
-			 !k->name ? "name" : !k->summary ? "summary" : "probe");
+			 !k->name      ? "name"
+			 : !k->summary ? "summary"
+				       : "probe");
 		return -ENODEV;
 	}
 	for (size_t i = 0; i < GHOST_ARRAY_SIZE(op_rules); i++) {
@@ -143,7 +176,7 @@ static int check_table(const struct ghost_kernel_ops *k, char *why, size_t why_l
 
 /* One verdict per backend, computed once (the tables are const). */
 static struct {
-	int state;		/* 0 unchecked, 1 good, -1 refused; set last with release */
+	int state; /* 0 unchecked, 1 good, -1 refused; set last with release */
 	char why[160];
 } verdicts[GHOST_ARRAY_SIZE(backends)];
 
@@ -193,7 +226,8 @@ uint64_t ghost_kernel_caps(const struct ghost_kernel_ops *k)
 	return k && !ghost_kernel_check(k, NULL, 0) ? k->caps : 0;
 }
 
-int ghost_kernel_probe(const struct ghost_kernel_ops *k, const char *root, char *why, size_t why_len)
+int ghost_kernel_probe(const struct ghost_kernel_ops *k, const char *root, char *why,
+		       size_t why_len)
 {
 	char local[160];
 	int err;
@@ -206,7 +240,8 @@ int ghost_kernel_probe(const struct ghost_kernel_ops *k, const char *root, char 
 	if (err) {
 		/* A table with a probe says best why it is incomplete (a backend not built in). */
 		int perr = k->version == GHOST_KERNEL_OPS_VERSION && k->probe
-				   ? k->probe(root, why, why_len) : 0;
+				   ? k->probe(root, why, why_len)
+				   : 0;
 
 		if (perr)
 			return perr;
@@ -217,8 +252,8 @@ int ghost_kernel_probe(const struct ghost_kernel_ops *k, const char *root, char 
 	return k->probe(root, why, why_len);
 }
 
-int ghost_kernel_list_enclaves(const struct ghost_kernel_ops *k, const char *root,
-			       uint64_t *ids, int max)
+int ghost_kernel_list_enclaves(const struct ghost_kernel_ops *k, const char *root, uint64_t *ids,
+			       int max)
 {
 	char why[160];
 	int err;

@@ -33,22 +33,22 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MEMFD_NAME "ghost-prio-table"
-#define DEFAULT_STREAM 83
-#define MAX_ITEMS 65536u
-#define MAX_CLASSES 1024u
-#define MAX_STREAM 4096u	/* ghost-userspace uses at most 97 */
-#define MAX_FDS_SCANNED 1024	/* entries of /proc/PID/fd an attach looks at */
-#define STREAM_FREE (-1)	/* an empty stream cell (ghost-userspace: UINT32_MAX) */
-#define MARK_RETRIES 3		/* cells tried before falling back to scrape_all */
-#define READ_RETRIES 64		/* a writer holds an item for a few stores only */
+#define MEMFD_NAME	"ghost-prio-table"
+#define DEFAULT_STREAM	83
+#define MAX_ITEMS	65536u
+#define MAX_CLASSES	1024u
+#define MAX_STREAM	4096u /* ghost-userspace uses at most 97 */
+#define MAX_FDS_SCANNED 1024  /* entries of /proc/PID/fd an attach looks at */
+#define STREAM_FREE	(-1)  /* an empty stream cell (ghost-userspace: UINT32_MAX) */
+#define MARK_RETRIES	3     /* cells tried before falling back to scrape_all */
+#define READ_RETRIES	64    /* a writer holds an item for a few stores only */
 
 _Static_assert(sizeof(struct ghost_prio_table_hdr) == 64, "header is one cache line");
 _Static_assert(sizeof(struct ghost_sched_item) == 64, "sched item is one cache line");
 _Static_assert(sizeof(struct ghost_work_class) == 64, "work class is one cache line");
 
 struct prio_stream {
-	int32_t scrape_all;	/* > 0: changes were lost, read every item */
+	int32_t scrape_all; /* > 0: changes were lost, read every item */
 	int32_t entries[];
 };
 
@@ -61,7 +61,7 @@ struct ghost_prio_table {
 	/* The geometry, copied and checked once (the agent's side trusts no
 	 * later change to the shared header). */
 	uint32_t si_num, si_off, wc_num, wc_off, st_cap, st_off;
-	uint32_t cursor;	/* agent: the stream cell to look at next */
+	uint32_t cursor; /* agent: the stream cell to look at next */
 };
 
 /* One table per process: an agent finds it by this process's pid. */
@@ -431,7 +431,7 @@ static int check_geometry(struct ghost_prio_table *pt, const struct ghost_prio_t
 	uint64_t si_end, wc_end, st_end;
 
 	if (__atomic_load_n(&hdr->hdrlen, __ATOMIC_ACQUIRE) != sizeof(*hdr))
-		return -EAGAIN;	/* not initialised yet */
+		return -EAGAIN; /* not initialised yet */
 	pt->si_num = hdr->si_num;
 	pt->si_off = hdr->si_off;
 	pt->wc_num = hdr->wc_num;

@@ -14,13 +14,13 @@
 #include <stdint.h>
 
 /* Pages are assumed to be 4096 bytes when sizing a queue, as on x86-64. */
-#define GHOST_QUEUE_PAGE_SIZE		4096u
+#define GHOST_QUEUE_PAGE_SIZE 4096u
 
 /* Bytes before the ring in a queue this library formats (the header's `start`). */
-#define GHOST_QUEUE_RING_OFFSET		64u
+#define GHOST_QUEUE_RING_OFFSET 64u
 
 /* Longest payload a message can carry: its length (header included) is a u16. */
-#define GHOST_MSG_MAX_PAYLOAD		(UINT16_MAX - sizeof(struct ghost_msg))
+#define GHOST_MSG_MAX_PAYLOAD (UINT16_MAX - sizeof(struct ghost_msg))
 
 /*
  * Appends one message (type, seqnum, payload_len bytes of payload) to a ring of nelems slots,

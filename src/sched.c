@@ -27,13 +27,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define TABLE_MIN_BUCKETS	64U
-#define TABLE_MAX_BUCKETS	(1U << 31)
-#define CHUNK_RECORDS		256U
+#define TABLE_MIN_BUCKETS 64U
+#define TABLE_MAX_BUCKETS (1U << 31)
+#define CHUNK_RECORDS	  256U
 /* Records are 16-byte aligned so a policy may put any scalar type in its part. */
-#define RECORD_ALIGN		16U
+#define RECORD_ALIGN	  16U
 /* Bounds a slab (CHUNK_RECORDS records) to 16 MiB: no sane policy task is bigger. */
-#define RECORD_MAX		65536U
+#define RECORD_MAX	  65536U
 
 /* ---- Task table ---------------------------------------------------------------------------- */
 
@@ -339,33 +339,54 @@ static uint32_t min_payload(uint16_t type)
 static task_cb task_callback(const struct ghost_sched_ops *ops, uint16_t type)
 {
 	switch (type) {
-	case MSG_TASK_NEW:		return ops->task_new;
-	case MSG_TASK_DEAD:		return ops->task_dead;
-	case MSG_TASK_BLOCKED:		return ops->task_blocked;
-	case MSG_TASK_WAKEUP:		return ops->task_wakeup;
-	case MSG_TASK_PREEMPT:		return ops->task_preempt;
-	case MSG_TASK_YIELD:		return ops->task_yield;
-	case MSG_TASK_DEPARTED:		return ops->task_departed;
-	case MSG_TASK_SWITCHTO:		return ops->task_switchto;
-	case MSG_TASK_AFFINITY_CHANGED:	return ops->task_affinity_changed;
-	case MSG_TASK_ON_CPU:		return ops->task_on_cpu;
-	case MSG_TASK_PRIORITY_CHANGED:	return ops->task_priority_changed;
-	case MSG_TASK_LATCH_FAILURE:	return ops->task_latch_failure;
-	default:			return NULL;
+	case MSG_TASK_NEW:
+		return ops->task_new;
+	case MSG_TASK_DEAD:
+		return ops->task_dead;
+	case MSG_TASK_BLOCKED:
+		return ops->task_blocked;
+	case MSG_TASK_WAKEUP:
+		return ops->task_wakeup;
+	case MSG_TASK_PREEMPT:
+		return ops->task_preempt;
+	case MSG_TASK_YIELD:
+		return ops->task_yield;
+	case MSG_TASK_DEPARTED:
+		return ops->task_departed;
+	case MSG_TASK_SWITCHTO:
+		return ops->task_switchto;
+	case MSG_TASK_AFFINITY_CHANGED:
+		return ops->task_affinity_changed;
+	case MSG_TASK_ON_CPU:
+		return ops->task_on_cpu;
+	case MSG_TASK_PRIORITY_CHANGED:
+		return ops->task_priority_changed;
+	case MSG_TASK_LATCH_FAILURE:
+		return ops->task_latch_failure;
+	default:
+		return NULL;
 	}
 }
 
 static cpu_cb cpu_callback(const struct ghost_sched_ops *ops, uint16_t type)
 {
 	switch (type) {
-	case MSG_CPU_TICK:		return ops->cpu_tick;
-	case MSG_CPU_TIMER_EXPIRED:	return ops->cpu_timer_expired;
-	case MSG_CPU_NOT_IDLE:		return ops->cpu_not_idle;
-	case MSG_CPU_AVAILABLE:		return ops->cpu_available;
-	case MSG_CPU_BUSY:		return ops->cpu_busy;
-	case MSG_CPU_AGENT_BLOCKED:	return ops->cpu_agent_blocked;
-	case MSG_CPU_AGENT_WAKEUP:	return ops->cpu_agent_wakeup;
-	default:			return NULL;
+	case MSG_CPU_TICK:
+		return ops->cpu_tick;
+	case MSG_CPU_TIMER_EXPIRED:
+		return ops->cpu_timer_expired;
+	case MSG_CPU_NOT_IDLE:
+		return ops->cpu_not_idle;
+	case MSG_CPU_AVAILABLE:
+		return ops->cpu_available;
+	case MSG_CPU_BUSY:
+		return ops->cpu_busy;
+	case MSG_CPU_AGENT_BLOCKED:
+		return ops->cpu_agent_blocked;
+	case MSG_CPU_AGENT_WAKEUP:
+		return ops->cpu_agent_wakeup;
+	default:
+		return NULL;
 	}
 }
 

@@ -38,8 +38,10 @@ static const struct ghost_sw_region_header *region(struct ghost_enclave *e, uint
 			errno = -err;
 			return NULL;
 		}
-		if (hdr->start < sizeof(*hdr) || (uint64_t)hdr->start +
-		    (uint64_t)hdr->capacity * sizeof(struct ghost_status_word) > size) {
+		if (hdr->start < sizeof(*hdr) ||
+		    (uint64_t)hdr->start +
+				    (uint64_t)hdr->capacity * sizeof(struct ghost_status_word) >
+			    size) {
 			e->ops->sw_region_unmap(e->k, hdr, size);
 			pthread_mutex_unlock(&e->lock);
 			ghost_err("status-word region %u has a malformed header", id);

@@ -28,7 +28,7 @@
 struct thread_self {
 	struct ghost_enclave *e;
 	const struct ghost_kernel_ops *ops;
-	struct ghost_ktask *kt;		/* NULL for backends the kernel schedules */
+	struct ghost_ktask *kt; /* NULL for backends the kernel schedules */
 };
 
 static __thread struct thread_self cur;
@@ -63,8 +63,8 @@ struct waiter {
 	struct ghost_ktask *kt;
 	const struct ghost_kernel_ops *ops;
 	struct waiter *next;
-	int woken;		/* popped by a waker */
-	int done;		/* the waker no longer touches kt */
+	int woken; /* popped by a waker */
+	int done;  /* the waker no longer touches kt */
 };
 
 void ghost_nopreempt_enter(void)
@@ -132,7 +132,7 @@ static int futex_wait_abs(uint32_t *word, uint32_t val, int64_t deadline_ns)
 		return -ETIMEDOUT;
 	if (errno == EAGAIN)
 		return -EAGAIN;
-	return 0;	/* EINTR: a spurious wakeup, callers re-check */
+	return 0; /* EINTR: a spurious wakeup, callers re-check */
 }
 
 int ghost_wait(uint32_t *word, uint32_t val, int64_t deadline_ns)
@@ -326,7 +326,7 @@ struct ghost_thread {
 	void *arg;
 	void *ret;
 	pid_t tid;
-	int enter_err;		/* why it ran as a normal thread, if it did */
+	int enter_err; /* why it ran as a normal thread, if it did */
 	uint32_t done;
 };
 
@@ -377,8 +377,9 @@ static void *thread_main(void *arg)
 	__atomic_store_n(&t->tid, gettid(), __ATOMIC_RELEASE);
 	__atomic_store_n(&t->enter_err, enter(t->e), __ATOMIC_RELEASE);
 	if (t->enter_err)
-		ghost_warn("thread %d could not enter enclave %llu (%s): it runs as a normal thread",
-			   gettid(), (unsigned long long)t->e->id, ghost_strerror(t->enter_err));
+		ghost_warn(
+			"thread %d could not enter enclave %llu (%s): it runs as a normal thread",
+			gettid(), (unsigned long long)t->e->id, ghost_strerror(t->enter_err));
 	t->ret = t->fn(t->arg);
 	if (cur.e) {
 		if (cur.kt)
@@ -390,8 +391,8 @@ static void *thread_main(void *arg)
 	return NULL;
 }
 
-int ghost_thread_create(struct ghost_enclave *e, struct ghost_thread **out,
-			void *(*fn)(void *), void *arg)
+int ghost_thread_create(struct ghost_enclave *e, struct ghost_thread **out, void *(*fn)(void *),
+			void *arg)
 {
 	struct ghost_thread *t;
 	int err;

@@ -231,7 +231,7 @@ struct sysfs_reader {
  * on missing files; every other failure is logged here, where the path is known.
  */
 __attribute__((format(printf, 2, 0))) static int sysfs_vread(struct sysfs_reader *r,
-							      const char *fmt, va_list ap)
+							     const char *fmt, va_list ap)
 {
 	char rel[256];
 	size_t used = 0;
@@ -277,8 +277,8 @@ __attribute__((format(printf, 2, 0))) static int sysfs_vread(struct sysfs_reader
 	return 0;
 }
 
-__attribute__((format(printf, 3, 4))) static int sysfs_read_int(struct sysfs_reader *r,
-								 int *value, const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static int sysfs_read_int(struct sysfs_reader *r, int *value,
+								const char *fmt, ...)
 {
 	va_list ap;
 	char *end;
@@ -303,9 +303,9 @@ __attribute__((format(printf, 3, 4))) static int sysfs_read_int(struct sysfs_rea
 }
 
 __attribute__((format(printf, 4, 5))) static int sysfs_read_list(struct sysfs_reader *r,
-								  struct ghost_cpuset *set,
-								  unsigned int flags,
-								  const char *fmt, ...)
+								 struct ghost_cpuset *set,
+								 unsigned int flags,
+								 const char *fmt, ...)
 {
 	char why[128];
 	va_list ap;

@@ -20,10 +20,12 @@
 #include <stdio.h>
 
 static const char *const reasons[] = {
-	"COMPLETE",	  "ABORTED",	    "TARGET_ONCPU", "TARGET_STALE",
-	"TARGET_NOT_FOUND", "TARGET_NOT_RUNNABLE", "AGENT_STALE", "CPU_OFFLINE",
-	"CPU_UNAVAIL",	  "INVALID_FLAGS",  "INVALID_TARGET", "NOT_PERMITTED",
-	"INVALID_CPU",	  "NO_AGENT",	    "UNSUPPORTED_VERSION", "POISONED",
+	"COMPLETE",	 "ABORTED",	     "TARGET_ONCPU",
+	"TARGET_STALE",	 "TARGET_NOT_FOUND", "TARGET_NOT_RUNNABLE",
+	"AGENT_STALE",	 "CPU_OFFLINE",	     "CPU_UNAVAIL",
+	"INVALID_FLAGS", "INVALID_TARGET",   "NOT_PERMITTED",
+	"INVALID_CPU",	 "NO_AGENT",	     "UNSUPPORTED_VERSION",
+	"POISONED",
 };
 
 const char *ghost_txn_reason(int32_t state)
@@ -125,19 +127,19 @@ int ghost_txn_abort(struct ghost_enclave *e, int cpu)
  * forgets, it never misattributes, since the line names the gtid of the txn
  * itself. The reports themselves are capped process-wide (see storm_report).
  */
-#define STORM_SLOTS 1024u			/* power of two */
-#define STORM_TAG_SHIFT 40
-#define STORM_MASK_SHIFT 24
-#define STORM_REASON_SHIFT 20
-#define STORM_RUN_BITS 0xfffffu
-#define STORM_REPORTS_PER_WINDOW 16		/* lines per window, process-wide */
-#define STORM_WINDOW_NS (10 * 1000000000LL)
+#define STORM_SLOTS		 1024u /* power of two */
+#define STORM_TAG_SHIFT		 40
+#define STORM_MASK_SHIFT	 24
+#define STORM_REASON_SHIFT	 20
+#define STORM_RUN_BITS		 0xfffffu
+#define STORM_REPORTS_PER_WINDOW 16 /* lines per window, process-wide */
+#define STORM_WINDOW_NS		 (10 * 1000000000LL)
 
 _Static_assert(GHOST_TXN_STORM_RUN > 1 && GHOST_TXN_STORM_RUN <= STORM_RUN_BITS,
 	       "a run must fit its field");
 
 static uint64_t storm_slots[STORM_SLOTS];
-static uint64_t storm_window;	/* (window number << 32) | lines reported in it */
+static uint64_t storm_window; /* (window number << 32) | lines reported in it */
 
 /* What to do about each failure, in a phrase (docs/policies.md says more). */
 static const char *const storm_hints[] = {
@@ -157,8 +159,7 @@ static const char *const storm_hints[] = {
 	[GHOST_TXN_CPU_OFFLINE - GHOST_TXN_COMPLETE] = "the CPU is offline: stop using it",
 	[GHOST_TXN_CPU_UNAVAIL - GHOST_TXN_COMPLETE] =
 		"a higher class owns the CPU: wait for its CPU_AVAIL bit (or MSG_CPU_AVAILABLE)",
-	[GHOST_TXN_INVALID_FLAGS - GHOST_TXN_COMPLETE] =
-		"a policy bug: this txn can never succeed",
+	[GHOST_TXN_INVALID_FLAGS - GHOST_TXN_COMPLETE] = "a policy bug: this txn can never succeed",
 	[GHOST_TXN_INVALID_TARGET - GHOST_TXN_COMPLETE] =
 		"not a ghost task (an agent, departed, or a bad gtid): drop it",
 	[GHOST_TXN_NOT_PERMITTED - GHOST_TXN_COMPLETE] =
@@ -211,10 +212,10 @@ static void storm_report(const struct ghost_enclave *e, int64_t gtid, int cpu, u
 	}
 	if (gtid > 0)
 		snprintf(who, sizeof(who),
-			 "task gtid %lld failed %s %d times in a row (thread %lld,", (long long)gtid,
-			 ghost_txn_reason(state), GHOST_TXN_STORM_RUN,
+			 "task gtid %lld failed %s %d times in a row (thread %lld,",
+			 (long long)gtid, ghost_txn_reason(state), GHOST_TXN_STORM_RUN,
 			 (long long)ghost_gtid_to_tid(gtid));
-	else	/* special gtids are watched per CPU */
+	else /* special gtids are watched per CPU */
 		snprintf(who, sizeof(who), "%s target gtid %lld failed %s %d times in a row (",
 			 gtid == GHOST_NULL_GTID    ? "the NULL"
 			 : gtid == GHOST_AGENT_GTID ? "the AGENT"
@@ -256,7 +257,7 @@ static void storm_failed(struct ghost_enclave *e, int64_t gtid, int cpu, int32_t
 			run = ((old >> STORM_REASON_SHIFT) & 15) == reason ? old & STORM_RUN_BITS
 									   : 0;
 		} else {
-			mask = 0;	/* empty, or another target's: take it */
+			mask = 0; /* empty, or another target's: take it */
 			run = 0;
 		}
 		if (run < GHOST_TXN_STORM_RUN)
@@ -267,7 +268,7 @@ static void storm_failed(struct ghost_enclave *e, int64_t gtid, int cpu, int32_t
 		nw = tag << STORM_TAG_SHIFT | mask << STORM_MASK_SHIFT |
 		     (uint64_t)reason << STORM_REASON_SHIFT | run;
 		if (nw == old)
-			return;	/* saturated and reported: nothing changes */
+			return; /* saturated and reported: nothing changes */
 	} while (!__atomic_compare_exchange_n(slot, &old, nw, false, __ATOMIC_RELAXED,
 					      __ATOMIC_RELAXED));
 	if (report)
@@ -373,13 +374,12 @@ int ghost_txn_commit_sync_group(struct ghost_enclave *e, const struct ghost_cpus
 	return r ? 1 : 0;
 }
 
-int ghost_txn_local_yield(struct ghost_enclave *e, int cpu, uint32_t agent_barrier,
-			  int run_flags)
+int ghost_txn_local_yield(struct ghost_enclave *e, int cpu, uint32_t agent_barrier, int run_flags)
 {
 	if (!ghost_enclave_txn(e, cpu))
 		return -EINVAL;
-	return ghost_enclave_note_gone(
-		e, e->ops->run(e->k, GHOST_NULL_GTID, agent_barrier, 0, cpu, run_flags));
+	return ghost_enclave_note_gone(e, e->ops->run(e->k, GHOST_NULL_GTID, agent_barrier, 0, cpu,
+						      run_flags));
 }
 
 int ghost_txn_ping(struct ghost_enclave *e, int cpu)

@@ -282,8 +282,8 @@ static inline long test_check_trace(const struct emu_shared *sh)
 		CHECK(e->cpu >= 0 && e->cpu < GHOST_MAX_CPUS);
 		if (e->on) {
 			CHECK_MSG(on_cpu[e->cpu] == 0,
-				  "CPU %d got task %lld while task %lld was on it (entry %u)", e->cpu,
-				  (long long)e->gtid, (long long)on_cpu[e->cpu], i);
+				  "CPU %d got task %lld while task %lld was on it (entry %u)",
+				  e->cpu, (long long)e->gtid, (long long)on_cpu[e->cpu], i);
 			for (int r = 0; r < nrunning; r++)
 				CHECK_MSG(running[r].gtid != e->gtid,
 					  "task %lld switched in on CPU %d while on CPU %d",

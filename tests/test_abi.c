@@ -24,7 +24,7 @@
 #include "test.h"
 
 /* Byte distance between two addresses. */
-#define BYTE_DIFF(a, b)	((long long)((const char *)(a) - (const char *)(b)))
+#define BYTE_DIFF(a, b) ((long long)((const char *)(a) - (const char *)(b)))
 
 static void test_txn_layout(void)
 {
@@ -394,13 +394,13 @@ static void test_wire_lengths(void)
 		{ MSG_TASK_YIELD, sizeof(struct ghost_msg_payload_task_yield), 48, 6 },
 		{ MSG_TASK_DEPARTED, sizeof(struct ghost_msg_payload_task_departed), 32, 4 },
 		{ MSG_TASK_SWITCHTO, sizeof(struct ghost_msg_payload_task_switchto), 40, 5 },
-		{ MSG_TASK_AFFINITY_CHANGED,
-		  sizeof(struct ghost_msg_payload_task_affinity_changed), 16, 2 },
+		{ MSG_TASK_AFFINITY_CHANGED, sizeof(struct ghost_msg_payload_task_affinity_changed),
+		  16, 2 },
 		{ MSG_TASK_ON_CPU, sizeof(struct ghost_msg_payload_task_on_cpu), 40, 5 },
-		{ MSG_TASK_PRIORITY_CHANGED,
-		  sizeof(struct ghost_msg_payload_task_priority_changed), 24, 3 },
-		{ MSG_TASK_LATCH_FAILURE,
-		  sizeof(struct ghost_msg_payload_task_latch_failure), 24, 3 },
+		{ MSG_TASK_PRIORITY_CHANGED, sizeof(struct ghost_msg_payload_task_priority_changed),
+		  24, 3 },
+		{ MSG_TASK_LATCH_FAILURE, sizeof(struct ghost_msg_payload_task_latch_failure), 24,
+		  3 },
 		{ MSG_CPU_TICK, sizeof(struct ghost_msg_payload_cpu_tick), 16, 2 },
 		{ MSG_CPU_TIMER_EXPIRED, sizeof(struct ghost_msg_payload_timer), 32, 4 },
 		{ MSG_CPU_NOT_IDLE, sizeof(struct ghost_msg_payload_cpu_not_idle), 24, 3 },
@@ -409,8 +409,8 @@ static void test_wire_lengths(void)
 		{ MSG_CPU_AGENT_BLOCKED, sizeof(struct ghost_msg_payload_agent_blocked), 12, 2 },
 		{ MSG_CPU_AGENT_WAKEUP, sizeof(struct ghost_msg_payload_agent_wakeup), 12, 2 },
 	};
-	static const int values[] = { 64, 65, 66, 67, 68, 69, 70, 71, 72, 73, 74, 75,
-				      128, 129, 130, 131, 132, 133, 134 };
+	static const int values[] = { 64, 65, 66,  67,	68,  69,  70,  71,  72, 73,
+				      74, 75, 128, 129, 130, 131, 132, 133, 134 };
 	size_t n = sizeof(rows) / sizeof(rows[0]);
 
 	CHECK_EQ(n, sizeof(values) / sizeof(values[0]));

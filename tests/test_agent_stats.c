@@ -15,8 +15,8 @@
 
 /* ---- a task that runs and never leaves its CPU ---- */
 
-static uint64_t spinner_cpu_ns;		/* the spinner's own CPU clock, published */
-static uint64_t spinner_start_ns;	/* ... when it first ran on its ghost CPU */
+static uint64_t spinner_cpu_ns;	  /* the spinner's own CPU clock, published */
+static uint64_t spinner_start_ns; /* ... when it first ran on its ghost CPU */
 static uint32_t spinner_stop;
 
 static uint64_t thread_cpu_ns(void)
@@ -99,7 +99,7 @@ static void test_runtime_of_a_running_task(void)
 
 /* ---- a policy that never schedules anything ---- */
 
-static uint32_t waiting;		/* tasks that said TASK_NEW, minus those gone */
+static uint32_t waiting; /* tasks that said TASK_NEW, minus those gone */
 
 static void never_new(struct ghost_sched *s, struct ghost_task *t, const struct ghost_msg *m)
 {

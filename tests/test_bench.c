@@ -152,7 +152,7 @@ static bool parse_number(struct parser *ps)
 
 static bool parse_object(struct parser *ps, struct obj *o)
 {
-	ps->p++;	/* { */
+	ps->p++; /* { */
 	ws(ps);
 	if (*ps->p == '}') {
 		ps->p++;
@@ -194,7 +194,7 @@ static bool parse_object(struct parser *ps, struct obj *o)
 
 static bool parse_array(struct parser *ps, bool top)
 {
-	ps->p++;	/* [ */
+	ps->p++; /* [ */
 	ws(ps);
 	if (*ps->p == ']') {
 		ps->p++;
@@ -302,8 +302,8 @@ static void test_json_run(void)
 		"mem_agent_state_per_cpu_centralized",
 		"mem_agent_rss_10000_tasks",
 	};
-	static const char *const required[] = { "name", "median_ns", "p99_ns", "baseline",
-						"ratio", "target", "met" };
+	static const char *const required[] = { "name",	 "median_ns", "p99_ns", "baseline",
+						"ratio", "target",    "met" };
 	char *argv[] = { BENCH, "--quick", "--json", NULL };
 	struct parser ps = { .p = out };
 	int st = run(argv, out, sizeof(out), false, 60);
@@ -317,8 +317,8 @@ static void test_json_run(void)
 	CHECK(nobjs > 0);
 	for (int i = 0; i < nobjs; i++) {
 		for (size_t k = 0; k < sizeof(required) / sizeof(required[0]); k++)
-			CHECK_MSG(has_key(&objs[i], required[k]), "row %d (\"%s\") has no \"%s\"", i,
-				  objs[i].name, required[k]);
+			CHECK_MSG(has_key(&objs[i], required[k]), "row %d (\"%s\") has no \"%s\"",
+				  i, objs[i].name, required[k]);
 		CHECK_MSG(objs[i].name_is_string && objs[i].name[0], "row %d: name is not a string",
 			  i);
 		for (int j = 0; j < i; j++)
@@ -326,7 +326,8 @@ static void test_json_run(void)
 				  objs[i].name);
 	}
 	for (size_t e = 0; e < sizeof(expected) / sizeof(expected[0]); e++)
-		CHECK_MSG(find_obj(expected[e]) != NULL, "no row \"%s\" in the output", expected[e]);
+		CHECK_MSG(find_obj(expected[e]) != NULL, "no row \"%s\" in the output",
+			  expected[e]);
 	/* --quick leaves the macro benchmark out. */
 	for (int i = 0; i < nobjs; i++)
 		CHECK_MSG(strncmp(objs[i].name, "rpc_", 4), "--quick ran the macro benchmark (%s)",

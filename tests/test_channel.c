@@ -82,7 +82,7 @@ static void test_mapsize(void)
 	CHECK_EQ(ghost_queue_mapsize(2), 4096);
 	CHECK_EQ(ghost_queue_mapsize(64), 4096);
 	CHECK_EQ(ghost_queue_mapsize(502), 0);
-	CHECK_EQ(ghost_queue_mapsize(512), 8192);	/* 64 + 12 + 4096 */
+	CHECK_EQ(ghost_queue_mapsize(512), 8192); /* 64 + 12 + 4096 */
 	CHECK_EQ(ghost_queue_mapsize(65536), 528384);
 	CHECK_EQ(ghost_queue_mapsize(0), 0);
 	CHECK_EQ(ghost_queue_mapsize(3), 0);
@@ -144,9 +144,9 @@ static void test_format(void)
 	ring_of(map)->head = 0xFFFFFFFE;
 	ring_of(map)->tail = 0xFFFFFFF0;
 	CHECK_OK(ghost_channel_init_mem(&c, map, sz));
-	ring_of(map)->head = 0x0000000E;	/* wrapped past 2^32: 30 used > 16 */
+	ring_of(map)->head = 0x0000000E; /* wrapped past 2^32: 30 used > 16 */
 	CHECK_ERR(ghost_channel_init_mem(&c, map, sz), EINVAL);
-	ring_of(map)->head = 0;			/* exactly full */
+	ring_of(map)->head = 0; /* exactly full */
 	CHECK_OK(ghost_channel_init_mem(&c, map, sz));
 
 	/* A ring placed further than 64 bytes (4-aligned) is accepted where the header says. */
@@ -179,29 +179,101 @@ static void expect_reject(const char *what, void (*corrupt)(uint8_t *map, size_t
 	free(map);
 }
 
-static void bad_version(uint8_t *m, size_t *s) { (void)s; hdr_of(m)->version = 1; }
-static void bad_version2(uint8_t *m, size_t *s) { (void)s; hdr_of(m)->version = 0xFFFFFFFF; }
-static void nelems_3(uint8_t *m, size_t *s) { (void)s; hdr_of(m)->nelems = 3; }
-static void nelems_0(uint8_t *m, size_t *s) { (void)s; hdr_of(m)->nelems = 0; }
-static void nelems_32(uint8_t *m, size_t *s) { (void)s; hdr_of(m)->nelems = 32; }
-static void nelems_big(uint8_t *m, size_t *s) { (void)s; hdr_of(m)->nelems = 131072; }
-static void nelems_top(uint8_t *m, size_t *s) { (void)s; hdr_of(m)->nelems = 1u << 31; }
-static void start_0(uint8_t *m, size_t *s) { (void)s; hdr_of(m)->start = 0; }
-static void start_12(uint8_t *m, size_t *s) { (void)s; hdr_of(m)->start = 12; }
-static void start_odd(uint8_t *m, size_t *s) { (void)s; hdr_of(m)->start = 66; }
-static void start_far(uint8_t *m, size_t *s) { (void)s; hdr_of(m)->start = 68; }
-static void start_huge(uint8_t *m, size_t *s) { (void)s; hdr_of(m)->start = 0xFFFFFFFC; }
-static void size_short(uint8_t *m, size_t *s) { (void)m; *s -= 1; }
-static void size_hdr(uint8_t *m, size_t *s) { (void)m; *s = 64; }
-static void size_tiny(uint8_t *m, size_t *s) { (void)m; *s = 12; }
-static void size_zero(uint8_t *m, size_t *s) { (void)m; *s = 0; }
-static void head_ahead(uint8_t *m, size_t *s) { (void)s; ring_of(m)->head = 17; }
-static void tail_ahead(uint8_t *m, size_t *s) { (void)s; ring_of(m)->tail = 1; }
+static void bad_version(uint8_t *m, size_t *s)
+{
+	(void)s;
+	hdr_of(m)->version = 1;
+}
+static void bad_version2(uint8_t *m, size_t *s)
+{
+	(void)s;
+	hdr_of(m)->version = 0xFFFFFFFF;
+}
+static void nelems_3(uint8_t *m, size_t *s)
+{
+	(void)s;
+	hdr_of(m)->nelems = 3;
+}
+static void nelems_0(uint8_t *m, size_t *s)
+{
+	(void)s;
+	hdr_of(m)->nelems = 0;
+}
+static void nelems_32(uint8_t *m, size_t *s)
+{
+	(void)s;
+	hdr_of(m)->nelems = 32;
+}
+static void nelems_big(uint8_t *m, size_t *s)
+{
+	(void)s;
+	hdr_of(m)->nelems = 131072;
+}
+static void nelems_top(uint8_t *m, size_t *s)
+{
+	(void)s;
+	hdr_of(m)->nelems = 1u << 31;
+}
+static void start_0(uint8_t *m, size_t *s)
+{
+	(void)s;
+	hdr_of(m)->start = 0;
+}
+static void start_12(uint8_t *m, size_t *s)
+{
+	(void)s;
+	hdr_of(m)->start = 12;
+}
+static void start_odd(uint8_t *m, size_t *s)
+{
+	(void)s;
+	hdr_of(m)->start = 66;
+}
+static void start_far(uint8_t *m, size_t *s)
+{
+	(void)s;
+	hdr_of(m)->start = 68;
+}
+static void start_huge(uint8_t *m, size_t *s)
+{
+	(void)s;
+	hdr_of(m)->start = 0xFFFFFFFC;
+}
+static void size_short(uint8_t *m, size_t *s)
+{
+	(void)m;
+	*s -= 1;
+}
+static void size_hdr(uint8_t *m, size_t *s)
+{
+	(void)m;
+	*s = 64;
+}
+static void size_tiny(uint8_t *m, size_t *s)
+{
+	(void)m;
+	*s = 12;
+}
+static void size_zero(uint8_t *m, size_t *s)
+{
+	(void)m;
+	*s = 0;
+}
+static void head_ahead(uint8_t *m, size_t *s)
+{
+	(void)s;
+	ring_of(m)->head = 17;
+}
+static void tail_ahead(uint8_t *m, size_t *s)
+{
+	(void)s;
+	ring_of(m)->tail = 1;
+}
 static void head_wrapped(uint8_t *m, size_t *s)
 {
 	(void)s;
 	ring_of(m)->tail = 0xFFFFFFF8;
-	ring_of(m)->head = 9;	/* 17 used */
+	ring_of(m)->head = 9; /* 17 used */
 }
 
 static void test_init_rejects(void)
@@ -241,12 +313,15 @@ static void test_init_rejects(void)
 
 struct wire {
 	uint16_t type;
-	uint16_t length;	/* ABI 91, section 3.7 */
+	uint16_t length; /* ABI 91, section 3.7 */
 	uint16_t slots;
-	size_t payload_size;	/* sizeof of the payload struct */
+	size_t payload_size; /* sizeof of the payload struct */
 };
 
-#define WIRE(t, len, sl, s) { t, len, sl, sizeof(struct s) }
+#define WIRE(t, len, sl, s)                  \
+	{                                    \
+		t, len, sl, sizeof(struct s) \
+	}
 static const struct wire wires[] = {
 	WIRE(MSG_TASK_DEAD, 24, 3, ghost_msg_payload_task_dead),
 	WIRE(MSG_TASK_BLOCKED, 40, 5, ghost_msg_payload_task_blocked),
@@ -618,7 +693,7 @@ struct xfer {
 	struct ghost_channel *c;
 	uint32_t nelems;
 	uint32_t nmsgs;
-	uint64_t enospc;	/* producer only */
+	uint64_t enospc; /* producer only */
 };
 
 /* The wire shape of message i: 2 to 7 slots, lengths not always a multiple of 8. */
@@ -629,7 +704,7 @@ static uint16_t xfer_length(uint32_t i)
 	uint32_t length = slots * 8 - ((h >> 8) & 7);
 
 	if (slots == 2)
-		length = 16;	/* the payload needs 8 bytes: sequence and checksum */
+		length = 16; /* the payload needs 8 bytes: sequence and checksum */
 	return (uint16_t)length;
 }
 

@@ -209,7 +209,7 @@ static void test_enclave_opts(void)
 	z.root = test_root;
 	z.cpus = &cpus;
 	z.id = 44;
-	z.ephemeral = true;	/* beyond its sz: must be ignored, so the enclave stays */
+	z.ephemeral = true; /* beyond its sz: must be ignored, so the enclave stays */
 	ghost_cpuset_zero(&cpus);
 	ghost_cpuset_set(&cpus, test_ncpus() > 1 ? 1 : 0);
 	if (test_ncpus() > 1) {

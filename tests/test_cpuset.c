@@ -201,14 +201,16 @@ static void random_set(struct ghost_cpuset *s)
 static void test_list_round_trips(void)
 {
 	static const char *const canonical[] = {
-		"0", "1", "511", "0-511", "0-3,8,10-11", "0,2,4", "0-1", "63-64",
-		"1,3,5-7,63-64,127-128,500-511", "0,511", "64-127", "62-65,255-256,300",
+		"0",	 "1",		"511",
+		"0-511", "0-3,8,10-11", "0,2,4",
+		"0-1",	 "63-64",	"1,3,5-7,63-64,127-128,500-511",
+		"0,511", "64-127",	"62-65,255-256,300",
 	};
 	static const char *const pairs[][2] = {
-		{ "3,1-2,2", "1-3" },	     { " 0-3\n", "0-3" },	{ "5,4,3", "3-5" },
-		{ "0-0", "0" },		     { "1-2,2-5", "1-5" },	{ "0-3,4-7", "0-7" },
-		{ "007", "7" },		     { "\t8,9\n", "8-9" },	{ "511,0-510", "0-511" },
-		{ "10-20,0-30", "0-30" },    { "64,63", "63-64" },	{ "1,1,1", "1" },
+		{ "3,1-2,2", "1-3" },	  { " 0-3\n", "0-3" },	{ "5,4,3", "3-5" },
+		{ "0-0", "0" },		  { "1-2,2-5", "1-5" }, { "0-3,4-7", "0-7" },
+		{ "007", "7" },		  { "\t8,9\n", "8-9" }, { "511,0-510", "0-511" },
+		{ "10-20,0-30", "0-30" }, { "64,63", "63-64" }, { "1,1,1", "1" },
 	};
 	struct ghost_cpuset s, back;
 	char buf[GHOST_CPUSET_LIST_MAX], mask[GHOST_CPUSET_MASK_MAX];
@@ -231,7 +233,8 @@ static void test_list_round_trips(void)
 		if (ghost_cpuset_empty(&s)) {
 			CHECK_EQ(len, 0);
 			CHECK_EQ(ghost_cpuset_parse_list(&back, buf, GHOST_MAX_CPUS,
-							 GHOST_CPUSET_ALLOW_EMPTY), 0);
+							 GHOST_CPUSET_ALLOW_EMPTY),
+				 0);
 		} else {
 			CHECK_EQ(ghost_cpuset_parse_list(&back, buf, GHOST_MAX_CPUS, 0), 0);
 		}
@@ -439,9 +442,10 @@ static void test_mask(void)
 	ghost_cpuset_zero(&want);
 	CHECK_EQ(ghost_cpuset_parse_mask(&want, big, 512), 0);
 	CHECK(ghost_cpuset_equal(&s, &want));
-	check_mask("0-511", 512, "ffffffff,ffffffff,ffffffff,ffffffff,ffffffff,ffffffff,"
-				 "ffffffff,ffffffff,ffffffff,ffffffff,ffffffff,ffffffff,"
-				 "ffffffff,ffffffff,ffffffff,ffffffff");
+	check_mask("0-511", 512,
+		   "ffffffff,ffffffff,ffffffff,ffffffff,ffffffff,ffffffff,"
+		   "ffffffff,ffffffff,ffffffff,ffffffff,ffffffff,ffffffff,"
+		   "ffffffff,ffffffff,ffffffff,ffffffff");
 
 	/* An empty set still prints one group; so does a machine of zero CPUs. */
 	ghost_cpuset_zero(&s);
@@ -476,8 +480,16 @@ static void test_mask(void)
 	/* Every accepted spelling of CPUs 1-4. */
 	{
 		static const char *const spellings[] = {
-			"1e", "0000001e", "00000000,0000001e", "0x1e", "0X1E\n", "1E",
-			" 1e ", "0,1e", "0x0,1e", "000000000000000000000000001e",
+			"1e",
+			"0000001e",
+			"00000000,0000001e",
+			"0x1e",
+			"0X1E\n",
+			"1E",
+			" 1e ",
+			"0,1e",
+			"0x0,1e",
+			"000000000000000000000000001e",
 		};
 
 		want = list("1-4");
@@ -506,15 +518,24 @@ static void test_mask(void)
 			int ncpus;
 			int err;
 		} bad[] = {
-			{ "", 64, EINVAL },	      { "  \n", 64, EINVAL },
-			{ "0x", 64, EINVAL },	      { "xyz", 64, EINVAL },
-			{ "1g", 64, EINVAL },	      { "1,,2", 64, EINVAL },
-			{ ",1", 64, EINVAL },	      { "1,", 64, EINVAL },
-			{ "123456789,0", 512, EINVAL }, { "0,000000001", 512, EINVAL },
-			{ "1 2", 64, EINVAL },	      { "-1", 64, EINVAL },
-			{ "+1", 64, EINVAL },	      { "0x0x1", 64, EINVAL },
-			{ "ffffffffff,1", 512, EINVAL }, { "4", 2, ERANGE },
-			{ "1,00000000", 32, ERANGE }, { "100000000", 32, ERANGE },
+			{ "", 64, EINVAL },
+			{ "  \n", 64, EINVAL },
+			{ "0x", 64, EINVAL },
+			{ "xyz", 64, EINVAL },
+			{ "1g", 64, EINVAL },
+			{ "1,,2", 64, EINVAL },
+			{ ",1", 64, EINVAL },
+			{ "1,", 64, EINVAL },
+			{ "123456789,0", 512, EINVAL },
+			{ "0,000000001", 512, EINVAL },
+			{ "1 2", 64, EINVAL },
+			{ "-1", 64, EINVAL },
+			{ "+1", 64, EINVAL },
+			{ "0x0x1", 64, EINVAL },
+			{ "ffffffffff,1", 512, EINVAL },
+			{ "4", 2, ERANGE },
+			{ "1,00000000", 32, ERANGE },
+			{ "100000000", 32, ERANGE },
 			{ "1", 0, ERANGE },
 			{ "80000000,00000000", 63, ERANGE },
 		};
@@ -553,7 +574,7 @@ static void test_mask(void)
 }
 
 #define ATOMIC_THREADS 4
-#define ATOMIC_ROUNDS 2000
+#define ATOMIC_ROUNDS  2000
 
 static struct ghost_atomic_cpuset shared;
 static pthread_barrier_t start_line;

@@ -45,14 +45,15 @@ static void check_sched_clean(struct ghost_full_agent *fa)
 	CHECK_EQ(s->stats.seqnum_errors, 0);
 	CHECK_EQ(s->stats.bad_msgs, 0);
 	CHECK_EQ(s->stats.duplicate_new, 0);
-	CHECK_EQ(s->stats.msgs[MSG_TASK_NEW], s->stats.msgs[MSG_TASK_DEAD] +
-						      s->stats.msgs[MSG_TASK_DEPARTED]);
+	CHECK_EQ(s->stats.msgs[MSG_TASK_NEW],
+		 s->stats.msgs[MSG_TASK_DEAD] + s->stats.msgs[MSG_TASK_DEPARTED]);
 }
 
 static void run_many(const char *policy, uint64_t id, int queue_elems)
 {
-	struct policy_config cfg = { .global_cpu = -1, .time_slice_ns = 2000000,
-				   .queue_elems = queue_elems };
+	struct policy_config cfg = { .global_cpu = -1,
+				     .time_slice_ns = 2000000,
+				     .queue_elems = queue_elems };
 	struct ghost_enclave *e = test_enclave(test_ncpus() >= 2 ? "0-1" : "0", id);
 	struct ghost_full_agent *fa;
 	struct ghost_thread *t[24];
@@ -100,11 +101,12 @@ static void run_many(const char *policy, uint64_t id, int queue_elems)
 			  queue_elems);
 	} else {
 		check_sched_clean(fa);
-		CHECK_EQ(policy_sched_of(ghost_full_agent_policy_state(fa))->stats.msgs[MSG_TASK_NEW],
+		CHECK_EQ(policy_sched_of(ghost_full_agent_policy_state(fa))
+				 ->stats.msgs[MSG_TASK_NEW],
 			 24);
 	}
 	sh = test_emu_state(id, &size);
-	CHECK(test_check_trace(sh) >= 24 * 6);	/* each ran at least 6 times */
+	CHECK(test_check_trace(sh) >= 24 * 6); /* each ran at least 6 times */
 	CHECK_EQ(sh->nr_tasks, 0);
 	munmap(sh, size);
 	ghost_full_agent_stop(fa);
@@ -272,7 +274,7 @@ static void destroy_releases(void)
 
 	atomic_store(&released, 0);
 	CHECK_OK(ghost_thread_create(e, &t, spin_until_unpinned, NULL));
-	usleep(200000);	/* it runs, pinned to CPU 1 */
+	usleep(200000); /* it runs, pinned to CPU 1 */
 	CHECK_EQ(atomic_load(&released), 0);
 	ghost_full_agent_stop(fa);
 	CHECK_OK(ghost_enclave_destroy(e));
@@ -316,9 +318,11 @@ static void global_moves(const char *policy, uint64_t id, int (*global_cpu)(void
 	CHECK_EQ(global_cpu(state), 0);
 	atomic_store(&hog_stop, 0);
 	CHECK(pthread_create(&h, NULL, hog, NULL) == 0);
-	usleep(300000);	/* five of the kernel thread's windows */
-	CHECK_MSG(global_cpu(state) == 0, "%s: the global agent moved off a CPU it shares with "
-		  "an ordinary thread", policy);
+	usleep(300000); /* five of the kernel thread's windows */
+	CHECK_MSG(global_cpu(state) == 0,
+		  "%s: the global agent moved off a CPU it shares with "
+		  "an ordinary thread",
+		  policy);
 	CHECK_OK(ghost_enclave_write_file(e, "strict_classes", "1"));
 	for (int i = 0; i < 300 && where == 0; i++) {
 		usleep(10000);

@@ -31,7 +31,7 @@ static void *app_task(void *arg)
 {
 	(void)arg;
 	for (int i = 0; i < app_rounds; i++) {
-		int64_t until = ghost_now_ns() + 1000000;	/* 1 ms of work */
+		int64_t until = ghost_now_ns() + 1000000; /* 1 ms of work */
 
 		while (ghost_now_ns() < until)
 			;
@@ -198,7 +198,7 @@ static void two_apps(const char *policy, uint64_t id)
 		usleep(10000);
 	CHECK_EQ(sh->nr_tasks, 0);
 	munmap(sh, size);
-	usleep(100000);	/* the last TASK_DEADs reach the agent */
+	usleep(100000); /* the last TASK_DEADs reach the agent */
 	kill(agent, SIGTERM);
 	CHECK_EQ(wait_for(agent, 10000), 0);
 	check_summary(out, true);
@@ -215,7 +215,7 @@ static void agent_dies(int sig, uint64_t id)
 	snprintf(out, sizeof(out), "%s/agent-%llu.out", test_root, (unsigned long long)id);
 	agent = start_agent("fifo-percpu", id, false, out);
 	e = wait_online(id);
-	app = start_app(id, 8, 400);	/* about 0.8 s of work each, more than we wait */
+	app = start_app(id, 8, 400); /* about 0.8 s of work each, more than we wait */
 	usleep(300000);
 	t0 = ghost_now_ns();
 	kill(agent, sig);

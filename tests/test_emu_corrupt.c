@@ -16,7 +16,7 @@
 
 #include <pthread.h>
 
-static struct emu_shared *sh;		/* the state file, mapped writable */
+static struct emu_shared *sh; /* the state file, mapped writable */
 static uint32_t go;
 
 static struct emu_task *record_of(pid_t tid)

@@ -18,8 +18,7 @@ static struct ghost_channel *chan;
 static const struct ghost_status_word *asw;
 
 /* Waits up to ms for a message of type; counts what else passed by. */
-static bool wait_msg(uint16_t type, int ms, struct ghost_msg_payload_timer *timer,
-		     int *count)
+static bool wait_msg(uint16_t type, int ms, struct ghost_msg_payload_timer *timer, int *count)
 {
 	int64_t until = ghost_now_ns() + (int64_t)ms * 1000000;
 	bool seen = false;
@@ -91,16 +90,16 @@ static void *agent(void *arg)
 	drain();
 
 	/* A one-shot timer, then a periodic one. */
-	CHECK_ERR(ghost_enclave_kernel(e)->timer_set(ghost_enclave_kernel_handle(e), 0, 99, 1, 2,
-						     1, 0),
+	CHECK_ERR(ghost_enclave_kernel(e)->timer_set(ghost_enclave_kernel_handle(e), 0, 99, 1, 2, 1,
+						     0),
 		  EINVAL);
-	CHECK_OK(ghost_enclave_kernel(e)->timer_set(ghost_enclave_kernel_handle(e), 0, 0, 7, 0xc0ffee,
-						    ghost_now_ns() + 20000000, 0));
+	CHECK_OK(ghost_enclave_kernel(e)->timer_set(ghost_enclave_kernel_handle(e), 0, 0, 7,
+						    0xc0ffee, ghost_now_ns() + 20000000, 0));
 	CHECK(wait_msg(MSG_CPU_TIMER_EXPIRED, 2000, &tm, NULL));
 	CHECK_EQ(tm.type, 7);
 	CHECK_EQ(tm.cookie, 0xc0ffee);
 	CHECK_EQ(tm.cpu, 0);
-	CHECK(!wait_msg(MSG_CPU_TIMER_EXPIRED, 100, NULL, NULL));	/* one-shot */
+	CHECK(!wait_msg(MSG_CPU_TIMER_EXPIRED, 100, NULL, NULL)); /* one-shot */
 	CHECK_OK(ghost_enclave_kernel(e)->timer_set(ghost_enclave_kernel_handle(e), 0, 1, 8, 1,
 						    ghost_now_ns() + 5000000, 10000000));
 	wait_msg(MSG_CPU_TIMER_EXPIRED, 300, NULL, &n);

@@ -44,7 +44,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define LOAD(x) __atomic_load_n(&(x), __ATOMIC_ACQUIRE)
+#define LOAD(x)	    __atomic_load_n(&(x), __ATOMIC_ACQUIRE)
 #define STORE(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELEASE)
 
 static char g_root[128];
@@ -194,10 +194,11 @@ static void test_tunable_bounds(struct ghost_enclave *e)
 	static const char *const huge[] = { "9223372036854775807", "9223372036854775808",
 					    "18446744073709551615", "-9223372036854775808",
 					    "99999999999999999999999" };
-	static const char *const bools[] = { "deliver_ticks", "deliver_cpu_availability",
-					     "deliver_agent_runnability", "commit_at_tick",
-					     "wake_on_waker_cpu", "live_dangerously",
-					     "switchto_disabled", "strict_classes", "trace" };
+	static const char *const bools[] = {
+		"deliver_ticks",     "deliver_cpu_availability", "deliver_agent_runnability",
+		"commit_at_tick",    "wake_on_waker_cpu",	 "live_dangerously",
+		"switchto_disabled", "strict_classes",		 "trace"
+	};
 	char was[64], with_nl[64];
 
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
@@ -215,13 +216,15 @@ static void test_tunable_bounds(struct ghost_enclave *e)
 		for (size_t j = 0; j < sizeof(huge) / sizeof(huge[0]); j++)
 			CHECK_MSG(ghost_enclave_write_file(e, t[i].name, huge[j]) == -EINVAL,
 				  "%s %s", t[i].name, huge[j]);
-		CHECK_STR(rd(e, t[i].name), with_nl);	/* the refused writes changed nothing */
+		CHECK_STR(rd(e, t[i].name), with_nl); /* the refused writes changed nothing */
 		CHECK_OK(ghost_enclave_write_file(e, t[i].name, was));
 		CHECK_STR(rd(e, t[i].name), was);
 	}
 	/* Through the enum too: the library passes a long long, the backend bounds it. */
-	CHECK_ERR(ghost_enclave_set_tunable(e, GHOST_TUNABLE_RUNNABLE_TIMEOUT_MS, INT64_MAX), EINVAL);
-	CHECK_ERR(ghost_enclave_set_tunable(e, GHOST_TUNABLE_RUNNABLE_TIMEOUT_MS, 86400001), EINVAL);
+	CHECK_ERR(ghost_enclave_set_tunable(e, GHOST_TUNABLE_RUNNABLE_TIMEOUT_MS, INT64_MAX),
+		  EINVAL);
+	CHECK_ERR(ghost_enclave_set_tunable(e, GHOST_TUNABLE_RUNNABLE_TIMEOUT_MS, 86400001),
+		  EINVAL);
 	CHECK_STR(rd(e, "runnable_timeout"), "0\n");
 	/* Booleans take any int (non-zero is on, read back as 1), nothing wider. */
 	for (size_t i = 0; i < sizeof(bools) / sizeof(bools[0]); i++) {
@@ -235,7 +238,8 @@ static void test_tunable_bounds(struct ghost_enclave *e)
 			  bools[i]);
 		CHECK_MSG(ghost_enclave_write_file(e, bools[i], "-2147483649") == -EINVAL, "%s",
 			  bools[i]);
-		CHECK_MSG(ghost_enclave_write_file(e, bools[i], huge[0]) == -EINVAL, "%s", bools[i]);
+		CHECK_MSG(ghost_enclave_write_file(e, bools[i], huge[0]) == -EINVAL, "%s",
+			  bools[i]);
 		CHECK_STR(rd(e, bools[i]), "0\n");
 		CHECK_OK(ghost_enclave_write_file(e, bools[i], was));
 	}
@@ -353,7 +357,7 @@ static void test_ctl(struct ghost_enclave *e)
 
 	CHECK_OK(ghost_enclave_ctl(e, "create sw_region 1 0"));
 	CHECK_ERR(ghost_enclave_ctl(e, "create sw_region 1 0"), EEXIST);
-	CHECK_ERR(ghost_enclave_ctl(e, "create sw_region 0 0"), EEXIST);	/* made by create */
+	CHECK_ERR(ghost_enclave_ctl(e, "create sw_region 0 0"), EEXIST); /* made by create */
 	CHECK_ERR(ghost_enclave_ctl(e, "create sw_region 2 5"), ENODEV);
 	CHECK_ERR(ghost_enclave_ctl(e, "bogus"), EINVAL);
 	CHECK_ERR(ghost_enclave_ctl(e, ""), EINVAL);
@@ -382,7 +386,7 @@ static void test_ctl(struct ghost_enclave *e)
 		snprintf(path, sizeof(path), "%s/enclave_7/sw_4294967295", g_root);
 		CHECK(access(path, F_OK) != 0);
 	}
-	CHECK_OK(ghost_enclave_ctl(e, "create sw_region 63 0"));	/* the largest id */
+	CHECK_OK(ghost_enclave_ctl(e, "create sw_region 63 0")); /* the largest id */
 	CHECK_ERR(ghost_enclave_ctl(e, "destroy now"), EINVAL);
 	CHECK_ERR(ghost_enclave_write_file(e, "ctl", "bogus\n"), EINVAL);
 	/* One trailing newline is stripped, as ghostfs does. */
@@ -411,7 +415,7 @@ static void test_agent_online(struct ghost_enclave *e1, struct ghost_enclave *e2
 {
 	CHECK_MSG(has_line(rd(e2, "status"), "active no"), "%s", rd(e2, "status"));
 	CHECK_OK(ghost_enclave_agent_online(e1));
-	CHECK_OK(ghost_enclave_agent_online(e1));	/* already ours */
+	CHECK_OK(ghost_enclave_agent_online(e1)); /* already ours */
 	CHECK_ERR(ghost_enclave_agent_online(e2), EBUSY);
 	CHECK_STR(rd(e1, "agent_online"), "1");
 	CHECK_STR(rd(e2, "agent_online"), "1");
@@ -433,8 +437,8 @@ static void test_agent_online(struct ghost_enclave *e1, struct ghost_enclave *e2
 struct holder {
 	pthread_t th;
 	int cpu, q;
-	int r;			/* its attach */
-	int r_other;		/* a second attach (another CPU) while it is an agent */
+	int r;	     /* its attach */
+	int r_other; /* a second attach (another CPU) while it is an agent */
 	uint32_t ready, release;
 };
 
@@ -565,7 +569,7 @@ static void test_agents_and_queues(struct ghost_enclave *e)
 	CHECK_ERR(try_attach(1, -5), EBADF);
 	CHECK_ERR(try_attach(1, -1), ENXIO);
 	CHECK_OK(ghost_channel_set_default(c));
-	CHECK_OK(try_attach(1, -1));		/* default queue now */
+	CHECK_OK(try_attach(1, -1)); /* default queue now */
 
 	/* Twice on one CPU from two threads; a thread is the agent of one CPU only. */
 	hold(&h0, 0, c->qid);
@@ -586,7 +590,7 @@ static void test_agents_and_queues(struct ghost_enclave *e)
 	CHECK_OK(ghost_enclave_write_file(e, "cpulist", "0-1"));
 	CHECK(ghost_cpuset_equal(ghost_enclave_cpus(e), &CPUS01));
 	CHECK(ghost_enclave_txn(e, 1) != NULL);
-	CHECK_ERR(ghost_sw_agent_info(e, 1, &info), EINVAL);	/* in, but no agent */
+	CHECK_ERR(ghost_sw_agent_info(e, 1, &info), EINVAL); /* in, but no agent */
 	CHECK_ERR(ghost_sw_agent_info(e, 999, &info), EINVAL);
 	unhold(&h0);
 	CHECK_ERR(ghost_sw_agent_info(e, 0, &info), EINVAL);
@@ -633,7 +637,7 @@ static void test_agents_and_queues(struct ghost_enclave *e)
 	info.id = 0;
 	info.index = GHOST_SW_REGION_CAPACITY - 1;
 	CHECK_ERR(ghost_sw_free(e, &info), EALREADY);
-	CHECK_ERR(ghost_sw_free(e, &swi), EINVAL);	/* still there */
+	CHECK_ERR(ghost_sw_free(e, &swi), EINVAL); /* still there */
 	CHECK(ghost_sw_in_use(ghost_sw_lookup(e, &swi)));
 
 	/* destroy: the task departs (its message goes to its queue, c2) and runs on. */
@@ -766,7 +770,7 @@ static void test_corruption(void)
 	CHECK_ERR(attach3(root, &e), EINVAL);
 	u32 = (uint32_t)sysconf(_SC_NPROCESSORS_CONF);
 	poke(path, offsetof(struct emu_shared, ncpus), &u32, sizeof(u32));
-	CHECK_OK(attach3(root, &e));		/* repaired: fine again */
+	CHECK_OK(attach3(root, &e)); /* repaired: fine again */
 	ghost_enclave_close(e);
 	u32 = 0;
 	poke(path, offsetof(struct emu_shared, max_tasks), &u32, sizeof(u32));
@@ -774,7 +778,7 @@ static void test_corruption(void)
 	u32 = 0xffffffffu;
 	poke(path, offsetof(struct emu_shared, max_tasks), &u32, sizeof(u32));
 	CHECK_ERR(attach3(root, &e), EINVAL);
-	u32 = EMU_DEFAULT_MAX_TASKS * 2;	/* believable, but not this file's size */
+	u32 = EMU_DEFAULT_MAX_TASKS * 2; /* believable, but not this file's size */
 	poke(path, offsetof(struct emu_shared, max_tasks), &u32, sizeof(u32));
 	CHECK_ERR(attach3(root, &e), EINVAL);
 	u32 = EMU_DEFAULT_MAX_TASKS;

@@ -48,8 +48,8 @@ extern char **environ;
 static char g_root[128];
 static struct ghost_enclave *E;
 static struct ghost_channel *C;
-static const struct ghost_status_word *SW0, *SW1;	/* agent words of CPU 0 and 1 */
-static uint32_t g_exit;					/* tasks return when set */
+static const struct ghost_status_word *SW0, *SW1; /* agent words of CPU 0 and 1 */
+static uint32_t g_exit;				  /* tasks return when set */
 
 enum task_kind { K_SPIN, K_WAIT, K_SLEEP };
 
@@ -61,30 +61,28 @@ struct task {
 	int64_t gtid;
 	struct ghost_sw_info swi;
 	const struct ghost_status_word *sw;
-	uint32_t seq;			/* seqnum of the last message read for it */
-	int nmsg[16];			/* by type - _MSG_TASK_FIRST */
-	int on_cpu_cpu;			/* from the last TASK_ON_CPU */
-	int preempt_cpu;		/* from the last TASK_PREEMPT */
+	uint32_t seq;	 /* seqnum of the last message read for it */
+	int nmsg[16];	 /* by type - _MSG_TASK_FIRST */
+	int on_cpu_cpu;	 /* from the last TASK_ON_CPU */
+	int preempt_cpu; /* from the last TASK_PREEMPT */
 	int preempt_was_latched;
 	/* written by the task itself */
-	uint32_t ran;			/* times its function started */
-	uint32_t woke;			/* came back from its wait/sleep */
-	uint32_t word;			/* K_WAIT waits on it */
-	uint64_t progress;		/* spin iterations */
+	uint32_t ran;	   /* times its function started */
+	uint32_t woke;	   /* came back from its wait/sleep */
+	uint32_t word;	   /* K_WAIT waits on it */
+	uint64_t progress; /* spin iterations */
 };
 
 enum { TA, TB, TC, TD, TE, NT };
 static struct task T[NT] = {
-	[TA] = { .name = "A", .kind = K_SPIN },
-	[TB] = { .name = "B", .kind = K_SPIN },
-	[TC] = { .name = "C", .kind = K_WAIT },
-	[TD] = { .name = "D", .kind = K_SPIN },
+	[TA] = { .name = "A", .kind = K_SPIN },	 [TB] = { .name = "B", .kind = K_SPIN },
+	[TC] = { .name = "C", .kind = K_WAIT },	 [TD] = { .name = "D", .kind = K_SPIN },
 	[TE] = { .name = "E", .kind = K_SLEEP },
 };
 
-#define NMSG(t, type) ((t)->nmsg[(type) - _MSG_TASK_FIRST])
-#define LOAD(x) __atomic_load_n(&(x), __ATOMIC_ACQUIRE)
-#define STORE(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELEASE)
+#define NMSG(t, type) ((t)->nmsg[(type)-_MSG_TASK_FIRST])
+#define LOAD(x)	      __atomic_load_n(&(x), __ATOMIC_ACQUIRE)
+#define STORE(x, v)   __atomic_store_n(&(x), (v), __ATOMIC_RELEASE)
 
 /* ---- helpers --------------------------------------------------------------------------------- */
 
@@ -104,8 +102,7 @@ static void cleanup_root(void)
 		test_rm_tree(g_root);
 }
 
-static struct ghost_txn_opts O(int64_t target, uint32_t barrier)
-{
+static struct ghost_txn_opts O(int64_t target, uint32_t barrier) {
 	struct ghost_txn_opts o = {
 		.target = target,
 		.target_barrier = barrier,
@@ -114,7 +111,8 @@ static struct ghost_txn_opts O(int64_t target, uint32_t barrier)
 	return o;
 }
 
-static uint32_t ab(int cpu)
+static uint32_t
+ab(int cpu)
 {
 	return ghost_sw_barrier(cpu ? SW1 : SW0);
 }
@@ -140,8 +138,8 @@ static int drain(void)
 		int64_t gtid;
 		struct task *t;
 
-		CHECK_MSG(ghost_channel_msg_valid(C, m), "malformed message type %u len %u", m->type,
-			  m->length);
+		CHECK_MSG(ghost_channel_msg_valid(C, m), "malformed message type %u len %u",
+			  m->type, m->length);
 		CHECK_MSG(ghost_msg_is_task(m->type), "unexpected message type %u", m->type);
 		gtid = ghost_msg_gtid(m);
 		t = find_task(gtid, m->type == MSG_TASK_NEW);
@@ -194,28 +192,28 @@ static int drain(void)
 }
 
 /* Polls (draining the queue) until cond holds or ms pass. */
-#define WAIT_UNTIL(cond, ms)                                                               \
-	({                                                                                 \
-		int64_t _end = ghost_now_ns() + (int64_t)(ms) * 1000000;                   \
-		bool _ok;                                                                  \
-		for (;;) {                                                                 \
-			drain();                                                           \
-			if (cond) {                                                        \
-				_ok = true;                                                \
-				break;                                                     \
-			}                                                                  \
-			if (ghost_now_ns() > _end) {                                       \
-				_ok = false;                                               \
-				break;                                                     \
-			}                                                                  \
-			usleep(100);                                                       \
-		}                                                                          \
-		_ok;                                                                       \
+#define WAIT_UNTIL(cond, ms)                                           \
+	({                                                             \
+		int64_t _end = ghost_now_ns() + (int64_t)(ms)*1000000; \
+		bool _ok;                                              \
+		for (;;) {                                             \
+			drain();                                       \
+			if (cond) {                                    \
+				_ok = true;                            \
+				break;                                 \
+			}                                              \
+			if (ghost_now_ns() > _end) {                   \
+				_ok = false;                           \
+				break;                                 \
+			}                                              \
+			usleep(100);                                   \
+		}                                                      \
+		_ok;                                                   \
 	})
-#define CHECK_WAIT(cond, ms)                                                               \
-	do {                                                                               \
-		if (!WAIT_UNTIL(cond, ms))                                                 \
-			FAIL("timed out (%d ms) waiting for %s", (int)(ms), #cond);        \
+#define CHECK_WAIT(cond, ms)                                                        \
+	do {                                                                        \
+		if (!WAIT_UNTIL(cond, ms))                                          \
+			FAIL("timed out (%d ms) waiting for %s", (int)(ms), #cond); \
 	} while (0)
 
 /* Drains until the task's barrier is the seqnum of the last message we read. */
@@ -311,9 +309,9 @@ static struct {
 	int attach_err;
 	uint32_t ready;
 	uint32_t stop;
-	uint32_t returns;	/* local yields that returned 0 */
-	uint32_t stale;		/* local yields that returned -ESTALE */
-	int err;		/* any other result */
+	uint32_t returns; /* local yields that returned 0 */
+	uint32_t stale;	  /* local yields that returned -ESTALE */
+	int err;	  /* any other result */
 } A1;
 
 static void *agent1_main(void *arg)
@@ -370,7 +368,8 @@ static int child_main(int argc, char **argv)
 		CHECK_OK(ghost_txn_open(e, cpu, &o));
 		CHECK_EQ(ghost_txn_commit(e, cpu), 0);
 		CHECK_MSG(ghost_txn_state(txn) == GHOST_TXN_NOT_PERMITTED,
-			  "child commit on cpu %d: %s", cpu, ghost_txn_reason(ghost_txn_state(txn)));
+			  "child commit on cpu %d: %s", cpu,
+			  ghost_txn_reason(ghost_txn_state(txn)));
 		/* Pinging another process's agent is refused too. */
 		CHECK_ERR(ghost_txn_ping(e, cpu), EINVAL);
 	}
@@ -381,8 +380,8 @@ static int child_main(int argc, char **argv)
 static void run_child(const char *cpus0, const char *cpus1)
 {
 	char id[32];
-	char *argv[] = { "test_emu_txn", "--child-commit", g_root, id, (char *)cpus0,
-			 (char *)cpus1, NULL };
+	char *argv[] = { "test_emu_txn", "--child-commit", g_root, id,
+			 (char *)cpus0,	 (char *)cpus1,	   NULL };
 	pid_t pid;
 	int st;
 
@@ -426,9 +425,9 @@ static void test_cpu_outside(void)
 	CHECK_ERR(ghost_txn_open(e, GHOST_MAX_CPUS, &o), EINVAL);
 	/* CPU 1 is ours but nobody is its agent. */
 	txn = ghost_enclave_txn(e, 1);
-	CHECK_EQ(ghost_txn_state(txn), GHOST_TXN_COMPLETE);	/* a fresh txn */
+	CHECK_EQ(ghost_txn_state(txn), GHOST_TXN_COMPLETE); /* a fresh txn */
 	CHECK_OK(ghost_txn_open(e, 1, &o));
-	CHECK_ERR(ghost_txn_open(e, 1, &o), EBUSY);		/* not committed yet */
+	CHECK_ERR(ghost_txn_open(e, 1, &o), EBUSY); /* not committed yet */
 	CHECK_EQ(ghost_txn_commit(e, 1), 0);
 	CHECK_EQ(ghost_txn_state(txn), GHOST_TXN_NO_AGENT);
 	CHECK_OK(ghost_enclave_ctl(e, "destroy"));
@@ -617,25 +616,25 @@ static void test_invalid_flags(void)
 	o.commit_flags = ELIDE_AGENT_BARRIER_INC | INC_AGENT_BARRIER_ON_FAILURE;
 	EXPECT_TXN(1, o, GHOST_TXN_INVALID_FLAGS);
 	o = O(b->gtid, b->seq);
-	o.commit_flags = 1 << 5;	/* outside 0x1f */
+	o.commit_flags = 1 << 5; /* outside 0x1f */
 	EXPECT_TXN(1, o, GHOST_TXN_INVALID_FLAGS);
 	o = O(b->gtid, b->seq);
-	o.run_flags = 1 << 3;		/* an undefined run flag */
+	o.run_flags = 1 << 3; /* an undefined run flag */
 	EXPECT_TXN(1, o, GHOST_TXN_INVALID_FLAGS);
 	o = O(b->gtid, b->seq);
 	o.run_flags = 1 << 8;
 	EXPECT_TXN(1, o, GHOST_TXN_INVALID_FLAGS);
 	o = O(b->gtid, b->seq);
-	o.run_flags = NEED_CPU_NOT_IDLE;	/* only with GHOST_IDLE_GTID */
+	o.run_flags = NEED_CPU_NOT_IDLE; /* only with GHOST_IDLE_GTID */
 	EXPECT_TXN(1, o, GHOST_TXN_INVALID_FLAGS);
 	o = O(GHOST_AGENT_GTID, 0);
-	o.run_flags = RTLA_ON_IDLE;		/* not with a negative gtid */
+	o.run_flags = RTLA_ON_IDLE; /* not with a negative gtid */
 	EXPECT_TXN(1, o, GHOST_TXN_INVALID_FLAGS);
 	o = O(GHOST_IDLE_GTID, 0);
 	o.run_flags = RTLA_ON_IDLE;
 	EXPECT_TXN(1, o, GHOST_TXN_INVALID_FLAGS);
 	o = O(GHOST_AGENT_GTID, 0);
-	o.run_flags = SEND_TASK_ON_CPU;		/* GHOST_AGENT_GTID takes no run flags */
+	o.run_flags = SEND_TASK_ON_CPU; /* GHOST_AGENT_GTID takes no run flags */
 	EXPECT_TXN(1, o, GHOST_TXN_INVALID_FLAGS);
 	/* Flags are checked before the target: a bad target still says INVALID_FLAGS. */
 	o = O(-5, 0);
@@ -917,7 +916,7 @@ static void test_ping(void)
 {
 	uint32_t b1, b0, r0;
 
-	usleep(20000);	/* CPU 1's agent is asleep in its local yield by now */
+	usleep(20000); /* CPU 1's agent is asleep in its local yield by now */
 	b1 = ab(1);
 	r0 = LOAD(A1.returns);
 	CHECK_OK(ghost_txn_ping(E, 1));
@@ -1064,7 +1063,7 @@ int main(int argc, char **argv)
 	create_tasks();
 	test_no_agent();
 	start_agent1();
-	run_child("0", "1");			/* NOT_PERMITTED from another process */
+	run_child("0", "1"); /* NOT_PERMITTED from another process */
 	test_complete();
 	test_target_oncpu();
 	test_do_not_preempt_busy();

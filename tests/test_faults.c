@@ -69,10 +69,11 @@ static int ctl(char *const args[], const char *out)
  */
 static pid_t start_agent(const char *policy, const char *id, const char *out, bool attach)
 {
-	char *args_new[] = { "--policy", (char *)policy, "--cpus", "0-1", "--enclave", (char *)id,
-			     "--root", test_root, "--quiet", "--time-slice", "2000", NULL };
-	char *args_attach[] = { "--policy", (char *)policy, "--attach", (char *)id,
-				"--root", test_root, "--quiet", "--time-slice", "2000", NULL };
+	char *args_new[] = { "--policy",  (char *)policy, "--cpus", "0-1",
+			     "--enclave", (char *)id,	  "--root", test_root,
+			     "--quiet",	  "--time-slice", "2000",   NULL };
+	char *args_attach[] = { "--policy", (char *)policy, "--attach",	    (char *)id, "--root",
+				test_root,  "--quiet",	    "--time-slice", "2000",	NULL };
 	char *get[] = { "--root", test_root, "get", (char *)id, "agent_online", NULL };
 	pid_t pid;
 
@@ -95,9 +96,11 @@ static pid_t start_agent(const char *policy, const char *id, const char *out, bo
 static pid_t start_workload(const char *id, const char *pattern, const char *threads,
 			    const char *seconds, const char *out)
 {
-	char *args[] = { "--enclave", (char *)id, "--root", test_root, "--threads", (char *)threads,
-			 "--pattern", (char *)pattern, "--duration", (char *)seconds, "--warmup",
-			 "0", "--json", NULL };
+	char *args[] = {
+		"--enclave",	 (char *)id,  "--root",	       test_root,    "--threads",
+		(char *)threads, "--pattern", (char *)pattern, "--duration", (char *)seconds,
+		"--warmup",	 "0",	      "--json",	       NULL
+	};
 
 	return test_spawn_tool("ghost-workload", args, path_in_root(out));
 }
@@ -160,7 +163,8 @@ static void stop_agent(pid_t agent, const char *out)
 
 	kill(agent, SIGINT);
 	st = test_wait_exit(agent, 10000);
-	CHECK_MSG(st == 0, "seed %u: ghost-agent exited %d on SIGINT: %s", first_seed, st, output(out));
+	CHECK_MSG(st == 0, "seed %u: ghost-agent exited %d on SIGINT: %s", first_seed, st,
+		  output(out));
 	CHECK_MSG(strstr(output(out), "seqnum_errors 0"), "seed %u: %s", first_seed, output(out));
 	/* No commit-failure storm: the library names one after 1000 identical
 	 * failures of one task in a row. */
@@ -201,10 +205,11 @@ static void agent_kill_attach(const char *id)
 		next = start_agent("fifo-percpu", id, "attach.out", true);
 		/* The run ends on time: 1.5 s, plus its stop grace, plus slack. */
 		st = test_wait_exit(w, 15000);
-		CHECK_MSG(st == 0, "seed %u, take-over %d: the workload exited %d: %s", first_seed, i, st,
-			  output("bw.json"));
+		CHECK_MSG(st == 0, "seed %u, take-over %d: the workload exited %d: %s", first_seed,
+			  i, st, output("bw.json"));
 		CHECK_MSG(!strstr(output("bw.json"), "did not stop"),
-			  "seed %u, take-over %d: threads stuck: %s", first_seed, i, output("bw.json"));
+			  "seed %u, take-over %d: threads stuck: %s", first_seed, i,
+			  output("bw.json"));
 		follow_up(id, "after a take-over");
 		stop_agent(next, "attach.out");
 	}
@@ -232,7 +237,9 @@ static void agent_stop_cont(const char *id)
 static void destroy_under_agent(const char *id)
 {
 	char *destroy[] = { "--root", test_root, "destroy", (char *)id, NULL };
-	char *create[] = { "--root", test_root, "create", "--id", (char *)id, "--cpus", "0-1", NULL };
+	char *create[] = {
+		"--root", test_root, "create", "--id", (char *)id, "--cpus", "0-1", NULL
+	};
 	char *list[] = { "--root", test_root, "list", NULL };
 	pid_t agent = start_agent("fifo-percpu", id, "agent.out", false);
 	pid_t w = start_workload(id, "spin", "2", "1", "spin.json");

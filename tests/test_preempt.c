@@ -24,16 +24,16 @@
 #include <pthread.h>
 #include <spawn.h>
 
-#define LOAD(x) __atomic_load_n(&(x), __ATOMIC_ACQUIRE)
+#define LOAD(x)	    __atomic_load_n(&(x), __ATOMIC_ACQUIRE)
 #define STORE(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELEASE)
 
 extern char **environ;
 
 /* Shared between the agent (this process) and the application (a file). */
 struct shared {
-	uint64_t progress[2];	/* spin iterations of task A and B */
+	uint64_t progress[2]; /* spin iterations of task A and B */
 	int32_t tid[2];
-	uint32_t exit;		/* the tasks return once this is set */
+	uint32_t exit; /* the tasks return once this is set */
 };
 
 /* ---- the application ---- */
@@ -52,7 +52,8 @@ static void *spinner(void *arg)
 
 static int app_main(const char *root, const char *id)
 {
-	struct ghost_enclave_opts o = { .sz = sizeof(o), .root = root,
+	struct ghost_enclave_opts o = { .sz = sizeof(o),
+					.root = root,
 					.id = strtoull(id, NULL, 10) };
 	struct ghost_thread *t[2];
 	struct ghost_enclave *e;
@@ -136,7 +137,8 @@ static void match_news(void)
 {
 	for (int i = 0; i < 2; i++)
 		for (int k = 0; k < nnews && !TI[i].gtid; k++)
-			if (LOAD(SH->tid[i]) && ghost_gtid_to_tid(news[k].gtid) == LOAD(SH->tid[i])) {
+			if (LOAD(SH->tid[i]) &&
+			    ghost_gtid_to_tid(news[k].gtid) == LOAD(SH->tid[i])) {
 				TI[i].gtid = news[k].gtid;
 				TI[i].seq = news[k].seq;
 			}
@@ -172,18 +174,19 @@ static int drain(void)
 }
 
 /* Polls the queue until cond holds; a hang is a failure (bounded at 10 s). */
-#define WAIT_UNTIL(cond, what)                                                           \
-	do {                                                                             \
-		int64_t _end = ghost_now_ns() + 10000000000LL;                           \
-		while (drain(), !(cond)) {                                               \
-			CHECK_MSG(ghost_now_ns() < _end, "waited 10 s for %s", what);    \
-			usleep(100);                                                     \
-		}                                                                        \
+#define WAIT_UNTIL(cond, what)                                                        \
+	do {                                                                          \
+		int64_t _end = ghost_now_ns() + 10000000000LL;                        \
+		while (drain(), !(cond)) {                                            \
+			CHECK_MSG(ghost_now_ns() < _end, "waited 10 s for %s", what); \
+			usleep(100);                                                  \
+		}                                                                     \
 	} while (0)
 
 static void commit_to_cpu1(int i)
 {
-	struct ghost_txn_opts o = { .target = TI[i].gtid, .target_barrier = TI[i].seq,
+	struct ghost_txn_opts o = { .target = TI[i].gtid,
+				    .target_barrier = TI[i].seq,
 				    .commit_flags = COMMIT_AT_TXN_COMMIT };
 	int64_t end = ghost_now_ns() + 10000000000LL;
 
@@ -289,11 +292,11 @@ static void by_hand(void)
 static void sliced_spinners(const char *policy, uint64_t id)
 {
 	char idbuf[16], aout[512], wout[512], text[16384];
-	char *agent_args[] = { "--policy", (char *)policy, "--cpus", "0-1", "--enclave", idbuf,
-			       "--root", test_root, "--time-slice", "2000", "--prio", "normal",
-			       NULL };
-	char *wl_args[] = { "--enclave", idbuf, "--root", test_root, "--threads", "2",
-			    "--pattern", "spin", "--duration", "2", "--json", NULL };
+	char *agent_args[] = { "--policy", (char *)policy, "--cpus",  "0-1",	      "--enclave",
+			       idbuf,	   "--root",	   test_root, "--time-slice", "2000",
+			       "--prio",   "normal",	   NULL };
+	char *wl_args[] = { "--enclave", idbuf,	 "--root",     test_root, "--threads", "2",
+			    "--pattern", "spin", "--duration", "2",	  "--json",    NULL };
 	struct ghost_enclave *e;
 	struct emu_shared *sh;
 	const char *sum;

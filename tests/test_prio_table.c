@@ -74,8 +74,7 @@ static void test_bad_options(void)
 			_exit(ghost_prio_table_create(&o, &mine) == 0 ? 0 : 3);
 		}
 		CHECK(waitpid(pid, &status, 0) == pid);
-		CHECK_MSG(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child status %d",
-			  status);
+		CHECK_MSG(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child status %d", status);
 	}
 	ghost_prio_table_destroy(pt);
 	CHECK_ERR(ghost_prio_table_attach(getpid(), &pt), ENOENT);
@@ -104,7 +103,7 @@ static void test_decoy(void)
 		if (fd < 0 || ftruncate(fd, 1 << 16) || write(ready[1], "r", 1) != 1)
 			_exit(3);
 		for (;;)
-			pause();	/* until the parent kills it */
+			pause(); /* until the parent kills it */
 	}
 	close(ready[1]);
 	CHECK(read(ready[0], &c, 1) == 1 && c == 'r');
@@ -145,12 +144,17 @@ static struct ghost_prio_table_hdr *own_header(void)
 
 static void child_main(int cmd_fd, int ack_fd)
 {
-	struct ghost_prio_table_opts o = { .sz = sizeof(o), .items = 8, .classes = 2,
-					   .stream = 11 };
-	struct ghost_work_class hi = { .id = 0, .flags = GHOST_WORK_CLASS_ONESHOT, .qos = 5,
-				       .exectime = 4000 };
-	struct ghost_work_class lo = { .id = 1, .flags = GHOST_WORK_CLASS_REPEATING, .qos = 1,
-				       .exectime = 100000, .period = 1000000 };
+	struct ghost_prio_table_opts o = {
+		.sz = sizeof(o), .items = 8, .classes = 2, .stream = 11
+	};
+	struct ghost_work_class hi = {
+		.id = 0, .flags = GHOST_WORK_CLASS_ONESHOT, .qos = 5, .exectime = 4000
+	};
+	struct ghost_work_class lo = { .id = 1,
+				       .flags = GHOST_WORK_CLASS_REPEATING,
+				       .qos = 1,
+				       .exectime = 100000,
+				       .period = 1000000 };
 	struct ghost_prio_table *pt;
 	char c;
 
@@ -158,7 +162,8 @@ static void child_main(int cmd_fd, int ack_fd)
 	    ghost_prio_table_set_class(pt, &lo))
 		_exit(3);
 	for (uint32_t i = 0; i < 8; i++) {
-		struct ghost_sched_item si = { .wcid = i % 2, .gpid = 1000 + i,
+		struct ghost_sched_item si = { .wcid = i % 2,
+					       .gpid = 1000 + i,
 					       .deadline = 77 * i };
 
 		if (ghost_prio_table_set_item(pt, i, &si))

@@ -69,9 +69,9 @@ static int64_t make_gtid(uint64_t tid, uint64_t seq)
 
 struct big_task {
 	struct ghost_task base;
-	uint64_t mark;			/* gtid, to catch records that overlap */
+	uint64_t mark; /* gtid, to catch records that overlap */
 	char pad[128 - sizeof(struct ghost_task) - 2 * sizeof(uint64_t)];
-	uint64_t tail_mark;		/* last 8 bytes of the record */
+	uint64_t tail_mark; /* last 8 bytes of the record */
 };
 _Static_assert(sizeof(struct big_task) == 128, "policy task of 128 bytes");
 
@@ -236,7 +236,7 @@ static void test_table_churn(void)
 
 	ghost_task_table_fini(&t);
 	CHECK(t.buckets == NULL && t.chunks == NULL && t.count == 0);
-	ghost_task_table_fini(&t);	/* twice is harmless */
+	ghost_task_table_fini(&t); /* twice is harmless */
 	free(gtids);
 	free(live);
 }
@@ -280,13 +280,13 @@ static void test_table_memory(void)
 
 struct seen {
 	int calls;
-	uint16_t type;			/* which callback ran, as the MSG_* it serves */
+	uint16_t type; /* which callback ran, as the MSG_* it serves */
 	struct ghost_task *task;
-	int64_t gtid;			/* from the task record, at callback time */
-	uint32_t task_seqnum;		/* the task's seqnum while its callback ran */
+	int64_t gtid;	      /* from the task record, at callback time */
+	uint32_t task_seqnum; /* the task's seqnum while its callback ran */
 	int cpu;
 	uint16_t length;
-	int still_in_table;		/* the task was findable during its callback */
+	int still_in_table; /* the task was findable during its callback */
 	uint16_t order[16];
 	int norder;
 	uint32_t lost;
@@ -325,16 +325,16 @@ static void record_cpu(uint16_t type, struct ghost_sched *s, const struct ghost_
 		seen.order[seen.norder++] = type;
 }
 
-#define TASK_CB(name, type)                                                                  \
-	static void cb_##name(struct ghost_sched *s, struct ghost_task *t,                   \
-			      const struct ghost_msg *m)                                     \
-	{                                                                                    \
-		record_task(type, s, t, m);                                                  \
+#define TASK_CB(name, type)                                                \
+	static void cb_##name(struct ghost_sched *s, struct ghost_task *t, \
+			      const struct ghost_msg *m)                   \
+	{                                                                  \
+		record_task(type, s, t, m);                                \
 	}
-#define CPU_CB(name, type)                                                                   \
-	static void cb_##name(struct ghost_sched *s, const struct ghost_msg *m)              \
-	{                                                                                    \
-		record_cpu(type, s, m);                                                      \
+#define CPU_CB(name, type)                                                      \
+	static void cb_##name(struct ghost_sched *s, const struct ghost_msg *m) \
+	{                                                                       \
+		record_cpu(type, s, m);                                         \
 	}
 
 TASK_CB(task_new, MSG_TASK_NEW)
@@ -390,8 +390,8 @@ static const struct ghost_sched_ops all_ops = {
 /* A message buffer whose header sits at 4 mod 8, like every slot of a real ring. */
 static alignas(8) unsigned char msgbuf[256];
 
-static struct ghost_msg *build(uint16_t type, uint16_t length, uint32_t seqnum,
-			       const void *payload, size_t payload_len)
+static struct ghost_msg *build(uint16_t type, uint16_t length, uint32_t seqnum, const void *payload,
+			       size_t payload_len)
 {
 	struct ghost_msg *m = (struct ghost_msg *)(msgbuf + 4);
 
@@ -420,8 +420,7 @@ static struct ghost_msg *build_wire(uint16_t type, size_t payload_size, uint32_t
 		     payload_size);
 }
 
-static struct ghost_msg *build_new(int64_t gtid, uint32_t seqnum, uint32_t sw_id,
-				   uint32_t sw_index)
+static struct ghost_msg *build_new(int64_t gtid, uint32_t seqnum, uint32_t sw_id, uint32_t sw_index)
 {
 	struct ghost_msg_payload_task_new p;
 
@@ -438,7 +437,7 @@ static struct ghost_msg *build_new(int64_t gtid, uint32_t seqnum, uint32_t sw_id
 static const struct {
 	uint16_t type;
 	size_t payload;
-	uint16_t wire;			/* 3.7 of the ABI notes */
+	uint16_t wire; /* 3.7 of the ABI notes */
 } task_types[] = {
 	{ MSG_TASK_DEAD, sizeof(struct ghost_msg_payload_task_dead), 24 },
 	{ MSG_TASK_BLOCKED, sizeof(struct ghost_msg_payload_task_blocked), 40 },
@@ -489,7 +488,7 @@ static void test_dispatch_all_types(void)
 	CHECK_EQ(task->seqnum, seq);
 	CHECK_EQ(task->sw_info.id, 3);
 	CHECK_EQ(task->sw_info.index, 77);
-	CHECK(task->sw == NULL);		/* no enclave: no lookup */
+	CHECK(task->sw == NULL); /* no enclave: no lookup */
 	CHECK_EQ(nlookups, 0);
 	CHECK_EQ(s.stats.msgs[MSG_TASK_NEW], 1);
 
@@ -501,7 +500,7 @@ static void test_dispatch_all_types(void)
 
 		CHECK_EQ(sizeof(struct ghost_msg) + task_types[i].payload, task_types[i].wire);
 		if (type == MSG_TASK_NEW)
-			continue;	/* done above */
+			continue; /* done above */
 		if (is_end) {
 			/* Each ending gets its own task, so the main one lives on. */
 			g = make_gtid(5000 + i, 900 + i);
@@ -533,7 +532,7 @@ static void test_dispatch_all_types(void)
 	CHECK_EQ(s.stats.msgs[MSG_TASK_NEW], 3);
 	CHECK_EQ(s.tasks.count, 1);
 	CHECK(ghost_task_table_find(&s.tasks, gtid));
-	CHECK_EQ(nfrees, 0);		/* no enclave: nothing to free */
+	CHECK_EQ(nfrees, 0); /* no enclave: nothing to free */
 
 	for (size_t i = 0; i < ARRAY_SIZE(cpu_types); i++) {
 		uint16_t type = cpu_types[i].type;
@@ -634,7 +633,7 @@ static void test_seqnum_and_errors(void)
 
 	CHECK_OK(ghost_sched_dispatch(&s, build_wire(MSG_TASK_WAKEUP, 32, 6, gtid, 0)));
 	CHECK_EQ(seen.type, MSG_TASK_WAKEUP);
-	CHECK_EQ(seen.task_seqnum, 6);		/* already advanced inside the callback */
+	CHECK_EQ(seen.task_seqnum, 6); /* already advanced inside the callback */
 	CHECK_EQ(t->seqnum, 6);
 
 	/* Same seqnum again: stale, counted, -ERANGE, not delivered. */
@@ -698,7 +697,7 @@ static void test_seqnum_and_errors(void)
 	CHECK_ERR(ghost_sched_dispatch(&s, build(0xffff, 24, 10, junk, 16)), EINVAL);
 	CHECK_ERR(ghost_sched_dispatch(&s, build(MSG_NOP, 24, 10, junk, 16)), EINVAL);
 	CHECK_EQ(s.stats.bad_msgs, 12);
-	CHECK_EQ(seen.calls, 2);		/* only the two well-formed ones */
+	CHECK_EQ(seen.calls, 2); /* only the two well-formed ones */
 	CHECK_EQ(s.stats.msgs[99], 0);
 	CHECK_EQ(s.stats.msgs[MSG_NOP], 0);
 	CHECK_EQ(s.stats.msgs_total, 25);
@@ -753,13 +752,13 @@ static void test_drain(void)
 	pw.gtid = (uint64_t)gtid;
 	memset(&pt, 0, sizeof(pt));
 	pt.cpu = 17;
-	produce(&c, MSG_TASK_NEW, &pn, sizeof(pn), 1);		/* slots 22..28 */
-	produce(&c, MSG_TASK_WAKEUP, &pw, sizeof(pw), 2);	/* NOP 29..31, then 0..4 */
-	produce(&c, MSG_CPU_TICK, &pt, sizeof(pt), 1);		/* slots 5..6 */
+	produce(&c, MSG_TASK_NEW, &pn, sizeof(pn), 1);	  /* slots 22..28 */
+	produce(&c, MSG_TASK_WAKEUP, &pw, sizeof(pw), 2); /* NOP 29..31, then 0..4 */
+	produce(&c, MSG_CPU_TICK, &pt, sizeof(pt), 1);	  /* slots 5..6 */
 	CHECK_EQ(ghost_channel_slot(&c, 29)->type, MSG_NOP);
 	CHECK_EQ(ghost_channel_slot(&c, 29)->length, 24);
 	CHECK_EQ(c.ring->head - c.ring->tail, 7 + 3 + 5 + 2);
-	CHECK(c.ring->head < start);				/* the index wrapped */
+	CHECK(c.ring->head < start); /* the index wrapped */
 
 	CHECK_EQ(ghost_sched_drain(&s, &c), 3);
 	CHECK_EQ(seen.norder, 3);
@@ -804,7 +803,7 @@ static void test_drain(void)
 	produce(&c, MSG_TASK_DEAD, &pw, sizeof(struct ghost_msg_payload_task_dead), 3);
 	produce(&c, MSG_TASK_DEAD, &pw, sizeof(struct ghost_msg_payload_task_dead), 4);
 	CHECK_EQ(ghost_sched_drain(&s, &c), 2);
-	CHECK_EQ(s.stats.bad_msgs, 2);		/* the second DEAD: task already gone */
+	CHECK_EQ(s.stats.bad_msgs, 2); /* the second DEAD: task already gone */
 	CHECK_EQ(s.tasks.count, 0);
 	CHECK_EQ(c.ring->tail, c.ring->head);
 

@@ -23,7 +23,7 @@
 #include <pthread.h>
 #include <spawn.h>
 
-#define LOAD(x) __atomic_load_n(&(x), __ATOMIC_ACQUIRE)
+#define LOAD(x)	    __atomic_load_n(&(x), __ATOMIC_ACQUIRE)
 #define STORE(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELEASE)
 
 extern char **environ;
@@ -31,7 +31,7 @@ extern char **environ;
 enum { CMD_NONE, CMD_IDLE, CMD_RUNNABLE, CMD_EXIT };
 
 struct shared {
-	uint64_t progress[2];	/* 0: the worker (QoS 2), 1: the antagonist (QoS 1) */
+	uint64_t progress[2]; /* 0: the worker (QoS 2), 1: the antagonist (QoS 1) */
 	uint32_t items_set;
 	uint32_t cmd, ack;
 };
@@ -53,11 +53,13 @@ static void *spinner(void *arg)
 
 static int app_main(const char *root, const char *id)
 {
-	struct ghost_enclave_opts o = { .sz = sizeof(o), .root = root,
+	struct ghost_enclave_opts o = { .sz = sizeof(o),
+					.root = root,
 					.id = strtoull(id, NULL, 10) };
 	struct ghost_prio_table_opts po = { .sz = sizeof(po), .items = 2, .classes = 2 };
 	struct ghost_work_class worker = { .id = 0, .flags = GHOST_WORK_CLASS_ONESHOT, .qos = 2 };
-	struct ghost_work_class antagonist = { .id = 1, .flags = GHOST_WORK_CLASS_ONESHOT,
+	struct ghost_work_class antagonist = { .id = 1,
+					       .flags = GHOST_WORK_CLASS_ONESHOT,
 					       .qos = 1 };
 	struct ghost_thread *t[2];
 	struct ghost_enclave *e;
@@ -155,9 +157,19 @@ static pid_t start_agent(const char *policy, uint64_t id, char *out, size_t len)
 {
 	char idbuf[16];
 	bool fifo = !strcmp(policy, "fifo-centralized");
-	char *args[] = { "--policy", (char *)policy, "--cpus", "0-1", "--enclave", idbuf,
-			 "--root", test_root, "--prio", "normal", fifo ? "--time-slice" : NULL,
-			 "1000", NULL };
+	char *args[] = { "--policy",
+			 (char *)policy,
+			 "--cpus",
+			 "0-1",
+			 "--enclave",
+			 idbuf,
+			 "--root",
+			 test_root,
+			 "--prio",
+			 "normal",
+			 fifo ? "--time-slice" : NULL,
+			 "1000",
+			 NULL };
 
 	snprintf(idbuf, sizeof(idbuf), "%llu", (unsigned long long)id);
 	snprintf(out, len, "%s/agent-%llu.out", test_root, (unsigned long long)id);
@@ -187,7 +199,7 @@ static void idle_item_leaves_cpu(void)
 		while (LOAD(SH->items_set) < 2)
 			CHECK_MSG(ghost_now_ns() < end, "the threads never published their items");
 	}
-	usleep(100000);	/* the agent reads both items */
+	usleep(100000); /* the agent reads both items */
 	/* The worker's class outranks the antagonist's: the antagonist never runs. */
 	antagonist = progress_over(1, 300);
 	worker = progress_over(0, 100);
@@ -250,10 +262,11 @@ static void workload_run(const char *policy, uint64_t id, char *const wl_extra[]
 
 static void with_workload(void)
 {
-	char *spin[] = { "--pattern", "spin", "--threads", "2", "--duration", "1", "--prio-table",
-			 "--antagonists", "1", NULL };
-	char *rpc[] = { "--pattern", "rpc", "--threads", "4", "--rate", "2000", "--duration", "2",
-			"--warmup", "0.2", "--prio-table", "--antagonists", "1", NULL };
+	char *spin[] = { "--pattern", "spin",	      "--threads",     "2", "--duration",
+			 "1",	      "--prio-table", "--antagonists", "1", NULL };
+	char *rpc[] = { "--pattern",	"rpc",		 "--threads", "4",	  "--rate",
+			"2000",		"--duration",	 "2",	      "--warmup", "0.2",
+			"--prio-table", "--antagonists", "1",	      NULL };
 	char json[8192], text[16384];
 	const char *sum;
 	double cpus;
@@ -271,7 +284,8 @@ static void with_workload(void)
 		double share = cpus / (cpus + workers);
 
 		printf("spin, fifo-centralized (no QoS, 1 ms slice): antagonist got %.3f CPUs, %.2f "
-		       "of what the three threads got\n", cpus, share);
+		       "of what the three threads got\n",
+		       cpus, share);
 		/* A third in fair turns, whatever else the machine runs on that CPU. */
 		CHECK_MSG(share > 0.2 && share < 0.5, "%s", json);
 	}

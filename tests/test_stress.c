@@ -12,8 +12,8 @@
 
 #include <stdatomic.h>
 
-#define TASKS 1200
-#define WAVE 60
+#define TASKS  1200
+#define WAVE   60
 #define ROUNDS 4
 
 static struct ghost_mutex lock = GHOST_MUTEX_INIT;

@@ -141,10 +141,12 @@ static void agent_args(void)
 	/* A centralized policy's global agent needs a CPU of the enclave besides the others. */
 	expect(RUN("ghost-agent", "--policy", "shinjuku", "--cpus", "0"), 2, "at least 2 CPUs");
 	expect(RUN("ghost-agent", "--policy", "fifo-centralized", "--cpus", "0", "--time-slice",
-		   "50"), 2, "at least 2 CPUs");
+		   "50"),
+	       2, "at least 2 CPUs");
 	if (test_ncpus() >= 2)
 		expect(RUN("ghost-agent", "--policy", "shinjuku", "--cpus", "0-1", "--global-cpu",
-			   "5"), 2, "--global-cpu 5");
+			   "5"),
+		       2, "--global-cpu 5");
 	/* Setup errors: exit 1 with the reason. */
 	expect(RUN("ghost-agent", "--policy", "fifo-percpu", "--kernel", "ghostfs", "--cpus", "0"),
 	       1, "ghostfs");
@@ -179,7 +181,8 @@ static void ctl_args(void)
 		     "\"18446744073709551617\"");
 	expect_usage(RUN("ghostctl", "--root", test_root, "status", " 5"), "\" 5\"");
 	expect_usage(RUN("ghostctl", "--root", test_root, "create", "--cpus", "0", "--id",
-			 "1099511627777"), "\"1099511627777\"");
+			 "1099511627777"),
+		     "\"1099511627777\"");
 	expect_usage(RUN("ghostctl", "--root", test_root, "destroy", "+5"), "\"+5\"");
 	expect_usage(RUN("ghostctl", "--root", test_root, "tasks", "add", "5", "-1"), "\"-1\"");
 	expect_usage(RUN("ghostctl", "--root", test_root, "tasks", "add", "5", "2147483648"),
@@ -198,8 +201,7 @@ static void ctl_round_trip(void)
 	expect(RUN("ghostctl", "--root", test_root, "get", "5", "deliver_ticks"), 0, "1");
 	expect(RUN("ghostctl", "--root", test_root, "set", "5", "deliver_ticks", "yes"), 2,
 	       "bad value");
-	expect(RUN("ghostctl", "--root", test_root, "set", "5", "status", "1"), 2,
-	       "not a tunable");
+	expect(RUN("ghostctl", "--root", test_root, "set", "5", "status", "1"), 2, "not a tunable");
 	expect(RUN("ghostctl", "--root", test_root, "cat", "5", "cpumask"), 0, "00000001");
 	/* Unknown tunables and files are usage errors, for get, set and cat alike. */
 	expect_usage(RUN("ghostctl", "--root", test_root, "cat", "5", "nonesuch"), "\"nonesuch\"");
@@ -208,33 +210,40 @@ static void ctl_round_trip(void)
 		     "\"nonesuch\"");
 	/* Tunable values past their bounds: refused, the value unchanged. */
 	expect_usage(RUN("ghostctl", "--root", test_root, "set", "5", "runnable_timeout",
-			 "9223372036854775807"), "\"9223372036854775807\"");
+			 "9223372036854775807"),
+		     "\"9223372036854775807\"");
 	expect_usage(RUN("ghostctl", "--root", test_root, "set", "5", "agent_timeout_ms",
-			 "9223372036854775807"), "\"9223372036854775807\"");
+			 "9223372036854775807"),
+		     "\"9223372036854775807\"");
 	expect_usage(RUN("ghostctl", "--root", test_root, "set", "5", "runnable_timeout", "-1"),
 		     "\"-1\"");
 	expect(RUN("ghostctl", "--root", test_root, "get", "5", "runnable_timeout"), 0, NULL);
 	CHECK_STR(out, "0\n");
 	expect(RUN("ghostctl", "--root", test_root, "get", "5", "agent_timeout_ms"), 0, NULL);
 	CHECK_STR(out, "500\n");
-	expect(RUN("ghostctl", "--root", test_root, "ctl", "5", "create", "sw_region", "3", "0"),
-	       0, NULL);
+	expect(RUN("ghostctl", "--root", test_root, "ctl", "5", "create", "sw_region", "3", "0"), 0,
+	       NULL);
 	/* Runtime failures exit 1: the region exists; this backend has no node 5. */
-	expect(RUN("ghostctl", "--root", test_root, "ctl", "5", "create", "sw_region", "3", "0"),
-	       1, "exists");
-	expect(RUN("ghostctl", "--root", test_root, "ctl", "5", "create", "sw_region", "6", "5"),
-	       1, NULL);
+	expect(RUN("ghostctl", "--root", test_root, "ctl", "5", "create", "sw_region", "3", "0"), 1,
+	       "exists");
+	expect(RUN("ghostctl", "--root", test_root, "ctl", "5", "create", "sw_region", "6", "5"), 1,
+	       NULL);
 	/* Region and node numbers are bounded, never wrapped: -1 is not region 4294967295. */
 	expect_usage(RUN("ghostctl", "--root", test_root, "ctl", "5", "create", "sw_region", "-1",
-			 "0"), "\"-1\"");
+			 "0"),
+		     "\"-1\"");
 	expect_usage(RUN("ghostctl", "--root", test_root, "ctl", "5", "create", "sw_region",
-			 "4294967295", "0"), "\"4294967295\"");
+			 "4294967295", "0"),
+		     "\"4294967295\"");
 	expect_usage(RUN("ghostctl", "--root", test_root, "ctl", "5", "create", "sw_region", "64",
-			 "0"), "\"64\"");
+			 "0"),
+		     "\"64\"");
 	expect_usage(RUN("ghostctl", "--root", test_root, "ctl", "5", "create", "sw_region", "6",
-			 "-1"), "\"-1\"");
+			 "-1"),
+		     "\"-1\"");
 	expect_usage(RUN("ghostctl", "--root", test_root, "ctl", "5", "create", "sw_region", "6",
-			 "x"), "\"x\"");
+			 "x"),
+		     "\"x\"");
 	expect(RUN("ghostctl", "--root", test_root, "cat", "5", "sw_4294967295"), 2, NULL);
 	expect_usage(RUN("ghostctl", "--root", test_root, "ctl", "5", "explode"), "explode");
 	expect(RUN("ghostctl", "--root", test_root, "tasks", "5"), 0, NULL);
@@ -248,14 +257,18 @@ static void ctl_round_trip(void)
 
 static void agent_lifecycle(void)
 {
-	const char *args[] = { "--policy", test_ncpus() >= 2 ? "fifo-centralized" : "fifo-percpu",
-			       "--cpus", test_ncpus() >= 2 ? "0-1" : "0", "--enclave", "9",
-			       "--root", test_root, "--prio", "normal", "--stats", "1", NULL };
+	const char *args[] = { "--policy",  test_ncpus() >= 2 ? "fifo-centralized" : "fifo-percpu",
+			       "--cpus",    test_ncpus() >= 2 ? "0-1" : "0",
+			       "--enclave", "9",
+			       "--root",    test_root,
+			       "--prio",    "normal",
+			       "--stats",   "1",
+			       NULL };
 	char first[sizeof(out)];
 	int fd, rc;
 	pid_t pid = spawn_tool("ghost-agent", args, &fd);
 
-	usleep(1500000);	/* at least one stats line */
+	usleep(1500000); /* at least one stats line */
 	/* A second agent for the same enclave is refused. */
 	expect(RUN("ghost-agent", "--policy", "fifo-percpu", "--attach", "9", "--root", test_root),
 	       1, "already has an agent");
@@ -287,8 +300,8 @@ static const char *sub_root(const char *name)
 /* An agent for enclave id of root, FIFO per CPU over cpus, normal priority, quiet. */
 static pid_t spawn_agent(const char *root, const char *id, const char *cpus, int *fd)
 {
-	const char *args[] = { "--policy", "fifo-percpu", "--cpus", cpus, "--enclave", id,
-			       "--root", root, "--prio", "normal", "--quiet", NULL };
+	const char *args[] = { "--policy", "fifo-percpu", "--cpus", cpus,     "--enclave", id,
+			       "--root",   root,	  "--prio", "normal", "--quiet",   NULL };
 
 	return spawn_tool("ghost-agent", args, fd);
 }
@@ -312,8 +325,9 @@ static void wait_for_agent(void)
 {
 	const char *root = sub_root("late");
 	bool two = test_ncpus() >= 2;
-	const char *wl_args[] = { "--enclave", "1", "--root", root, "--threads", two ? "2" : "1",
-				  "--pattern", "spin", "--duration", "0.5", "--json", NULL };
+	const char *wl_args[] = { "--enclave",	   "1",		"--root", root,		"--threads",
+				  two ? "2" : "1", "--pattern", "spin",	  "--duration", "0.5",
+				  "--json",	   NULL };
 	const char *run_args[] = { "--root", root, "run", "--enclave", "1", "--", "true", NULL };
 	char wl_out[sizeof(out)];
 	int wl_fd, run_fd, agent_fd, rc;
@@ -343,33 +357,39 @@ static void wait_elapses(void)
 
 	t0 = ghost_now_ns();
 	expect(RUN("ghost-workload", "--enclave", "7", "--root", root, "--threads", "1",
-		   "--pattern", "spin", "--duration", "1", "--wait", "0.3"), 1,
-	       "no enclave 7 on the emu kernel after waiting 0.3 s");
+		   "--pattern", "spin", "--duration", "1", "--wait", "0.3"),
+	       1, "no enclave 7 on the emu kernel after waiting 0.3 s");
 	CHECK_MSG(ghost_now_ns() - t0 >= 300000000, "gave up before 0.3 s: %s", out);
-	CHECK_MSG(strstr(out, "ghost-agent --enclave 7 --policy fifo-percpu --root ") &&
-		  one_line(), "%s", out);
+	CHECK_MSG(strstr(out, "ghost-agent --enclave 7 --policy fifo-percpu --root ") && one_line(),
+		  "%s", out);
 	expect(RUN("ghost-workload", "--enclave", "7", "--root", root, "--threads", "1",
-		   "--pattern", "spin", "--duration", "1", "--wait", "0"), 1, "no enclave 7");
+		   "--pattern", "spin", "--duration", "1", "--wait", "0"),
+	       1, "no enclave 7");
 	CHECK_MSG(!strstr(out, "waiting") && one_line(), "%s", out);
 	expect(RUN("ghostctl", "--root", root, "run", "--wait", "0.2", "--enclave", "7", "--",
-		   "true"), 1, "no enclave 7 on the emu kernel after waiting 0.2 s");
+		   "true"),
+	       1, "no enclave 7 on the emu kernel after waiting 0.2 s");
 	CHECK_MSG(strstr(out, "ghost-agent --enclave 7") && one_line(), "%s", out);
 	/* An enclave nobody serves: its threads would never run. */
 	expect(RUN("ghostctl", "--root", root, "create", "--id", "7", "--cpus", "0"), 0, "7");
 	expect(RUN("ghost-workload", "--enclave", "7", "--root", root, "--threads", "1",
-		   "--pattern", "spin", "--duration", "1", "--wait", "0.3"), 1,
-	       "enclave 7 on the emu kernel has no agent after waiting 0.3 s");
+		   "--pattern", "spin", "--duration", "1", "--wait", "0.3"),
+	       1, "enclave 7 on the emu kernel has no agent after waiting 0.3 s");
 	CHECK_MSG(strstr(out, "ghost-agent --attach 7") && one_line(), "%s", out);
 	expect(RUN("ghostctl", "--root", root, "destroy", "7"), 0, NULL);
 	/* Bad waits: usage errors. */
 	expect_usage(RUN("ghost-workload", "--enclave", "7", "--threads", "1", "--pattern", "spin",
-			 "--duration", "1", "--wait", "-1"), "--wait '-1'");
+			 "--duration", "1", "--wait", "-1"),
+		     "--wait '-1'");
 	expect_usage(RUN("ghost-workload", "--enclave", "7", "--threads", "1", "--pattern", "spin",
-			 "--duration", "1", "--wait", "soon"), "--wait 'soon'");
+			 "--duration", "1", "--wait", "soon"),
+		     "--wait 'soon'");
 	expect_usage(RUN("ghostctl", "--root", root, "run", "--wait", "-1", "--enclave", "7", "--",
-			 "true"), "--wait \"-1\"");
+			 "true"),
+		     "--wait \"-1\"");
 	expect_usage(RUN("ghostctl", "--root", root, "run", "--wait", "1e9", "--enclave", "7", "--",
-			 "true"), "--wait \"1e9\"");
+			 "true"),
+		     "--wait \"1e9\"");
 	expect(RUN("ghostctl", "--help"), 0, "run [--wait S]");
 	expect(RUN("ghost-workload", "--help"), 0, "--wait S");
 }
@@ -391,7 +411,8 @@ static void no_cpu(void)
 	memcpy(json, out, sizeof(out));
 	CHECK_MSG(rc == 1, "a starved spinner: exit %d: %s", rc, json);
 	CHECK_MSG(strstr(json, "1 of 2 threads got no CPU time") &&
-		  strstr(json, "\"no_cpu_threads\":1") && strstr(json, "\"per_thread_min\":0,"),
+			  strstr(json, "\"no_cpu_threads\":1") &&
+			  strstr(json, "\"per_thread_min\":0,"),
 		  "%s", json);
 	rc = RUN("ghost-workload", "--enclave", "1", "--root", root, "--threads", "4", "--pattern",
 		 "rpc", "--rate", "50", "--duration", "0.5", "--json");
@@ -484,16 +505,18 @@ static void readme_by_hand(void)
 	test_read_file(line, out, sizeof(out));
 	CHECK_MSG(rc == 0, "the README block exited %d:\n%s\n%s", rc, script, out);
 	CHECK_MSG(strstr(out, "ghost-workload: rpc, 4 ghost threads in enclave 1") &&
-		  strstr(out, "active yes") && strstr(out, "summary:") &&
-		  !strstr(out, "ghost-workload: warning") && !strstr(out, "no CPU") &&
-		  !strstr(out, "no enclave"), "the README block:\n%s\n%s", script, out);
+			  strstr(out, "active yes") && strstr(out, "summary:") &&
+			  !strstr(out, "ghost-workload: warning") && !strstr(out, "no CPU") &&
+			  !strstr(out, "no enclave"),
+		  "the README block:\n%s\n%s", script, out);
 }
 
 /* --keep leaves the enclave for the next agent, and says so only because it is still there. */
 static void agent_keep(void)
 {
-	const char *args[] = { "--policy", "fifo-percpu", "--cpus", "0", "--enclave", "11",
-			       "--root", test_root, "--prio", "normal", "--keep", "--quiet", NULL };
+	const char *args[] = { "--policy", "fifo-percpu", "--cpus",  "0",      "--enclave",
+			       "11",	   "--root",	  test_root, "--prio", "normal",
+			       "--keep",   "--quiet",	  NULL };
 	int fd, rc;
 	pid_t pid = spawn_tool("ghost-agent", args, &fd);
 
@@ -553,8 +576,10 @@ static void scx_absent(void)
 	CHECK_MSG(strstr(line, " absent ") != NULL, "scx is not listed as absent: %s", line);
 	CHECK_MSG(strstr(line, why) != NULL, "no \"%s\" in: %s", why, line);
 	rc = RUN("ghost-agent", "--kernel", "scx", "--policy", "fifo-percpu", "--cpus", "0");
-	CHECK_MSG(rc != 0 && rc < 128, "ghost-agent --kernel scx: exit %d, wanted a failure; "
-		  "output: %s", rc, out);
+	CHECK_MSG(rc != 0 && rc < 128,
+		  "ghost-agent --kernel scx: exit %d, wanted a failure; "
+		  "output: %s",
+		  rc, out);
 	CHECK_MSG(strstr(out, why) != NULL, "no \"%s\" in: %s", why, out);
 }
 
@@ -572,13 +597,15 @@ static void ctl_many_enclaves(void)
 	ghost_cpuset_zero(&cpu0);
 	ghost_cpuset_set(&cpu0, 0);
 	for (int i = 1; i <= 257; i++) {
-		struct ghost_enclave_opts o = { .sz = sizeof(o), .root = test_root, .cpus = &cpu0,
-						.max_tasks = 16 };
+		struct ghost_enclave_opts o = {
+			.sz = sizeof(o), .root = test_root, .cpus = &cpu0, .max_tasks = 16
+		};
 		struct ghost_enclave *e;
 
 		CHECK_OK(ghost_enclave_create(&o, &e));
 		CHECK_OK(ghost_enclave_write_file(e, "cpulist", ""));
-		snprintf(mark, sizeof(mark), "%llu", 1000 + (unsigned long long)ghost_enclave_id(e));
+		snprintf(mark, sizeof(mark), "%llu",
+			 1000 + (unsigned long long)ghost_enclave_id(e));
 		CHECK_OK(ghost_enclave_write_file(e, "tick_us", mark));
 		ghost_enclave_close(e);
 	}

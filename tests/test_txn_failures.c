@@ -41,12 +41,12 @@
 #include <signal.h>
 #include <unistd.h>
 
-#define RUN GHOST_TXN_STORM_RUN
-#define CAP 16			/* storm lines per window (ghost/txn.h) */
+#define RUN	     GHOST_TXN_STORM_RUN
+#define CAP	     16 /* storm lines per window (ghost/txn.h) */
 /* Gtids no task of this test's enclave has (its three tasks are the only ones). */
 #define FAKE_GTID(k) ((((int64_t)4190000 + (k)) << GHOST_GTID_SEQ_BITS) | 77)
 
-#define LOAD(x) __atomic_load_n(&(x), __ATOMIC_ACQUIRE)
+#define LOAD(x)	    __atomic_load_n(&(x), __ATOMIC_ACQUIRE)
 #define STORE(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELEASE)
 
 static char g_root[128];
@@ -149,14 +149,15 @@ struct task {
 	int64_t gtid;
 	struct ghost_sw_info swi;
 	const struct ghost_status_word *sw;
-	uint32_t seq;			/* seqnum of the last message read for it */
+	uint32_t seq; /* seqnum of the last message read for it */
 	int news, deads;
-	uint64_t progress;		/* written by the task */
+	uint64_t progress; /* written by the task */
 };
 
 enum { TA, TB, TC, NT };
-static struct task T[NT] = { [TA] = { .name = "A" }, [TB] = { .name = "B" },
-			     [TC] = { .name = "C" } };
+static struct task T[NT] = {
+	[TA] = { .name = "A" }, [TB] = { .name = "B" }, [TC] = { .name = "C" }
+};
 
 static void *task_fn(void *arg)
 {
@@ -212,17 +213,17 @@ static void drain(void)
 }
 
 /* Drains until cond holds; fails after ms (a hang, not a timing assertion). */
-#define CHECK_WAIT(cond, ms)                                                                \
-	do {                                                                                \
-		int64_t _end = ghost_now_ns() + (int64_t)(ms) * 1000000;                    \
-		for (;;) {                                                                  \
-			drain();                                                            \
-			if (cond)                                                           \
-				break;                                                      \
-			if (ghost_now_ns() > _end)                                          \
-				FAIL("waited %d ms for %s", (int)(ms), #cond);              \
-			usleep(100);                                                        \
-		}                                                                           \
+#define CHECK_WAIT(cond, ms)                                                   \
+	do {                                                                   \
+		int64_t _end = ghost_now_ns() + (int64_t)(ms)*1000000;         \
+		for (;;) {                                                     \
+			drain();                                               \
+			if (cond)                                              \
+				break;                                         \
+			if (ghost_now_ns() > _end)                             \
+				FAIL("waited %d ms for %s", (int)(ms), #cond); \
+			usleep(100);                                           \
+		}                                                              \
 	} while (0)
 
 /* ---- the agent of CPU 1: local yield until told to stop --------------------------------- */
@@ -261,8 +262,7 @@ static void *agent1_main(void *arg)
 
 /* ---- commits ---------------------------------------------------------------------------- */
 
-static struct ghost_txn_opts O(int64_t target, uint32_t barrier)
-{
+static struct ghost_txn_opts O(int64_t target, uint32_t barrier) {
 	struct ghost_txn_opts o = {
 		.target = target,
 		.target_barrier = barrier,
@@ -273,7 +273,8 @@ static struct ghost_txn_opts O(int64_t target, uint32_t barrier)
 }
 
 /* Commits o on cpu n times; each must end in want (and reach the kernel: commit_time moves). */
-static void commit_n(int cpu, struct ghost_txn_opts o, int32_t want, int n, int line)
+static void
+commit_n(int cpu, struct ghost_txn_opts o, int32_t want, int n, int line)
 {
 	struct ghost_txn *txn = ghost_enclave_txn(E, cpu);
 
@@ -298,7 +299,6 @@ static void commit_n(int cpu, struct ghost_txn_opts o, int32_t want, int n, int 
 
 static void setup(void)
 {
-
 	/* The main thread is CPU 0's agent from now on (pinned to CPU 0). */
 	C = test_hand_enclave(g_root, &E);
 	CHECK_EQ(pthread_create(&A1.th, NULL, agent1_main, NULL), 0);

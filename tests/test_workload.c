@@ -25,12 +25,12 @@
 #define GHOST_BIN_DIR "build/bin"
 #endif
 
-#define TOOL		GHOST_BIN_DIR "/ghost-workload"
-#define RUN_LIMIT_S	20
-#define MAX_ARGS	32
+#define TOOL	    GHOST_BIN_DIR "/ghost-workload"
+#define RUN_LIMIT_S 20
+#define MAX_ARGS    32
 
 struct output {
-	int status;		/* exit code, or 128 + signal */
+	int status; /* exit code, or 128 + signal */
 	char out[65536];
 	char err[16384];
 };
@@ -283,20 +283,20 @@ static void test_bad_arguments(void)
 	BAD("--bogus", "--bogus", "--enclave", "1", "--threads", "2", "--pattern", "spin",
 	    "--duration", "1");
 	BAD("--enclave", "--threads", "2", "--pattern", "spin", "--duration", "1");
-	BAD("--enclave", "--enclave", "x", "--threads", "2", "--pattern", "spin",
-	    "--duration", "1");
-	BAD("--threads", "--enclave", "1", "--threads", "0", "--pattern", "spin",
-	    "--duration", "1");
-	BAD("--threads", "--enclave", "1", "--threads", "two", "--pattern", "spin",
-	    "--duration", "1");
-	BAD("--threads", "--enclave", "1", "--threads", "3x", "--pattern", "spin",
-	    "--duration", "1");
-	BAD("--duration", "--enclave", "1", "--threads", "2", "--pattern", "spin",
-	    "--duration", "-1");
-	BAD("--duration", "--enclave", "1", "--threads", "2", "--pattern", "spin",
-	    "--duration", "soon");
-	BAD("--pattern", "--enclave", "1", "--threads", "2", "--pattern", "juggle",
-	    "--duration", "1");
+	BAD("--enclave", "--enclave", "x", "--threads", "2", "--pattern", "spin", "--duration",
+	    "1");
+	BAD("--threads", "--enclave", "1", "--threads", "0", "--pattern", "spin", "--duration",
+	    "1");
+	BAD("--threads", "--enclave", "1", "--threads", "two", "--pattern", "spin", "--duration",
+	    "1");
+	BAD("--threads", "--enclave", "1", "--threads", "3x", "--pattern", "spin", "--duration",
+	    "1");
+	BAD("--duration", "--enclave", "1", "--threads", "2", "--pattern", "spin", "--duration",
+	    "-1");
+	BAD("--duration", "--enclave", "1", "--threads", "2", "--pattern", "spin", "--duration",
+	    "soon");
+	BAD("--pattern", "--enclave", "1", "--threads", "2", "--pattern", "juggle", "--duration",
+	    "1");
 	BAD("--service", "--enclave", "1", "--threads", "2", "--pattern", "rpc", "--duration", "1",
 	    "--service", "99.5:4xs,0.5:10ms");
 	BAD("--service", "--enclave", "1", "--threads", "2", "--pattern", "rpc", "--duration", "1",
@@ -408,9 +408,11 @@ static void test_block_wake(void)
 
 static void test_rpc(void)
 {
-	static const char *const keys[] = { "offered_rps", "completed", "throughput_rps",
-					    "wait_us", "generator_lag_us", "oldest_unfinished_us",
-					    NULL };
+	static const char *const keys[] = {
+		"offered_rps", "completed",	   "throughput_rps",
+		"wait_us",     "generator_lag_us", "oldest_unfinished_us",
+		NULL
+	};
 	struct output o;
 	double completed;
 
@@ -450,8 +452,8 @@ static void test_table(void)
 {
 	struct output o;
 
-	RUN(&o, "--no-ghost", "--threads", "2", "--pattern", "rpc", "--duration", "0.3",
-	    "--warmup", "0.1", "--rate", "2000", "--service", "90:10us,10:100us");
+	RUN(&o, "--no-ghost", "--threads", "2", "--pattern", "rpc", "--duration", "0.3", "--warmup",
+	    "0.1", "--rate", "2000", "--service", "90:10us,10:100us");
 	CHECK_MSG(o.status == 0, "table run exited %d: %s", o.status, o.err);
 	CHECK_MSG(strstr(o.out, "throughput") && strstr(o.out, "p99.9"), "table: %s", o.out);
 	CHECK_MSG(!strchr(o.out, '{'), "table run printed JSON: %s", o.out);
@@ -479,8 +481,8 @@ static void test_no_enclave(void)
 	    "--pattern", "spin", "--duration", "1", "--wait", "0");
 	CHECK_MSG(o.status == 1, "missing enclave exited %d: %s", o.status, o.err);
 	CHECK_MSG(mono_ms() - t0 < 2000, "--wait 0 took %lld ms", (long long)(mono_ms() - t0));
-	CHECK_MSG(strstr(o.err, "no enclave 999 on the emu kernel (start one with: "),
-		  "stderr: %s", o.err);
+	CHECK_MSG(strstr(o.err, "no enclave 999 on the emu kernel (start one with: "), "stderr: %s",
+		  o.err);
 	CHECK_MSG(strstr(o.err, "ghost-agent --enclave 999"), "stderr: %s", o.err);
 	check_one_line(&o);
 	/* A wait: it says how long, and it did wait that long. */

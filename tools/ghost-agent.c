@@ -76,7 +76,7 @@ static void on_stop_signal(int sig)
 struct stats_ctx {
 	bool quiet, json, all;
 	bool have_prev;
-	int64_t interval_ns;		/* --stats */
+	int64_t interval_ns; /* --stats */
 	struct ghost_agent_stats prev;
 };
 
@@ -190,8 +190,9 @@ static void print_stats(struct ghost_full_agent *fa, void *arg)
  */
 static void report_kept(const struct ghost_kernel_ops *ops, const char *root, uint64_t id)
 {
-	struct ghost_enclave_opts eo = { .sz = sizeof(eo), .kernel = ghost_kernel_name(ops),
-					 .root = root, .id = id };
+	struct ghost_enclave_opts eo = {
+		.sz = sizeof(eo), .kernel = ghost_kernel_name(ops), .root = root, .id = id
+	};
 	struct ghost_enclave *again;
 	int err;
 
@@ -271,12 +272,12 @@ int main(int argc, char **argv)
 							     (long long)GHOST_ENCLAVE_ID_MAX);
 			break;
 		case 't':
-			cfg.time_slice_ns = tool_option_ll("--time-slice", optarg, 1, 3600000000LL) *
-					    1000;
+			cfg.time_slice_ns =
+				tool_option_ll("--time-slice", optarg, 1, 3600000000LL) * 1000;
 			break;
 		case 'g':
-			cfg.global_cpu = (int)tool_option_ll("--global-cpu", optarg, 0,
-							     GHOST_MAX_CPUS - 1);
+			cfg.global_cpu =
+				(int)tool_option_ll("--global-cpu", optarg, 0, GHOST_MAX_CPUS - 1);
 			break;
 		case 's':
 			stats_s = (int)tool_option_ll("--stats", optarg, 0, 86400);
@@ -286,7 +287,8 @@ int main(int argc, char **argv)
 			break;
 		case 'P':
 			if (!tool_parse_prio(optarg, &prio))
-				tool_usage_exit("unknown --prio \"%s\" (auto, rt or normal)", optarg);
+				tool_usage_exit("unknown --prio \"%s\" (auto, rt or normal)",
+						optarg);
 			break;
 		case 'K':
 			keep = true;
@@ -320,7 +322,8 @@ int main(int argc, char **argv)
 	policy = ghost_policy_find(policy_name);
 	if (!policy)
 		return tool_usage_error("unknown --policy \"%s\" (fifo-percpu, fifo-centralized or "
-					"shinjuku)", policy_name);
+					"shinjuku)",
+					policy_name);
 	if (create_id && attach_id)
 		return tool_usage_error("--enclave and --attach exclude each other");
 	if (attach_id && cpus_arg)
@@ -390,7 +393,8 @@ int main(int argc, char **argv)
 	}
 	if (err) {
 		tool_error("cannot start the agents: %s",
-			   err == -EBUSY ? "the enclave already has an agent" : tool_log_reason(err));
+			   err == -EBUSY ? "the enclave already has an agent"
+					 : tool_log_reason(err));
 		if (!attach_id)
 			ghost_enclave_destroy(e);
 		ghost_enclave_close(e);

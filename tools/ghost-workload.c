@@ -48,10 +48,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#define PROG		"ghost-workload"
+#define PROG "ghost-workload"
 
 #define MAX_THREADS	1024
-#define MAX_ANTAGONISTS	64
+#define MAX_ANTAGONISTS 64
 #define MAX_SERVICE	16
 #define NSEC_PER_SEC	1000000000LL
 #define NSEC_PER_USEC	1000LL
@@ -101,33 +101,33 @@ static const struct {
 /* ---- options ---- */
 
 struct service_class {
-	double pct;		/* share of requests, in percent */
-	int64_t ns;		/* service time */
+	double pct; /* share of requests, in percent */
+	int64_t ns; /* service time */
 };
 
 struct options {
-	uint64_t enclave;	/* 0 = not given */
-	const char *kernel;	/* NULL = the default backend */
+	uint64_t enclave;   /* 0 = not given */
+	const char *kernel; /* NULL = the default backend */
 	const char *root;
-	int threads;		/* 0 = not given */
-	const struct pattern *pattern;	/* NULL = not given */
-	unsigned given;		/* enum pattern_option: the pattern options given */
-	double duration_s;	/* < 0 = not given */
+	int threads;		       /* 0 = not given */
+	const struct pattern *pattern; /* NULL = not given */
+	unsigned given;		       /* enum pattern_option: the pattern options given */
+	double duration_s;	       /* < 0 = not given */
 	double warmup_s;
-	double rate;		/* rpc requests per second */
+	double rate; /* rpc requests per second */
 	struct service_class service[MAX_SERVICE];
 	int nservice;
-	double chunk_us;	/* spin work per chunk */
+	double chunk_us; /* spin work per chunk */
 	uint64_t seed;
 	bool json;
 	bool no_ghost;
-	bool prio_table;	/* rpc: dispatch through a PrioTable */
-	int antagonists;	/* low-priority spinners beside the workers */
-	int gen_cpu;		/* load generator's CPU, -1 = any */
-	cpu_set_t cpus;		/* --no-ghost: where the threads may run */
+	bool prio_table; /* rpc: dispatch through a PrioTable */
+	int antagonists; /* low-priority spinners beside the workers */
+	int gen_cpu;	 /* load generator's CPU, -1 = any */
+	cpu_set_t cpus;	 /* --no-ghost: where the threads may run */
 	bool have_cpus;
-	enum ghost_agent_prio gen_prio;	/* the load generator's class */
-	double wait_s;		/* for the enclave and its agent to appear */
+	enum ghost_agent_prio gen_prio; /* the load generator's class */
+	double wait_s;			/* for the enclave and its agent to appear */
 };
 
 static const char *const default_service = "99.5:4us,0.5:10ms";
@@ -146,15 +146,15 @@ struct results;
  */
 struct pattern {
 	const char *name;
-	const char *help;		/* its paragraph of --help, lines of at most 62 columns */
+	const char *help; /* its paragraph of --help, lines of at most 62 columns */
 	int min_threads;
-	unsigned options;		/* enum pattern_option: those that apply to it */
-	bool latency;			/* workers keep a latency histogram */
-	bool wait_hist;			/* workers keep a wait histogram (arrival -> start) */
+	unsigned options; /* enum pattern_option: those that apply to it */
+	bool latency;	  /* workers keep a latency histogram */
+	bool wait_hist;	  /* workers keep a wait histogram (arrival -> start) */
 	int (*prepare)(struct workload *w);
 	void (*run)(struct worker *me);
-	int (*start)(struct workload *w);	/* NULL: nothing to start */
-	void (*stop)(struct workload *w);	/* NULL: nobody waits for work */
+	int (*start)(struct workload *w); /* NULL: nothing to start */
+	void (*stop)(struct workload *w); /* NULL: nobody waits for work */
 	void (*json)(const struct workload *w, const struct results *r);
 	void (*table)(const struct workload *w, const struct results *r);
 };
@@ -207,7 +207,8 @@ static const struct pattern patterns[] = {
 			"throughput and latency (completion - intended arrival)\n"
 			"(requests wait in a backlog while every worker is busy)",
 		.min_threads = 1,
-		.options = PO_RATE | PO_SERVICE | PO_SEED | PO_PRIO_TABLE | PO_GEN_CPU | PO_GEN_PRIO,
+		.options = PO_RATE | PO_SERVICE | PO_SEED | PO_PRIO_TABLE | PO_GEN_CPU |
+			   PO_GEN_PRIO,
 		.latency = true,
 		.wait_hist = true,
 		.prepare = rpc_prepare,
@@ -236,8 +237,9 @@ static void usage(FILE *f)
 	list_patterns(choices, sizeof(choices), 0, ", ", " or ");
 	for (int i = 0; i < PATTERN_COUNT; i++)
 		if (patterns[i].min_threads > 1 && used < sizeof(needs))
-			used += (size_t)snprintf(needs + used, sizeof(needs) - used, "; %s needs %d",
-						 patterns[i].name, patterns[i].min_threads);
+			used += (size_t)snprintf(needs + used, sizeof(needs) - used,
+						 "; %s needs %d", patterns[i].name,
+						 patterns[i].min_threads);
 	fprintf(f,
 		"usage: " PROG " --enclave ID [--kernel K] [--root DIR] --threads N\n"
 		"       --pattern {%s} --duration SECONDS [options]\n"
@@ -245,7 +247,8 @@ static void usage(FILE *f)
 		"Runs N ghost threads in an existing enclave (start one with ghost-agent)\n"
 		"and reports what they got.\n"
 		"\n"
-		"patterns:\n", braces);
+		"patterns:\n",
+		braces);
 	for (int i = 0; i < PATTERN_COUNT; i++) {
 		const char *line = patterns[i].help;
 
@@ -305,7 +308,10 @@ static void usage(FILE *f)
 /* "4us", "10ms", "0.5s", "800ns" -> ns. A bare number is microseconds. */
 static bool parse_time(const char *s, int64_t *ns)
 {
-	static const struct { const char *unit; double scale; } units[] = {
+	static const struct {
+		const char *unit;
+		double scale;
+	} units[] = {
 		{ "ns", 1 }, { "us", 1e3 }, { "ms", 1e6 }, { "s", 1e9 }, { "", 1e3 },
 	};
 	char *end;
@@ -341,7 +347,8 @@ static int parse_service_entry(char *tok, bool only, struct service_class *c)
 		c->pct = 100;
 		return parse_time(tok, &c->ns)
 			       ? 0
-			       : tool_usage_error("--service: bad time '%s' (use e.g. 4us, 10ms)", tok);
+			       : tool_usage_error("--service: bad time '%s' (use e.g. 4us, 10ms)",
+						  tok);
 	}
 	*colon = '\0';
 	if (!tool_parse_double(tok, &c->pct) || c->pct <= 0 || c->pct > 100)
@@ -378,8 +385,7 @@ static int parse_service(const char *arg, struct options *o)
 	return 0;
 }
 
-static void list_patterns(char *buf, size_t len, unsigned option, const char *sep,
-			  const char *last)
+static void list_patterns(char *buf, size_t len, unsigned option, const char *sep, const char *last)
 {
 	int n = 0, listed = 0;
 	size_t used = 0;
@@ -391,7 +397,9 @@ static void list_patterns(char *buf, size_t len, unsigned option, const char *se
 		if (option && !(patterns[i].options & option))
 			continue;
 		used += (size_t)snprintf(buf + used, len - used, "%s%s",
-					 !listed ? "" : listed == n - 1 ? last : sep,
+					 !listed	   ? ""
+					 : listed == n - 1 ? last
+							   : sep,
 					 patterns[i].name);
 		listed++;
 	}
@@ -428,16 +436,32 @@ static int parse_cpus(const char *arg, struct options *o)
 	if (sched_getaffinity(0, sizeof(mine), &mine) == 0) {
 		CPU_AND(&mine, &mine, &o->cpus);
 		if (CPU_COUNT(&mine) != CPU_COUNT(&o->cpus))
-			return tool_usage_error("--cpus '%s': this process may not run on all of them",
-						arg);
+			return tool_usage_error(
+				"--cpus '%s': this process may not run on all of them", arg);
 	}
 	return 0;
 }
 
 enum {
-	OPT_ENCLAVE = 256, OPT_KERNEL, OPT_ROOT, OPT_THREADS, OPT_PATTERN, OPT_DURATION,
-	OPT_WARMUP, OPT_RATE, OPT_SERVICE, OPT_CHUNK, OPT_SEED, OPT_JSON, OPT_NO_GHOST,
-	OPT_PRIO_TABLE, OPT_ANTAGONISTS, OPT_GEN_CPU, OPT_GEN_PRIO, OPT_CPUS, OPT_WAIT,
+	OPT_ENCLAVE = 256,
+	OPT_KERNEL,
+	OPT_ROOT,
+	OPT_THREADS,
+	OPT_PATTERN,
+	OPT_DURATION,
+	OPT_WARMUP,
+	OPT_RATE,
+	OPT_SERVICE,
+	OPT_CHUNK,
+	OPT_SEED,
+	OPT_JSON,
+	OPT_NO_GHOST,
+	OPT_PRIO_TABLE,
+	OPT_ANTAGONISTS,
+	OPT_GEN_CPU,
+	OPT_GEN_PRIO,
+	OPT_CPUS,
+	OPT_WAIT,
 };
 
 static const struct option long_opts[] = {
@@ -482,8 +506,8 @@ static int parse_one(int c, const char *arg, struct options *o)
 	case OPT_ENCLAVE:
 		if (!tool_parse_u64(arg, &o->enclave) || !o->enclave ||
 		    o->enclave > GHOST_ENCLAVE_ID_MAX)
-			return tool_usage_error("bad --enclave '%s' (an enclave id, 1 to %llu)", arg,
-						(unsigned long long)GHOST_ENCLAVE_ID_MAX);
+			return tool_usage_error("bad --enclave '%s' (an enclave id, 1 to %llu)",
+						arg, (unsigned long long)GHOST_ENCLAVE_ID_MAX);
 		return 0;
 	case OPT_KERNEL:
 		o->kernel = arg;
@@ -595,8 +619,8 @@ static int check_options(const struct options *o)
 		cpu_set_t set;
 
 		if (sched_getaffinity(0, sizeof(set), &set) == 0 && !CPU_ISSET(o->gen_cpu, &set))
-			return tool_usage_error("--generator-cpu %d: this process may not run there",
-						o->gen_cpu);
+			return tool_usage_error(
+				"--generator-cpu %d: this process may not run there", o->gen_cpu);
 	}
 	return 0;
 }
@@ -606,8 +630,12 @@ static int parse_args(int argc, char **argv, struct options *o)
 {
 	int c, err;
 
-	*o = (struct options){ .duration_s = -1, .rate = 10000, .chunk_us = 50, .seed = 1,
-			       .gen_cpu = -1, .wait_s = DEFAULT_WAIT_S };
+	*o = (struct options){ .duration_s = -1,
+			       .rate = 10000,
+			       .chunk_us = 50,
+			       .seed = 1,
+			       .gen_cpu = -1,
+			       .wait_s = DEFAULT_WAIT_S };
 	if ((err = parse_service(default_service, o)))
 		return err;
 	opterr = 0;
@@ -636,10 +664,10 @@ static int parse_args(int argc, char **argv, struct options *o)
  * power of two is cut into 2^SUB_BITS buckets, so a bucket is at most 1/128
  * of its values wide and its midpoint is within 0.4% of any value in it.
  */
-#define HIST_SUB_BITS	7
-#define HIST_SUB	(1 << HIST_SUB_BITS)
-#define HIST_MAX_BIT	42	/* values clamp at 2^42 ns, about 73 minutes */
-#define HIST_BUCKETS	((HIST_MAX_BIT - HIST_SUB_BITS + 1) * HIST_SUB)
+#define HIST_SUB_BITS 7
+#define HIST_SUB      (1 << HIST_SUB_BITS)
+#define HIST_MAX_BIT  42 /* values clamp at 2^42 ns, about 73 minutes */
+#define HIST_BUCKETS  ((HIST_MAX_BIT - HIST_SUB_BITS + 1) * HIST_SUB)
 
 struct hist {
 	uint64_t n;
@@ -732,25 +760,25 @@ struct workload;
 struct worker {
 	struct workload *w;
 	int idx;
-	struct ghost_thread *gt;	/* ghost mode */
-	pthread_t pt;			/* --no-ghost */
-	bool released;			/* no longer a ghost task when its run ended */
-	int enter_err;			/* ghost_thread_join: why it never was one */
-	uint64_t count;			/* chunks, round trips or requests */
-	struct hist *lat;		/* block-wake and rpc */
-	struct hist *wait;		/* rpc: arrival -> the worker starts on it */
+	struct ghost_thread *gt; /* ghost mode */
+	pthread_t pt;		 /* --no-ghost */
+	bool released;		 /* no longer a ghost task when its run ended */
+	int enter_err;		 /* ghost_thread_join: why it never was one */
+	uint64_t count;		 /* chunks, round trips or requests */
+	struct hist *lat;	 /* block-wake and rpc */
+	struct hist *wait;	 /* rpc: arrival -> the worker starts on it */
 	/* block-wake: 1 = holds the token, 0 = waits for it, 2 = stop */
 	uint32_t token;
-	int64_t stamp;			/* when the token was handed to us */
-	struct worker *next;		/* whom we pass the token to */
-	bool leader;			/* counts round trips of its group */
-	bool idle_at_start;		/* has no work when released (block-wake: no token) */
-	bool antagonist;		/* a low-priority spinner, not a worker */
+	int64_t stamp;	     /* when the token was handed to us */
+	struct worker *next; /* whom we pass the token to */
+	bool leader;	     /* counts round trips of its group */
+	bool idle_at_start;  /* has no work when released (block-wake: no token) */
+	bool antagonist;     /* a low-priority spinner, not a worker */
 	/* rpc: the request the generator handed us (valid once mail_seq moved) */
 	int64_t mail_arrival, mail_service;
 	uint32_t mail_seq;
-	uint32_t mail_taken;		/* mail_seq of the last request we took out */
-	int64_t cur_arrival;		/* arrival of the request in hand, 0 = none */
+	uint32_t mail_taken; /* mail_seq of the last request we took out */
+	int64_t cur_arrival; /* arrival of the request in hand, 0 = none */
 	/*
 	 * Whether it got the CPU (see no_cpu()): since when it has had work it has
 	 * not got through (0 = none: it waits for some), set by whoever gives it
@@ -764,7 +792,7 @@ struct worker {
 } __attribute__((aligned(64)));
 
 struct request {
-	int64_t arrival_ns;		/* intended arrival time */
+	int64_t arrival_ns; /* intended arrival time */
 	int64_t service_ns;
 };
 
@@ -778,8 +806,8 @@ struct request {
  */
 struct rpc_queue {
 	struct request *ring;
-	uint64_t head __attribute__((aligned(64)));	/* next to take */
-	uint64_t tail __attribute__((aligned(64)));	/* next to fill */
+	uint64_t head __attribute__((aligned(64))); /* next to take */
+	uint64_t tail __attribute__((aligned(64))); /* next to fill */
 	/* idle workers, one bit each: set by the worker, cleared by whoever
 	 * claims it (the generator to hand it a request, or the worker itself) */
 	uint64_t idle[MAX_THREADS / 64] __attribute__((aligned(64)));
@@ -787,24 +815,24 @@ struct rpc_queue {
 
 struct workload {
 	const struct options *o;
-	struct ghost_enclave *e;	/* NULL with --no-ghost */
-	const char *kernel;		/* backend name (ghost mode) */
+	struct ghost_enclave *e; /* NULL with --no-ghost */
+	const char *kernel;	 /* backend name (ghost mode) */
 	struct worker *workers;
 	int nstarted;
-	uint32_t ready;			/* workers at the start line */
-	uint32_t go;			/* 1: start (or stop, if stop is set too) */
-	uint32_t exited;		/* workers whose pattern function returned */
+	uint32_t ready;	 /* workers at the start line */
+	uint32_t go;	 /* 1: start (or stop, if stop is set too) */
+	uint32_t exited; /* workers whose pattern function returned */
 	int stop;
 	int64_t start_ns, measure_ns, end_ns, stop_ns;
-	uint64_t spin_iters;		/* arithmetic steps per spin chunk */
-	uint64_t antag_iters;		/* ... per 50 us, the antagonists' step */
+	uint64_t spin_iters;  /* arithmetic steps per spin chunk */
+	uint64_t antag_iters; /* ... per 50 us, the antagonists' step */
 	struct rpc_queue q;
-	struct ghost_prio_table *pt;	/* --prio-table */
+	struct ghost_prio_table *pt; /* --prio-table */
 	pthread_t gen;
 	bool gen_started;
-	struct hist *gen_lag;		/* rpc: how late the generator issued requests */
-	int gen_class;			/* the scheduling class the generator got */
-	uint64_t issued, dropped;	/* in the measured window */
+	struct hist *gen_lag;	  /* rpc: how late the generator issued requests */
+	int gen_class;		  /* the scheduling class the generator got */
+	uint64_t issued, dropped; /* in the measured window */
 };
 
 static volatile sig_atomic_t interrupted;
@@ -988,7 +1016,7 @@ static bool pass_token(struct worker *me)
 	set_busy(to, to->stamp);
 	if (!__atomic_compare_exchange_n(&to->token, &zero, 1, false, __ATOMIC_RELEASE,
 					 __ATOMIC_RELAXED))
-		return false;	/* it is being stopped */
+		return false; /* it is being stopped */
 	ghost_wake(&to->token, 1);
 	return true;
 }
@@ -1210,7 +1238,8 @@ static void dispatch(struct workload *w)
 				continue;
 			if (!backlog_take(q, &r)) {
 				/* Nothing left: the worker stays idle. */
-				__atomic_or_fetch(&q->idle[word], 1ull << (i % 64), __ATOMIC_SEQ_CST);
+				__atomic_or_fetch(&q->idle[word], 1ull << (i % 64),
+						  __ATOMIC_SEQ_CST);
 				return;
 			}
 			hand_over(w, &w->workers[i], &r);
@@ -1219,8 +1248,7 @@ static void dispatch(struct workload *w)
 }
 
 /* Queues every request due by upto (the clock reads now); returns the time of the next one. */
-static double issue_due(struct workload *w, double next, int64_t upto, uint64_t *seed,
-			int64_t now)
+static double issue_due(struct workload *w, double next, int64_t upto, uint64_t *seed, int64_t now)
 {
 	while ((int64_t)next <= upto) {
 		struct request r = { .arrival_ns = (int64_t)next,
@@ -1300,7 +1328,7 @@ static void run_rpc(struct worker *me)
 			now = ghost_now_ns();
 		note_ran(me, begin, now);
 		if (now - begin < r.service_ns)
-			break;	/* cut by the end of the run: still in hand */
+			break; /* cut by the end of the run: still in hand */
 		me->cur_arrival = 0;
 		if (r.arrival_ns >= w->measure_ns) {
 			hist_add(me->wait, begin - r.arrival_ns);
@@ -1404,11 +1432,14 @@ static int prio_table_create(struct workload *w)
 	struct ghost_prio_table_opts po = { .sz = sizeof(po),
 					    .items = (uint32_t)(w->o->threads + w->o->antagonists),
 					    .classes = 2 };
-	struct ghost_work_class worker = { .id = WC_WORKER, .flags = GHOST_WORK_CLASS_ONESHOT,
-					   .qos = QOS_WORKER, .exectime = 4000 };
+	struct ghost_work_class worker = { .id = WC_WORKER,
+					   .flags = GHOST_WORK_CLASS_ONESHOT,
+					   .qos = QOS_WORKER,
+					   .exectime = 4000 };
 	struct ghost_work_class antagonist = { .id = WC_ANTAGONIST,
 					       .flags = GHOST_WORK_CLASS_ONESHOT,
-					       .qos = QOS_ANTAGONIST, .exectime = 1000000 };
+					       .qos = QOS_ANTAGONIST,
+					       .exectime = 1000000 };
 	int err = ghost_prio_table_create(&po, &w->pt);
 
 	if (!err)
@@ -1498,7 +1529,8 @@ static int spawn(struct workload *w)
 		w->nstarted++;
 		if (w->pt && prio_table_describe(w, me))
 			tool_error("warning: thread %d never entered the enclave: it has no sched "
-				   "item", i + 1);
+				   "item",
+				   i + 1);
 	}
 	return 0;
 }
@@ -1512,7 +1544,8 @@ static int start(struct workload *w)
 
 	if (!wait_count(&w->ready, (uint32_t)w->nstarted, deadline, true) && !interrupted)
 		tool_error("warning: only %u of %d threads started within %lld s (is the agent "
-			   "running?)", __atomic_load_n(&w->ready, __ATOMIC_ACQUIRE), w->nstarted,
+			   "running?)",
+			   __atomic_load_n(&w->ready, __ATOMIC_ACQUIRE), w->nstarted,
 			   START_GRACE_NS / NSEC_PER_SEC);
 	w->start_ns = ghost_now_ns();
 	w->measure_ns = w->start_ns + (int64_t)(w->o->warmup_s * 1e9);
@@ -1554,8 +1587,7 @@ static int join_all(struct workload *w)
 {
 	if (w->gen_started)
 		pthread_join(w->gen, NULL);
-	if (!wait_count(&w->exited, (uint32_t)w->nstarted, ghost_now_ns() + STOP_GRACE_NS,
-			false))
+	if (!wait_count(&w->exited, (uint32_t)w->nstarted, ghost_now_ns() + STOP_GRACE_NS, false))
 		return -ETIMEDOUT;
 	for (int i = 0; i < w->nstarted; i++) {
 		struct worker *me = &w->workers[i];
@@ -1574,15 +1606,15 @@ static int join_all(struct workload *w)
 
 struct results {
 	double window_s;
-	uint64_t total, min, max;	/* worker counts */
-	struct hist *lat;		/* merged, or NULL */
-	struct hist *wait;		/* rpc: merged waits, or NULL */
-	uint64_t antagonist_units;	/* CPU time the antagonists got, ns */
-	double oldest_unfinished_us;	/* rpc: age at the stop of the oldest unfinished request */
-	int enter_failed;		/* workers that never entered the enclave */
-	int enter_err;			/* the first one's reason */
-	int released;			/* workers the enclave let go during the run */
-	int no_cpu;			/* workers that had work and never ran (no_cpu()) */
+	uint64_t total, min, max;    /* worker counts */
+	struct hist *lat;	     /* merged, or NULL */
+	struct hist *wait;	     /* rpc: merged waits, or NULL */
+	uint64_t antagonist_units;   /* CPU time the antagonists got, ns */
+	double oldest_unfinished_us; /* rpc: age at the stop of the oldest unfinished request */
+	int enter_failed;	     /* workers that never entered the enclave */
+	int enter_err;		     /* the first one's reason */
+	int released;		     /* workers the enclave let go during the run */
+	int no_cpu;		     /* workers that had work and never ran (no_cpu()) */
 };
 
 /*
@@ -1596,7 +1628,7 @@ static int64_t oldest_unfinished(const struct workload *w)
 	int64_t oldest = 0;
 
 	if (!q->ring)
-		return 0;	/* not rpc */
+		return 0; /* not rpc */
 	if (q->head != q->tail)
 		oldest = q->ring[q->head % RPC_QUEUE_CAP].arrival_ns;
 	for (int i = 0; i < w->nstarted; i++) {
@@ -1714,9 +1746,8 @@ static void spin_json(const struct workload *w, const struct results *r)
 	const struct options *o = w->o;
 
 	printf(",\"chunk_us\":%.1f,\"work_units\":%" PRIu64 ",\"work_units_per_s\":%.1f"
-	       ",\"per_thread_min\":%" PRIu64 ",\"per_thread_max\":%" PRIu64
-	       ",\"per_thread\":[", o->chunk_us, r->total, per_s(r->total, r->window_s),
-	       r->min, r->max);
+	       ",\"per_thread_min\":%" PRIu64 ",\"per_thread_max\":%" PRIu64 ",\"per_thread\":[",
+	       o->chunk_us, r->total, per_s(r->total, r->window_s), r->min, r->max);
 	for (int i = 0; i < w->nstarted && i < o->threads; i++)
 		printf("%s%" PRIu64, i ? "," : "", w->workers[i].count);
 	printf("]");
@@ -1726,16 +1757,16 @@ static void block_wake_json(const struct workload *w, const struct results *r)
 {
 	(void)w;
 	printf(",\"round_trips\":%" PRIu64 ",\"round_trips_per_s\":%.1f"
-	       ",\"hand_offs\":%" PRIu64, r->total, per_s(r->total, r->window_s),
-	       r->lat->n);
+	       ",\"hand_offs\":%" PRIu64,
+	       r->total, per_s(r->total, r->window_s), r->lat->n);
 	json_latency(r->lat);
 }
 
 static void rpc_json(const struct workload *w, const struct results *r)
 {
 	printf(",\"offered_rps\":%.1f,\"issued\":%" PRIu64 ",\"dropped\":%" PRIu64
-	       ",\"completed\":%" PRIu64 ",\"throughput_rps\":%.1f", w->o->rate, w->issued,
-	       w->dropped, r->total, per_s(r->total, r->window_s));
+	       ",\"completed\":%" PRIu64 ",\"throughput_rps\":%.1f",
+	       w->o->rate, w->issued, w->dropped, r->total, per_s(r->total, r->window_s));
 	printf(",\"prio_table\":%s,\"generator_rt\":%s,\"oldest_unfinished_us\":%.1f",
 	       w->pt ? "true" : "false", w->gen_class == SCHED_FIFO ? "true" : "false",
 	       r->oldest_unfinished_us);
@@ -1860,8 +1891,11 @@ static void print_table(const struct workload *w, const struct results *r)
 static int attach(struct workload *w)
 {
 	const struct options *o = w->o;
-	struct tool_enclave_open req = { .kernel = o->kernel, .root = o->root, .id = o->enclave,
-					 .wait_s = o->wait_s, .hint = true };
+	struct tool_enclave_open req = { .kernel = o->kernel,
+					 .root = o->root,
+					 .id = o->enclave,
+					 .wait_s = o->wait_s,
+					 .hint = true };
 	int err;
 
 	w->kernel = ghost_kernel_name(ghost_kernel_find(o->kernel));
@@ -1916,15 +1950,17 @@ static int warn_outsiders(const struct workload *w, const struct results *r)
 {
 	if (r->enter_failed)
 		tool_error("warning: %d of %d threads could not enter enclave %" PRIu64 " (%s) and "
-			   "ran as normal threads", r->enter_failed, w->nstarted, w->o->enclave,
+			   "ran as normal threads",
+			   r->enter_failed, w->nstarted, w->o->enclave,
 			   ghost_strerror(r->enter_err));
 	if (r->released)
 		tool_error("warning: enclave %" PRIu64 " let %d of %d threads go during the run "
-			   "(did its agent stop?); they ended as normal threads", w->o->enclave,
-			   r->released, w->nstarted);
+			   "(did its agent stop?); they ended as normal threads",
+			   w->o->enclave, r->released, w->nstarted);
 	if (r->no_cpu)
 		tool_error("%d of %d threads got no CPU time in the %.3f s measured: they had work "
-			   "waiting and never ran (%s)", r->no_cpu, w->o->threads, r->window_s,
+			   "waiting and never ran (%s)",
+			   r->no_cpu, w->o->threads, r->window_s,
 			   w->e ? "does the policy starve them? a FIFO policy without a time slice "
 				  "runs a spinner to its end"
 				: "is the machine overloaded?");
@@ -1944,7 +1980,8 @@ static int run(struct workload *w)
 	stop(w);
 	if (join_all(w) == -ETIMEDOUT) {
 		tool_error("threads did not stop within %lld s of the end (is the agent still "
-			   "running?)", STOP_GRACE_NS / NSEC_PER_SEC);
+			   "running?)",
+			   STOP_GRACE_NS / NSEC_PER_SEC);
 		fflush(NULL);
 		_exit(TOOL_EXIT_FAILURE);
 	}

@@ -60,8 +60,8 @@ static const char usage[] =
 	"  program has started: the program's own exit status.\n";
 
 /* run --wait: how long to wait for the enclave and its agent by default, at most. */
-#define DEFAULT_WAIT_S	5
-#define MAX_WAIT_S	86400
+#define DEFAULT_WAIT_S 5
+#define MAX_WAIT_S     86400
 
 static void print_usage(void)
 {
@@ -115,7 +115,8 @@ static int open_enclave_wait(const char *id_arg, struct tool_enclave_open *req,
 
 	if (!parse_id(id_arg, &req->id))
 		return tool_usage_error("bad enclave id \"%s\" (a number from 1 to %llu)",
-					id_arg ? id_arg : "", (unsigned long long)GHOST_ENCLAVE_ID_MAX);
+					id_arg ? id_arg : "",
+					(unsigned long long)GHOST_ENCLAVE_ID_MAX);
 	if ((err = use_kernel(&ops)))
 		return err;
 	req->kernel = kernel_name;
@@ -234,10 +235,14 @@ static int cmd_create(int argc, char **argv)
 
 static int cmd_status(int argc, char **argv)
 {
-	static const char *const files[] = { "cpulist", "agent_online", "deliver_ticks",
+	static const char *const files[] = { "cpulist",
+					     "agent_online",
+					     "deliver_ticks",
 					     "deliver_cpu_availability",
-					     "deliver_agent_runnability", "commit_at_tick",
-					     "runnable_timeout", "wake_on_waker_cpu" };
+					     "deliver_agent_runnability",
+					     "commit_at_tick",
+					     "runnable_timeout",
+					     "wake_on_waker_cpu" };
 	struct ghost_enclave *e;
 	int err;
 
@@ -287,7 +292,7 @@ static int cmd_get_set(int argc, char **argv, bool set)
 
 	if (argc != (set ? 4 : 3))
 		return tool_usage_error("%s", set ? "set needs ID TUNABLE VALUE"
-						      : "get needs ID TUNABLE");
+						  : "get needs ID TUNABLE");
 	if (!known_tunable(argv[2]))
 		return tool_usage_error("\"%s\" is not a tunable", argv[2]);
 	if ((err = open_enclave(argv[1], &e)))
@@ -435,7 +440,8 @@ static int cmd_run(int argc, char **argv)
 							argv[i], MAX_WAIT_S);
 		} else {
 			return tool_usage_error("run: unexpected argument \"%s\" (run [--wait S] "
-						"--enclave ID -- CMD ARGS)", argv[i]);
+						"--enclave ID -- CMD ARGS)",
+						argv[i]);
 		}
 	}
 	if (!id)

@@ -102,8 +102,10 @@ void note_unavail(struct bench *b, struct row *r, long before)
 	long n = LOAD(b->unavail_waits) - before;
 
 	if (n > 0)
-		row_note(r, "CPU %d was marked unavailable %ld time%s by the backend's availability "
-			    "heuristic; the measurement waited for it", b->cpu_b, n, n == 1 ? "" : "s");
+		row_note(r,
+			 "CPU %d was marked unavailable %ld time%s by the backend's availability "
+			 "heuristic; the measurement waited for it",
+			 b->cpu_b, n, n == 1 ? "" : "s");
 }
 
 /* The sleeping agent outranks its CPU's tasks, as ghOSt's agents do (when permitted). */
@@ -276,7 +278,8 @@ static void drain_new(struct bench *b)
 					t->sw = ghost_sw_lookup(b->enclave, &t->swi);
 					t->view = p.runnable ? V_RUNNABLE : V_BLOCKED;
 					if (!t->sw)
-						tool_fatal("no status word for ghost thread %d", t->tid);
+						tool_fatal("no status word for ghost thread %d",
+							   t->tid);
 				}
 			}
 			ghost_channel_consume(b->queue_a, m);

@@ -41,7 +41,7 @@ static void bl_null_syscall(struct bench *b)
 
 /* Two threads hand a token back and forth: futex (sleeping) or spinning on one word. */
 struct pingpong {
-	uint32_t word;		/* odd: the pong side's turn; even: the ping side's */
+	uint32_t word; /* odd: the pong side's turn; even: the ping side's */
 	int cpu_ping, cpu_pong;
 	bool spin;
 	long rounds;
@@ -97,7 +97,7 @@ static void pingpong_run(struct bench *b, const char *name, const char *label, i
 		int64_t t0 = now_ns();
 
 		for (int j = 0; j < batch; j++) {
-			uint32_t mine = LOAD(p.word) + 1;	/* odd */
+			uint32_t mine = LOAD(p.word) + 1; /* odd */
 
 			STORE(p.word, mine);
 			if (!spin)
@@ -159,8 +159,8 @@ struct cross_wake {
 	uint32_t word, ack;
 	int64_t t_wake;
 	long n;
-	long skip;		/* the sleeper's warm-up wakes */
-	int cpu;		/* the sleeper's */
+	long skip; /* the sleeper's warm-up wakes */
+	int cpu;   /* the sleeper's */
 	struct samples s;
 };
 
@@ -268,7 +268,7 @@ static void bl_signal_cross_cpu(struct bench *b)
 	for (long i = 0; i < b->n_warm / 10 + n; i++) {
 		int64_t t0, until = now_ns() + 50000;
 
-		while (now_ns() < until)	/* the spinner is back at it */
+		while (now_ns() < until) /* the spinner is back at it */
 			ghost_cpu_relax();
 		STORE(spinner.handled, 0);
 		t0 = now_ns();
@@ -277,7 +277,8 @@ static void bl_signal_cross_cpu(struct bench *b)
 			ghost_cpu_relax();
 		if (i >= b->n_warm / 10) {
 			samples_add(&lat, (double)(LOAD(spinner.handled) - t0));
-			samples_add(&lost, (double)(LOAD(spinner.handled) - LOAD(spinner.last_seen)));
+			samples_add(&lost,
+				    (double)(LOAD(spinner.handled) - LOAD(spinner.last_seen)));
 		}
 	}
 	STORE(spinner.stop, 1);
@@ -341,9 +342,11 @@ static void bl_stalls(struct bench *b)
 		    "stalls of a CPU: another thread or the host took it >= 200 us");
 	r->value = (double)n / secs;
 	r->unit = "per s";
-	row_note(r, "CPU %d over %.1f s, CPU %d polling beside it: %zu stalls, %.2f%% of the time, "
-		    "longest %.2f ms", b->cpu_b, secs, b->cpu_a, n,
-		 100.0 * (double)gap_total / (double)(end - start), (double)worst / 1e6);
+	row_note(r,
+		 "CPU %d over %.1f s, CPU %d polling beside it: %zu stalls, %.2f%% of the time, "
+		 "longest %.2f ms",
+		 b->cpu_b, secs, b->cpu_a, n, 100.0 * (double)gap_total / (double)(end - start),
+		 (double)worst / 1e6);
 }
 
 void run_baselines(struct bench *b)

@@ -36,30 +36,30 @@
 
 #define PROG "ghost-bench"
 
-#define LOAD(x) __atomic_load_n(&(x), __ATOMIC_ACQUIRE)
+#define LOAD(x)	    __atomic_load_n(&(x), __ATOMIC_ACQUIRE)
 #define STORE(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELEASE)
 
-#define MAX_LOADS 16
+#define MAX_LOADS  16
 #define MAX_REPEAT 9
-#define MAX_ROWS 256
+#define MAX_ROWS   256
 
 /* ---- options ---- */
 
 struct bench_opts {
 	const char *kernel;
-	long iterations;	/* per operation, after the warm-up; 0 = the default */
+	long iterations; /* per operation, after the warm-up; 0 = the default */
 	bool quick;
 	bool macro;
-	bool micro;		/* the operations (everything but the macro benchmark) */
+	bool micro; /* the operations (everything but the macro benchmark) */
 	bool json;
-	enum ghost_agent_prio prio;	/* of the sleeping agent */
-	int loads[MAX_LOADS];	/* macro: offered loads, req/s */
+	enum ghost_agent_prio prio; /* of the sleeping agent */
+	int loads[MAX_LOADS];	    /* macro: offered loads, req/s */
 	int nloads;
-	double macro_seconds;	/* macro: measured seconds per point */
-	int repeat;		/* macro: runs per point (medians are shown) */
-	bool antagonist;	/* macro: also every point with an antagonist */
-	const char *svg;	/* macro: write the plot here */
-	char slice_us[32];	/* macro: shinjuku's --time-slice */
+	double macro_seconds; /* macro: measured seconds per point */
+	int repeat;	      /* macro: runs per point (medians are shown) */
+	bool antagonist;      /* macro: also every point with an antagonist */
+	const char *svg;      /* macro: write the plot here */
+	char slice_us[32];    /* macro: shinjuku's --time-slice */
 };
 
 /* ---- samples and result rows ---- */
@@ -72,23 +72,23 @@ struct samples {
 struct macro_cfg;
 
 struct row {
-	char name[64];		/* stable identifier */
-	char label[112];	/* for people */
-	bool timed;		/* median/p99/min are ns */
+	char name[64];	 /* stable identifier */
+	char label[112]; /* for people */
+	bool timed;	 /* median/p99/min are ns */
 	double med, p99, min, p999;
 	size_t n;
-	char base[64];		/* name of the baseline row, "" = none */
-	double target;		/* NAN = none */
-	const char *target_on;	/* "ratio" or "value" */
-	double value;		/* non-time rows (NAN if unused) */
+	char base[64];	       /* name of the baseline row, "" = none */
+	double target;	       /* NAN = none */
+	const char *target_on; /* "ratio" or "value" */
+	double value;	       /* non-time rows (NAN if unused) */
 	const char *unit;
-	double thr, offered;	/* macro rows */
-	const struct macro_cfg *macro;	/* macro rows: the scheduler */
-	bool antagonist;	/* macro and headline rows */
+	double thr, offered;	       /* macro rows */
+	const struct macro_cfg *macro; /* macro rows: the scheduler */
+	bool antagonist;	       /* macro and headline rows */
 	double antag_cpus;
 	bool headline, below_saturation;
 	/* macro rows run --repeat times: each run's figures, the row shows their medians */
-	double rep[6][MAX_REPEAT];	/* p50, p99, p99.9, throughput, antagonist CPUs,
+	double rep[6][MAX_REPEAT]; /* p50, p99, p99.9, throughput, antagonist CPUs,
 					   generator lag p99 */
 	int nrep;
 	char note[320];
@@ -97,11 +97,11 @@ struct row {
 
 /* The macro benchmark's schedulers: plain Linux threads and each policy. */
 struct macro_cfg {
-	const char *name;	/* row and plot name */
-	const char *policy;	/* NULL: plain Linux threads */
-	bool worker_cpus;	/* Linux: only on the CPUs the enclave gives its tasks */
-	bool prio_table;	/* the workload publishes a PrioTable */
-	bool sliced;		/* gets --time-slice (opts.slice_us) */
+	const char *name;   /* row and plot name */
+	const char *policy; /* NULL: plain Linux threads */
+	bool worker_cpus;   /* Linux: only on the CPUs the enclave gives its tasks */
+	bool prio_table;    /* the workload publishes a PrioTable */
+	bool sliced;	    /* gets --time-slice (opts.slice_us) */
 };
 
 extern const struct macro_cfg macro_cfgs[];
@@ -119,14 +119,14 @@ struct btask {
 	int64_t gtid;
 	struct ghost_sw_info swi;
 	const struct ghost_status_word *sw;
-	uint32_t seq;		/* agent side: seqnum of the last message read for it */
-	int view;		/* agent side: enum agent_view */
-	bool queued;		/* throughput: on the agent's FIFO */
+	uint32_t seq; /* agent side: seqnum of the last message read for it */
+	int view;     /* agent side: enum agent_view */
+	bool queued;  /* throughput: on the agent's FIFO */
 	/* written by the task */
 	int mode;
-	uint32_t word;		/* MODE_BLOCK waits on it (always 0) */
-	int64_t t_run;		/* first thing after it was put on a CPU */
-	int64_t t_ev;		/* just before it blocks or yields */
+	uint32_t word; /* MODE_BLOCK waits on it (always 0) */
+	int64_t t_run; /* first thing after it was put on a CPU */
+	int64_t t_ev;  /* just before it blocks or yields */
 	uint64_t runs;
 };
 
@@ -153,12 +153,12 @@ struct sleeping_agent {
 
 struct bench {
 	struct bench_opts opt;
-	long n_iter;		/* iterations per operation */
-	long n_warm;		/* warm-up iterations */
-	int cpu_a, cpu_b;	/* the global agent's CPU and the other one */
-	cpu_set_t orig_affinity;	/* the process's mask at start: children get it back */
+	long n_iter;		 /* iterations per operation */
+	long n_warm;		 /* warm-up iterations */
+	int cpu_a, cpu_b;	 /* the global agent's CPU and the other one */
+	cpu_set_t orig_affinity; /* the process's mask at start: children get it back */
 	char self_exe[PATH_MAX];
-	char bin_dir[PATH_MAX];	/* where ghost-agent, ghostctl and ghost-workload are */
+	char bin_dir[PATH_MAX]; /* where ghost-agent, ghostctl and ghost-workload are */
 	char root[256];		/* the run's scratch directory (namespace roots) */
 	bool progress_on;
 
@@ -166,23 +166,23 @@ struct bench {
 	int nrows;
 
 	/* the backend (micro phases) */
-	const char *kernel_name;	/* the backend's, as libghost names it */
+	const char *kernel_name; /* the backend's, as libghost names it */
 	struct ghost_enclave *enclave;
-	struct ghost_channel *queue_a;	/* the enclave's default queue: nobody is woken (polled) */
-	struct ghost_channel *queue_b;	/* CPU B's agent's queue: wakes CPU B's agent */
+	struct ghost_channel *queue_a; /* the enclave's default queue: nobody is woken (polled) */
+	struct ghost_channel *queue_b; /* CPU B's agent's queue: wakes CPU B's agent */
 	const struct ghost_status_word *agent_word_a, *agent_word_b;
 	bool park_spin_ok;
-	const char *prio_used;	/* the sleeping agent's class, as run */
-	long unavail_waits;	/* times CPU B was found unavailable (wait_cpu_b_available) */
+	const char *prio_used; /* the sleeping agent's class, as run */
+	long unavail_waits;    /* times CPU B was found unavailable (wait_cpu_b_available) */
 	struct btask tasks[NTASKS];
 	struct sleeping_agent agent_b;
 };
 
 /* Baselines that ratios refer to. */
 #define B_SYSCALL "baseline_null_syscall"
-#define B_FUTEX "baseline_futex_handoff_same_cpu"
-#define B_LINE "baseline_cacheline_handoff_cross_cpu"
-#define B_XWAKE "baseline_futex_wake_cross_cpu"
+#define B_FUTEX	  "baseline_futex_handoff_same_cpu"
+#define B_LINE	  "baseline_cacheline_handoff_cross_cpu"
+#define B_XWAKE	  "baseline_futex_wake_cross_cpu"
 
 /* main.c */
 void progress(const struct bench *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

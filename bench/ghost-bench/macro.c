@@ -47,8 +47,8 @@ static double json_num(const char *json, const char *key)
 static bool agent_online(struct bench *b, const char *root, const char *id)
 {
 	char ctl[PATH_MAX + 16], out[64];
-	char *argv[] = { ctl, "--kernel", (char *)b->kernel_name, "--root", (char *)root, "get",
-			 (char *)id, "agent_online", NULL };
+	char *argv[] = { ctl,	"--kernel", (char *)b->kernel_name, "--root", (char *)root,
+			 "get", (char *)id, "agent_online",	    NULL };
 
 	snprintf(ctl, sizeof(ctl), "%s/ghostctl", b->bin_dir);
 	return run_capture(argv, out, sizeof(out), 5000, true) == 0 && atoi(out) == 1;
@@ -59,9 +59,21 @@ static pid_t macro_agent(struct bench *b, const struct macro_cfg *c, const char 
 			 struct row *r)
 {
 	char ag[PATH_MAX + 16], cpus[32];
-	char *argv[24] = { ag, "--policy", (char *)c->policy, "--cpus", cpus, "--kernel",
-			   (char *)b->kernel_name, "--enclave", "1", "--root", (char *)root, "--prio",
-			   (char *)tool_prio_name(b->opt.prio), "--global-cpu", NULL };
+	char *argv[24] = { ag,
+			   "--policy",
+			   (char *)c->policy,
+			   "--cpus",
+			   cpus,
+			   "--kernel",
+			   (char *)b->kernel_name,
+			   "--enclave",
+			   "1",
+			   "--root",
+			   (char *)root,
+			   "--prio",
+			   (char *)tool_prio_name(b->opt.prio),
+			   "--global-cpu",
+			   NULL };
 	char gcpu[16];
 	int64_t end = now_ns() + 10000000000LL;
 	int a = 13, st;
@@ -134,8 +146,8 @@ static void macro_stop_agent(pid_t agent, struct row *r)
 }
 
 /* One run of one point: scheduler c at rate req/s, with an antagonist or not. */
-static void macro_one(struct bench *b, const struct macro_cfg *c, const char *macro_root,
-		      int rate, bool antag)
+static void macro_one(struct bench *b, const struct macro_cfg *c, const char *macro_root, int rate,
+		      bool antag)
 {
 	char root[PATH_MAX], wl[PATH_MAX + 16], rate_s[16], dur_s[16], gcpu[16], wcpu[16];
 	char name[64], label[112], out[8192];
@@ -154,7 +166,7 @@ static void macro_one(struct bench *b, const struct macro_cfg *c, const char *ma
 		 antag ? ", with an antagonist" : "");
 	r = row_find(b, name);
 	if (r && r->failed)
-		return;	/* a repetition of a point that already failed */
+		return; /* a repetition of a point that already failed */
 	if (!r)
 		r = row_new(b, name, label);
 	r->timed = true;
@@ -209,13 +221,13 @@ static void macro_one(struct bench *b, const struct macro_cfg *c, const char *ma
 	argv[a++] = gcpu;
 	argv[a++] = "--json";
 	argv[a] = NULL;
-	st = run_capture(argv, out, sizeof(out), (int)(b->opt.macro_seconds * 1000) + 30000,
-			 false);
+	st = run_capture(argv, out, sizeof(out), (int)(b->opt.macro_seconds * 1000) + 30000, false);
 	if (agent > 0) {
 		macro_stop_agent(agent, r);
 		if (!r->nrep)
 			row_note(r, "ghost-agent --prio %s%s%s", tool_prio_name(b->opt.prio),
-				 c->sliced ? " --time-slice " : "", c->sliced ? b->opt.slice_us : "");
+				 c->sliced ? " --time-slice " : "",
+				 c->sliced ? b->opt.slice_us : "");
 	}
 	if (isnan(json_num(out, "throughput_rps")) || isnan(json_num(out, "p50"))) {
 		r->failed = true;
@@ -224,8 +236,9 @@ static void macro_one(struct bench *b, const struct macro_cfg *c, const char *ma
 	}
 	if (json_num(out, "completed") <= 0) {
 		r->failed = true;
-		row_note(r, "no request completed (a worker kept its CPU: the policy never preempts "
-			    "it)");
+		row_note(r,
+			 "no request completed (a worker kept its CPU: the policy never preempts "
+			 "it)");
 		return;
 	}
 	if (strstr(out, "\"interrupted\":true"))
@@ -303,8 +316,9 @@ static void macro_headline(struct bench *b, int rate, bool antag)
 	}
 	r->value = sj->p99 / lx->p99;
 	r->below_saturation = lx->p99 < 1e6;
-	row_note(r, "p99 %.0f us vs %.0f us; p50 ratio %.2f (target <= 1.5); throughput %.0f vs "
-		    "%.0f req/s; %s",
+	row_note(r,
+		 "p99 %.0f us vs %.0f us; p50 ratio %.2f (target <= 1.5); throughput %.0f vs "
+		 "%.0f req/s; %s",
 		 sj->p99 / 1e3, lx->p99 / 1e3, sj->med / lx->med, sj->thr, lx->thr,
 		 r->below_saturation ? "linux below saturation (p99 < 1 ms)"
 				     : "linux saturated (p99 >= 1 ms): outside the target's range");
@@ -317,8 +331,9 @@ static void macro_headline(struct bench *b, int rate, bool antag)
 	if (!lx || lx->failed || !(lx->p99 > 0))
 		return;
 	snprintf(name, sizeof(name), "headline_same_cpus_%d%s", rate, antag ? "_antagonist" : "");
-	snprintf(label, sizeof(label), "shinjuku p99 / linux p99 on the same worker CPU, %d req/s%s",
-		 rate, antag ? ", antag." : "");
+	snprintf(label, sizeof(label),
+		 "shinjuku p99 / linux p99 on the same worker CPU, %d req/s%s", rate,
+		 antag ? ", antag." : "");
 	r = row_new(b, name, label);
 	r->unit = "x";
 	r->offered = rate;

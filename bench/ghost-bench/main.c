@@ -116,9 +116,21 @@ static void parse_loads(struct bench_opts *o, const char *arg)
 /* The command line into b->opt; exits 0 after --help, 2 on a bad argument. */
 static void parse_args(struct bench *b, int argc, char **argv)
 {
-	enum { OPT_KERNEL = 256, OPT_ITER, OPT_QUICK, OPT_NO_MACRO, OPT_JSON, OPT_PRIO,
-	       OPT_MACRO_ONLY, OPT_LOADS, OPT_SECONDS, OPT_SLICE, OPT_NO_ANTAG, OPT_SVG,
-	       OPT_REPEAT };
+	enum {
+		OPT_KERNEL = 256,
+		OPT_ITER,
+		OPT_QUICK,
+		OPT_NO_MACRO,
+		OPT_JSON,
+		OPT_PRIO,
+		OPT_MACRO_ONLY,
+		OPT_LOADS,
+		OPT_SECONDS,
+		OPT_SLICE,
+		OPT_NO_ANTAG,
+		OPT_SVG,
+		OPT_REPEAT
+	};
 	static const struct option longopts[] = {
 		{ "kernel", required_argument, NULL, OPT_KERNEL },
 		{ "iterations", required_argument, NULL, OPT_ITER },
@@ -165,7 +177,8 @@ static void parse_args(struct bench *b, int argc, char **argv)
 		case OPT_SECONDS:
 			if (!tool_parse_double(optarg, &o->macro_seconds) ||
 			    !(o->macro_seconds >= 0.2) || o->macro_seconds > 600)
-				tool_usage_exit("bad value \"%s\" for --seconds (0.2..600)", optarg);
+				tool_usage_exit("bad value \"%s\" for --seconds (0.2..600)",
+						optarg);
 			macro_opts++;
 			break;
 		case OPT_SLICE:
@@ -191,7 +204,8 @@ static void parse_args(struct bench *b, int argc, char **argv)
 		case OPT_PRIO:
 			if (!tool_parse_prio(optarg, &o->prio))
 				tool_usage_exit("bad value \"%s\" for --prio (expected auto, rt or "
-						"normal)", optarg);
+						"normal)",
+						optarg);
 			break;
 		case 'h':
 			fputs(usage_text, stdout);
@@ -205,10 +219,12 @@ static void parse_args(struct bench *b, int argc, char **argv)
 	if (optind < argc)
 		tool_usage_exit("unexpected argument \"%s\"", argv[optind]);
 	if (!o->micro && !o->macro)
-		tool_usage_exit("--macro-only and --no-macro (or --quick) leave nothing to measure");
+		tool_usage_exit(
+			"--macro-only and --no-macro (or --quick) leave nothing to measure");
 	if (macro_opts && !o->macro)
-		tool_usage_exit("--loads, --seconds, --repeat, --slice-us, --no-antagonist and --svg "
-				"set up the macro benchmark, which --no-macro and --quick skip");
+		tool_usage_exit(
+			"--loads, --seconds, --repeat, --slice-us, --no-antagonist and --svg "
+			"set up the macro benchmark, which --no-macro and --quick skip");
 }
 
 /* The first two CPUs of the process's mask: CPU A (the global agent's) and CPU B. */
@@ -248,9 +264,14 @@ int main(int argc, char **argv)
 {
 	/* Static: the result rows make it large. */
 	static struct bench bench = {
-		.opt = { .macro = true, .micro = true,
-			 .loads = { 1000, 2000, 4000, 6000, 8000 }, .nloads = 5,
-			 .macro_seconds = 2.0, .repeat = 1, .antagonist = true, .slice_us = "50" },
+		.opt = { .macro = true,
+			 .micro = true,
+			 .loads = { 1000, 2000, 4000, 6000, 8000 },
+			 .nloads = 5,
+			 .macro_seconds = 2.0,
+			 .repeat = 1,
+			 .antagonist = true,
+			 .slice_us = "50" },
 		.prio_used = "normal",
 	};
 	struct bench *b = &bench;
@@ -286,8 +307,10 @@ int main(int argc, char **argv)
 		return TOOL_EXIT_FAILURE;
 	pick_cpus(b);
 	find_self(b);
-	guard_exit(o->quick ? 120 : 900 + (unsigned)(o->macro ? o->nloads * n_macro_cfgs * 2 *
-						    o->repeat * (o->macro_seconds + 5) : 0));
+	guard_exit(o->quick ? 120
+			    : 900 + (unsigned)(o->macro ? o->nloads * n_macro_cfgs * 2 * o->repeat *
+								  (o->macro_seconds + 5)
+							: 0));
 	make_scratch_dir(b);
 
 	if (o->micro) {

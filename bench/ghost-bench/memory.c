@@ -98,13 +98,16 @@ void mem_rows(struct bench *b)
 	r->target_on = "value";
 	if (per_slab && ghost_task_table_init(&t, sizeof(struct fifo_task)) == 0) {
 		for (int i = 0; i < N; i++)
-			if (!ghost_task_table_insert(&t, bench_gtid(100 + (uint64_t)i, 7 + (uint64_t)i)))
+			if (!ghost_task_table_insert(&t, bench_gtid(100 + (uint64_t)i,
+								    7 + (uint64_t)i)))
 				break;
 		bytes = (size_t)t.nchunks * per_slab * t.task_size +
-			(size_t)t.nbuckets * sizeof(*t.buckets) + (size_t)t.chunk_cap * sizeof(void *);
+			(size_t)t.nbuckets * sizeof(*t.buckets) +
+			(size_t)t.chunk_cap * sizeof(void *);
 		r->value = (double)bytes / N;
-		row_note(r, "struct fifo_task %zu B (record %zu B); %d tasks: %u slabs of %u records "
-			    "+ %u buckets = %zu B",
+		row_note(r,
+			 "struct fifo_task %zu B (record %zu B); %d tasks: %u slabs of %u records "
+			 "+ %u buckets = %zu B",
 			 sizeof(struct fifo_task), t.task_size, N, t.nchunks, per_slab, t.nbuckets,
 			 bytes);
 		ghost_task_table_fini(&t);
@@ -127,12 +130,14 @@ void mem_rows(struct bench *b)
 		size_t chan = sizeof(struct ghost_channel), txn = sizeof(struct ghost_cpu_data);
 		size_t fixed = 8 /* ghost_enclave.agents[] */ + 8 /* full agent's agents[] */;
 
-		r = row_new(b, "mem_agent_state_per_cpu_percpu", "agent state per CPU, fifo-percpu");
+		r = row_new(b, "mem_agent_state_per_cpu_percpu",
+			    "agent state per CPU, fifo-percpu");
 		r->unit = "bytes";
 		r->value = (double)(pcpu + agent + chan + qbytes + txn);
-		row_note(r, "computed: policy %zu B + agent record %zu B + channel %zu B + its ring "
-			    "(%d slots) %zu B + txn page %zu B; also %zu B of per-CPU slots "
-			    "allocated for all %d possible CPUs",
+		row_note(r,
+			 "computed: policy %zu B + agent record %zu B + channel %zu B + its ring "
+			 "(%d slots) %zu B + txn page %zu B; also %zu B of per-CPU slots "
+			 "allocated for all %d possible CPUs",
 			 pcpu, agent, chan, GHOST_MAX_QUEUE_ELEMS, qbytes, txn, pcpu + fixed,
 			 GHOST_MAX_CPUS);
 
@@ -141,9 +146,10 @@ void mem_rows(struct bench *b)
 			    "agent state per CPU, fifo-centralized");
 		r->unit = "bytes";
 		r->value = (double)(pcpu + agent + txn);
-		row_note(r, "computed: policy %zu B + agent record %zu B + txn page %zu B; one "
-			    "shared ring of %zu B for the enclave; also %zu B of per-CPU slots "
-			    "allocated for all %d possible CPUs",
+		row_note(r,
+			 "computed: policy %zu B + agent record %zu B + txn page %zu B; one "
+			 "shared ring of %zu B for the enclave; also %zu B of per-CPU slots "
+			 "allocated for all %d possible CPUs",
 			 pcpu, agent, txn, qbytes, pcpu + fixed, GHOST_MAX_CPUS);
 	}
 
@@ -159,10 +165,12 @@ void mem_rows(struct bench *b)
 
 		snprintf(n, sizeof(n), "%d", N);
 		st = run_capture(argv, out, sizeof(out), 20000, false);
-		if (st == 0 && sscanf(out, "%ld %ld %u", &before, &after, &count) == 3 && after > 0) {
+		if (st == 0 && sscanf(out, "%ld %ld %u", &before, &after, &count) == 3 &&
+		    after > 0) {
 			r->value = (double)after * 1024;
-			row_note(r, "VmRSS of a process building the fifo task table and run queue of "
-				    "%u tasks: %ld kB before, %ld kB after (%.1f B per task)",
+			row_note(r,
+				 "VmRSS of a process building the fifo task table and run queue of "
+				 "%u tasks: %ld kB before, %ld kB after (%.1f B per task)",
 				 count, before, after, (double)(after - before) * 1024 / N);
 		} else {
 			r->failed = true;

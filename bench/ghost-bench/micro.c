@@ -43,8 +43,9 @@ void local_phase(struct bench *b)
 				case MSG_TASK_BLOCKED:
 					if (t->view == V_ONCPU && valid) {
 						if (got >= b->n_warm) {
-							samples_add(&ab->deliv,
-								    (double)(t_deq - LOAD(t->t_ev)));
+							samples_add(
+								&ab->deliv,
+								(double)(t_deq - LOAD(t->t_ev)));
 							samples_add(&ab->sched,
 								    (double)(LOAD(t->t_run) - t_c));
 						}
@@ -88,7 +89,8 @@ void local_phase(struct bench *b)
 				   wait_cpu_b_available(b, 5000)) {
 				continue;
 			} else if (++ab->fails > 1000 + need / 10) {
-				snprintf(ab->why, sizeof(ab->why), "local commits keep failing (%s)",
+				snprintf(ab->why, sizeof(ab->why),
+					 "local commits keep failing (%s)",
 					 ghost_txn_reason(ghost_txn_state(txn)));
 				ab->err = -EIO;
 				return;
@@ -105,7 +107,8 @@ void local_phase(struct bench *b)
 		}
 	}
 	if (got < need) {
-		snprintf(ab->why, sizeof(ab->why), "timed out after %ld of %ld iterations", got, need);
+		snprintf(ab->why, sizeof(ab->why), "timed out after %ld of %ld iterations", got,
+			 need);
 		ab->err = -ETIMEDOUT;
 	}
 }
@@ -165,8 +168,9 @@ static void global_phase(struct bench *b, enum gmode mode, struct btask *t, long
 				case MSG_TASK_YIELD:
 					if (t->view == V_ONCPU && valid) {
 						if (got >= b->n_warm) {
-							samples_add(&res->deliv,
-								    (double)(t_seen - LOAD(t->t_ev)));
+							samples_add(
+								&res->deliv,
+								(double)(t_seen - LOAD(t->t_ev)));
 							samples_add(&res->e2e,
 								    (double)(LOAD(t->t_run) - t_c));
 						}
@@ -187,8 +191,9 @@ static void global_phase(struct bench *b, enum gmode mode, struct btask *t, long
 				default:
 					break;
 				}
-			} else if (mt && (m->type == MSG_TASK_YIELD || m->type == MSG_TASK_PREEMPT ||
-					  m->type == MSG_TASK_WAKEUP)) {
+			} else if (mt &&
+				   (m->type == MSG_TASK_YIELD || m->type == MSG_TASK_PREEMPT ||
+				    m->type == MSG_TASK_WAKEUP)) {
 				mt->view = V_RUNNABLE;
 			}
 			ghost_channel_consume(b->queue_a, m);
@@ -217,8 +222,8 @@ static void global_phase(struct bench *b, enum gmode mode, struct btask *t, long
 				t->view = V_ONCPU;
 				valid = true;
 				if (got >= b->n_warm)
-					samples_add(&res->ovh,
-						    (double)(t1 - t_c) / (mode == G_GROUP2 ? 2 : 1));
+					samples_add(&res->ovh, (double)(t1 - t_c) /
+								       (mode == G_GROUP2 ? 2 : 1));
 			} else if (ghost_txn_state(txn) == GHOST_TXN_CPU_UNAVAIL &&
 				   wait_cpu_b_available(b, 5000)) {
 				continue;
@@ -257,8 +262,8 @@ static void null_commits(struct bench *b, long need, struct samples *s)
  * committing the next runnable task in FIFO order whenever the previous one yielded.
  * One sample per window: txns per second.
  */
-static void throughput(struct bench *b, struct btask **ts, int nt, int64_t window_ns,
-		       int windows, struct samples *rates, long *fails_out)
+static void throughput(struct bench *b, struct btask **ts, int nt, int64_t window_ns, int windows,
+		       struct samples *rates, long *fails_out)
 {
 	struct btask *fifo[8];
 	int head = 0, count = 0;
@@ -271,7 +276,7 @@ static void throughput(struct bench *b, struct btask **ts, int nt, int64_t windo
 		if (ts[i]->queued)
 			fifo[(head + count++) % 8] = ts[i];
 	}
-	for (int w = -1; w < windows; w++) {	/* window -1: warm-up */
+	for (int w = -1; w < windows; w++) { /* window -1: warm-up */
 		int64_t end = now_ns() + window_ns, start = now_ns();
 		long commits = 0;
 		bool discard = false;
@@ -282,8 +287,9 @@ static void throughput(struct bench *b, struct btask **ts, int nt, int64_t windo
 			while ((m = ghost_channel_peek(b->queue_a))) {
 				struct btask *t = msg_task(b, m);
 
-				if (t && (m->type == MSG_TASK_YIELD || m->type == MSG_TASK_PREEMPT ||
-					  m->type == MSG_TASK_WAKEUP)) {
+				if (t &&
+				    (m->type == MSG_TASK_YIELD || m->type == MSG_TASK_PREEMPT ||
+				     m->type == MSG_TASK_WAKEUP)) {
 					t->view = V_RUNNABLE;
 					if (t == oncpu)
 						oncpu = NULL;
@@ -299,7 +305,7 @@ static void throughput(struct bench *b, struct btask **ts, int nt, int64_t windo
 				struct ghost_txn_opts o;
 
 				if (ghost_sw_barrier(t->sw) != t->seq)
-					continue;	/* a message for it is on its way */
+					continue; /* a message for it is on its way */
 				o = txn_opts(t->gtid, t->seq);
 				o.commit_flags = COMMIT_AT_TXN_COMMIT;
 				ghost_txn_open(b->enclave, b->cpu_b, &o);
@@ -312,7 +318,8 @@ static void throughput(struct bench *b, struct btask **ts, int nt, int64_t windo
 					commits++;
 				} else {
 					fails++;
-					if (ghost_txn_state(ghost_enclave_txn(b->enclave, b->cpu_b)) ==
+					if (ghost_txn_state(
+						    ghost_enclave_txn(b->enclave, b->cpu_b)) ==
 					    GHOST_TXN_CPU_UNAVAIL) {
 						/* This window does not count. */
 						wait_cpu_b_available(b, 5000);
@@ -418,8 +425,10 @@ static void group_rows(struct bench *b)
 		     "group commit, agent overhead per txn (group of 1 remote CPU)", &g.ovh,
 		     B_SYSCALL, 4);
 	phase_fail(r, g.why, g.fails);
-	row_note(r, "a %d-CPU enclave leaves its global agent %d remote CPU: a group of 1 "
-		    "(ghOSt's figure is a group of 10)", 2, 1);
+	row_note(r,
+		 "a %d-CPU enclave leaves its global agent %d remote CPU: a group of 1 "
+		 "(ghOSt's figure is a group of 10)",
+		 2, 1);
 
 	memset(&g, 0, sizeof(g));
 	global_phase(b, G_GROUP2, &b->tasks[T_G1], b->n_warm + b->n_iter, &g);
@@ -483,8 +492,9 @@ static void throughput_rows(struct bench *b)
 		} else {
 			r->failed = true;
 		}
-		row_note(r, "%d windows of %lld ms; ns columns are per txn (p99 = the slowest "
-			    "window); park_spin_ns %ld",
+		row_note(r,
+			 "%d windows of %lld ms; ns columns are per txn (p99 = the slowest "
+			 "window); park_spin_ns %ld",
 			 windows, (long long)(window / 1000000), tp[i].spin);
 		if (fails)
 			row_note(r, "%ld failed commits", fails);

@@ -27,9 +27,9 @@
 #include <unistd.h>
 
 struct preempt_shm {
-	int64_t spin_last;	/* the spinner's latest stamp */
-	int64_t next_run;	/* the other task: when it last started running */
-	int32_t tid[2];		/* spinner, other */
+	int64_t spin_last; /* the spinner's latest stamp */
+	int64_t next_run;  /* the other task: when it last started running */
+	int32_t tid[2];	   /* spinner, other */
 	uint32_t exit;
 };
 
@@ -140,7 +140,8 @@ static bool find_child_tasks(struct bench *b, struct preempt_shm *shm, struct ch
 			for (int i = 0; i < 2; i++) {
 				struct ghost_msg_payload_task_new p;
 
-				if (m->type != MSG_TASK_NEW || ghost_gtid_to_tid(gtid) != LOAD(shm->tid[i]))
+				if (m->type != MSG_TASK_NEW ||
+				    ghost_gtid_to_tid(gtid) != LOAD(shm->tid[i]))
 					continue;
 				ghost_msg_copy_payload(m, &p, sizeof(p));
 				pt[i].gtid = gtid;
@@ -221,8 +222,10 @@ static void preempt_rows(struct bench *b, struct samples *lat, struct samples *l
 		row_note(own, "median of preempt_remote_process minus median of "
 			      "baseline_signal_cross_cpu");
 	}
-	r = row_time(b, "preempt_cpu_lost", "CPU time no task used per preemption (last spin -> next "
-		     "task runs)", lost, B_FUTEX, NAN);
+	r = row_time(b, "preempt_cpu_lost",
+		     "CPU time no task used per preemption (last spin -> next "
+		     "task runs)",
+		     lost, B_FUTEX, NAN);
 	phase_fail(r, why, 0);
 	if (!r->failed) {
 		struct row *share = row_new(b, "preempt_share_30us",
@@ -230,8 +233,10 @@ static void preempt_rows(struct bench *b, struct samples *lat, struct samples *l
 
 		share->value = 100.0 * r->med / (30000.0 + r->med);
 		share->unit = "%";
-		row_note(share, "one preemption per 30 us of running: lost / (30 us + lost), "
-			       "median lost %.2f us", r->med / 1000);
+		row_note(share,
+			 "one preemption per 30 us of running: lost / (30 us + lost), "
+			 "median lost %.2f us",
+			 r->med / 1000);
 	}
 }
 

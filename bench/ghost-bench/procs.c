@@ -57,7 +57,7 @@ pid_t fork_child(void)
 	pid_t parent = getpid(), pid = fork();
 
 	if (pid == 0 && (prctl(PR_SET_PDEATHSIG, SIGKILL) || getppid() != parent))
-		_exit(127);	/* the bench is already gone */
+		_exit(127); /* the bench is already gone */
 	return pid;
 }
 
@@ -163,8 +163,8 @@ static void on_fatal_signal(int sig)
 	bool alarm_sig = sig == SIGALRM;
 
 	kill_children();
-	if (write(2, alarm_sig ? hung : stopped, alarm_sig ? sizeof(hung) - 1 : sizeof(stopped) - 1) <
-	    0)
+	if (write(2, alarm_sig ? hung : stopped,
+		  alarm_sig ? sizeof(hung) - 1 : sizeof(stopped) - 1) < 0)
 		_exit(1);
 	cleanup_scratch();
 	_exit(alarm_sig ? 1 : 128 + sig);

@@ -42,46 +42,60 @@ static void plot_panel(struct bench *b, FILE *f, double x0, double y0, double w,
 	const struct bench_opts *o = &b->opt;
 	double left = x0 + 60, top = y0 + 30, pw = w - 80, ph = h - 80;
 
-	fprintf(f, "<text x=\"%.0f\" y=\"%.0f\" font-size=\"14\" text-anchor=\"middle\">%s</text>\n",
+	fprintf(f,
+		"<text x=\"%.0f\" y=\"%.0f\" font-size=\"14\" text-anchor=\"middle\">%s</text>\n",
 		x0 + w / 2, y0 + 18, antag ? "with a low-priority antagonist" : "no antagonist");
-	fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"none\" "
-		   "stroke=\"#000\"/>\n", left, top, pw, ph);
+	fprintf(f,
+		"<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"none\" "
+		"stroke=\"#000\"/>\n",
+		left, top, pw, ph);
 	for (double d = lo; d <= hi * 1.0001; d *= 10) {
 		double y = plot_y(d, lo, hi, top, ph);
 
-		fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>\n",
+		fprintf(f,
+			"<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>\n",
 			left, y, left + pw, y);
-		fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\" text-anchor=\"end\">%s</text>\n",
-			left - 5, y + 4, d >= 1000 ? (d >= 10000 ? (d >= 100000 ? "100 ms" : "10 ms")
-								  : "1 ms")
-						   : d >= 100 ? "100 us" : d >= 10 ? "10 us" : "1 us");
+		fprintf(f,
+			"<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\" text-anchor=\"end\">%s</text>\n",
+			left - 5, y + 4,
+			d >= 1000  ? (d >= 10000 ? (d >= 100000 ? "100 ms" : "10 ms") : "1 ms")
+			: d >= 100 ? "100 us"
+			: d >= 10  ? "10 us"
+				   : "1 us");
 	}
 	/* The saturation threshold of the target: p99 of 1 ms. */
-	fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#999\" "
-		   "stroke-dasharray=\"4 3\"/>\n", left, plot_y(1000, lo, hi, top, ph), left + pw,
-		plot_y(1000, lo, hi, top, ph));
+	fprintf(f,
+		"<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#999\" "
+		"stroke-dasharray=\"4 3\"/>\n",
+		left, plot_y(1000, lo, hi, top, ph), left + pw, plot_y(1000, lo, hi, top, ph));
 	for (int i = 0; i < o->nloads; i++) {
 		double x = left + pw * o->loads[i] / max_load;
 
-		fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\" text-anchor=\"middle\">%d</text>\n",
+		fprintf(f,
+			"<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\" text-anchor=\"middle\">%d</text>\n",
 			x, top + ph + 16, o->loads[i]);
 	}
-	fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"12\" text-anchor=\"middle\">offered load "
-		   "(requests/s)</text>\n", left + pw / 2, top + ph + 36);
-	fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"12\" text-anchor=\"middle\" "
-		   "transform=\"rotate(-90 %.1f %.1f)\">p99 latency</text>\n",
+	fprintf(f,
+		"<text x=\"%.1f\" y=\"%.1f\" font-size=\"12\" text-anchor=\"middle\">offered load "
+		"(requests/s)</text>\n",
+		left + pw / 2, top + ph + 36);
+	fprintf(f,
+		"<text x=\"%.1f\" y=\"%.1f\" font-size=\"12\" text-anchor=\"middle\" "
+		"transform=\"rotate(-90 %.1f %.1f)\">p99 latency</text>\n",
 		x0 + 14, top + ph / 2, x0 + 14, top + ph / 2);
 	for (int c = 0; c < n_macro_cfgs; c++) {
 		bool first = true;
 
 		fprintf(f, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\"%s points=\"",
-			plot_colors[c], macro_cfgs[c].worker_cpus ? " stroke-dasharray=\"6 3\"" : "");
+			plot_colors[c],
+			macro_cfgs[c].worker_cpus ? " stroke-dasharray=\"6 3\"" : "");
 		for (int i = 0; i < o->nloads; i++) {
 			const struct row *r = plotted(b, c, i, antag);
 
 			if (!r)
 				continue;
-			fprintf(f, "%s%.1f,%.1f", first ? "" : " ", left + pw * o->loads[i] / max_load,
+			fprintf(f, "%s%.1f,%.1f", first ? "" : " ",
+				left + pw * o->loads[i] / max_load,
 				plot_y(fmin(fmax(r->p99 / 1e3, lo), hi), lo, hi, top, ph));
 			first = false;
 		}
@@ -93,7 +107,8 @@ static void plot_panel(struct bench *b, FILE *f, double x0, double y0, double w,
 				continue;
 			fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"%s\"/>\n",
 				left + pw * o->loads[i] / max_load,
-				plot_y(fmin(fmax(r->p99 / 1e3, lo), hi), lo, hi, top, ph), plot_colors[c]);
+				plot_y(fmin(fmax(r->p99 / 1e3, lo), hi), lo, hi, top, ph),
+				plot_colors[c]);
 		}
 	}
 }
@@ -101,7 +116,7 @@ static void plot_panel(struct bench *b, FILE *f, double x0, double y0, double w,
 void write_svg(struct bench *b, const char *path)
 {
 	const struct bench_opts *o = &b->opt;
-	double lo = 10, hi = 100000;	/* us */
+	double lo = 10, hi = 100000; /* us */
 	int max_load = 0;
 	FILE *f;
 
@@ -114,16 +129,19 @@ void write_svg(struct bench *b, const char *path)
 	f = fopen(path, "w");
 	if (!f)
 		tool_fatal("cannot write %s: %s", path, strerror(errno));
-	fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"960\" height=\"420\" "
-		   "font-family=\"sans-serif\">\n<rect width=\"960\" height=\"420\" fill=\"#fff\"/>\n");
+	fprintf(f,
+		"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"960\" height=\"420\" "
+		"font-family=\"sans-serif\">\n<rect width=\"960\" height=\"420\" fill=\"#fff\"/>\n");
 	plot_panel(b, f, 0, 0, 480, 380, false, lo, hi, max_load);
 	if (o->antagonist)
 		plot_panel(b, f, 480, 0, 480, 380, true, lo, hi, max_load);
 	for (int c = 0; c < n_macro_cfgs; c++) {
 		double x = 70 + c * 170;
 
-		fprintf(f, "<line x1=\"%.0f\" y1=\"400\" x2=\"%.0f\" y2=\"400\" stroke=\"%s\" "
-			   "stroke-width=\"3\"%s/>\n", x, x + 24, plot_colors[c],
+		fprintf(f,
+			"<line x1=\"%.0f\" y1=\"400\" x2=\"%.0f\" y2=\"400\" stroke=\"%s\" "
+			"stroke-width=\"3\"%s/>\n",
+			x, x + 24, plot_colors[c],
 			macro_cfgs[c].worker_cpus ? " stroke-dasharray=\"6 3\"" : "");
 		fprintf(f, "<text x=\"%.0f\" y=\"404\" font-size=\"12\">%s</text>\n", x + 30,
 			macro_cfgs[c].name);
@@ -218,7 +236,8 @@ void print_json(struct bench *b)
 			printf(",\"offered_rps\":");
 			json_num_or_null(r->offered, 0);
 			printf(",\"antagonist\":%s,\"below_saturation\":%s",
-			       r->antagonist ? "true" : "false", r->below_saturation ? "true" : "false");
+			       r->antagonist ? "true" : "false",
+			       r->below_saturation ? "true" : "false");
 		}
 		printf(",\"failed\":%s,\"note\":", r->failed ? "true" : "false");
 		json_str(r->note);
@@ -269,12 +288,13 @@ static void print_header(struct bench *b)
 	ghost_cpuset_format_list(&cs, line, sizeof(line));
 	if (b->opt.micro)
 		printf(PROG ": kernel %s, CPUs %s: spinning global agent on CPU %d (normal "
-		       "priority), sleeping agent on CPU %d (%s); %ld iterations after %ld of "
-		       "warm-up\n\n",
-		       b->kernel_name, line, b->cpu_a, b->cpu_b, b->prio_used, b->n_iter, b->n_warm);
+			    "priority), sleeping agent on CPU %d (%s); %ld iterations after %ld of "
+			    "warm-up\n\n",
+		       b->kernel_name, line, b->cpu_a, b->cpu_b, b->prio_used, b->n_iter,
+		       b->n_warm);
 	else
 		printf(PROG ": kernel %s, CPUs %s: the rpc benchmark only, agents --prio %s, %.1f "
-		       "s per point, %d run%s each\n\n",
+			    "s per point, %d run%s each\n\n",
 		       b->kernel_name, line, tool_prio_name(b->opt.prio), b->opt.macro_seconds,
 		       b->opt.repeat, b->opt.repeat == 1 ? "" : "s");
 }
@@ -282,8 +302,8 @@ static void print_header(struct bench *b)
 void print_table(struct bench *b)
 {
 	print_header(b);
-	printf("%-70s %10s %10s %10s %8s  %-7s %s\n", "operation", "median", "p99", "min",
-	       "ratio", "target", "met");
+	printf("%-70s %10s %10s %10s %8s  %-7s %s\n", "operation", "median", "p99", "min", "ratio",
+	       "target", "met");
 	for (int i = 0; i < b->nrows; i++) {
 		const struct row *r = &b->rows[i];
 		char med[32], p99[32], min[32], ratio[32], target[32];
@@ -312,7 +332,11 @@ void print_table(struct bench *b)
 		else
 			snprintf(target, sizeof(target), "<=%.1fx", r->target);
 		printf("%-70.70s %10s %10s %10s %8s  %-7s %s%s\n", r->label, med, p99, min, ratio,
-		       target, met < 0 ? "" : met ? "yes" : "NO", r->failed ? " (FAILED)" : "");
+		       target,
+		       met < 0 ? ""
+		       : met   ? "yes"
+			       : "NO",
+		       r->failed ? " (FAILED)" : "");
 	}
 	printf("\nbaselines of the ratios:\n");
 	for (int i = 0; i < b->nrows; i++) {

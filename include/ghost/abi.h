@@ -26,31 +26,31 @@ struct itimerspec;
 
 /* ---- General ------------------------------------------------------------------------------ */
 
-#define GHOST_VERSION			91
+#define GHOST_VERSION 91
 
 /* Policy number; only reachable through ghostfs (a direct sched_setscheduler fails EBADF). */
-#define SCHED_GHOST			18
+#define SCHED_GHOST 18
 
-#define GHOST_MAX_WINFO			2	/* wakeup targets per queue */
-#define GHOST_MAX_QUEUE_ELEMS		65536	/* ring slots, power of 2 */
-#define GHOST_QUEUE_VERSION		0
-#define GHOST_SW_REGION_VERSION		0
-#define GHOST_TXN_VERSION		0	/* the kernel rejects any other value */
+#define GHOST_MAX_WINFO		2     /* wakeup targets per queue */
+#define GHOST_MAX_QUEUE_ELEMS	65536 /* ring slots, power of 2 */
+#define GHOST_QUEUE_VERSION	0
+#define GHOST_SW_REGION_VERSION 0
+#define GHOST_TXN_VERSION	0 /* the kernel rejects any other value */
 
-#define TIMERFD_GHOST_ENABLED		(1 << 0)
+#define TIMERFD_GHOST_ENABLED (1 << 0)
 
 /* gtid = (tid << GHOST_GTID_SEQ_BITS) | seq, with seq != 0, so real gtids are always > 0. */
-#define GHOST_GTID_PID_BITS		22
-#define GHOST_GTID_SEQ_BITS		41
+#define GHOST_GTID_PID_BITS 22
+#define GHOST_GTID_SEQ_BITS 41
 
 /* One status-word region: a 64-byte header followed by 32-byte words. */
-#define GHOST_SW_REGION_SIZE		2097152
-#define GHOST_SW_REGION_CAPACITY	65534
+#define GHOST_SW_REGION_SIZE	 2097152
+#define GHOST_SW_REGION_CAPACITY 65534
 
 /* cpu_data holds one page per possible cpu, with that cpu's txn at offset 0. */
-#define GHOST_CPU_DATA_SIZE		4096
+#define GHOST_CPU_DATA_SIZE 4096
 
-#define GHOSTFS_MAGIC			0xBAD1DEA2U
+#define GHOSTFS_MAGIC 0xBAD1DEA2U
 
 enum ghost_type {
 	GHOST_AGENT = 0,
@@ -61,45 +61,45 @@ enum ghost_type {
 
 struct ghost_agent_wakeup {
 	int cpu;
-	int prio;			/* must be 0 */
+	int prio; /* must be 0 */
 };
 
 struct ghost_msg_src {
 	enum ghost_type type;
-	uint64_t arg;			/* cpu for GHOST_AGENT, gtid for GHOST_TASK */
+	uint64_t arg; /* cpu for GHOST_AGENT, gtid for GHOST_TASK */
 };
 
 struct ghost_sw_info {
-	uint32_t id;			/* status-word region id */
-	uint32_t index;			/* word index inside that region */
+	uint32_t id;	/* status-word region id */
+	uint32_t index; /* word index inside that region */
 };
 
 struct timerfd_ghost {
 	int cpu;
-	int flags;			/* TIMERFD_GHOST_ENABLED */
-	uint64_t type;			/* opaque, echoed back in MSG_CPU_TIMER_EXPIRED */
-	uint64_t cookie;		/* opaque, echoed back in MSG_CPU_TIMER_EXPIRED */
+	int flags;	 /* TIMERFD_GHOST_ENABLED */
+	uint64_t type;	 /* opaque, echoed back in MSG_CPU_TIMER_EXPIRED */
+	uint64_t cookie; /* opaque, echoed back in MSG_CPU_TIMER_EXPIRED */
 };
 
 /* ---- 3.2 ioctl argument structs ----------------------------------------------------------- */
 
 struct ghost_ioc_sw_get_info {
-	struct ghost_msg_src request;	/* in */
-	struct ghost_sw_info response;	/* out */
+	struct ghost_msg_src request;  /* in */
+	struct ghost_sw_info response; /* out */
 };
 
 struct ghost_ioc_create_queue {
-	int elems;			/* in: power of 2, 1..GHOST_MAX_QUEUE_ELEMS */
-	int node;			/* in: online NUMA node */
-	int flags;			/* in: must be 0 */
-	uint64_t mapsize;		/* out: bytes to mmap */
+	int elems;	  /* in: power of 2, 1..GHOST_MAX_QUEUE_ELEMS */
+	int node;	  /* in: online NUMA node */
+	int flags;	  /* in: must be 0 */
+	uint64_t mapsize; /* out: bytes to mmap */
 };
 
 struct ghost_ioc_assoc_queue {
-	int fd;				/* queue fd */
-	struct ghost_msg_src src;	/* src.type must be GHOST_TASK */
-	uint32_t barrier;		/* the source's current barrier, else ESTALE */
-	int flags;			/* must be 0 */
+	int fd;			  /* queue fd */
+	struct ghost_msg_src src; /* src.type must be GHOST_TASK */
+	uint32_t barrier;	  /* the source's current barrier, else ESTALE */
+	int flags;		  /* must be 0 */
 };
 
 struct ghost_ioc_set_default_queue {
@@ -108,65 +108,65 @@ struct ghost_ioc_set_default_queue {
 
 struct ghost_ioc_config_queue_wakeup {
 	int qfd;
-	struct ghost_agent_wakeup *w;	/* array of ninfo entries */
-	int ninfo;			/* 0..GHOST_MAX_WINFO; 0 = nobody is woken */
-	int flags;			/* must be 0 */
+	struct ghost_agent_wakeup *w; /* array of ninfo entries */
+	int ninfo;		      /* 0..GHOST_MAX_WINFO; 0 = nobody is woken */
+	int flags;		      /* must be 0 */
 };
 
 struct ghost_ioc_get_cpu_time {
-	int64_t gtid;			/* in */
-	uint64_t runtime;		/* out: ns */
+	int64_t gtid;	  /* in */
+	uint64_t runtime; /* out: ns */
 };
 
 /* Used by both GHOST_IOC_COMMIT_TXN and GHOST_IOC_SYNC_GROUP_TXN. */
 struct ghost_ioc_commit_txn {
-	void *mask_ptr;			/* cpu_set_t *; void * keeps <sched.h> optional */
-	uint32_t mask_len;		/* bytes at mask_ptr */
-	int flags;			/* must be 0 */
+	void *mask_ptr;	   /* cpu_set_t *; void * keeps <sched.h> optional */
+	uint32_t mask_len; /* bytes at mask_ptr */
+	int flags;	   /* must be 0 */
 };
 
 struct ghost_ioc_timerfd_settime {
 	int timerfd;
-	int flags;			/* timerfd_settime(2) flags */
+	int flags; /* timerfd_settime(2) flags */
 	struct itimerspec *in_tmr;
-	struct itimerspec *out_tmr;	/* may be NULL */
+	struct itimerspec *out_tmr; /* may be NULL */
 	struct timerfd_ghost timerfd_ghost;
 };
 
 struct ghost_ioc_run {
-	int64_t gtid;			/* GHOST_NULL_GTID = local yield, GHOST_AGENT_GTID = ping */
+	int64_t gtid; /* GHOST_NULL_GTID = local yield, GHOST_AGENT_GTID = ping */
 	uint32_t agent_barrier;
-	uint32_t task_barrier;		/* not used by the kernel */
+	uint32_t task_barrier; /* not used by the kernel */
 	int run_cpu;
-	int run_flags;			/* only RTLA_ON_IDLE is accepted */
+	int run_flags; /* only RTLA_ON_IDLE is accepted */
 };
 
 /* ---- 3.3 Status words --------------------------------------------------------------------- */
 
 struct ghost_sw_region_header {
-	uint32_t version;		/* GHOST_SW_REGION_VERSION */
+	uint32_t version; /* GHOST_SW_REGION_VERSION */
 	uint32_t id;
 	uint32_t numa_node;
-	uint32_t start;			/* byte offset of the first word (64) */
-	uint32_t capacity;		/* number of words */
-	uint32_t available;		/* free words */
+	uint32_t start;	    /* byte offset of the first word (64) */
+	uint32_t capacity;  /* number of words */
+	uint32_t available; /* free words */
 } __attribute__((__aligned__(64)));
 
 /* 32-byte aligned so that two words share a cache line and none straddles one. */
 struct ghost_status_word {
-	uint32_t barrier;		/* task barrier, or the agent barrier for an agent */
-	uint32_t flags;			/* GHOST_SW_* */
+	uint32_t barrier; /* task barrier, or the agent barrier for an agent */
+	uint32_t flags;	  /* GHOST_SW_* */
 	uint64_t gtid;
-	int64_t switch_time;		/* ns, CLOCK_MONOTONIC, last switch onto a cpu */
-	uint64_t runtime;		/* ns of cpu time */
+	int64_t switch_time; /* ns, CLOCK_MONOTONIC, last switch onto a cpu */
+	uint64_t runtime;    /* ns of cpu time */
 } __attribute__((__aligned__(32)));
 
 /* ---- 3.4 Message queue -------------------------------------------------------------------- */
 
 struct ghost_queue_header {
-	uint32_t version;		/* GHOST_QUEUE_VERSION */
-	uint32_t start;			/* byte offset of the ring from this header (64) */
-	uint32_t nelems;		/* slot count, power of 2 */
+	uint32_t version; /* GHOST_QUEUE_VERSION */
+	uint32_t start;	  /* byte offset of the ring from this header (64) */
+	uint32_t nelems;  /* slot count, power of 2 */
 } __attribute__((__aligned__(64)));
 
 /*
@@ -175,9 +175,9 @@ struct ghost_queue_header {
  * payload fields are only 4-byte aligned: copy payloads out before reading them.
  */
 struct ghost_msg {
-	uint16_t type;			/* MSG_* */
-	uint16_t length;		/* header + payload bytes, not rounded up */
-	uint32_t seqnum;		/* the source's barrier after this message */
+	uint16_t type;	 /* MSG_* */
+	uint16_t length; /* header + payload bytes, not rounded up */
+	uint32_t seqnum; /* the source's barrier after this message */
 	uint32_t payload[0];
 };
 
@@ -187,10 +187,10 @@ struct ghost_msg {
  * head is loaded with acquire, tail is stored with release by the single consumer.
  */
 struct ghost_ring {
-	uint32_t head;			/* producer index */
-	uint32_t tail;			/* consumer index */
-	uint32_t overflow;		/* messages dropped because the ring was full */
-	struct ghost_msg msgs[0];	/* nelems slots */
+	uint32_t head;		  /* producer index */
+	uint32_t tail;		  /* consumer index */
+	uint32_t overflow;	  /* messages dropped because the ring was full */
+	struct ghost_msg msgs[0]; /* nelems slots */
 };
 
 /* ---- 3.5 Transactions --------------------------------------------------------------------- */
@@ -223,19 +223,19 @@ enum ghost_txn_state {
 
 /* One cache line: the agent writes it, then the kernel claims it with a CAS on state. */
 struct ghost_txn {
-	int32_t version;		/* GHOST_TXN_VERSION */
-	int32_t cpu;			/* target cpu; read-only after init */
-	int32_t state;			/* enum ghost_txn_state or a claiming cpu; atomic */
+	int32_t version; /* GHOST_TXN_VERSION */
+	int32_t cpu;	 /* target cpu; read-only after init */
+	int32_t state;	 /* enum ghost_txn_state or a claiming cpu; atomic */
 	uint32_t agent_barrier;
 	uint32_t task_barrier;
 	uint16_t run_flags;
 	uint8_t commit_flags;
 	uint8_t unused;
-	int64_t gtid;			/* target task or a special gtid */
-	int64_t commit_time;		/* ns when the commit finished, ok or not */
-	uint64_t cpu_seqnum;		/* out: cpu sequence number of this commit */
+	int64_t gtid;	     /* target task or a special gtid */
+	int64_t commit_time; /* ns when the commit finished, ok or not */
+	uint64_t cpu_seqnum; /* out: cpu sequence number of this commit */
 	union {
-		int32_t sync_group_owner;	/* atomic; -1 = not owned */
+		int32_t sync_group_owner; /* atomic; -1 = not owned */
 	} u;
 } __attribute__((__aligned__(64)));
 
@@ -258,7 +258,7 @@ struct ghost_msg_payload_task_new {
 	uint16_t runnable;
 	int nice;
 	struct ghost_sw_info sw_info;
-	uint64_t agent_data;		/* ABI 88+ */
+	uint64_t agent_data; /* ABI 88+ */
 };
 
 struct ghost_msg_payload_task_preempt {
@@ -268,7 +268,7 @@ struct ghost_msg_payload_task_preempt {
 	uint64_t agent_data;
 	int cpu;
 	char from_switchto;
-	char was_latched;		/* latched, then replaced before it ever ran */
+	char was_latched; /* latched, then replaced before it ever ran */
 };
 
 struct ghost_msg_payload_task_yield {
@@ -290,7 +290,7 @@ struct ghost_msg_payload_task_blocked {
 
 struct ghost_msg_payload_task_dead {
 	uint64_t gtid;
-	int cpu;			/* ABI 89+ */
+	int cpu; /* ABI 89+ */
 };
 
 struct ghost_msg_payload_task_departed {
@@ -349,13 +349,13 @@ struct ghost_msg_payload_cpu_not_idle {
 
 struct ghost_msg_payload_cpu_tick {
 	int cpu;
-	int is_agent;			/* ABI 90+: the tick landed on the agent */
+	int is_agent; /* ABI 90+: the tick landed on the agent */
 };
 
 struct ghost_msg_payload_timer {
 	int cpu;
-	uint64_t type;			/* from timerfd_ghost.type */
-	uint64_t cookie;		/* from timerfd_ghost.cookie */
+	uint64_t type;	 /* from timerfd_ghost.type */
+	uint64_t cookie; /* from timerfd_ghost.cookie */
 };
 
 struct ghost_msg_payload_cpu_available {
@@ -401,7 +401,7 @@ struct bpf_ghost_msg {
 	};
 	uint16_t type;
 	uint32_t seqnum;
-	int pref_cpu;			/* a cpu, or BPF_GHOST_MSG_* */
+	int pref_cpu; /* a cpu, or BPF_GHOST_MSG_* */
 };
 
 struct bpf_ghost_sched {
@@ -426,7 +426,7 @@ struct bpf_ghost_halt_poll {
 	uint32_t type;
 };
 
-#define BPF_SYNC_COMMIT_MAX_CPUS	2
+#define BPF_SYNC_COMMIT_MAX_CPUS 2
 
 /* Unused slots have cpu -1. */
 struct bpf_sync_commit_args {
@@ -439,127 +439,127 @@ struct bpf_sync_commit_args {
 
 /* ---- 4.2 Message types -------------------------------------------------------------------- */
 
-#define MSG_NOP				0	/* ring filler up to the end of the ring */
+#define MSG_NOP 0 /* ring filler up to the end of the ring */
 
-#define _MSG_TASK_FIRST			64
-#define MSG_TASK_DEAD			64
-#define MSG_TASK_BLOCKED		65
-#define MSG_TASK_WAKEUP			66
-#define MSG_TASK_NEW			67
-#define MSG_TASK_PREEMPT		68
-#define MSG_TASK_YIELD			69
-#define MSG_TASK_DEPARTED		70
-#define MSG_TASK_SWITCHTO		71
-#define MSG_TASK_AFFINITY_CHANGED	72
-#define MSG_TASK_ON_CPU			73	/* MSG_TASK_LATCHED before ABI 78 */
-#define MSG_TASK_PRIORITY_CHANGED	74
-#define MSG_TASK_LATCH_FAILURE		75	/* BPF only */
-#define _MSG_TASK_LAST			127
+#define _MSG_TASK_FIRST		  64
+#define MSG_TASK_DEAD		  64
+#define MSG_TASK_BLOCKED	  65
+#define MSG_TASK_WAKEUP		  66
+#define MSG_TASK_NEW		  67
+#define MSG_TASK_PREEMPT	  68
+#define MSG_TASK_YIELD		  69
+#define MSG_TASK_DEPARTED	  70
+#define MSG_TASK_SWITCHTO	  71
+#define MSG_TASK_AFFINITY_CHANGED 72
+#define MSG_TASK_ON_CPU		  73 /* MSG_TASK_LATCHED before ABI 78 */
+#define MSG_TASK_PRIORITY_CHANGED 74
+#define MSG_TASK_LATCH_FAILURE	  75 /* BPF only */
+#define _MSG_TASK_LAST		  127
 
-#define _MSG_CPU_FIRST			128
-#define MSG_CPU_TICK			128
-#define MSG_CPU_TIMER_EXPIRED		129
-#define MSG_CPU_NOT_IDLE		130
-#define MSG_CPU_AVAILABLE		131
-#define MSG_CPU_BUSY			132
-#define MSG_CPU_AGENT_BLOCKED		133
-#define MSG_CPU_AGENT_WAKEUP		134
-#define _MSG_CPU_LAST			191
+#define _MSG_CPU_FIRST	      128
+#define MSG_CPU_TICK	      128
+#define MSG_CPU_TIMER_EXPIRED 129
+#define MSG_CPU_NOT_IDLE      130
+#define MSG_CPU_AVAILABLE     131
+#define MSG_CPU_BUSY	      132
+#define MSG_CPU_AGENT_BLOCKED 133
+#define MSG_CPU_AGENT_WAKEUP  134
+#define _MSG_CPU_LAST	      191
 
 /* ---- 4.3 Status-word flags ---------------------------------------------------------------- */
 
-#define GHOST_SW_F_INUSE		(1U << 0)	/* set last, after gtid/barrier/runtime */
-#define GHOST_SW_F_CANFREE		(1U << 1)	/* dead or departed: agent may SW_FREE */
-#define GHOST_SW_F_ALLOCATED		(1U << 2)
-#define GHOST_SW_CPU_AVAIL		(1U << 8)	/* agent word: no higher class wants it */
-#define GHOST_SW_BOOST_PRIO		(1U << 9)	/* agent word: give the cpu back soon */
-#define GHOST_SW_TASK_ONCPU		(1U << 16)
-#define GHOST_SW_TASK_RUNNABLE		(1U << 17)
-#define GHOST_SW_TASK_IS_AGENT		(1U << 18)
-#define GHOST_SW_TASK_MSG_GATED		(1U << 19)	/* later messages held until SW_FREE */
+#define GHOST_SW_F_INUSE	(1U << 0) /* set last, after gtid/barrier/runtime */
+#define GHOST_SW_F_CANFREE	(1U << 1) /* dead or departed: agent may SW_FREE */
+#define GHOST_SW_F_ALLOCATED	(1U << 2)
+#define GHOST_SW_CPU_AVAIL	(1U << 8) /* agent word: no higher class wants it */
+#define GHOST_SW_BOOST_PRIO	(1U << 9) /* agent word: give the cpu back soon */
+#define GHOST_SW_TASK_ONCPU	(1U << 16)
+#define GHOST_SW_TASK_RUNNABLE	(1U << 17)
+#define GHOST_SW_TASK_IS_AGENT	(1U << 18)
+#define GHOST_SW_TASK_MSG_GATED (1U << 19) /* later messages held until SW_FREE */
 
 /* ---- 4.5 Commit flags (ghost_txn.commit_flags) -------------------------------------------- */
 
-#define COMMIT_AT_SCHEDULE		(1 << 0)
-#define COMMIT_AT_TXN_COMMIT		(1 << 1)
-#define ALLOW_TASK_ONCPU		(1 << 2)
-#define ELIDE_AGENT_BARRIER_INC		(1 << 3)
-#define INC_AGENT_BARRIER_ON_FAILURE	(1 << 4)
+#define COMMIT_AT_SCHEDULE	     (1 << 0)
+#define COMMIT_AT_TXN_COMMIT	     (1 << 1)
+#define ALLOW_TASK_ONCPU	     (1 << 2)
+#define ELIDE_AGENT_BARRIER_INC	     (1 << 3)
+#define INC_AGENT_BARRIER_ON_FAILURE (1 << 4)
 /* At most one COMMIT_AT_* bit; neither means "greedy": any commit point may take the txn. */
-#define COMMIT_AT_FLAGS			(COMMIT_AT_SCHEDULE | COMMIT_AT_TXN_COMMIT)
+#define COMMIT_AT_FLAGS		     (COMMIT_AT_SCHEDULE | COMMIT_AT_TXN_COMMIT)
 
 /* ---- 4.6 Run flags (ghost_txn.run_flags, ghost_ioc_run.run_flags) ------------------------- */
 
-#define RTLA_ON_PREEMPT			(1 << 0)
-#define RTLA_ON_BLOCKED			(1 << 1)
-#define RTLA_ON_YIELD			(1 << 2)
-#define RTLA_ON_IDLE			(1 << 5)
-#define NEED_L1D_FLUSH			(1 << 6)
-#define NEED_CPU_NOT_IDLE		(1 << 7)	/* only with GHOST_IDLE_GTID */
-#define ELIDE_PREEMPT			(1 << 9)
-#define SEND_TASK_ON_CPU		(1 << 10)	/* SEND_TASK_LATCHED before ABI 78 */
-#define DEFER_LATCHED_PREEMPTION_BY_AGENT	(1 << 11)
-#define DO_NOT_PREEMPT			(1 << 12)
+#define RTLA_ON_PREEMPT			  (1 << 0)
+#define RTLA_ON_BLOCKED			  (1 << 1)
+#define RTLA_ON_YIELD			  (1 << 2)
+#define RTLA_ON_IDLE			  (1 << 5)
+#define NEED_L1D_FLUSH			  (1 << 6)
+#define NEED_CPU_NOT_IDLE		  (1 << 7) /* only with GHOST_IDLE_GTID */
+#define ELIDE_PREEMPT			  (1 << 9)
+#define SEND_TASK_ON_CPU		  (1 << 10) /* SEND_TASK_LATCHED before ABI 78 */
+#define DEFER_LATCHED_PREEMPTION_BY_AGENT (1 << 11)
+#define DO_NOT_PREEMPT			  (1 << 12)
 
 /* ---- 4.7 Special gtids -------------------------------------------------------------------- */
 
-#define GHOST_NULL_GTID			(0)
-#define GHOST_AGENT_GTID		(-1)
-#define GHOST_IDLE_GTID			(-2)
+#define GHOST_NULL_GTID	 (0)
+#define GHOST_AGENT_GTID (-1)
+#define GHOST_IDLE_GTID	 (-2)
 
 /* ---- 4.8 GHOST_IOC_ASSOC_QUEUE result flags ----------------------------------------------- */
 
-#define GHOST_ASSOC_SF_ALREADY		(1 << 0)
-#define GHOST_ASSOC_SF_BRAND_NEW	(1 << 1)
+#define GHOST_ASSOC_SF_ALREADY	 (1 << 0)
+#define GHOST_ASSOC_SF_BRAND_NEW (1 << 1)
 
 /* ---- 4.9 ioctls (on an enclave ctl fd opened O_RDWR) -------------------------------------- */
 
-#define GHOST_IOC_NULL			_IO('g', 0)
-#define GHOST_IOC_SW_GET_INFO		_IOWR('g', 1, struct ghost_ioc_sw_get_info)
-#define GHOST_IOC_SW_FREE		_IOW('g', 2, struct ghost_sw_info)
-#define GHOST_IOC_CREATE_QUEUE		_IOWR('g', 3, struct ghost_ioc_create_queue)
-#define GHOST_IOC_ASSOC_QUEUE		_IOW('g', 4, struct ghost_ioc_assoc_queue)
-#define GHOST_IOC_SET_DEFAULT_QUEUE	_IOW('g', 5, struct ghost_ioc_set_default_queue)
-#define GHOST_IOC_CONFIG_QUEUE_WAKEUP	_IOW('g', 6, struct ghost_ioc_config_queue_wakeup)
-#define GHOST_IOC_GET_CPU_TIME		_IOWR('g', 7, struct ghost_ioc_get_cpu_time)
-#define GHOST_IOC_COMMIT_TXN		_IOW('g', 8, struct ghost_ioc_commit_txn)
-#define GHOST_IOC_SYNC_GROUP_TXN	_IOW('g', 9, struct ghost_ioc_commit_txn)
-#define GHOST_IOC_TIMERFD_SETTIME	_IOWR('g', 10, struct ghost_ioc_timerfd_settime)
-#define GHOST_IOC_RUN			_IOW('g', 11, struct ghost_ioc_run)
+#define GHOST_IOC_NULL		      _IO('g', 0)
+#define GHOST_IOC_SW_GET_INFO	      _IOWR('g', 1, struct ghost_ioc_sw_get_info)
+#define GHOST_IOC_SW_FREE	      _IOW('g', 2, struct ghost_sw_info)
+#define GHOST_IOC_CREATE_QUEUE	      _IOWR('g', 3, struct ghost_ioc_create_queue)
+#define GHOST_IOC_ASSOC_QUEUE	      _IOW('g', 4, struct ghost_ioc_assoc_queue)
+#define GHOST_IOC_SET_DEFAULT_QUEUE   _IOW('g', 5, struct ghost_ioc_set_default_queue)
+#define GHOST_IOC_CONFIG_QUEUE_WAKEUP _IOW('g', 6, struct ghost_ioc_config_queue_wakeup)
+#define GHOST_IOC_GET_CPU_TIME	      _IOWR('g', 7, struct ghost_ioc_get_cpu_time)
+#define GHOST_IOC_COMMIT_TXN	      _IOW('g', 8, struct ghost_ioc_commit_txn)
+#define GHOST_IOC_SYNC_GROUP_TXN      _IOW('g', 9, struct ghost_ioc_commit_txn)
+#define GHOST_IOC_TIMERFD_SETTIME     _IOWR('g', 10, struct ghost_ioc_timerfd_settime)
+#define GHOST_IOC_RUN		      _IOW('g', 11, struct ghost_ioc_run)
 
 /* ---- 4.11 BPF values ---------------------------------------------------------------------- */
 
 /* bpf_ghost_msg.pref_cpu */
-#define BPF_GHOST_MSG_NO_WAKEUP_PREF	(-1)
-#define BPF_GHOST_MSG_SKIP_AGENT_WAKE	(-2)	/* produce the message, wake nobody */
+#define BPF_GHOST_MSG_NO_WAKEUP_PREF  (-1)
+#define BPF_GHOST_MSG_SKIP_AGENT_WAKE (-2) /* produce the message, wake nobody */
 
 /* Flags of the bpf_ghost_resched_cpu2 helper. */
-#define RESCHED_ANY_CLASS		(1 << 0)
-#define RESCHED_GHOST_CLASS		(1 << 1)
-#define RESCHED_IDLE_CLASS		(1 << 2)
-#define RESCHED_OTHER_CLASS		(1 << 3)
-#define SET_MUST_RESCHED		(1 << 4)
-#define WAKE_AGENT			(1 << 5)
-#define GHOST_RESCHED_CPU_MAX		(1 << 6)
+#define RESCHED_ANY_CLASS     (1 << 0)
+#define RESCHED_GHOST_CLASS   (1 << 1)
+#define RESCHED_IDLE_CLASS    (1 << 2)
+#define RESCHED_OTHER_CLASS   (1 << 3)
+#define SET_MUST_RESCHED      (1 << 4)
+#define WAKE_AGENT	      (1 << 5)
+#define GHOST_RESCHED_CPU_MAX (1 << 6)
 
-#define GHOST_BPF_PROG_TYPE_SCHED	1000
-#define GHOST_BPF_PROG_TYPE_MSG		1001
-#define GHOST_BPF_PROG_TYPE_SELECT_RQ	1002
-#define GHOST_BPF_PROG_TYPE_HALT_POLL	1003
+#define GHOST_BPF_PROG_TYPE_SCHED     1000
+#define GHOST_BPF_PROG_TYPE_MSG	      1001
+#define GHOST_BPF_PROG_TYPE_SELECT_RQ 1002
+#define GHOST_BPF_PROG_TYPE_HALT_POLL 1003
 
 /* The ABI number rides in the upper 16 bits of expected_attach_type. */
-#define GHOST_BPF_ATTACH_SCHED_PNT	2000
-#define GHOST_BPF_ATTACH_MSG_SEND	2001
-#define GHOST_BPF_ATTACH_SELECT_RQ	2002
-#define GHOST_BPF_ATTACH_HALT_POLL	2003
+#define GHOST_BPF_ATTACH_SCHED_PNT 2000
+#define GHOST_BPF_ATTACH_MSG_SEND  2001
+#define GHOST_BPF_ATTACH_SELECT_RQ 2002
+#define GHOST_BPF_ATTACH_HALT_POLL 2003
 
-#define GHOST_BPF_FUNC_WAKE_AGENT	3000
-#define GHOST_BPF_FUNC_RUN_GTID		3001
-#define GHOST_BPF_FUNC_RESCHED_CPU	3002	/* before ABI 79 */
-#define GHOST_BPF_FUNC_RESCHED_CPU2	3003
-#define GHOST_BPF_FUNC_SYNC_COMMIT	3004
-#define GHOST_BPF_FUNC_GET_AFFINITY	3005
-#define GHOST_BPF_FUNC_GET_COMM		3006
+#define GHOST_BPF_FUNC_WAKE_AGENT   3000
+#define GHOST_BPF_FUNC_RUN_GTID	    3001
+#define GHOST_BPF_FUNC_RESCHED_CPU  3002 /* before ABI 79 */
+#define GHOST_BPF_FUNC_RESCHED_CPU2 3003
+#define GHOST_BPF_FUNC_SYNC_COMMIT  3004
+#define GHOST_BPF_FUNC_GET_AFFINITY 3005
+#define GHOST_BPF_FUNC_GET_COMM	    3006
 
 /* ---- Pure helpers ------------------------------------------------------------------------- */
 
@@ -609,23 +609,40 @@ static inline int ghost_txn_state_is_failed(int32_t state)
 static inline const char *ghost_txn_state_name(int32_t state)
 {
 	switch (state) {
-	case GHOST_TXN_COMPLETE:		return "GHOST_TXN_COMPLETE";
-	case GHOST_TXN_ABORTED:			return "GHOST_TXN_ABORTED";
-	case GHOST_TXN_TARGET_ONCPU:		return "GHOST_TXN_TARGET_ONCPU";
-	case GHOST_TXN_TARGET_STALE:		return "GHOST_TXN_TARGET_STALE";
-	case GHOST_TXN_TARGET_NOT_FOUND:	return "GHOST_TXN_TARGET_NOT_FOUND";
-	case GHOST_TXN_TARGET_NOT_RUNNABLE:	return "GHOST_TXN_TARGET_NOT_RUNNABLE";
-	case GHOST_TXN_AGENT_STALE:		return "GHOST_TXN_AGENT_STALE";
-	case GHOST_TXN_CPU_OFFLINE:		return "GHOST_TXN_CPU_OFFLINE";
-	case GHOST_TXN_CPU_UNAVAIL:		return "GHOST_TXN_CPU_UNAVAIL";
-	case GHOST_TXN_INVALID_FLAGS:		return "GHOST_TXN_INVALID_FLAGS";
-	case GHOST_TXN_INVALID_TARGET:		return "GHOST_TXN_INVALID_TARGET";
-	case GHOST_TXN_NOT_PERMITTED:		return "GHOST_TXN_NOT_PERMITTED";
-	case GHOST_TXN_INVALID_CPU:		return "GHOST_TXN_INVALID_CPU";
-	case GHOST_TXN_NO_AGENT:		return "GHOST_TXN_NO_AGENT";
-	case GHOST_TXN_UNSUPPORTED_VERSION:	return "GHOST_TXN_UNSUPPORTED_VERSION";
-	case GHOST_TXN_POISONED:		return "GHOST_TXN_POISONED";
-	case GHOST_TXN_READY:			return "GHOST_TXN_READY";
+	case GHOST_TXN_COMPLETE:
+		return "GHOST_TXN_COMPLETE";
+	case GHOST_TXN_ABORTED:
+		return "GHOST_TXN_ABORTED";
+	case GHOST_TXN_TARGET_ONCPU:
+		return "GHOST_TXN_TARGET_ONCPU";
+	case GHOST_TXN_TARGET_STALE:
+		return "GHOST_TXN_TARGET_STALE";
+	case GHOST_TXN_TARGET_NOT_FOUND:
+		return "GHOST_TXN_TARGET_NOT_FOUND";
+	case GHOST_TXN_TARGET_NOT_RUNNABLE:
+		return "GHOST_TXN_TARGET_NOT_RUNNABLE";
+	case GHOST_TXN_AGENT_STALE:
+		return "GHOST_TXN_AGENT_STALE";
+	case GHOST_TXN_CPU_OFFLINE:
+		return "GHOST_TXN_CPU_OFFLINE";
+	case GHOST_TXN_CPU_UNAVAIL:
+		return "GHOST_TXN_CPU_UNAVAIL";
+	case GHOST_TXN_INVALID_FLAGS:
+		return "GHOST_TXN_INVALID_FLAGS";
+	case GHOST_TXN_INVALID_TARGET:
+		return "GHOST_TXN_INVALID_TARGET";
+	case GHOST_TXN_NOT_PERMITTED:
+		return "GHOST_TXN_NOT_PERMITTED";
+	case GHOST_TXN_INVALID_CPU:
+		return "GHOST_TXN_INVALID_CPU";
+	case GHOST_TXN_NO_AGENT:
+		return "GHOST_TXN_NO_AGENT";
+	case GHOST_TXN_UNSUPPORTED_VERSION:
+		return "GHOST_TXN_UNSUPPORTED_VERSION";
+	case GHOST_TXN_POISONED:
+		return "GHOST_TXN_POISONED";
+	case GHOST_TXN_READY:
+		return "GHOST_TXN_READY";
 	default:
 		return state >= 0 ? "claimed" : "unknown";
 	}
@@ -634,27 +651,48 @@ static inline const char *ghost_txn_state_name(int32_t state)
 static inline const char *ghost_msg_type_name(uint16_t type)
 {
 	switch (type) {
-	case MSG_NOP:				return "MSG_NOP";
-	case MSG_TASK_DEAD:			return "MSG_TASK_DEAD";
-	case MSG_TASK_BLOCKED:			return "MSG_TASK_BLOCKED";
-	case MSG_TASK_WAKEUP:			return "MSG_TASK_WAKEUP";
-	case MSG_TASK_NEW:			return "MSG_TASK_NEW";
-	case MSG_TASK_PREEMPT:			return "MSG_TASK_PREEMPT";
-	case MSG_TASK_YIELD:			return "MSG_TASK_YIELD";
-	case MSG_TASK_DEPARTED:			return "MSG_TASK_DEPARTED";
-	case MSG_TASK_SWITCHTO:			return "MSG_TASK_SWITCHTO";
-	case MSG_TASK_AFFINITY_CHANGED:		return "MSG_TASK_AFFINITY_CHANGED";
-	case MSG_TASK_ON_CPU:			return "MSG_TASK_ON_CPU";
-	case MSG_TASK_PRIORITY_CHANGED:		return "MSG_TASK_PRIORITY_CHANGED";
-	case MSG_TASK_LATCH_FAILURE:		return "MSG_TASK_LATCH_FAILURE";
-	case MSG_CPU_TICK:			return "MSG_CPU_TICK";
-	case MSG_CPU_TIMER_EXPIRED:		return "MSG_CPU_TIMER_EXPIRED";
-	case MSG_CPU_NOT_IDLE:			return "MSG_CPU_NOT_IDLE";
-	case MSG_CPU_AVAILABLE:			return "MSG_CPU_AVAILABLE";
-	case MSG_CPU_BUSY:			return "MSG_CPU_BUSY";
-	case MSG_CPU_AGENT_BLOCKED:		return "MSG_CPU_AGENT_BLOCKED";
-	case MSG_CPU_AGENT_WAKEUP:		return "MSG_CPU_AGENT_WAKEUP";
-	default:				return "unknown";
+	case MSG_NOP:
+		return "MSG_NOP";
+	case MSG_TASK_DEAD:
+		return "MSG_TASK_DEAD";
+	case MSG_TASK_BLOCKED:
+		return "MSG_TASK_BLOCKED";
+	case MSG_TASK_WAKEUP:
+		return "MSG_TASK_WAKEUP";
+	case MSG_TASK_NEW:
+		return "MSG_TASK_NEW";
+	case MSG_TASK_PREEMPT:
+		return "MSG_TASK_PREEMPT";
+	case MSG_TASK_YIELD:
+		return "MSG_TASK_YIELD";
+	case MSG_TASK_DEPARTED:
+		return "MSG_TASK_DEPARTED";
+	case MSG_TASK_SWITCHTO:
+		return "MSG_TASK_SWITCHTO";
+	case MSG_TASK_AFFINITY_CHANGED:
+		return "MSG_TASK_AFFINITY_CHANGED";
+	case MSG_TASK_ON_CPU:
+		return "MSG_TASK_ON_CPU";
+	case MSG_TASK_PRIORITY_CHANGED:
+		return "MSG_TASK_PRIORITY_CHANGED";
+	case MSG_TASK_LATCH_FAILURE:
+		return "MSG_TASK_LATCH_FAILURE";
+	case MSG_CPU_TICK:
+		return "MSG_CPU_TICK";
+	case MSG_CPU_TIMER_EXPIRED:
+		return "MSG_CPU_TIMER_EXPIRED";
+	case MSG_CPU_NOT_IDLE:
+		return "MSG_CPU_NOT_IDLE";
+	case MSG_CPU_AVAILABLE:
+		return "MSG_CPU_AVAILABLE";
+	case MSG_CPU_BUSY:
+		return "MSG_CPU_BUSY";
+	case MSG_CPU_AGENT_BLOCKED:
+		return "MSG_CPU_AGENT_BLOCKED";
+	case MSG_CPU_AGENT_WAKEUP:
+		return "MSG_CPU_AGENT_WAKEUP";
+	default:
+		return "unknown";
 	}
 }
 
@@ -662,22 +700,23 @@ static inline const char *ghost_msg_type_name(uint16_t type)
 
 /* C11's keywords, or C++'s for the same checks. */
 #ifdef __cplusplus
-#define GHOST_ABI_ASSERT(cond, what)	static_assert(cond, what)
-#define GHOST_ABI_ALIGNOF(t)		alignof(t)
+#define GHOST_ABI_ASSERT(cond, what) static_assert(cond, what)
+#define GHOST_ABI_ALIGNOF(t)	     alignof(t)
 #else
-#define GHOST_ABI_ASSERT(cond, what)	_Static_assert(cond, what)
-#define GHOST_ABI_ALIGNOF(t)		_Alignof(t)
+#define GHOST_ABI_ASSERT(cond, what) _Static_assert(cond, what)
+#define GHOST_ABI_ALIGNOF(t)	     _Alignof(t)
 #endif
-#define GHOST_ABI_SIZE(s, n)	GHOST_ABI_ASSERT(sizeof(struct s) == (n), "sizeof " #s)
-#define GHOST_ABI_ALIGN(s, n)	GHOST_ABI_ASSERT(GHOST_ABI_ALIGNOF(struct s) == (n), "alignof " #s)
-#define GHOST_ABI_OFF(s, f, n)	GHOST_ABI_ASSERT(offsetof(struct s, f) == (n), "offset " #s "." #f)
-#define GHOST_ABI_IOC(c, n)	GHOST_ABI_ASSERT((c) == (n), "ioctl number " #c)
+#define GHOST_ABI_SIZE(s, n)   GHOST_ABI_ASSERT(sizeof(struct s) == (n), "sizeof " #s)
+#define GHOST_ABI_ALIGN(s, n)  GHOST_ABI_ASSERT(GHOST_ABI_ALIGNOF(struct s) == (n), "alignof " #s)
+#define GHOST_ABI_OFF(s, f, n) GHOST_ABI_ASSERT(offsetof(struct s, f) == (n), "offset " #s "." #f)
+#define GHOST_ABI_IOC(c, n)    GHOST_ABI_ASSERT((c) == (n), "ioctl number " #c)
 
 GHOST_ABI_ASSERT(sizeof(int) == 4 && sizeof(long) == 8 && sizeof(void *) == 8, "LP64 only");
 GHOST_ABI_ASSERT(sizeof(enum ghost_type) == 4, "enum ghost_type is 4 bytes");
 GHOST_ABI_ASSERT(sizeof(enum ghost_txn_state) == 4, "enum ghost_txn_state is 4 bytes");
 GHOST_ABI_ASSERT(GHOST_SW_REGION_SIZE ==
-		 64 + GHOST_SW_REGION_CAPACITY * sizeof(struct ghost_status_word), "sw region size");
+			 64 + GHOST_SW_REGION_CAPACITY * sizeof(struct ghost_status_word),
+		 "sw region size");
 GHOST_ABI_ASSERT(GHOST_CPU_DATA_SIZE == sizeof(struct ghost_cpu_data), "cpu data size");
 GHOST_ABI_ASSERT(GHOST_TXN_POISONED == INT_MIN + 15, "txn failure codes");
 GHOST_ABI_ASSERT(COMMIT_AT_FLAGS == 0x03, "COMMIT_AT_FLAGS");

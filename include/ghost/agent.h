@@ -29,10 +29,10 @@ struct ghost_full_agent;
 
 /* What a policy knows of its tasks, for stats lines and stall reports. */
 struct ghost_policy_stats {
-	uint32_t tasks;			/* in the policy's table */
-	uint32_t runnable;		/* waiting for a CPU in the policy's queues */
-	uint64_t task_runtime_ns;	/* ghost_sched_task_runtime_ns */
-	uint64_t msgs;			/* messages dispatched */
+	uint32_t tasks;		  /* in the policy's table */
+	uint32_t runnable;	  /* waiting for a CPU in the policy's queues */
+	uint64_t task_runtime_ns; /* ghost_sched_task_runtime_ns */
+	uint64_t msgs;		  /* messages dispatched */
 	uint64_t seqnum_errors, bad_msgs;
 };
 
@@ -65,19 +65,19 @@ struct ghost_policy {
 };
 
 enum ghost_agent_prio {
-	GHOST_AGENT_PRIO_AUTO = 0,	/* SCHED_FIFO if the process may, else normal */
-	GHOST_AGENT_PRIO_RT,		/* SCHED_FIFO or fail */
-	GHOST_AGENT_PRIO_NORMAL,	/* stay in the normal class */
+	GHOST_AGENT_PRIO_AUTO = 0, /* SCHED_FIFO if the process may, else normal */
+	GHOST_AGENT_PRIO_RT,	   /* SCHED_FIFO or fail */
+	GHOST_AGENT_PRIO_NORMAL,   /* stay in the normal class */
 };
 
 /* Options that grow: see ghost_enclave_opts (sz 0 = this version; zero = the default). */
 struct ghost_full_agent_opts {
-	size_t sz;				/* sizeof(struct ghost_full_agent_opts), or 0 */
-	struct ghost_enclave *enclave;		/* created or attached by the caller */
+	size_t sz;		       /* sizeof(struct ghost_full_agent_opts), or 0 */
+	struct ghost_enclave *enclave; /* created or attached by the caller */
 	const struct ghost_policy *policy;
-	const void *policy_config;		/* handed to the policy's init */
+	const void *policy_config; /* handed to the policy's init */
 	enum ghost_agent_prio prio;
-	bool take_over;				/* attach to a live enclave: discover its tasks */
+	bool take_over; /* attach to a live enclave: discover its tasks */
 };
 
 /* Starts one agent per enclave CPU and returns once all are scheduling. */
@@ -100,8 +100,8 @@ struct ghost_agent_stats {
 	int64_t now_ns;
 	struct ghost_policy_stats policy;
 	struct ghost_txn_counts txn;
-	struct ghost_cpuset cpus;	/* the agents' CPUs */
-	struct ghost_cpuset available;	/* ... whose status word says CPU_AVAIL */
+	struct ghost_cpuset cpus;      /* the agents' CPUs */
+	struct ghost_cpuset available; /* ... whose status word says CPU_AVAIL */
 };
 GHOST_API int ghost_full_agent_stats(struct ghost_full_agent *fa, struct ghost_agent_stats *out);
 

@@ -23,11 +23,11 @@ struct ghost_enclave;
 struct ghost_channel {
 	struct ghost_queue_header *hdr;
 	struct ghost_ring *ring;
-	uint32_t nelems;		/* power of two */
-	uint32_t overflow_seen;		/* ring->overflow when last reported */
-	int qid;			/* backend queue handle, -1 for a bare ring */
+	uint32_t nelems;	/* power of two */
+	uint32_t overflow_seen; /* ring->overflow when last reported */
+	int qid;		/* backend queue handle, -1 for a bare ring */
 	int node;
-	struct ghost_enclave *enclave;	/* NULL for a bare ring */
+	struct ghost_enclave *enclave; /* NULL for a bare ring */
 	void *map;
 	size_t mapsize;
 };
@@ -96,8 +96,7 @@ static inline const struct ghost_msg *ghost_channel_peek(struct ghost_channel *c
  * and in one piece before the end of the ring? (A producer that follows the
  * protocol never straddles the end: it pads to it with a NOP filler.)
  */
-static inline bool ghost_channel_msg_valid(const struct ghost_channel *c,
-					   const struct ghost_msg *m)
+static inline bool ghost_channel_msg_valid(const struct ghost_channel *c, const struct ghost_msg *m)
 {
 	uint32_t tail = __atomic_load_n(&c->ring->tail, __ATOMIC_RELAXED);
 	uint32_t head = __atomic_load_n(&c->ring->head, __ATOMIC_ACQUIRE);

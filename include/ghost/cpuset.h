@@ -127,7 +127,7 @@ static inline int ghost_cpuset_first(const struct ghost_cpuset *s)
  * Visits every member in ascending order; `cpu` is an int lvalue of the caller's. The set may
  * be changed inside the body: members above the current one are seen as they are then.
  */
-#define ghost_cpuset_for_each(cpu, s)                                                          \
+#define ghost_cpuset_for_each(cpu, s) \
 	for ((cpu) = ghost_cpuset_first(s); (cpu) >= 0; (cpu) = ghost_cpuset_next((s), (cpu)))
 
 /* dst may be the same object as a or b in the three operations below. */

@@ -31,14 +31,14 @@ struct ghost_channel;
  * (-E2BIG otherwise). A zero field always means the default.
  */
 struct ghost_enclave_opts {
-	size_t sz;			/* sizeof(struct ghost_enclave_opts), or 0: lets the struct grow */
-	const char *kernel;		/* backend name; NULL = ghost_kernel_default() */
-	const char *root;		/* backend namespace root; NULL = its default */
-	uint64_t id;			/* create: 0 = first free; attach: required; at most
+	size_t sz;	    /* sizeof(struct ghost_enclave_opts), or 0: lets the struct grow */
+	const char *kernel; /* backend name; NULL = ghost_kernel_default() */
+	const char *root;   /* backend namespace root; NULL = its default */
+	uint64_t id;	    /* create: 0 = first free; attach: required; at most
 					   GHOST_ENCLAVE_ID_MAX (-EINVAL past it) */
 	const struct ghost_cpuset *cpus; /* create: required */
-	uint32_t max_tasks;		/* create: capacity hint; 0 = backend default */
-	bool ephemeral;			/* create: destroy when this process closes it */
+	uint32_t max_tasks;		 /* create: capacity hint; 0 = backend default */
+	bool ephemeral;			 /* create: destroy when this process closes it */
 };
 
 /*
@@ -58,8 +58,8 @@ GHOST_API int ghost_enclave_attach(const struct ghost_enclave_opts *opts,
  * tries again every 20 ms until deadline_ns (ghost_now_ns's clock), then
  * returns the last error (a missing enclave is logged once).
  */
-GHOST_API int ghost_enclave_attach_wait(const struct ghost_enclave_opts *opts,
-					int64_t deadline_ns, struct ghost_enclave **out);
+GHOST_API int ghost_enclave_attach_wait(const struct ghost_enclave_opts *opts, int64_t deadline_ns,
+					struct ghost_enclave **out);
 /*
  * Waits until an agent serves e ("agent_online"; a backend that cannot tell
  * counts as served): 0, or -ETIMEDOUT at deadline_ns.
@@ -80,8 +80,7 @@ GHOST_API const struct ghost_topo *ghost_enclave_topology(const struct ghost_enc
 /* ghostfs-style files ("status", "cpulist", "tasks", tunables...). */
 GHOST_API int ghost_enclave_read_file(struct ghost_enclave *e, const char *name, char *buf,
 				      size_t len);
-GHOST_API int ghost_enclave_write_file(struct ghost_enclave *e, const char *name,
-				       const char *text);
+GHOST_API int ghost_enclave_write_file(struct ghost_enclave *e, const char *name, const char *text);
 /*
  * One enclave ctl command, as ghostfs takes it: "destroy", "discover tasks",
  * "create sw_region <id> <node>", "become agent <cpu> <queue>", or one the

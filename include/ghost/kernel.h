@@ -31,9 +31,9 @@ struct ghost_kernel_ops;
  * and the backends refuse anything outside with -EINVAL (the tools: exit status 2); nothing
  * is wrapped or truncated.
  */
-#define GHOST_ENCLAVE_ID_MAX	(1ull << 40)
-#define GHOST_SW_REGION_ID_MAX	63
-#define GHOST_NUMA_NODE_MAX	1023
+#define GHOST_ENCLAVE_ID_MAX   (1ull << 40)
+#define GHOST_SW_REGION_ID_MAX 63
+#define GHOST_NUMA_NODE_MAX    1023
 
 /*
  * What a backend can do (ghost_kernel_caps). A program asks these instead of
@@ -41,19 +41,19 @@ struct ghost_kernel_ops;
  */
 /* Schedules in user space: only threads that call libghost become ghost tasks, and they
  * block, wake and yield through the library (the embedded kernel). */
-#define GHOST_KCAP_USER_TASKS		(1ull << 0)
+#define GHOST_KCAP_USER_TASKS	 (1ull << 0)
 /* Any thread of the machine can be moved into an enclave (ghostctl tasks add, run CMD). */
-#define GHOST_KCAP_FOREIGN_TASKS	(1ull << 1)
+#define GHOST_KCAP_FOREIGN_TASKS (1ull << 1)
 /* An enclave outlives the process of its agent (ghost-agent --keep, --attach). */
-#define GHOST_KCAP_PERSISTENT		(1ull << 2)
+#define GHOST_KCAP_PERSISTENT	 (1ull << 2)
 /* "discover tasks": an agent taking over a live enclave learns its tasks again. */
-#define GHOST_KCAP_DISCOVERY		(1ull << 3)
+#define GHOST_KCAP_DISCOVERY	 (1ull << 3)
 /* Status-word regions beyond region 0 ("create sw_region <id> <node>"). */
-#define GHOST_KCAP_SW_REGIONS		(1ull << 4)
+#define GHOST_KCAP_SW_REGIONS	 (1ull << 4)
 /* Per-CPU ghost timers (MSG_CPU_TIMER_EXPIRED). */
-#define GHOST_KCAP_TIMERS		(1ull << 5)
+#define GHOST_KCAP_TIMERS	 (1ull << 5)
 /* The kernel side can stop by itself and says why (ghost_enclave_exit_state). */
-#define GHOST_KCAP_SELF_EXIT		(1ull << 6)
+#define GHOST_KCAP_SELF_EXIT	 (1ull << 6)
 
 /* Every backend compiled into the library, NULL-terminated, in preference order. */
 GHOST_API const struct ghost_kernel_ops *const *ghost_kernel_all(void);
@@ -69,8 +69,8 @@ GHOST_API const struct ghost_kernel_ops *ghost_kernel_default(void);
  * *out set, or -ENOENT with a sentence in why naming what was asked for
  * (argument or $GHOST_KERNEL) and every known backend.
  */
-GHOST_API int ghost_kernel_choose(const char *name, const struct ghost_kernel_ops **out,
-				  char *why, size_t why_len);
+GHOST_API int ghost_kernel_choose(const char *name, const struct ghost_kernel_ops **out, char *why,
+				  size_t why_len);
 
 /* A backend's name ("emu", "scx", ...) and one-line summary. */
 GHOST_API const char *ghost_kernel_name(const struct ghost_kernel_ops *k);

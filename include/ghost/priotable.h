@@ -36,47 +36,47 @@ struct ghost_prio_table_hdr {
 	uint16_t version;
 	uint16_t hdrlen;
 	uint32_t maplen;
-	uint32_t si_num;	/* elements of the sched item array */
-	uint32_t si_off;	/* its offset from the header */
-	uint32_t wc_num;	/* elements of the work class array */
+	uint32_t si_num; /* elements of the sched item array */
+	uint32_t si_off; /* its offset from the header */
+	uint32_t wc_num; /* elements of the work class array */
 	uint32_t wc_off;
-	uint32_t st_cap;	/* capacity of the stream */
+	uint32_t st_cap; /* capacity of the stream */
 	uint32_t st_off;
 } __attribute__((aligned(64)));
 
 struct ghost_sched_item {
-	uint32_t sid;		/* the item's index, written by its owner */
-	uint32_t wcid;		/* work class */
-	uint64_t gpid;		/* gtid of the thread that does the work */
-	uint32_t flags;		/* GHOST_SCHED_ITEM_* */
-	uint32_t seqcount;	/* odd while a writer changes the item */
-	uint64_t deadline;	/* ns since the Unix epoch, for deadline policies */
+	uint32_t sid;	   /* the item's index, written by its owner */
+	uint32_t wcid;	   /* work class */
+	uint64_t gpid;	   /* gtid of the thread that does the work */
+	uint32_t flags;	   /* GHOST_SCHED_ITEM_* */
+	uint32_t seqcount; /* odd while a writer changes the item */
+	uint64_t deadline; /* ns since the Unix epoch, for deadline policies */
 } __attribute__((aligned(64)));
 
-#define GHOST_SCHED_ITEM_RUNNABLE (1u << 0)	/* the thread has work */
+#define GHOST_SCHED_ITEM_RUNNABLE (1u << 0) /* the thread has work */
 
 struct ghost_work_class {
 	uint32_t id;
-	uint32_t flags;		/* GHOST_WORK_CLASS_ONESHOT or _REPEATING */
-	uint32_t qos;		/* higher runs first */
-	uint64_t exectime;	/* expected execution time, ns */
-	uint64_t period;	/* repeating classes: ns between runs */
+	uint32_t flags;	   /* GHOST_WORK_CLASS_ONESHOT or _REPEATING */
+	uint32_t qos;	   /* higher runs first */
+	uint64_t exectime; /* expected execution time, ns */
+	uint64_t period;   /* repeating classes: ns between runs */
 } __attribute__((aligned(64)));
 
-#define GHOST_WORK_CLASS_ONESHOT (1u << 0)
+#define GHOST_WORK_CLASS_ONESHOT   (1u << 0)
 #define GHOST_WORK_CLASS_REPEATING (1u << 1)
 
 /* What ghost_prio_table_next_updated() returns besides an index. */
-#define GHOST_PRIO_TABLE_NO_UPDATES (-1)	/* nothing changed */
-#define GHOST_PRIO_TABLE_OVERFLOW (-2)		/* too many changes: re-read every item */
+#define GHOST_PRIO_TABLE_NO_UPDATES (-1) /* nothing changed */
+#define GHOST_PRIO_TABLE_OVERFLOW   (-2) /* too many changes: re-read every item */
 
 struct ghost_prio_table;
 
 struct ghost_prio_table_opts {
-	size_t sz;		/* sizeof(struct ghost_prio_table_opts), or 0 (options that grow) */
-	uint32_t items;		/* sched items (1 .. 65536) */
-	uint32_t classes;	/* work classes (1 .. 1024) */
-	uint32_t stream;	/* stream capacity; 0 = 83 (ghost-userspace's choice) */
+	size_t sz;	  /* sizeof(struct ghost_prio_table_opts), or 0 (options that grow) */
+	uint32_t items;	  /* sched items (1 .. 65536) */
+	uint32_t classes; /* work classes (1 .. 1024) */
+	uint32_t stream;  /* stream capacity; 0 = 83 (ghost-userspace's choice) */
 };
 
 /* ---- the application's side ---- */

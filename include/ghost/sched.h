@@ -22,27 +22,26 @@ struct ghost_enclave;
 
 struct ghost_task {
 	int64_t gtid;
-	uint32_t seqnum;		/* seqnum of the last message dispatched for it */
+	uint32_t seqnum; /* seqnum of the last message dispatched for it */
 	struct ghost_sw_info sw_info;
 	const struct ghost_status_word *sw;
-	struct ghost_task *hash_next;	/* private to the task table */
+	struct ghost_task *hash_next; /* private to the task table */
 };
 
 struct ghost_task_table {
 	struct ghost_task **buckets;
-	uint32_t nbuckets;		/* power of two */
+	uint32_t nbuckets; /* power of two */
 	uint32_t count;
 	size_t task_size;
-	void *free_list;		/* recycled records */
-	void **chunks;			/* slabs of records, freed with the table */
+	void *free_list; /* recycled records */
+	void **chunks;	 /* slabs of records, freed with the table */
 	uint32_t nchunks, chunk_cap;
-	uint32_t chunk_used;		/* records handed out of the newest chunk */
+	uint32_t chunk_used; /* records handed out of the newest chunk */
 };
 
 GHOST_API int ghost_task_table_init(struct ghost_task_table *t, size_t task_size);
 GHOST_API void ghost_task_table_fini(struct ghost_task_table *t);
-GHOST_API struct ghost_task *ghost_task_table_find(const struct ghost_task_table *t,
-						   int64_t gtid);
+GHOST_API struct ghost_task *ghost_task_table_find(const struct ghost_task_table *t, int64_t gtid);
 /* A zeroed record for gtid; NULL with errno EEXIST if known, ENOMEM. */
 GHOST_API struct ghost_task *ghost_task_table_insert(struct ghost_task_table *t, int64_t gtid);
 GHOST_API void ghost_task_table_remove(struct ghost_task_table *t, struct ghost_task *task);
@@ -57,9 +56,11 @@ struct ghost_sched_ops {
 	/* Task messages: the task exists in the table (TASK_NEW created it). */
 	void (*task_new)(struct ghost_sched *s, struct ghost_task *t, const struct ghost_msg *m);
 	void (*task_wakeup)(struct ghost_sched *s, struct ghost_task *t, const struct ghost_msg *m);
-	void (*task_blocked)(struct ghost_sched *s, struct ghost_task *t, const struct ghost_msg *m);
+	void (*task_blocked)(struct ghost_sched *s, struct ghost_task *t,
+			     const struct ghost_msg *m);
 	void (*task_yield)(struct ghost_sched *s, struct ghost_task *t, const struct ghost_msg *m);
-	void (*task_preempt)(struct ghost_sched *s, struct ghost_task *t, const struct ghost_msg *m);
+	void (*task_preempt)(struct ghost_sched *s, struct ghost_task *t,
+			     const struct ghost_msg *m);
 	/* After task_dead / task_departed the base frees the status word and
 	 * removes the task: the policy must drop every pointer to it. */
 	void (*task_dead)(struct ghost_sched *s, struct ghost_task *t, const struct ghost_msg *m);
@@ -88,19 +89,19 @@ struct ghost_sched_ops {
 
 /* What the base counted; policies read it for their stats lines. */
 struct ghost_sched_stats {
-	uint64_t msgs[256];		/* by message type */
+	uint64_t msgs[256]; /* by message type */
 	uint64_t msgs_total;
-	uint64_t bad_msgs;		/* malformed, unknown type, or task unknown */
-	uint64_t seqnum_errors;		/* a task's seqnum did not increase */
-	uint64_t duplicate_new;		/* TASK_NEW for a known task */
-	uint64_t overflows;		/* messages lost to full rings */
-	uint64_t retired_runtime_ns;	/* CPU time of the tasks that died or departed */
+	uint64_t bad_msgs;	     /* malformed, unknown type, or task unknown */
+	uint64_t seqnum_errors;	     /* a task's seqnum did not increase */
+	uint64_t duplicate_new;	     /* TASK_NEW for a known task */
+	uint64_t overflows;	     /* messages lost to full rings */
+	uint64_t retired_runtime_ns; /* CPU time of the tasks that died or departed */
 };
 
 struct ghost_sched {
 	struct ghost_enclave *enclave;
 	const struct ghost_sched_ops *ops;
-	void *policy;			/* the policy's own state */
+	void *policy; /* the policy's own state */
 	struct ghost_task_table tasks;
 	struct ghost_sched_stats stats;
 };

@@ -74,9 +74,12 @@ GHOST_API int ghost_yield(void);
 
 /* A process-private mutex and condition variable built on ghost_wait. */
 struct ghost_mutex {
-	uint32_t state;		/* 0 free, 1 locked, 2 locked with waiters */
+	uint32_t state; /* 0 free, 1 locked, 2 locked with waiters */
 };
-#define GHOST_MUTEX_INIT { 0 }
+#define GHOST_MUTEX_INIT \
+	{                \
+		0        \
+	}
 GHOST_API void ghost_mutex_lock(struct ghost_mutex *m);
 GHOST_API bool ghost_mutex_trylock(struct ghost_mutex *m);
 GHOST_API void ghost_mutex_unlock(struct ghost_mutex *m);
@@ -84,7 +87,10 @@ GHOST_API void ghost_mutex_unlock(struct ghost_mutex *m);
 struct ghost_cond {
 	uint32_t seq;
 };
-#define GHOST_COND_INIT { 0 }
+#define GHOST_COND_INIT \
+	{               \
+		0       \
+	}
 /* 0, or -ETIMEDOUT when deadline_ns (absolute, 0 = none) passes. */
 GHOST_API int ghost_cond_wait(struct ghost_cond *c, struct ghost_mutex *m, int64_t deadline_ns);
 GHOST_API void ghost_cond_signal(struct ghost_cond *c);

@@ -31,14 +31,14 @@ struct ghost_enclave;
  * sz may stay 0 (see ghost_enclave_opts: options that grow).
  */
 struct ghost_txn_opts {
-	size_t sz;			/* sizeof(struct ghost_txn_opts), or 0 */
-	int64_t target;			/* gtid, or GHOST_NULL/AGENT/IDLE_GTID */
-	uint32_t target_barrier;	/* the seqnum of the last message seen for target */
-	uint32_t agent_barrier;		/* checked on local commits only */
-	uint8_t commit_flags;		/* COMMIT_AT_*, ELIDE_AGENT_BARRIER_INC... */
-	uint16_t run_flags;		/* RTLA_*, SEND_TASK_ON_CPU, ... */
-	bool sync_group;		/* take the txn for sync group sync_group_owner */
-	int32_t sync_group_owner;	/* >= 0, read only with sync_group */
+	size_t sz;		  /* sizeof(struct ghost_txn_opts), or 0 */
+	int64_t target;		  /* gtid, or GHOST_NULL/AGENT/IDLE_GTID */
+	uint32_t target_barrier;  /* the seqnum of the last message seen for target */
+	uint32_t agent_barrier;	  /* checked on local commits only */
+	uint8_t commit_flags;	  /* COMMIT_AT_*, ELIDE_AGENT_BARRIER_INC... */
+	uint16_t run_flags;	  /* RTLA_*, SEND_TASK_ON_CPU, ... */
+	bool sync_group;	  /* take the txn for sync group sync_group_owner */
+	int32_t sync_group_owner; /* >= 0, read only with sync_group */
 	/*
 	 * Sets ALLOW_TASK_ONCPU: if target is already running on this txn's
 	 * own CPU, the commit succeeds and leaves it there (no preemption, no
@@ -107,8 +107,7 @@ GHOST_API int ghost_txn_commit_set(struct ghost_enclave *e, const struct ghost_c
  * Sync-group commit: all of cpus' txns or none. 1 = all committed, 0 = none
  * did (every txn's sync-group ownership is released either way).
  */
-GHOST_API int ghost_txn_commit_sync_group(struct ghost_enclave *e,
-					  const struct ghost_cpuset *cpus);
+GHOST_API int ghost_txn_commit_sync_group(struct ghost_enclave *e, const struct ghost_cpuset *cpus);
 /*
  * The calling agent of cpu gives its CPU up until a message for its queue,
  * a ping, or (with run_flags RTLA_ON_IDLE) the CPU going idle.
@@ -253,7 +252,7 @@ GHOST_API int ghost_txn_ping(struct ghost_enclave *e, int cpu);
 struct ghost_txn_counts {
 	uint64_t committed;
 	uint64_t succeeded;
-	uint64_t failed[16];	/* by state - GHOST_TXN_COMPLETE */
+	uint64_t failed[16]; /* by state - GHOST_TXN_COMPLETE */
 };
 GHOST_API void ghost_txn_get_counts(struct ghost_enclave *e, struct ghost_txn_counts *out);
 

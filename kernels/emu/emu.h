@@ -28,40 +28,40 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define EMU_MAGIC 0x756d6574736f6867ull	/* "ghostemu" */
-#define EMU_LAYOUT 2
-#define EMU_MAX_QUEUES 1024
-#define EMU_MAX_REGIONS 16
-#define EMU_TIMERS_PER_CPU 4
+#define EMU_MAGIC	      0x756d6574736f6867ull /* "ghostemu" */
+#define EMU_LAYOUT	      2
+#define EMU_MAX_QUEUES	      1024
+#define EMU_MAX_REGIONS	      16
+#define EMU_TIMERS_PER_CPU    4
 #define EMU_DEFAULT_MAX_TASKS 8192
-#define EMU_MAX_TASKS (1u << 20)	/* the task index lives in the gtid's low 20 bits */
-#define EMU_TRACE_LEN 131072
+#define EMU_MAX_TASKS	      (1u << 20) /* the task index lives in the gtid's low 20 bits */
+#define EMU_TRACE_LEN	      131072
 
 /* Task record states. */
 enum emu_task_state {
 	EMU_T_FREE = 0,
-	EMU_T_BLOCKED,		/* not runnable */
-	EMU_T_RUNNABLE,		/* runnable, not on a CPU (maybe latched) */
-	EMU_T_ONCPU,		/* current task of t->cpu */
-	EMU_T_DEAD,		/* exited; kept until the agent frees the word */
-	EMU_T_DEPARTED,		/* left the enclave; kept until the word is freed */
-	EMU_T_NEW,		/* being set up by its thread */
+	EMU_T_BLOCKED,	/* not runnable */
+	EMU_T_RUNNABLE, /* runnable, not on a CPU (maybe latched) */
+	EMU_T_ONCPU,	/* current task of t->cpu */
+	EMU_T_DEAD,	/* exited; kept until the agent frees the word */
+	EMU_T_DEPARTED, /* left the enclave; kept until the word is freed */
+	EMU_T_NEW,	/* being set up by its thread */
 };
 
 /* Task record flags. */
-#define EMU_TF_PREEMPT_REQ	(1u << 0)	/* a preemption signal is on its way */
-#define EMU_TF_WAKE_PENDING	(1u << 1)	/* unblocked before it blocked */
-#define EMU_TF_NEW_PENDING	(1u << 2)	/* TASK_NEW not delivered yet (no queue) */
-#define EMU_TF_UNMANAGED	(1u << 3)	/* released: runs as a normal thread */
-#define EMU_TF_GATED		(1u << 4)	/* departed, word not freed yet */
-#define EMU_TF_ELIDE_PREEMPT	(1u << 5)	/* the pending preemption sends no message */
-#define EMU_TF_ASSOCIATED	(1u << 6)	/* its queue was set by ASSOC_QUEUE */
+#define EMU_TF_PREEMPT_REQ   (1u << 0) /* a preemption signal is on its way */
+#define EMU_TF_WAKE_PENDING  (1u << 1) /* unblocked before it blocked */
+#define EMU_TF_NEW_PENDING   (1u << 2) /* TASK_NEW not delivered yet (no queue) */
+#define EMU_TF_UNMANAGED     (1u << 3) /* released: runs as a normal thread */
+#define EMU_TF_GATED	     (1u << 4) /* departed, word not freed yet */
+#define EMU_TF_ELIDE_PREEMPT (1u << 5) /* the pending preemption sends no message */
+#define EMU_TF_ASSOCIATED    (1u << 6) /* its queue was set by ASSOC_QUEUE */
 
 /* Agent states of a CPU. */
 enum emu_agent_state {
-	EMU_A_NONE = 0,		/* no agent attached */
-	EMU_A_RUNNING,		/* the agent owns the CPU */
-	EMU_A_YIELDED,		/* the agent sleeps in run/commit; tasks may run */
+	EMU_A_NONE = 0, /* no agent attached */
+	EMU_A_RUNNING,	/* the agent owns the CPU */
+	EMU_A_YIELDED,	/* the agent sleeps in run/commit; tasks may run */
 };
 
 /* A futex word pair: who waits on it, and the generation they wait for. */
@@ -71,7 +71,7 @@ struct emu_park {
 };
 
 struct emu_timer {
-	int64_t expires;	/* absolute CLOCK_MONOTONIC ns, 0 = disarmed */
+	int64_t expires; /* absolute CLOCK_MONOTONIC ns, 0 = disarmed */
 	int64_t period;
 	uint64_t type;
 	uint64_t cookie;
@@ -79,31 +79,31 @@ struct emu_timer {
 
 struct emu_cpu {
 	int32_t in_enclave;
-	int32_t agent_state;		/* enum emu_agent_state */
+	int32_t agent_state; /* enum emu_agent_state */
 	int32_t agent_pid;
 	int32_t agent_tid;
 	int64_t agent_gtid;
 	uint32_t agent_sw_region;
 	uint32_t agent_sw_index;
-	int32_t agent_queue;		/* CPU messages go here; -1 = none */
-	int32_t yield_flags;		/* run_flags of the agent's last yield */
+	int32_t agent_queue; /* CPU messages go here; -1 = none */
+	int32_t yield_flags; /* run_flags of the agent's last yield */
 	struct emu_park agent_park;
-	int32_t current;		/* task index on this CPU, -1 = none */
-	int32_t latched;		/* task index latched to run next, -1 */
+	int32_t current; /* task index on this CPU, -1 = none */
+	int32_t latched; /* task index latched to run next, -1 */
 	uint16_t latched_run_flags;
 	uint16_t current_run_flags;
-	int32_t idle_latched;		/* GHOST_IDLE_GTID was committed */
-	int32_t idle_need_not_idle;	/* ... with NEED_CPU_NOT_IDLE */
+	int32_t idle_latched;	    /* GHOST_IDLE_GTID was committed */
+	int32_t idle_need_not_idle; /* ... with NEED_CPU_NOT_IDLE */
 	uint64_t cpu_seqnum;
-	int32_t avail;			/* no higher class wants this CPU */
-	int32_t agent_blocked;		/* the agent thread sleeps outside run */
+	int32_t avail;	       /* no higher class wants this CPU */
+	int32_t agent_blocked; /* the agent thread sleeps outside run */
 	int64_t last_tick;
 	struct emu_timer timers[EMU_TIMERS_PER_CPU];
 };
 
 struct emu_queue {
 	uint32_t in_use;
-	uint32_t gen;			/* bumped on every create: remap when it moves */
+	uint32_t gen; /* bumped on every create: remap when it moves */
 	uint32_t elems;
 	int32_t owner_pid;
 	int32_t nwake;
@@ -112,29 +112,29 @@ struct emu_queue {
 };
 
 struct emu_task {
-	int64_t gtid;			/* 0 when free */
-	uint32_t state;			/* enum emu_task_state */
-	uint32_t flags;			/* EMU_TF_* */
+	int64_t gtid;	/* 0 when free */
+	uint32_t state; /* enum emu_task_state */
+	uint32_t flags; /* EMU_TF_* */
 	int32_t pid, tid;
-	int32_t cpu;			/* CPU it is on, or last ran on; -1 never */
-	int32_t latched_cpu;		/* -1 unless latched */
-	int32_t affinity_cpu;		/* CPU its thread is pinned to, -1 none */
-	int32_t queue;			/* -1 = none */
+	int32_t cpu;	      /* CPU it is on, or last ran on; -1 never */
+	int32_t latched_cpu;  /* -1 unless latched */
+	int32_t affinity_cpu; /* CPU its thread is pinned to, -1 none */
+	int32_t queue;	      /* -1 = none */
 	uint32_t queue_gen;
 	uint32_t sw_region, sw_index;
-	uint16_t run_flags;		/* of the commit that put it on its CPU */
+	uint16_t run_flags; /* of the commit that put it on its CPU */
 	uint16_t pad0;
-	int32_t sig;			/* the preemption signal its process handles */
+	int32_t sig; /* the preemption signal its process handles */
 	uint32_t pad1;
-	uint64_t orig_mask[GHOST_MAX_CPUS / 64];	/* its affinity before it entered */
+	uint64_t orig_mask[GHOST_MAX_CPUS / 64]; /* its affinity before it entered */
 	int32_t nice;
 	int32_t wake_waker_cpu;
-	struct emu_park park;		/* the thread sleeps here while not on a CPU */
+	struct emu_park park; /* the thread sleeps here while not on a CPU */
 	int64_t oncpu_since;
 	int64_t runnable_since;
 	uint64_t runtime;
 	int64_t parent_gtid;
-	pthread_mutex_t life;		/* robust; held by the thread while it lives */
+	pthread_mutex_t life; /* robust; held by the thread while it lives */
 };
 
 /* Trace of CPU switches, for invariant checks (tunable "trace"). */
@@ -142,24 +142,24 @@ struct emu_trace_ent {
 	int64_t ts;
 	int64_t gtid;
 	int32_t cpu;
-	int32_t on;			/* 1 switched in, 0 switched out */
+	int32_t on; /* 1 switched in, 0 switched out */
 };
 
 struct emu_region {
 	uint32_t in_use;
 	uint32_t id;
 	uint32_t node;
-	uint32_t hint;			/* next index to try */
+	uint32_t hint; /* next index to try */
 };
 
 struct emu_stats {
 	uint64_t commits;
-	uint64_t commit_fail[16];	/* by state - GHOST_TXN_COMPLETE */
+	uint64_t commit_fail[16]; /* by state - GHOST_TXN_COMPLETE */
 	uint64_t msgs[256];
-	uint64_t msgs_dropped;		/* no queue, gated or ring full */
+	uint64_t msgs_dropped; /* no queue, gated or ring full */
 	uint64_t preempt_signals;
 	uint64_t switches;
-	uint64_t reaped_tasks;		/* threads found dead */
+	uint64_t reaped_tasks; /* threads found dead */
 };
 
 enum emu_enclave_state {
@@ -170,10 +170,10 @@ enum emu_enclave_state {
 /* Why an enclave died (file "exit_info"). */
 enum emu_dead_reason {
 	EMU_DEAD_UNKNOWN = 0,
-	EMU_DEAD_DESTROYED,		/* ctl "destroy" */
-	EMU_DEAD_AGENT_TIMEOUT,		/* no agent for agent_timeout_ms */
-	EMU_DEAD_RUNNABLE_TIMEOUT,	/* a task runnable for runnable_timeout */
-	EMU_DEAD_OWNER_EXITED,		/* ephemeral: its creator is gone */
+	EMU_DEAD_DESTROYED,	   /* ctl "destroy" */
+	EMU_DEAD_AGENT_TIMEOUT,	   /* no agent for agent_timeout_ms */
+	EMU_DEAD_RUNNABLE_TIMEOUT, /* a task runnable for runnable_timeout */
+	EMU_DEAD_OWNER_EXITED,	   /* ephemeral: its creator is gone */
 };
 
 struct emu_shared {
@@ -181,12 +181,12 @@ struct emu_shared {
 	uint32_t layout;
 	uint32_t abi;
 	uint64_t id;
-	uint64_t size;			/* bytes of the state file */
-	uint32_t ncpus;			/* pages in cpu_data: the machine's CPU count */
+	uint64_t size;	/* bytes of the state file */
+	uint32_t ncpus; /* pages in cpu_data: the machine's CPU count */
 	uint32_t max_tasks;
-	pthread_mutex_t lock;		/* robust, process-shared: guards everything */
-	uint32_t state;			/* enum emu_enclave_state */
-	uint32_t repairs;		/* times the lock was found owner-dead */
+	pthread_mutex_t lock; /* robust, process-shared: guards everything */
+	uint32_t state;	      /* enum emu_enclave_state */
+	uint32_t repairs;     /* times the lock was found owner-dead */
 	struct ghost_cpuset cpus;
 	/* ghostfs tunables */
 	int32_t deliver_ticks;
@@ -199,23 +199,23 @@ struct emu_shared {
 	int32_t trace_on;
 	int64_t runnable_timeout_ms;
 	/* tunables of this backend */
-	int64_t agent_timeout_ms;	/* agent gone this long: the enclave is reaped */
-	int64_t tick_us;		/* tick period while ticks are wanted */
-	int64_t park_spin_ns;		/* parked threads poll this long before sleeping */
-	int32_t ephemeral_pid;		/* destroy when this process goes, 0 = no */
+	int64_t agent_timeout_ms; /* agent gone this long: the enclave is reaped */
+	int64_t tick_us;	  /* tick period while ticks are wanted */
+	int64_t park_spin_ns;	  /* parked threads poll this long before sleeping */
+	int32_t ephemeral_pid;	  /* destroy when this process goes, 0 = no */
 	int32_t default_queue;
-	int32_t agent_pid;		/* process that holds agent_online */
-	int32_t strict_classes;		/* another thread wanting a CPU is a higher class */
-	int64_t agent_gone_since;	/* when the watchdog first saw no agent */
-	int64_t watchdog_beat;		/* the last watchdog pass of any process */
-	uint32_t nr_tasks;		/* live (not dead/departed) tasks */
+	int32_t agent_pid;	  /* process that holds agent_online */
+	int32_t strict_classes;	  /* another thread wanting a CPU is a higher class */
+	int64_t agent_gone_since; /* when the watchdog first saw no agent */
+	int64_t watchdog_beat;	  /* the last watchdog pass of any process */
+	uint32_t nr_tasks;	  /* live (not dead/departed) tasks */
 	uint32_t gtid_gen;
-	int32_t free_task;		/* head of the free-record list... by scan */
+	int32_t free_task; /* head of the free-record list... by scan */
 	uint32_t task_hint;
 	struct emu_region regions[EMU_MAX_REGIONS];
 	struct emu_stats stats;
 	uint32_t trace_head;
-	uint32_t dead_reason;		/* enum emu_dead_reason, once the state is DEAD */
+	uint32_t dead_reason; /* enum emu_dead_reason, once the state is DEAD */
 	/* offsets (bytes from the start) of the arrays that follow */
 	uint64_t cpus_off, queues_off, tasks_off, trace_off;
 };
@@ -236,13 +236,13 @@ struct ghost_kenclave {
 	size_t sh_size;
 	struct ghost_cpu_data *cpu_data;
 	size_t cpu_data_size;
-	void *rw_regions[EMU_MAX_REGIONS];	/* read-write maps, kernel side */
+	void *rw_regions[EMU_MAX_REGIONS]; /* read-write maps, kernel side */
 	struct emu_qmap qmaps[EMU_MAX_QUEUES];
-	int online_fd;			/* held while this process is the agent */
+	int online_fd; /* held while this process is the agent */
 	bool creator;
 	bool ephemeral;
-	pthread_mutex_t local_lock;	/* guards the process-local maps */
-	struct ghost_kenclave *next;	/* in the process's list, for the kernel thread */
+	pthread_mutex_t local_lock;  /* guards the process-local maps */
+	struct ghost_kenclave *next; /* in the process's list, for the kernel thread */
 	int refs;
 	bool kthread_registered;
 	/* the kernel thread's bookkeeping, process-local */
@@ -268,9 +268,9 @@ struct ghost_ktask {
 	int32_t idx;
 	int64_t gtid;
 	cpu_set_t orig_affinity;
-	int cur_affinity;		/* CPU this thread is pinned to, -1 */
-	volatile int in_kernel;		/* inside an emu critical section */
-	volatile int preempt_deferred;	/* a preemption signal arrived meanwhile */
+	int cur_affinity;	       /* CPU this thread is pinned to, -1 */
+	volatile int in_kernel;	       /* inside an emu critical section */
+	volatile int preempt_deferred; /* a preemption signal arrived meanwhile */
 	bool unmanaged;
 };
 
@@ -388,8 +388,8 @@ void emu_run_deferred_preempt(struct ghost_ktask *self);
 
 /* ---- emu_core.c: messages, the scheduling class, txns (lock held unless noted) ---- */
 struct emu_task *emu_task_by_gtid(struct emu_shared *sh, int64_t gtid);
-void emu_task_msg(struct ghost_kenclave *ke, struct emu_task *t, uint16_t type,
-		  const void *payload, uint16_t len);
+void emu_task_msg(struct ghost_kenclave *ke, struct emu_task *t, uint16_t type, const void *payload,
+		  uint16_t len);
 void emu_cpu_msg(struct ghost_kenclave *ke, int cpu, uint16_t type, const void *payload,
 		 uint16_t len);
 void emu_agent_wake(struct ghost_kenclave *ke, int cpu);
@@ -441,39 +441,36 @@ bool emu_task_managed(struct ghost_ktask *self);
 int emu_task_block(struct ghost_ktask *self, int64_t deadline_ns);
 int emu_task_unblock(struct ghost_ktask *task, int waker_cpu);
 int emu_task_yield(struct ghost_ktask *self);
-int emu_task_changed(struct ghost_ktask *self, int what, int nice,
-		     const struct ghost_cpuset *cpus);
+int emu_task_changed(struct ghost_ktask *self, int what, int nice, const struct ghost_cpuset *cpus);
 void emu_task_nopreempt(struct ghost_ktask *self, bool on);
 
 /* ---- emu_agent.c: the agent side (the ops an agent calls) ---- */
 uint64_t emu_id(struct ghost_kenclave *ke);
 int emu_cpu_data_map(struct ghost_kenclave *ke, struct ghost_cpu_data **out, int *ncpus);
-void emu_sw_region_unmap(struct ghost_kenclave *ke,
-			 const struct ghost_sw_region_header *hdr, size_t size);
-int emu_sw_get_info(struct ghost_kenclave *ke, int type, uint64_t arg,
-		    struct ghost_sw_info *out);
+void emu_sw_region_unmap(struct ghost_kenclave *ke, const struct ghost_sw_region_header *hdr,
+			 size_t size);
+int emu_sw_get_info(struct ghost_kenclave *ke, int type, uint64_t arg, struct ghost_sw_info *out);
 int emu_sw_free(struct ghost_kenclave *ke, const struct ghost_sw_info *info);
 int emu_queue_create(struct ghost_kenclave *ke, int elems, int node, int flags,
 		     struct ghost_kqueue *out);
 void emu_queue_destroy(struct ghost_kenclave *ke, struct ghost_kqueue *kq);
-int emu_queue_assoc(struct ghost_kenclave *ke, int q, int64_t gtid, uint32_t barrier,
-		    int flags);
+int emu_queue_assoc(struct ghost_kenclave *ke, int q, int64_t gtid, uint32_t barrier, int flags);
 int emu_queue_set_default(struct ghost_kenclave *ke, int q);
-int emu_queue_config_wakeup(struct ghost_kenclave *ke, int q,
-			    const struct ghost_agent_wakeup *w, int n);
+int emu_queue_config_wakeup(struct ghost_kenclave *ke, int q, const struct ghost_agent_wakeup *w,
+			    int n);
 int emu_agent_online_op(struct ghost_kenclave *ke);
 void emu_agent_offline_op(struct ghost_kenclave *ke);
 int emu_agent_attach(struct ghost_kenclave *ke, int cpu, int q);
 void emu_agent_detach(struct ghost_kenclave *ke, int cpu);
 int emu_commit(struct ghost_kenclave *ke, const struct ghost_cpuset *cpus, unsigned flags);
-int emu_run(struct ghost_kenclave *ke, int64_t gtid, uint32_t agent_barrier,
-	    uint32_t task_barrier, int cpu, int run_flags);
+int emu_run(struct ghost_kenclave *ke, int64_t gtid, uint32_t agent_barrier, uint32_t task_barrier,
+	    int cpu, int run_flags);
 int emu_task_enter_op(struct ghost_kenclave *ke, pid_t tid, struct ghost_ktask **self);
 int emu_task_leave(struct ghost_kenclave *ke, pid_t tid);
 int emu_get_cpu_time(struct ghost_kenclave *ke, int64_t gtid, uint64_t *ns);
 int emu_gtid_of(struct ghost_kenclave *ke, pid_t tid, int64_t *gtid);
-int emu_timer_set(struct ghost_kenclave *ke, int cpu, int slot, uint64_t type,
-		  uint64_t cookie, int64_t expires_ns, int64_t period_ns);
+int emu_timer_set(struct ghost_kenclave *ke, int cpu, int slot, uint64_t type, uint64_t cookie,
+		  int64_t expires_ns, int64_t period_ns);
 int emu_enclave_cpus(struct ghost_kenclave *ke, struct ghost_cpuset *out);
 int emu_exit_state(struct ghost_kenclave *ke, struct ghost_kexit *out);
 int emu_agent_present(struct ghost_kenclave *ke);

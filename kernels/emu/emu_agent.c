@@ -48,15 +48,14 @@ int emu_cpu_data_map(struct ghost_kenclave *ke, struct ghost_cpu_data **out, int
 	return 0;
 }
 
-void emu_sw_region_unmap(struct ghost_kenclave *ke,
-				const struct ghost_sw_region_header *hdr, size_t size)
+void emu_sw_region_unmap(struct ghost_kenclave *ke, const struct ghost_sw_region_header *hdr,
+			 size_t size)
 {
 	(void)ke;
 	munmap((void *)hdr, size);
 }
 
-int emu_sw_get_info(struct ghost_kenclave *ke, int type, uint64_t arg,
-			   struct ghost_sw_info *out)
+int emu_sw_get_info(struct ghost_kenclave *ke, int type, uint64_t arg, struct ghost_sw_info *out)
 {
 	struct emu_shared *sh = ke->sh;
 	int err = 0;
@@ -155,7 +154,7 @@ static void queue_free_locked(struct ghost_kenclave *ke, int q)
 }
 
 int emu_queue_create(struct ghost_kenclave *ke, int elems, int node, int flags,
-			    struct ghost_kqueue *out)
+		     struct ghost_kqueue *out)
 {
 	struct emu_shared *sh = ke->sh;
 	struct emu_queue *eq = NULL;
@@ -167,7 +166,7 @@ int emu_queue_create(struct ghost_kenclave *ke, int elems, int node, int flags,
 	if (elems <= 0 || elems > GHOST_MAX_QUEUE_ELEMS || (elems & (elems - 1)) || flags)
 		return -EINVAL;
 	if (node != 0)
-		return -EINVAL;	/* one NUMA node is all this backend models */
+		return -EINVAL; /* one NUMA node is all this backend models */
 	mapsize = ghost_queue_mapsize((uint32_t)elems);
 	if ((err = emu_lock(ke)))
 		return err;
@@ -229,8 +228,7 @@ static bool queue_ok(struct ghost_kenclave *ke, int q)
 	return q >= 0 && q < EMU_MAX_QUEUES && emu_queue(ke->sh, q)->in_use;
 }
 
-int emu_queue_assoc(struct ghost_kenclave *ke, int q, int64_t gtid, uint32_t barrier,
-			   int flags)
+int emu_queue_assoc(struct ghost_kenclave *ke, int q, int64_t gtid, uint32_t barrier, int flags)
 {
 	struct emu_shared *sh = ke->sh;
 	struct emu_task *t;
@@ -308,8 +306,8 @@ int emu_queue_set_default(struct ghost_kenclave *ke, int q)
 	return err;
 }
 
-int emu_queue_config_wakeup(struct ghost_kenclave *ke, int q,
-				   const struct ghost_agent_wakeup *w, int n)
+int emu_queue_config_wakeup(struct ghost_kenclave *ke, int q, const struct ghost_agent_wakeup *w,
+			    int n)
 {
 	struct emu_queue *eq;
 	int err;
@@ -435,7 +433,7 @@ int emu_agent_attach(struct ghost_kenclave *ke, int cpu, int q)
 	if (!ec->in_enclave)
 		return -ENODEV;
 	if (emu_self || emu_agent_cpu >= 0)
-		return -EBUSY;	/* a ghost task, or already another CPU's agent */
+		return -EBUSY; /* a ghost task, or already another CPU's agent */
 	/* Pinned before the checks (we must be on the CPU once we own it);
 	 * a failed attach gives the caller its old affinity back. */
 	sched_getaffinity(0, sizeof(old_set), &old_set);
@@ -541,7 +539,7 @@ static bool agent_give_up(struct ghost_kenclave *ke, int cpu, uint32_t barrier, 
 	struct ghost_status_word *w = emu_sw_word(ke, ec->agent_sw_region, ec->agent_sw_index);
 
 	if (w && __atomic_load_n(&w->barrier, __ATOMIC_ACQUIRE) != barrier)
-		return false;	/* something arrived meanwhile: run again at once */
+		return false; /* something arrived meanwhile: run again at once */
 	*seen = __atomic_load_n(&ec->agent_park.seq, __ATOMIC_ACQUIRE);
 	ec->yield_flags = flags;
 	__atomic_store_n(&ec->agent_state, EMU_A_YIELDED, __ATOMIC_RELEASE);
@@ -567,8 +565,8 @@ static int commit_common(struct ghost_kenclave *ke, const struct ghost_cpuset *c
 	if (local >= 0) {
 		struct ghost_txn *txn = &ke->cpu_data[local].txn;
 		/* The commit itself moved the barrier once (unless elided). */
-		uint32_t expect = txn->agent_barrier +
-				  !(txn->commit_flags & ELIDE_AGENT_BARRIER_INC);
+		uint32_t expect =
+			txn->agent_barrier + !(txn->commit_flags & ELIDE_AGENT_BARRIER_INC);
 
 		sleep = agent_give_up(ke, local, expect, 0, &seen);
 	}
@@ -610,8 +608,8 @@ int emu_agent_present(struct ghost_kenclave *ke)
 	return emu_agent_process_alive(ke) ? 1 : 0;
 }
 
-int emu_run(struct ghost_kenclave *ke, int64_t gtid, uint32_t agent_barrier,
-		   uint32_t task_barrier, int cpu, int run_flags)
+int emu_run(struct ghost_kenclave *ke, int64_t gtid, uint32_t agent_barrier, uint32_t task_barrier,
+	    int cpu, int run_flags)
 {
 	struct emu_shared *sh = ke->sh;
 	struct emu_cpu *ec;
@@ -731,8 +729,8 @@ int emu_gtid_of(struct ghost_kenclave *ke, pid_t tid, int64_t *gtid)
 	return err;
 }
 
-int emu_timer_set(struct ghost_kenclave *ke, int cpu, int slot, uint64_t type,
-			 uint64_t cookie, int64_t expires_ns, int64_t period_ns)
+int emu_timer_set(struct ghost_kenclave *ke, int cpu, int slot, uint64_t type, uint64_t cookie,
+		  int64_t expires_ns, int64_t period_ns)
 {
 	struct emu_cpu *ec;
 	int err;
@@ -744,7 +742,7 @@ int emu_timer_set(struct ghost_kenclave *ke, int cpu, int slot, uint64_t type,
 	if ((err = emu_lock(ke)))
 		return err;
 	if (ec->agent_state == EMU_A_NONE || ec->agent_pid != emu_getpid()) {
-		err = -EINVAL;	/* the CPU's agent must be ours */
+		err = -EINVAL; /* the CPU's agent must be ours */
 	} else {
 		ec->timers[slot].type = type;
 		ec->timers[slot].cookie = cookie;
@@ -754,4 +752,3 @@ int emu_timer_set(struct ghost_kenclave *ke, int cpu, int slot, uint64_t type,
 	emu_unlock(ke);
 	return err;
 }
-

@@ -127,9 +127,9 @@ static bool produce(struct ghost_kenclave *ke, int q, uint16_t type, uint32_t se
 		return false;
 	}
 	map = emu_queue_map(ke, q);
-	if (!map ||
-	    ghost_ring_produce((struct ghost_ring *)((char *)map + sizeof(struct ghost_queue_header)),
-			       eq->elems, type, seqnum, payload, len)) {
+	if (!map || ghost_ring_produce(
+			    (struct ghost_ring *)((char *)map + sizeof(struct ghost_queue_header)),
+			    eq->elems, type, seqnum, payload, len)) {
 		sh->stats.msgs_dropped++;
 		return false;
 	}
@@ -137,8 +137,8 @@ static bool produce(struct ghost_kenclave *ke, int q, uint16_t type, uint32_t se
 	return true;
 }
 
-void emu_task_msg(struct ghost_kenclave *ke, struct emu_task *t, uint16_t type,
-		  const void *payload, uint16_t len)
+void emu_task_msg(struct ghost_kenclave *ke, struct emu_task *t, uint16_t type, const void *payload,
+		  uint16_t len)
 {
 	struct emu_shared *sh = ke->sh;
 	struct emu_queue *eq;
@@ -407,8 +407,7 @@ bool emu_task_preempted(struct ghost_kenclave *ke, struct emu_task *t)
  * for it, then clear ONCPU (in that order: "not ONCPU" means the barrier is
  * stable), then let the CPU pick its next task.
  */
-void emu_task_stop(struct ghost_kenclave *ke, struct emu_task *t, uint16_t type,
-		   uint32_t new_state)
+void emu_task_stop(struct ghost_kenclave *ke, struct emu_task *t, uint16_t type, uint32_t new_state)
 {
 	struct emu_shared *sh = ke->sh;
 	struct ghost_status_word *sw = task_sw(ke, t);
@@ -537,7 +536,7 @@ void emu_task_reap(struct ghost_kenclave *ke, struct emu_task *t)
 
 /* ---- transactions ---- */
 
-#define RUN_FLAGS_VALID                                                                   \
+#define RUN_FLAGS_VALID                                                                      \
 	(RTLA_ON_PREEMPT | RTLA_ON_BLOCKED | RTLA_ON_YIELD | RTLA_ON_IDLE | NEED_L1D_FLUSH | \
 	 NEED_CPU_NOT_IDLE | ELIDE_PREEMPT | SEND_TASK_ON_CPU |                              \
 	 DEFER_LATCHED_PREEMPTION_BY_AGENT | DO_NOT_PREEMPT)
@@ -548,7 +547,8 @@ static bool flags_valid(int64_t gtid, uint32_t run_flags, uint32_t commit_flags)
 		return false;
 	if ((commit_flags & COMMIT_AT_FLAGS) == COMMIT_AT_FLAGS)
 		return false;
-	if ((commit_flags & ELIDE_AGENT_BARRIER_INC) && (commit_flags & INC_AGENT_BARRIER_ON_FAILURE))
+	if ((commit_flags & ELIDE_AGENT_BARRIER_INC) &&
+	    (commit_flags & INC_AGENT_BARRIER_ON_FAILURE))
 		return false;
 	if (run_flags & ~(uint32_t)RUN_FLAGS_VALID)
 		return false;
@@ -562,10 +562,10 @@ static bool flags_valid(int64_t gtid, uint32_t run_flags, uint32_t commit_flags)
 }
 
 struct commit_ctx {
-	int claimer_cpu;	/* agent CPU of the caller, -1 if not an agent */
+	int claimer_cpu; /* agent CPU of the caller, -1 if not an agent */
 	pid_t caller_pid;
 	bool caller_is_agent;
-	bool from_kernel;	/* a commit point inside the kernel (schedule, tick) */
+	bool from_kernel; /* a commit point inside the kernel (schedule, tick) */
 };
 
 static bool is_agent_gtid(struct emu_shared *sh, int64_t gtid)
@@ -609,8 +609,8 @@ static int32_t txn_validate(struct ghost_kenclave *ke, int cpu, struct ghost_txn
 		{
 			struct ghost_status_word *sw = task_sw(ke, t);
 
-			if (!sw || __atomic_load_n(&sw->barrier, __ATOMIC_ACQUIRE) !=
-					   txn->task_barrier)
+			if (!sw ||
+			    __atomic_load_n(&sw->barrier, __ATOMIC_ACQUIRE) != txn->task_barrier)
 				return GHOST_TXN_TARGET_STALE;
 		}
 		if (t->state == EMU_T_BLOCKED)
@@ -624,9 +624,8 @@ static int32_t txn_validate(struct ghost_kenclave *ke, int cpu, struct ghost_txn
 		}
 	} else if (gtid < GHOST_IDLE_GTID) {
 		return GHOST_TXN_INVALID_TARGET;
-	} else if (gtid == GHOST_IDLE_GTID && ec->agent_state == EMU_A_YIELDED &&
-		   ec->current < 0 && ec->latched < 0 &&
-		   !(txn->commit_flags & ALLOW_TASK_ONCPU)) {
+	} else if (gtid == GHOST_IDLE_GTID && ec->agent_state == EMU_A_YIELDED && ec->current < 0 &&
+		   ec->latched < 0 && !(txn->commit_flags & ALLOW_TASK_ONCPU)) {
 		/* The CPU idles already. */
 		return GHOST_TXN_TARGET_ONCPU;
 	}
@@ -783,7 +782,7 @@ int emu_commit_cpus(struct ghost_kenclave *ke, const struct ghost_cpuset *cpus, 
 			int32_t st = __atomic_load_n(&txn->state, __ATOMIC_RELAXED);
 
 			if (st != claimer)
-				continue;	/* not ours (was not READY) */
+				continue; /* not ours (was not READY) */
 			if (first_fail >= 0) {
 				txn_finish(ke, order[i], txn,
 					   i == first_fail ? result[i] : GHOST_TXN_POISONED);

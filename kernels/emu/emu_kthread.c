@@ -31,10 +31,10 @@ static struct ghost_kenclave *kt_list;
 static pthread_t kt_thread;
 static bool kt_started;
 
-#define WATCHDOG_NS 20000000LL		/* 20 ms */
-#define SCAN_NS 50000000LL		/* 50 ms */
-#define AVAIL_NS 20000000LL		/* 20 ms window for the steal ratio */
-#define RUNNABILITY_NS 10000000LL	/* 10 ms */
+#define WATCHDOG_NS    20000000LL /* 20 ms */
+#define SCAN_NS	       50000000LL /* 50 ms */
+#define AVAIL_NS       20000000LL /* 20 ms window for the steal ratio */
+#define RUNNABILITY_NS 10000000LL /* 10 ms */
 
 static bool pid_alive(pid_t pid)
 {
@@ -377,9 +377,11 @@ static void availability(struct ghost_kenclave *ke)
 				read_idle_ticks(idle, (int)sh->ncpus);
 				idle_read = true;
 			}
-			if (idle[c] >= 0 && al->idle_ticks >= 0 && wall - al->idle_wall >= 100000000) {
+			if (idle[c] >= 0 && al->idle_ticks >= 0 &&
+			    wall - al->idle_wall >= 100000000) {
 				/* 20% of the window idle (USER_HZ = 100). */
-				if ((idle[c] - al->idle_ticks) * 10000000 * 5 >= wall - al->idle_wall)
+				if ((idle[c] - al->idle_ticks) * 10000000 * 5 >=
+				    wall - al->idle_wall)
 					verdict = false;
 				al->idle_ticks = idle[c];
 				al->idle_wall = wall;
@@ -390,7 +392,8 @@ static void availability(struct ghost_kenclave *ke)
 		}
 		if (verdict != al->busy && emu_lock(ke) == 0) {
 			ghost_dbg("enclave %llu: CPU %d %s", (unsigned long long)sh->id, c,
-				  verdict ? "is wanted by another thread: busy" : "is available again");
+				  verdict ? "is wanted by another thread: busy"
+					  : "is available again");
 			emu_set_avail(ke, c, !verdict, verdict);
 			emu_unlock(ke);
 			al->busy = verdict;
@@ -431,8 +434,8 @@ static void runnability(struct ghost_kenclave *ke)
 		if (blocked != al->blocked && emu_lock(ke) == 0) {
 			struct ghost_msg_payload_agent_blocked m = { .cpu = c };
 
-			emu_cpu_msg(ke, c, blocked ? MSG_CPU_AGENT_BLOCKED : MSG_CPU_AGENT_WAKEUP, &m,
-				    sizeof(m));
+			emu_cpu_msg(ke, c, blocked ? MSG_CPU_AGENT_BLOCKED : MSG_CPU_AGENT_WAKEUP,
+				    &m, sizeof(m));
 			emu_unlock(ke);
 			al->blocked = blocked;
 		}
@@ -494,12 +497,13 @@ static void *kthread_main(void *arg)
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
 	for (;;) {
-		int64_t period = 10000000;	/* 10 ms */
+		int64_t period = 10000000; /* 10 ms */
 		struct timespec ts;
 
 		pthread_mutex_lock(&kt_lock);
 		for (struct ghost_kenclave *ke = kt_list; ke; ke = ke->next) {
-			emu_kthread_run_once(ke, __atomic_load_n(&ke->online_fd, __ATOMIC_ACQUIRE) >= 0);
+			emu_kthread_run_once(ke, __atomic_load_n(&ke->online_fd,
+								 __ATOMIC_ACQUIRE) >= 0);
 			if (wants_ticks(ke) && ke->sh->tick_us * 1000 < period)
 				period = ke->sh->tick_us * 1000;
 		}

@@ -334,7 +334,8 @@ static void emu_repair(struct ghost_kenclave *ke)
 	for (uint32_t i = 0; i < sh->max_tasks; i++) {
 		struct emu_task *t = emu_task(sh, (int)i);
 
-		if (t->state == EMU_T_BLOCKED || t->state == EMU_T_RUNNABLE || t->state == EMU_T_ONCPU)
+		if (t->state == EMU_T_BLOCKED || t->state == EMU_T_RUNNABLE ||
+		    t->state == EMU_T_ONCPU)
 			live++;
 		if (t->state == EMU_T_ONCPU &&
 		    (!emu_cpu_ok(sh, t->cpu) || emu_cpu(sh, t->cpu)->current != (int)i)) {
@@ -346,8 +347,8 @@ static void emu_repair(struct ghost_kenclave *ke)
 				emu_park_wake(&t->park);
 			}
 		}
-		if (t->latched_cpu >= 0 &&
-		    (!emu_cpu_ok(sh, t->latched_cpu) || emu_cpu(sh, t->latched_cpu)->latched != (int)i))
+		if (t->latched_cpu >= 0 && (!emu_cpu_ok(sh, t->latched_cpu) ||
+					    emu_cpu(sh, t->latched_cpu)->latched != (int)i))
 			t->latched_cpu = -1;
 	}
 	sh->nr_tasks = live;
@@ -373,7 +374,6 @@ void emu_wake_sleepers(struct ghost_kenclave *ke)
 			emu_park_wake(&t->park);
 	}
 }
-
 
 int emu_init_task_life(struct emu_task *t)
 {
@@ -426,6 +426,6 @@ bool emu_agent_process_alive(struct ghost_kenclave *ke)
 	if (fd < 0)
 		return false;
 	alive = flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
-	close(fd);	/* drops the shared lock if we got it */
+	close(fd); /* drops the shared lock if we got it */
 	return alive;
 }

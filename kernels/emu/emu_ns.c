@@ -120,8 +120,7 @@ static int validate_shared(const struct emu_shared *sh, size_t file_size)
 
 	if (file_size < sizeof(*sh))
 		return -EINVAL;
-	if (__atomic_load_n(&sh->magic, __ATOMIC_ACQUIRE) != EMU_MAGIC ||
-	    sh->layout != EMU_LAYOUT)
+	if (__atomic_load_n(&sh->magic, __ATOMIC_ACQUIRE) != EMU_MAGIC || sh->layout != EMU_LAYOUT)
 		return -EINVAL;
 	if (sh->max_tasks == 0 || sh->max_tasks >= EMU_MAX_TASKS || sh->ncpus == 0 ||
 	    sh->ncpus > GHOST_MAX_CPUS)
@@ -266,7 +265,7 @@ static int list_live(const char *root, uint64_t **ids)
 				*ids = buf;
 			return got;
 		}
-		n = got;	/* more came meanwhile: again, with room for them */
+		n = got; /* more came meanwhile: again, with room for them */
 	}
 	free(buf);
 	return n;
@@ -487,7 +486,7 @@ int emu_enclave_create(const struct ghost_kernel_create_args *args, struct ghost
 	if (!args || args->sz < sizeof(*args) || !args->cpus || args->id > GHOST_ENCLAVE_ID_MAX)
 		return -EINVAL;
 	if (args->abi != GHOST_VERSION)
-		return -ESRCH;	/* ghostfs: ABI not supported */
+		return -ESRCH; /* ghostfs: ABI not supported */
 	if (ghost_cpuset_empty(args->cpus))
 		return -EINVAL;
 	for (int c = ghost_cpuset_first(args->cpus); c >= 0; c = ghost_cpuset_next(args->cpus, c))
@@ -573,7 +572,7 @@ int emu_enclave_create(const struct ghost_kernel_create_args *args, struct ghost
 		goto out_rmdir;
 	sh->state = EMU_E_ALIVE;
 	sh->cpus = *args->cpus;
-	sh->switchto_disabled = 1;	/* no switchto fast path in this backend */
+	sh->switchto_disabled = 1; /* no switchto fast path in this backend */
 	sh->agent_timeout_ms = 500;
 	sh->tick_us = 1000;
 	sh->park_spin_ns = 0;
@@ -583,7 +582,8 @@ int emu_enclave_create(const struct ghost_kernel_create_args *args, struct ghost
 	for (int c = 0; c < GHOST_MAX_CPUS; c++) {
 		struct emu_cpu *ec = emu_cpu(sh, c);
 
-		__atomic_store_n(&ec->in_enclave, ghost_cpuset_test(args->cpus, c), __ATOMIC_RELAXED);
+		__atomic_store_n(&ec->in_enclave, ghost_cpuset_test(args->cpus, c),
+				 __ATOMIC_RELAXED);
 		emu_set_current(ec, -1);
 		ec->latched = -1;
 		ec->agent_queue = -1;
@@ -661,9 +661,9 @@ enum file_kind { F_BOOL, F_MS, F_NUM, F_SPECIAL };
 struct emu_file {
 	const char *name;
 	enum file_kind kind;
-	size_t off;		/* of the tunable in struct emu_shared */
+	size_t off; /* of the tunable in struct emu_shared */
 	bool writable;
-	long long min, max;	/* a value outside is -EINVAL (docs/design.md lists them) */
+	long long min, max; /* a value outside is -EINVAL (docs/design.md lists them) */
 };
 
 /*
@@ -671,8 +671,11 @@ struct emu_file {
  * ns, tick_us to ns and add park_spin_ns to a clock in ns, all in int64_t. A boolean takes
  * any int, non-zero is on.
  */
-#define MS_MAX 86400000LL	/* one day */
-#define TUNE(n, k, f, lo, hi) { n, k, offsetof(struct emu_shared, f), true, lo, hi }
+#define MS_MAX 86400000LL /* one day */
+#define TUNE(n, k, f, lo, hi)                                      \
+	{                                                          \
+		n, k, offsetof(struct emu_shared, f), true, lo, hi \
+	}
 #define TUNE_BOOL(n, f) TUNE(n, F_BOOL, f, INT32_MIN, INT32_MAX)
 static const struct emu_file emu_files[] = {
 	{ "abi_version", F_SPECIAL, 0, false },
@@ -685,16 +688,16 @@ static const struct emu_file emu_files[] = {
 	TUNE_BOOL("deliver_cpu_availability", deliver_cpu_availability),
 	TUNE_BOOL("deliver_ticks", deliver_ticks),
 	TUNE_BOOL("live_dangerously", live_dangerously),
-	TUNE("runnable_timeout", F_MS, runnable_timeout_ms, 0, MS_MAX),	/* 0 = off */
+	TUNE("runnable_timeout", F_MS, runnable_timeout_ms, 0, MS_MAX), /* 0 = off */
 	{ "status", F_SPECIAL, 0, false },
 	TUNE_BOOL("strict_classes", strict_classes),
 	TUNE_BOOL("switchto_disabled", switchto_disabled),
 	{ "tasks", F_SPECIAL, 0, true },
 	TUNE_BOOL("wake_on_waker_cpu", wake_on_waker_cpu),
 	/* this backend's own */
-	TUNE("agent_timeout_ms", F_MS, agent_timeout_ms, 0, MS_MAX),	/* 0 = at once */
+	TUNE("agent_timeout_ms", F_MS, agent_timeout_ms, 0, MS_MAX), /* 0 = at once */
 	TUNE("tick_us", F_NUM, tick_us, 100, 1000000),
-	TUNE("park_spin_ns", F_NUM, park_spin_ns, 0, 1000000000),	/* 0 = no polling */
+	TUNE("park_spin_ns", F_NUM, park_spin_ns, 0, 1000000000), /* 0 = no polling */
 	TUNE_BOOL("trace", trace_on),
 	{ "stats", F_SPECIAL, 0, false },
 	{ "exit_info", F_SPECIAL, 0, false },
@@ -728,8 +731,8 @@ static int put(char *buf, size_t len, size_t *pos, const char *fmt, ...)
 
 static const char *task_state_name(uint32_t s)
 {
-	static const char *names[] = { "free", "blocked", "runnable", "oncpu", "dead", "departed",
-					"new" };
+	static const char *names[] = { "free", "blocked",  "runnable", "oncpu",
+				       "dead", "departed", "new" };
 
 	return s < GHOST_ARRAY_SIZE(names) ? names[s] : "?";
 }
@@ -822,10 +825,10 @@ int emu_file_read(struct ghost_kenclave *ke, const char *name, char *buf, size_t
 			if (s == EMU_T_FREE)
 				continue;
 			err = put(buf, len, &pos,
-				  "task %d gtid %" PRId64 " %s cpu %d latched %d flags %#x runtime_ns %" PRIu64
-				  "\n",
-				  t->tid, t->gtid, task_state_name(s), t->cpu, t->latched_cpu, t->flags,
-				  t->runtime);
+				  "task %d gtid %" PRId64
+				  " %s cpu %d latched %d flags %#x runtime_ns %" PRIu64 "\n",
+				  t->tid, t->gtid, task_state_name(s), t->cpu, t->latched_cpu,
+				  t->flags, t->runtime);
 		}
 	}
 	return err ? err : (int)pos;
@@ -869,7 +872,7 @@ int emu_enclave_set_cpus(struct ghost_kenclave *ke, const struct ghost_cpuset *w
 
 		if (!ghost_cpuset_test(want, c) && ec->in_enclave &&
 		    (ec->agent_state != EMU_A_NONE || ec->current >= 0))
-			err = -EEXIST;	/* ghostfs: removing a CPU that has an agent */
+			err = -EEXIST; /* ghostfs: removing a CPU that has an agent */
 	}
 	if (!err) {
 		for (int c = 0; c < (int)sh->ncpus; c++) {
@@ -884,7 +887,7 @@ int emu_enclave_set_cpus(struct ghost_kenclave *ke, const struct ghost_cpuset *w
 				txn->u.sync_group_owner = -1;
 				txn->state = GHOST_TXN_COMPLETE;
 				emu_set_current(ec, -1);
-		ec->latched = -1;
+				ec->latched = -1;
 				ec->agent_queue = -1;
 				ec->avail = 1;
 			}
@@ -927,7 +930,7 @@ int emu_file_write(struct ghost_kenclave *ke, const char *name, const char *text
 		return 0;
 	}
 	if (!strcmp(name, "ctl"))
-		return -EOPNOTSUPP;	/* the library parses ctl commands into the typed ops */
+		return -EOPNOTSUPP; /* the library parses ctl commands into the typed ops */
 	if (!strcmp(name, "cpulist") || !strcmp(name, "cpumask")) {
 		struct ghost_cpuset want;
 
@@ -944,7 +947,7 @@ int emu_file_write(struct ghost_kenclave *ke, const char *name, const char *text
 		if (err)
 			return err;
 		if (v < 0 || v > INT_MAX)
-			return -EINVAL;	/* not a thread id */
+			return -EINVAL; /* not a thread id */
 		/*
 		 * Only a thread running this library can be scheduled from user
 		 * space: "0" (the writer itself) goes through task_enter.

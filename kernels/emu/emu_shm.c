@@ -119,7 +119,8 @@ void emu_remove_dir_files(const char *dir)
 	if (!d)
 		return;
 	while ((de = readdir(d))) {
-		if (de->d_name[0] == '.' && (!de->d_name[1] || (de->d_name[1] == '.' && !de->d_name[2])))
+		if (de->d_name[0] == '.' &&
+		    (!de->d_name[1] || (de->d_name[1] == '.' && !de->d_name[2])))
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
 		unlink(path);
@@ -158,9 +159,9 @@ int emu_sw_region_create(struct ghost_kenclave *ke, uint32_t id, uint32_t node)
 	int slot = -1, err;
 
 	if (id > GHOST_SW_REGION_ID_MAX || node > GHOST_NUMA_NODE_MAX)
-		return -EINVAL;	/* the library maps no other region */
+		return -EINVAL; /* the library maps no other region */
 	if (node != 0)
-		return -ENODEV;	/* one NUMA node is all this backend models */
+		return -ENODEV; /* one NUMA node is all this backend models */
 	for (int i = 0; i < EMU_MAX_REGIONS; i++) {
 		if (sh->regions[i].in_use && sh->regions[i].id == id)
 			return -EEXIST;
@@ -208,7 +209,8 @@ static struct ghost_sw_region_header *region_rw(struct ghost_kenclave *ke, int s
 	if (!ke->rw_regions[slot]) {
 		snprintf(path, sizeof(path), "%s/sw_%u", ke->dir, ke->sh->regions[slot].id);
 		hdr = emu_map_file(path, GHOST_SW_REGION_SIZE, PROT_READ | PROT_WRITE, NULL);
-		if (hdr && (hdr->start != sizeof(*hdr) || hdr->capacity != GHOST_SW_REGION_CAPACITY)) {
+		if (hdr &&
+		    (hdr->start != sizeof(*hdr) || hdr->capacity != GHOST_SW_REGION_CAPACITY)) {
 			munmap(hdr, GHOST_SW_REGION_SIZE);
 			hdr = NULL;
 		}

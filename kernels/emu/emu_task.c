@@ -42,7 +42,7 @@ static void preempt_handler(int sig, siginfo_t *si, void *uc)
 	(void)uc;
 	if (self) {
 		if (self->in_kernel)
-			self->preempt_deferred = 1;	/* handled at emu_unlock */
+			self->preempt_deferred = 1; /* handled at emu_unlock */
 		else
 			emu_handle_preempt(self);
 	}
@@ -203,7 +203,7 @@ int emu_task_enter(struct ghost_kenclave *ke, pid_t tid, struct ghost_ktask **ou
 
 	*out = NULL;
 	if (tid != 0 && tid != me)
-		return -EOPNOTSUPP;	/* only a thread running this library can be scheduled */
+		return -EOPNOTSUPP; /* only a thread running this library can be scheduled */
 	if (emu_self || emu_agent_cpu >= 0)
 		return -EBUSY;
 	err = emu_signal_setup();
@@ -298,7 +298,7 @@ int emu_task_enter(struct ghost_kenclave *ke, pid_t tid, struct ghost_ktask **ou
 	if (t->queue >= 0)
 		emu_send_task_new(ke, t);
 	else
-		emu_tflags_set(t, EMU_TF_NEW_PENDING);	/* sent when a default queue appears */
+		emu_tflags_set(t, EMU_TF_NEW_PENDING); /* sent when a default queue appears */
 	emu_unlock(ke);
 	*out = self;
 	wait_oncpu(self);
@@ -375,7 +375,7 @@ int emu_task_block(struct ghost_ktask *self, int64_t deadline_ns)
 		return err;
 	if (!emu_task_managed(self) || t->state != EMU_T_ONCPU) {
 		emu_unlock(ke);
-		return -ESRCH;	/* not ours to schedule: wait the ordinary way */
+		return -ESRCH; /* not ours to schedule: wait the ordinary way */
 	}
 	if (t->flags & EMU_TF_WAKE_PENDING) {
 		emu_tflags_clear(t, EMU_TF_WAKE_PENDING);
@@ -448,8 +448,7 @@ int emu_task_yield(struct ghost_ktask *self)
 	return 0;
 }
 
-int emu_task_changed(struct ghost_ktask *self, int what, int nice,
-		     const struct ghost_cpuset *cpus)
+int emu_task_changed(struct ghost_ktask *self, int what, int nice, const struct ghost_cpuset *cpus)
 {
 	struct ghost_kenclave *ke = self->ke;
 	struct emu_task *t = self->t;
@@ -472,7 +471,9 @@ int emu_task_changed(struct ghost_ktask *self, int what, int nice,
 		emu_unlock(ke);
 		return what == GHOST_TASK_AFFINITY
 			       ? (sched_setaffinity(0, sizeof(self->orig_affinity),
-						    &self->orig_affinity) ? -errno : 0)
+						    &self->orig_affinity)
+					  ? -errno
+					  : 0)
 			       : 0;
 	}
 	if (what == GHOST_TASK_NICE) {

@@ -36,29 +36,29 @@
 #include <time.h>
 #include <unistd.h>
 
-#define GHOSTFS_DEFAULT_ROOT	"/sys/fs/ghost"
+#define GHOSTFS_DEFAULT_ROOT "/sys/fs/ghost"
 
 /* With id 0, "create <id>" is tried for ids 1, 2, ... up to this many while EEXIST. */
-#define GHOSTFS_MAX_AUTO_ID	4096
+#define GHOSTFS_MAX_AUTO_ID 4096
 
 /* The library retries cpumask writes on EBUSY: enclave teardown releases CPUs later. */
 #define GHOSTFS_CPUMASK_TRIES	10
-#define GHOSTFS_CPUMASK_WAIT_NS	50000000L
+#define GHOSTFS_CPUMASK_WAIT_NS 50000000L
 
 /* "become agent" is retried on EBUSY while the cpu's previous agent finishes exiting. */
-#define GHOSTFS_BECOME_TRIES	100
-#define GHOSTFS_BECOME_WAIT_NS	1000000L
+#define GHOSTFS_BECOME_TRIES   100
+#define GHOSTFS_BECOME_WAIT_NS 1000000L
 
 struct ghost_kenclave {
 	char root[PATH_MAX];
 	uint64_t id;
-	int dir_fd;			/* enclave_<id>/, O_PATH: base of every openat() */
-	int ctl_fd;			/* enclave_<id>/ctl, O_RDWR: commands and every ioctl */
-	struct ghost_cpu_data *cpu_data;	/* whole cpu_data file, MAP_SHARED RW */
+	int dir_fd;			 /* enclave_<id>/, O_PATH: base of every openat() */
+	int ctl_fd;			 /* enclave_<id>/ctl, O_RDWR: commands and every ioctl */
+	struct ghost_cpu_data *cpu_data; /* whole cpu_data file, MAP_SHARED RW */
 	size_t cpu_data_size;
-	int online_fd;			/* agent_online held O_RDWR, or -1 */
-	bool creator;			/* this handle created the enclave */
-	bool ephemeral;			/* ... with GHOST_KCREATE_EPHEMERAL */
+	int online_fd;	/* agent_online held O_RDWR, or -1 */
+	bool creator;	/* this handle created the enclave */
+	bool ephemeral; /* ... with GHOST_KCREATE_EPHEMERAL */
 };
 
 /* ---- small helpers ---- */
@@ -195,7 +195,8 @@ static int ghostfs_probe(const char *root_in, char *why, size_t why_len)
 		if (errno == ENOENT || errno == ENOTDIR) {
 			set_why(why, why_len,
 				"no %s: this kernel has no ghOSt support (it needs Google's ghOSt "
-				"kernel)", root);
+				"kernel)",
+				root);
 			return -ENODEV;
 		}
 		n = -errno;
@@ -212,11 +213,13 @@ static int ghostfs_probe(const char *root_in, char *why, size_t why_len)
 		if (stat(root, &st) == 0 && S_ISDIR(st.st_mode))
 			set_why(why, why_len,
 				"%s exists but ghostfs is not mounted there (the kernel has ghOSt "
-				"support): mount it with `mount -t ghost ghost %s`", root, root);
+				"support): mount it with `mount -t ghost ghost %s`",
+				root, root);
 		else
 			set_why(why, why_len,
 				"no %s: this kernel has no ghOSt support (it needs Google's ghOSt "
-				"kernel)", root);
+				"kernel)",
+				root);
 		return -ENODEV;
 	}
 	if (n < 0 && n != -ENOSPC) {
@@ -589,8 +592,8 @@ static int ghostfs_enclave_cpus(struct ghost_kenclave *ke, struct ghost_cpuset *
 
 	if (n < 0)
 		return n;
-	return ghost_cpuset_parse_list(out, list, GHOST_MAX_CPUS, GHOST_CPUSET_ALLOW_EMPTY)
-		       ? -EIO : 0;
+	return ghost_cpuset_parse_list(out, list, GHOST_MAX_CPUS, GHOST_CPUSET_ALLOW_EMPTY) ? -EIO
+											    : 0;
 }
 
 static int ghostfs_enclave_set_cpus(struct ghost_kenclave *ke, const struct ghost_cpuset *cpus)
@@ -643,8 +646,7 @@ static int ghostfs_file_write(struct ghost_kenclave *ke, const char *name, const
 
 /* ---- shared memory ---- */
 
-static int ghostfs_cpu_data_map(struct ghost_kenclave *ke, struct ghost_cpu_data **out,
-				int *ncpus)
+static int ghostfs_cpu_data_map(struct ghost_kenclave *ke, struct ghost_cpu_data **out, int *ncpus)
 {
 	/* Mapped once at create/attach, when opening files is still allowed. */
 	if (!ke->cpu_data)
@@ -658,8 +660,8 @@ static int ghostfs_sw_region_map(struct ghost_kenclave *ke, uint32_t id,
 				 const struct ghost_sw_region_header **out, size_t *size)
 {
 	const struct ghost_sw_region_header *hdr;
-	const size_t max_words = (GHOST_SW_REGION_SIZE - sizeof(*hdr)) /
-				 sizeof(struct ghost_status_word);
+	const size_t max_words =
+		(GHOST_SW_REGION_SIZE - sizeof(*hdr)) / sizeof(struct ghost_status_word);
 	char path[48];
 	void *map;
 	int fd, err;
@@ -767,8 +769,8 @@ static void ghostfs_queue_destroy(struct ghost_kenclave *ke, struct ghost_kqueue
 	q->id = -1;
 }
 
-static int ghostfs_queue_assoc(struct ghost_kenclave *ke, int qid, int64_t gtid,
-			       uint32_t barrier, int flags)
+static int ghostfs_queue_assoc(struct ghost_kenclave *ke, int qid, int64_t gtid, uint32_t barrier,
+			       int flags)
 {
 	struct ghost_ioc_assoc_queue req = {
 		.fd = qid,

@@ -25,7 +25,6 @@
 #include <errno.h>
 #include <stdio.h>
 
-
 #include <linux/bpf.h>
 #include <linux/types.h>
 
@@ -59,12 +58,12 @@
 #define BPF_FS_MAGIC 0xcafe4a11
 #endif
 
-#define SCX_SYSFS "/sys/kernel/sched_ext"
-#define SCX_OPS_NAME "ghost"
-#define SCX_PIN_ROOT "/sys/fs/bpf/ghost"
-#define SCX_ENABLE_WAIT_MS 5000
+#define SCX_SYSFS	    "/sys/kernel/sched_ext"
+#define SCX_OPS_NAME	    "ghost"
+#define SCX_PIN_ROOT	    "/sys/fs/bpf/ghost"
+#define SCX_ENABLE_WAIT_MS  5000
 #define SCX_DISABLE_WAIT_MS 2000
-#define SCX_SLEEP_SLICE_MS 100	/* a sleeping agent re-checks for the scheduler's exit */
+#define SCX_SLEEP_SLICE_MS  100 /* a sleeping agent re-checks for the scheduler's exit */
 
 /* ---- the layouts shared with the BPF side must be the ABI's ---- */
 
@@ -128,7 +127,8 @@ _Static_assert(GS_MSG_TASK_NEW == MSG_TASK_NEW && GS_MSG_TASK_ON_CPU == MSG_TASK
 		       GS_MSG_CPU_BUSY == MSG_CPU_BUSY && GS_MSG_CPU_TICK == MSG_CPU_TICK,
 	       "message types");
 _Static_assert(GS_SW_TASK_IS_AGENT == GHOST_SW_TASK_IS_AGENT &&
-		       GS_SW_BOOST_PRIO == GHOST_SW_BOOST_PRIO && GS_SW_F_CANFREE == GHOST_SW_F_CANFREE,
+		       GS_SW_BOOST_PRIO == GHOST_SW_BOOST_PRIO &&
+		       GS_SW_F_CANFREE == GHOST_SW_F_CANFREE,
 	       "status word flags");
 _Static_assert(GS_SEND_TASK_ON_CPU == SEND_TASK_ON_CPU && GS_DO_NOT_PREEMPT == DO_NOT_PREEMPT &&
 		       GS_RTLA_ON_IDLE == RTLA_ON_IDLE &&
@@ -159,24 +159,25 @@ struct scx_bell {
 
 struct ghost_kenclave {
 	uint64_t id;
-	bool owner;			/* this process loaded the scheduler and holds its link */
+	bool owner; /* this process loaded the scheduler and holds its link */
 	bool destroyed;
 	bool agent_claimed;
 	char pin_dir[PATH_MAX];
-	struct bpf_object *obj;		/* owner only */
-	struct bpf_link *link;		/* owner only */
+	struct bpf_object *obj; /* owner only */
+	struct bpf_link *link;	/* owner only */
 	int state_fd, sw_fd, queues_fd, cd_fd, exit_fd, bells_fd;
 	int commit_fd, run_fd, admin_fd;
-	int ncpus;			/* possible CPUs = pages of cpu_data */
+	int ncpus; /* possible CPUs = pages of cpu_data */
 	struct ghost_cpu_data *cd;
 	struct ghost_cpuset cpus;
-	int bell_fd[GS_MAX_CPUS];	/* owner only: each CPU's doorbell ring buffer */
-	struct scx_bell bell[GS_MAX_CPUS];	/* per agent thread */
-	pthread_mutex_t lock;		/* the queue mappings */
+	int bell_fd[GS_MAX_CPUS];	   /* owner only: each CPU's doorbell ring buffer */
+	struct scx_bell bell[GS_MAX_CPUS]; /* per agent thread */
+	pthread_mutex_t lock;		   /* the queue mappings */
 	void *qmap[GS_MAX_QUEUES];
 };
 
-static void set_why(char *why, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void set_why(char *why, size_t len, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 static void set_why(char *why, size_t len, const char *fmt, ...)
 {
 	va_list ap;
@@ -229,7 +230,8 @@ static int scx_probe(const char *root, char *why, size_t why_len)
 		return -ENODEV;
 	}
 	if (geteuid() != 0) {
-		set_why(why, why_len, "loading a sched_ext scheduler needs root (CAP_SYS_ADMIN and CAP_BPF)");
+		set_why(why, why_len,
+			"loading a sched_ext scheduler needs root (CAP_SYS_ADMIN and CAP_BPF)");
 		return -EPERM;
 	}
 	scx_sysfs(state, sizeof(state), ops, sizeof(ops));
@@ -280,7 +282,7 @@ static bool scx_exited(struct ghost_kenclave *ke, struct gs_exit *out)
  */
 static const struct scx_obj {
 	const char *name;
-	size_t fd_off;		/* offsetof the fd in struct ghost_kenclave */
+	size_t fd_off; /* offsetof the fd in struct ghost_kenclave */
 	bool prog;
 	bool pinned;
 } scx_objs[] = {
@@ -320,8 +322,8 @@ static void unpin_dir(const char *dir)
 
 static void set_pin_dir(struct ghost_kenclave *ke, const char *root, uint64_t id)
 {
-	snprintf(ke->pin_dir, sizeof(ke->pin_dir), "%s/enclave_%" PRIu64, root ? root : SCX_PIN_ROOT,
-		 id);
+	snprintf(ke->pin_dir, sizeof(ke->pin_dir), "%s/enclave_%" PRIu64,
+		 root ? root : SCX_PIN_ROOT, id);
 }
 
 static void unpin_all(struct ghost_kenclave *ke)
@@ -489,8 +491,8 @@ static int find_fds(struct ghost_kenclave *ke)
 			fd = m ? bpf_map__fd(m) : -1;
 		}
 		if (fd < 0) {
-			ghost_err("sched_ext: the BPF object has no %s %s", o->prog ? "program" : "map",
-				  o->name);
+			ghost_err("sched_ext: the BPF object has no %s %s",
+				  o->prog ? "program" : "map", o->name);
 			return -ENOENT;
 		}
 		*obj_fd(ke, o) = fd;
@@ -623,7 +625,8 @@ static int pin_all(struct ghost_kenclave *ke)
 		pin_path(ke, o->name, p, sizeof(p));
 		unlink(p);
 		/* find_fds() checked that each exists. */
-		err = o->prog ? bpf_program__pin(bpf_object__find_program_by_name(ke->obj, o->name), p)
+		err = o->prog ? bpf_program__pin(bpf_object__find_program_by_name(ke->obj, o->name),
+						 p)
 			      : bpf_map__pin(bpf_object__find_map_by_name(ke->obj, o->name), p);
 		if (err)
 			return err;
@@ -724,7 +727,8 @@ static int scx_enclave_create(const struct ghost_kernel_create_args *args,
 	}
 	err = ensure_bpffs(args->root);
 	if (err) {
-		ghost_err("sched_ext: no BPF filesystem for the enclave's pins: %s", strerror(-err));
+		ghost_err("sched_ext: no BPF filesystem for the enclave's pins: %s",
+			  strerror(-err));
 		ke->owner = false;
 		ke_free(ke);
 		return err;
@@ -1103,23 +1107,24 @@ static int scx_file_read(struct ghost_kenclave *ke, const char *name, char *buf,
 	} else if (!strcmp(name, "status")) {
 		const struct gs_stats *s = &st->stats;
 
-		err = put(buf, len,
-			  "active %s\nnr_tasks %u\ncommits %llu\ncommit_failures %llu\n"
-			  "dispatches %llu\ndispatch_skips %llu\nmsgs_dropped %llu\nunmanaged %llu\n",
-			  ke->destroyed || scx_exited(ke, NULL) ? "no" : "yes",
-			  GS_MAX_TASKS - st->nfree, (unsigned long long)s->commits,
-			  (unsigned long long)s->commit_fails, (unsigned long long)s->dispatches,
-			  (unsigned long long)s->dispatch_skips, (unsigned long long)s->dropped,
-			  (unsigned long long)s->unmanaged);
+		err = put(
+			buf, len,
+			"active %s\nnr_tasks %u\ncommits %llu\ncommit_failures %llu\n"
+			"dispatches %llu\ndispatch_skips %llu\nmsgs_dropped %llu\nunmanaged %llu\n",
+			ke->destroyed || scx_exited(ke, NULL) ? "no" : "yes",
+			GS_MAX_TASKS - st->nfree, (unsigned long long)s->commits,
+			(unsigned long long)s->commit_fails, (unsigned long long)s->dispatches,
+			(unsigned long long)s->dispatch_skips, (unsigned long long)s->dropped,
+			(unsigned long long)s->unmanaged);
 		for (int c = 0; c < GS_MAX_CPUS && err > 0; c++) {
 			const struct gs_cpu *cr = &st->cpus[c];
 			int n;
 
 			if (!cr->in_enclave)
 				continue;
-			n = put(buf + err, len - (size_t)err,
-				"cpu %d agent %d %s%s%s\n", c, cr->agent_tid,
-				cr->unavail ? "busy" : "available", cr->waiting ? " sleeping" : "",
+			n = put(buf + err, len - (size_t)err, "cpu %d agent %d %s%s%s\n", c,
+				cr->agent_tid, cr->unavail ? "busy" : "available",
+				cr->waiting ? " sleeping" : "",
 				cr->latch_slot >= 0 ? " latched" : "");
 			err = n < 0 ? n : err + n;
 		}
@@ -1153,7 +1158,7 @@ static int scx_file_write(struct ghost_kenclave *ke, const char *name, const cha
 		return scx_task_enter(ke, (pid_t)v, NULL);
 	}
 	if (!strcmp(name, "cpulist") || !strcmp(name, "cpumask"))
-		return -EBUSY;	/* fixed when the scheduler was loaded */
+		return -EBUSY; /* fixed when the scheduler was loaded */
 	if (!strcmp(name, "runnable_timeout") || !strcmp(name, "abi_version") ||
 	    !strcmp(name, "status") || !strcmp(name, "agent_online") || !strcmp(name, "exit_info"))
 		return -EACCES;
@@ -1287,8 +1292,9 @@ static void scx_queue_destroy(struct ghost_kenclave *ke, struct ghost_kqueue *q)
 static int scx_queue_assoc(struct ghost_kenclave *ke, int qid, int64_t gtid, uint32_t barrier,
 			   int flags)
 {
-	struct gs_admin_args a = { .op = GS_A_QUEUE_ASSOC, .qid = qid, .arg = gtid,
-				   .barrier = barrier };
+	struct gs_admin_args a = {
+		.op = GS_A_QUEUE_ASSOC, .qid = qid, .arg = gtid, .barrier = barrier
+	};
 	int err;
 
 	if (flags)
@@ -1353,7 +1359,8 @@ static int scx_agent_attach(struct ghost_kenclave *ke, int cpu, int qid)
 	if (sched_setaffinity(0, sizeof(set), &set))
 		return -errno;
 	if (!ke->bell[cpu].rb) {
-		ke->bell[cpu].rb = ring_buffer__new(ke->bell_fd[cpu], bell_cb, &ke->bell[cpu], NULL);
+		ke->bell[cpu].rb =
+			ring_buffer__new(ke->bell_fd[cpu], bell_cb, &ke->bell[cpu], NULL);
 		if (!ke->bell[cpu].rb)
 			return -errno;
 	}
@@ -1408,7 +1415,8 @@ static int scx_commit(struct ghost_kenclave *ke, const struct ghost_cpuset *cpus
 static int scx_run(struct ghost_kenclave *ke, int64_t gtid, uint32_t agent_barrier,
 		   uint32_t task_barrier, int cpu, int run_flags)
 {
-	struct gs_run_args r = { .cpu = cpu, .agent_barrier = agent_barrier,
+	struct gs_run_args r = { .cpu = cpu,
+				 .agent_barrier = agent_barrier,
 				 .run_flags = (uint32_t)run_flags };
 	int err;
 
@@ -1548,4 +1556,3 @@ const struct ghost_kernel_ops ghost_kernel_scx = {
 	.gtid_of = scx_gtid_of,
 	.timer_set = scx_timer_set,
 };
-

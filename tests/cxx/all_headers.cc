@@ -41,24 +41,30 @@ int main()
 	char text[64];
 
 	ghost_cpuset_zero(&cpus);
-	check(ghost_cpuset_set(&cpus, 0) == 0 && ghost_cpuset_set(&cpus, 3) == 0, "ghost_cpuset_set");
+	check(ghost_cpuset_set(&cpus, 0) == 0 && ghost_cpuset_set(&cpus, 3) == 0,
+	      "ghost_cpuset_set");
 	check(ghost_cpuset_count(&cpus) == 2, "ghost_cpuset_count");
-	check(ghost_cpuset_format_list(&cpus, text, sizeof(text)) >= 0 && std::string(text) == "0,3",
+	check(ghost_cpuset_format_list(&cpus, text, sizeof(text)) >= 0 &&
+		      std::string(text) == "0,3",
 	      "ghost_cpuset_format_list");
 	check(ghost_cpuset_parse_list(&cpus, "1-2", GHOST_MAX_CPUS, 0) == 0 &&
 		      ghost_cpuset_first(&cpus) == 1 && ghost_cpuset_count(&cpus) == 2,
 	      "ghost_cpuset_parse_list");
 
 	const ghost_kernel_ops *emu = ghost_kernel_find("emu");
-	check(emu != nullptr && std::string(ghost_kernel_name(emu)) == "emu", "ghost_kernel_find(\"emu\")");
-	check(ghost_kernel_find("no-such-backend") == nullptr, "ghost_kernel_find of an unknown name");
+	check(emu != nullptr && std::string(ghost_kernel_name(emu)) == "emu",
+	      "ghost_kernel_find(\"emu\")");
+	check(ghost_kernel_find("no-such-backend") == nullptr,
+	      "ghost_kernel_find of an unknown name");
 	check(std::string(ghost_tunable_name(GHOST_TUNABLE_DELIVER_TICKS)) == "deliver_ticks",
 	      "ghost_tunable_name");
-	check(std::string(ghost_msg_type_name(MSG_TASK_NEW)) == "MSG_TASK_NEW", "ghost_msg_type_name");
-	check(ghost_strerror(-ENOENT) != nullptr && *ghost_strerror(-ENOENT) != '\0', "ghost_strerror");
+	check(std::string(ghost_msg_type_name(MSG_TASK_NEW)) == "MSG_TASK_NEW",
+	      "ghost_msg_type_name");
+	check(ghost_strerror(-ENOENT) != nullptr && *ghost_strerror(-ENOENT) != '\0',
+	      "ghost_strerror");
 	check(ghost_now_ns() > 0, "ghost_now_ns");
 
-	std::printf("libghost %d.%d.%d from C++: %s\n", GHOST_LIB_VERSION_MAJOR, GHOST_LIB_VERSION_MINOR,
-		    GHOST_LIB_VERSION_PATCH, failures ? "failed" : "ok");
+	std::printf("libghost %d.%d.%d from C++: %s\n", GHOST_LIB_VERSION_MAJOR,
+		    GHOST_LIB_VERSION_MINOR, GHOST_LIB_VERSION_PATCH, failures ? "failed" : "ok");
 	return failures ? 1 : 0;
 }

@@ -41,8 +41,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: consumer ROOT\n");
 		return 2;
 	}
-	printf("libghost %d.%d.%d, ghOSt ABI %d\n", GHOST_LIB_VERSION_MAJOR, GHOST_LIB_VERSION_MINOR,
-	       GHOST_LIB_VERSION_PATCH, GHOST_VERSION);
+	printf("libghost %d.%d.%d, ghOSt ABI %d\n", GHOST_LIB_VERSION_MAJOR,
+	       GHOST_LIB_VERSION_MINOR, GHOST_LIB_VERSION_PATCH, GHOST_VERSION);
 	if (strcmp(ghost_kernel_name(ghost_kernel_default()), "emu") != 0)
 		return failed("the default backend is not emu", 0);
 
@@ -69,7 +69,8 @@ int main(int argc, char **argv)
 	snprintf(want, sizeof(want), "%d", cpu);
 	if (err < 0)
 		return failed("ghost_enclave_read_file cpulist", err);
-	if (strncmp(text, want, strlen(want)) != 0 || (text[strlen(want)] != '\0' && text[strlen(want)] != '\n'))
+	if (strncmp(text, want, strlen(want)) != 0 ||
+	    (text[strlen(want)] != '\0' && text[strlen(want)] != '\n'))
 		return failed("cpulist", 0);
 
 	err = ghost_enclave_set_tunable(e, GHOST_TUNABLE_DELIVER_TICKS, 1);

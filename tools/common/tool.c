@@ -223,15 +223,14 @@ int tool_create_enclave(const struct ghost_enclave_opts *opts, struct ghost_encl
 	if (!err)
 		return 0;
 	tool_error("cannot create the enclave: %s",
-		   err == -EEXIST ? "that enclave id is taken"
+		   err == -EEXIST  ? "that enclave id is taken"
 		   : err == -EBUSY ? "some of these CPUs belong to another enclave"
 				   : tool_log_reason(err));
 	return TOOL_EXIT_FAILURE;
 }
 
 /* How to start an agent for the enclave: "ghost-agent --enclave 1 --policy ...". */
-static void agent_hint(const struct tool_enclave_open *req, const char *how, char *buf,
-		       size_t len)
+static void agent_hint(const struct tool_enclave_open *req, const char *how, char *buf, size_t len)
 {
 	snprintf(buf, len, "ghost-agent %s %" PRIu64 " --policy fifo-percpu%s%s%s%s", how, req->id,
 		 req->kernel ? " --kernel " : "", req->kernel ? req->kernel : "",
@@ -250,8 +249,9 @@ static void waited(const struct tool_enclave_open *req, char *buf, size_t len)
 int tool_open_enclave(struct tool_enclave_open *req, struct ghost_enclave **out)
 {
 	const struct ghost_kernel_ops *k = ghost_kernel_find(req->kernel);
-	struct ghost_enclave_opts eo = { .sz = sizeof(eo), .kernel = ghost_kernel_name(k),
-					 .root = req->root, .id = req->id };
+	struct ghost_enclave_opts eo = {
+		.sz = sizeof(eo), .kernel = ghost_kernel_name(k), .root = req->root, .id = req->id
+	};
 	const char *kernel = ghost_kernel_name(k);
 	char hint[1024], how_long[64];
 	int err;
@@ -303,7 +303,7 @@ static struct {
 	char msg[512];
 } log_held[LOG_HELD_MAX];
 static int log_nheld;
-static char log_error[512];	/* the last error held */
+static char log_error[512]; /* the last error held */
 
 static void log_line(enum ghost_log_level level, const char *msg, void *ctx)
 {

@@ -22,7 +22,7 @@
 
 /* Exit statuses every tool documents: 1 the operation failed, 2 bad usage. */
 #define TOOL_EXIT_FAILURE 1
-#define TOOL_EXIT_USAGE 2
+#define TOOL_EXIT_USAGE	  2
 
 #define TOOL_PRINTF(fmt_arg) __attribute__((format(printf, fmt_arg, fmt_arg + 1)))
 
@@ -77,12 +77,12 @@ int tool_create_enclave(const struct ghost_enclave_opts *opts, struct ghost_encl
 
 /* Opening an enclave that a program started beside its agent may wait for. */
 struct tool_enclave_open {
-	const char *kernel;	/* --kernel as given (NULL: the default) */
-	const char *root;	/* --root as given */
+	const char *kernel; /* --kernel as given (NULL: the default) */
+	const char *root;   /* --root as given */
 	uint64_t id;
-	double wait_s;		/* how long to wait for the enclave (and its agent) */
-	bool hint;		/* a missing enclave: say how to start an agent for it */
-	int64_t deadline_ns;	/* set by tool_open_enclave: now + wait_s */
+	double wait_s;	     /* how long to wait for the enclave (and its agent) */
+	bool hint;	     /* a missing enclave: say how to start an agent for it */
+	int64_t deadline_ns; /* set by tool_open_enclave: now + wait_s */
 };
 /* 0, or TOOL_EXIT_FAILURE after one line (no such enclave, being destroyed, ...). */
 int tool_open_enclave(struct tool_enclave_open *req, struct ghost_enclave **out);

@@ -46,17 +46,17 @@
 #include "scx_hello.h"
 
 #ifndef SCHED_EXT
-#define SCHED_EXT		7
+#define SCHED_EXT 7
 #endif
 
-#define SCX_SYSFS		"/sys/kernel/sched_ext"
-#define SCX_STATE		SCX_SYSFS "/state"
-#define SCX_ROOT_OPS		SCX_SYSFS "/root/ops"
-#define SCX_EXIT_UNREG		64	/* enum scx_exit_kind: unregistered from user space */
-#define SCX_EXIT_ERROR		1024	/* kinds from here on are errors */
-#define STATE_WAIT_MS		5000
-#define MAX_THREADS		64
-#define EXIT_SKIP		77
+#define SCX_SYSFS      "/sys/kernel/sched_ext"
+#define SCX_STATE      SCX_SYSFS "/state"
+#define SCX_ROOT_OPS   SCX_SYSFS "/root/ops"
+#define SCX_EXIT_UNREG 64   /* enum scx_exit_kind: unregistered from user space */
+#define SCX_EXIT_ERROR 1024 /* kinds from here on are errors */
+#define STATE_WAIT_MS  5000
+#define MAX_THREADS    64
+#define EXIT_SKIP      77
 
 /*
  * The BPF object, embedded at build time (build.sh passes -DHELLO_BPF_OBJ="path"), so the
@@ -75,7 +75,7 @@ extern const char hello_bpf_obj_start[], hello_bpf_obj_end[];
 #endif
 
 static bool verbose;
-static volatile sig_atomic_t stop_signal;	/* --hold: the signal that ended the hold */
+static volatile sig_atomic_t stop_signal; /* --hold: the signal that ended the hold */
 
 static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void say(const char *fmt, ...)
@@ -180,11 +180,11 @@ static void hold(long seconds)
 struct worker {
 	pthread_t thread;
 	int idx;
-	int rounds;		/* to do */
-	int done;		/* rounds finished */
-	int policy;		/* sched_getscheduler() after the switch */
-	int err;		/* errno of a failed sched_setscheduler, else 0 */
-	uint64_t cpus;		/* bit n: ran on CPU n (n < 64) */
+	int rounds;    /* to do */
+	int done;      /* rounds finished */
+	int policy;    /* sched_getscheduler() after the switch */
+	int err;       /* errno of a failed sched_setscheduler, else 0 */
+	uint64_t cpus; /* bit n: ran on CPU n (n < 64) */
 	volatile uint64_t sink;
 };
 
@@ -205,9 +205,9 @@ static void *worker_main(void *arg)
 		if (cpu >= 0 && cpu < 64)
 			w->cpus |= UINT64_C(1) << cpu;
 		if (r % 4 == 3)
-			sleep_ms(1);	/* a sleep and a wake-up: select_cpu, enqueue */
+			sleep_ms(1); /* a sleep and a wake-up: select_cpu, enqueue */
 		else
-			sched_yield();	/* back through enqueue and dispatch */
+			sched_yield(); /* back through enqueue and dispatch */
 		w->done = r + 1;
 	}
 	return NULL;
@@ -255,7 +255,8 @@ static struct bpf_object *open_object(const char *path)
 	} else {
 #ifdef HELLO_BPF_OBJ
 		obj = bpf_object__open_mem(hello_bpf_obj_start,
-					   (size_t)(hello_bpf_obj_end - hello_bpf_obj_start), &opts);
+					   (size_t)(hello_bpf_obj_end - hello_bpf_obj_start),
+					   &opts);
 #else
 		say("FAIL: no BPF object built in; give one with -o scx_hello.bpf.o");
 		return NULL;
@@ -297,17 +298,26 @@ int main(int argc, char **argv)
 
 	while ((opt = getopt_long(argc, argv, "vo:t:r:", longopts, NULL)) != -1) {
 		switch (opt) {
-		case 'v': verbose = true; break;
-		case 'o': obj_path = optarg; break;
-		case 't': nthreads = atoi(optarg); break;
-		case 'r': rounds = atoi(optarg); break;
+		case 'v':
+			verbose = true;
+			break;
+		case 'o':
+			obj_path = optarg;
+			break;
+		case 't':
+			nthreads = atoi(optarg);
+			break;
+		case 'r':
+			rounds = atoi(optarg);
+			break;
 		case 'H':
 			errno = 0;
 			hold_s = strtol(optarg, &end, 10);
 			if (errno || end == optarg || *end || hold_s < 0 || hold_s > 86400)
 				usage(argv[0]);
 			break;
-		default: usage(argv[0]);
+		default:
+			usage(argv[0]);
 		}
 	}
 	if (!nthreads) {
@@ -322,7 +332,7 @@ int main(int argc, char **argv)
 		struct sigaction sa;
 
 		memset(&sa, 0, sizeof(sa));
-		sa.sa_handler = on_stop;	/* no SA_RESTART: the hold's sleep ends */
+		sa.sa_handler = on_stop; /* no SA_RESTART: the hold's sleep ends */
 		sigemptyset(&sa.sa_mask);
 		sigaction(SIGTERM, &sa, NULL);
 		sigaction(SIGINT, &sa, NULL);
@@ -331,7 +341,8 @@ int main(int argc, char **argv)
 	/* 1. Can this kernel and this process do it at all? */
 	if (access(SCX_SYSFS, F_OK)) {
 		say("SKIP: this kernel (%s) has no sched_ext: no " SCX_SYSFS
-		    " (needs CONFIG_SCHED_CLASS_EXT=y)", uts.release);
+		    " (needs CONFIG_SCHED_CLASS_EXT=y)",
+		    uts.release);
 		return EXIT_SKIP;
 	}
 	if (geteuid() != 0) {
@@ -372,7 +383,8 @@ int main(int argc, char **argv)
 			    strerror(err));
 		else
 			say("FAIL: the kernel rejected the BPF object (%s); libbpf's log, with the "
-			    "verifier's, is above", strerror(err));
+			    "verifier's, is above",
+			    strerror(err));
 		goto out;
 	}
 	link = bpf_map__attach_struct_ops(ops);
@@ -405,7 +417,8 @@ int main(int argc, char **argv)
 		    hold_s);
 		hold(hold_s);
 		if (!wait_state("enabled", state, sizeof(state)) || exit_kind(exit_map) != 0) {
-			say("FAIL: the scheduler did not stay enabled while held (state %s)", state);
+			say("FAIL: the scheduler did not stay enabled while held (state %s)",
+			    state);
 			goto out;
 		}
 		goto unload;
@@ -432,10 +445,12 @@ int main(int argc, char **argv)
 
 		cpus |= w->cpus;
 		if (w->err) {
-			say("FAIL: thread %d: sched_setscheduler(SCHED_EXT): %s", i, strerror(w->err));
+			say("FAIL: thread %d: sched_setscheduler(SCHED_EXT): %s", i,
+			    strerror(w->err));
 			ok = false;
 		} else if (w->policy != SCHED_EXT) {
-			say("FAIL: thread %d: policy %d after switching to SCHED_EXT", i, w->policy);
+			say("FAIL: thread %d: policy %d after switching to SCHED_EXT", i,
+			    w->policy);
 			ok = false;
 		} else if (w->done != w->rounds) {
 			say("FAIL: thread %d finished %d of %d rounds", i, w->done, w->rounds);

@@ -66,25 +66,25 @@
 #include <unistd.h>
 
 #ifndef SCHED_EXT
-#define SCHED_EXT	7
+#define SCHED_EXT 7
 #endif
 
-#define ENCLAVE_CPUS	"1-3"
-#define AGENT_CPU	1		/* the main thread is its agent */
-#define LAST_CPU	3		/* ENCLAVE_CPUS = AGENT_CPU-LAST_CPU */
-#define TARGET_CPU	2		/* where the child is committed unless a step says otherwise */
-#define BUSY_CPU	3		/* no ghost task, its agent asleep: taken while idle */
-#define QUEUE_SLOTS	1024
-#define WAIT_MS		5000		/* one message, one state change */
-#define STEP_MS		15000		/* one whole step */
-#define TIMEOUT_S	150		/* the whole program */
-#define MAX_LOG		256
-#define MAX_CPU_LOG	64
-#define BUSY_TRIES	5		/* commits (or groups) to a CPU a higher class may hold */
-#define N(a)		((int)(sizeof(a) / sizeof((a)[0])))
+#define ENCLAVE_CPUS "1-3"
+#define AGENT_CPU    1 /* the main thread is its agent */
+#define LAST_CPU     3 /* ENCLAVE_CPUS = AGENT_CPU-LAST_CPU */
+#define TARGET_CPU   2 /* where the child is committed unless a step says otherwise */
+#define BUSY_CPU     3 /* no ghost task, its agent asleep: taken while idle */
+#define QUEUE_SLOTS  1024
+#define WAIT_MS	     5000  /* one message, one state change */
+#define STEP_MS	     15000 /* one whole step */
+#define TIMEOUT_S    150   /* the whole program */
+#define MAX_LOG	     256
+#define MAX_CPU_LOG  64
+#define BUSY_TRIES   5 /* commits (or groups) to a CPU a higher class may hold */
+#define N(a)	     ((int)(sizeof(a) / sizeof((a)[0])))
 
 /* A gtid no task can have: the largest tid (above any pid_max), generation 1. */
-#define BOGUS_GTID	((int64_t)(((int64_t)1 << GHOST_GTID_PID_BITS) - 1) << GHOST_GTID_SEQ_BITS | 1)
+#define BOGUS_GTID ((int64_t)(((int64_t)1 << GHOST_GTID_PID_BITS) - 1) << GHOST_GTID_SEQ_BITS | 1)
 
 /* ---- state ----------------------------------------------------------------------------------- */
 
@@ -92,10 +92,10 @@ static struct ghost_enclave *E;
 static struct ghost_channel *C;
 static const struct ghost_status_word *agent_sw[GHOST_MAX_CPUS];
 static char g_step[160] = "start";
-static bool g_finished;		/* exit without the failure report */
+static bool g_finished; /* exit without the failure report */
 static long g_task_msgs, g_cpu_msgs;
-static pid_t g_hog;			/* the SCHED_OTHER process of the CPU-availability steps */
-static long g_unavail_commits;	/* commits refused with CPU_UNAVAIL (retried) */
+static pid_t g_hog;	       /* the SCHED_OTHER process of the CPU-availability steps */
+static long g_unavail_commits; /* commits refused with CPU_UNAVAIL (retried) */
 
 /* The CPU messages read: counts by CPU and type, the last few in order. */
 enum { CM_TICK, CM_AVAILABLE, CM_BUSY, CM_OTHER, CM_KINDS };
@@ -104,27 +104,27 @@ static struct cpu_rec {
 	uint16_t type;
 	int cpu;
 } cpu_log[MAX_CPU_LOG];
-static long cpu_nlog;			/* CPU messages logged in all (cpu_log wraps) */
-static uint16_t cpu_last_avail[GHOST_MAX_CPUS];	/* CPU_AVAILABLE or CPU_BUSY, 0 none yet */
+static long cpu_nlog;				/* CPU messages logged in all (cpu_log wraps) */
+static uint16_t cpu_last_avail[GHOST_MAX_CPUS]; /* CPU_AVAILABLE or CPU_BUSY, 0 none yet */
 
 /* One child process and what the messages said about it. */
 struct child {
 	const char *name;
-	pid_t pid;			/* 0 before it is forked, negative once reaped */
-	int cmd_fd;			/* write end of its command pipe */
-	int ack_fd;			/* read end of its answers (non-blocking) */
-	int64_t gtid;			/* from TASK_NEW; 0 before */
+	pid_t pid;    /* 0 before it is forked, negative once reaped */
+	int cmd_fd;   /* write end of its command pipe */
+	int ack_fd;   /* read end of its answers (non-blocking) */
+	int64_t gtid; /* from TASK_NEW; 0 before */
 	struct ghost_sw_info swi;
 	const struct ghost_status_word *sw;
-	uint32_t seq;			/* seqnum of the last message read for it */
-	int new_runnable;		/* TASK_NEW's runnable */
-	bool runnable, on_cpu, gone;	/* as the messages tell */
-	bool latched;			/* committed, and no message since */
-	int on_cpu_cpu;			/* from the last TASK_ON_CPU */
-	int nice;			/* from the last TASK_PRIORITY_CHANGED */
+	uint32_t seq;		     /* seqnum of the last message read for it */
+	int new_runnable;	     /* TASK_NEW's runnable */
+	bool runnable, on_cpu, gone; /* as the messages tell */
+	bool latched;		     /* committed, and no message since */
+	int on_cpu_cpu;		     /* from the last TASK_ON_CPU */
+	int nice;		     /* from the last TASK_PRIORITY_CHANGED */
 	int commits;
 	int nlog;
-	uint16_t log[MAX_LOG];		/* every message type read for it */
+	uint16_t log[MAX_LOG]; /* every message type read for it */
 };
 
 /* Child A moves in at the start; child B, if a program forks it, when the program says. */
@@ -142,8 +142,8 @@ struct agent_thread {
 
 static struct agent_thread agents[] = { { .cpu = 2 }, { .cpu = 3 } };
 
-#define LOAD(x)		__atomic_load_n(&(x), __ATOMIC_ACQUIRE)
-#define STORE(x, v)	__atomic_store_n(&(x), (v), __ATOMIC_RELEASE)
+#define LOAD(x)	    __atomic_load_n(&(x), __ATOMIC_ACQUIRE)
+#define STORE(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELEASE)
 
 /* ---- reporting ------------------------------------------------------------------------------- */
 
@@ -261,7 +261,7 @@ static inline void __attribute__((noreturn)) child_main(int cmd_fd, int ack_fd)
 			_exit(3);
 		r = 'k';
 		switch (cmd) {
-		case 'w':	/* only the wake-up */
+		case 'w': /* only the wake-up */
 			break;
 		case 'y':
 			sched_yield();
@@ -296,7 +296,7 @@ static inline void __attribute__((noreturn)) child_main(int cmd_fd, int ack_fd)
 			}
 			break;
 		}
-		case 'b': {	/* busy on its CPU, no blocking, until the next byte */
+		case 'b': { /* busy on its CPU, no blocking, until the next byte */
 			struct pollfd p = { .fd = cmd_fd, .events = POLLIN };
 			volatile uint64_t sink = 0;
 
@@ -427,7 +427,7 @@ static inline void reap(struct child *c)
 		die("waitpid(%s): %s", c->name, strerror(errno));
 	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
 		die("%s ended with status 0x%x, expected exit 0", c->name, st);
-	c->pid = -c->pid;	/* reaped: nothing to kill */
+	c->pid = -c->pid; /* reaped: nothing to kill */
 	close(c->cmd_fd);
 	close(c->ack_fd);
 }
@@ -455,8 +455,8 @@ static inline void take(struct child *c, const struct ghost_msg *m)
 	uint32_t barrier;
 
 	if (c->gone)
-		die("%s for %s after it left the enclave (messages: %s)", msg_name(m->type), c->name,
-		    log_text(c, 0));
+		die("%s for %s after it left the enclave (messages: %s)", msg_name(m->type),
+		    c->name, log_text(c, 0));
 	if (m->type == MSG_TASK_NEW) {
 		struct ghost_msg_payload_task_new p;
 
@@ -472,7 +472,8 @@ static inline void take(struct child *c, const struct ghost_msg *m)
 			die("TASK_NEW of %s: no status word at region %u index %u: %s", c->name,
 			    c->swi.id, c->swi.index, strerror(errno));
 		if (ghost_sw_gtid(c->sw) != c->gtid)
-			die("TASK_NEW of %s: its status word has gtid %" PRId64 ", the message %" PRId64,
+			die("TASK_NEW of %s: its status word has gtid %" PRId64
+			    ", the message %" PRId64,
 			    c->name, ghost_sw_gtid(c->sw), c->gtid);
 	} else if ((int32_t)(m->seqnum - c->seq) <= 0) {
 		die("%s for %s: seqnum %u after %u (seqnums must strictly increase)",
@@ -533,12 +534,13 @@ static inline void take(struct child *c, const struct ghost_msg *m)
 /* Books one CPU message: for an enclave CPU with an agent, not ahead of its barrier. */
 static inline void take_cpu(const struct ghost_msg *m)
 {
-	struct ghost_msg_payload_cpu_tick p = { .cpu = -1 };	/* every CPU payload starts with cpu */
+	struct ghost_msg_payload_cpu_tick p = { .cpu = -1 }; /* every CPU payload starts with cpu */
 	int kind;
 
 	ghost_msg_copy_payload(m, &p, sizeof(p.cpu));
 	if (p.cpu < AGENT_CPU || p.cpu > LAST_CPU)
-		die("%s for CPU %d, not an enclave CPU (" ENCLAVE_CPUS ")", msg_name(m->type), p.cpu);
+		die("%s for CPU %d, not an enclave CPU (" ENCLAVE_CPUS ")", msg_name(m->type),
+		    p.cpu);
 	if (!agent_sw[p.cpu])
 		die("%s for CPU %d, which has no agent", msg_name(m->type), p.cpu);
 	if ((int32_t)(ghost_sw_barrier(agent_sw[p.cpu]) - m->seqnum) < 0)
@@ -584,7 +586,8 @@ static inline void drain(void)
 			gtid = ghost_msg_gtid(m);
 			c = child_of(gtid, m->type);
 			if (!c)
-				die("%s for gtid %" PRId64 " (tid %" PRId64 "), none of the children",
+				die("%s for gtid %" PRId64 " (tid %" PRId64
+				    "), none of the children",
 				    msg_name(m->type), gtid, ghost_gtid_to_tid(gtid));
 			take(c, m);
 			g_task_msgs++;
@@ -761,7 +764,8 @@ static inline int32_t commit_to(int cpu, int64_t gtid, uint32_t barrier)
 		die("ghost_txn_commit(CPU %d) returned %d but the txn's state is %s", cpu, r,
 		    ghost_txn_reason(s));
 	if (txn->commit_time < before)
-		die("the txn of CPU %d ended in %s without a commit_time", cpu, ghost_txn_reason(s));
+		die("the txn of CPU %d ended in %s without a commit_time", cpu,
+		    ghost_txn_reason(s));
 	if (s == GHOST_TXN_COMPLETE && txn->cpu_seqnum <= seq0)
 		die("a complete txn of CPU %d left cpu_seqnum at %" PRIu64, cpu, txn->cpu_seqnum);
 	return s;
@@ -825,8 +829,8 @@ static inline bool child_round(struct child *c, int from, bool may_leave)
 }
 
 enum step_end {
-	END_BLOCKED,	/* the child answered and blocks reading its next command */
-	END_GONE,	/* TASK_DEAD or TASK_DEPARTED */
+	END_BLOCKED, /* the child answered and blocks reading its next command */
+	END_GONE,    /* TASK_DEAD or TASK_DEPARTED */
 };
 
 /*
@@ -855,7 +859,8 @@ static inline bool run_until(struct child *c, enum step_end end_at, int from)
 			    STEP_MS, c->name, answered ? "answered" : "did not answer", c->runnable,
 			    c->on_cpu, c->latched, c->commits, ghost_sw_barrier(c->sw), c->seq,
 			    log_text(c, from), g_unavail_commits, TARGET_CPU,
-			    proc_state((pid_t)ghost_gtid_to_tid(ghost_sw_gtid(agent_sw[TARGET_CPU]))),
+			    proc_state(
+				    (pid_t)ghost_gtid_to_tid(ghost_sw_gtid(agent_sw[TARGET_CPU]))),
 			    avail_text(TARGET_CPU), cpu_log_text());
 		commit_ready(c, TARGET_CPU, &g_unavail_commits);
 		usleep(200);
@@ -941,8 +946,8 @@ static inline void wait_agent_asleep(int cpu)
 
 	while (proc_state(tid) != 'S') {
 		if (ghost_now_ns() > end)
-			die("the agent of CPU %d (tid %d) is not asleep after %d ms (state '%c')", cpu,
-			    (int)tid, WAIT_MS, proc_state(tid));
+			die("the agent of CPU %d (tid %d) is not asleep after %d ms (state '%c')",
+			    cpu, (int)tid, WAIT_MS, proc_state(tid));
 		drain();
 		usleep(1000);
 	}
@@ -1261,11 +1266,12 @@ static inline void stop_agents(void)
 			if (pthread_timedjoin_np(a->th, NULL, &ts) == 0)
 				break;
 			if (ghost_now_ns() > end)
-				die("the agent of CPU %d did not stop within %d ms of pings", a->cpu,
-				    WAIT_MS);
+				die("the agent of CPU %d did not stop within %d ms of pings",
+				    a->cpu, WAIT_MS);
 		}
 		if (a->err)
-			die("the agent of CPU %d: local yield failed: %s", a->cpu, strerror(-a->err));
+			die("the agent of CPU %d: local yield failed: %s", a->cpu,
+			    strerror(-a->err));
 	}
 	ghost_enclave_agent_detach(E, AGENT_CPU);
 }

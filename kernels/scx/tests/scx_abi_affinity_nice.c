@@ -13,7 +13,7 @@
  *
  * Exit status: 0 passed, 1 failed, 77 skipped (see scx_abi.h).
  */
-#define PROG		"scx_abi_affinity_nice"
+#define PROG "scx_abi_affinity_nice"
 #include "scx_abi.h"
 
 static void step_affinity(struct child *c)

@@ -27,11 +27,11 @@
  *
  * Exit status: 0 passed, 1 failed, 77 skipped (see scx_abi.h).
  */
-#define PROG		"scx_abi_commit_set"
+#define PROG "scx_abi_commit_set"
 #include "scx_abi.h"
 
-#define STALE_TRIES	3		/* calls whose local commit may meet a moved agent barrier */
-#define AT_SCHEDULE_MS	2000		/* a COMMIT_AT_SCHEDULE txn's wait for its CPU, unpinged */
+#define STALE_TRIES    3    /* calls whose local commit may meet a moved agent barrier */
+#define AT_SCHEDULE_MS 2000 /* a COMMIT_AT_SCHEDULE txn's wait for its CPU, unpinged */
 
 /*
  * One commit call from CPU 1's agent over CPUs 1-3: the others first, the caller's own last.
@@ -101,9 +101,8 @@ static void step_poison(struct child *c)
 	note("one call over CPUs " ENCLAVE_CPUS ": CPU %d %s, CPU %d %s, CPU %d (the caller's) %s, "
 	     "committed %" PRId64 " ns after CPU %d's and %" PRId64 " ns after CPU %d's (the "
 	     "call took %" PRId64 " us)",
-	     TARGET_CPU, txn_text(ghost_txn_state(two)), BUSY_CPU,
-	     txn_text(ghost_txn_state(three)), AGENT_CPU,
-	     txn_text(ghost_txn_state(own)), own->commit_time - two->commit_time,
+	     TARGET_CPU, txn_text(ghost_txn_state(two)), BUSY_CPU, txn_text(ghost_txn_state(three)),
+	     AGENT_CPU, txn_text(ghost_txn_state(own)), own->commit_time - two->commit_time,
 	     TARGET_CPU, own->commit_time - three->commit_time, BUSY_CPU, (t1 - t0) / 1000);
 
 	/*
@@ -229,8 +228,8 @@ static void step_commit_at_schedule(struct child *c)
 				    log_text(c, from), cpu_log_text());
 			note("the txn of CPU %d is still %s %d ms after the commit call (CPU %d's "
 			     "agent, tid %d, state '%c'): a ping wakes that agent",
-			     TARGET_CPU, txn_text(s), AT_SCHEDULE_MS, TARGET_CPU,
-			     (int)agent_tid, proc_state(agent_tid));
+			     TARGET_CPU, txn_text(s), AT_SCHEDULE_MS, TARGET_CPU, (int)agent_tid,
+			     proc_state(agent_tid));
 			CHECK_OK(ghost_txn_ping(E, TARGET_CPU));
 			pinged = true;
 			end = ghost_now_ns() + (int64_t)WAIT_MS * 1000000;

@@ -30,10 +30,10 @@
  *
  * Exit status: 0 passed, 1 failed, 77 skipped (see scx_abi.h).
  */
-#define PROG		"scx_abi_cpu_busy"
+#define PROG "scx_abi_cpu_busy"
 #include "scx_abi.h"
 
-#define HOLD_MS		200		/* how long BUSY_CPU must stay unavailable */
+#define HOLD_MS 200 /* how long BUSY_CPU must stay unavailable */
 
 /*
  * deliver_cpu_availability 1 while c spins on TARGET_CPU: an ordinary process pinned there

@@ -16,7 +16,7 @@
  *
  * Exit status: 0 passed, 1 failed, 77 skipped (see scx_abi.h).
  */
-#define PROG		"scx_abi_depart_dead"
+#define PROG "scx_abi_depart_dead"
 #include "scx_abi.h"
 
 /* The child switches itself to SCHED_OTHER: TASK_DEPARTED; it runs on outside. */

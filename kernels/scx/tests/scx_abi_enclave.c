@@ -14,7 +14,7 @@
  *
  * Exit status: 0 passed, 1 failed, 77 skipped (see scx_abi.h).
  */
-#define PROG		"scx_abi_enclave"
+#define PROG "scx_abi_enclave"
 #include "scx_abi.h"
 
 int main(void)

@@ -14,7 +14,7 @@
  *
  * Exit status: 0 passed, 1 failed, 77 skipped (see scx_abi.h).
  */
-#define PROG		"scx_abi_lifecycle"
+#define PROG "scx_abi_lifecycle"
 #include "scx_abi.h"
 
 static void step_wake_and_run(struct child *c)

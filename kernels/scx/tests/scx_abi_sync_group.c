@@ -22,15 +22,14 @@
  *
  * Exit status: 0 passed, 1 failed, 77 skipped (see scx_abi.h).
  */
-#define PROG		"scx_abi_sync_group"
+#define PROG "scx_abi_sync_group"
 #include "scx_abi.h"
 
-#define GROUP_OWNER	AGENT_CPU	/* the sync_group_owner of every group txn: the caller's CPU */
-#define NO_RUN_MS	300		/* how long a task of a failed group must stay off CPU */
+#define GROUP_OWNER AGENT_CPU /* the sync_group_owner of every group txn: the caller's CPU */
+#define NO_RUN_MS   300	      /* how long a task of a failed group must stay off CPU */
 
 /* Opens cpu's txn for a sync group owned by GROUP_OWNER; any error fails the program. */
-static struct ghost_txn *open_group_txn(int cpu, int64_t gtid, uint32_t barrier,
-					uint16_t run_flags)
+static struct ghost_txn *open_group_txn(int cpu, int64_t gtid, uint32_t barrier, uint16_t run_flags)
 {
 	return open_txn_owned(cpu, gtid, barrier, run_flags, 0, GROUP_OWNER);
 }
@@ -87,8 +86,7 @@ static void step_sync_group(struct child *c)
 	begin("sync groups over CPUs %d and %d: a gtid nobody has on CPU %d fails the group "
 	      "(0; %s POISONED on CPU %d, does not run); %s to CPU %d with a NULL commit to "
 	      "CPU %d: 1, both COMPLETE, it runs",
-	      TARGET_CPU, BUSY_CPU, TARGET_CPU, c->name, BUSY_CPU, c->name, TARGET_CPU,
-	      BUSY_CPU);
+	      TARGET_CPU, BUSY_CPU, TARGET_CPU, c->name, BUSY_CPU, c->name, TARGET_CPU, BUSY_CPU);
 	expect_blocked(c);
 	if (sched_getcpu() != AGENT_CPU)
 		die("the agent of CPU %d runs on CPU %d", AGENT_CPU, sched_getcpu());
@@ -109,8 +107,8 @@ static void step_sync_group(struct child *c)
 	if (r != 0)
 		die("ghost_txn_commit_sync_group(CPUs %d, %d) with a gtid nobody has on CPU %d "
 		    "returned %d, expected 0; the txn of CPU %d is %s, of CPU %d %s",
-		    TARGET_CPU, BUSY_CPU, TARGET_CPU, r, TARGET_CPU,
-		    txn_text(ghost_txn_state(bad)), BUSY_CPU, txn_text(s));
+		    TARGET_CPU, BUSY_CPU, TARGET_CPU, r, TARGET_CPU, txn_text(ghost_txn_state(bad)),
+		    BUSY_CPU, txn_text(s));
 	expect_state(TARGET_CPU, GHOST_TXN_TARGET_NOT_FOUND, t0,
 		     "the txn for a gtid nobody has, in a failed sync group");
 	expect_state(BUSY_CPU, GHOST_TXN_POISONED, t0,
@@ -151,8 +149,8 @@ static void step_sync_group(struct child *c)
 		die("the status word barrier of %s moved from %u to %u after the failed sync "
 		    "group",
 		    c->name, c->seq, ghost_sw_barrier(c->sw));
-	note("%s did not run in the %d ms after the failed group (no message, no answer)",
-	     c->name, NO_RUN_MS);
+	note("%s did not run in the %d ms after the failed group (no message, no answer)", c->name,
+	     NO_RUN_MS);
 
 	/* It is still runnable and committable: the same request alone goes through. */
 	for (tries = 1;; tries++) {

@@ -14,12 +14,12 @@
  *
  * Exit status: 0 passed, 1 failed, 77 skipped (see scx_abi.h).
  */
-#define PROG		"scx_abi_ticks"
+#define PROG "scx_abi_ticks"
 #include "scx_abi.h"
 
-#define TICKS_WANTED	5		/* CPU_TICKs that show ticks are delivered */
-#define TICKS_IN_FLIGHT	2		/* CPU_TICKs allowed after deliver_ticks is 0 again */
-#define QUIET_MS	500		/* how long ticks must stay away */
+#define TICKS_WANTED	5   /* CPU_TICKs that show ticks are delivered */
+#define TICKS_IN_FLIGHT 2   /* CPU_TICKs allowed after deliver_ticks is 0 again */
+#define QUIET_MS	500 /* how long ticks must stay away */
 
 /* deliver_ticks 1: CPU_TICKs for TARGET_CPU while c spins there; 0 again: they stop. */
 static void step_ticks(struct child *c)
@@ -50,8 +50,8 @@ static void step_ticks(struct child *c)
 		die("%ld CPU_TICK for CPU %d in the %d ms after deliver_ticks went back to 0 "
 		    "(at most %d allowed in flight)",
 		    more, TARGET_CPU, QUIET_MS, TICKS_IN_FLIGHT);
-	note("%ld CPU_TICK for CPU %d with deliver_ticks 1, %ld after it went back to 0",
-	     t1 - t0, TARGET_CPU, more);
+	note("%ld CPU_TICK for CPU %d with deliver_ticks 1, %ld after it went back to 0", t1 - t0,
+	     TARGET_CPU, more);
 }
 
 int main(void)

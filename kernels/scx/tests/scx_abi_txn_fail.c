@@ -12,7 +12,7 @@
  *
  * Exit status: 0 passed, 1 failed, 77 skipped (see scx_abi.h).
  */
-#define PROG		"scx_abi_txn_fail"
+#define PROG "scx_abi_txn_fail"
 #include "scx_abi.h"
 
 static void expect_commit(struct child *c, int64_t gtid, uint32_t barrier, int32_t want,

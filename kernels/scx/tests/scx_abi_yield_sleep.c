@@ -12,7 +12,7 @@
  *
  * Exit status: 0 passed, 1 failed, 77 skipped (see scx_abi.h).
  */
-#define PROG		"scx_abi_yield_sleep"
+#define PROG "scx_abi_yield_sleep"
 #include "scx_abi.h"
 
 static void step_yield(struct child *c)
@@ -25,8 +25,8 @@ static void step_yield(struct child *c)
 
 static void step_sleep(struct child *c)
 {
-	static const uint16_t want[] = { MSG_TASK_WAKEUP,  MSG_TASK_ON_CPU, MSG_TASK_BLOCKED,
-					 MSG_TASK_WAKEUP,  MSG_TASK_ON_CPU, MSG_TASK_BLOCKED };
+	static const uint16_t want[] = { MSG_TASK_WAKEUP, MSG_TASK_ON_CPU, MSG_TASK_BLOCKED,
+					 MSG_TASK_WAKEUP, MSG_TASK_ON_CPU, MSG_TASK_BLOCKED };
 
 	step_cmd(c, 's', "usleep(20 ms) -> TASK_BLOCKED, TASK_WAKEUP", want, N(want));
 }

@@ -31,7 +31,7 @@
  * sched_ext in this kernel, or not root).
  */
 /* note, die, the sched_ext state, fork and wait: shared with the scx_abi_* programs. */
-#define PROG		"scx_errors"
+#define PROG "scx_errors"
 #include "scx_test.h"
 
 #include <fcntl.h>
@@ -40,15 +40,15 @@
 #include <stdbool.h>
 #include <sys/stat.h>
 
-#define NOBODY		65534
-#define START_MS	60000	/* an agent loading the scheduler under emulation */
-#define TOOL_MS		60000	/* a tool that must fail */
-#define STOP_MS		30000	/* an agent stopping after SIGINT */
-#define STATE_MS	5000
-#define TIMED_OUT	(-1)
+#define NOBODY	  65534
+#define START_MS  60000 /* an agent loading the scheduler under emulation */
+#define TOOL_MS	  60000 /* a tool that must fail */
+#define STOP_MS	  30000 /* an agent stopping after SIGINT */
+#define STATE_MS  5000
+#define TIMED_OUT (-1)
 
-#define HOLD_S		"10"	/* how long hello_test --hold keeps its scheduler */
-#define LOG_PREFIX	"libghost: error: sched_ext: "
+#define HOLD_S	   "10" /* how long hello_test --hold keeps its scheduler */
+#define LOG_PREFIX "libghost: error: sched_ext: "
 
 static const char *bin_dir = "/tests/bin";
 static const char *tests_dir = "/tests";
@@ -56,9 +56,9 @@ static char out[65536];
 
 /* A tool that runs in the background while others are tried: (a)'s first agent, (d)'s hello. */
 struct bg_tool {
-	const char *name;	/* its name in show() */
-	const char *out;	/* the file of its stdout and stderr */
-	pid_t pid;		/* 0 when it does not run; stopped if the test fails */
+	const char *name; /* its name in show() */
+	const char *out;  /* the file of its stdout and stderr */
+	pid_t pid;	  /* 0 when it does not run; stopped if the test fails */
 };
 
 static struct bg_tool agent_bg = { "ghost-agent", "/tmp/" PROG ".agent", 0 };
@@ -92,7 +92,8 @@ static const char *slurp(const char *path)
 	out[0] = 0;
 	if (fd < 0)
 		return out;
-	while (n < (ssize_t)sizeof(out) - 1 && (r = read(fd, out + n, sizeof(out) - 1 - (size_t)n)) > 0)
+	while (n < (ssize_t)sizeof(out) - 1 &&
+	       (r = read(fd, out + n, sizeof(out) - 1 - (size_t)n)) > 0)
 		n += r;
 	close(fd);
 	out[n] = 0;
@@ -140,7 +141,8 @@ static pid_t spawn(const char *const *argv, uid_t uid, const char *outpath, cons
 			fprintf(stderr, PROG ": cannot set %s: %s\n", env, strerror(errno));
 			_exit(126);
 		}
-		if (uid && (setgroups(0, NULL) || setresgid(uid, uid, uid) || setresuid(uid, uid, uid))) {
+		if (uid &&
+		    (setgroups(0, NULL) || setresgid(uid, uid, uid) || setresuid(uid, uid, uid))) {
 			fprintf(stderr, PROG ": cannot become uid %u: %s\n", (unsigned)uid,
 				strerror(errno));
 			_exit(126);
@@ -203,8 +205,8 @@ static const char *expect_failure_env(const char *what, const char *const *argv,
 	if (!*text)
 		die("%s: it failed (%s) without a word", what, status_text(rc));
 	if (word1 && !strstr(text, word1) && !(word2 && strstr(text, word2)))
-		die("%s: its message does not say \"%s\"%s%s%s", what, word1,
-		    word2 ? " or \"" : "", word2 ? word2 : "", word2 ? "\"" : "");
+		die("%s: its message does not say \"%s\"%s%s%s", what, word1, word2 ? " or \"" : "",
+		    word2 ? word2 : "", word2 ? "\"" : "");
 	note("%s: failed as it should (%s)", what, status_text(rc));
 	return text;
 }
@@ -294,15 +296,15 @@ static void stop_first_agent(void)
 static void test_second_agent(void)
 {
 	static const char *const other_cpus[] = { "ghost-agent", "--kernel", "scx", "--policy",
-						  "fifo-percpu", "--cpus",   "0", NULL };
+						  "fifo-percpu", "--cpus",   "0",   NULL };
 	static const char *const same_cpus[] = { "ghost-agent", "--kernel", "scx", "--policy",
 						 "fifo-percpu", "--cpus",   "1-3", NULL };
 
 	start_first_agent();
-	expect_failure("(a) a second ghost-agent --kernel scx over CPU 0", other_cpus, 0,
+	expect_failure("(a) a second ghost-agent --kernel scx over CPU 0", other_cpus, 0, "another",
+		       "already");
+	expect_failure("(a) a second ghost-agent --kernel scx over the same CPUs 1-3", same_cpus, 0,
 		       "another", "already");
-	expect_failure("(a) a second ghost-agent --kernel scx over the same CPUs 1-3", same_cpus,
-		       0, "another", "already");
 	stop_first_agent();
 }
 
@@ -317,8 +319,8 @@ static void test_not_root(void)
 
 	snprintf(path, sizeof(path), "%s/ghost-agent", bin_dir);
 	if (stat(path, &st) || !(st.st_mode & S_IXOTH))
-		die("(b) %s cannot be run by other users (mode %o): the check would be void",
-		    path, (unsigned)st.st_mode & 07777);
+		die("(b) %s cannot be run by other users (mode %o): the check would be void", path,
+		    (unsigned)st.st_mode & 07777);
 	expect_failure("(b) ghost-agent --kernel scx as uid 65534", argv, NOBODY, "root", NULL);
 	wait_scx_state("disabled", STATE_MS, "(b) after an unprivileged agent");
 }
@@ -327,8 +329,8 @@ static void test_not_root(void)
 
 static void test_no_enclave(void)
 {
-	static const char *const argv[] = { "ghostctl", "--kernel", "scx", "run", "--enclave",
-					    "99",       "--",       "true", NULL };
+	static const char *const argv[] = { "ghostctl", "--kernel", "scx",  "run", "--enclave",
+					    "99",	"--",	    "true", NULL };
 
 	expect_failure("(c) ghostctl --kernel scx run --enclave 99 -- true, with no enclave", argv,
 		       0, NULL, NULL);
@@ -347,7 +349,7 @@ static bool hello_loaded(struct bg_tool *t)
 static void test_foreign_scheduler(void)
 {
 	static const char *const agent[] = { "ghost-agent", "--kernel", "scx", "--policy",
-					     "fifo-percpu", "--cpus",   "1-3", NULL };
+					     "fifo-percpu", "--cpus",	"1-3", NULL };
 	char hello[512];
 	const char *hold[] = { hello, "--hold", HOLD_S, NULL };
 
@@ -414,7 +416,7 @@ static int count_of(const char *text, const char *needle)
 static void test_verifier_log(void)
 {
 	static const char *const agent[] = { "ghost-agent", "--kernel", "scx", "--policy",
-					     "fifo-percpu", "--cpus",   "1-3", NULL };
+					     "fifo-percpu", "--cpus",	"1-3", NULL };
 	/* What the verifier says about the unchecked lookup in scx_broken.bpf.c. */
 	static const char *const verifier_says[] = { "invalid mem access 'map_value_or_null'" };
 	static char env[600];
@@ -427,9 +429,10 @@ static void test_verifier_log(void)
 		    "kernels/scx/tests/scx_broken.bpf.c",
 		    obj, strerror(errno));
 	snprintf(env, sizeof(env), "GHOST_SCX_OBJ=%s", obj);
-	text = expect_failure_env("(e) ghost-agent --kernel scx with GHOST_SCX_OBJ=scx_broken.bpf.o, "
-				  "a scheduler the verifier refuses",
-				  agent, 0, env, "refused the BPF scheduler", NULL);
+	text = expect_failure_env(
+		"(e) ghost-agent --kernel scx with GHOST_SCX_OBJ=scx_broken.bpf.o, "
+		"a scheduler the verifier refuses",
+		agent, 0, env, "refused the BPF scheduler", NULL);
 	/* Said once, in the tool's own line; the verifier's log beside it. */
 	if (count_of(text, "refused the BPF scheduler") != 1)
 		die("(e) \"refused the BPF scheduler\" is said %d times, not once",

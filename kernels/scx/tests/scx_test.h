@@ -26,9 +26,9 @@
 #error "define PROG (the test's name) before including scx_test.h"
 #endif
 
-#define SCX_DIR		"/sys/kernel/sched_ext"
-#define SCX_STATE	SCX_DIR "/state"
-#define SCX_OPS		SCX_DIR "/root/ops"
+#define SCX_DIR	  "/sys/kernel/sched_ext"
+#define SCX_STATE SCX_DIR "/state"
+#define SCX_OPS	  SCX_DIR "/root/ops"
 
 /* The step the test is in, named by die(); NULL: the test has no steps. */
 static const char *scx_step;
