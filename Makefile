@@ -183,10 +183,12 @@ $(SHARED_LIB): $(LIB_OBJS) src/libghost.map
 	@ln -sfn $(notdir $@) $(dir $@)$(GHOST_LIB_SONAME)
 	@ln -sfn $(GHOST_LIB_SONAME) $(dir $@)libghost.so
 
-$(BUILD)/bin/%: tools/%.c $(TOOL_COMMON_OBJS) $(STATIC_LIB) $(BUILD)/bin/%.d
+$(BUILD)/bin/%: tools/%.c $(TOOL_COMMON_OBJS) $(STATIC_LIB) $(BUILD)/deps/bin/%.d
 	@mkdir -p $(dir $@)
 	@echo "  CCLD    $@"
-	@$(CC) $(CFLAGS) $(INC_TOOLS) -Itools/common $< $(TOOL_COMMON_OBJS) -o $@ $(STATIC_LIB) \
+	@mkdir -p $(BUILD)/deps/bin
+	@$(CC) $(CFLAGS) -MF $(BUILD)/deps/bin/$*.d $(INC_TOOLS) -Itools/common $< $(TOOL_COMMON_OBJS) \
+	    -o $@ $(STATIC_LIB) \
 	    $(LDFLAGS) $(LDLIBS)
 
 $(BENCHES): $(BENCH_OBJS) $(TOOL_COMMON_OBJS) $(STATIC_LIB)
@@ -194,15 +196,19 @@ $(BENCHES): $(BENCH_OBJS) $(TOOL_COMMON_OBJS) $(STATIC_LIB)
 	@echo "  CCLD    $@"
 	@$(CC) $(BENCH_OBJS) $(TOOL_COMMON_OBJS) -o $@ $(STATIC_LIB) $(LDFLAGS) $(LDLIBS)
 
-$(BUILD)/tests/%: tests/%.c $(STATIC_LIB) $(BUILD)/tests/%.d
+$(BUILD)/tests/%: tests/%.c $(STATIC_LIB) $(BUILD)/deps/tests/%.d
 	@mkdir -p $(dir $@)
 	@echo "  CCLD    $@"
-	@$(CC) $(CFLAGS) $(if $(filter $(notdir $@),$(WHITEBOX_TESTS)),$(INC_WHITEBOX),$(INC_PUBLIC)) -DGHOST_BIN_DIR='"$(abspath $(BUILD))/bin"' $< -o $@ $(STATIC_LIB) $(LDFLAGS) $(LDLIBS)
+	@mkdir -p $(BUILD)/deps/tests
+	@$(CC) $(CFLAGS) -MF $(BUILD)/deps/tests/$*.d \
+	    $(if $(filter $(notdir $@),$(WHITEBOX_TESTS)),$(INC_WHITEBOX),$(INC_PUBLIC)) -DGHOST_BIN_DIR='"$(abspath $(BUILD))/bin"' $< -o $@ $(STATIC_LIB) $(LDFLAGS) $(LDLIBS)
 
-$(BUILD)/scx/tests/%: kernels/scx/tests/%.c $(STATIC_LIB) $(BUILD)/scx/tests/%.d
+$(BUILD)/scx/tests/%: kernels/scx/tests/%.c $(STATIC_LIB) $(BUILD)/deps/scx/tests/%.d
 	@mkdir -p $(dir $@)
 	@echo "  CCLD    $@"
-	@$(CC) $(CFLAGS) $(INC_WHITEBOX) $< -o $@ $(STATIC_LIB) $(LDFLAGS) $(LDLIBS)
+	@mkdir -p $(BUILD)/deps/scx/tests
+	@$(CC) $(CFLAGS) -MF $(BUILD)/deps/scx/tests/$*.d $(INC_WHITEBOX) $< -o $@ $(STATIC_LIB) \
+	    $(LDFLAGS) $(LDLIBS)
 
 # The tree's C style (.clang-format): `make format` applies it; the test tier checks it.
 format:
@@ -244,7 +250,7 @@ clean:
 # built before the tree had them) is rebuilt: the empty rule makes the missing .d "new".
 # (Named explicitly: a missing intermediate file would not count.)
 DEP_FILES := $(LIB_OBJS:.o=.d) $(TOOL_COMMON_OBJS:.o=.d) $(BENCH_OBJS:.o=.d) \
-             $(addsuffix .d,$(TOOLS) $(TESTS) $(SCX_TESTS))
+             $(patsubst $(BUILD)/%,$(BUILD)/deps/%.d,$(TOOLS) $(TESTS) $(SCX_TESTS))
 $(DEP_FILES): ;
 -include $(wildcard $(DEP_FILES))
 
@@ -284,10 +290,10 @@ $(FUZZ_LIB): $(FUZZ_OBJS)
 	@echo "  AR      $@"
 	@rm -f $@ && ar rcs $@ $^
 
-$(FUZZ_BUILD)/%: fuzz/%.c $(FUZZ_LIB) $(FUZZ_BUILD)/%.d
-	@mkdir -p $(dir $@)
+$(FUZZ_BUILD)/%: fuzz/%.c $(FUZZ_LIB) $(FUZZ_BUILD)/deps/%.d
+	@mkdir -p $(dir $@) $(FUZZ_BUILD)/deps
 	@echo "  FUZZLD  $@"
-	@$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $< -o $@ $(FUZZ_LIB) -lm
+	@$(FUZZ_CC) $(FUZZ_CFLAGS) -MF $(FUZZ_BUILD)/deps/$*.d -fsanitize=fuzzer $< -o $@ $(FUZZ_LIB) -lm
 
 fuzz: fuzz-build
 	@FUZZ_CC=$(FUZZ_CC) FUZZ_BUILD=$(FUZZ_BUILD) fuzz/run.sh --seconds $(FUZZ_SECONDS) $(FUZZ_TARGETS)
@@ -295,6 +301,6 @@ fuzz: fuzz-build
 fuzz-smoke:
 	@FUZZ_CC=$(FUZZ_CC) FUZZ_BUILD=$(FUZZ_BUILD) fuzz/run.sh --smoke
 
-FUZZ_DEP_FILES := $(FUZZ_OBJS:.o=.d) $(addsuffix .d,$(FUZZ_TARGETS))
+FUZZ_DEP_FILES := $(FUZZ_OBJS:.o=.d) $(patsubst $(FUZZ_BUILD)/%,$(FUZZ_BUILD)/deps/%.d,$(FUZZ_TARGETS))
 $(FUZZ_DEP_FILES): ;
 -include $(wildcard $(FUZZ_DEP_FILES))

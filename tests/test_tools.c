@@ -581,6 +581,16 @@ static void scx_absent(void)
 		  "output: %s",
 		  rc, out);
 	CHECK_MSG(strstr(out, why) != NULL, "no \"%s\" in: %s", why, out);
+	/* Every ghostctl command on it: one line why, exit 1, never a crash (list used to
+	 * call an op the stand-in does not have). */
+	expect(RUN("ghostctl", "--root", test_root, "--kernel", "scx", "list"), 1, why);
+	expect(RUN("ghostctl", "--root", test_root, "--kernel", "scx", "status", "1"), 1, why);
+	/* A backend name that does not exist, in the option or in GHOST_KERNEL: exit 2, listed. */
+	expect(RUN("ghostctl", "--root", test_root, "--kernel", "nope", "list"), 2,
+	       "known: emu, scx, ghostfs");
+	setenv("GHOST_KERNEL", "emux", 1);
+	expect(RUN("ghostctl", "--root", test_root, "list"), 2, "(from GHOST_KERNEL)");
+	unsetenv("GHOST_KERNEL");
 }
 
 /*
