@@ -141,6 +141,16 @@ static uint64_t progress_over(int i, int window_ms)
 	return LOAD(SH->progress[i]) - p;
 }
 
+/* Progress of thread i within max_ms: the first non-zero count seen, else 0. */
+static uint64_t progress_within(int i, int max_ms)
+{
+	uint64_t p = LOAD(SH->progress[i]);
+
+	for (int waited = 0; waited < max_ms && LOAD(SH->progress[i]) == p; waited += 10)
+		usleep(10000);
+	return LOAD(SH->progress[i]) - p;
+}
+
 static void agent_summary(const char *out, char *text, size_t len, const char **sum)
 {
 	test_read_file(out, text, len);
@@ -202,7 +212,14 @@ static void idle_item_leaves_cpu(void)
 	usleep(100000); /* the agent reads both items */
 	/* The worker's class outranks the antagonist's: the antagonist never runs. */
 	antagonist = progress_over(1, 300);
-	worker = progress_over(0, 100);
+	/* The worker runs (however long the machine's other threads keep its CPU), and the
+	 * antagonist still does not. */
+	{
+		uint64_t before = LOAD(SH->progress[1]);
+
+		worker = progress_within(0, 5000);
+		antagonist += LOAD(SH->progress[1]) - before;
+	}
 	printf("both runnable: worker +%llu, antagonist +%llu\n", (unsigned long long)worker,
 	       (unsigned long long)antagonist);
 	CHECK(worker > 0);
@@ -264,8 +281,10 @@ static void with_workload(void)
 {
 	char *spin[] = { "--pattern", "spin",	      "--threads",     "2", "--duration",
 			 "1",	      "--prio-table", "--antagonists", "1", NULL };
+	/* Half the rate the workers could serve alone: a machine busy with other work still
+	 * leaves room, so what is checked is that nothing is lost, not how fast. */
 	char *rpc[] = { "--pattern",	"rpc",		 "--threads", "4",	  "--rate",
-			"2000",		"--duration",	 "2",	      "--warmup", "0.2",
+			"1000",		"--duration",	 "2",	      "--warmup", "0.2",
 			"--prio-table", "--antagonists", "1",	      NULL };
 	char json[8192], text[16384];
 	const char *sum;
@@ -305,7 +324,11 @@ static void with_workload(void)
 	/* The antagonist runs while the workers idle. How much it gets depends on what else
 	 * the machine runs on that CPU; the spin case above checks the fair share. */
 	CHECK_MSG(test_json_num(json, "antagonist_cpus") > 0, "%s", json);
-	CHECK_MSG(counter_after(sum, "item updates ") > 1000, "%s", sum);
+	/* The agent followed the table's update stream: updates seen for at least a quarter of
+	 * the requests (each makes its item runnable and idle again; the stream coalesces
+	 * updates of an item the agent has not read yet). */
+	CHECK_MSG(counter_after(sum, "item updates ") > test_json_num(json, "issued") / 4, "%s",
+		  sum);
 }
 
 int main(int argc, char **argv)
