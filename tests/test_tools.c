@@ -590,6 +590,12 @@ static void scx_absent(void)
 	       "known: emu, scx, ghostfs");
 	setenv("GHOST_KERNEL", "emux", 1);
 	expect(RUN("ghostctl", "--root", test_root, "list"), 2, "(from GHOST_KERNEL)");
+	/* ghost-workload without --kernel checks GHOST_KERNEL too (it said "the (null) kernel
+	 * cannot run here: Invalid argument", exit 1). */
+	expect_usage(RUN("ghost-workload", "--root", test_root, "--enclave", "1", "--wait", "0",
+			 "--threads", "1", "--pattern", "spin", "--duration", "0.1"),
+		     "(from GHOST_KERNEL)");
+	CHECK_MSG(!strstr(out, "(null)"), "%s", out);
 	unsetenv("GHOST_KERNEL");
 }
 
