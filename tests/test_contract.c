@@ -305,6 +305,29 @@ static void test_agent_opts(void)
 	ghost_enclave_close(e);
 }
 
+/*
+ * The embedded kernel's probe takes a root as its namespace does: one too long for it is
+ * -ENAMETOOLONG, and nothing is made (it used to cut the name short and make that directory).
+ */
+static void test_emu_probe_long_root(void)
+{
+	const struct ghost_kernel_ops *emu = ghost_kernel_find("emu");
+	char parent[512], root[1024], cut[1024], why[1200];
+	struct stat st;
+	size_t n;
+
+	snprintf(parent, sizeof(parent), "%s/%0200d", test_root, 0);
+	CHECK_OK(mkdir(parent, 0700) ? -errno : 0);
+	n = (size_t)snprintf(root, sizeof(root), "%s/%0300d", parent, 0);
+	CHECK(n >= 400);
+	CHECK_EQ(ghost_kernel_probe(emu, root, why, sizeof(why)), -ENAMETOOLONG);
+	CHECK_MSG(strstr(why, root) != NULL, "%s", why);
+	/* Where the old probe made a directory: the first 399 bytes. */
+	memcpy(cut, root, 399);
+	cut[399] = '\0';
+	CHECK_MSG(stat(cut, &st) != 0, "%s was made", cut);
+}
+
 /* ---- the library's ctl parsing, over the typed ops ---- */
 
 static void test_ctl(void)
@@ -341,6 +364,7 @@ int main(void)
 	test_txn_opts();
 	test_agent_opts();
 	test_ctl();
+	test_emu_probe_long_root();
 	printf("test_contract: ok\n");
 	return 0;
 }
