@@ -13,6 +13,7 @@
  */
 #include "backend.h"
 #include "emu_helpers.h"
+#include "enclave_priv.h"
 
 #include <ghost/ghost.h>
 
@@ -328,6 +329,38 @@ static void test_emu_probe_long_root(void)
 	CHECK_MSG(stat(cut, &st) != 0, "%s was made", cut);
 }
 
+/*
+ * ghost_enclave_wait_agent: only -EOPNOTSUPP ("cannot tell") counts as served; another
+ * error of agent_present (the enclave is gone) is returned, not taken for an agent.
+ */
+static int agent_present_err;
+static int agent_present_fake(struct ghost_kenclave *ke)
+{
+	(void)ke;
+	return agent_present_err;
+}
+
+static void test_wait_agent_errors(void)
+{
+	struct ghost_enclave *e = test_enclave("0", 60);
+	const struct ghost_kernel_ops *real = e->ops;
+	struct ghost_kernel_ops fake = *real;
+
+	fake.agent_present = agent_present_fake;
+	e->ops = &fake;
+	agent_present_err = -EOPNOTSUPP;
+	CHECK_OK(ghost_enclave_wait_agent(e, ghost_now_ns()));
+	agent_present_err = 1;
+	CHECK_OK(ghost_enclave_wait_agent(e, ghost_now_ns()));
+	agent_present_err = 0;
+	CHECK_EQ(ghost_enclave_wait_agent(e, ghost_now_ns() + 30000000), -ETIMEDOUT);
+	agent_present_err = -ENODEV;
+	CHECK_EQ(ghost_enclave_wait_agent(e, ghost_now_ns() + 30000000), -ENODEV);
+	e->ops = real;
+	CHECK_OK(ghost_enclave_destroy(e));
+	ghost_enclave_close(e);
+}
+
 /* ---- the library's ctl parsing, over the typed ops ---- */
 
 static void test_ctl(void)
@@ -365,6 +398,7 @@ int main(void)
 	test_agent_opts();
 	test_ctl();
 	test_emu_probe_long_root();
+	test_wait_agent_errors();
 	printf("test_contract: ok\n");
 	return 0;
 }
