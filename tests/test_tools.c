@@ -238,6 +238,16 @@ static void ctl_round_trip(void)
 	expect_usage(RUN("ghostctl", "--root", test_root, "ctl", "5", "create", "sw_region", "64",
 			 "0"),
 		     "\"64\"");
+	/* The same quoted as one argument (as the help's "discover tasks"): the number named. */
+	expect_usage(RUN("ghostctl", "--root", test_root, "ctl", "5", "create sw_region 64 0"),
+		     "bad region \"64\"");
+	expect_usage(RUN("ghostctl", "--root", test_root, "ctl", "5", "create sw_region 7 -2\n"),
+		     "bad NUMA node \"-2\"");
+	/* An option without its value, before or after the command; stray words. */
+	expect_usage(RUN("ghostctl", "--root"), "--root needs a value");
+	expect_usage(RUN("ghostctl", "--root", test_root, "list", "--kernel"),
+		     "--kernel needs a value");
+	expect_usage(RUN("ghostctl", "--root", test_root, "kernels", "extra"), "\"extra\"");
 	expect_usage(RUN("ghostctl", "--root", test_root, "ctl", "5", "create", "sw_region", "6",
 			 "-1"),
 		     "\"-1\"");
