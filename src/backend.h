@@ -98,7 +98,7 @@ struct ghost_kernel_ops {
 	int (*enclave_set_cpus)(struct ghost_kenclave *ke, const struct ghost_cpuset *cpus);
 	/* Is the kernel side still running, and if not why (GHOST_KCAP_SELF_EXIT). */
 	int (*exit_state)(struct ghost_kenclave *ke, struct ghost_kexit *out);
-	/* Does an agent serve the enclave now? 1 / 0, or -EOPNOTSUPP: cannot tell. */
+	/* Does an agent serve the enclave now? 1 / 0, -EOPNOTSUPP: cannot tell, or an error. */
 	int (*agent_present)(struct ghost_kenclave *ke);
 
 	/*

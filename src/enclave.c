@@ -288,10 +288,13 @@ int ghost_enclave_wait_agent(struct ghost_enclave *e, int64_t deadline_ns)
 	if (!e)
 		return -EINVAL;
 	for (;;) {
-		/* A backend that cannot tell is taken to have one. */
+		/* A backend that cannot tell is taken to have one; any other error (the
+		 * enclave is gone) is no agent, and said. */
 		present = e->ops->agent_present(e->k);
-		if (present != 0)
+		if (present > 0 || present == -EOPNOTSUPP)
 			return 0;
+		if (present < 0)
+			return ghost_enclave_note_gone(e, present);
 		if (ghost_now_ns() >= deadline_ns)
 			return -ETIMEDOUT;
 		nap_until(deadline_ns);

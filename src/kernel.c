@@ -10,6 +10,7 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -179,11 +180,12 @@ static struct {
 	int state; /* 0 unchecked, 1 good, -1 refused; set last with release */
 	char why[160];
 } verdicts[GHOST_ARRAY_SIZE(backends)];
+static pthread_mutex_t verdicts_lock = PTHREAD_MUTEX_INITIALIZER;
 
 int ghost_kernel_check(const struct ghost_kernel_ops *k, char *why, size_t why_len)
 {
 	char local[160];
-	int slot = -1;
+	int slot = -1, state;
 
 	if (!k)
 		return -EINVAL;
@@ -198,13 +200,21 @@ int ghost_kernel_check(const struct ghost_kernel_ops *k, char *why, size_t why_l
 			snprintf(why, why_len, "%s", local);
 		return err;
 	}
-	/* Acquire: pairs with the release below; a racing second check computes the same. */
-	if (__atomic_load_n(&verdicts[slot].state, __ATOMIC_ACQUIRE) == 0) {
-		int err = check_table(k, verdicts[slot].why, sizeof(verdicts[slot].why));
+	/* Acquire: pairs with the release below, after which why never changes. The first
+	 * check is made once, under the lock: two threads never write why at once. */
+	state = __atomic_load_n(&verdicts[slot].state, __ATOMIC_ACQUIRE);
+	if (state == 0) {
+		pthread_mutex_lock(&verdicts_lock);
+		state = __atomic_load_n(&verdicts[slot].state, __ATOMIC_ACQUIRE);
+		if (state == 0) {
+			int err = check_table(k, verdicts[slot].why, sizeof(verdicts[slot].why));
 
-		__atomic_store_n(&verdicts[slot].state, err ? -1 : 1, __ATOMIC_RELEASE);
+			state = err ? -1 : 1;
+			__atomic_store_n(&verdicts[slot].state, state, __ATOMIC_RELEASE);
+		}
+		pthread_mutex_unlock(&verdicts_lock);
 	}
-	if (verdicts[slot].state > 0)
+	if (state > 0)
 		return 0;
 	if (why_len)
 		snprintf(why, why_len, "%s", verdicts[slot].why);

@@ -13,6 +13,7 @@
  */
 #include "backend.h"
 #include "emu_helpers.h"
+#include "enclave_priv.h"
 
 #include <ghost/ghost.h>
 
@@ -305,6 +306,61 @@ static void test_agent_opts(void)
 	ghost_enclave_close(e);
 }
 
+/*
+ * The embedded kernel's probe takes a root as its namespace does: one too long for it is
+ * -ENAMETOOLONG, and nothing is made (it used to cut the name short and make that directory).
+ */
+static void test_emu_probe_long_root(void)
+{
+	const struct ghost_kernel_ops *emu = ghost_kernel_find("emu");
+	char parent[512], root[1024], cut[1024], why[1200];
+	struct stat st;
+	size_t n;
+
+	snprintf(parent, sizeof(parent), "%s/%0200d", test_root, 0);
+	CHECK_OK(mkdir(parent, 0700) ? -errno : 0);
+	n = (size_t)snprintf(root, sizeof(root), "%s/%0300d", parent, 0);
+	CHECK(n >= 400);
+	CHECK_EQ(ghost_kernel_probe(emu, root, why, sizeof(why)), -ENAMETOOLONG);
+	CHECK_MSG(strstr(why, root) != NULL, "%s", why);
+	/* Where the old probe made a directory: the first 399 bytes. */
+	memcpy(cut, root, 399);
+	cut[399] = '\0';
+	CHECK_MSG(stat(cut, &st) != 0, "%s was made", cut);
+}
+
+/*
+ * ghost_enclave_wait_agent: only -EOPNOTSUPP ("cannot tell") counts as served; another
+ * error of agent_present (the enclave is gone) is returned, not taken for an agent.
+ */
+static int agent_present_err;
+static int agent_present_fake(struct ghost_kenclave *ke)
+{
+	(void)ke;
+	return agent_present_err;
+}
+
+static void test_wait_agent_errors(void)
+{
+	struct ghost_enclave *e = test_enclave("0", 60);
+	const struct ghost_kernel_ops *real = e->ops;
+	struct ghost_kernel_ops fake = *real;
+
+	fake.agent_present = agent_present_fake;
+	e->ops = &fake;
+	agent_present_err = -EOPNOTSUPP;
+	CHECK_OK(ghost_enclave_wait_agent(e, ghost_now_ns()));
+	agent_present_err = 1;
+	CHECK_OK(ghost_enclave_wait_agent(e, ghost_now_ns()));
+	agent_present_err = 0;
+	CHECK_EQ(ghost_enclave_wait_agent(e, ghost_now_ns() + 30000000), -ETIMEDOUT);
+	agent_present_err = -ENODEV;
+	CHECK_EQ(ghost_enclave_wait_agent(e, ghost_now_ns() + 30000000), -ENODEV);
+	e->ops = real;
+	CHECK_OK(ghost_enclave_destroy(e));
+	ghost_enclave_close(e);
+}
+
 /* ---- the library's ctl parsing, over the typed ops ---- */
 
 static void test_ctl(void)
@@ -341,6 +397,8 @@ int main(void)
 	test_txn_opts();
 	test_agent_opts();
 	test_ctl();
+	test_emu_probe_long_root();
+	test_wait_agent_errors();
 	printf("test_contract: ok\n");
 	return 0;
 }

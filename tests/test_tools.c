@@ -238,6 +238,16 @@ static void ctl_round_trip(void)
 	expect_usage(RUN("ghostctl", "--root", test_root, "ctl", "5", "create", "sw_region", "64",
 			 "0"),
 		     "\"64\"");
+	/* The same quoted as one argument (as the help's "discover tasks"): the number named. */
+	expect_usage(RUN("ghostctl", "--root", test_root, "ctl", "5", "create sw_region 64 0"),
+		     "bad region \"64\"");
+	expect_usage(RUN("ghostctl", "--root", test_root, "ctl", "5", "create sw_region 7 -2\n"),
+		     "bad NUMA node \"-2\"");
+	/* An option without its value, before or after the command; stray words. */
+	expect_usage(RUN("ghostctl", "--root"), "--root needs a value");
+	expect_usage(RUN("ghostctl", "--root", test_root, "list", "--kernel"),
+		     "--kernel needs a value");
+	expect_usage(RUN("ghostctl", "--root", test_root, "kernels", "extra"), "\"extra\"");
 	expect_usage(RUN("ghostctl", "--root", test_root, "ctl", "5", "create", "sw_region", "6",
 			 "-1"),
 		     "\"-1\"");
@@ -590,6 +600,12 @@ static void scx_absent(void)
 	       "known: emu, scx, ghostfs");
 	setenv("GHOST_KERNEL", "emux", 1);
 	expect(RUN("ghostctl", "--root", test_root, "list"), 2, "(from GHOST_KERNEL)");
+	/* ghost-workload without --kernel checks GHOST_KERNEL too (it said "the (null) kernel
+	 * cannot run here: Invalid argument", exit 1). */
+	expect_usage(RUN("ghost-workload", "--root", test_root, "--enclave", "1", "--wait", "0",
+			 "--threads", "1", "--pattern", "spin", "--duration", "0.1"),
+		     "(from GHOST_KERNEL)");
+	CHECK_MSG(!strstr(out, "(null)"), "%s", out);
 	unsetenv("GHOST_KERNEL");
 }
 

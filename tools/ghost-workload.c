@@ -1896,11 +1896,15 @@ static int attach(struct workload *w)
 					 .id = o->enclave,
 					 .wait_s = o->wait_s,
 					 .hint = true };
+	const struct ghost_kernel_ops *k;
 	int err;
 
-	w->kernel = ghost_kernel_name(ghost_kernel_find(o->kernel));
-	if ((err = tool_kernel_check(ghost_kernel_find(o->kernel), o->root)) ||
-	    (err = tool_open_enclave(&req, &w->e)))
+	/* --kernel was checked with the options; $GHOST_KERNEL only here (no --kernel). */
+	k = tool_kernel(o->kernel);
+	if (!k)
+		return TOOL_EXIT_USAGE;
+	w->kernel = ghost_kernel_name(k);
+	if ((err = tool_kernel_check(k, o->root)) || (err = tool_open_enclave(&req, &w->e)))
 		return err;
 	if ((err = tool_wait_agent(&req, w->e))) {
 		ghost_enclave_close(w->e);

@@ -362,13 +362,11 @@ static int check_ctl_numbers(int nw, char **w)
 static int cmd_ctl(int argc, char **argv)
 {
 	struct ghost_enclave *e;
-	char cmd[256] = "";
-	int err;
+	char cmd[256] = "", words[sizeof(cmd)], *w[8], *save = NULL;
+	int err, nw = 0;
 
 	if (argc < 3)
 		return tool_usage_error("%s", "ctl needs ID COMMAND");
-	if ((err = check_ctl_numbers(argc - 2, argv + 2)))
-		return err;
 	for (int i = 2; i < argc; i++) {
 		if (strlen(cmd) + strlen(argv[i]) + 2 >= sizeof(cmd))
 			return tool_usage_error("ctl command too long: \"%s\"", argv[i]);
@@ -376,6 +374,13 @@ static int cmd_ctl(int argc, char **argv)
 			strcat(cmd, " ");
 		strcat(cmd, argv[i]);
 	}
+	/* The words as the library splits them, whether given apart or quoted as one. */
+	memcpy(words, cmd, sizeof(words));
+	for (char *t = strtok_r(words, " \t\n", &save); t && nw < 8;
+	     t = strtok_r(NULL, " \t\n", &save))
+		w[nw++] = t;
+	if ((err = check_ctl_numbers(nw, w)))
+		return err;
 	if ((err = open_enclave(argv[1], &e)))
 		return err;
 	err = ghost_enclave_ctl(e, cmd);
@@ -502,6 +507,8 @@ int main(int argc, char **argv)
 
 	tool_init("ghostctl");
 	for (i = 1; i < argc; i++) {
+		if ((!strcmp(argv[i], "--kernel") || !strcmp(argv[i], "--root")) && i + 1 >= argc)
+			return tool_usage_error("%s needs a value", argv[i]);
 		if (!strcmp(argv[i], "--kernel") && i + 1 < argc)
 			kernel_name = argv[++i];
 		else if (!strcmp(argv[i], "--root") && i + 1 < argc)
@@ -528,8 +535,9 @@ int main(int argc, char **argv)
 				print_usage();
 				return 0;
 			}
-			if ((!strcmp(argv[j], "--kernel") || !strcmp(argv[j], "--root")) &&
-			    j + 1 < argc && strcmp(argv[j + 1], "--")) {
+			if (!strcmp(argv[j], "--kernel") || !strcmp(argv[j], "--root")) {
+				if (j + 1 >= argc || !strcmp(argv[j + 1], "--"))
+					return tool_usage_error("%s needs a value", argv[j]);
 				if (!strcmp(argv[j], "--kernel"))
 					kernel_name = argv[j + 1];
 				else
@@ -569,6 +577,7 @@ int main(int argc, char **argv)
 	if (!strcmp(argv[0], "run"))
 		return cmd_run(argc, argv);
 	if (!strcmp(argv[0], "kernels"))
-		return cmd_kernels();
+		return argc > 1 ? tool_usage_error("kernels takes no argument, got \"%s\"", argv[1])
+				: cmd_kernels();
 	return tool_usage_error("unknown command \"%s\"", argv[0]);
 }

@@ -62,7 +62,8 @@ GHOST_API int ghost_enclave_attach_wait(const struct ghost_enclave_opts *opts, i
 					struct ghost_enclave **out);
 /*
  * Waits until an agent serves e ("agent_online"; a backend that cannot tell
- * counts as served): 0, or -ETIMEDOUT at deadline_ns.
+ * counts as served): 0, -ETIMEDOUT at deadline_ns, or the backend's error
+ * (-ENODEV: the enclave is gone).
  */
 GHOST_API int ghost_enclave_wait_agent(struct ghost_enclave *e, int64_t deadline_ns);
 /* Tears the enclave down for everyone: its tasks go back to normal threads. */

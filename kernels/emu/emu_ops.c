@@ -19,17 +19,24 @@
 
 static int emu_probe(const char *root_in, char *why, size_t why_len)
 {
-	char root[400];
-	int err = root_in && *root_in ? (snprintf(root, sizeof(root), "%s", root_in), 0)
-				      : emu_root_default(root, sizeof(root));
+	char root[400] = "";
+	int err;
 
+	/* As the namespace takes it: a root too long is refused, never cut short (a cut one
+	 * would make a directory nobody named). */
+	if (root_in && *root_in)
+		err = strlen(root_in) < sizeof(root)
+			      ? (snprintf(root, sizeof(root), "%s", root_in), 0)
+			      : -ENAMETOOLONG;
+	else
+		err = emu_root_default(root, sizeof(root));
 	if (!err && mkdir(root, 0700) && errno != EEXIST)
 		err = -errno;
 	if (!err && access(root, W_OK | X_OK))
 		err = -errno;
 	if (err && why)
-		snprintf(why, why_len, "cannot use %s as the enclave root: %s", root,
-			 strerror(-err));
+		snprintf(why, why_len, "cannot use %s as the enclave root: %s",
+			 root_in && *root_in ? root_in : root, strerror(-err));
 	return err;
 }
 

@@ -282,9 +282,17 @@ int tool_open_enclave(struct tool_enclave_open *req, struct ghost_enclave **out)
 int tool_wait_agent(const struct tool_enclave_open *req, struct ghost_enclave *e)
 {
 	char hint[1024], how_long[64];
+	int err = ghost_enclave_wait_agent(e, req->deadline_ns);
 
-	if (!ghost_enclave_wait_agent(e, req->deadline_ns))
+	if (!err)
 		return 0;
+	if (err != -ETIMEDOUT) {
+		tool_error("enclave %" PRIu64 " on the %s kernel: cannot tell whether an agent "
+			   "serves it: %s",
+			   req->id, ghost_kernel_name(ghost_enclave_kernel(e)),
+			   err == -ENODEV ? "the enclave is gone" : ghost_strerror(err));
+		return TOOL_EXIT_FAILURE;
+	}
 	waited(req, how_long, sizeof(how_long));
 	agent_hint(req, "--attach", hint, sizeof(hint));
 	tool_error("enclave %" PRIu64 " on the %s kernel has no agent%s (start one with: %s)",
