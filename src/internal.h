@@ -28,9 +28,14 @@ bool ghost_log_enabled(enum ghost_log_level level);
  * default". sz 0 is a caller built against this header that did not set it
  * (a zeroed struct: all defaults); a smaller sz is an older caller; a larger
  * one a newer caller, accepted only if every byte we do not know is zero
- * (-E2BIG otherwise: it asked for something this library cannot do). NULL
- * src: all defaults.
+ * (-E2BIG otherwise: it asked for something this library cannot do), and
+ * never past GHOST_OPTS_MAX_SZ (-E2BIG without reading: no options struct
+ * grows that far, so such an sz is garbage). NULL src: all defaults.
+ * Growing a struct: new fields go after the last one, never into the tail
+ * padding an older caller has (its bytes there are not known to be zero).
  */
+#define GHOST_OPTS_MAX_SZ 4096
+
 static inline int ghost_opts_copy(void *dst, size_t ours, const void *src)
 {
 	size_t sz = 0;
@@ -43,6 +48,8 @@ static inline int ghost_opts_copy(void *dst, size_t ours, const void *src)
 		sz = ours;
 	if (sz < sizeof(size_t))
 		return -EINVAL;
+	if (sz > GHOST_OPTS_MAX_SZ)
+		return -E2BIG;
 	for (size_t i = ours; i < sz; i++)
 		if (((const unsigned char *)src)[i])
 			return -E2BIG;

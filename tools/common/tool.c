@@ -319,11 +319,20 @@ static void log_line(enum ghost_log_level level, const char *msg, void *ctx)
 	if (log_holding && level <= GHOST_LOG_WARN) {
 		if (level == GHOST_LOG_ERROR)
 			snprintf(log_error, sizeof(log_error), "%s", msg);
-		/* More than a reason: detail (a verifier's log): it goes out as it comes. */
+		/* More than a reason: detail (a verifier's log): it goes out as it comes, all
+		 * but the last error, which may yet be the tool's own line (tool_log_release). */
 		if (log_nheld == LOG_HELD_MAX) {
+			int keep = -1;
+
 			for (int i = 0; i < log_nheld; i++)
-				ghost_log_stderr(log_held[i].level, log_held[i].msg, NULL);
-			log_nheld = 0;
+				if (log_held[i].level == GHOST_LOG_ERROR)
+					keep = i;
+			for (int i = 0; i < log_nheld; i++)
+				if (i != keep)
+					ghost_log_stderr(log_held[i].level, log_held[i].msg, NULL);
+			if (keep >= 0)
+				log_held[0] = log_held[keep];
+			log_nheld = keep >= 0 ? 1 : 0;
 		}
 		log_held[log_nheld].level = level;
 		snprintf(log_held[log_nheld].msg, sizeof(log_held[0].msg), "%s", msg);

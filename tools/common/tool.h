@@ -2,7 +2,7 @@
  * tools/common/tool.h - what the command-line programs (ghost-agent, ghostctl,
  * ghost-workload, ghost-bench) share: their name in front of every message,
  * one-line errors and usage errors, bounded number parsing, CPU lists, the
- * --kernel option ("unknown --kernel", "the K kernel cannot run here"),
+ * --kernel option ("bad --kernel: ...", "the K kernel cannot run here"),
  * opening an enclave that may not be there yet, the library's log, and
  * signal handlers.
  *
