@@ -411,7 +411,7 @@ static int ctl_number(const char *word, long long lo, long long hi, long long *v
  */
 int ghost_enclave_ctl(struct ghost_enclave *e, const char *cmd)
 {
-	char buf[128], *w[5], *save = NULL;
+	char buf[GHOST_CTL_MAX], *w[5], *save = NULL;
 	long long a, b;
 	size_t n;
 	int nw = 0;
@@ -420,7 +420,7 @@ int ghost_enclave_ctl(struct ghost_enclave *e, const char *cmd)
 		return -EINVAL;
 	n = strlen(cmd);
 	if (n >= sizeof(buf))
-		return -EINVAL;
+		return -E2BIG;
 	memcpy(buf, cmd, n + 1);
 	if (n && buf[n - 1] == '\n')
 		buf[n - 1] = 0; /* ghostfs strips one trailing newline */

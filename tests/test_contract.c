@@ -380,6 +380,16 @@ static void test_ctl(void)
 	CHECK_EQ(ghost_enclave_ctl(e, "become agent 0"), -EINVAL);
 	CHECK_EQ(ghost_enclave_ctl(e, "frobnicate"), -EINVAL);
 	CHECK_EQ(ghost_enclave_ctl(e, ""), -EINVAL);
+	{
+		char longcmd[GHOST_CTL_MAX + 8];
+
+		memset(longcmd, ' ', sizeof(longcmd) - 1);
+		longcmd[sizeof(longcmd) - 1] = 0;
+		memcpy(longcmd, "destroy", 7);
+		CHECK_EQ(ghost_enclave_ctl(e, longcmd), -E2BIG); /* and nothing destroyed */
+		longcmd[GHOST_CTL_MAX - 1] = 0;
+		CHECK_EQ(ghost_enclave_ctl(e, longcmd + GHOST_CTL_MAX - 20), -EINVAL);
+	}
 	CHECK(ghost_enclave_ctl(e, "discover tasks") >= 0);
 	CHECK_EQ(ghost_enclave_write_file(e, "ctl", "create sw_region 5 0"), 0);
 	CHECK_EQ(ghost_enclave_exit_state(e, why, sizeof(why)), 0);

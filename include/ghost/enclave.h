@@ -85,9 +85,10 @@ GHOST_API int ghost_enclave_write_file(struct ghost_enclave *e, const char *name
 /*
  * One enclave ctl command, as ghostfs takes it: "destroy", "discover tasks",
  * "create sw_region <id> <node>", "become agent <cpu> <queue>", or one the
- * backend adds. Unknown text or a number out of its bounds: -EINVAL;
- * -EOPNOTSUPP: the backend cannot do it.
+ * backend adds. Unknown text or a number out of its bounds: -EINVAL; text of
+ * GHOST_CTL_MAX bytes or more: -E2BIG; -EOPNOTSUPP: the backend cannot do it.
  */
+#define GHOST_CTL_MAX 256
 GHOST_API int ghost_enclave_ctl(struct ghost_enclave *e, const char *cmd);
 /* Gives the enclave exactly these CPUs (-EBUSY: one belongs to another enclave). */
 GHOST_API int ghost_enclave_set_cpus(struct ghost_enclave *e, const struct ghost_cpuset *cpus);
