@@ -293,11 +293,10 @@ int ghost_full_agent_start(const struct ghost_full_agent_opts *user_opts,
 		full_agent_free(fa);
 		return err;
 	}
+	/* A failed init may leave its state set: full_agent_free gives it to fini. */
 	err = fa->policy->init(fa, &fa->state);
-	if (err) {
-		fa->state = NULL;
+	if (err)
 		goto fail;
-	}
 	int cpu;
 
 	ghost_cpuset_for_each(cpu, &e->cpus) {

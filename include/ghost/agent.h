@@ -45,6 +45,10 @@ struct ghost_policy {
 	 * any agent thread starts; *state is handed to every other hook.
 	 */
 	int (*init)(struct ghost_full_agent *fa, void **state);
+	/*
+	 * Frees what init made. Also called after an init that failed having
+	 * set *state, so it must take a half-made state (NULL members).
+	 */
 	void (*fini)(void *state);
 	/* In the agent thread, before attach: the queue for cpu's own
 	 * messages (-1 = the enclave default queue). */
