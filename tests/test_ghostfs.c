@@ -132,7 +132,12 @@ static void test_probe_fake(void)
 	CHECK_ERR(K->probe(root, why, sizeof(why)), EPROTONOSUPPORT);
 	CHECK_MSG(strstr(why, "84") != NULL, "why: %s", why);
 
+	/* The right ABI but no top-level ctl: not ghostfs (an embedded kernel's root has a
+	 * version file too). */
 	put_file(root, "version", "91\n90\n");
+	CHECK_ERR(K->probe(root, why, sizeof(why)), ENODEV);
+	CHECK_MSG(strstr(why, "no ctl") != NULL, "why: %s", why);
+	put_file(root, "ctl", "");
 	CHECK_OK(K->probe(root, why, sizeof(why)));
 	CHECK_STR(why, "");
 	CHECK_OK(K->probe(root, NULL, 0));

@@ -186,7 +186,7 @@ static int ghostfs_probe(const char *root_in, char *why, size_t why_len)
 	char text[4096], list[256], *p, *end;
 	size_t lpos = 0;
 	struct stat st;
-	bool found = false;
+	bool found = false, has_ctl;
 	int dirfd, n;
 
 	set_why(why, why_len, "%s", "");
@@ -204,6 +204,8 @@ static int ghostfs_probe(const char *root_in, char *why, size_t why_len)
 		return n;
 	}
 	n = read_file_at(dirfd, "version", text, sizeof(text));
+	/* ghostfs has its top-level ctl beside version; an embedded kernel's root has no ctl. */
+	has_ctl = faccessat(dirfd, "ctl", F_OK, 0) == 0;
 	close(dirfd);
 	if (n == -ENOENT) {
 		/*
@@ -249,6 +251,13 @@ static int ghostfs_probe(const char *root_in, char *why, size_t why_len)
 			if (w > 0)
 				lpos += (size_t)w;
 		}
+	}
+	if (found && !has_ctl) {
+		set_why(why, why_len,
+			"%s has a version file but no ctl: it is not ghostfs (an embedded kernel's "
+			"namespace root?)",
+			root);
+		return -ENODEV;
 	}
 	if (found)
 		return 0;
