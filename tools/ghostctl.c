@@ -362,7 +362,7 @@ static int check_ctl_numbers(int nw, char **w)
 static int cmd_ctl(int argc, char **argv)
 {
 	struct ghost_enclave *e;
-	char cmd[256] = "", words[sizeof(cmd)], *w[8], *save = NULL;
+	char cmd[GHOST_CTL_MAX] = "", words[sizeof(cmd)], *w[8], *save = NULL;
 	int err, nw = 0;
 
 	if (argc < 3)

@@ -605,18 +605,6 @@ static int ghostfs_enclave_cpus(struct ghost_kenclave *ke, struct ghost_cpuset *
 											    : 0;
 }
 
-static int ghostfs_enclave_set_cpus(struct ghost_kenclave *ke, const struct ghost_cpuset *cpus)
-{
-	char list[GHOST_CPUSET_LIST_MAX];
-	int n = ghost_cpuset_format_list(cpus, list, sizeof(list)), err;
-
-	if (n < 0)
-		return n;
-	err = write_file_at(ke->dir_fd, "cpulist", list);
-	/* EOVERFLOW is the kernel's "cpu beyond nr_cpu_ids": a bad cpu set, as elsewhere. */
-	return err == -EOVERFLOW ? -EINVAL : err;
-}
-
 static int ghostfs_agent_present(struct ghost_kenclave *ke)
 {
 	char buf[16];
@@ -651,6 +639,15 @@ static int ghostfs_file_write(struct ghost_kenclave *ke, const char *name, const
 	if (err == -EOVERFLOW && (!strcmp(name, "cpumask") || !strcmp(name, "cpulist")))
 		err = -EINVAL;
 	return err;
+}
+
+/* The cpulist file, as a person would write it (its errors are file_write's). */
+static int ghostfs_enclave_set_cpus(struct ghost_kenclave *ke, const struct ghost_cpuset *cpus)
+{
+	char list[GHOST_CPUSET_LIST_MAX];
+	int n = ghost_cpuset_format_list(cpus, list, sizeof(list));
+
+	return n < 0 ? n : ghostfs_file_write(ke, "cpulist", list);
 }
 
 /* ---- shared memory ---- */

@@ -313,6 +313,17 @@ static struct {
 static int log_nheld;
 static char log_error[512]; /* the last error held */
 
+/* The index of the last error held, or -1 (log_lock held). */
+static int last_held_error(void)
+{
+	int last = -1;
+
+	for (int i = 0; i < log_nheld; i++)
+		if (log_held[i].level == GHOST_LOG_ERROR)
+			last = i;
+	return last;
+}
+
 static void log_line(enum ghost_log_level level, const char *msg, void *ctx)
 {
 	pthread_mutex_lock(&log_lock);
@@ -322,11 +333,8 @@ static void log_line(enum ghost_log_level level, const char *msg, void *ctx)
 		/* More than a reason: detail (a verifier's log): it goes out as it comes, all
 		 * but the last error, which may yet be the tool's own line (tool_log_release). */
 		if (log_nheld == LOG_HELD_MAX) {
-			int keep = -1;
+			int keep = last_held_error();
 
-			for (int i = 0; i < log_nheld; i++)
-				if (log_held[i].level == GHOST_LOG_ERROR)
-					keep = i;
 			for (int i = 0; i < log_nheld; i++)
 				if (i != keep)
 					ghost_log_stderr(log_held[i].level, log_held[i].msg, NULL);
@@ -359,15 +367,13 @@ void tool_log_hold(void)
 
 void tool_log_release(bool failed)
 {
-	int last_error = -1;
+	int last_error;
 
 	pthread_mutex_lock(&log_lock);
 	log_holding = false;
 	/* After a failure the last error becomes the tool's own line (tool_log_reason):
 	 * everything else the library said still goes out, once. */
-	for (int i = 0; failed && i < log_nheld; i++)
-		if (log_held[i].level == GHOST_LOG_ERROR)
-			last_error = i;
+	last_error = failed ? last_held_error() : -1;
 	for (int i = 0; i < log_nheld; i++)
 		if (i != last_error)
 			ghost_log_stderr(log_held[i].level, log_held[i].msg, NULL);
