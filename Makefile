@@ -104,6 +104,10 @@ TOOLS       := $(TOOL_SRCS:tools/%.c=$(BUILD)/bin/%)
 # What the tools and the bench share (tools/common), linked into each of them.
 TOOL_COMMON_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tools/common/*.c))
 TOOL_COMMON_HDRS := $(wildcard tools/common/*.h)
+# libghost-agent: the ghost-agent program as a call (ghost_agent_main, tools/agent) with the
+# tools' helpers; ghost-agent is its main. Static only: it prints and exits, as programs do.
+AGENT_OBJS  := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tools/agent/*.c))
+AGENT_LIB   := $(BUILD)/lib/libghost-agent.a
 # ghost-bench: one program from the files of bench/ghost-bench/.
 BENCH_SRCS  := $(wildcard bench/ghost-bench/*.c)
 BENCH_OBJS  := $(BENCH_SRCS:%.c=$(BUILD)/obj/%.o)
@@ -138,7 +142,7 @@ SHARED_LIB := $(BUILD)/lib/libghost.so.$(GHOST_LIB_VERSION)
 	check-layers format
 all: lib tools tests
 
-lib: $(STATIC_LIB) $(if $(filter 1,$(STATIC)),,$(SHARED_LIB))
+lib: $(STATIC_LIB) $(AGENT_LIB) $(if $(filter 1,$(STATIC)),,$(SHARED_LIB))
 tools: $(TOOLS) $(BENCHES)
 tests: $(TESTS)
 scx-tests: $(SCX_TESTS)
@@ -182,6 +186,19 @@ $(SHARED_LIB): $(LIB_OBJS) src/libghost.map
 	    $(LDFLAGS) -o $@ $(LIB_OBJS) $(LDLIBS)
 	@ln -sfn $(notdir $@) $(dir $@)$(GHOST_LIB_SONAME)
 	@ln -sfn $(GHOST_LIB_SONAME) $(dir $@)libghost.so
+
+$(AGENT_LIB): $(AGENT_OBJS) $(TOOL_COMMON_OBJS)
+	@mkdir -p $(dir $@)
+	@echo "  AR      $@"
+	@rm -f $@ && ar rcs $@ $^
+
+# ghost-agent loads policy plugins, which are linked against the program that loads them:
+# it carries the whole library and exports its API (-rdynamic) for them.
+$(BUILD)/bin/ghost-agent: tools/ghost-agent.c $(AGENT_LIB) $(STATIC_LIB) $(BUILD)/deps/bin/ghost-agent.d
+	@mkdir -p $(dir $@) $(BUILD)/deps/bin
+	@echo "  CCLD    $@"
+	@$(CC) $(CFLAGS) -MF $(BUILD)/deps/bin/ghost-agent.d $(INC_PUBLIC) $< -o $@ $(AGENT_LIB) \
+	    -rdynamic -Wl,--whole-archive $(STATIC_LIB) -Wl,--no-whole-archive $(LDFLAGS) $(LDLIBS)
 
 $(BUILD)/bin/%: tools/%.c $(TOOL_COMMON_OBJS) $(STATIC_LIB) $(BUILD)/deps/bin/%.d
 	@mkdir -p $(dir $@)
@@ -249,7 +266,7 @@ clean:
 # The header dependencies the compiler wrote. A target whose .d is missing (never built, or
 # built before the tree had them) is rebuilt: the empty rule makes the missing .d "new".
 # (Named explicitly: a missing intermediate file would not count.)
-DEP_FILES := $(LIB_OBJS:.o=.d) $(TOOL_COMMON_OBJS:.o=.d) $(BENCH_OBJS:.o=.d) \
+DEP_FILES := $(LIB_OBJS:.o=.d) $(TOOL_COMMON_OBJS:.o=.d) $(AGENT_OBJS:.o=.d) $(BENCH_OBJS:.o=.d) \
              $(patsubst $(BUILD)/%,$(BUILD)/deps/%.d,$(TOOLS) $(TESTS) $(SCX_TESTS))
 $(DEP_FILES): ;
 -include $(wildcard $(DEP_FILES))

@@ -105,10 +105,9 @@ static void child(void)
 					 .id = ENCLAVE_ID,
 					 .cpus = &cpus,
 					 .max_tasks = MAX_TASKS };
-	struct policy_config cfg = { .global_cpu = -1, .queue_elems = QUEUE_ELEMS };
-	struct ghost_full_agent_opts fo = { .sz = sizeof(fo),
-					    .policy_config = &cfg,
-					    .prio = GHOST_AGENT_PRIO_NORMAL };
+	struct ghost_full_agent_opts fo = { .sz = sizeof(fo), .prio = GHOST_AGENT_PRIO_NORMAL };
+	_Alignas(16) char cfg[256];
+	char kv[64];
 	void *(*fns[])(void *) = { blocker, blocker, sleeper, spinner };
 	struct ghost_full_agent *fa;
 	struct ghost_enclave *e;
@@ -118,6 +117,12 @@ static void child(void)
 		_exit(2);
 	fo.enclave = e;
 	fo.policy = ghost_policy_find("fifo-percpu");
+	/* Small queues: the images hold overflowed rings too. */
+	snprintf(kv, sizeof(kv), "queue_elems=%d", QUEUE_ELEMS);
+	if (ghost_policy_config_defaults(fo.policy, cfg) ||
+	    ghost_policy_config_parse(fo.policy, cfg, kv, NULL, 0))
+		_exit(3);
+	fo.policy_config = cfg;
 	if (ghost_full_agent_start(&fo, &fa))
 		_exit(3);
 	for (size_t i = 0; i < sizeof(fns) / sizeof(fns[0]); i++)

@@ -40,12 +40,14 @@ INSTALL        ?= install
 GHOST_PUBLIC_HEADERS := \
     include/ghost/abi.h \
     include/ghost/agent.h \
+    include/ghost/agent_main.h \
     include/ghost/channel.h \
     include/ghost/common.h \
     include/ghost/cpuset.h \
     include/ghost/enclave.h \
     include/ghost/ghost.h \
     include/ghost/kernel.h \
+    include/ghost/policy.h \
     include/ghost/priotable.h \
     include/ghost/sched.h \
     include/ghost/status.h \

@@ -1,6 +1,6 @@
 /*
- * policies/common.c - what every built-in policy shares: accounting, the
- * stats line, the global agent's moves.
+ * policies/common.c - what the built-in policies share: what a failed
+ * commit means, the global agent's set-up, loop and moves.
  *
  * Pure bookkeeping over the public API: nothing here takes a lock (the
  * callers hold their policy's lock) or prints.
@@ -16,81 +16,6 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-
-void policy_fill_stats(struct ghost_policy_stats *out, struct ghost_sched *s, uint32_t runnable)
-{
-	out->tasks = s->tasks.count;
-	out->runnable = runnable;
-	out->task_runtime_ns = ghost_sched_task_runtime_ns(s, ghost_now_ns());
-	out->msgs = s->stats.msgs_total;
-	out->seqnum_errors = s->stats.seqnum_errors;
-	out->bad_msgs = s->stats.bad_msgs;
-}
-
-int policy_format_stats(char *buf, size_t len, struct ghost_sched *s, struct ghost_enclave *e,
-			uint32_t runnable, int64_t started_ns)
-{
-	static const struct {
-		uint16_t type;
-		const char *name;
-	} kinds[] = {
-		{ MSG_TASK_NEW, "new" },	   { MSG_TASK_WAKEUP, "wakeup" },
-		{ MSG_TASK_BLOCKED, "blocked" },   { MSG_TASK_PREEMPT, "preempt" },
-		{ MSG_TASK_YIELD, "yield" },	   { MSG_TASK_DEAD, "dead" },
-		{ MSG_TASK_DEPARTED, "departed" }, { MSG_CPU_TICK, "tick" },
-	};
-	struct ghost_txn_counts c;
-	const struct ghost_cpuset *set = ghost_enclave_cpus(e);
-	int64_t now = ghost_now_ns();
-	uint64_t busy, wall;
-	size_t pos = 0;
-	int n, ncpus = 0, navail = 0, cpu;
-
-	ghost_txn_get_counts(e, &c);
-	ghost_cpuset_for_each(cpu, set) {
-		ncpus++;
-		navail += policy_cpu_available(e, cpu);
-	}
-	/* Since the policy started: what its tasks ran (including tasks it
-	 * took over, which may have run before), against its CPUs' time. */
-	busy = ghost_sched_task_runtime_ns(s, now);
-	wall = (uint64_t)(now - started_ns) * (uint64_t)(ncpus ? ncpus : 1);
-	n = snprintf(buf, len, "tasks %u runnable %u commits ok %llu failed %llu", s->tasks.count,
-		     runnable, (unsigned long long)c.succeeded,
-		     (unsigned long long)(c.committed - c.succeeded));
-	if (n < 0 || (size_t)n >= len)
-		return -ENOSPC;
-	pos = (size_t)n;
-	for (int i = 1; i < 16; i++) {
-		if (!c.failed[i])
-			continue;
-		n = snprintf(buf + pos, len - pos, " %s %llu",
-			     ghost_txn_reason(GHOST_TXN_COMPLETE + i),
-			     (unsigned long long)c.failed[i]);
-		if (n < 0 || (size_t)n >= len - pos)
-			return -ENOSPC;
-		pos += (size_t)n;
-	}
-	n = snprintf(buf + pos, len - pos, " | msgs");
-	if (n < 0 || (size_t)n >= len - pos)
-		return -ENOSPC;
-	pos += (size_t)n;
-	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
-		n = snprintf(buf + pos, len - pos, " %s %llu", kinds[i].name,
-			     (unsigned long long)s->stats.msgs[kinds[i].type]);
-		if (n < 0 || (size_t)n >= len - pos)
-			return -ENOSPC;
-		pos += (size_t)n;
-	}
-	n = snprintf(buf + pos, len - pos,
-		     " | idle %.1f%% | cpus available %d/%d | seqnum_errors %llu bad_msgs %llu",
-		     wall && busy < wall ? 100.0 * (1.0 - (double)busy / (double)wall) : 0.0,
-		     navail, ncpus, (unsigned long long)s->stats.seqnum_errors,
-		     (unsigned long long)s->stats.bad_msgs);
-	if (n < 0 || (size_t)n >= len - pos)
-		return -ENOSPC;
-	return (int)(pos + (size_t)n);
-}
 
 enum policy_failure policy_failure_of(int32_t txn_state)
 {
@@ -149,21 +74,16 @@ int policy_move_global(struct ghost_enclave *e, int from, int *global_cpu)
 	return -1;
 }
 
-int policy_central_init(struct ghost_enclave *e, const struct policy_config *cfg,
-			struct ghost_sched *s, const struct ghost_sched_ops *ops, void *state,
-			size_t task_size, struct ghost_channel **chan, int *global_cpu)
+int policy_central_init(struct ghost_enclave *e, const struct policy_central_config *cfg,
+			struct ghost_channel **chan, int *global_cpu)
 {
 	const struct ghost_cpuset *cpus = ghost_enclave_cpus(e);
 	int err;
 
-	*global_cpu = cfg && cfg->global_cpu >= 0 && ghost_cpuset_test(cpus, cfg->global_cpu)
+	*global_cpu = cfg->global_cpu >= 0 && ghost_cpuset_test(cpus, cfg->global_cpu)
 			      ? cfg->global_cpu
 			      : ghost_cpuset_first(cpus);
-	err = ghost_sched_init(s, e, ops, state, task_size);
-	if (err)
-		return err;
-	err = ghost_channel_create(
-		e, cfg && cfg->queue_elems ? cfg->queue_elems : GHOST_MAX_QUEUE_ELEMS, 0, chan);
+	err = ghost_channel_create(e, (int)cfg->queue_elems, 0, chan);
 	if (err)
 		return err;
 	/* Polled by the global agent: nobody is woken for its messages. */
@@ -198,14 +118,4 @@ void policy_central_loop(struct ghost_agent *a, pthread_mutex_t *lock, int *glob
 	pthread_mutex_unlock(lock);
 	if (work <= 0)
 		ghost_agent_relax(a);
-}
-
-int policy_take_over(struct ghost_sched *s, bool take_over)
-{
-	int n;
-
-	if (!take_over)
-		return 0;
-	n = ghost_sched_discover(s);
-	return n < 0 ? n : 0;
 }

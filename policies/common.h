@@ -1,8 +1,8 @@
 /*
- * policies/common.h - pieces every built-in policy uses: busy-time
- * accounting from off-CPU messages, the generic half of the stats line, and
- * what a centralized policy's global agent needs (is a CPU available, move
- * the global role off a CPU a higher class wants).
+ * policies/common.h - pieces the built-in policies share: the parameters
+ * most of them declare, what a failed commit means to a policy, and what a
+ * centralized policy's global agent needs (is a CPU available, move the
+ * global role off a CPU a higher class wants).
  *
  * Pure helpers over the public API: no kernel knowledge, no locks (callers
  * hold their policy's lock), no output.
@@ -13,16 +13,32 @@
 #include "policies.h"
 
 #include <ghost/enclave.h>
+#include <ghost/policy.h>
+
+#include <stddef.h>
 
 #include <pthread.h>
 
-/* The stats line's common part (tasks, runnable, commits, messages, idle
- * share from what the tasks ran, CPUs available). */
-int policy_format_stats(char *buf, size_t len, struct ghost_sched *s, struct ghost_enclave *e,
-			uint32_t runnable, int64_t started_ns);
+/* Parameters several built-in policies declare, as field f of their config struct T. */
+#define POLICY_PARAM_QUEUE_ELEMS(T, f)                                                    \
+	{                                                                                 \
+		.name = "queue_elems", .type = GHOST_PARAM_INT, .offset = offsetof(T, f), \
+		.def = "65536", .min = 1, .max = GHOST_MAX_QUEUE_ELEMS,                   \
+		.help = "slots of each message queue (a power of 2; a ring that fills "   \
+			"loses messages and is resynchronised)"                           \
+	}
+#define POLICY_PARAM_GLOBAL_CPU(T, f)                                                    \
+	{                                                                                \
+		.name = "global_cpu", .type = GHOST_PARAM_CPU, .offset = offsetof(T, f), \
+		.def = "auto",                                                           \
+		.help = "where the global agent starts (auto: the enclave's first CPU)"  \
+	}
 
-/* What every policy's get_stats reports, from the scheduler base. */
-void policy_fill_stats(struct ghost_policy_stats *out, struct ghost_sched *s, uint32_t runnable);
+/* The config every centralized built-in policy begins its own with. */
+struct policy_central_config {
+	int64_t queue_elems;
+	int global_cpu; /* -1: the enclave's first CPU */
+};
 
 /*
  * What a policy does about a failed commit, by the txn's state (the table in
@@ -54,14 +70,13 @@ bool policy_cpu_available(struct ghost_enclave *e, int cpu);
 int policy_move_global(struct ghost_enclave *e, int from, int *global_cpu);
 
 /*
- * A centralized policy's set-up: the scheduler base over task records of
- * task_size, one channel polled by the global agent (the enclave's default
- * queue, waking nobody), and where the global agent starts (cfg's CPU if
- * the enclave has it, else the enclave's first).
+ * A centralized policy's set-up: one channel polled by the global agent (the
+ * enclave's default queue, waking nobody) and where the global agent starts
+ * (cfg's CPU if set, else the enclave's first; the library checked it is one
+ * of the enclave's).
  */
-int policy_central_init(struct ghost_enclave *e, const struct policy_config *cfg,
-			struct ghost_sched *s, const struct ghost_sched_ops *ops, void *state,
-			size_t task_size, struct ghost_channel **chan, int *global_cpu);
+int policy_central_init(struct ghost_enclave *e, const struct policy_central_config *cfg,
+			struct ghost_channel **chan, int *global_cpu);
 
 /*
  * One iteration of a centralized policy's agent loop. A satellite (not the
@@ -73,8 +88,5 @@ int policy_central_init(struct ghost_enclave *e, const struct policy_config *cfg
  */
 void policy_central_loop(struct ghost_agent *a, pthread_mutex_t *lock, int *global_cpu,
 			 uint64_t *moves, int (*round)(void *state, bool finishing), void *state);
-
-/* enclave_ready of a policy taking over a live enclave: discover its tasks. */
-int policy_take_over(struct ghost_sched *s, bool take_over);
 
 #endif

@@ -36,18 +36,33 @@ struct ccpu {
 };
 
 struct central {
-	struct ghost_sched sched;
+	struct ghost_sched sched; /* first: the library's scheduler base and lock */
 	struct ghost_enclave *e;
 	struct ghost_channel *chan;
-	pthread_mutex_t lock;
 	struct fifo_rq rq;
 	struct fifo_rq yielding;
 	struct ccpu cpu[GHOST_MAX_CPUS];
 	int global_cpu;	       /* read by every agent, written under lock */
 	int64_t time_slice_ns; /* 0 = never preempt for time */
-	bool take_over;
-	int64_t started;
-	uint64_t moves; /* times the global agent moved */
+	uint64_t moves;	       /* times the global agent moved */
+};
+
+struct central_config {
+	struct policy_central_config base; /* queue_elems, global_cpu */
+	int64_t time_slice_ns;
+};
+
+static const struct ghost_policy_param central_params[] = {
+	POLICY_PARAM_QUEUE_ELEMS(struct central_config, base.queue_elems),
+	POLICY_PARAM_GLOBAL_CPU(struct central_config, base.global_cpu),
+	{ .name = "time_slice",
+	  .type = GHOST_PARAM_DURATION,
+	  .offset = offsetof(struct central_config, time_slice_ns),
+	  .def = "0ns",
+	  .min = 0,
+	  .max = 3600000000000LL,
+	  .help = "preempt a task that ran this long while others wait (0: never)" },
+	{ 0 },
 };
 
 static struct central *of(struct ghost_sched *s)
@@ -141,15 +156,16 @@ static void on_gone(struct ghost_sched *s, struct ghost_task *task, const struct
 	fifo_rq_remove(&c->yielding, t);
 }
 
-static void resync_fix(struct ghost_sched *s, struct fifo_task *t, enum fifo_resync_state st)
+static void on_resync(struct ghost_sched *s, struct ghost_task *task, enum ghost_task_view view)
 {
 	struct central *c = of(s);
+	struct fifo_task *t = ft(task);
 
-	if (st == FIFO_RESYNC_ONCPU)
+	if (view == GHOST_TASK_VIEW_ONCPU)
 		return;
 	off_cpu(c, t);
 	fifo_rq_remove(&c->yielding, t);
-	if (st == FIFO_RESYNC_RUNNABLE) {
+	if (view == GHOST_TASK_VIEW_RUNNABLE) {
 		if (!fifo_rq_contains(&c->rq, t))
 			fifo_rq_push_front(&c->rq, t);
 	} else {
@@ -158,14 +174,8 @@ static void resync_fix(struct ghost_sched *s, struct fifo_task *t, enum fifo_res
 	}
 }
 
-static void on_overflow(struct ghost_sched *s, struct ghost_channel *ch, uint32_t lost)
-{
-	(void)lost;
-	fifo_resync(s, ch, resync_fix);
-}
-
 static const struct ghost_sched_ops central_ops = {
-	.channel_overflow = on_overflow,
+	.task_resync = on_resync,
 	.task_new = on_new,
 	.task_wakeup = on_wakeup,
 	.task_blocked = on_blocked,
@@ -291,25 +301,17 @@ static void central_loop(void *state, struct ghost_agent *a)
 {
 	struct central *c = state;
 
-	policy_central_loop(a, &c->lock, &c->global_cpu, &c->moves, central_round, c);
+	policy_central_loop(a, &c->sched.lock, &c->global_cpu, &c->moves, central_round, c);
 }
 
 static int central_init(struct ghost_full_agent *fa, void **state)
 {
-	const struct policy_config *cfg = ghost_full_agent_policy_config(fa);
-	struct ghost_enclave *e = ghost_full_agent_enclave(fa);
-	struct central *c = calloc(1, sizeof(*c));
+	const struct central_config *cfg = ghost_full_agent_policy_config(fa);
+	struct central *c = *state;
 
-	if (!c)
-		return -ENOMEM;
-	*state = c;
-	c->e = e;
-	c->started = ghost_now_ns();
-	c->time_slice_ns = cfg ? cfg->time_slice_ns : 0;
-	c->take_over = cfg && cfg->take_over;
-	pthread_mutex_init(&c->lock, NULL);
-	return policy_central_init(e, cfg, &c->sched, &central_ops, c, sizeof(struct fifo_task),
-				   &c->chan, &c->global_cpu);
+	c->e = ghost_full_agent_enclave(fa);
+	c->time_slice_ns = cfg->time_slice_ns;
+	return policy_central_init(c->e, &cfg->base, &c->chan, &c->global_cpu);
 }
 
 static void central_fini(void *state)
@@ -318,43 +320,24 @@ static void central_fini(void *state)
 
 	if (c->chan)
 		ghost_channel_destroy(c->chan);
-	ghost_sched_fini(&c->sched);
-	pthread_mutex_destroy(&c->lock);
-	free(c);
 }
 
-static int central_enclave_ready(void *state)
+static uint32_t central_runnable(void *state)
 {
 	struct central *c = state;
 
-	return policy_take_over(&c->sched, c->take_over);
+	return c->rq.count + c->yielding.count;
 }
 
+/* Under the base's lock, after the generic line. */
 static int central_format_stats(void *state, char *buf, size_t len)
 {
 	struct central *c = state;
-	int n, m;
+	int n = snprintf(buf, len, "global cpu %d moves %llu",
+			 __atomic_load_n(&c->global_cpu, __ATOMIC_ACQUIRE),
+			 (unsigned long long)c->moves);
 
-	pthread_mutex_lock(&c->lock);
-	n = policy_format_stats(buf, len, &c->sched, c->e, c->rq.count + c->yielding.count,
-				c->started);
-	if (n >= 0) {
-		m = snprintf(buf + n, len - (size_t)n, " | global cpu %d moves %llu",
-			     __atomic_load_n(&c->global_cpu, __ATOMIC_ACQUIRE),
-			     (unsigned long long)c->moves);
-		n = m < 0 || (size_t)m >= len - (size_t)n ? -ENOSPC : n + m;
-	}
-	pthread_mutex_unlock(&c->lock);
-	return n;
-}
-
-static void central_get_stats(void *state, struct ghost_policy_stats *out)
-{
-	struct central *c = state;
-
-	pthread_mutex_lock(&c->lock);
-	policy_fill_stats(out, &c->sched, c->rq.count + c->yielding.count);
-	pthread_mutex_unlock(&c->lock);
+	return n < 0 || (size_t)n >= len ? -ENOSPC : n;
 }
 
 int fifo_centralized_global_cpu(void *state)
@@ -365,10 +348,15 @@ int fifo_centralized_global_cpu(void *state)
 const struct ghost_policy fifo_centralized_policy = {
 	.name = "fifo-centralized",
 	.summary = "FIFO centralized: one spinning global agent schedules every CPU",
+	.params = central_params,
+	.config_size = sizeof(struct central_config),
+	.state_size = sizeof(struct central),
+	.sched_ops = &central_ops,
+	.task_size = sizeof(struct fifo_task),
+	.min_cpus = 2,
 	.init = central_init,
 	.fini = central_fini,
 	.agent_loop = central_loop,
-	.enclave_ready = central_enclave_ready,
+	.runnable = central_runnable,
 	.format_stats = central_format_stats,
-	.get_stats = central_get_stats,
 };

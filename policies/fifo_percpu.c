@@ -35,13 +35,19 @@ struct pcpu {
 };
 
 struct percpu {
-	struct ghost_sched sched;
+	struct ghost_sched sched; /* first: the library's scheduler base and lock */
 	struct ghost_enclave *e;
-	pthread_mutex_t lock;
 	struct pcpu cpu[GHOST_MAX_CPUS];
 	int default_cpu;
-	bool take_over;
-	int64_t started;
+};
+
+struct percpu_config {
+	int64_t queue_elems;
+};
+
+static const struct ghost_policy_param percpu_params[] = {
+	POLICY_PARAM_QUEUE_ELEMS(struct percpu_config, queue_elems),
+	{ 0 },
 };
 
 static struct percpu *of(struct ghost_sched *s)
@@ -193,31 +199,27 @@ static void on_gone(struct ghost_sched *s, struct ghost_task *task, const struct
 	}
 }
 
-static void resync_fix(struct ghost_sched *s, struct fifo_task *t, enum fifo_resync_state st)
+static void on_resync(struct ghost_sched *s, struct ghost_task *task, enum ghost_task_view view)
 {
 	struct percpu *p = of(s);
+	struct fifo_task *t = ft(task);
 
-	if (st != FIFO_RESYNC_ONCPU)
+	if (view != GHOST_TASK_VIEW_ONCPU)
 		off_cpu(p, t);
-	if (st == FIFO_RESYNC_RUNNABLE) {
+	if (view == GHOST_TASK_VIEW_RUNNABLE) {
 		enqueue(p, t, true);
+	} else if (view == GHOST_TASK_VIEW_GONE) {
+		on_gone(s, task, NULL);
 	} else {
 		if (t->cpu >= 0)
 			fifo_rq_remove(&p->cpu[t->cpu].rq, t);
-		if (st == FIFO_RESYNC_BLOCKED)
+		if (view == GHOST_TASK_VIEW_BLOCKED)
 			t->state = FIFO_BLOCKED;
 	}
 }
 
-static void on_overflow(struct ghost_sched *s, struct ghost_channel *c, uint32_t lost)
-{
-	(void)c;
-	(void)lost;
-	fifo_resync(s, of(s)->cpu[of(s)->default_cpu].chan, resync_fix);
-}
-
 static const struct ghost_sched_ops percpu_ops = {
-	.channel_overflow = on_overflow,
+	.task_resync = on_resync,
 	.task_new = on_new,
 	.task_wakeup = on_wakeup,
 	.task_blocked = on_blocked,
@@ -229,39 +231,21 @@ static const struct ghost_sched_ops percpu_ops = {
 
 static int percpu_init(struct ghost_full_agent *fa, void **state)
 {
-	const struct policy_config *cfg = ghost_full_agent_policy_config(fa);
-	struct ghost_enclave *e = ghost_full_agent_enclave(fa);
-	struct percpu *p = calloc(1, sizeof(*p));
+	const struct percpu_config *cfg = ghost_full_agent_policy_config(fa);
+	struct percpu *p = *state;
 	int err, cpu;
 
-	if (!p)
-		return -ENOMEM;
-	p->e = e;
-	p->take_over = cfg && cfg->take_over;
-	p->default_cpu = ghost_cpuset_first(ghost_enclave_cpus(e));
-	p->started = ghost_now_ns();
-	pthread_mutex_init(&p->lock, NULL);
-	err = ghost_sched_init(&p->sched, e, &percpu_ops, p, sizeof(struct fifo_task));
-	if (err)
-		goto fail;
-	ghost_cpuset_for_each(cpu, ghost_enclave_cpus(e)) {
-		err = ghost_channel_create(
-			e, cfg && cfg->queue_elems ? cfg->queue_elems : GHOST_MAX_QUEUE_ELEMS, 0,
-			&p->cpu[cpu].chan);
+	p->e = ghost_full_agent_enclave(fa);
+	p->default_cpu = ghost_cpuset_first(ghost_enclave_cpus(p->e));
+	ghost_cpuset_for_each(cpu, ghost_enclave_cpus(p->e)) {
+		err = ghost_channel_create(p->e, (int)cfg->queue_elems, 0, &p->cpu[cpu].chan);
 		if (!err)
 			err = ghost_channel_config_wakeup(p->cpu[cpu].chan, &cpu, 1);
 		if (err)
-			goto fail;
+			return err;
 	}
 	/* New tasks report to the first CPU's channel; its agent spreads them. */
-	err = ghost_channel_set_default(p->cpu[p->default_cpu].chan);
-	if (err)
-		goto fail;
-	*state = p;
-	return 0;
-fail:
-	*state = p;
-	return err;
+	return ghost_channel_set_default(p->cpu[p->default_cpu].chan);
 }
 
 static void percpu_fini(void *state)
@@ -271,9 +255,6 @@ static void percpu_fini(void *state)
 	for (int c = 0; c < GHOST_MAX_CPUS; c++)
 		if (p->cpu[c].chan)
 			ghost_channel_destroy(p->cpu[c].chan);
-	ghost_sched_fini(&p->sched);
-	pthread_mutex_destroy(&p->lock);
-	free(p);
 }
 
 static int percpu_agent_queue(void *state, struct ghost_agent *a)
@@ -281,13 +262,6 @@ static int percpu_agent_queue(void *state, struct ghost_agent *a)
 	struct percpu *p = state;
 
 	return p->cpu[ghost_agent_cpu(a)].chan->qid;
-}
-
-static int percpu_enclave_ready(void *state)
-{
-	struct percpu *p = state;
-
-	return policy_take_over(&p->sched, p->take_over);
 }
 
 static void percpu_loop(void *state, struct ghost_agent *a)
@@ -304,10 +278,10 @@ static void percpu_loop(void *state, struct ghost_agent *a)
 	int32_t txn_state = 0;
 	int r;
 
-	pthread_mutex_lock(&p->lock);
+	pthread_mutex_lock(&p->sched.lock);
 	ghost_sched_drain(&p->sched, pc->chan);
 	if (ghost_agent_finishing(a)) {
-		pthread_mutex_unlock(&p->lock);
+		pthread_mutex_unlock(&p->sched.lock);
 		return;
 	}
 	boosted = ghost_sw_boosted_priority(asw);
@@ -317,7 +291,7 @@ static void percpu_loop(void *state, struct ghost_agent *a)
 			next = fifo_rq_pop(&pc->rq);
 	}
 	pending = pc->current || pc->rq.count;
-	pthread_mutex_unlock(&p->lock);
+	pthread_mutex_unlock(&p->sched.lock);
 
 	if (!next) {
 		ghost_txn_local_yield(p->e, cpu, barrier, boosted && pending ? RTLA_ON_IDLE : 0);
@@ -335,7 +309,7 @@ static void percpu_loop(void *state, struct ghost_agent *a)
 		txn_state = ghost_txn_state(ghost_enclave_txn(p->e, cpu));
 		why = r < 0 ? POLICY_FAIL_CPU : policy_failure_of(txn_state);
 	}
-	pthread_mutex_lock(&p->lock);
+	pthread_mutex_lock(&p->sched.lock);
 	if (r == 1) {
 		/* It ran; anything that happened since is in messages we drain next. */
 		if (next->state != FIFO_BLOCKED &&
@@ -371,24 +345,16 @@ static void percpu_loop(void *state, struct ghost_agent *a)
 		/* The CPU refused: give it up until something changes. */
 		refused = why == POLICY_FAIL_CPU;
 	}
-	pthread_mutex_unlock(&p->lock);
+	pthread_mutex_unlock(&p->sched.lock);
 	if (wait_off_cpu || refused)
 		ghost_txn_local_yield(p->e, cpu, barrier,
 				      txn_state == GHOST_TXN_CPU_UNAVAIL ? RTLA_ON_IDLE : 0);
 }
 
-static bool percpu_may_exit(void *state, struct ghost_agent *a)
+/* Tasks waiting in the run queues; under the base's lock. */
+static uint32_t percpu_runnable(void *state)
 {
-	(void)state;
-	(void)a;
-	/* Tasks still here are released when the enclave goes (or wait for
-	 * the next agent): never keep the shutdown waiting on them. */
-	return true;
-}
-
-/* Tasks waiting in the run queues; under p->lock. */
-static uint32_t runnable(struct percpu *p)
-{
+	struct percpu *p = state;
 	uint32_t n = 0;
 	int cpu;
 
@@ -397,35 +363,17 @@ static uint32_t runnable(struct percpu *p)
 	return n;
 }
 
-static int percpu_format_stats(void *state, char *buf, size_t len)
-{
-	struct percpu *p = state;
-	int n;
-
-	pthread_mutex_lock(&p->lock);
-	n = policy_format_stats(buf, len, &p->sched, p->e, runnable(p), p->started);
-	pthread_mutex_unlock(&p->lock);
-	return n;
-}
-
-static void percpu_get_stats(void *state, struct ghost_policy_stats *out)
-{
-	struct percpu *p = state;
-
-	pthread_mutex_lock(&p->lock);
-	policy_fill_stats(out, &p->sched, runnable(p));
-	pthread_mutex_unlock(&p->lock);
-}
-
 const struct ghost_policy fifo_percpu_policy = {
 	.name = "fifo-percpu",
 	.summary = "FIFO per CPU: every agent schedules its own CPU",
+	.params = percpu_params,
+	.config_size = sizeof(struct percpu_config),
+	.state_size = sizeof(struct percpu),
+	.sched_ops = &percpu_ops,
+	.task_size = sizeof(struct fifo_task),
 	.init = percpu_init,
 	.fini = percpu_fini,
 	.agent_queue = percpu_agent_queue,
 	.agent_loop = percpu_loop,
-	.agent_may_exit = percpu_may_exit,
-	.enclave_ready = percpu_enclave_ready,
-	.format_stats = percpu_format_stats,
-	.get_stats = percpu_get_stats,
+	.runnable = percpu_runnable,
 };

@@ -1,7 +1,7 @@
 /*
- * policies/policies.h - the built-in policies as the tools see them: the
- * list, the options the command line sets, and what tests and benchmarks
- * read from a policy's state.
+ * policies/policies.h - the built-in policies' tables, for the registry
+ * (policies/registry.c) and for the tests and benchmarks that look into a
+ * policy's state. Tools find policies through ghost/policy.h, by name.
  *
  * Policies are written once for every backend: they include only public
  * libghost headers and reach the kernel only through them.
@@ -10,24 +10,12 @@
 #define GHOST_POLICIES_POLICIES_H
 
 #include <ghost/agent.h>
+#include <ghost/policy.h>
 #include <ghost/sched.h>
-
-/* Options of the built-in policies (ghost-agent's command line). */
-struct policy_config {
-	int64_t time_slice_ns; /* centralized: 0 = the policy's default */
-	int global_cpu;	       /* centralized: -1 = first enclave CPU */
-	bool take_over;	       /* discover the tasks of a live enclave */
-	int queue_elems;       /* slots per queue; 0 = GHOST_MAX_QUEUE_ELEMS */
-};
 
 extern const struct ghost_policy fifo_percpu_policy;
 extern const struct ghost_policy fifo_centralized_policy;
 extern const struct ghost_policy shinjuku_policy;
-
-/* Looks a built-in policy up by name; NULL if there is none. */
-const struct ghost_policy *ghost_policy_find(const char *name);
-/* Every built-in policy, NULL-terminated. */
-const struct ghost_policy *const *ghost_policy_all(void);
 
 /*
  * Every built-in policy's state begins with its struct ghost_sched, so a

@@ -34,7 +34,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SJ_DEFAULT_SLICE_NS  50000	  /* ghost-userspace's default */
 #define SJ_QOS_LEVELS	     8		  /* QoS values above 7 count as 7 */
 #define SJ_PAUSED	     16		  /* fifo_task.state: runnable, no work */
 #define SJ_ATTACH_FIRST_NS   10000000LL	  /* a process without a table: look again */
@@ -96,19 +95,34 @@ struct sj_cpu {
 };
 
 struct shinjuku {
-	struct ghost_sched sched; /* first: see policy_sched_of */
+	struct ghost_sched sched; /* first: the library's scheduler base and lock */
 	struct ghost_enclave *e;
 	struct ghost_channel *chan;
-	pthread_mutex_t lock;
 	struct fifo_rq rq[SJ_QOS_LEVELS];
 	struct fifo_rq yielding; /* sit out one round */
 	struct sj_cpu cpu[GHOST_MAX_CPUS];
 	struct sj_proc *procs;
 	int global_cpu; /* read by every agent, written under lock */
 	int64_t slice_ns;
-	bool take_over;
-	int64_t started;
 	uint64_t moves, slices, unschedules, item_updates;
+};
+
+struct sj_config {
+	struct policy_central_config base; /* queue_elems, global_cpu */
+	int64_t time_slice_ns;
+};
+
+static const struct ghost_policy_param sj_params[] = {
+	POLICY_PARAM_QUEUE_ELEMS(struct sj_config, base.queue_elems),
+	POLICY_PARAM_GLOBAL_CPU(struct sj_config, base.global_cpu),
+	{ .name = "time_slice",
+	  .type = GHOST_PARAM_DURATION,
+	  .offset = offsetof(struct sj_config, time_slice_ns),
+	  .def = "50us", /* ghost-userspace's default */
+	  .min = 1000,
+	  .max = 3600000000000LL,
+	  .help = "preempt a task after it ran this long while others wait" },
+	{ 0 },
 };
 
 static struct shinjuku *of(struct ghost_sched *s)
@@ -491,38 +505,32 @@ static void on_gone(struct ghost_sched *s, struct ghost_task *task, const struct
 	t->proc = NULL;
 }
 
-static void resync_fix(struct ghost_sched *s, struct fifo_task *ft, enum fifo_resync_state rs)
+static void on_resync(struct ghost_sched *s, struct ghost_task *task, enum ghost_task_view view)
 {
 	struct shinjuku *sj = of(s);
-	struct sj_task *t = (struct sj_task *)ft;
+	struct sj_task *t = st(task);
 
-	switch (rs) {
-	case FIFO_RESYNC_ONCPU:
+	switch (view) {
+	case GHOST_TASK_VIEW_ONCPU:
 		return;
-	case FIFO_RESYNC_RUNNABLE:
+	case GHOST_TASK_VIEW_RUNNABLE:
 		off_cpu(sj, t);
 		t->f.prio_boost = true;
 		enqueue(sj, t, true);
 		return;
-	case FIFO_RESYNC_BLOCKED:
+	case GHOST_TASK_VIEW_BLOCKED:
 		off_cpu(sj, t);
 		dequeue(t);
 		t->f.state = FIFO_BLOCKED;
 		return;
-	case FIFO_RESYNC_GONE:
-		on_gone(s, &t->f.base, NULL);
+	case GHOST_TASK_VIEW_GONE:
+		on_gone(s, task, NULL);
 		return;
 	}
 }
 
-static void on_overflow(struct ghost_sched *s, struct ghost_channel *ch, uint32_t lost)
-{
-	(void)lost;
-	fifo_resync(s, ch, resync_fix);
-}
-
 static const struct ghost_sched_ops sj_ops = {
-	.channel_overflow = on_overflow,
+	.task_resync = on_resync,
 	.task_new = on_new,
 	.task_wakeup = on_wakeup,
 	.task_blocked = on_blocked,
@@ -697,27 +705,19 @@ static void sj_loop(void *state, struct ghost_agent *a)
 {
 	struct shinjuku *sj = state;
 
-	policy_central_loop(a, &sj->lock, &sj->global_cpu, &sj->moves, sj_round, sj);
+	policy_central_loop(a, &sj->sched.lock, &sj->global_cpu, &sj->moves, sj_round, sj);
 }
 
 /* ---- set-up and stats ---- */
 
 static int sj_init(struct ghost_full_agent *fa, void **state)
 {
-	const struct policy_config *cfg = ghost_full_agent_policy_config(fa);
-	struct ghost_enclave *e = ghost_full_agent_enclave(fa);
-	struct shinjuku *sj = calloc(1, sizeof(*sj));
+	const struct sj_config *cfg = ghost_full_agent_policy_config(fa);
+	struct shinjuku *sj = *state;
 
-	if (!sj)
-		return -ENOMEM;
-	*state = sj;
-	sj->e = e;
-	sj->started = ghost_now_ns();
-	sj->slice_ns = cfg && cfg->time_slice_ns > 0 ? cfg->time_slice_ns : SJ_DEFAULT_SLICE_NS;
-	sj->take_over = cfg && cfg->take_over;
-	pthread_mutex_init(&sj->lock, NULL);
-	return policy_central_init(e, cfg, &sj->sched, &sj_ops, sj, sizeof(struct sj_task),
-				   &sj->chan, &sj->global_cpu);
+	sj->e = ghost_full_agent_enclave(fa);
+	sj->slice_ns = cfg->time_slice_ns;
+	return policy_central_init(sj->e, &cfg->base, &sj->chan, &sj->global_cpu);
 }
 
 static void sj_fini(void *state)
@@ -726,7 +726,6 @@ static void sj_fini(void *state)
 
 	if (sj->chan)
 		ghost_channel_destroy(sj->chan);
-	ghost_sched_fini(&sj->sched);
 	while (sj->procs) {
 		struct sj_proc *p = sj->procs;
 
@@ -735,49 +734,30 @@ static void sj_fini(void *state)
 		free(p->idx);
 		free(p);
 	}
-	pthread_mutex_destroy(&sj->lock);
-	free(sj);
 }
 
-static int sj_enclave_ready(void *state)
+static uint32_t sj_runnable(void *state)
 {
-	struct shinjuku *sj = state;
-
-	return policy_take_over(&sj->sched, sj->take_over);
+	return queued(state);
 }
 
+/* Under the base's lock, after the generic line. */
 static int sj_format_stats(void *state, char *buf, size_t len)
 {
 	struct shinjuku *sj = state;
-	int n, m, tables = 0;
+	int n, tables = 0;
 
-	pthread_mutex_lock(&sj->lock);
 	for (struct sj_proc *p = sj->procs; p; p = p->next)
 		tables += p->pt != NULL;
-	n = policy_format_stats(buf, len, &sj->sched, sj->e, queued(sj), sj->started);
-	if (n >= 0) {
-		m = snprintf(
-			buf + n, len - (size_t)n,
-			" | slice %lld us: sliced %llu unscheduled %llu | prio tables %d, item "
-			"updates %llu | global cpu %d moves %llu",
-			(long long)(sj->slice_ns / 1000), (unsigned long long)sj->slices,
-			(unsigned long long)sj->unschedules, tables,
-			(unsigned long long)sj->item_updates,
-			__atomic_load_n(&sj->global_cpu, __ATOMIC_ACQUIRE),
-			(unsigned long long)sj->moves);
-		n = m < 0 || (size_t)m >= len - (size_t)n ? -ENOSPC : n + m;
-	}
-	pthread_mutex_unlock(&sj->lock);
-	return n;
-}
-
-static void sj_get_stats(void *state, struct ghost_policy_stats *out)
-{
-	struct shinjuku *sj = state;
-
-	pthread_mutex_lock(&sj->lock);
-	policy_fill_stats(out, &sj->sched, queued(sj));
-	pthread_mutex_unlock(&sj->lock);
+	n = snprintf(buf, len,
+		     "slice %lld us: sliced %llu unscheduled %llu | prio tables %d, item "
+		     "updates %llu | global cpu %d moves %llu",
+		     (long long)(sj->slice_ns / 1000), (unsigned long long)sj->slices,
+		     (unsigned long long)sj->unschedules, tables,
+		     (unsigned long long)sj->item_updates,
+		     __atomic_load_n(&sj->global_cpu, __ATOMIC_ACQUIRE),
+		     (unsigned long long)sj->moves);
+	return n < 0 || (size_t)n >= len ? -ENOSPC : n;
 }
 
 int shinjuku_global_cpu(void *state)
@@ -789,10 +769,15 @@ const struct ghost_policy shinjuku_policy = {
 	.name = "shinjuku",
 	.summary = "Shinjuku: a spinning global agent preempts every task after a short slice "
 		   "(default 50 us), QoS classes from the PrioTable",
+	.params = sj_params,
+	.config_size = sizeof(struct sj_config),
+	.state_size = sizeof(struct shinjuku),
+	.sched_ops = &sj_ops,
+	.task_size = sizeof(struct sj_task),
+	.min_cpus = 2,
 	.init = sj_init,
 	.fini = sj_fini,
 	.agent_loop = sj_loop,
-	.enclave_ready = sj_enclave_ready,
+	.runnable = sj_runnable,
 	.format_stats = sj_format_stats,
-	.get_stats = sj_get_stats,
 };

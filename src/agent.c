@@ -44,6 +44,9 @@ struct ghost_full_agent {
 	struct ghost_enclave *e;
 	const struct ghost_policy *policy;
 	void *state;
+	bool owns_state;    /* policy->state_size: allocated (and freed) here */
+	void *config;	    /* policy->config_size bytes, ours */
+	int64_t started_ns; /* for the idle share of the stats line */
 	struct ghost_agent *agents[GHOST_MAX_CPUS];
 	int nagents;
 	int finishing;
@@ -93,7 +96,8 @@ struct ghost_enclave *ghost_full_agent_enclave(const struct ghost_full_agent *fa
 
 const void *ghost_full_agent_policy_config(const struct ghost_full_agent *fa)
 {
-	return fa->opts.policy_config;
+	/* A policy that declares no config gets what the caller handed in. */
+	return fa->config ? fa->config : fa->opts.policy_config;
 }
 
 void *ghost_full_agent_policy_state(const struct ghost_full_agent *fa)
@@ -256,9 +260,64 @@ static void full_agent_free(struct ghost_full_agent *fa)
 		free(fa->agents[i]);
 	if (fa->state && fa->policy->fini)
 		fa->policy->fini(fa->state);
+	if (fa->owns_state) {
+		if (fa->policy->sched_ops)
+			ghost_sched_fini((struct ghost_sched *)fa->state);
+		free(fa->state);
+	}
+	free(fa->config);
 	pthread_mutex_destroy(&fa->lock);
 	pthread_cond_destroy(&fa->cond);
 	free(fa);
+}
+
+/* The policy's config: the caller's copy, or every default; CPUs it names are the enclave's. */
+static int setup_config(struct ghost_full_agent *fa)
+{
+	const struct ghost_policy *p = fa->policy;
+	char value[32];
+	int err;
+
+	if (!p->config_size)
+		return 0;
+	fa->config = calloc(1, p->config_size);
+	if (!fa->config)
+		return -ENOMEM;
+	if (fa->opts.policy_config)
+		memcpy(fa->config, fa->opts.policy_config, p->config_size);
+	else if ((err = ghost_policy_config_defaults(p, fa->config)))
+		return err;
+	for (const struct ghost_policy_param *pp = p->params; pp && pp->name; pp++) {
+		int cpu;
+
+		if (pp->type != GHOST_PARAM_CPU)
+			continue;
+		memcpy(&cpu, (char *)fa->config + pp->offset, sizeof(cpu));
+		if (cpu >= 0 && !ghost_cpuset_test(&fa->e->cpus, cpu)) {
+			ghost_policy_param_format(pp, fa->config, value, sizeof(value));
+			ghost_err("policy %s: %s=%s is not one of the enclave's CPUs", p->name,
+				  pp->name, value);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+/* The state the library owns for the policy, and its scheduler base. */
+static int setup_state(struct ghost_full_agent *fa)
+{
+	const struct ghost_policy *p = fa->policy;
+
+	if (!p->state_size)
+		return 0;
+	fa->state = calloc(1, p->state_size);
+	if (!fa->state)
+		return -ENOMEM;
+	fa->owns_state = true;
+	if (!p->sched_ops)
+		return 0;
+	return ghost_sched_init((struct ghost_sched *)fa->state, fa->e, p->sched_ops, fa->state,
+				p->task_size);
 }
 
 int ghost_full_agent_start(const struct ghost_full_agent_opts *user_opts,
@@ -267,24 +326,43 @@ int ghost_full_agent_start(const struct ghost_full_agent_opts *user_opts,
 	struct ghost_full_agent_opts o, *opts = &o;
 	struct ghost_full_agent *fa;
 	struct ghost_enclave *e;
-	int err;
+	char why[256];
+	int err, ncpus;
 
 	if (!user_opts || !out)
 		return -EINVAL;
 	err = ghost_opts_copy(&o, sizeof(o), user_opts);
 	if (err)
 		return err;
-	if (!opts->enclave || !opts->policy || !opts->policy->init || !opts->policy->agent_loop)
+	if (!opts->enclave || !opts->policy)
 		return -EINVAL;
+	err = ghost_policy_check(opts->policy, why, sizeof(why));
+	if (err) {
+		ghost_err("%s", why);
+		return err;
+	}
 	e = opts->enclave;
+	ncpus = ghost_cpuset_count(&e->cpus);
+	if (opts->policy->min_cpus > 1 && (uint32_t)ncpus < opts->policy->min_cpus) {
+		ghost_err("policy %s needs at least %u CPUs and enclave %llu has %d",
+			  opts->policy->name, opts->policy->min_cpus, (unsigned long long)e->id,
+			  ncpus);
+		return -EINVAL;
+	}
 	fa = calloc(1, sizeof(*fa));
 	if (!fa)
 		return -ENOMEM;
 	fa->opts = *opts;
 	fa->e = e;
 	fa->policy = opts->policy;
+	fa->started_ns = ghost_now_ns();
 	pthread_mutex_init(&fa->lock, NULL);
 	pthread_cond_init(&fa->cond, NULL);
+	err = setup_config(fa);
+	if (err) {
+		full_agent_free(fa);
+		return err;
+	}
 
 	err = ghost_enclave_agent_online(e);
 	if (err) {
@@ -294,7 +372,9 @@ int ghost_full_agent_start(const struct ghost_full_agent_opts *user_opts,
 		return err;
 	}
 	/* A failed init may leave its state set: full_agent_free gives it to fini. */
-	err = fa->policy->init(fa, &fa->state);
+	err = setup_state(fa);
+	if (!err)
+		err = fa->policy->init(fa, &fa->state);
 	if (err)
 		goto fail;
 	int cpu;
@@ -327,6 +407,12 @@ int ghost_full_agent_start(const struct ghost_full_agent_opts *user_opts,
 	pthread_mutex_unlock(&fa->lock);
 	if (!err && fa->policy->enclave_ready)
 		err = fa->policy->enclave_ready(fa->state);
+	if (!err && opts->take_over && fa->policy->sched_ops) {
+		/* Taking over a live enclave: the kernel re-sends each task's TASK_NEW. */
+		int n = ghost_sched_discover((struct ghost_sched *)fa->state);
+
+		err = n < 0 ? n : 0;
+	}
 	if (err)
 		goto fail;
 	pthread_mutex_lock(&fa->lock);
@@ -353,11 +439,90 @@ int ghost_full_agent_stop(struct ghost_full_agent *fa)
 	return 0;
 }
 
+/* No higher class wants the CPU of agent a (its word says CPU_AVAIL). */
+static bool agent_cpu_available(const struct ghost_agent *a)
+{
+	return a && a->sw && ghost_sw_cpu_available(a->sw);
+}
+
+/*
+ * The generic stats line of a policy whose base the library owns (under the
+ * base's lock): tasks, runnable, commits and failures by reason, messages by
+ * kind, the idle share of what the tasks ran since the start, CPUs available.
+ */
+static int format_generic(struct ghost_full_agent *fa, struct ghost_sched *s, char *buf, size_t len)
+{
+	static const struct {
+		uint16_t type;
+		const char *name;
+	} kinds[] = {
+		{ MSG_TASK_NEW, "new" },	   { MSG_TASK_WAKEUP, "wakeup" },
+		{ MSG_TASK_BLOCKED, "blocked" },   { MSG_TASK_PREEMPT, "preempt" },
+		{ MSG_TASK_YIELD, "yield" },	   { MSG_TASK_DEAD, "dead" },
+		{ MSG_TASK_DEPARTED, "departed" }, { MSG_CPU_TICK, "tick" },
+	};
+	struct ghost_txn_counts c;
+	int64_t now = ghost_now_ns();
+	uint64_t busy, wall;
+	uint32_t runnable = fa->policy->runnable ? fa->policy->runnable(fa->state) : 0;
+	size_t pos = 0;
+	int n, navail = 0;
+
+	ghost_txn_get_counts(fa->e, &c);
+	for (int i = 0; i < fa->nagents; i++)
+		navail += agent_cpu_available(fa->agents[i]);
+	/* Since the agent started: what its tasks ran (including tasks it took
+	 * over, which may have run before), against its CPUs' time. */
+	busy = ghost_sched_task_runtime_ns(s, now);
+	wall = (uint64_t)(now - fa->started_ns) * (uint64_t)(fa->nagents ? fa->nagents : 1);
+#define APPEND(...)                                              \
+	do {                                                     \
+		n = snprintf(buf + pos, len - pos, __VA_ARGS__); \
+		if (n < 0 || (size_t)n >= len - pos)             \
+			return -ENOSPC;                          \
+		pos += (size_t)n;                                \
+	} while (0)
+	APPEND("tasks %u runnable %u commits ok %llu failed %llu", s->tasks.count, runnable,
+	       (unsigned long long)c.succeeded, (unsigned long long)(c.committed - c.succeeded));
+	for (int i = 1; i < 16; i++)
+		if (c.failed[i])
+			APPEND(" %s %llu", ghost_txn_reason(GHOST_TXN_COMPLETE + i),
+			       (unsigned long long)c.failed[i]);
+	APPEND(" | msgs");
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		APPEND(" %s %llu", kinds[i].name, (unsigned long long)s->stats.msgs[kinds[i].type]);
+	APPEND(" | idle %.1f%% | cpus available %d/%d | seqnum_errors %llu bad_msgs %llu",
+	       wall && busy < wall ? 100.0 * (1.0 - (double)busy / (double)wall) : 0.0, navail,
+	       fa->nagents, (unsigned long long)s->stats.seqnum_errors,
+	       (unsigned long long)s->stats.bad_msgs);
+	if (fa->policy->format_stats && len - pos > 4) {
+		APPEND(" | ");
+		n = fa->policy->format_stats(fa->state, buf + pos, len - pos);
+		if (n < 0)
+			return n;
+		if (n == 0)
+			buf[pos -= 3] = 0; /* nothing of its own: no separator */
+		pos += (size_t)n;
+	}
+#undef APPEND
+	return (int)pos;
+}
+
 int ghost_full_agent_format_stats(struct ghost_full_agent *fa, char *buf, size_t len)
 {
+	struct ghost_sched *s;
+	int n;
+
 	if (!fa || !buf || !len)
 		return -EINVAL;
 	buf[0] = 0;
+	if (fa->policy->sched_ops && fa->state) {
+		s = fa->state;
+		pthread_mutex_lock(&s->lock);
+		n = format_generic(fa, s, buf, len);
+		pthread_mutex_unlock(&s->lock);
+		return n;
+	}
 	if (!fa->policy->format_stats)
 		return 0;
 	return fa->policy->format_stats(fa->state, buf, len);
@@ -368,17 +533,24 @@ int ghost_full_agent_stats(struct ghost_full_agent *fa, struct ghost_agent_stats
 	if (!fa || !out)
 		return -EINVAL;
 	memset(out, 0, sizeof(*out));
-	if (fa->policy->get_stats)
+	if (fa->policy->sched_ops && fa->state) {
+		struct ghost_sched *s = fa->state;
+
+		pthread_mutex_lock(&s->lock);
+		ghost_sched_fill_stats(s, &out->policy);
+		out->policy.runnable = fa->policy->runnable ? fa->policy->runnable(fa->state) : 0;
+		pthread_mutex_unlock(&s->lock);
+	} else if (fa->policy->get_stats) {
 		fa->policy->get_stats(fa->state, &out->policy);
+	}
 	ghost_txn_get_counts(fa->e, &out->txn);
 	for (int i = 0; i < fa->nagents; i++) {
 		struct ghost_agent *a = fa->agents[i];
-		const struct ghost_status_word *sw = a ? ghost_agent_status_word(a) : NULL;
 
 		if (!a)
 			continue;
 		ghost_cpuset_set(&out->cpus, a->cpu);
-		if (sw && ghost_sw_cpu_available(sw))
+		if (agent_cpu_available(a))
 			ghost_cpuset_set(&out->available, a->cpu);
 	}
 	out->now_ns = ghost_now_ns();

@@ -22,6 +22,7 @@
 
 #include <ghost/sched.h>
 #include <ghost/status.h>
+#include <ghost/thread.h>
 
 #include <errno.h>
 #include <stdlib.h>
@@ -284,6 +285,7 @@ int ghost_sched_init(struct ghost_sched *s, struct ghost_enclave *e,
 	s->enclave = e;
 	s->ops = ops ? ops : &no_ops;
 	s->policy = policy;
+	pthread_mutex_init(&s->lock, NULL);
 	return 0;
 }
 
@@ -292,7 +294,11 @@ void ghost_sched_fini(struct ghost_sched *s)
 	if (!s)
 		return;
 	/* Live tasks keep their status words: the kernel frees them with the enclave. */
+	/* Only an initialised base has a table (and a lock) to finish. */
+	if (!s->tasks.buckets)
+		return;
 	ghost_task_table_fini(&s->tasks);
+	pthread_mutex_destroy(&s->lock);
 	s->ops = &no_ops;
 }
 
@@ -530,6 +536,135 @@ int ghost_sched_drain(struct ghost_sched *s, struct ghost_channel *c)
 				   lost);
 		if (s->ops->channel_overflow)
 			s->ops->channel_overflow(s, c, lost);
+		else if (s->ops->task_resync)
+			(void)ghost_sched_resync(s, c);
 	}
 	return n;
+}
+
+/* ---- After an overflow ----------------------------------------------------------------------- */
+
+struct adopt_ctx {
+	struct ghost_sched *s;
+	struct ghost_channel *c;
+	int adopted;
+};
+
+static int adopt_one(const struct ghost_status_word *sw, const struct ghost_sw_info *info,
+		     void *arg)
+{
+	struct adopt_ctx *ac = arg;
+	struct {
+		struct ghost_msg hdr;
+		struct ghost_msg_payload_task_new p;
+	} __attribute__((packed, aligned(4))) msg;
+	struct ghost_sw_snapshot sn;
+	int status = -ESTALE;
+
+	for (int tries = 0; tries < 2 && status == -ESTALE; tries++) {
+		ghost_sw_read(sw, &sn);
+		if (sn.flags & (GHOST_SW_TASK_IS_AGENT | GHOST_SW_F_CANFREE) ||
+		    !(sn.flags & GHOST_SW_F_INUSE) || sn.gtid <= 0 ||
+		    ghost_task_table_find(&ac->s->tasks, sn.gtid))
+			return 0;
+		status = ghost_channel_associate(ac->c, sn.gtid, sn.barrier);
+	}
+	/*
+	 * Gone, still moving, or its TASK_NEW is still to come: nothing to add.
+	 * (ALREADY is no reason to wait: the messages it already sent to this
+	 * queue may be the ones that were lost.)
+	 */
+	if (status < 0 || (status & GHOST_ASSOC_SF_BRAND_NEW))
+		return 0;
+	memset(&msg, 0, sizeof(msg));
+	msg.hdr.type = MSG_TASK_NEW;
+	msg.hdr.length = sizeof(msg);
+	msg.hdr.seqnum = sn.barrier;
+	msg.p.gtid = (uint64_t)sn.gtid;
+	msg.p.runtime = sn.runtime;
+	msg.p.runnable = (sn.flags & GHOST_SW_TASK_RUNNABLE) != 0;
+	msg.p.sw_info = *info;
+	if (ghost_sched_dispatch(ac->s, &msg.hdr) == 0)
+		ac->adopted++;
+	return 0;
+}
+
+int ghost_sched_adopt(struct ghost_sched *s, struct ghost_channel *c)
+{
+	struct adopt_ctx ac = { .s = s, .c = c };
+	int err;
+
+	if (!s || !s->enclave || !c)
+		return -EINVAL;
+	err = ghost_sw_for_each_in_use(s->enclave, adopt_one, &ac);
+	return err < 0 ? err : ac.adopted;
+}
+
+struct resync_ctx {
+	struct ghost_sched *s;
+	struct ghost_task **gone; /* room for every task of the table */
+	uint32_t ngone;
+};
+
+static void resync_one(struct ghost_task *task, void *arg)
+{
+	struct resync_ctx *rc = arg;
+	struct ghost_sw_snapshot sn;
+	enum ghost_task_view view;
+
+	if (!task->sw)
+		return;
+	ghost_sw_read(task->sw, &sn);
+	if (!(sn.flags & GHOST_SW_F_INUSE) || (sn.flags & GHOST_SW_F_CANFREE) ||
+	    sn.gtid != task->gtid)
+		view = GHOST_TASK_VIEW_GONE;
+	else if (sn.flags & GHOST_SW_TASK_ONCPU)
+		view = GHOST_TASK_VIEW_ONCPU;
+	else if (sn.flags & GHOST_SW_TASK_RUNNABLE)
+		view = GHOST_TASK_VIEW_RUNNABLE;
+	else
+		view = GHOST_TASK_VIEW_BLOCKED;
+	if (view == GHOST_TASK_VIEW_GONE)
+		rc->gone[rc->ngone++] = task;
+	else
+		task->seqnum = sn.barrier;
+	if (rc->s->ops->task_resync)
+		rc->s->ops->task_resync(rc->s, task, view);
+}
+
+int ghost_sched_resync(struct ghost_sched *s, struct ghost_channel *adopt_into)
+{
+	struct resync_ctx rc = { .s = s };
+
+	if (!s || !s->enclave || !adopt_into)
+		return -EINVAL;
+	rc.gone = calloc(s->tasks.count ? s->tasks.count : 1, sizeof(*rc.gone));
+	if (!rc.gone)
+		return -ENOMEM;
+	ghost_task_table_for_each(&s->tasks, resync_one, &rc);
+	/* The table cannot change while it is walked: the gone ones go after. */
+	for (uint32_t i = 0; i < rc.ngone; i++) {
+		struct ghost_task *t = rc.gone[i];
+
+		/* Account what it ran while the word is still its own (freed, it
+		 * may be reused). */
+		if (ghost_sw_gtid(t->sw) == t->gtid)
+			s->stats.retired_runtime_ns += sw_runtime(t->sw, 0);
+		if (ghost_sw_gtid(t->sw) == t->gtid && ghost_sw_can_free(t->sw))
+			ghost_sw_free(s->enclave, &t->sw_info);
+		ghost_task_table_remove(&s->tasks, t);
+	}
+	free(rc.gone);
+	return ghost_sched_adopt(s, adopt_into);
+}
+
+void ghost_sched_fill_stats(struct ghost_sched *s, struct ghost_policy_stats *out)
+{
+	if (!s || !out)
+		return;
+	out->tasks = s->tasks.count;
+	out->task_runtime_ns = ghost_sched_task_runtime_ns(s, ghost_now_ns());
+	out->msgs = s->stats.msgs_total;
+	out->seqnum_errors = s->stats.seqnum_errors;
+	out->bad_msgs = s->stats.bad_msgs;
 }

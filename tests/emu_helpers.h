@@ -102,20 +102,51 @@ static inline struct ghost_enclave *test_enclave(const char *cpus_list, uint64_t
 	return e;
 }
 
+/*
+ * A policy's config from "key=value key=value" (NULL or "": every default).
+ * A key written "?key" is set only if the policy has that parameter.
+ * Returns a buffer to free.
+ */
+static inline void *test_policy_config(const struct ghost_policy *p, const char *opts)
+{
+	void *cfg = calloc(1, p->config_size ? p->config_size : 1);
+	char buf[512], why[256], *save = NULL;
+
+	CHECK(cfg != NULL);
+	CHECK_OK(ghost_policy_config_defaults(p, cfg));
+	snprintf(buf, sizeof(buf), "%s", opts ? opts : "");
+	for (char *kv = strtok_r(buf, " ", &save); kv; kv = strtok_r(NULL, " ", &save)) {
+		if (kv[0] == '?') {
+			char key[64];
+
+			kv++;
+			snprintf(key, sizeof(key), "%.*s", (int)strcspn(kv, "="), kv);
+			if (!ghost_policy_param_find(p, key))
+				continue;
+		}
+		CHECK_MSG(ghost_policy_config_parse(p, cfg, kv, why, sizeof(why)) == 0, "%s: %s",
+			  p->name, why);
+	}
+	return cfg;
+}
+
 static inline struct ghost_full_agent *test_agent(struct ghost_enclave *e, const char *policy,
-						  struct policy_config *cfg)
+						  const char *opts)
 {
 	struct ghost_full_agent *fa;
 	struct ghost_full_agent_opts fo = {
 		.sz = sizeof(fo),
 		.enclave = e,
 		.policy = ghost_policy_find(policy),
-		.policy_config = cfg,
 		.prio = GHOST_AGENT_PRIO_NORMAL,
 	};
+	void *cfg;
 
-	CHECK(fo.policy != NULL);
+	CHECK_MSG(fo.policy != NULL, "no policy %s", policy);
+	cfg = test_policy_config(fo.policy, opts);
+	fo.policy_config = cfg;
 	CHECK_OK(ghost_full_agent_start(&fo, &fa));
+	free(cfg); /* the full agent keeps its own copy */
 	return fa;
 }
 

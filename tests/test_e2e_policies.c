@@ -51,15 +51,15 @@ static void check_sched_clean(struct ghost_full_agent *fa)
 
 static void run_many(const char *policy, uint64_t id, int queue_elems)
 {
-	struct policy_config cfg = { .global_cpu = -1,
-				     .time_slice_ns = 2000000,
-				     .queue_elems = queue_elems };
+	char cfg[64];
 	struct ghost_enclave *e = test_enclave(test_ncpus() >= 2 ? "0-1" : "0", id);
 	struct ghost_full_agent *fa;
 	struct ghost_thread *t[24];
 	struct emu_shared *sh;
 	size_t size;
 
+	snprintf(cfg, sizeof(cfg), "?time_slice=2ms queue_elems=%d",
+		 queue_elems ? queue_elems : GHOST_MAX_QUEUE_ELEMS);
 	CHECK_OK(ghost_enclave_write_file(e, "trace", "1"));
 	atomic_store(&completed, 0);
 	/*
@@ -68,14 +68,14 @@ static void run_many(const char *policy, uint64_t id, int queue_elems)
 	 * its default queue, so the ring overflows whatever the timing.
 	 */
 	if (!queue_elems)
-		fa = test_agent(e, policy, &cfg);
+		fa = test_agent(e, policy, cfg);
 	for (int i = 0; i < 24; i++)
 		CHECK_OK(ghost_thread_create(e, &t[i], spin_sleep, NULL));
 	if (queue_elems) {
 		/* Every thread has entered (each has a task record). */
 		for (int i = 0; i < 24; i++)
 			CHECK(ghost_thread_gtid_of(t[i], 5000000000LL) > 0);
-		fa = test_agent(e, policy, &cfg);
+		fa = test_agent(e, policy, cfg);
 	}
 	for (int i = 0; i < 24; i++)
 		CHECK_OK(ghost_thread_join(t[i], NULL));
@@ -184,9 +184,9 @@ static void *spinner(void *arg)
 
 static void time_slice(bool sliced)
 {
-	struct policy_config cfg = { .global_cpu = 0, .time_slice_ns = sliced ? 5000000 : 0 };
 	struct ghost_enclave *e = test_enclave("0-1", sliced ? 4 : 5);
-	struct ghost_full_agent *fa = test_agent(e, "fifo-centralized", &cfg);
+	struct ghost_full_agent *fa = test_agent(
+		e, "fifo-centralized", sliced ? "global_cpu=0 time_slice=5ms" : "global_cpu=0");
 	struct ghost_thread *t[2];
 	long a, b;
 
@@ -307,9 +307,8 @@ static void *hog(void *arg)
  */
 static void global_moves(const char *policy, uint64_t id, int (*global_cpu)(void *state))
 {
-	struct policy_config cfg = { .global_cpu = 0 };
 	struct ghost_enclave *e = test_enclave("0-1", id);
-	struct ghost_full_agent *fa = test_agent(e, policy, &cfg);
+	struct ghost_full_agent *fa = test_agent(e, policy, "global_cpu=0");
 	void *state = ghost_full_agent_policy_state(fa);
 	char avail[32];
 	pthread_t h;

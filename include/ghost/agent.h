@@ -15,6 +15,7 @@
 #include <ghost/common.h>
 #include <ghost/cpuset.h>
 #include <ghost/enclave.h>
+#include <ghost/policy.h>
 #include <ghost/sched.h>
 #include <ghost/txn.h>
 
@@ -26,47 +27,6 @@ extern "C" {
 
 struct ghost_agent;
 struct ghost_full_agent;
-
-/* What a policy knows of its tasks, for stats lines and stall reports. */
-struct ghost_policy_stats {
-	uint32_t tasks;		  /* in the policy's table */
-	uint32_t runnable;	  /* waiting for a CPU in the policy's queues */
-	uint64_t task_runtime_ns; /* ghost_sched_task_runtime_ns */
-	uint64_t msgs;		  /* messages dispatched */
-	uint64_t seqnum_errors, bad_msgs;
-};
-
-/* A scheduling policy, written once for every backend. */
-struct ghost_policy {
-	const char *name;
-	const char *summary;
-	/*
-	 * Sets up the policy over the enclave (queues, scheduler state) before
-	 * any agent thread starts; *state is handed to every other hook.
-	 */
-	int (*init)(struct ghost_full_agent *fa, void **state);
-	/*
-	 * Frees what init made. Also called after an init that failed having
-	 * set *state, so it must take a half-made state (NULL members).
-	 */
-	void (*fini)(void *state);
-	/* In the agent thread, before attach: the queue for cpu's own
-	 * messages (-1 = the enclave default queue). */
-	int (*agent_queue)(void *state, struct ghost_agent *a);
-	/* In the agent thread, once the enclave is ready. */
-	void (*agent_start)(void *state, struct ghost_agent *a);
-	/* One iteration of the agent loop of a's CPU. */
-	void (*agent_loop)(void *state, struct ghost_agent *a);
-	/* May a's loop end now that finishing was asked for? (nothing left) */
-	bool (*agent_may_exit)(void *state, struct ghost_agent *a);
-	/* Runs once in the full agent after every agent is attached and before
-	 * the enclave is declared ready (default queue, discovery...). */
-	int (*enclave_ready)(void *state);
-	/* Writes a one-line summary of the policy's counters. */
-	int (*format_stats)(void *state, char *buf, size_t len);
-	/* Fills *out (any thread, any time); NULL: the policy tells nothing. */
-	void (*get_stats)(void *state, struct ghost_policy_stats *out);
-};
 
 enum ghost_agent_prio {
 	GHOST_AGENT_PRIO_AUTO = 0, /* SCHED_FIFO if the process may, else normal */

@@ -11,6 +11,7 @@
 #include <ghost/cpuset.h>
 #include <ghost/enclave.h>
 #include <ghost/kernel.h>
+#include <ghost/policy.h>
 #include <ghost/priotable.h>
 #include <ghost/sched.h>
 #include <ghost/status.h>

@@ -14,6 +14,8 @@
 #include <ghost/channel.h>
 #include <ghost/common.h>
 
+#include <pthread.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -51,6 +53,14 @@ GHOST_API void ghost_task_table_for_each(struct ghost_task_table *t,
 
 struct ghost_sched;
 
+/* Where ghost_sched_resync found a task, from its status word. */
+enum ghost_task_view {
+	GHOST_TASK_VIEW_RUNNABLE, /* waiting for a CPU */
+	GHOST_TASK_VIEW_ONCPU,	  /* on a CPU */
+	GHOST_TASK_VIEW_BLOCKED,  /* neither */
+	GHOST_TASK_VIEW_GONE,	  /* dead or departed: removed after the callback */
+};
+
 /* Per-message callbacks a policy overrides; NULL ones are ignored. */
 struct ghost_sched_ops {
 	/* Task messages: the task exists in the table (TASK_NEW created it). */
@@ -83,8 +93,17 @@ struct ghost_sched_ops {
 	void (*cpu_busy)(struct ghost_sched *s, const struct ghost_msg *m);
 	void (*cpu_agent_blocked)(struct ghost_sched *s, const struct ghost_msg *m);
 	void (*cpu_agent_wakeup)(struct ghost_sched *s, const struct ghost_msg *m);
-	/* A channel dropped messages: the view of its tasks is stale. */
+	/*
+	 * A channel dropped messages: the view of its tasks is stale. NULL:
+	 * ghost_sched_resync(s, c) if task_resync is set, else nothing.
+	 */
 	void (*channel_overflow)(struct ghost_sched *s, struct ghost_channel *c, uint32_t lost);
+	/*
+	 * From ghost_sched_resync: where the task really is now (its seqnum is
+	 * already its status word's barrier). The policy moves it to the
+	 * matching queue or state; after GONE it must drop every pointer to it.
+	 */
+	void (*task_resync)(struct ghost_sched *s, struct ghost_task *t, enum ghost_task_view view);
 };
 
 /* What the base counted; policies read it for their stats lines. */
@@ -104,6 +123,13 @@ struct ghost_sched {
 	void *policy; /* the policy's own state */
 	struct ghost_task_table tasks;
 	struct ghost_sched_stats stats;
+	/*
+	 * The policy's lock, if it wants one: the base never takes it itself;
+	 * the full agent takes it to read the stats of a policy whose base it
+	 * owns (struct ghost_policy's sched_ops), so such a policy keeps every
+	 * change of the table and of its queues under it.
+	 */
+	pthread_mutex_t lock;
 };
 
 GHOST_API int ghost_sched_init(struct ghost_sched *s, struct ghost_enclave *e,
@@ -127,6 +153,30 @@ GHOST_API int ghost_sched_dispatch(struct ghost_sched *s, const struct ghost_msg
 GHOST_API uint64_t ghost_sched_task_runtime_ns(struct ghost_sched *s, int64_t now_ns);
 /* Dispatches and consumes every message of c; returns how many. */
 GHOST_API int ghost_sched_drain(struct ghost_sched *s, struct ghost_channel *c);
+
+/*
+ * After a channel dropped messages: every known task takes its barrier from
+ * its status word and goes to ops->task_resync with where the word says it
+ * is; gone ones are then removed; tasks whose TASK_NEW was lost are adopted
+ * (ghost_sched_adopt) into adopt_into. Writes nothing into the rings (they
+ * may be full). Returns how many tasks were adopted, or a negative errno.
+ */
+GHOST_API int ghost_sched_resync(struct ghost_sched *s, struct ghost_channel *adopt_into);
+
+/* What a policy knows of its tasks, for stats lines and stall reports. */
+struct ghost_policy_stats {
+	uint32_t tasks;		  /* in the policy's table */
+	uint32_t runnable;	  /* waiting for a CPU in the policy's queues */
+	uint64_t task_runtime_ns; /* ghost_sched_task_runtime_ns */
+	uint64_t msgs;		  /* messages dispatched */
+	uint64_t seqnum_errors, bad_msgs;
+};
+
+/*
+ * The generic part of a policy's statistics from the base (the caller holds
+ * whatever lock guards the table): tasks, their runtime, messages.
+ */
+GHOST_API void ghost_sched_fill_stats(struct ghost_sched *s, struct ghost_policy_stats *out);
 
 /*
  * Finds every task of the enclave the table does not know (an agent
