@@ -94,10 +94,12 @@ CFLAGS  := $(CFLAGS_COMMON) $(SANFLAGS) $(SCX_CFLAGS) $(EXTRA_CFLAGS)
 LDFLAGS := $(SANFLAGS) -pthread $(STATIC_LDFLAGS)
 LDLIBS  := $(SCX_LDLIBS) -lm
 
+# Example policies that are built in as well (`make examples` builds them as plugins).
+EXAMPLE_POLICIES := examples/round_robin.c
 # The sched_ext backend, or its stand-in (a probe that says how to get it).
 SCX_SRC     := $(if $(filter 1,$(SCX)),kernels/scx/scx.c,kernels/scx/scx_stub.c)
 LIB_SRCS    := $(wildcard src/*.c) $(wildcard kernels/emu/*.c) $(wildcard kernels/ghostfs/*.c) \
-               $(SCX_SRC) $(wildcard policies/*.c)
+               $(SCX_SRC) $(wildcard policies/*.c) $(EXAMPLE_POLICIES)
 LIB_OBJS    := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 TOOL_SRCS   := $(wildcard tools/*.c)
 TOOLS       := $(TOOL_SRCS:tools/%.c=$(BUILD)/bin/%)
@@ -139,8 +141,8 @@ include mk/version.mk
 SHARED_LIB := $(BUILD)/lib/libghost.so.$(GHOST_LIB_VERSION)
 
 .PHONY: all lib tools tests scx-tests test test-unit test-asan test-tsan test-scx demo clean \
-	check-layers format
-all: lib tools tests
+	check-layers format examples
+all: lib tools tests examples
 
 lib: $(STATIC_LIB) $(AGENT_LIB) $(if $(filter 1,$(STATIC)),,$(SHARED_LIB))
 tools: $(TOOLS) $(BENCHES)
@@ -151,6 +153,10 @@ scx-tests: $(SCX_TESTS)
 # from the compiler (-MMD: a .d file beside each object and program).
 $(BUILD)/obj/src/%.o $(BUILD)/obj/kernels/%.o: INC = $(INC_LIB)
 $(BUILD)/obj/policies/%.o: INC = $(INC_PUBLIC)
+# An example built in exports no plugin symbol, and its table is renamed so that a program
+# may link its own copy of the example beside the static library.
+$(BUILD)/obj/examples/%.o: INC = $(INC_PUBLIC) -DGHOST_POLICY_BUILTIN
+$(BUILD)/obj/examples/round_robin.o: OBJ_EXTRA = -Dround_robin_policy=builtin_round_robin_policy
 $(BUILD)/obj/tools/%.o $(BUILD)/obj/bench/%.o: INC = $(INC_TOOLS) -Itools/common
 $(BUILD)/obj/%.o: %.c $(BUILD)/obj/%.d
 	@mkdir -p $(dir $@)
@@ -226,6 +232,19 @@ $(BUILD)/scx/tests/%: kernels/scx/tests/%.c $(STATIC_LIB) $(BUILD)/deps/scx/test
 	@mkdir -p $(BUILD)/deps/scx/tests
 	@$(CC) $(CFLAGS) -MF $(BUILD)/deps/scx/tests/$*.d $(INC_WHITEBOX) $< -o $@ $(STATIC_LIB) \
 	    $(LDFLAGS) $(LDLIBS)
+
+# The examples, built as a user would build them (examples/Makefile: pkg-config, no private
+# header) against this build tree, into $(BUILD)/examples: the round-robin policy as a
+# plugin and an agent program of its own. They need the shared library.
+EXAMPLE_PC := $(BUILD)/pkgconfig/libghost-uninstalled.pc $(BUILD)/pkgconfig/libghost-agent-uninstalled.pc
+examples: lib $(EXAMPLE_PC)
+ifeq ($(STATIC),1)
+	@echo "  SKIP    examples (STATIC=1 builds no shared library for plugins)"
+else
+	@$(MAKE) --no-print-directory -C examples OUT=$(abspath $(BUILD))/examples \
+	    PKG_CONFIG_PATH=$(abspath $(BUILD))/pkgconfig CC="$(CC) $(SANFLAGS)" \
+	    DEPS="$(abspath $(AGENT_LIB) $(SHARED_LIB) $(wildcard include/ghost/*.h))"
+endif
 
 # The tree's C style (.clang-format): `make format` applies it; the test tier checks it.
 format:

@@ -107,6 +107,19 @@ $(BUILD)/dist/libghost.pc: dist/libghost.pc.in include/ghost/common.h FORCE
 	    -e 's|@REQUIRES_PRIVATE@|$(PC_REQUIRES_PRIVATE)|' -e '/^Requires.private: *$$/d' $< >$@.tmp
 	@cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
 
+$(BUILD)/dist/libghost-agent.pc: dist/libghost-agent.pc.in include/ghost/common.h FORCE
+	@mkdir -p $(dir $@)
+	@sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(call pc_dir,$(LIBDIR))|' \
+	    -e 's|@INCLUDEDIR@|$(call pc_dir,$(INCLUDEDIR))|' -e 's|@VERSION@|$(GHOST_LIB_VERSION)|' \
+	    $< >$@.tmp
+	@cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
+
+# The build tree as pkg-config sees it, for the examples (no install needed).
+$(BUILD)/pkgconfig/%-uninstalled.pc: dist/%-uninstalled.pc.in include/ghost/common.h
+	@mkdir -p $(dir $@)
+	@sed -e 's|@LIBDIR@|$(abspath $(BUILD))/lib|' -e 's|@INCLUDEDIR@|$(CURDIR)/include|' \
+	    -e 's|@VERSION@|$(GHOST_LIB_VERSION)|' $< >$@
+
 $(BUILD)/dist/$(GHOST_UNIT): dist/$(GHOST_UNIT).in FORCE
 	@mkdir -p $(dir $@)
 	@sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' $< >$@.tmp
@@ -131,19 +144,21 @@ test-package: all
 	@tests/run.sh tests/package/test_*.sh
 
 DEST_LIBDIR := $(DESTDIR)$(LIBDIR)
-install: check-headers lib tools man $(BUILD)/dist/libghost.pc $(BUILD)/dist/$(GHOST_UNIT)
+install: check-headers lib tools man $(BUILD)/dist/libghost.pc $(BUILD)/dist/libghost-agent.pc \
+    $(BUILD)/dist/$(GHOST_UNIT)
 	@echo "  INSTALL $(DESTDIR)$(PREFIX)"
 	@$(INSTALL) -d $(DEST_LIBDIR) $(DESTDIR)$(INCLUDEDIR)/ghost $(DESTDIR)$(PKGCONFIGDIR) \
 	    $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSTEMDUNITDIR) \
 	    $(sort $(foreach p,$(MAN_PAGES),$(DESTDIR)$(MANDIR)/man$(subst .,,$(suffix $(p)))))
-	@$(INSTALL) -m 644 $(STATIC_LIB) $(DEST_LIBDIR)/
+	@$(INSTALL) -m 644 $(STATIC_LIB) $(AGENT_LIB) $(DEST_LIBDIR)/
 ifneq ($(STATIC),1)
 	@$(INSTALL) -m 755 $(SHARED_LIB) $(DEST_LIBDIR)/
 	@ln -sfn $(notdir $(SHARED_LIB)) $(DEST_LIBDIR)/$(GHOST_LIB_SONAME)
 	@ln -sfn $(GHOST_LIB_SONAME) $(DEST_LIBDIR)/libghost.so
 endif
 	@$(INSTALL) -m 644 $(GHOST_PUBLIC_HEADERS) $(DESTDIR)$(INCLUDEDIR)/ghost/
-	@$(INSTALL) -m 644 $(BUILD)/dist/libghost.pc $(DESTDIR)$(PKGCONFIGDIR)/
+	@$(INSTALL) -m 644 $(BUILD)/dist/libghost.pc $(BUILD)/dist/libghost-agent.pc \
+	    $(DESTDIR)$(PKGCONFIGDIR)/
 	@$(INSTALL) -m 755 $(addprefix $(BUILD)/bin/,$(GHOST_PROGRAMS)) $(DESTDIR)$(BINDIR)/
 	@$(foreach p,$(MAN_PAGES),$(INSTALL) -m 644 $(p) $(DESTDIR)$(MANDIR)/man$(subst .,,$(suffix $(p)))/ &&) true
 	@$(INSTALL) -m 644 $(BUILD)/dist/$(GHOST_UNIT) $(DESTDIR)$(SYSTEMDUNITDIR)/
@@ -152,10 +167,11 @@ endif
 # and the include/ghost directory if nothing else is left in it.
 uninstall:
 	@echo "  REMOVE  $(DESTDIR)$(PREFIX)"
-	@rm -f $(DEST_LIBDIR)/libghost.a $(DEST_LIBDIR)/libghost.so $(DEST_LIBDIR)/$(GHOST_LIB_SONAME) \
+	@rm -f $(DEST_LIBDIR)/libghost.a $(DEST_LIBDIR)/libghost-agent.a $(DEST_LIBDIR)/libghost.so \
+	    $(DEST_LIBDIR)/$(GHOST_LIB_SONAME) \
 	    $(DEST_LIBDIR)/$(notdir $(SHARED_LIB)) \
 	    $(addprefix $(DESTDIR)$(INCLUDEDIR)/ghost/,$(notdir $(GHOST_PUBLIC_HEADERS))) \
-	    $(DESTDIR)$(PKGCONFIGDIR)/libghost.pc \
+	    $(DESTDIR)$(PKGCONFIGDIR)/libghost.pc $(DESTDIR)$(PKGCONFIGDIR)/libghost-agent.pc \
 	    $(addprefix $(DESTDIR)$(BINDIR)/,$(GHOST_PROGRAMS)) \
 	    $(foreach p,$(MAN_PAGES),$(DESTDIR)$(MANDIR)/man$(subst .,,$(suffix $(p)))/$(notdir $(p))) \
 	    $(DESTDIR)$(SYSTEMDUNITDIR)/$(GHOST_UNIT)

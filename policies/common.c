@@ -74,23 +74,13 @@ int policy_move_global(struct ghost_enclave *e, int from, int *global_cpu)
 	return -1;
 }
 
-int policy_central_init(struct ghost_enclave *e, const struct policy_central_config *cfg,
-			struct ghost_channel **chan, int *global_cpu)
+int policy_global_cpu(struct ghost_enclave *e, const struct policy_central_config *cfg)
 {
 	const struct ghost_cpuset *cpus = ghost_enclave_cpus(e);
-	int err;
 
-	*global_cpu = cfg->global_cpu >= 0 && ghost_cpuset_test(cpus, cfg->global_cpu)
-			      ? cfg->global_cpu
-			      : ghost_cpuset_first(cpus);
-	err = ghost_channel_create(e, (int)cfg->queue_elems, 0, chan);
-	if (err)
-		return err;
-	/* Polled by the global agent: nobody is woken for its messages. */
-	err = ghost_channel_config_wakeup(*chan, NULL, 0);
-	if (!err)
-		err = ghost_channel_set_default(*chan);
-	return err;
+	return cfg->global_cpu >= 0 && ghost_cpuset_test(cpus, cfg->global_cpu)
+		       ? cfg->global_cpu
+		       : ghost_cpuset_first(cpus);
 }
 
 void policy_central_loop(struct ghost_agent *a, pthread_mutex_t *lock, int *global_cpu,

@@ -69,14 +69,9 @@ bool policy_cpu_available(struct ghost_enclave *e, int cpu);
  */
 int policy_move_global(struct ghost_enclave *e, int from, int *global_cpu);
 
-/*
- * A centralized policy's set-up: one channel polled by the global agent (the
- * enclave's default queue, waking nobody) and where the global agent starts
- * (cfg's CPU if set, else the enclave's first; the library checked it is one
- * of the enclave's).
- */
-int policy_central_init(struct ghost_enclave *e, const struct policy_central_config *cfg,
-			struct ghost_channel **chan, int *global_cpu);
+/* Where a centralized policy's global agent starts: cfg's CPU if set and
+ * in the enclave, else the enclave's first. */
+int policy_global_cpu(struct ghost_enclave *e, const struct policy_central_config *cfg);
 
 /*
  * One iteration of a centralized policy's agent loop. A satellite (not the

@@ -1,6 +1,6 @@
 /*
- * policies/fifo.h - what the two FIFO policies share: the task record, the
- * run queue.
+ * policies/fifo.h - what the FIFO policies share: the task record and its
+ * run queue (the library's, typed).
  *
  * Policies are written once for every backend: they include only public
  * libghost headers and reach the kernel only through them.
@@ -21,24 +21,39 @@ enum fifo_run_state {
 };
 
 struct fifo_task {
-	struct ghost_task base;	       /* first: the scheduler base's record */
-	struct fifo_task *prev, *next; /* run queue links */
-	struct fifo_rq *rq;	       /* the queue it is on, NULL if none */
-	int cpu;		       /* per-CPU: the CPU it belongs to; -1 none */
-	uint8_t state;		       /* enum fifo_run_state */
+	struct ghost_task base; /* first: the scheduler base's record (and queue links) */
+	int cpu;		/* per-CPU: the CPU it belongs to; -1 none */
+	uint8_t state;		/* enum fifo_run_state */
 	bool prio_boost;
 	bool sliced; /* centralized: preempted by the time slice */
 };
 
-struct fifo_rq {
-	struct fifo_task *head, *tail;
-	uint32_t count;
-};
+/* The FIFO policies' run queue is the library's, with their task type. */
+static inline void fifo_rq_push_back(struct ghost_task_queue *rq, struct fifo_task *t)
+{
+	ghost_task_queue_push(rq, &t->base, false);
+	t->state = FIFO_QUEUED;
+}
 
-void fifo_rq_push_back(struct fifo_rq *rq, struct fifo_task *t);
-void fifo_rq_push_front(struct fifo_rq *rq, struct fifo_task *t);
-struct fifo_task *fifo_rq_pop(struct fifo_rq *rq);
-void fifo_rq_remove(struct fifo_rq *rq, struct fifo_task *t);
-bool fifo_rq_contains(const struct fifo_rq *rq, const struct fifo_task *t);
+static inline void fifo_rq_push_front(struct ghost_task_queue *rq, struct fifo_task *t)
+{
+	ghost_task_queue_push(rq, &t->base, true);
+	t->state = FIFO_QUEUED;
+}
+
+static inline struct fifo_task *fifo_rq_pop(struct ghost_task_queue *rq)
+{
+	return (struct fifo_task *)ghost_task_queue_pop(rq);
+}
+
+static inline void fifo_rq_remove(struct ghost_task_queue *rq, struct fifo_task *t)
+{
+	ghost_task_queue_remove(rq, &t->base);
+}
+
+static inline bool fifo_rq_contains(const struct ghost_task_queue *rq, const struct fifo_task *t)
+{
+	return t->base.queue == rq;
+}
 
 #endif

@@ -14,6 +14,11 @@
  *
  * Only the global agent touches the scheduler state; the lock makes the
  * hand-over between agent threads safe.
+ *
+ * sol ("speed of light") is the same machinery with the least work per
+ * decision: no time slice to check, and a yielding task goes straight to
+ * the back of the queue instead of sitting a round out. It measures how
+ * many decisions one global agent can make, as ghOSt's own SOL policy does.
  */
 #include "fifo.h"
 
@@ -39,12 +44,13 @@ struct central {
 	struct ghost_sched sched; /* first: the library's scheduler base and lock */
 	struct ghost_enclave *e;
 	struct ghost_channel *chan;
-	struct fifo_rq rq;
-	struct fifo_rq yielding;
+	struct ghost_task_queue rq;
+	struct ghost_task_queue yielding;
 	struct ccpu cpu[GHOST_MAX_CPUS];
 	int global_cpu;	       /* read by every agent, written under lock */
 	int64_t time_slice_ns; /* 0 = never preempt for time */
 	uint64_t moves;	       /* times the global agent moved */
+	bool sol;	       /* the sol policy: yields go straight back */
 };
 
 struct central_config {
@@ -141,6 +147,10 @@ static void on_yield(struct ghost_sched *s, struct ghost_task *task, const struc
 	(void)m;
 	off_cpu(c, t);
 	fifo_rq_remove(&c->rq, t);
+	if (c->sol) {
+		fifo_rq_push_back(&c->rq, t);
+		return;
+	}
 	fifo_rq_push_back(&c->yielding, t);
 	t->state = FIFO_YIELDING;
 }
@@ -190,7 +200,7 @@ static int global_schedule(struct central *c)
 {
 	const struct ghost_cpuset *cpus = ghost_enclave_cpus(c->e);
 	struct ghost_cpuset avail, assigned;
-	struct fifo_rq skipped = { 0 };
+	struct ghost_task_queue skipped = { 0 };
 	struct fifo_task *prev[GHOST_MAX_CPUS];
 	int64_t now = ghost_now_ns();
 	int cpu;
@@ -275,7 +285,7 @@ static int global_schedule(struct central *c)
 		}
 	}
 	while (skipped.tail) {
-		struct fifo_task *t = skipped.tail;
+		struct fifo_task *t = (struct fifo_task *)skipped.tail;
 
 		fifo_rq_remove(&skipped, t);
 		fifo_rq_push_front(&c->rq, t);
@@ -310,16 +320,22 @@ static int central_init(struct ghost_full_agent *fa, void **state)
 	struct central *c = *state;
 
 	c->e = ghost_full_agent_enclave(fa);
+	c->chan = ghost_full_agent_channel(fa, 0);
 	c->time_slice_ns = cfg->time_slice_ns;
-	return policy_central_init(c->e, &cfg->base, &c->chan, &c->global_cpu);
+	c->global_cpu = policy_global_cpu(c->e, &cfg->base);
+	return 0;
 }
 
-static void central_fini(void *state)
+static int sol_init(struct ghost_full_agent *fa, void **state)
 {
-	struct central *c = state;
+	const struct policy_central_config *cfg = ghost_full_agent_policy_config(fa);
+	struct central *c = *state;
 
-	if (c->chan)
-		ghost_channel_destroy(c->chan);
+	c->e = ghost_full_agent_enclave(fa);
+	c->chan = ghost_full_agent_channel(fa, 0);
+	c->sol = true;
+	c->global_cpu = policy_global_cpu(c->e, cfg);
+	return 0;
 }
 
 static uint32_t central_runnable(void *state)
@@ -354,8 +370,31 @@ const struct ghost_policy fifo_centralized_policy = {
 	.sched_ops = &central_ops,
 	.task_size = sizeof(struct fifo_task),
 	.min_cpus = 2,
+	.channels = GHOST_POLICY_CHANNELS_GLOBAL,
 	.init = central_init,
-	.fini = central_fini,
+	.agent_loop = central_loop,
+	.runnable = central_runnable,
+	.format_stats = central_format_stats,
+};
+
+static const struct ghost_policy_param sol_params[] = {
+	POLICY_PARAM_QUEUE_ELEMS(struct policy_central_config, queue_elems),
+	POLICY_PARAM_GLOBAL_CPU(struct policy_central_config, global_cpu),
+	{ 0 },
+};
+
+const struct ghost_policy sol_policy = {
+	.name = "sol",
+	.summary = "speed-of-light centralized FIFO: the least work per decision (no time "
+		   "slice), to measure what one global agent can drive",
+	.params = sol_params,
+	.config_size = sizeof(struct policy_central_config),
+	.state_size = sizeof(struct central),
+	.sched_ops = &central_ops,
+	.task_size = sizeof(struct fifo_task),
+	.min_cpus = 2,
+	.channels = GHOST_POLICY_CHANNELS_GLOBAL,
+	.init = sol_init,
 	.agent_loop = central_loop,
 	.runnable = central_runnable,
 	.format_stats = central_format_stats,

@@ -29,7 +29,7 @@
 
 struct pcpu {
 	struct ghost_channel *chan;
-	struct fifo_rq rq;
+	struct ghost_task_queue rq;
 	struct fifo_task *current;
 	uint32_t assigned; /* live tasks moved here, blocked ones too */
 };
@@ -38,7 +38,6 @@ struct percpu {
 	struct ghost_sched sched; /* first: the library's scheduler base and lock */
 	struct ghost_enclave *e;
 	struct pcpu cpu[GHOST_MAX_CPUS];
-	int default_cpu;
 };
 
 struct percpu_config {
@@ -231,37 +230,14 @@ static const struct ghost_sched_ops percpu_ops = {
 
 static int percpu_init(struct ghost_full_agent *fa, void **state)
 {
-	const struct percpu_config *cfg = ghost_full_agent_policy_config(fa);
 	struct percpu *p = *state;
-	int err, cpu;
+	int cpu;
 
 	p->e = ghost_full_agent_enclave(fa);
-	p->default_cpu = ghost_cpuset_first(ghost_enclave_cpus(p->e));
-	ghost_cpuset_for_each(cpu, ghost_enclave_cpus(p->e)) {
-		err = ghost_channel_create(p->e, (int)cfg->queue_elems, 0, &p->cpu[cpu].chan);
-		if (!err)
-			err = ghost_channel_config_wakeup(p->cpu[cpu].chan, &cpu, 1);
-		if (err)
-			return err;
-	}
 	/* New tasks report to the first CPU's channel; its agent spreads them. */
-	return ghost_channel_set_default(p->cpu[p->default_cpu].chan);
-}
-
-static void percpu_fini(void *state)
-{
-	struct percpu *p = state;
-
-	for (int c = 0; c < GHOST_MAX_CPUS; c++)
-		if (p->cpu[c].chan)
-			ghost_channel_destroy(p->cpu[c].chan);
-}
-
-static int percpu_agent_queue(void *state, struct ghost_agent *a)
-{
-	struct percpu *p = state;
-
-	return p->cpu[ghost_agent_cpu(a)].chan->qid;
+	ghost_cpuset_for_each(cpu, ghost_enclave_cpus(p->e))
+		p->cpu[cpu].chan = ghost_full_agent_channel(fa, cpu);
+	return 0;
 }
 
 static void percpu_loop(void *state, struct ghost_agent *a)
@@ -371,9 +347,8 @@ const struct ghost_policy fifo_percpu_policy = {
 	.state_size = sizeof(struct percpu),
 	.sched_ops = &percpu_ops,
 	.task_size = sizeof(struct fifo_task),
+	.channels = GHOST_POLICY_CHANNELS_PER_CPU,
 	.init = percpu_init,
-	.fini = percpu_fini,
-	.agent_queue = percpu_agent_queue,
 	.agent_loop = percpu_loop,
 	.runnable = percpu_runnable,
 };

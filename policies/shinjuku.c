@@ -98,8 +98,8 @@ struct shinjuku {
 	struct ghost_sched sched; /* first: the library's scheduler base and lock */
 	struct ghost_enclave *e;
 	struct ghost_channel *chan;
-	struct fifo_rq rq[SJ_QOS_LEVELS];
-	struct fifo_rq yielding; /* sit out one round */
+	struct ghost_task_queue rq[SJ_QOS_LEVELS];
+	struct ghost_task_queue yielding; /* sit out one round */
 	struct sj_cpu cpu[GHOST_MAX_CPUS];
 	struct sj_proc *procs;
 	int global_cpu; /* read by every agent, written under lock */
@@ -148,14 +148,13 @@ static uint32_t queued(const struct shinjuku *sj)
 
 static void dequeue(struct sj_task *t)
 {
-	if (t->f.rq)
-		fifo_rq_remove(t->f.rq, &t->f);
+	ghost_task_queue_remove(t->f.base.queue, &t->f.base);
 }
 
 /* Queues a task that may run: front if boosted (or asked), else back. */
 static void enqueue(struct shinjuku *sj, struct sj_task *t, bool front)
 {
-	struct fifo_rq *rq;
+	struct ghost_task_queue *rq;
 
 	dequeue(t);
 	if (!t->has_work) {
@@ -716,16 +715,16 @@ static int sj_init(struct ghost_full_agent *fa, void **state)
 	struct shinjuku *sj = *state;
 
 	sj->e = ghost_full_agent_enclave(fa);
+	sj->chan = ghost_full_agent_channel(fa, 0);
 	sj->slice_ns = cfg->time_slice_ns;
-	return policy_central_init(sj->e, &cfg->base, &sj->chan, &sj->global_cpu);
+	sj->global_cpu = policy_global_cpu(sj->e, &cfg->base);
+	return 0;
 }
 
 static void sj_fini(void *state)
 {
 	struct shinjuku *sj = state;
 
-	if (sj->chan)
-		ghost_channel_destroy(sj->chan);
 	while (sj->procs) {
 		struct sj_proc *p = sj->procs;
 
@@ -775,6 +774,7 @@ const struct ghost_policy shinjuku_policy = {
 	.sched_ops = &sj_ops,
 	.task_size = sizeof(struct sj_task),
 	.min_cpus = 2,
+	.channels = GHOST_POLICY_CHANNELS_GLOBAL,
 	.init = sj_init,
 	.fini = sj_fini,
 	.agent_loop = sj_loop,

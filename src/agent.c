@@ -12,6 +12,7 @@
 #include "internal.h"
 
 #include <ghost/agent.h>
+#include <ghost/channel.h>
 #include <ghost/status.h>
 #include <ghost/thread.h>
 #include <ghost/txn.h>
@@ -47,6 +48,8 @@ struct ghost_full_agent {
 	bool owns_state;    /* policy->state_size: allocated (and freed) here */
 	void *config;	    /* policy->config_size bytes, ours */
 	int64_t started_ns; /* for the idle share of the stats line */
+	/* policy->channels: PER_CPU by CPU, GLOBAL in [0] */
+	struct ghost_channel *chan[GHOST_MAX_CPUS];
 	struct ghost_agent *agents[GHOST_MAX_CPUS];
 	int nagents;
 	int finishing;
@@ -103,6 +106,18 @@ const void *ghost_full_agent_policy_config(const struct ghost_full_agent *fa)
 void *ghost_full_agent_policy_state(const struct ghost_full_agent *fa)
 {
 	return fa->state;
+}
+
+struct ghost_channel *ghost_full_agent_channel(const struct ghost_full_agent *fa, int cpu)
+{
+	if (!fa || cpu < 0 || cpu >= GHOST_MAX_CPUS)
+		return NULL;
+	return fa->chan[fa->policy->channels == GHOST_POLICY_CHANNELS_GLOBAL ? 0 : cpu];
+}
+
+struct ghost_channel *ghost_agent_channel(const struct ghost_agent *a)
+{
+	return a ? ghost_full_agent_channel(a->fa, a->cpu) : NULL;
 }
 
 bool ghost_full_agent_is_rt(const struct ghost_full_agent *fa)
@@ -177,6 +192,8 @@ static void *agent_main(void *arg)
 		report(fa, -EPERM);
 		return NULL;
 	}
+	if (fa->policy->channels == GHOST_POLICY_CHANNELS_PER_CPU && fa->chan[a->cpu])
+		q = fa->chan[a->cpu]->qid;
 	if (fa->policy->agent_queue) {
 		q = fa->policy->agent_queue(fa->state, a);
 		if (q < -1) {
@@ -265,6 +282,9 @@ static void full_agent_free(struct ghost_full_agent *fa)
 			ghost_sched_fini((struct ghost_sched *)fa->state);
 		free(fa->state);
 	}
+	for (int cpu = 0; cpu < GHOST_MAX_CPUS; cpu++)
+		if (fa->chan[cpu])
+			ghost_channel_destroy(fa->chan[cpu]);
 	free(fa->config);
 	pthread_mutex_destroy(&fa->lock);
 	pthread_cond_destroy(&fa->cond);
@@ -301,6 +321,40 @@ static int setup_config(struct ghost_full_agent *fa)
 		}
 	}
 	return 0;
+}
+
+/* The channels the library makes for the policy (struct ghost_policy's channels). */
+static int setup_channels(struct ghost_full_agent *fa)
+{
+	const struct ghost_policy *p = fa->policy;
+	const struct ghost_policy_param *qp = ghost_policy_param_find(p, "queue_elems");
+	int64_t elems = GHOST_MAX_QUEUE_ELEMS;
+	int cpu, err = 0;
+
+	if (p->channels == GHOST_POLICY_CHANNELS_OWN)
+		return 0;
+	if (p->channels != GHOST_POLICY_CHANNELS_PER_CPU &&
+	    p->channels != GHOST_POLICY_CHANNELS_GLOBAL)
+		return -EINVAL;
+	if (qp && qp->type == GHOST_PARAM_INT)
+		memcpy(&elems, (char *)fa->config + qp->offset, sizeof(elems));
+	if (elems < 1 || elems > INT32_MAX)
+		return -EINVAL;
+	if (p->channels == GHOST_POLICY_CHANNELS_GLOBAL) {
+		err = ghost_channel_create(fa->e, (int)elems, 0, &fa->chan[0]);
+		/* Polled by the global agent: nobody is woken for its messages. */
+		if (!err)
+			err = ghost_channel_config_wakeup(fa->chan[0], NULL, 0);
+		return err ? err : ghost_channel_set_default(fa->chan[0]);
+	}
+	ghost_cpuset_for_each(cpu, &fa->e->cpus) {
+		err = ghost_channel_create(fa->e, (int)elems, 0, &fa->chan[cpu]);
+		if (!err)
+			err = ghost_channel_config_wakeup(fa->chan[cpu], &cpu, 1);
+		if (err)
+			return err;
+	}
+	return ghost_channel_set_default(fa->chan[ghost_cpuset_first(&fa->e->cpus)]);
 }
 
 /* The state the library owns for the policy, and its scheduler base. */
@@ -372,7 +426,9 @@ int ghost_full_agent_start(const struct ghost_full_agent_opts *user_opts,
 		return err;
 	}
 	/* A failed init may leave its state set: full_agent_free gives it to fini. */
-	err = setup_state(fa);
+	err = setup_channels(fa);
+	if (!err)
+		err = setup_state(fa);
 	if (!err)
 		err = fa->policy->init(fa, &fa->state);
 	if (err)

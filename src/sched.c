@@ -197,6 +197,8 @@ void ghost_task_table_remove(struct ghost_task_table *t, struct ghost_task *task
 
 	if (!t || !t->buckets || !task)
 		return;
+	/* A freed record on a run queue would be a dangling link. */
+	ghost_task_queue_remove(task->queue, task);
 	for (pp = bucket_of(t, task->gtid); *pp; pp = &(*pp)->hash_next) {
 		if (*pp == task) {
 			*pp = task->hash_next;
@@ -536,10 +538,46 @@ int ghost_sched_drain(struct ghost_sched *s, struct ghost_channel *c)
 				   lost);
 		if (s->ops->channel_overflow)
 			s->ops->channel_overflow(s, c, lost);
-		else if (s->ops->task_resync)
+		else
 			(void)ghost_sched_resync(s, c);
 	}
 	return n;
+}
+
+/* ---- Run queues ---------------------------------------------------------------------------- */
+
+void ghost_task_queue_push(struct ghost_task_queue *q, struct ghost_task *t, bool front)
+{
+	if (!q || !t)
+		return;
+	if (t->queue)
+		ghost_task_queue_remove(t->queue, t);
+	t->queue = q;
+	t->q_prev = front ? NULL : q->tail;
+	t->q_next = front ? q->head : NULL;
+	*(t->q_prev ? &t->q_prev->q_next : &q->head) = t;
+	*(t->q_next ? &t->q_next->q_prev : &q->tail) = t;
+	q->count++;
+}
+
+void ghost_task_queue_remove(struct ghost_task_queue *q, struct ghost_task *t)
+{
+	if (!q || !t || t->queue != q)
+		return;
+	*(t->q_prev ? &t->q_prev->q_next : &q->head) = t->q_next;
+	*(t->q_next ? &t->q_next->q_prev : &q->tail) = t->q_prev;
+	t->q_prev = t->q_next = NULL;
+	t->queue = NULL;
+	q->count--;
+}
+
+struct ghost_task *ghost_task_queue_pop(struct ghost_task_queue *q)
+{
+	struct ghost_task *t = q ? q->head : NULL;
+
+	if (t)
+		ghost_task_queue_remove(q, t);
+	return t;
 }
 
 /* ---- After an overflow ----------------------------------------------------------------------- */
@@ -600,6 +638,36 @@ int ghost_sched_adopt(struct ghost_sched *s, struct ghost_channel *c)
 	return err < 0 ? err : ac.adopted;
 }
 
+/*
+ * A policy without task_resync hears what the overflow hid as the message
+ * its handlers already take: TASK_WAKEUP for a runnable task, TASK_BLOCKED
+ * for a blocked one, TASK_DEPARTED for one that is gone (so they must take
+ * a message that repeats what they know). Every task payload begins with
+ * the gtid; the rest is zero.
+ */
+static void resync_by_message(struct ghost_sched *s, struct ghost_task *task,
+			      enum ghost_task_view view)
+{
+	struct {
+		struct ghost_msg hdr;
+		uint64_t payload[8];
+	} __attribute__((packed, aligned(4))) msg;
+	task_cb cb;
+
+	if (view == GHOST_TASK_VIEW_ONCPU)
+		return;
+	memset(&msg, 0, sizeof(msg));
+	msg.hdr.type = view == GHOST_TASK_VIEW_RUNNABLE	 ? MSG_TASK_WAKEUP
+		       : view == GHOST_TASK_VIEW_BLOCKED ? MSG_TASK_BLOCKED
+							 : MSG_TASK_DEPARTED;
+	msg.hdr.length = sizeof(msg);
+	msg.hdr.seqnum = task->seqnum;
+	msg.payload[0] = (uint64_t)task->gtid;
+	cb = task_callback(s->ops, msg.hdr.type);
+	if (cb)
+		cb(s, task, &msg.hdr);
+}
+
 struct resync_ctx {
 	struct ghost_sched *s;
 	struct ghost_task **gone; /* room for every task of the table */
@@ -630,6 +698,8 @@ static void resync_one(struct ghost_task *task, void *arg)
 		task->seqnum = sn.barrier;
 	if (rc->s->ops->task_resync)
 		rc->s->ops->task_resync(rc->s, task, view);
+	else
+		resync_by_message(rc->s, task, view);
 }
 
 int ghost_sched_resync(struct ghost_sched *s, struct ghost_channel *adopt_into)

@@ -60,7 +60,7 @@ static uint32_t records_per_slab(size_t task_size)
 int rss_child(long n)
 {
 	struct ghost_task_table t;
-	struct fifo_rq rq = { 0 };
+	struct ghost_task_queue rq = { 0 };
 	long before = vm_rss_kb(), after;
 
 	if (ghost_task_table_init(&t, sizeof(struct fifo_task)))

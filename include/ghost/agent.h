@@ -55,6 +55,13 @@ GHOST_API int ghost_full_agent_stop(struct ghost_full_agent *fa);
 GHOST_API struct ghost_enclave *ghost_full_agent_enclave(const struct ghost_full_agent *fa);
 GHOST_API const void *ghost_full_agent_policy_config(const struct ghost_full_agent *fa);
 GHOST_API void *ghost_full_agent_policy_state(const struct ghost_full_agent *fa);
+/*
+ * A channel the library made for the policy (struct ghost_policy's
+ * channels): cpu's with PER_CPU, the one (any cpu) with GLOBAL; NULL if
+ * there is none.
+ */
+GHOST_API struct ghost_channel *ghost_full_agent_channel(const struct ghost_full_agent *fa,
+							 int cpu);
 GHOST_API bool ghost_full_agent_is_rt(const struct ghost_full_agent *fa);
 GHOST_API int ghost_full_agent_format_stats(struct ghost_full_agent *fa, char *buf, size_t len);
 
@@ -76,6 +83,8 @@ GHOST_API const struct ghost_status_word *ghost_agent_status_word(const struct g
 /* True once the full agent was asked to stop. */
 GHOST_API bool ghost_agent_finishing(const struct ghost_agent *a);
 GHOST_API void *ghost_agent_policy_data(const struct ghost_agent *a);
+/* ghost_full_agent_channel of a's CPU. */
+GHOST_API struct ghost_channel *ghost_agent_channel(const struct ghost_agent *a);
 GHOST_API void ghost_agent_set_policy_data(struct ghost_agent *a, void *data);
 
 /*

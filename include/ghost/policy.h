@@ -50,10 +50,24 @@ enum ghost_param_type {
 struct ghost_policy_param {
 	const char *name; /* letters, digits and '_'; NULL ends the list */
 	enum ghost_param_type type;
-	size_t offset;	   /* of the value in the policy's config struct */
-	const char *def;   /* the default, written as a user would */
-	int64_t min, max;  /* INT, DURATION: the allowed range */
-	const char *help;  /* one line */
+	size_t offset;	  /* of the value in the policy's config struct */
+	const char *def;  /* the default, written as a user would */
+	int64_t min, max; /* INT, DURATION: the allowed range */
+	const char *help; /* one line */
+};
+
+/*
+ * The message channels the library makes for a policy before its init (and
+ * destroys after its fini). Their ring size is the policy's parameter
+ * "queue_elems" if it declares one (an int), else GHOST_MAX_QUEUE_ELEMS.
+ */
+enum ghost_policy_channels {
+	GHOST_POLICY_CHANNELS_OWN = 0, /* none: the policy makes its own */
+	/* One per enclave CPU, woken on that CPU and that CPU's agent queue;
+	 * the first CPU's is the enclave's default queue (TASK_NEW). */
+	GHOST_POLICY_CHANNELS_PER_CPU,
+	/* One, the default queue, waking nobody: a polling global agent's. */
+	GHOST_POLICY_CHANNELS_GLOBAL,
 };
 
 /* A scheduling policy, written once for every backend. */
@@ -85,6 +99,8 @@ struct ghost_policy {
 	/* The enclave needs at least this many CPUs (0 or 1: any). A centralized
 	 * policy whose global agent keeps a CPU for itself says 2. */
 	uint32_t min_cpus;
+	/* Channels the library makes (ghost_full_agent_channel). */
+	enum ghost_policy_channels channels;
 
 	/* ---- hooks ---- */
 	/*
@@ -97,7 +113,8 @@ struct ghost_policy {
 	/* Frees what init made (NULL: nothing to free beyond what the library owns). */
 	void (*fini)(void *state);
 	/* In the agent thread, before attach: the queue for cpu's own messages
-	 * (-1 = the enclave default queue). NULL: the default queue. */
+	 * (-1 = the enclave default queue). NULL: the CPU's own channel with
+	 * GHOST_POLICY_CHANNELS_PER_CPU, else the default queue. */
 	int (*agent_queue)(void *state, struct ghost_agent *a);
 	/* In the agent thread, once the enclave is ready. NULL: nothing. */
 	void (*agent_start)(void *state, struct ghost_agent *a);
@@ -132,7 +149,7 @@ GHOST_API int ghost_policy_check(const struct ghost_policy *p, char *why, size_t
 
 /* The parameter called name, or NULL. */
 GHOST_API const struct ghost_policy_param *ghost_policy_param_find(const struct ghost_policy *p,
-								  const char *name);
+								   const char *name);
 /* Fills config (config_size bytes) with every parameter's default. */
 GHOST_API int ghost_policy_config_defaults(const struct ghost_policy *p, void *config);
 /*
@@ -172,10 +189,10 @@ struct ghost_policy_plugin {
 #ifdef GHOST_POLICY_BUILTIN
 #define GHOST_POLICY_PLUGIN(policy) _Static_assert(sizeof(policy) > 0, "built in")
 #else
-#define GHOST_POLICY_PLUGIN(policy)                                                      \
-	extern const struct ghost_policy_plugin ghost_policy_plugin                      \
-		__attribute__((visibility("default")));                                  \
-	const struct ghost_policy_plugin ghost_policy_plugin = { GHOST_POLICY_ABI,       \
+#define GHOST_POLICY_PLUGIN(policy)                                                           \
+	extern const struct ghost_policy_plugin ghost_policy_plugin                           \
+		__attribute__((visibility("default")));                                       \
+	const struct ghost_policy_plugin ghost_policy_plugin = { GHOST_POLICY_ABI,            \
 								 sizeof(struct ghost_policy), \
 								 &(policy) }
 #endif

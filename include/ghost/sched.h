@@ -22,13 +22,36 @@ extern "C" {
 
 struct ghost_enclave;
 
+struct ghost_task_queue;
+
 struct ghost_task {
 	int64_t gtid;
 	uint32_t seqnum; /* seqnum of the last message dispatched for it */
 	struct ghost_sw_info sw_info;
 	const struct ghost_status_word *sw;
 	struct ghost_task *hash_next; /* private to the task table */
+	/* The policy's run queue it is on (ghost_task_queue_*), NULL if none. */
+	struct ghost_task_queue *queue;
+	struct ghost_task *q_prev, *q_next;
 };
+
+/*
+ * A policy's run queue: a list of tasks linked through their own records,
+ * so queueing never allocates. A task is on at most one queue; the base
+ * takes a task off its queue before it frees the record (TASK_DEAD,
+ * TASK_DEPARTED, a resync that found it gone). Not locked: the policy's.
+ */
+struct ghost_task_queue {
+	struct ghost_task *head, *tail;
+	uint32_t count;
+};
+
+/* Puts t at the back (or the front) of q, off whatever queue it was on. */
+GHOST_API void ghost_task_queue_push(struct ghost_task_queue *q, struct ghost_task *t, bool front);
+/* Takes t off q (nothing if t is not on q). */
+GHOST_API void ghost_task_queue_remove(struct ghost_task_queue *q, struct ghost_task *t);
+/* Takes the task at the front off q; NULL if q is empty. */
+GHOST_API struct ghost_task *ghost_task_queue_pop(struct ghost_task_queue *q);
 
 struct ghost_task_table {
 	struct ghost_task **buckets;
@@ -46,6 +69,7 @@ GHOST_API void ghost_task_table_fini(struct ghost_task_table *t);
 GHOST_API struct ghost_task *ghost_task_table_find(const struct ghost_task_table *t, int64_t gtid);
 /* A zeroed record for gtid; NULL with errno EEXIST if known, ENOMEM. */
 GHOST_API struct ghost_task *ghost_task_table_insert(struct ghost_task_table *t, int64_t gtid);
+/* Also takes task off its run queue, if it is on one. */
 GHOST_API void ghost_task_table_remove(struct ghost_task_table *t, struct ghost_task *task);
 /* Calls fn on every task; fn may not insert or remove. */
 GHOST_API void ghost_task_table_for_each(struct ghost_task_table *t,
@@ -95,13 +119,15 @@ struct ghost_sched_ops {
 	void (*cpu_agent_wakeup)(struct ghost_sched *s, const struct ghost_msg *m);
 	/*
 	 * A channel dropped messages: the view of its tasks is stale. NULL:
-	 * ghost_sched_resync(s, c) if task_resync is set, else nothing.
+	 * ghost_sched_resync(s, c).
 	 */
 	void (*channel_overflow)(struct ghost_sched *s, struct ghost_channel *c, uint32_t lost);
 	/*
 	 * From ghost_sched_resync: where the task really is now (its seqnum is
 	 * already its status word's barrier). The policy moves it to the
 	 * matching queue or state; after GONE it must drop every pointer to it.
+	 * NULL: the task callbacks get what the lost messages would have said
+	 * (TASK_WAKEUP, TASK_BLOCKED or TASK_DEPARTED; nothing for ONCPU).
 	 */
 	void (*task_resync)(struct ghost_sched *s, struct ghost_task *t, enum ghost_task_view view);
 };
@@ -156,8 +182,8 @@ GHOST_API int ghost_sched_drain(struct ghost_sched *s, struct ghost_channel *c);
 
 /*
  * After a channel dropped messages: every known task takes its barrier from
- * its status word and goes to ops->task_resync with where the word says it
- * is; gone ones are then removed; tasks whose TASK_NEW was lost are adopted
+ * its status word and goes to ops->task_resync (or the matching callback)
+ * with where the word says it is; gone ones are then removed; tasks whose TASK_NEW was lost are adopted
  * (ghost_sched_adopt) into adopt_into. Writes nothing into the rings (they
  * may be full). Returns how many tasks were adopted, or a negative errno.
  */

@@ -69,16 +69,18 @@ static const char usage_tail[] =
 	"under the agent (destroyed by another process, reaped, its scheduler unloaded);\n"
 	"2 a usage error.\n";
 
-/* The policies this agent knows: its own (if the caller gave one) and the built-in ones. */
+/* The policies this agent knows: its own (if the caller gave one; it hides a
+ * built-in one of the same name) and the built-in ones. */
 static void for_each_policy(const struct ghost_policy *own,
 			    void (*fn)(const struct ghost_policy *p, void *ctx), void *ctx)
 {
 	const struct ghost_policy *const *all = ghost_policy_all();
 
-	if (own && ghost_policy_find(own->name) != own)
+	if (own)
 		fn(own, ctx);
 	for (int i = 0; all[i]; i++)
-		fn(all[i], ctx);
+		if (!own || strcmp(all[i]->name, own->name))
+			fn(all[i], ctx);
 }
 
 static void print_summary(const struct ghost_policy *p, void *ctx)
@@ -464,7 +466,9 @@ int ghost_agent_main(int argc, char **argv, const struct ghost_policy *own_polic
 	}
 	if (optind < argc)
 		return tool_usage_error("unexpected argument \"%s\"", argv[optind]);
-	if (policy_name) {
+	if (policy_name && own_policy && !strcmp(policy_name, own_policy->name)) {
+		policy = own_policy;
+	} else if (policy_name) {
 		/* A plugin's own lines (why it cannot load) are ours to tell. */
 		err = ghost_policy_resolve(policy_name, &policy, why, sizeof(why));
 		if (err == -ENOENT && !strchr(policy_name, '/'))
@@ -475,7 +479,7 @@ int ghost_agent_main(int argc, char **argv, const struct ghost_policy *own_polic
 		}
 	}
 	if (list) {
-		if (policy && policy != own_policy && !ghost_policy_find(policy->name))
+		if (policy_name && strchr(policy_name, '/'))
 			print_policy(policy, NULL); /* a plugin named with --policy */
 		for_each_policy(own_policy, print_policy, NULL);
 		return 0;
