@@ -36,7 +36,7 @@ if ! make -s -j"$jobs" all >/dev/null; then
 	echo "0 passed, 1 failed, 0 skipped"
 	exit 1
 fi
-tier "unit and end-to-end tests" tests/run.sh build/tests/test_* tests/test_layers.sh \
+tier "unit and end-to-end tests" tests/run.sh build/tests/test_* tests/test_layers.sh tests/test_plugins.sh \
 	scripts/check-format.sh
 # make install into temporary trees and the installed library used through
 # pkg-config (shared, static, C++); the exports against src/libghost.map.

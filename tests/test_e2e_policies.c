@@ -1,11 +1,14 @@
 /*
- * tests/test_e2e_policies.c - both FIFO policies scheduling real threads on
- * the embedded kernel, agent and tasks in one process.
+ * tests/test_e2e_policies.c - every built-in policy scheduling real threads
+ * on the embedded kernel, agent and tasks in one process.
  *
- * Checks: every task completes; the switch trace never shows two tasks on a
- * CPU or a task on two CPUs; no sequence-number or malformed-message errors;
- * FIFO order on one CPU; the centralized time slice lets a second spinner
- * in; the global agent moves when a normal thread takes its CPU.
+ * Checks, for each policy of the registry: every task completes; the switch
+ * trace never shows two tasks on a CPU or a task on two CPUs; no
+ * sequence-number or malformed-message errors; with rings too small for the
+ * load, the overflow is resynchronised and every task still completes.
+ * Then: FIFO order on one CPU; the centralized and the round-robin time
+ * slices let a second spinner in; the global agent moves when a normal
+ * thread takes its CPU.
  */
 #include "emu_helpers.h"
 
@@ -58,7 +61,7 @@ static void run_many(const char *policy, uint64_t id, int queue_elems)
 	struct emu_shared *sh;
 	size_t size;
 
-	snprintf(cfg, sizeof(cfg), "?time_slice=2ms queue_elems=%d",
+	snprintf(cfg, sizeof(cfg), "?time_slice=2ms ?slice=2ms ?queue_elems=%d",
 		 queue_elems ? queue_elems : GHOST_MAX_QUEUE_ELEMS);
 	CHECK_OK(ghost_enclave_write_file(e, "trace", "1"));
 	atomic_store(&completed, 0);
@@ -182,11 +185,15 @@ static void *spinner(void *arg)
 	return NULL;
 }
 
-static void time_slice(bool sliced)
+/*
+ * Two spinners on the one CPU that runs tasks (a centralized policy's global
+ * agent owns CPU 0; rr runs on CPU 0 alone): only a time slice lets both run.
+ */
+static void time_slice(const char *policy, const char *cpus, uint64_t id, const char *opts,
+		       bool sliced)
 {
-	struct ghost_enclave *e = test_enclave("0-1", sliced ? 4 : 5);
-	struct ghost_full_agent *fa = test_agent(
-		e, "fifo-centralized", sliced ? "global_cpu=0 time_slice=5ms" : "global_cpu=0");
+	struct ghost_enclave *e = test_enclave(cpus, id);
+	struct ghost_full_agent *fa = test_agent(e, policy, opts);
 	struct ghost_thread *t[2];
 	long a, b;
 
@@ -195,7 +202,6 @@ static void time_slice(bool sliced)
 	atomic_store(&progress[1], 0);
 	for (int i = 0; i < 2; i++)
 		CHECK_OK(ghost_thread_create(e, &t[i], spinner, (void *)(long)i));
-	/* One worker CPU (the agent owns CPU 0): only a slice lets both run. */
 	usleep(400000);
 	a = atomic_load(&progress[0]);
 	b = atomic_load(&progress[1]);
@@ -203,10 +209,11 @@ static void time_slice(bool sliced)
 	for (int i = 0; i < 2; i++)
 		CHECK_OK(ghost_thread_join(t[i], NULL));
 	if (sliced)
-		CHECK_MSG(a > 0 && b > 0, "with a 5 ms slice both spinners ran (%ld, %ld)", a, b);
+		CHECK_MSG(a > 0 && b > 0, "%s %s: both spinners ran (%ld, %ld)", policy, opts, a,
+			  b);
 	else
-		CHECK_MSG((a == 0) != (b == 0), "without a slice only one spinner ran (%ld, %ld)",
-			  a, b);
+		CHECK_MSG((a == 0) != (b == 0), "%s %s: only one spinner ran (%ld, %ld)", policy,
+			  opts, a, b);
 	check_sched_clean(fa);
 	ghost_full_agent_stop(fa);
 	ghost_enclave_destroy(e);
@@ -347,12 +354,18 @@ int main(void)
 	test_root_make();
 	ghost_log_set_callback(ghost_log_stderr, NULL,
 			       getenv("GHOST_TEST_DEBUG") ? GHOST_LOG_DEBUG : GHOST_LOG_WARN);
-	run_many("fifo-percpu", 1, 0);
-	run_many("fifo-centralized", 2, 0);
-	run_many("shinjuku", 3, 0);
-	run_many("fifo-percpu", 11, 16);
-	run_many("fifo-centralized", 12, 16);
-	run_many("shinjuku", 13, 16);
+	for (int i = 0; ghost_policy_all()[i]; i++) {
+		const struct ghost_policy *p = ghost_policy_all()[i];
+
+		if (p->min_cpus > (uint32_t)test_ncpus()) {
+			printf("%s needs %u CPUs: skipped\n", p->name, p->min_cpus);
+			continue;
+		}
+		run_many(p->name, (uint64_t)(20 + i), 0);
+		/* Overflowing rings (a policy with its own queue size). */
+		if (ghost_policy_param_find(p, "queue_elems"))
+			run_many(p->name, (uint64_t)(40 + i), 16);
+	}
 	fifo_order();
 	attr_changes();
 	if (test_ncpus() < 2) {
@@ -360,8 +373,10 @@ int main(void)
 		return 0;
 	}
 	destroy_releases();
-	time_slice(true);
-	time_slice(false);
+	time_slice("fifo-centralized", "0-1", 4, "global_cpu=0 time_slice=5ms", true);
+	time_slice("fifo-centralized", "0-1", 5, "global_cpu=0", false);
+	time_slice("rr", "0", 9, "slice=5ms", true);
+	time_slice("rr", "0", 10, "slice=1s", false);
 	global_moves("fifo-centralized", 6, fifo_centralized_global_cpu);
 	global_moves("shinjuku", 7, shinjuku_global_cpu);
 	return 0;

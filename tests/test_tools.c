@@ -140,6 +140,45 @@ static void agent_args(void)
 	expect(RUN("ghost-agent", "--policy", "fifo-percpu", "--prio", "high"), 2, "\"high\"");
 	/* A centralized policy's global agent needs a CPU of the enclave besides the others. */
 	expect(RUN("ghost-agent", "--policy", "shinjuku", "--cpus", "0"), 2, "at least 2 CPUs");
+	/* -o: an unknown key or a bad value of each kind, named in one line, exit 2. */
+	expect(RUN("ghost-agent", "--policy", "fifo-percpu", "-o", "speed=3"), 2,
+	       "-o speed=3: policy fifo-percpu has no parameter \"speed\" (its parameters: "
+	       "queue_elems)");
+	CHECK(one_line());
+	expect(RUN("ghost-agent", "--policy", "shinjuku", "-o", "time_slice=50"), 2,
+	       "-o time_slice=50: time_slice=\"50\": not a duration");
+	expect(RUN("ghost-agent", "--policy", "shinjuku", "-o", "time_slice=2h"), 2, "time_slice");
+	expect(RUN("ghost-agent", "--policy", "shinjuku", "--option", "time_slice=0us"), 2,
+	       "time_slice=0us: outside 1us..3600s");
+	expect(RUN("ghost-agent", "--policy", "shinjuku", "-o", "global_cpu=x"), 2,
+	       "global_cpu=\"x\"");
+	expect(RUN("ghost-agent", "--policy", "fifo-percpu", "-o", "queue_elems=70000"), 2,
+	       "queue_elems=70000: outside 1..65536");
+	expect(RUN("ghost-agent", "--policy", "fifo-percpu", "-o", "queue_elems"), 2,
+	       "\"queue_elems\" is not key=value");
+	expect(RUN("ghost-agent", "--policy", "fifo-percpu", "-o"), 2, "-o needs a value");
+	/* --list-policies: every built-in policy with each of its parameters. */
+	expect(RUN("ghost-agent", "--list-policies"), 0, "fifo-percpu");
+	{
+		const struct ghost_policy *const *all = ghost_policy_all();
+		int n = 0;
+
+		for (; all[n]; n++) {
+			char line[128];
+
+			snprintf(line, sizeof(line), "\n%s\n    %s\n", all[n]->name,
+				 all[n]->summary);
+			CHECK_MSG(strstr(out, line) || !strncmp(out, line + 1, strlen(line + 1)),
+				  "no %s in: %s", all[n]->name, out);
+			for (const struct ghost_policy_param *pp = all[n]->params; pp && pp->name;
+			     pp++) {
+				snprintf(line, sizeof(line), "    -o %s=", pp->name);
+				CHECK_MSG(strstr(out, line), "%s: no %s in the list", all[n]->name,
+					  pp->name);
+			}
+		}
+		CHECK_MSG(n >= 5, "%d policies", n);
+	}
 	expect(RUN("ghost-agent", "--policy", "fifo-centralized", "--cpus", "0", "--time-slice",
 		   "50"),
 	       2, "at least 2 CPUs");

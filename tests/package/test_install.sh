@@ -77,7 +77,7 @@ major=${version%%.*}
 	for h in include/ghost/*.h; do echo "usr/$h"; done # all public: mk/install.mk lists none private
 	printf 'usr/lib/systemd/system/ghost-agent@.service\n'
 	printf 'usr/lib64/%s\n' libghost.a libghost.so "libghost.so.$major" "libghost.so.$version" \
-		pkgconfig/libghost.pc
+		libghost-agent.a pkgconfig/libghost.pc pkgconfig/libghost-agent.pc
 	printf 'usr/share/man/%s\n' man1/ghost-bench.1 man1/ghost-workload.1 man3/libghost.3 \
 		man8/ghost-agent.8 man8/ghostctl.8
 } | sort >"$tmp/want"
@@ -144,6 +144,27 @@ if $cc -std=c11 -Wall -Wextra -Werror -static "$repo/tests/package/consumer.c" \
 	out=$(./consumer-static "$PWD/root-static" 2>&1) || fail "the static consumer failed: $out"
 else
 	fail "cc -static consumer.c \$(pkg-config --static --cflags --libs libghost)"
+fi
+# An agent of one's own (ghost_agent_main, libghost-agent) with the example policy built in,
+# and the example as a plugin loaded by it and by the installed ghost-agent: each lists
+# the policy with its parameter.
+if $cc -std=gnu11 -Wall -Wextra -Werror "$repo/examples/rr_agent.c" "$repo/examples/round_robin.c" \
+	$(pkg-config --cflags --libs libghost-agent) -o rr-agent; then
+	out=$(LD_LIBRARY_PATH=$prefix/lib ./rr-agent --list-policies 2>&1) || fail "rr-agent --list-policies: $out"
+	[ "$(head -n 1 <<<"$out")" = rr ] && grep -q -- "-o slice=10ms" <<<"$out" ||
+		fail "rr-agent does not list its policy first: $out"
+else
+	fail "cc rr_agent.c round_robin.c \$(pkg-config --cflags --libs libghost-agent)"
+fi
+if $cc -std=gnu11 -Wall -Wextra -Werror -shared -fPIC "$repo/examples/round_robin.c" \
+	$(pkg-config --cflags libghost) -o round_robin.so; then
+	for agent in "$prefix/bin/ghost-agent" ./rr-agent; do
+		out=$(LD_LIBRARY_PATH=$prefix/lib "$agent" --policy ./round_robin.so --list-policies 2>&1) ||
+			fail "$agent --policy ./round_robin.so --list-policies: $out"
+		[ "$(head -n 1 <<<"$out")" = rr ] || fail "$agent does not list the plugin first: $out"
+	done
+else
+	fail "cc -shared round_robin.c \$(pkg-config --cflags libghost)"
 fi
 # C++.
 if command -v "$cxx" >/dev/null; then
