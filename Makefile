@@ -155,8 +155,8 @@ $(BUILD)/obj/src/%.o $(BUILD)/obj/kernels/%.o: INC = $(INC_LIB)
 $(BUILD)/obj/policies/%.o: INC = $(INC_PUBLIC)
 # An example built in exports no plugin symbol, and its table is renamed so that a program
 # may link its own copy of the example beside the static library.
-$(BUILD)/obj/examples/%.o: INC = $(INC_PUBLIC) -DGHOST_POLICY_BUILTIN
-$(BUILD)/obj/examples/round_robin.o: OBJ_EXTRA = -Dround_robin_policy=builtin_round_robin_policy
+EXAMPLE_BUILTIN := -DGHOST_POLICY_BUILTIN -Dround_robin_policy=builtin_round_robin_policy
+$(BUILD)/obj/examples/%.o: INC = $(INC_PUBLIC) $(EXAMPLE_BUILTIN)
 $(BUILD)/obj/tools/%.o $(BUILD)/obj/bench/%.o: INC = $(INC_TOOLS) -Itools/common
 $(BUILD)/obj/%.o: %.c $(BUILD)/obj/%.d
 	@mkdir -p $(dir $@)
@@ -319,7 +319,8 @@ fuzz-build: $(FUZZ_TARGETS)
 $(FUZZ_BUILD)/obj/%.o: %.c $(FUZZ_BUILD)/obj/%.d
 	@mkdir -p $(dir $@)
 	@echo "  FUZZCC  $<"
-	@$(FUZZ_CC) $(FUZZ_CFLAGS) -Wno-error -fsanitize=fuzzer-no-link -c $< -o $@
+	@$(FUZZ_CC) $(FUZZ_CFLAGS) $(if $(filter examples/%,$<),$(EXAMPLE_BUILTIN)) -Wno-error \
+	    -fsanitize=fuzzer-no-link -c $< -o $@
 
 $(FUZZ_LIB): $(FUZZ_OBJS)
 	@mkdir -p $(dir $@)

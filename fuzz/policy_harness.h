@@ -56,6 +56,7 @@ static struct ghost_enclave *enc;
 static const struct ghost_policy *real;
 static void *state;
 static struct ghost_sched *sched;
+static struct ghost_full_agent *full_agent;
 static int warm = 1;
 static int acked[GHOST_MAX_CPUS];
 static int ncpus, cpu_list[GHOST_MAX_CPUS];
@@ -80,12 +81,8 @@ static int w_init(struct ghost_full_agent *fa, void **st)
 
 static void w_fini(void *st)
 {
-	real->fini(st);
-}
-
-static int w_agent_queue(void *st, struct ghost_agent *a)
-{
-	return real->agent_queue ? real->agent_queue(st, a) : -1;
+	if (real->fini)
+		real->fini(st);
 }
 
 static void w_agent_start(void *st, struct ghost_agent *a)
@@ -119,11 +116,11 @@ static int w_enclave_ready(void *st)
 	return real->enclave_ready ? real->enclave_ready(st) : 0;
 }
 
+/* The real policy's declaration (state, base, channels, parameters) and these hooks. */
 static struct ghost_policy wrapped = {
 	.name = "fuzz-wrapper",
 	.init = w_init,
 	.fini = w_fini,
-	.agent_queue = w_agent_queue,
 	.agent_start = w_agent_start,
 	.agent_loop = w_loop,
 	.agent_may_exit = w_may_exit,
@@ -163,9 +160,9 @@ static void die(const char *what, int err)
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	struct policy_config cfg = { .global_cpu = -1, .queue_elems = 256 };
+	_Alignas(16) static char cfg[4096];
 	struct ghost_full_agent_opts fo = { .sz = sizeof(fo),
-					    .policy_config = &cfg,
+					    .policy_config = cfg,
 					    .prio = GHOST_AGENT_PRIO_NORMAL };
 	struct ghost_enclave_opts eo = { .sz = sizeof(eo), .id = 1, .max_tasks = 64 };
 	struct ghost_full_agent *fa;
@@ -180,7 +177,21 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	real = ghost_policy_find(FUZZ_POLICY);
 	if (!real)
 		die("no such policy", -ENOENT);
+	wrapped.params = real->params;
+	wrapped.config_size = real->config_size;
+	wrapped.state_size = real->state_size;
+	wrapped.sched_ops = real->sched_ops;
+	wrapped.task_size = real->task_size;
+	wrapped.min_cpus = real->min_cpus;
+	wrapped.channels = real->channels;
+	wrapped.agent_queue = real->agent_queue;
+	wrapped.runnable = real->runnable;
 	wrapped.format_stats = real->format_stats;
+	if (real->config_size > sizeof(cfg) || (err = ghost_policy_config_defaults(real, cfg)))
+		die("config", -EINVAL);
+	if (ghost_policy_param_find(real, "queue_elems") &&
+	    (err = ghost_policy_config_set(real, cfg, "queue_elems", "256", NULL, 0)))
+		die("queue_elems", err);
 
 	fz_mkdtemp(root, sizeof(root), "ghost-fuzz-policy");
 	atexit(remove_root);
@@ -205,6 +216,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	fo.policy = &wrapped;
 	if ((err = ghost_full_agent_start(&fo, &fa)))
 		die("agent", err);
+	full_agent = fa;
 	sched = policy_sched_of(state);
 
 	/* The warm-up: real threads enter, run, block; the policy sees it all. */
@@ -642,9 +654,7 @@ static void op_stats(void)
 	unsigned int tasks, runnable;
 	int n;
 
-	if (!real->format_stats)
-		return;
-	n = real->format_stats(state, full, sizeof(full));
+	n = ghost_full_agent_format_stats(full_agent, full, sizeof(full));
 	FZ_CHECK(n > 0 && (size_t)n == strlen(full), "stats line: %d", n);
 	FZ_CHECK(sscanf(full, "tasks %u runnable %u", &tasks, &runnable) == 2, "stats: %s", full);
 	FZ_CHECK(tasks == sched->tasks.count && runnable <= tasks,
@@ -660,7 +670,7 @@ static void op_stats(void)
 	 */
 	for (size_t len = 1; len <= (size_t)n + 24; len++) {
 		char *buf = malloc(len);
-		int r = real->format_stats(state, buf, len);
+		int r = ghost_full_agent_format_stats(full_agent, buf, len);
 
 		FZ_CHECK(r == -ENOSPC || (r > 0 && (size_t)r < len && (size_t)r == strlen(buf) &&
 					  !strncmp(buf, full, 6)),
@@ -696,12 +706,10 @@ static void reset(void)
 	}
 	nmodel = 0;
 	FZ_CHECK(sched->tasks.count == 0, "%u tasks left after every one died", sched->tasks.count);
-	if (real->format_stats) {
-		FZ_CHECK(real->format_stats(state, full, sizeof(full)) > 0 &&
-				 sscanf(full, "tasks %u runnable %u", &tasks, &runnable) == 2 &&
-				 tasks == 0 && runnable == 0,
-			 "after every task died: %s", full);
-	}
+	FZ_CHECK(ghost_full_agent_format_stats(full_agent, full, sizeof(full)) > 0 &&
+			 sscanf(full, "tasks %u runnable %u", &tasks, &runnable) == 2 &&
+			 tasks == 0 && runnable == 0,
+		 "after every task died: %s", full);
 	resync_expected();
 }
 

@@ -551,7 +551,7 @@ static int format_generic(struct ghost_full_agent *fa, struct ghost_sched *s, ch
 	       wall && busy < wall ? 100.0 * (1.0 - (double)busy / (double)wall) : 0.0, navail,
 	       fa->nagents, (unsigned long long)s->stats.seqnum_errors,
 	       (unsigned long long)s->stats.bad_msgs);
-	if (fa->policy->format_stats && len - pos > 4) {
+	if (fa->policy->format_stats) {
 		APPEND(" | ");
 		n = fa->policy->format_stats(fa->state, buf + pos, len - pos);
 		if (n < 0)

@@ -3,11 +3,12 @@
 # sched_ext backend.
 #
 # Runs inside the sched_ext virtual machine (scripts/scx-tests.sh) as root, busybox sh,
-# with the static tools in /tests/bin ($GHOST_BIN to use others). For each policy,
-# fifo-percpu, fifo-centralized, then shinjuku:
-#   1. starts `ghost-agent --kernel scx --policy P --cpus 1-3` (the centralized ones with
-#      --time-slice 10000, so that a task that used 10 ms while others wait is preempted)
-#      and waits (at most START_S seconds) for its line "... enclave N, CPUs 1-3 ..."; then
+# with the static tools in /tests/bin ($GHOST_BIN to use others). For each policy that
+# `ghost-agent --list-policies` lists, in its order:
+#   1. starts `ghost-agent --kernel scx --policy P --cpus 1-3` (with -o time_slice=10ms
+#      or -o slice=10ms if the policy has that parameter, so that a task that used 10 ms
+#      while others wait is preempted) and waits (at most START_S seconds) for its line
+#      "... enclave N, CPUs 1-3 ..."; then
 #      /sys/kernel/sched_ext/state must read "enabled" and /sys/kernel/sched_ext/root/ops
 #      "ghost";
 #   2. runs programs in enclave N, each of which must exit 0 within its time limit, with
@@ -16,7 +17,9 @@
 #      runs with policy SCHED_EXT (7), a busy loop (20000 rounds of shell arithmetic), a
 #      sleep/wake loop (5 x sleep 0.05), two busy subshells forked and waited for; then
 #      `ghost-workload --kernel scx --enclave N --threads 4 --pattern spin --duration 1`
-#      (more threads than CPUs, so that they contend); for shinjuku also the rpc pattern
+#      (more threads than CPUs, so that they contend; a policy without a time slice gets
+#      one spinner per CPU it gives tasks: it never takes a CPU back from a spinner, and
+#      ghost-workload fails a thread that got no CPU); for shinjuku also the rpc pattern
 #      through a PrioTable with a low-priority antagonist (`--pattern rpc --prio-table
 #      --antagonists 1`), whose JSON must show 90% of the issued requests completed and
 #      none left waiting for a second at the stop;
@@ -95,11 +98,24 @@ check_summary() {
 	say "$policy: new $new wakeup $wakeup blocked $blocked preempt $preempt yield $yield dead $dead, no seqnum errors"
 }
 
+# params POLICY: the "-o name=default" lines --list-policies shows for POLICY.
+params() {
+	"$BIN/ghost-agent" --list-policies | sed -n "/^$1\$/,/^[^ ]/p" | sed -n 's/^ *-o \([a-z_0-9]*\)=.*/\1/p'
+}
+
 one_policy() {
 	policy=$1
 	alog=/tmp/$me.$policy.log
 	slice=""
-	[ "$policy" != fifo-percpu ] && slice="--time-slice 10000"
+	has_slice=""
+	for p in $(params "$policy"); do
+		case $p in
+		time_slice | slice) slice="-o $p=10ms"; has_slice=1 ;;
+		latency) has_slice=1 ;;
+		esac
+	done
+	global=0
+	"$BIN/ghost-agent" --list-policies | sed -n "/^$policy\$/,/^[^ ]/p" | grep -q "needs at least 2 CPUs" && global=1
 	say "$policy: starting ghost-agent --kernel scx --policy $policy --cpus 1-3${slice:+ $slice}"
 	# $slice is split into words on purpose.
 	start_agent "$alog" "$policy" --policy "$policy" --cpus 1-3 $slice
@@ -113,10 +129,11 @@ one_policy() {
 	run_ok "$policy" "busy loop" $ctl sh -c 'i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done'
 	run_ok "$policy" "sleep/wake loop" $ctl sh -c 'for i in 1 2 3 4 5; do sleep 0.05; done'
 	run_ok "$policy" "fork/exit" $ctl sh -c 'loop() { i=0; while [ $i -lt 5000 ]; do i=$((i+1)); done; }; (loop) & a=$!; (loop) & b=$!; wait $a && wait $b'
-	# FIFO per CPU never takes a CPU back from a spinner: one spinner per CPU there (a
-	# fourth would get no CPU, and ghost-workload fails a run where a thread got none).
+	# A policy without a time slice never takes a CPU back from a spinner: one spinner per
+	# CPU it gives tasks (a global agent keeps one of the three), or one would get no CPU
+	# and ghost-workload fails a run where a thread got none.
 	threads=4
-	[ "$policy" = fifo-percpu ] && threads=3
+	[ -z "$has_slice" ] && threads=$((3 - global))
 	run_ok "$policy" "ghost-workload spin" "$BIN/ghost-workload" --kernel scx --enclave "$enclave" \
 		--threads "$threads" --pattern spin --duration 1
 	if [ "$policy" = shinjuku ]; then
@@ -141,7 +158,9 @@ one_policy() {
 
 preflight ghost-agent ghostctl ghost-workload
 
-one_policy fifo-percpu
-one_policy fifo-centralized
-one_policy shinjuku
-say "passed"
+policies=$("$BIN/ghost-agent" --list-policies | sed -n 's/^\([a-z0-9_-][a-z0-9_-]*\)$/\1/p')
+[ -n "$policies" ] || fail "ghost-agent --list-policies lists no policy"
+for p in $policies; do
+	one_policy "$p"
+done
+say "passed: $(echo $policies)"
