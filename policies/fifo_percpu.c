@@ -28,7 +28,6 @@
 #include <string.h>
 
 struct pcpu {
-	struct ghost_channel *chan;
 	struct fifo_rq rq;
 	struct fifo_task *current;
 	uint32_t assigned; /* live tasks moved here, blocked ones too */
@@ -37,8 +36,8 @@ struct pcpu {
 struct percpu {
 	struct ghost_sched sched; /* first: the library's scheduler base and lock */
 	struct ghost_enclave *e;
+	struct policy_percpu_chans chans;
 	struct pcpu cpu[GHOST_MAX_CPUS];
-	int default_cpu;
 };
 
 struct percpu_config {
@@ -90,7 +89,7 @@ static bool migrate(struct percpu *p, struct fifo_task *t)
 
 	if (cpu < 0)
 		return false;
-	r = ghost_channel_associate(p->cpu[cpu].chan, t->base.gtid, t->base.seqnum);
+	r = ghost_channel_associate(p->chans.chan[cpu], t->base.gtid, t->base.seqnum);
 	if (r < 0)
 		return false; /* a newer message is on its way: retry then */
 	t->cpu = cpu;
@@ -233,35 +232,22 @@ static int percpu_init(struct ghost_full_agent *fa, void **state)
 {
 	const struct percpu_config *cfg = ghost_full_agent_policy_config(fa);
 	struct percpu *p = *state;
-	int err, cpu;
 
 	p->e = ghost_full_agent_enclave(fa);
-	p->default_cpu = ghost_cpuset_first(ghost_enclave_cpus(p->e));
-	ghost_cpuset_for_each(cpu, ghost_enclave_cpus(p->e)) {
-		err = ghost_channel_create(p->e, (int)cfg->queue_elems, 0, &p->cpu[cpu].chan);
-		if (!err)
-			err = ghost_channel_config_wakeup(p->cpu[cpu].chan, &cpu, 1);
-		if (err)
-			return err;
-	}
 	/* New tasks report to the first CPU's channel; its agent spreads them. */
-	return ghost_channel_set_default(p->cpu[p->default_cpu].chan);
+	return policy_percpu_chans_init(p->e, (int)cfg->queue_elems, &p->chans);
 }
 
 static void percpu_fini(void *state)
 {
-	struct percpu *p = state;
-
-	for (int c = 0; c < GHOST_MAX_CPUS; c++)
-		if (p->cpu[c].chan)
-			ghost_channel_destroy(p->cpu[c].chan);
+	policy_percpu_chans_fini(&((struct percpu *)state)->chans);
 }
 
 static int percpu_agent_queue(void *state, struct ghost_agent *a)
 {
 	struct percpu *p = state;
 
-	return p->cpu[ghost_agent_cpu(a)].chan->qid;
+	return p->chans.chan[ghost_agent_cpu(a)]->qid;
 }
 
 static void percpu_loop(void *state, struct ghost_agent *a)
@@ -271,15 +257,15 @@ static void percpu_loop(void *state, struct ghost_agent *a)
 	struct pcpu *pc = &p->cpu[cpu];
 	const struct ghost_status_word *asw = ghost_agent_status_word(a);
 	uint32_t barrier = ghost_sw_barrier(asw);
-	struct ghost_txn_opts o = { 0 };
 	struct fifo_task *next = NULL;
+	int64_t gtid;
 	bool boosted, pending, wait_off_cpu = false, refused = false;
 	enum policy_failure why = POLICY_FAIL_RETRY;
 	int32_t txn_state = 0;
 	int r;
 
 	pthread_mutex_lock(&p->sched.lock);
-	ghost_sched_drain(&p->sched, pc->chan);
+	ghost_sched_drain(&p->sched, p->chans.chan[cpu]);
 	if (ghost_agent_finishing(a)) {
 		pthread_mutex_unlock(&p->sched.lock);
 		return;
@@ -297,28 +283,17 @@ static void percpu_loop(void *state, struct ghost_agent *a)
 		ghost_txn_local_yield(p->e, cpu, barrier, boosted && pending ? RTLA_ON_IDLE : 0);
 		return;
 	}
-	o.target = next->base.gtid;
-	o.target_barrier = next->base.seqnum;
-	o.agent_barrier = barrier;
-	o.commit_flags = COMMIT_AT_TXN_COMMIT;
-	r = ghost_txn_open(p->e, cpu, &o);
-	if (!r)
-		r = ghost_txn_commit(p->e, cpu);
-
-	if (r != 1) {
-		txn_state = ghost_txn_state(ghost_enclave_txn(p->e, cpu));
-		why = r < 0 ? POLICY_FAIL_CPU : policy_failure_of(txn_state);
-	}
+	gtid = next->base.gtid;
+	r = policy_commit_local(p->e, cpu, gtid, next->base.seqnum, barrier, &txn_state, &why);
 	pthread_mutex_lock(&p->sched.lock);
 	if (r == 1) {
 		/* It ran; anything that happened since is in messages we drain next. */
-		if (next->state != FIFO_BLOCKED &&
-		    ghost_task_table_find(&p->sched.tasks, o.target)) {
+		if (next->state != FIFO_BLOCKED && ghost_task_table_find(&p->sched.tasks, gtid)) {
 			pc->current = next;
 			next->state = FIFO_ONCPU;
 			next->prio_boost = false;
 		}
-	} else if (ghost_task_table_find(&p->sched.tasks, o.target) == &next->base &&
+	} else if (ghost_task_table_find(&p->sched.tasks, gtid) == &next->base &&
 		   why == POLICY_FAIL_ONCPU && next->state != FIFO_BLOCKED) {
 		/*
 		 * Still on a CPU: we took ours from it when we woke, and its thread
@@ -330,7 +305,7 @@ static void percpu_loop(void *state, struct ghost_agent *a)
 		pc->current = next;
 		next->state = FIFO_ONCPU;
 		wait_off_cpu = true;
-	} else if (ghost_task_table_find(&p->sched.tasks, o.target) == &next->base) {
+	} else if (ghost_task_table_find(&p->sched.tasks, gtid) == &next->base) {
 		if (pc->current == next)
 			pc->current = NULL;
 		if (why == POLICY_FAIL_PARK) {

@@ -16,6 +16,7 @@
 extern const struct ghost_policy fifo_percpu_policy;
 extern const struct ghost_policy fifo_centralized_policy;
 extern const struct ghost_policy shinjuku_policy;
+extern const struct ghost_policy cfs_policy;
 
 /*
  * Every built-in policy's state begins with its struct ghost_sched, so a

@@ -17,7 +17,8 @@ static const struct ghost_policy *const builtin[] = {
 	&fifo_percpu_policy,
 	&fifo_centralized_policy,
 	&shinjuku_policy,
-	NULL,
+	&cfs_policy,
+	NULL, /* ends the list */
 };
 
 const struct ghost_policy *const *ghost_policy_all(void)
