@@ -1,6 +1,7 @@
 /*
  * policies/common.c - what the built-in policies share: what a failed
- * commit means, the global agent's set-up, loop and moves.
+ * commit means, a per-CPU agent's local commit, the global agent's set-up,
+ * loop and moves.
  *
  * Pure bookkeeping over the public API: nothing here takes a lock (the
  * callers hold their policy's lock) or prints.
@@ -37,6 +38,29 @@ enum policy_failure policy_failure_of(int32_t txn_state)
 	default: /* TARGET_STALE, AGENT_STALE, POISONED, ABORTED */
 		return POLICY_FAIL_RETRY;
 	}
+}
+
+int policy_commit_local(struct ghost_enclave *e, int cpu, int64_t gtid, uint32_t seqnum,
+			uint32_t barrier, int32_t *txn_state, enum policy_failure *why)
+{
+	struct ghost_txn_opts o = { 0 };
+	int r;
+
+	o.target = gtid;
+	o.target_barrier = seqnum;
+	o.agent_barrier = barrier;
+	o.commit_flags = COMMIT_AT_TXN_COMMIT;
+	r = ghost_txn_open(e, cpu, &o);
+	if (!r)
+		r = ghost_txn_commit(e, cpu);
+	if (r == 1) {
+		*txn_state = GHOST_TXN_COMPLETE;
+		*why = POLICY_FAIL_RETRY;
+		return 1;
+	}
+	*txn_state = ghost_txn_state(ghost_enclave_txn(e, cpu));
+	*why = r < 0 ? POLICY_FAIL_CPU : policy_failure_of(*txn_state);
+	return r;
 }
 
 bool policy_cpu_available(struct ghost_enclave *e, int cpu)

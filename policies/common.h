@@ -1,8 +1,8 @@
 /*
  * policies/common.h - pieces the built-in policies share: the parameters
- * most of them declare, what a failed commit means to a policy, and what a
- * centralized policy's global agent needs (is a CPU available, move the
- * global role off a CPU a higher class wants).
+ * most of them declare, what a failed commit means to a policy, a per-CPU
+ * agent's local commit, and what a centralized policy's global agent needs
+ * (is a CPU available, move the global role off a CPU a higher class wants).
  *
  * Pure helpers over the public API: no kernel knowledge, no locks (callers
  * hold their policy's lock), no output.
@@ -58,6 +58,16 @@ enum policy_failure {
 };
 #define POLICY_CPU_BACKOFF_NS 10000000LL
 enum policy_failure policy_failure_of(int32_t txn_state);
+
+/*
+ * A per-CPU agent's local commit: gtid (its last seqnum) on cpu, with the
+ * agent barrier the loop read before draining. Returns 1 (it ran; the call
+ * returns when the agent runs again), else 0 or a negative errno from the
+ * open or the commit, with the txn's state in *txn_state and what to do in
+ * *why (POLICY_FAIL_CPU for an errno).
+ */
+int policy_commit_local(struct ghost_enclave *e, int cpu, int64_t gtid, uint32_t seqnum,
+			uint32_t barrier, int32_t *txn_state, enum policy_failure *why);
 
 /* No higher class wants cpu (its agent's CPU_AVAIL). */
 bool policy_cpu_available(struct ghost_enclave *e, int cpu);

@@ -247,7 +247,7 @@ static void percpu_loop(void *state, struct ghost_agent *a)
 	struct pcpu *pc = &p->cpu[cpu];
 	const struct ghost_status_word *asw = ghost_agent_status_word(a);
 	uint32_t barrier = ghost_sw_barrier(asw);
-	struct ghost_txn_opts o = { 0 };
+	int64_t gtid;
 	struct fifo_task *next = NULL;
 	bool boosted, pending, wait_off_cpu = false, refused = false;
 	enum policy_failure why = POLICY_FAIL_RETRY;
@@ -273,28 +273,17 @@ static void percpu_loop(void *state, struct ghost_agent *a)
 		ghost_txn_local_yield(p->e, cpu, barrier, boosted && pending ? RTLA_ON_IDLE : 0);
 		return;
 	}
-	o.target = next->base.gtid;
-	o.target_barrier = next->base.seqnum;
-	o.agent_barrier = barrier;
-	o.commit_flags = COMMIT_AT_TXN_COMMIT;
-	r = ghost_txn_open(p->e, cpu, &o);
-	if (!r)
-		r = ghost_txn_commit(p->e, cpu);
-
-	if (r != 1) {
-		txn_state = ghost_txn_state(ghost_enclave_txn(p->e, cpu));
-		why = r < 0 ? POLICY_FAIL_CPU : policy_failure_of(txn_state);
-	}
+	gtid = next->base.gtid;
+	r = policy_commit_local(p->e, cpu, gtid, next->base.seqnum, barrier, &txn_state, &why);
 	pthread_mutex_lock(&p->sched.lock);
 	if (r == 1) {
 		/* It ran; anything that happened since is in messages we drain next. */
-		if (next->state != FIFO_BLOCKED &&
-		    ghost_task_table_find(&p->sched.tasks, o.target)) {
+		if (next->state != FIFO_BLOCKED && ghost_task_table_find(&p->sched.tasks, gtid)) {
 			pc->current = next;
 			next->state = FIFO_ONCPU;
 			next->prio_boost = false;
 		}
-	} else if (ghost_task_table_find(&p->sched.tasks, o.target) == &next->base &&
+	} else if (ghost_task_table_find(&p->sched.tasks, gtid) == &next->base &&
 		   why == POLICY_FAIL_ONCPU && next->state != FIFO_BLOCKED) {
 		/*
 		 * Still on a CPU: we took ours from it when we woke, and its thread
@@ -306,7 +295,7 @@ static void percpu_loop(void *state, struct ghost_agent *a)
 		pc->current = next;
 		next->state = FIFO_ONCPU;
 		wait_off_cpu = true;
-	} else if (ghost_task_table_find(&p->sched.tasks, o.target) == &next->base) {
+	} else if (ghost_task_table_find(&p->sched.tasks, gtid) == &next->base) {
 		if (pc->current == next)
 			pc->current = NULL;
 		if (why == POLICY_FAIL_PARK) {

@@ -17,6 +17,7 @@ extern const struct ghost_policy fifo_percpu_policy;
 extern const struct ghost_policy fifo_centralized_policy;
 extern const struct ghost_policy shinjuku_policy;
 extern const struct ghost_policy sol_policy;
+extern const struct ghost_policy cfs_policy;
 /* examples/round_robin.c, built in (its table renamed by the build). */
 extern const struct ghost_policy builtin_round_robin_policy;
 

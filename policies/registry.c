@@ -14,8 +14,13 @@
 #include <string.h>
 
 static const struct ghost_policy *const builtin[] = {
-	&fifo_percpu_policy, &fifo_centralized_policy,	  &shinjuku_policy,
-	&sol_policy,	     &builtin_round_robin_policy, NULL,
+	&fifo_percpu_policy,
+	&fifo_centralized_policy,
+	&shinjuku_policy,
+	&sol_policy,
+	&cfs_policy,
+	&builtin_round_robin_policy,
+	NULL, /* ends the list */
 };
 
 const struct ghost_policy *const *ghost_policy_all(void)

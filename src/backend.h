@@ -233,6 +233,14 @@ struct ghost_kernel_ops {
 	 * would stall both. Nests.
 	 */
 	void (*task_nopreempt)(struct ghost_ktask *self, bool on);
+	/*
+	 * The CPUs task gtid may run on: what its thread last asked for
+	 * (task_changed GHOST_TASK_AFFINITY, else its affinity when it
+	 * entered). A backend that pins ghost threads itself is the only one
+	 * that knows; elsewhere the library asks the host kernel. -ESRCH: no
+	 * such task.
+	 */
+	int (*task_affinity)(struct ghost_kenclave *ke, int64_t gtid, struct ghost_cpuset *out);
 
 	/* ---- GHOST_KCAP_TIMERS ---- */
 	/*

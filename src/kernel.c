@@ -134,6 +134,7 @@ static const struct op_rule op_rules[] = {
 	OP(task_exit, GHOST_KCAP_USER_TASKS),
 	OP(task_changed, GHOST_KCAP_USER_TASKS),
 	OP(task_nopreempt, GHOST_KCAP_USER_TASKS),
+	OP(task_affinity, GHOST_KCAP_USER_TASKS),
 	OP(timer_set, GHOST_KCAP_TIMERS),
 };
 

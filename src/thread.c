@@ -505,6 +505,26 @@ int ghost_thread_set_affinity(const struct ghost_cpuset *cpus)
 	return sched_setaffinity(0, sizeof(set), &set) ? -errno : 0;
 }
 
+int ghost_thread_affinity_of(struct ghost_enclave *e, int64_t gtid, struct ghost_cpuset *out)
+{
+	int64_t tid = ghost_gtid_to_tid(gtid);
+	cpu_set_t set;
+
+	if (!e || !out || gtid <= 0 || tid <= 0 || tid > INT_MAX)
+		return -EINVAL;
+	/* Such a backend pins the thread to the CPU it runs on: only it knows. */
+	if (e->ops->caps & GHOST_KCAP_USER_TASKS)
+		return e->ops->task_affinity(e->k, gtid, out);
+	CPU_ZERO(&set);
+	if (sched_getaffinity((pid_t)tid, sizeof(set), &set))
+		return -errno;
+	ghost_cpuset_zero(out);
+	for (int cpu = 0; cpu < CPU_SETSIZE && cpu < GHOST_MAX_CPUS; cpu++)
+		if (CPU_ISSET(cpu, &set))
+			ghost_cpuset_set(out, cpu);
+	return 0;
+}
+
 bool ghost_thread_is_ghost(void)
 {
 	return cur.e && (!cur.kt || user_scheduled());

@@ -49,6 +49,17 @@ GHOST_API int ghost_thread_leave(void);
 GHOST_API int ghost_thread_set_nice(int nice);
 struct ghost_cpuset;
 GHOST_API int ghost_thread_set_affinity(const struct ghost_cpuset *cpus);
+/*
+ * The CPUs ghost task gtid of e may run on, as its thread last set them (the
+ * agent's side of TASK_AFFINITY_CHANGED; any thread). A backend that pins
+ * ghost threads itself keeps that set in its task record; on the others it is
+ * the thread's own affinity (sched_getaffinity of the gtid's tid, read
+ * without a lock: a gtid whose thread is gone and whose tid was reused
+ * answers for the new thread, which an agent only asks about a task it has
+ * just heard from). 0, -ESRCH (no such task), -EINVAL.
+ */
+GHOST_API int ghost_thread_affinity_of(struct ghost_enclave *e, int64_t gtid,
+				       struct ghost_cpuset *out);
 
 /* Is the calling thread a ghost task managed by an enclave right now? */
 GHOST_API bool ghost_thread_is_ghost(void);

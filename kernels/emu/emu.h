@@ -443,6 +443,7 @@ int emu_task_unblock(struct ghost_ktask *task, int waker_cpu);
 int emu_task_yield(struct ghost_ktask *self);
 int emu_task_changed(struct ghost_ktask *self, int what, int nice, const struct ghost_cpuset *cpus);
 void emu_task_nopreempt(struct ghost_ktask *self, bool on);
+int emu_task_affinity(struct ghost_kenclave *ke, int64_t gtid, struct ghost_cpuset *out);
 
 /* ---- emu_agent.c: the agent side (the ops an agent calls) ---- */
 uint64_t emu_id(struct ghost_kenclave *ke);

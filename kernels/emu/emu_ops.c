@@ -88,5 +88,6 @@ const struct ghost_kernel_ops ghost_kernel_emu = {
 	.task_managed = emu_task_managed,
 	.task_changed = emu_task_changed,
 	.task_nopreempt = emu_task_nopreempt,
+	.task_affinity = emu_task_affinity,
 	.timer_set = emu_timer_set,
 };

@@ -500,6 +500,32 @@ int emu_task_changed(struct ghost_ktask *self, int what, int nice, const struct 
 	return 0;
 }
 
+/*
+ * The CPUs a task may run on. Its thread's own affinity is no answer here: this kernel pins
+ * the thread to whichever CPU runs it, and keeps what the thread asked for in its record.
+ */
+int emu_task_affinity(struct ghost_kenclave *ke, int64_t gtid, struct ghost_cpuset *out)
+{
+	struct emu_task *t;
+	int err;
+
+	if (!out)
+		return -EINVAL;
+	if ((err = emu_lock(ke)))
+		return err;
+	t = emu_task_by_gtid(ke->sh, gtid);
+	if (!t || t->state == EMU_T_DEAD || t->state == EMU_T_DEPARTED) {
+		err = -ESRCH;
+	} else {
+		ghost_cpuset_zero(out);
+		for (int c = 0; c < GHOST_MAX_CPUS; c++)
+			if (t->orig_mask[c / 64] & (1ull << (c % 64)))
+				ghost_cpuset_set(out, c);
+	}
+	emu_unlock(ke);
+	return err;
+}
+
 void emu_task_nopreempt(struct ghost_ktask *self, bool on)
 {
 	/* The same deferral as inside the enclave lock. */
