@@ -717,7 +717,8 @@ int ghost_agent_process_run(struct ghost_full_agent *fa, int interval_ms,
 	sigaction(SIGTERM, &sa, &old_term);
 	next = interval_ms > 0 ? ghost_now_ns() + (int64_t)interval_ms * 1000000 : 0;
 	next_stall = ghost_now_ns();
-	while (!got_signal && !(stop && *stop)) {
+	/* *stop may be set by any thread (or a signal handler): an atomic read. */
+	while (!got_signal && !(stop && __atomic_load_n(stop, __ATOMIC_RELAXED))) {
 		poll(NULL, 0, 20);
 		if (ghost_now_ns() >= next_stall) {
 			next_stall = ghost_now_ns() + STALL_CHECK_NS;

@@ -275,7 +275,7 @@ static void test_stall_is_reported(void)
 	CHECK_MSG(count_of(warnings, "no task waits any more") == 1, "%s", warnings);
 	pthread_mutex_unlock(&warnings_lock);
 
-	run_stop = 1;
+	__atomic_store_n(&run_stop, 1, __ATOMIC_RELAXED);
 	CHECK_OK(pthread_join(runner, &ret));
 	CHECK_EQ((intptr_t)ret, 0);
 	CHECK_OK(ghost_full_agent_stop(run_fa));

@@ -37,19 +37,25 @@ static void check_sched_clean(struct ghost_full_agent *fa)
 {
 	struct ghost_sched *s = policy_sched_of(ghost_full_agent_policy_state(fa));
 
-	/* The last TASK_DEADs may still be on their way to the agent. */
+	/* The last TASK_DEADs may still be on their way to the agent (counted under the lock). */
 	for (int i = 0; i < 400; i++) {
-		if (__atomic_load_n(&s->stats.msgs[MSG_TASK_NEW], __ATOMIC_RELAXED) ==
-		    __atomic_load_n(&s->stats.msgs[MSG_TASK_DEAD], __ATOMIC_RELAXED) +
-			    __atomic_load_n(&s->stats.msgs[MSG_TASK_DEPARTED], __ATOMIC_RELAXED))
+		bool all_gone;
+
+		pthread_mutex_lock(&s->lock);
+		all_gone = s->stats.msgs[MSG_TASK_NEW] ==
+			   s->stats.msgs[MSG_TASK_DEAD] + s->stats.msgs[MSG_TASK_DEPARTED];
+		pthread_mutex_unlock(&s->lock);
+		if (all_gone)
 			break;
 		usleep(5000);
 	}
+	pthread_mutex_lock(&s->lock);
 	CHECK_EQ(s->stats.seqnum_errors, 0);
 	CHECK_EQ(s->stats.bad_msgs, 0);
 	CHECK_EQ(s->stats.duplicate_new, 0);
 	CHECK_EQ(s->stats.msgs[MSG_TASK_NEW],
 		 s->stats.msgs[MSG_TASK_DEAD] + s->stats.msgs[MSG_TASK_DEPARTED]);
+	pthread_mutex_unlock(&s->lock);
 }
 
 static void run_many(const char *policy, uint64_t id, int queue_elems)
@@ -86,8 +92,12 @@ static void run_many(const char *policy, uint64_t id, int queue_elems)
 	/* Let the last TASK_DEADs reach the agent before reading its counters. */
 	for (int i = 0; i < 200; i++) {
 		struct ghost_sched *s = policy_sched_of(ghost_full_agent_policy_state(fa));
+		uint64_t dead;
 
-		if (s->stats.msgs[MSG_TASK_DEAD] == 24)
+		pthread_mutex_lock(&s->lock);
+		dead = s->stats.msgs[MSG_TASK_DEAD];
+		pthread_mutex_unlock(&s->lock);
+		if (dead == 24)
 			break;
 		usleep(5000);
 	}

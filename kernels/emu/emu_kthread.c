@@ -479,7 +479,9 @@ static bool wants_ticks(struct ghost_kenclave *ke)
 
 	if (__atomic_load_n(&ke->online_fd, __ATOMIC_ACQUIRE) < 0)
 		return false;
-	if (sh->deliver_ticks || sh->commit_at_tick)
+	/* Tunables change under the shared lock, which this does not hold. */
+	if (__atomic_load_n(&sh->deliver_ticks, __ATOMIC_RELAXED) ||
+	    __atomic_load_n(&sh->commit_at_tick, __ATOMIC_RELAXED))
 		return true;
 	for (int c = 0; c < (int)sh->ncpus; c++)
 		for (int i = 0; i < EMU_TIMERS_PER_CPU; i++)
@@ -502,10 +504,13 @@ static void *kthread_main(void *arg)
 
 		pthread_mutex_lock(&kt_lock);
 		for (struct ghost_kenclave *ke = kt_list; ke; ke = ke->next) {
+			int64_t tick_ns;
+
 			emu_kthread_run_once(ke, __atomic_load_n(&ke->online_fd,
 								 __ATOMIC_ACQUIRE) >= 0);
-			if (wants_ticks(ke) && ke->sh->tick_us * 1000 < period)
-				period = ke->sh->tick_us * 1000;
+			tick_ns = __atomic_load_n(&ke->sh->tick_us, __ATOMIC_RELAXED) * 1000;
+			if (wants_ticks(ke) && tick_ns < period)
+				period = tick_ns;
 		}
 		pthread_mutex_unlock(&kt_lock);
 		ts.tv_sec = period / 1000000000;
