@@ -150,6 +150,30 @@ static inline struct ghost_full_agent *test_agent(struct ghost_enclave *e, const
 	return fa;
 }
 
+/*
+ * A full agent's scheduler base after its tasks ended: every TASK_NEW ended
+ * by TASK_DEAD or TASK_DEPARTED (waiting for the last ones on their way), no
+ * sequence-number error, no malformed message, no duplicate TASK_NEW.
+ */
+static inline void test_check_sched_clean(struct ghost_full_agent *fa)
+{
+	struct ghost_sched *s = policy_sched_of(ghost_full_agent_policy_state(fa));
+
+	/* The last TASK_DEADs may still be on their way to the agent. */
+	for (int i = 0; i < 400; i++) {
+		if (__atomic_load_n(&s->stats.msgs[MSG_TASK_NEW], __ATOMIC_RELAXED) ==
+		    __atomic_load_n(&s->stats.msgs[MSG_TASK_DEAD], __ATOMIC_RELAXED) +
+			    __atomic_load_n(&s->stats.msgs[MSG_TASK_DEPARTED], __ATOMIC_RELAXED))
+			break;
+		usleep(5000);
+	}
+	CHECK_EQ(s->stats.seqnum_errors, 0);
+	CHECK_EQ(s->stats.bad_msgs, 0);
+	CHECK_EQ(s->stats.duplicate_new, 0);
+	CHECK_EQ(s->stats.msgs[MSG_TASK_NEW],
+		 s->stats.msgs[MSG_TASK_DEAD] + s->stats.msgs[MSG_TASK_DEPARTED]);
+}
+
 #ifndef GHOST_BIN_DIR
 #define GHOST_BIN_DIR "build/bin"
 #endif

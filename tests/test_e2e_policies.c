@@ -30,25 +30,6 @@ static void *spin_sleep(void *arg)
 	return NULL;
 }
 
-static void check_sched_clean(struct ghost_full_agent *fa)
-{
-	struct ghost_sched *s = policy_sched_of(ghost_full_agent_policy_state(fa));
-
-	/* The last TASK_DEADs may still be on their way to the agent. */
-	for (int i = 0; i < 400; i++) {
-		if (__atomic_load_n(&s->stats.msgs[MSG_TASK_NEW], __ATOMIC_RELAXED) ==
-		    __atomic_load_n(&s->stats.msgs[MSG_TASK_DEAD], __ATOMIC_RELAXED) +
-			    __atomic_load_n(&s->stats.msgs[MSG_TASK_DEPARTED], __ATOMIC_RELAXED))
-			break;
-		usleep(5000);
-	}
-	CHECK_EQ(s->stats.seqnum_errors, 0);
-	CHECK_EQ(s->stats.bad_msgs, 0);
-	CHECK_EQ(s->stats.duplicate_new, 0);
-	CHECK_EQ(s->stats.msgs[MSG_TASK_NEW],
-		 s->stats.msgs[MSG_TASK_DEAD] + s->stats.msgs[MSG_TASK_DEPARTED]);
-}
-
 static void run_many(const char *policy, uint64_t id, int queue_elems)
 {
 	char cfg[64];
@@ -100,7 +81,7 @@ static void run_many(const char *policy, uint64_t id, int queue_elems)
 		CHECK_MSG(s->stats.overflows > 0, "%s: no overflow with %d-slot queues", policy,
 			  queue_elems);
 	} else {
-		check_sched_clean(fa);
+		test_check_sched_clean(fa);
 		CHECK_EQ(policy_sched_of(ghost_full_agent_policy_state(fa))
 				 ->stats.msgs[MSG_TASK_NEW],
 			 24);
@@ -162,7 +143,7 @@ static void fifo_order(void)
 		CHECK_EQ(start_order[i], 2 * i);
 		CHECK_EQ(finish_order[i], 2 * i + 1);
 	}
-	check_sched_clean(fa);
+	test_check_sched_clean(fa);
 	ghost_full_agent_stop(fa);
 	ghost_enclave_destroy(e);
 	ghost_enclave_close(e);
@@ -207,7 +188,7 @@ static void time_slice(bool sliced)
 	else
 		CHECK_MSG((a == 0) != (b == 0), "without a slice only one spinner ran (%ld, %ld)",
 			  a, b);
-	check_sched_clean(fa);
+	test_check_sched_clean(fa);
 	ghost_full_agent_stop(fa);
 	ghost_enclave_destroy(e);
 	ghost_enclave_close(e);
@@ -236,7 +217,7 @@ static void attr_changes(void)
 
 	CHECK_OK(ghost_thread_create(e, &t, changes_attrs, NULL));
 	CHECK_OK(ghost_thread_join(t, NULL));
-	check_sched_clean(fa);
+	test_check_sched_clean(fa);
 	CHECK_EQ(s->stats.msgs[MSG_TASK_PRIORITY_CHANGED], 1);
 	CHECK_EQ(s->stats.msgs[MSG_TASK_AFFINITY_CHANGED], 1);
 	/* Each change took the task off its CPU. */
