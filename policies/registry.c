@@ -17,7 +17,8 @@ static const struct ghost_policy *const builtin[] = {
 	&fifo_percpu_policy,
 	&fifo_centralized_policy,
 	&shinjuku_policy,
-	NULL,
+	&edf_policy,
+	NULL, /* the end; one policy a line */
 };
 
 const struct ghost_policy *const *ghost_policy_all(void)
