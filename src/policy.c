@@ -160,8 +160,8 @@ static const char *type_hint(enum ghost_param_type type)
 }
 
 /* Parses value for pp and stores it into config (never past config_size). */
-static int set_param(const struct ghost_policy *p, const struct ghost_policy_param *pp, void *config,
-		     const char *value, char *why, size_t len)
+static int set_param(const struct ghost_policy *p, const struct ghost_policy_param *pp,
+		     void *config, const char *value, char *why, size_t len)
 {
 	char *field = (char *)config + pp->offset;
 	int64_t v = 0, min, max;
@@ -314,9 +314,9 @@ static void param_names(const struct ghost_policy *p, char *buf, size_t len)
 	}
 	for (const struct ghost_policy_param *pp = p->params; pp->name; pp++, n++) {
 		int w = snprintf(buf + pos, len - pos, "%s%s",
-				 n == 0		    ? ""
+				 n == 0		  ? ""
 				 : n + 1 == total ? " and "
-						    : ", ",
+						  : ", ",
 				 pp->name);
 
 		if (w < 0 || (size_t)w >= len - pos)
@@ -336,8 +336,9 @@ int ghost_policy_config_set(const struct ghost_policy *p, void *config, const ch
 	pp = ghost_policy_param_find(p, key);
 	if (!pp) {
 		param_names(p, names, sizeof(names));
-		return say(why, len, -ENOENT, "policy %s has no parameter \"%s\" (its parameters: %s)",
-			   p->name, key, names);
+		return say(why, len, -ENOENT,
+			   "policy %s has no parameter \"%s\" (its parameters: %s)", p->name, key,
+			   names);
 	}
 	return set_param(p, pp, config, value, why, len);
 }
@@ -350,7 +351,8 @@ int ghost_policy_config_parse(const struct ghost_policy *p, void *config, const 
 	size_t klen;
 
 	if (!eq)
-		return say(why, len, -EINVAL, "\"%s\" is not key=value", key_value ? key_value : "");
+		return say(why, len, -EINVAL, "\"%s\" is not key=value",
+			   key_value ? key_value : "");
 	klen = (size_t)(eq - key_value);
 	if (!klen || klen >= sizeof(key))
 		return say(why, len, -EINVAL, "\"%s\": no parameter name before '='", key_value);
@@ -387,9 +389,10 @@ int ghost_policy_check(const struct ghost_policy *p, char *why, size_t len)
 		int64_t min, max;
 
 		if (!good_name(pp->name, ""))
-			return say(why, len, -EINVAL,
-				   "policy %s: a parameter's name is 1 to 64 letters, digits or '_'",
-				   p->name);
+			return say(
+				why, len, -EINVAL,
+				"policy %s: a parameter's name is 1 to 64 letters, digits or '_'",
+				p->name);
 		if (!type_size(pp->type) || pp->offset > p->config_size ||
 		    pp->offset + type_size(pp->type) > p->config_size)
 			return say(why, len, -EINVAL,

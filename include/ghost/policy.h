@@ -50,10 +50,10 @@ enum ghost_param_type {
 struct ghost_policy_param {
 	const char *name; /* letters, digits and '_'; NULL ends the list */
 	enum ghost_param_type type;
-	size_t offset;	   /* of the value in the policy's config struct */
-	const char *def;   /* the default, written as a user would */
-	int64_t min, max;  /* INT, DURATION: the allowed range */
-	const char *help;  /* one line */
+	size_t offset;	  /* of the value in the policy's config struct */
+	const char *def;  /* the default, written as a user would */
+	int64_t min, max; /* INT, DURATION: the allowed range */
+	const char *help; /* one line */
 };
 
 /* A scheduling policy, written once for every backend. */
@@ -132,7 +132,7 @@ GHOST_API int ghost_policy_check(const struct ghost_policy *p, char *why, size_t
 
 /* The parameter called name, or NULL. */
 GHOST_API const struct ghost_policy_param *ghost_policy_param_find(const struct ghost_policy *p,
-								  const char *name);
+								   const char *name);
 /* Fills config (config_size bytes) with every parameter's default. */
 GHOST_API int ghost_policy_config_defaults(const struct ghost_policy *p, void *config);
 /*
@@ -172,10 +172,10 @@ struct ghost_policy_plugin {
 #ifdef GHOST_POLICY_BUILTIN
 #define GHOST_POLICY_PLUGIN(policy) _Static_assert(sizeof(policy) > 0, "built in")
 #else
-#define GHOST_POLICY_PLUGIN(policy)                                                      \
-	extern const struct ghost_policy_plugin ghost_policy_plugin                      \
-		__attribute__((visibility("default")));                                  \
-	const struct ghost_policy_plugin ghost_policy_plugin = { GHOST_POLICY_ABI,       \
+#define GHOST_POLICY_PLUGIN(policy)                                                           \
+	extern const struct ghost_policy_plugin ghost_policy_plugin                           \
+		__attribute__((visibility("default")));                                       \
+	const struct ghost_policy_plugin ghost_policy_plugin = { GHOST_POLICY_ABI,            \
 								 sizeof(struct ghost_policy), \
 								 &(policy) }
 #endif
