@@ -18,6 +18,7 @@ static const struct ghost_policy *const builtin[] = {
 	&fifo_centralized_policy,
 	&shinjuku_policy,
 	&sol_policy,
+	&edf_policy,
 	&cfs_policy,
 	&builtin_round_robin_policy,
 	NULL, /* ends the list */

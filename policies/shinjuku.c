@@ -4,11 +4,12 @@
  * microseconds, so short requests never wait long behind long ones.
  *
  * The global agent polls the enclave's only channel and the PrioTables of
- * the processes whose threads it schedules. A task runs only while it is
- * runnable and, if its process published a sched item for it, while the
- * item says it has work; its work class sets its QoS (higher first: a
- * low-QoS antagonist runs only when no higher-QoS task waits). Each round
- * fills idle CPUs first, then preempts a CPU whose task used up its slice
+ * the processes whose threads it schedules (policies/prio_track.c follows
+ * them and hands each item that changed to apply_item). A task runs only
+ * while it is runnable and, if its process published a sched item for it,
+ * while the item says it has work; its work class sets its QoS (higher
+ * first: a low-QoS antagonist runs only when no higher-QoS task waits). Each
+ * round fills idle CPUs first, then preempts a CPU whose task used up its slice
  * (or whose item went idle, or that runs a lower QoS than a waiting task),
  * all in one group commit. A task preempted by the slice goes to the back
  * of its queue; one that lost its CPU otherwise (a higher class, the agent)
@@ -21,6 +22,7 @@
  * hand-over between agent threads safe. Written once for every backend.
  */
 #include "fifo.h"
+#include "prio_track.h"
 
 #include <ghost/channel.h>
 #include <ghost/enclave.h>
@@ -31,26 +33,15 @@
 
 #include <errno.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
-#define SJ_QOS_LEVELS	     8		  /* QoS values above 7 count as 7 */
-#define SJ_PAUSED	     16		  /* fifo_task.state: runnable, no work */
-#define SJ_ATTACH_FIRST_NS   10000000LL	  /* a process without a table: look again */
-#define SJ_ATTACH_MAX_NS     1000000000LL /* ...backing off up to once a second */
+#define SJ_QOS_LEVELS	 8  /* QoS values above 7 count as 7 */
+#define SJ_PAUSED	 16 /* fifo_task.state: runnable, no work */
 /*
  * A task whose item went idle usually gives its CPU up itself a moment later
  * (it yields or blocks): forcing it off costs a preemption, far dearer than
  * waiting for that. It is taken off only if it has not left this long after.
  */
-#define SJ_IDLE_GRACE_NS     20000
-/*
- * A table is the application's: whatever it writes, the agent's work per
- * round stays bounded (stream entries read, items re-read after an overflow
- * or an attach), and what is left waits for the next round.
- */
-#define SJ_UPDATES_PER_ROUND 256
-#define SJ_RESCAN_PER_ROUND  256
+#define SJ_IDLE_GRACE_NS 20000
 
 /* How soon a running task must leave its CPU (ghost-userspace's levels). */
 enum sj_unschedule {
@@ -59,28 +50,9 @@ enum sj_unschedule {
 	SJ_MUST,     /* its item went idle: off the CPU once its grace is over */
 };
 
-/* Which item names a gtid, as last read: open addressing, checked on use. */
-struct sj_idx_slot {
-	int64_t gpid; /* 0 = empty */
-	int32_t sid;
-};
-
-/* A process whose threads we schedule, and its PrioTable if it has one. */
-struct sj_proc {
-	pid_t pid;
-	struct ghost_prio_table *pt;
-	int64_t next_try, backoff; /* while pt is NULL */
-	int64_t rescan;		   /* next item of a full re-read, -1 none */
-	struct sj_idx_slot *idx;
-	uint32_t idx_cap, idx_used;
-	uint32_t ntasks;
-	struct sj_proc *next;
-};
-
 struct sj_task {
-	struct fifo_task f; /* first: run queue links and run state */
-	struct sj_proc *proc;
-	int32_t sid; /* its sched item, -1 without one */
+	struct fifo_task f;    /* first: run queue links and run state */
+	struct prio_link link; /* its process and sched item (sid -1 without one) */
 	uint8_t qos;
 	bool has_work;	    /* its item is runnable (true without an item) */
 	uint8_t unschedule; /* enum sj_unschedule */
@@ -101,10 +73,10 @@ struct shinjuku {
 	struct ghost_task_queue rq[SJ_QOS_LEVELS];
 	struct ghost_task_queue yielding; /* sit out one round */
 	struct sj_cpu cpu[GHOST_MAX_CPUS];
-	struct sj_proc *procs;
-	int global_cpu; /* read by every agent, written under lock */
+	struct prio_track track; /* the PrioTables of our tasks' processes */
+	int global_cpu;		 /* read by every agent, written under lock */
 	int64_t slice_ns;
-	uint64_t moves, slices, unschedules, item_updates;
+	uint64_t moves, slices, unschedules;
 };
 
 struct sj_config {
@@ -184,106 +156,19 @@ static void off_cpu(struct shinjuku *sj, struct sj_task *t)
 	t->unschedule = SJ_KEEP;
 }
 
-/* ---- processes and their PrioTables ---- */
+/* ---- what the PrioTable says ---- */
 
-static pid_t tgid_of(int64_t gtid)
+/* What an item of its process's table now says about task (prio_track's apply). */
+static void apply_item(void *ctx, struct ghost_task *task, const struct ghost_sched_item *si,
+		       const struct ghost_work_class *wc)
 {
-	char path[64], line[128];
-	pid_t tgid = 0;
-	FILE *f;
+	struct shinjuku *sj = ctx;
+	struct sj_task *t = st(task);
+	bool had_work = t->has_work;
 
-	snprintf(path, sizeof(path), "/proc/%lld/status", (long long)ghost_gtid_to_tid(gtid));
-	f = fopen(path, "re");
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "Tgid: %d", &tgid) == 1)
-			break;
-	fclose(f);
-	return tgid;
-}
-
-/* ---- the gtid -> item index of a process's table ---- */
-
-static uint32_t idx_hash(int64_t gpid, uint32_t cap)
-{
-	return (uint32_t)(((uint64_t)gpid * 0x9E3779B97F4A7C15ull) >> 32) & (cap - 1);
-}
-
-static int32_t idx_get(const struct sj_proc *p, int64_t gpid)
-{
-	if (!p->idx)
-		return -1;
-	for (uint32_t i = idx_hash(gpid, p->idx_cap), n = 0; n < p->idx_cap;
-	     i = (i + 1) & (p->idx_cap - 1), n++) {
-		if (!p->idx[i].gpid)
-			return -1;
-		if (p->idx[i].gpid == gpid)
-			return p->idx[i].sid;
-	}
-	return -1;
-}
-
-/*
- * Notes that item sid names gpid. Entries are never removed (an item that
- * names another thread later leaves a stale one, which its reader checks);
- * when the index fills up it starts afresh and the table is re-read.
- */
-static void idx_put(struct sj_proc *p, int64_t gpid, uint32_t sid)
-{
-	uint32_t i;
-
-	if (!p->idx) {
-		uint32_t cap = 64;
-
-		while (cap < 2 * ghost_prio_table_items(p->pt))
-			cap *= 2;
-		p->idx = calloc(cap, sizeof(*p->idx));
-		if (!p->idx)
-			return;
-		p->idx_cap = cap;
-	}
-	for (i = idx_hash(gpid, p->idx_cap);; i = (i + 1) & (p->idx_cap - 1)) {
-		if (p->idx[i].gpid == gpid) {
-			p->idx[i].sid = (int32_t)sid;
-			return;
-		}
-		if (!p->idx[i].gpid)
-			break;
-	}
-	if (p->idx_used + 1 > p->idx_cap / 4 * 3) {
-		memset(p->idx, 0, p->idx_cap * sizeof(*p->idx));
-		p->idx_used = 0;
-		p->rescan = 0;
-		i = idx_hash(gpid, p->idx_cap);
-	}
-	p->idx[i].gpid = gpid;
-	p->idx[i].sid = (int32_t)sid;
-	p->idx_used++;
-}
-
-/* Applies what item sid of proc's table now says to the task it names. */
-static void apply_item(struct shinjuku *sj, struct sj_proc *p, uint32_t sid)
-{
-	struct ghost_sched_item si;
-	struct ghost_work_class wc;
-	struct sj_task *t;
-	bool had_work;
-
-	if (ghost_prio_table_read_item(p->pt, sid, &si) || !si.gpid)
-		return;
-	idx_put(p, (int64_t)si.gpid, sid);
-	t = st(ghost_task_table_find(&sj->sched.tasks, (int64_t)si.gpid));
-	/* Unknown yet (its TASK_NEW reads the item), or a thread of another
-	 * process: a table speaks only for its own process's threads. */
-	if (!t || t->proc != p)
-		return;
-	sj->item_updates++;
-	had_work = t->has_work;
-	t->sid = (int32_t)sid;
-	t->has_work = si.flags & GHOST_SCHED_ITEM_RUNNABLE;
-	if (ghost_prio_table_read_class(p->pt, si.wcid, &wc) == 0) {
-		uint8_t qos = wc.qos < SJ_QOS_LEVELS ? (uint8_t)wc.qos : SJ_QOS_LEVELS - 1;
+	t->has_work = si->flags & GHOST_SCHED_ITEM_RUNNABLE;
+	if (wc) {
+		uint8_t qos = wc->qos < SJ_QOS_LEVELS ? (uint8_t)wc->qos : SJ_QOS_LEVELS - 1;
 
 		if (qos != t->qos && t->f.state == FIFO_QUEUED) {
 			t->qos = qos;
@@ -316,95 +201,6 @@ static void apply_item(struct shinjuku *sj, struct sj_proc *p, uint32_t sid)
 	}
 }
 
-static void try_attach(struct sj_proc *p, int64_t now)
-{
-	if (p->pt || now < p->next_try)
-		return;
-	if (ghost_prio_table_attach(p->pid, &p->pt)) {
-		p->pt = NULL;
-		p->backoff = p->backoff ? p->backoff * 2 : SJ_ATTACH_FIRST_NS;
-		if (p->backoff > SJ_ATTACH_MAX_NS)
-			p->backoff = SJ_ATTACH_MAX_NS;
-		p->next_try = now + p->backoff;
-		return;
-	}
-	/* The stream told nothing of what was written before we came. */
-	p->rescan = 0;
-}
-
-static struct sj_proc *proc_get(struct shinjuku *sj, pid_t pid)
-{
-	struct sj_proc *p;
-
-	for (p = sj->procs; p; p = p->next)
-		if (p->pid == pid)
-			break;
-	if (!p) {
-		p = calloc(1, sizeof(*p));
-		if (!p)
-			return NULL;
-		p->pid = pid;
-		p->rescan = -1;
-		p->next = sj->procs;
-		sj->procs = p;
-	}
-	p->ntasks++;
-	return p;
-}
-
-static void proc_put(struct shinjuku *sj, struct sj_proc *p)
-{
-	if (!p || --p->ntasks)
-		return;
-	for (struct sj_proc **pp = &sj->procs; *pp; pp = &(*pp)->next) {
-		if (*pp == p) {
-			*pp = p->next;
-			break;
-		}
-	}
-	ghost_prio_table_detach(p->pt);
-	free(p->idx);
-	free(p);
-}
-
-/* Reads every table's stream, a bounded amount each round; returns how many items it read. */
-static int poll_tables(struct shinjuku *sj)
-{
-	int64_t now = 0;
-	int n = 0;
-
-	for (struct sj_proc *p = sj->procs; p; p = p->next) {
-		uint32_t items;
-
-		if (!p->pt) {
-			if (!now)
-				now = ghost_now_ns();
-			try_attach(p, now);
-			continue;
-		}
-		for (int k = 0; k < SJ_UPDATES_PER_ROUND; k++) {
-			int idx = ghost_prio_table_next_updated(p->pt);
-
-			if (idx == GHOST_PRIO_TABLE_NO_UPDATES || idx < GHOST_PRIO_TABLE_OVERFLOW)
-				break;
-			if (idx == GHOST_PRIO_TABLE_OVERFLOW)
-				p->rescan = 0; /* every item may have changed */
-			else
-				apply_item(sj, p, (uint32_t)idx);
-			n++;
-		}
-		items = ghost_prio_table_items(p->pt);
-		for (int k = 0; k < SJ_RESCAN_PER_ROUND && p->rescan >= 0; k++, n++) {
-			if (p->rescan >= items) {
-				p->rescan = -1;
-				break;
-			}
-			apply_item(sj, p, (uint32_t)p->rescan++);
-		}
-	}
-	return n;
-}
-
 /* ---- messages ---- */
 
 static void on_new(struct ghost_sched *s, struct ghost_task *task, const struct ghost_msg *m)
@@ -412,24 +208,12 @@ static void on_new(struct ghost_sched *s, struct ghost_task *task, const struct 
 	struct shinjuku *sj = of(s);
 	struct ghost_msg_payload_task_new pl;
 	struct sj_task *t = st(task);
-	pid_t pid;
 
 	ghost_msg_copy_payload(m, &pl, sizeof(pl));
 	t->f.cpu = -1;
 	t->f.state = FIFO_BLOCKED;
-	t->sid = -1;
 	t->has_work = true;
-	pid = tgid_of(task->gtid);
-	t->proc = pid > 0 ? proc_get(sj, pid) : NULL;
-	if (t->proc) {
-		int32_t sid;
-
-		try_attach(t->proc, ghost_now_ns());
-		/* Its item, if one named it before it arrived (else a later update
-		 * or the re-read of a fresh table finds it). */
-		if (t->proc->pt && (sid = idx_get(t->proc, task->gtid)) >= 0)
-			apply_item(sj, t->proc, (uint32_t)sid);
-	}
+	prio_track_task_new(&sj->track, task);
 	if (pl.runnable)
 		enqueue(sj, t, false);
 }
@@ -500,8 +284,7 @@ static void on_gone(struct ghost_sched *s, struct ghost_task *task, const struct
 	(void)m;
 	off_cpu(sj, t);
 	dequeue(t);
-	proc_put(sj, t->proc);
-	t->proc = NULL;
+	prio_track_task_gone(&sj->track, task);
 }
 
 static void on_resync(struct ghost_sched *s, struct ghost_task *task, enum ghost_task_view view)
@@ -694,7 +477,7 @@ static int sj_round(void *state, bool finishing)
 	struct shinjuku *sj = state;
 	int work = ghost_sched_drain(&sj->sched, sj->chan);
 
-	work += poll_tables(sj);
+	work += prio_track_poll(&sj->track);
 	if (!finishing)
 		work += global_schedule(sj);
 	return work;
@@ -717,6 +500,8 @@ static int sj_init(struct ghost_full_agent *fa, void **state)
 	sj->e = ghost_full_agent_enclave(fa);
 	sj->chan = ghost_full_agent_channel(fa, 0);
 	sj->slice_ns = cfg->time_slice_ns;
+	prio_track_init(&sj->track, &sj->sched.tasks, offsetof(struct sj_task, link), apply_item,
+			sj);
 	sj->global_cpu = policy_global_cpu(sj->e, &cfg->base);
 	return 0;
 }
@@ -725,14 +510,7 @@ static void sj_fini(void *state)
 {
 	struct shinjuku *sj = state;
 
-	while (sj->procs) {
-		struct sj_proc *p = sj->procs;
-
-		sj->procs = p->next;
-		ghost_prio_table_detach(p->pt);
-		free(p->idx);
-		free(p);
-	}
+	prio_track_fini(&sj->track);
 }
 
 static uint32_t sj_runnable(void *state)
@@ -744,18 +522,14 @@ static uint32_t sj_runnable(void *state)
 static int sj_format_stats(void *state, char *buf, size_t len)
 {
 	struct shinjuku *sj = state;
-	int n, tables = 0;
-
-	for (struct sj_proc *p = sj->procs; p; p = p->next)
-		tables += p->pt != NULL;
-	n = snprintf(buf, len,
-		     "slice %lld us: sliced %llu unscheduled %llu | prio tables %d, item "
-		     "updates %llu | global cpu %d moves %llu",
-		     (long long)(sj->slice_ns / 1000), (unsigned long long)sj->slices,
-		     (unsigned long long)sj->unschedules, tables,
-		     (unsigned long long)sj->item_updates,
-		     __atomic_load_n(&sj->global_cpu, __ATOMIC_ACQUIRE),
-		     (unsigned long long)sj->moves);
+	int n = snprintf(buf, len,
+			 "slice %lld us: sliced %llu unscheduled %llu | prio tables %d, item "
+			 "updates %llu | global cpu %d moves %llu",
+			 (long long)(sj->slice_ns / 1000), (unsigned long long)sj->slices,
+			 (unsigned long long)sj->unschedules, prio_track_tables(&sj->track),
+			 (unsigned long long)sj->track.item_updates,
+			 __atomic_load_n(&sj->global_cpu, __ATOMIC_ACQUIRE),
+			 (unsigned long long)sj->moves);
 	return n < 0 || (size_t)n >= len ? -ENOSPC : n;
 }
 

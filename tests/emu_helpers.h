@@ -150,6 +150,36 @@ static inline struct ghost_full_agent *test_agent(struct ghost_enclave *e, const
 	return fa;
 }
 
+/*
+ * A full agent's scheduler base after its tasks ended: every TASK_NEW ended
+ * by TASK_DEAD or TASK_DEPARTED (waiting for the last ones on their way), no
+ * sequence-number error, no malformed message, no duplicate TASK_NEW.
+ */
+static inline void test_check_sched_clean(struct ghost_full_agent *fa)
+{
+	struct ghost_sched *s = policy_sched_of(ghost_full_agent_policy_state(fa));
+
+	/* The last TASK_DEADs may still be on their way to the agent (counted under the lock). */
+	for (int i = 0; i < 400; i++) {
+		bool all_gone;
+
+		pthread_mutex_lock(&s->lock);
+		all_gone = s->stats.msgs[MSG_TASK_NEW] ==
+			   s->stats.msgs[MSG_TASK_DEAD] + s->stats.msgs[MSG_TASK_DEPARTED];
+		pthread_mutex_unlock(&s->lock);
+		if (all_gone)
+			break;
+		usleep(5000);
+	}
+	pthread_mutex_lock(&s->lock);
+	CHECK_EQ(s->stats.seqnum_errors, 0);
+	CHECK_EQ(s->stats.bad_msgs, 0);
+	CHECK_EQ(s->stats.duplicate_new, 0);
+	CHECK_EQ(s->stats.msgs[MSG_TASK_NEW],
+		 s->stats.msgs[MSG_TASK_DEAD] + s->stats.msgs[MSG_TASK_DEPARTED]);
+	pthread_mutex_unlock(&s->lock);
+}
+
 #ifndef GHOST_BIN_DIR
 #define GHOST_BIN_DIR "build/bin"
 #endif

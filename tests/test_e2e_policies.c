@@ -33,31 +33,6 @@ static void *spin_sleep(void *arg)
 	return NULL;
 }
 
-static void check_sched_clean(struct ghost_full_agent *fa)
-{
-	struct ghost_sched *s = policy_sched_of(ghost_full_agent_policy_state(fa));
-
-	/* The last TASK_DEADs may still be on their way to the agent (counted under the lock). */
-	for (int i = 0; i < 400; i++) {
-		bool all_gone;
-
-		pthread_mutex_lock(&s->lock);
-		all_gone = s->stats.msgs[MSG_TASK_NEW] ==
-			   s->stats.msgs[MSG_TASK_DEAD] + s->stats.msgs[MSG_TASK_DEPARTED];
-		pthread_mutex_unlock(&s->lock);
-		if (all_gone)
-			break;
-		usleep(5000);
-	}
-	pthread_mutex_lock(&s->lock);
-	CHECK_EQ(s->stats.seqnum_errors, 0);
-	CHECK_EQ(s->stats.bad_msgs, 0);
-	CHECK_EQ(s->stats.duplicate_new, 0);
-	CHECK_EQ(s->stats.msgs[MSG_TASK_NEW],
-		 s->stats.msgs[MSG_TASK_DEAD] + s->stats.msgs[MSG_TASK_DEPARTED]);
-	pthread_mutex_unlock(&s->lock);
-}
-
 static void run_many(const char *policy, uint64_t id, int queue_elems)
 {
 	char cfg[64];
@@ -113,7 +88,7 @@ static void run_many(const char *policy, uint64_t id, int queue_elems)
 		CHECK_MSG(s->stats.overflows > 0, "%s: no overflow with %d-slot queues", policy,
 			  queue_elems);
 	} else {
-		check_sched_clean(fa);
+		test_check_sched_clean(fa);
 		CHECK_EQ(policy_sched_of(ghost_full_agent_policy_state(fa))
 				 ->stats.msgs[MSG_TASK_NEW],
 			 24);
@@ -175,7 +150,7 @@ static void fifo_order(void)
 		CHECK_EQ(start_order[i], 2 * i);
 		CHECK_EQ(finish_order[i], 2 * i + 1);
 	}
-	check_sched_clean(fa);
+	test_check_sched_clean(fa);
 	ghost_full_agent_stop(fa);
 	ghost_enclave_destroy(e);
 	ghost_enclave_close(e);
@@ -224,7 +199,7 @@ static void time_slice(const char *policy, const char *cpus, uint64_t id, const 
 	else
 		CHECK_MSG((a == 0) != (b == 0), "%s %s: only one spinner ran (%ld, %ld)", policy,
 			  opts, a, b);
-	check_sched_clean(fa);
+	test_check_sched_clean(fa);
 	ghost_full_agent_stop(fa);
 	ghost_enclave_destroy(e);
 	ghost_enclave_close(e);
@@ -253,7 +228,7 @@ static void attr_changes(void)
 
 	CHECK_OK(ghost_thread_create(e, &t, changes_attrs, NULL));
 	CHECK_OK(ghost_thread_join(t, NULL));
-	check_sched_clean(fa);
+	test_check_sched_clean(fa);
 	CHECK_EQ(s->stats.msgs[MSG_TASK_PRIORITY_CHANGED], 1);
 	CHECK_EQ(s->stats.msgs[MSG_TASK_AFFINITY_CHANGED], 1);
 	/* Each change took the task off its CPU. */

@@ -177,7 +177,7 @@ static void agent_args(void)
 					  pp->name);
 			}
 		}
-		CHECK_MSG(n >= 5, "%d policies", n);
+		CHECK_MSG(n >= 7, "%d policies", n);
 	}
 	expect(RUN("ghost-agent", "--policy", "fifo-centralized", "--cpus", "0", "--time-slice",
 		   "50"),
