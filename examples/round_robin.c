@@ -1,10 +1,9 @@
 /*
  * examples/round_robin.c - per-CPU round robin, the example of docs/policies.md.
  *
- * Every CPU has its own channel, queue and agent. A new task is dealt to the
- * CPUs in turn; it runs for a time slice, then goes to the back of its CPU's
- * queue. CPU ticks (deliver_ticks) wake the agent, which then checks the slice.
- * Built into ghost-agent as "rr", and by `make examples` as a plugin.
+ * Every CPU has its own channel, queue and agent. New tasks are dealt to the CPUs in turn; a
+ * task runs for a time slice, then goes to the back of its CPU's queue. CPU ticks wake the
+ * agent to check the slice. Built in as "rr"; `make examples` builds it as a plugin.
  */
 #include <ghost/ghost.h>
 
@@ -50,6 +49,8 @@ static void on_message(struct ghost_sched *s, struct ghost_task *task, const str
 
 	if (c->current == t)
 		c->current = NULL;
+	if (c->last == t && m->type != MSG_TASK_PREEMPT)
+		c->last = NULL; /* its next turn gets a whole slice */
 	if (m->type == MSG_TASK_WAKEUP || m->type == MSG_TASK_YIELD || m->type == MSG_TASK_PREEMPT)
 		enqueue(p, t, m->type == MSG_TASK_PREEMPT && slice_left); /* resumes its slice */
 	else

@@ -20,12 +20,13 @@
 #include <pthread.h>
 
 /* Parameters several built-in policies declare, as field f of their config struct T. */
-#define POLICY_PARAM_QUEUE_ELEMS(T, f)                                                    \
-	{                                                                                 \
-		.name = "queue_elems", .type = GHOST_PARAM_INT, .offset = offsetof(T, f), \
-		.def = "65536", .min = 1, .max = GHOST_MAX_QUEUE_ELEMS,                   \
-		.help = "slots of each message queue (a power of 2; a ring that fills "   \
-			"loses messages and is resynchronised)"                           \
+#define POLICY_PARAM_QUEUE_ELEMS(T, f)                                                      \
+	{                                                                                   \
+		.name = "queue_elems", .type = GHOST_PARAM_INT, .offset = offsetof(T, f),   \
+		.def = "65536", .min = GHOST_MIN_QUEUE_ELEMS, .max = GHOST_MAX_QUEUE_ELEMS, \
+		.help = "slots of each message queue (a power of 2; a ring that fills "     \
+			"loses messages and is resynchronised)",                            \
+		.flags = GHOST_PARAM_POWER_OF_2                                             \
 	}
 #define POLICY_PARAM_GLOBAL_CPU(T, f)                                                    \
 	{                                                                                \

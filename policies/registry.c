@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdbool.h>
 #include <string.h>
 
 static const struct ghost_policy *const builtin[] = {
@@ -64,10 +65,14 @@ int ghost_policy_resolve(const char *name_or_path, const struct ghost_policy **o
 			break;
 		pos += (size_t)n;
 	}
-	if (why && len)
+	if (why && len) {
+		size_t n = strlen(name_or_path);
+		bool so = n > 3 && !strcmp(name_or_path + n - 3, ".so");
+
 		snprintf(why, len,
 			 "unknown policy \"%s\" (built in: %s; a plugin is named by a path, e.g. "
-			 "./%s.so)",
-			 name_or_path, names, name_or_path);
+			 "./%s%s)",
+			 name_or_path, names, name_or_path, so ? "" : ".so");
+	}
 	return -ENOENT;
 }

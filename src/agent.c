@@ -45,7 +45,8 @@ struct ghost_full_agent {
 	struct ghost_enclave *e;
 	const struct ghost_policy *policy;
 	void *state;
-	bool owns_state;    /* policy->state_size: allocated (and freed) here */
+	void *owned_state;  /* policy->state_size: what was allocated (and is freed) here */
+	bool init_called;   /* fini only follows an init */
 	void *config;	    /* policy->config_size bytes, ours */
 	int64_t started_ns; /* for the idle share of the stats line */
 	/* policy->channels: PER_CPU by CPU, GLOBAL in [0] */
@@ -275,12 +276,12 @@ static void full_agent_free(struct ghost_full_agent *fa)
 {
 	for (int i = 0; i < fa->nagents; i++)
 		free(fa->agents[i]);
-	if (fa->state && fa->policy->fini)
+	if (fa->init_called && fa->state && fa->policy->fini)
 		fa->policy->fini(fa->state);
-	if (fa->owns_state) {
+	if (fa->owned_state) {
 		if (fa->policy->sched_ops)
-			ghost_sched_fini((struct ghost_sched *)fa->state);
-		free(fa->state);
+			ghost_sched_fini((struct ghost_sched *)fa->owned_state);
+		free(fa->owned_state);
 	}
 	for (int cpu = 0; cpu < GHOST_MAX_CPUS; cpu++)
 		if (fa->chan[cpu])
@@ -364,10 +365,9 @@ static int setup_state(struct ghost_full_agent *fa)
 
 	if (!p->state_size)
 		return 0;
-	fa->state = calloc(1, p->state_size);
+	fa->state = fa->owned_state = calloc(1, p->state_size);
 	if (!fa->state)
 		return -ENOMEM;
-	fa->owns_state = true;
 	if (!p->sched_ops)
 		return 0;
 	return ghost_sched_init((struct ghost_sched *)fa->state, fa->e, p->sched_ops, fa->state,
@@ -429,8 +429,18 @@ int ghost_full_agent_start(const struct ghost_full_agent_opts *user_opts,
 	err = setup_channels(fa);
 	if (!err)
 		err = setup_state(fa);
-	if (!err)
+	if (!err) {
+		fa->init_called = true;
 		err = fa->policy->init(fa, &fa->state);
+	}
+	if (fa->owned_state && fa->state != fa->owned_state) {
+		/* What it put there is not ours to free; fini gets the library's state. */
+		ghost_err("policy %s: init replaced *state, which the library allocated "
+			  "(state_size): it must leave it as it found it",
+			  fa->policy->name);
+		fa->state = fa->owned_state;
+		err = -EINVAL;
+	}
 	if (err)
 		goto fail;
 	int cpu;
@@ -495,6 +505,24 @@ int ghost_full_agent_stop(struct ghost_full_agent *fa)
 	return 0;
 }
 
+static void count_waiting(struct ghost_task *t, void *ctx)
+{
+	uint32_t flags = t->sw ? __atomic_load_n(&t->sw->flags, __ATOMIC_ACQUIRE) : 0;
+
+	*(uint32_t *)ctx += (flags & GHOST_SW_TASK_RUNNABLE) && !(flags & GHOST_SW_TASK_ONCPU);
+}
+
+/* The tasks waiting for a CPU: the policy's count, else its tasks' status words'. Under s->lock. */
+static uint32_t policy_runnable(struct ghost_full_agent *fa, struct ghost_sched *s)
+{
+	uint32_t n = 0;
+
+	if (fa->policy->runnable)
+		return fa->policy->runnable(fa->state);
+	ghost_task_table_for_each(&s->tasks, count_waiting, &n);
+	return n;
+}
+
 /* No higher class wants the CPU of agent a (its word says CPU_AVAIL). */
 static bool agent_cpu_available(const struct ghost_agent *a)
 {
@@ -520,7 +548,7 @@ static int format_generic(struct ghost_full_agent *fa, struct ghost_sched *s, ch
 	struct ghost_txn_counts c;
 	int64_t now = ghost_now_ns();
 	uint64_t busy, wall;
-	uint32_t runnable = fa->policy->runnable ? fa->policy->runnable(fa->state) : 0;
+	uint32_t runnable = policy_runnable(fa, s);
 	size_t pos = 0;
 	int n, navail = 0;
 
@@ -554,8 +582,9 @@ static int format_generic(struct ghost_full_agent *fa, struct ghost_sched *s, ch
 	if (fa->policy->format_stats) {
 		APPEND(" | ");
 		n = fa->policy->format_stats(fa->state, buf + pos, len - pos);
-		if (n < 0)
-			return n;
+		/* A length that does not fit (snprintf's) is -ENOSPC too, never past len. */
+		if (n < 0 || (size_t)n >= len - pos)
+			return -ENOSPC;
 		if (n == 0)
 			buf[pos -= 3] = 0; /* nothing of its own: no separator */
 		pos += (size_t)n;
@@ -594,7 +623,7 @@ int ghost_full_agent_stats(struct ghost_full_agent *fa, struct ghost_agent_stats
 
 		pthread_mutex_lock(&s->lock);
 		ghost_sched_fill_stats(s, &out->policy);
-		out->policy.runnable = fa->policy->runnable ? fa->policy->runnable(fa->state) : 0;
+		out->policy.runnable = policy_runnable(fa, s);
 		pthread_mutex_unlock(&s->lock);
 	} else if (fa->policy->get_stats) {
 		fa->policy->get_stats(fa->state, &out->policy);

@@ -87,24 +87,39 @@ static void range_of(const struct ghost_policy_param *pp, int64_t *min, int64_t 
 		*max = INT64_MAX;
 }
 
-/* A whole decimal (or 0x) integer, nothing after it. */
-static bool parse_int(const char *s, int64_t *out, const char **rest)
+/*
+ * An integer: decimal (leading zeros are decimal too, never octal) or 0x
+ * hex, an optional '-' first; *rest is what follows its digits. 0, -EINVAL
+ * (no number) or -ERANGE (past int64_t).
+ */
+static int parse_int(const char *s, int64_t *out, const char **rest)
 {
+	const char *digits = s;
 	char *end;
 	long long v;
+	int base = 10;
 
 	if (!s || !*s || isspace((unsigned char)*s))
-		return false;
+		return -EINVAL;
+	if (*digits == '-')
+		digits++;
+	if (digits[0] == '0' && (digits[1] == 'x' || digits[1] == 'X'))
+		base = 16;
+	if (!isxdigit((unsigned char)digits[base == 16 ? 2 : 0]))
+		return -EINVAL;
 	errno = 0;
-	v = strtoll(s, &end, 0);
-	if (errno || end == s)
-		return false;
+	v = strtoll(s, &end, base);
+	if (end == s)
+		return -EINVAL;
+	if (errno == ERANGE)
+		return -ERANGE;
 	*out = v;
 	*rest = end;
-	return true;
+	return 0;
 }
 
-static bool parse_duration(const char *s, int64_t *out)
+/* A duration in ns: a number and its unit (a bare 0 needs none). 0, -EINVAL, -ERANGE. */
+static int parse_duration(const char *s, int64_t *out)
 {
 	static const struct {
 		const char *unit;
@@ -112,18 +127,23 @@ static bool parse_duration(const char *s, int64_t *out)
 	} units[] = { { "ns", 1 }, { "us", 1000 }, { "ms", 1000000 }, { "s", 1000000000 } };
 	const char *rest;
 	int64_t v;
+	int err = parse_int(s, &v, &rest);
 
-	if (!parse_int(s, &v, &rest) || v < 0)
-		return false;
+	if (err)
+		return err;
+	if (v == 0 && !*rest) {
+		*out = 0;
+		return 0;
+	}
 	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
 		if (strcmp(rest, units[i].unit))
 			continue;
-		if (v > INT64_MAX / units[i].ns)
-			return false;
+		if (v < 0 || v > INT64_MAX / units[i].ns)
+			return -ERANGE;
 		*out = v * units[i].ns;
-		return true;
+		return 0;
 	}
-	return false;
+	return -EINVAL;
 }
 
 static bool parse_bool(const char *s, bool *out)
@@ -166,11 +186,14 @@ static int set_param(const struct ghost_policy *p, const struct ghost_policy_par
 	char *field = (char *)config + pp->offset;
 	int64_t v = 0, min, max;
 	const char *rest = "";
+	int err = 0;
 	bool b;
 
 	if (!value)
 		value = "";
-	if (pp->offset + type_size(pp->type) > p->config_size || !type_size(pp->type))
+	/* Checked without a sum that could wrap. */
+	if (!type_size(pp->type) || p->config_size < type_size(pp->type) ||
+	    pp->offset > p->config_size - type_size(pp->type))
 		return say(why, len, -EINVAL, "policy %s: parameter %s lies outside its config",
 			   p->name, pp->name);
 	switch (pp->type) {
@@ -187,10 +210,11 @@ static int set_param(const struct ghost_policy *p, const struct ghost_policy_par
 			memcpy(field, &none, sizeof(none));
 			return 0;
 		}
-		if (!parse_int(value, &v, &rest) || *rest)
+		err = parse_int(value, &v, &rest);
+		if (err == -EINVAL || (!err && *rest))
 			return say(why, len, -EINVAL, "%s=\"%s\": not %s", pp->name, value,
 				   type_hint(pp->type));
-		if (v < 0 || v >= GHOST_MAX_CPUS)
+		if (err || v < 0 || v >= GHOST_MAX_CPUS)
 			return say(why, len, -ERANGE, "%s=%s: a CPU is 0 to %d (or auto)", pp->name,
 				   value, GHOST_MAX_CPUS - 1);
 		{
@@ -200,18 +224,19 @@ static int set_param(const struct ghost_policy *p, const struct ghost_policy_par
 		}
 		return 0;
 	case GHOST_PARAM_INT:
-		if (!parse_int(value, &v, &rest) || *rest)
-			return say(why, len, -EINVAL, "%s=\"%s\": not %s", pp->name, value,
-				   type_hint(pp->type));
+		err = parse_int(value, &v, &rest);
+		if (!err && *rest)
+			err = -EINVAL;
 		break;
 	case GHOST_PARAM_DURATION:
-		if (!parse_duration(value, &v))
-			return say(why, len, -EINVAL, "%s=\"%s\": not %s", pp->name, value,
-				   type_hint(pp->type));
+		err = parse_duration(value, &v);
 		break;
 	}
+	if (err == -EINVAL)
+		return say(why, len, -EINVAL, "%s=\"%s\": not %s", pp->name, value,
+			   type_hint(pp->type));
 	range_of(pp, &min, &max);
-	if (v < min || v > max) {
+	if (err || v < min || v > max) {
 		char lo[32], hi[32];
 		struct ghost_policy_param shown = *pp;
 		int64_t buf;
@@ -227,6 +252,8 @@ static int set_param(const struct ghost_policy *p, const struct ghost_policy_par
 			ghost_policy_param_format(&shown, &buf, hi, sizeof(hi));
 		return say(why, len, -ERANGE, "%s=%s: outside %s..%s", pp->name, value, lo, hi);
 	}
+	if ((pp->flags & GHOST_PARAM_POWER_OF_2) && (v <= 0 || (v & (v - 1))))
+		return say(why, len, -ERANGE, "%s=%s: not a power of two", pp->name, value);
 	memcpy(field, &v, sizeof(v));
 	return 0;
 }
@@ -380,9 +407,27 @@ int ghost_policy_check(const struct ghost_policy *p, char *why, size_t len)
 			   "policy %s: with sched_ops its state (state_size %zu) must begin with "
 			   "a struct ghost_sched",
 			   p->name, p->state_size);
-	if (p->config_size > 65536 || p->state_size > ((size_t)1 << 30))
-		return say(why, len, -EINVAL, "policy %s: config_size or state_size is absurd",
-			   p->name);
+	if (p->config_size > GHOST_POLICY_CONFIG_MAX)
+		return say(why, len, -EINVAL, "policy %s: config_size %zu is over %d bytes",
+			   p->name, p->config_size, GHOST_POLICY_CONFIG_MAX);
+	if (p->state_size > ((size_t)1 << 30))
+		return say(why, len, -EINVAL, "policy %s: state_size %zu is over 1 GiB", p->name,
+			   p->state_size);
+	if (p->sched_ops && p->task_size &&
+	    (p->task_size < sizeof(struct ghost_task) || p->task_size > 65536))
+		return say(why, len, -EINVAL,
+			   "policy %s: task_size %zu: a task record begins with a struct "
+			   "ghost_task (%zu bytes) and is at most 65536 bytes",
+			   p->name, p->task_size, sizeof(struct ghost_task));
+	if (p->min_cpus > GHOST_MAX_CPUS)
+		return say(why, len, -EINVAL, "policy %s: min_cpus %u is over %d", p->name,
+			   p->min_cpus, GHOST_MAX_CPUS);
+	if (p->channels != GHOST_POLICY_CHANNELS_OWN &&
+	    p->channels != GHOST_POLICY_CHANNELS_PER_CPU &&
+	    p->channels != GHOST_POLICY_CHANNELS_GLOBAL)
+		return say(why, len, -EINVAL,
+			   "policy %s: channels %d is none of OWN, PER_CPU, GLOBAL", p->name,
+			   (int)p->channels);
 	if (!p->params)
 		return 0;
 	for (const struct ghost_policy_param *pp = p->params; pp->name; pp++) {
@@ -403,6 +448,17 @@ int ghost_policy_check(const struct ghost_policy *p, char *why, size_t len)
 		if (min > max)
 			return say(why, len, -EINVAL, "policy %s: parameter %s has min > max",
 				   p->name, pp->name);
+		if (pp->flags & ~GHOST_PARAM_POWER_OF_2)
+			return say(why, len, -EINVAL, "policy %s: parameter %s has unknown flags",
+				   p->name, pp->name);
+		if (!strcmp(pp->name, "queue_elems") &&
+		    (pp->type != GHOST_PARAM_INT || !(pp->flags & GHOST_PARAM_POWER_OF_2) ||
+		     min < GHOST_MIN_QUEUE_ELEMS || max > GHOST_MAX_QUEUE_ELEMS))
+			return say(
+				why, len, -EINVAL,
+				"policy %s: queue_elems sizes its rings: an int, a power of two, "
+				"%d..%d",
+				p->name, GHOST_MIN_QUEUE_ELEMS, GHOST_MAX_QUEUE_ELEMS);
 		if (ghost_policy_param_find(p, pp->name) != pp)
 			return say(why, len, -EINVAL, "policy %s declares parameter %s twice",
 				   p->name, pp->name);

@@ -188,6 +188,17 @@ static void time_slice(const char *policy, const char *cpus, uint64_t id, const 
 	for (int i = 0; i < 2; i++)
 		CHECK_OK(ghost_thread_create(e, &t[i], spinner, (void *)(long)i));
 	usleep(400000);
+	if (sliced) {
+		/* One of the two always waits: the stats count it (rr: the library's default). */
+		struct ghost_agent_stats st = { 0 };
+
+		for (int i = 0; i < 200 && !st.policy.runnable; i++) {
+			CHECK_OK(ghost_full_agent_stats(fa, &st));
+			usleep(2000);
+		}
+		CHECK_MSG(st.policy.runnable >= 1 && st.policy.tasks == 2,
+			  "%s: tasks %u runnable %u", policy, st.policy.tasks, st.policy.runnable);
+	}
 	a = atomic_load(&progress[0]);
 	b = atomic_load(&progress[1]);
 	atomic_store(&stop_spinning, 1);

@@ -153,9 +153,9 @@ static void test_values(void)
 		{ "d=1s", 0, 7, 1000000000, false, -1 },
 		{ "d=0us", 0, 7, 0, false, -1 },
 		{ "d=5", -EINVAL },
-		{ "d=-1us", -EINVAL },
+		{ "d=-1us", -ERANGE },
 		{ "d=5 ms", -EINVAL },
-		{ "d=99999999999999s", -EINVAL },
+		{ "d=99999999999999s", -ERANGE },
 		{ "d=1h", -EINVAL },
 		{ "b=TRUE", 0, 7, 50000, true, -1 },
 		{ "b=on", 0, 7, 50000, true, -1 },
@@ -169,6 +169,14 @@ static void test_values(void)
 		{ "nokey", -EINVAL },
 		{ "=5", -EINVAL },
 		{ "x=1", -ENOENT },
+		{ "d=0", 0, 7, 0, false, -1 },
+		{ "d=010ms", 0, 7, 10000000, false, -1 },
+		{ "i=010", 0, 10, 50000, false, -1 },
+		{ "i=08", 0, 8, 50000, false, -1 },
+		{ "i=99999999999999999999", -ERANGE },
+		{ "i=0x", -EINVAL },
+		{ "d=1.5ms", -EINVAL },
+		{ "d=1e3us", -EINVAL },
 	};
 	char why[256];
 
@@ -231,6 +239,14 @@ static const struct ghost_policy_param bad_name[] = {
 	{ 0 },
 };
 static const struct ghost_sched_ops no_ops;
+static const struct ghost_policy_param wrapped_offset[] = {
+	{ "x", GHOST_PARAM_INT, (size_t)-4, "1", 0, 10, "an offset that wraps" },
+	{ 0 },
+};
+static const struct ghost_policy_param odd_ring[] = {
+	{ "queue_elems", GHOST_PARAM_INT, 0, "64", 1, 65536, "not declared a power of two" },
+	{ 0 },
+};
 
 static void test_check_refusals(void)
 {
@@ -278,16 +294,60 @@ static void test_check_refusals(void)
 		    .init = init_nothing,
 		    .agent_loop = loop_nothing },
 		  "struct ghost_sched" },
+		{ { .name = "x",
+		    .params = wrapped_offset,
+		    .config_size = 8,
+		    .init = init_nothing,
+		    .agent_loop = loop_nothing },
+		  "outside" },
+		{ { .name = "x",
+		    .params = odd_ring,
+		    .config_size = 8,
+		    .init = init_nothing,
+		    .agent_loop = loop_nothing },
+		  "power of two" },
+		{ { .name = "x",
+		    .sched_ops = &no_ops,
+		    .state_size = sizeof(struct ghost_sched),
+		    .task_size = 8,
+		    .init = init_nothing,
+		    .agent_loop = loop_nothing },
+		  "task_size" },
+		{ { .name = "x",
+		    .channels = (enum ghost_policy_channels)7,
+		    .init = init_nothing,
+		    .agent_loop = loop_nothing },
+		  "channels" },
+		{ { .name = "x",
+		    .min_cpus = 100000,
+		    .init = init_nothing,
+		    .agent_loop = loop_nothing },
+		  "min_cpus" },
+		{ { .name = "x",
+		    .config_size = 5000,
+		    .init = init_nothing,
+		    .agent_loop = loop_nothing },
+		  "config_size" },
 	};
 	struct ghost_enclave *e = test_enclave("0", 60);
+	struct {
+		int64_t guard, cfg;
+	} mem = { 42, 0 };
+	char why[256];
 
+	/* The setter itself never writes outside the config, declaration checked or not. */
+	CHECK_EQ(ghost_policy_config_set(&bad[10].p, &mem.cfg, "x", "5", why, sizeof(why)),
+		 -EINVAL);
+	CHECK_EQ(mem.guard, 42);
+	CHECK_EQ(ghost_policy_config_defaults(&bad[10].p, &mem.cfg), -EINVAL);
+	CHECK_EQ(mem.guard, 42);
 	for (size_t i = 0; i < N(bad); i++) {
 		struct ghost_full_agent_opts fo = { .enclave = e,
 						    .policy = &bad[i].p,
 						    .prio = GHOST_AGENT_PRIO_NORMAL };
 		struct ghost_full_agent *fa = NULL;
-		char why[256] = "";
 
+		why[0] = 0;
 		CHECK_EQ(ghost_policy_check(&bad[i].p, why, sizeof(why)), -EINVAL);
 		CHECK_MSG(strstr(why, bad[i].says) != NULL, "case %zu: \"%s\" lacks \"%s\"", i, why,
 			  bad[i].says);
@@ -325,6 +385,58 @@ static void test_start_refusals(void)
 		ghost_enclave_close(e);
 	}
 	free(cfg);
+}
+
+/* ---- the library's state is the library's ---- */
+
+static int replacement_state; /* static: a replaced state must not be a leak of the test's */
+static int fini_calls, init_calls;
+
+static int init_replacing(struct ghost_full_agent *fa, void **state)
+{
+	(void)fa;
+	init_calls++;
+	*state = &replacement_state;
+	return 0;
+}
+
+static void fini_counting(void *state)
+{
+	(void)state;
+	fini_calls++;
+}
+
+static void test_state_rules(void)
+{
+	struct ghost_policy p = {
+		.name = "replacer",
+		.state_size = sizeof(struct ghost_sched),
+		.sched_ops = &no_ops,
+		.channels = GHOST_POLICY_CHANNELS_PER_CPU,
+		.init = init_replacing,
+		.fini = fini_counting,
+		.agent_loop = loop_nothing,
+	};
+	struct ghost_enclave *e = test_enclave("0", 65);
+	struct ghost_full_agent_opts fo = { .enclave = e,
+					    .policy = &p,
+					    .prio = GHOST_AGENT_PRIO_NORMAL };
+	struct ghost_full_agent *fa = NULL;
+	struct ghost_channel *hog[1100];
+	int nhog = 0;
+
+	/* init replaced *state: refused, and fini gets the library's state (no crash, no leak). */
+	CHECK_EQ(ghost_full_agent_start(&fo, &fa), -EINVAL);
+	CHECK(fa == NULL && init_calls == 1 && fini_calls == 1);
+	/* The library's own set-up fails (no queue left): neither init nor fini runs. */
+	while (nhog < 1100 && !ghost_channel_create(e, 16, 0, &hog[nhog]))
+		nhog++;
+	CHECK(ghost_full_agent_start(&fo, &fa) < 0);
+	CHECK(fa == NULL && init_calls == 1 && fini_calls == 1);
+	while (nhog)
+		ghost_channel_destroy(hog[--nhog]);
+	CHECK_OK(ghost_enclave_destroy(e));
+	ghost_enclave_close(e);
 }
 
 /* ---- the library's run queue ---- */
@@ -379,8 +491,8 @@ struct small_rr_config {
 static const struct ghost_policy_param small_rr_params[] = {
 	{ "slice", GHOST_PARAM_DURATION, offsetof(struct small_rr_config, slice_ns), "2ms", 1000000,
 	  1000000000, "rr's slice" },
-	{ "queue_elems", GHOST_PARAM_INT, offsetof(struct small_rr_config, queue_elems), "16", 1,
-	  65536, "small rings" },
+	{ "queue_elems", GHOST_PARAM_INT, offsetof(struct small_rr_config, queue_elems), "16", 16,
+	  65536, "small rings", GHOST_PARAM_POWER_OF_2 },
 	{ 0 },
 };
 
@@ -457,6 +569,7 @@ int main(void)
 	ghost_log_set_callback(drop_log, NULL, GHOST_LOG_ERROR);
 	test_check_refusals();
 	test_start_refusals();
+	test_state_rules();
 	ghost_log_set_callback(ghost_log_stderr, NULL, GHOST_LOG_WARN);
 	test_task_queue();
 	test_resync_by_message();

@@ -153,7 +153,12 @@ static void agent_args(void)
 	expect(RUN("ghost-agent", "--policy", "shinjuku", "-o", "global_cpu=x"), 2,
 	       "global_cpu=\"x\"");
 	expect(RUN("ghost-agent", "--policy", "fifo-percpu", "-o", "queue_elems=70000"), 2,
-	       "queue_elems=70000: outside 1..65536");
+	       "queue_elems=70000: outside 16..65536");
+	expect(RUN("ghost-agent", "--policy", "fifo-percpu", "-o", "queue_elems=100"), 2,
+	       "queue_elems=100: not a power of two");
+	expect(RUN("ghost-agent", "--policy", "fifo-percpu", "--time-slice", "5ms"), 2,
+	       "--time-slice takes a number");
+	expect(RUN("ghost-agent", "--list-policies", "-o", "queue_elems=16"), 2, "-o sets");
 	expect(RUN("ghost-agent", "--policy", "fifo-percpu", "-o", "queue_elems"), 2,
 	       "\"queue_elems\" is not key=value");
 	expect(RUN("ghost-agent", "--policy", "fifo-percpu", "-o"), 2, "-o needs a value");

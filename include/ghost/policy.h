@@ -36,16 +36,21 @@ struct ghost_full_agent;
 
 /* The kinds of value a parameter takes, and where it is stored. */
 enum ghost_param_type {
-	GHOST_PARAM_INT,      /* int64_t; decimal, 0x hex */
-	GHOST_PARAM_DURATION, /* int64_t nanoseconds; a number and a unit: 300ns, 50us, 2ms, 1s */
+	GHOST_PARAM_INT,      /* int64_t; decimal (leading zeros too), or 0x hex */
+	GHOST_PARAM_DURATION, /* int64_t nanoseconds; a number and a unit: 300ns, 50us, 2ms,
+			       * 1s (0 needs none) */
 	GHOST_PARAM_BOOL,     /* bool; true/false, yes/no, on/off, 1/0 */
 	GHOST_PARAM_CPU,      /* int; a CPU number, or "auto" (stored as -1) */
 };
 
+/* Flags of a parameter. */
+#define GHOST_PARAM_POWER_OF_2 0x1u /* INT: only powers of two (a ring size) */
+
 /*
  * One parameter a policy declares: `-o name=value` sets it. Values are
  * checked against [min, max] (INT and DURATION; both 0 means any value >= 0;
- * a CPU is checked against the enclave when the agent starts).
+ * a CPU is checked against the enclave when the agent starts). The default
+ * is mandatory and must pass the same checks.
  */
 struct ghost_policy_param {
 	const char *name; /* letters, digits and '_'; NULL ends the list */
@@ -54,13 +59,20 @@ struct ghost_policy_param {
 	const char *def;  /* the default, written as a user would */
 	int64_t min, max; /* INT, DURATION: the allowed range */
 	const char *help; /* one line */
+	unsigned flags;	  /* GHOST_PARAM_POWER_OF_2 */
 };
 
 /*
  * The message channels the library makes for a policy before its init (and
  * destroys after its fini). Their ring size is the policy's parameter
- * "queue_elems" if it declares one (an int), else GHOST_MAX_QUEUE_ELEMS.
+ * "queue_elems" if it declares one (an int: a power of two from
+ * GHOST_MIN_QUEUE_ELEMS, enough for the largest message, to
+ * GHOST_MAX_QUEUE_ELEMS), else GHOST_MAX_QUEUE_ELEMS.
  */
+#define GHOST_MIN_QUEUE_ELEMS 16
+
+/* The largest config a policy may declare. */
+#define GHOST_POLICY_CONFIG_MAX 4096
 enum ghost_policy_channels {
 	GHOST_POLICY_CHANNELS_OWN = 0, /* none: the policy makes its own */
 	/* One per enclave CPU, woken on that CPU and that CPU's agent queue;
@@ -78,11 +90,13 @@ struct ghost_policy {
 	/* ---- declared: what the library does for the policy ---- */
 	/* Its parameters (ended by a NULL name), or NULL. */
 	const struct ghost_policy_param *params;
-	/* The struct params fill (ghost_full_agent_policy_config); 0 = none. */
+	/* The struct params fill (ghost_full_agent_policy_config); 0 = none;
+	 * at most GHOST_POLICY_CONFIG_MAX. */
 	size_t config_size;
 	/*
 	 * > 0: the library allocates the policy's state (zeroed, this many
-	 * bytes) before init and frees it after fini; init finds it in *state.
+	 * bytes) before init and frees it after fini; init finds it in *state
+	 * and must leave *state as it is, and fini must not free it.
 	 */
 	size_t state_size;
 	/*
@@ -107,7 +121,8 @@ struct ghost_policy {
 	 * Sets up the policy over the enclave (queues, scheduler state) before
 	 * any agent thread starts. Mandatory. Without state_size it allocates
 	 * its own state and sets *state. Whatever it returns, fini runs after
-	 * it if *state is set, so fini must take a half-made state.
+	 * it if *state is set, so fini must take a half-made state. (If the
+	 * library's own set-up fails before init, neither runs.)
 	 */
 	int (*init)(struct ghost_full_agent *fa, void **state);
 	/* Frees what init made (NULL: nothing to free beyond what the library owns). */
@@ -127,12 +142,14 @@ struct ghost_policy {
 	 * the enclave is declared ready (default queue...). NULL: nothing. */
 	int (*enclave_ready)(void *state);
 	/* With sched_ops: how many tasks wait in the policy's queues, called
-	 * under the base's lock. NULL: 0. */
+	 * under the base's lock. NULL: the tasks whose status word says
+	 * runnable and not on a CPU. */
 	uint32_t (*runnable)(void *state);
 	/*
 	 * Writes a one-line summary of the policy's counters. With sched_ops
 	 * only the policy's own ones, appended to the generic line the library
-	 * writes, under the base's lock. NULL: nothing of its own.
+	 * writes, under the base's lock. Returns the length written (less than
+	 * len), or -ENOSPC if it does not fit. NULL: nothing of its own.
 	 */
 	int (*format_stats)(void *state, char *buf, size_t len);
 	/* Without sched_ops: fills *out (any thread, any time). NULL: the policy

@@ -165,8 +165,9 @@ GHOST_API void ghost_sched_fini(struct ghost_sched *s);
 /*
  * Hands one message to its callback, after the table and seqnum bookkeeping.
  * Returns 0, or -EINVAL (malformed), -ENOENT (task unknown), -EEXIST
- * (TASK_NEW for a known task), -ERANGE (seqnum went backwards; the message
- * is still delivered); each is counted in stats.
+ * (TASK_NEW for a known task), -ERANGE (a seqnum that does not move past the
+ * task's: an older message, dropped without a callback); each is counted in
+ * stats.
  */
 GHOST_API int ghost_sched_dispatch(struct ghost_sched *s, const struct ghost_msg *m);
 /*

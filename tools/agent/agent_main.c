@@ -103,7 +103,9 @@ static void print_policy(const struct ghost_policy *p, void *ctx)
 	char val[48], range[80], lo[32], hi[32];
 
 	(void)ctx;
-	printf("%s\n    %s\n", p->name, p->summary ? p->summary : "");
+	printf("%s\n", p->name);
+	if (p->summary && p->summary[0])
+		printf("    %s\n", p->summary);
 	if (p->min_cpus > 1)
 		printf("    needs at least %u CPUs\n", p->min_cpus);
 	if (!p->params || !p->params[0].name) {
@@ -307,23 +309,35 @@ static bool cpu_param_outside(const struct ghost_policy *p, const void *cfg,
 	return false;
 }
 
-/* The option that set a parameter ("--global-cpu 5", "-o global_cpu=5"), else key=value. */
-static const char *said(const char *key_value, char (*from)[160], char (*kv)[160], int n)
+/* A parameter setting from the command line: -o KEY=VALUE, or an alias of one. */
+struct setting {
+	const char *opt; /* "-o", "--time-slice", "--global-cpu" */
+	const char *arg; /* as given (argv's) */
+	const char *kv;	 /* key=value: arg for -o, else buf */
+	char buf[48];
+};
+
+/* The option that set a parameter ("--global-cpu 5", "-o global_cpu=5"), into buf. */
+static const char *said(const char *key_value, const struct setting *set, int n, char *buf,
+			size_t len)
 {
 	size_t klen = strcspn(key_value, "=");
 
-	while (n-- > 0)
-		if (!strncmp(kv[n], key_value, klen + 1))
-			return from[n];
+	while (n-- > 0) {
+		if (!strncmp(set[n].kv, key_value, klen + 1)) {
+			snprintf(buf, len, "%s %s", set[n].opt, set[n].arg);
+			return buf;
+		}
+	}
 	return key_value;
 }
 
 /* Why p cannot run on cpus (a usage error), or NULL. */
 static const char *unfit(const struct ghost_policy *p, const void *cfg,
-			 const struct ghost_cpuset *cpus, char (*from)[160], char (*kv)[160], int n,
+			 const struct ghost_cpuset *cpus, const struct setting *set, int n,
 			 char *buf, size_t len)
 {
-	char which[64];
+	char which[64], opt[96];
 
 	if (p->min_cpus > 1 && (uint32_t)ghost_cpuset_count(cpus) < p->min_cpus) {
 		snprintf(buf, len, "policy %s needs at least %u CPUs (%s)", p->name, p->min_cpus,
@@ -331,7 +345,8 @@ static const char *unfit(const struct ghost_policy *p, const void *cfg,
 		return buf;
 	}
 	if (cpu_param_outside(p, cfg, cpus, which, sizeof(which))) {
-		snprintf(buf, len, "%s: not one of the enclave's CPUs", said(which, from, kv, n));
+		snprintf(buf, len, "%s: not one of the enclave's CPUs",
+			 said(which, set, n, opt, sizeof(opt)));
 		return buf;
 	}
 	return NULL;
@@ -364,8 +379,7 @@ int ghost_agent_main(int argc, char **argv, const struct ghost_policy *own_polic
 	};
 	const char *policy_name = NULL, *cpus_arg = NULL, *kernel = NULL, *root = NULL;
 	/* -o settings in order, with what each came from (for its error). */
-	char set_kv[MAX_SETTINGS][160];	  /* key=value */
-	char set_from[MAX_SETTINGS][160]; /* the option as given, for its error */
+	struct setting set[MAX_SETTINGS];
 	int nsettings = 0;
 	enum ghost_agent_prio prio = GHOST_AGENT_PRIO_AUTO;
 	uint64_t create_id = 0, attach_id = 0;
@@ -379,7 +393,7 @@ int ghost_agent_main(int argc, char **argv, const struct ghost_policy *own_polic
 	struct ghost_enclave *e;
 	struct ghost_full_agent *fa;
 	_Alignas(16) char cfg[4096];
-	char line[1024], why[512];
+	char line[4096], why[512];
 	const char *prog = argv && argv[0] ? strrchr(argv[0], '/') : NULL;
 
 	tool_init(prog ? prog + 1 : argv && argv[0] ? argv[0] : "ghost-agent");
@@ -396,20 +410,21 @@ int ghost_agent_main(int argc, char **argv, const struct ghost_policy *own_polic
 			if (nsettings == MAX_SETTINGS)
 				return tool_usage_error("more than %d policy parameters",
 							MAX_SETTINGS);
-			if (opt == 't')
-				snprintf(set_kv[nsettings], sizeof(set_kv[nsettings]),
-					 "time_slice=%sus", optarg);
-			else if (opt == 'g')
-				snprintf(set_kv[nsettings], sizeof(set_kv[nsettings]),
-					 "global_cpu=%s", optarg);
-			else
-				snprintf(set_kv[nsettings], sizeof(set_kv[nsettings]), "%s",
-					 optarg);
-			snprintf(set_from[nsettings], sizeof(set_from[nsettings]), "%s %s",
-				 opt == 't'   ? "--time-slice"
-				 : opt == 'g' ? "--global-cpu"
-					      : "-o",
-				 optarg);
+			set[nsettings].arg = set[nsettings].kv = optarg;
+			set[nsettings].opt = opt == 't'	  ? "--time-slice"
+					     : opt == 'g' ? "--global-cpu"
+							  : "-o";
+			if (opt != 'o') {
+				/* The aliases take a plain number (microseconds, a CPU). */
+				if (!optarg[0] || strspn(optarg, "0123456789") != strlen(optarg) ||
+				    strlen(optarg) > 18)
+					return tool_usage_error("%s takes a number, not \"%s\"",
+								set[nsettings].opt, optarg);
+				snprintf(set[nsettings].buf, sizeof(set[nsettings].buf), "%s=%s%s",
+					 opt == 't' ? "time_slice" : "global_cpu", optarg,
+					 opt == 't' ? "us" : "");
+				set[nsettings].kv = set[nsettings].buf;
+			}
 			nsettings++;
 			break;
 		case 'L':
@@ -479,8 +494,14 @@ int ghost_agent_main(int argc, char **argv, const struct ghost_policy *own_polic
 		}
 	}
 	if (list) {
-		if (policy_name && strchr(policy_name, '/'))
+		if (nsettings)
+			return tool_usage_error("%s sets a parameter of a policy to run, not of "
+						"--list-policies",
+						set[0].opt);
+		if (policy_name && strchr(policy_name, '/')) {
 			print_policy(policy, NULL); /* a plugin named with --policy */
+			printf("    (a plugin: %s)\n", policy_name);
+		}
 		for_each_policy(own_policy, print_policy, NULL);
 		return 0;
 	}
@@ -494,8 +515,8 @@ int ghost_agent_main(int argc, char **argv, const struct ghost_policy *own_polic
 		return TOOL_EXIT_FAILURE;
 	}
 	for (int i = 0; i < nsettings; i++) {
-		if (ghost_policy_config_parse(policy, cfg, set_kv[i], why, sizeof(why)))
-			return tool_usage_error("%s: %s", set_from[i], why);
+		if (ghost_policy_config_parse(policy, cfg, set[i].kv, why, sizeof(why)))
+			return tool_usage_error("%s %s: %s", set[i].opt, set[i].arg, why);
 	}
 	if ((sctx.json || sctx.all) && !stats_s)
 		stats_s = 1;
@@ -514,7 +535,7 @@ int ghost_agent_main(int argc, char **argv, const struct ghost_policy *own_polic
 	if (!attach_id) {
 		if ((err = tool_parse_cpus("--cpus", cpus_arg, &cpus)))
 			return err;
-		if (unfit(policy, cfg, &cpus, set_from, set_kv, nsettings, why, sizeof(why)))
+		if (unfit(policy, cfg, &cpus, set, nsettings, why, sizeof(why)))
 			return tool_usage_error("%s", why);
 	}
 	if (attach_id) {
@@ -522,8 +543,7 @@ int ghost_agent_main(int argc, char **argv, const struct ghost_policy *own_polic
 
 		if ((err = tool_open_enclave(&req, &e)))
 			return err;
-		if (unfit(policy, cfg, ghost_enclave_cpus(e), set_from, set_kv, nsettings, why,
-			  sizeof(why))) {
+		if (unfit(policy, cfg, ghost_enclave_cpus(e), set, nsettings, why, sizeof(why))) {
 			tool_error("enclave %" PRIu64 " cannot take %s: %s", attach_id,
 				   policy->name, why);
 			ghost_enclave_close(e);
@@ -565,8 +585,12 @@ int ghost_agent_main(int argc, char **argv, const struct ghost_policy *own_polic
 		return TOOL_EXIT_FAILURE;
 	}
 	ghost_cpuset_format_list(ghost_enclave_cpus(e), line, sizeof(line));
-	printf("%s: %s on the %s kernel, enclave %" PRIu64 ", CPUs %s, agents %s\n", tool_name(),
-	       policy->name, ghost_kernel_name(ops), ghost_enclave_id(e), line,
+	printf("%s: %s%s%s%s on the %s kernel, enclave %" PRIu64 ", CPUs %s, agents %s\n",
+	       tool_name(), policy->name,
+	       policy_name && strchr(policy_name, '/') ? " (plugin " : "",
+	       policy_name && strchr(policy_name, '/') ? policy_name : "",
+	       policy_name && strchr(policy_name, '/') ? ")" : "", ghost_kernel_name(ops),
+	       ghost_enclave_id(e), line,
 	       ghost_full_agent_is_rt(fa) ? "real-time" : "normal priority");
 	fflush(stdout);
 
@@ -584,6 +608,8 @@ int ghost_agent_main(int argc, char **argv, const struct ghost_policy *own_polic
 	}
 	if (ghost_full_agent_format_stats(fa, line, sizeof(line)) >= 0)
 		printf("summary: %s\n", line);
+	else
+		printf("summary: (the policy's stats line does not fit %zu bytes)\n", sizeof(line));
 	ghost_full_agent_stop(fa);
 	if (!keep) {
 		/* Also after it ended: whatever the kernel side left is cleaned up
