@@ -248,6 +248,7 @@ static void percpu_loop(void *state, struct ghost_agent *a)
 	const struct ghost_status_word *asw = ghost_agent_status_word(a);
 	uint32_t barrier = ghost_sw_barrier(asw);
 	int64_t gtid;
+	uint32_t seqnum;
 	struct fifo_task *next = NULL;
 	bool boosted, pending, wait_off_cpu = false, refused = false;
 	enum policy_failure why = POLICY_FAIL_RETRY;
@@ -267,18 +268,21 @@ static void percpu_loop(void *state, struct ghost_agent *a)
 			next = fifo_rq_pop(&pc->rq);
 	}
 	pending = pc->current || pc->rq.count;
+	/* Read under the lock: another agent's resync may change or free the record. */
+	gtid = next ? next->base.gtid : 0;
+	seqnum = next ? next->base.seqnum : 0;
 	pthread_mutex_unlock(&p->sched.lock);
 
 	if (!next) {
 		ghost_txn_local_yield(p->e, cpu, barrier, boosted && pending ? RTLA_ON_IDLE : 0);
 		return;
 	}
-	gtid = next->base.gtid;
-	r = policy_commit_local(p->e, cpu, gtid, next->base.seqnum, barrier, &txn_state, &why);
+	r = policy_commit_local(p->e, cpu, gtid, seqnum, barrier, &txn_state, &why);
 	pthread_mutex_lock(&p->sched.lock);
 	if (r == 1) {
 		/* It ran; anything that happened since is in messages we drain next. */
-		if (next->state != FIFO_BLOCKED && ghost_task_table_find(&p->sched.tasks, gtid)) {
+		if (ghost_task_table_find(&p->sched.tasks, gtid) == &next->base &&
+		    next->state != FIFO_BLOCKED) {
 			pc->current = next;
 			next->state = FIFO_ONCPU;
 			next->prio_boost = false;
