@@ -27,10 +27,10 @@ struct rr {
 	struct rr_cpu cpu[GHOST_MAX_CPUS];
 };
 
-/* Its one parameter; the config is that int64_t. */
+/* Its one parameter: name, type, offset (the config is one int64_t), default, range, help, flags */
 static const struct ghost_policy_param rr_params[] = {
 	{ "slice", GHOST_PARAM_DURATION, 0, "10ms", 1000000, 1000000000,
-	  "how long a task runs while others wait on its CPU (ticks are 1ms)" },
+	  "how long a task runs while others wait on its CPU", 0 },
 	{ 0 },
 };
 

@@ -384,7 +384,8 @@ int ghost_policy_config_parse(const struct ghost_policy *p, void *config, const 
 	if (!klen)
 		return say(why, len, -EINVAL, "\"%s\": no parameter name before '='", key_value);
 	if (klen >= sizeof(key))
-		return say(why, len, -ENOENT, "%.40s...: no parameter has so long a name", key_value);
+		return say(why, len, -ENOENT, "%.40s...: no parameter has so long a name",
+			   key_value);
 	memcpy(key, key_value, klen);
 	key[klen] = 0;
 	return ghost_policy_config_set(p, config, key, eq + 1, why, len);
