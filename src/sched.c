@@ -23,6 +23,8 @@
 #include <ghost/sched.h>
 #include <ghost/status.h>
 #include <ghost/thread.h>
+#include <ghost/txn.h>
+#include <ghost/enclave.h>
 
 #include <errno.h>
 #include <stdlib.h>
@@ -705,6 +707,7 @@ static void resync_one(struct ghost_task *task, void *arg)
 int ghost_sched_resync(struct ghost_sched *s, struct ghost_channel *adopt_into)
 {
 	struct resync_ctx rc = { .s = s };
+	int n, cpu;
 
 	if (!s || !s->enclave || !adopt_into)
 		return -EINVAL;
@@ -725,7 +728,15 @@ int ghost_sched_resync(struct ghost_sched *s, struct ghost_channel *adopt_into)
 		ghost_task_table_remove(&s->tasks, t);
 	}
 	free(rc.gone);
-	return ghost_sched_adopt(s, adopt_into);
+	n = ghost_sched_adopt(s, adopt_into);
+	/*
+	 * What the resync learnt may have queued work for any CPU, and the agent
+	 * that ran it is only one of them: wake them all (an overflow is rare; an
+	 * agent asleep beside a queued task is a stall).
+	 */
+	ghost_cpuset_for_each(cpu, ghost_enclave_cpus(s->enclave))
+		ghost_txn_ping(s->enclave, cpu);
+	return n;
 }
 
 void ghost_sched_fill_stats(struct ghost_sched *s, struct ghost_policy_stats *out)

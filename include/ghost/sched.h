@@ -185,8 +185,10 @@ GHOST_API int ghost_sched_drain(struct ghost_sched *s, struct ghost_channel *c);
  * After a channel dropped messages: every known task takes its barrier from
  * its status word and goes to ops->task_resync (or the matching callback)
  * with where the word says it is; gone ones are then removed; tasks whose TASK_NEW was lost are adopted
- * (ghost_sched_adopt) into adopt_into. Writes nothing into the rings (they
- * may be full). Returns how many tasks were adopted, or a negative errno.
+ * (ghost_sched_adopt) into adopt_into; then every agent of the enclave is
+ * pinged (the resync may have queued work for any CPU). Writes nothing into
+ * the rings (they may be full). Returns how many tasks were adopted, or a
+ * negative errno.
  */
 GHOST_API int ghost_sched_resync(struct ghost_sched *s, struct ghost_channel *adopt_into);
 
