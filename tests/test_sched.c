@@ -835,8 +835,47 @@ static void test_drain(void)
 	ghost_sched_fini(&s);
 }
 
+/*
+ * ABI 84's shorter payloads (TASK_NEW without agent_data: 40 bytes, TASK_DEAD
+ * without cpu: 8, CPU_TICK without is_agent: 4), as a ghOSt kernel of that ABI
+ * writes them: dispatched like ABI 91's, the missing fields read as zero.
+ */
+static void test_abi84_payloads(void)
+{
+	struct ghost_sched s;
+	const int64_t gtid = make_gtid(4343, 78);
+	struct ghost_msg_payload_task_new p;
+	struct ghost_msg_payload_task_new got;
+	struct ghost_msg *m;
+
+	memset(&seen, 0, sizeof(seen));
+	CHECK_OK(ghost_sched_init(&s, NULL, &all_ops, &seen, 64));
+	memset(&p, 0xee, sizeof(p)); /* agent_data: bytes the wire does not carry */
+	p.gtid = (uint64_t)gtid;
+	p.parent_gtid = 1;
+	p.runtime = 2;
+	p.runnable = 1;
+	p.nice = 4;
+	p.sw_info.id = 3;
+	p.sw_info.index = 9;
+	m = build(MSG_TASK_NEW, sizeof(struct ghost_msg) + 40, 5, &p, 40);
+	CHECK_OK(ghost_sched_dispatch(&s, m));
+	CHECK_EQ(seen.type, MSG_TASK_NEW);
+	CHECK_EQ(ghost_task_table_find(&s.tasks, gtid)->sw_info.index, 9);
+	ghost_msg_copy_payload(m, &got, sizeof(got));
+	CHECK(got.nice == 4 && got.runnable == 1 && got.agent_data == 0);
+	CHECK_OK(ghost_sched_dispatch(&s, build_wire(MSG_CPU_TICK, 4, 0, 0, 1)));
+	CHECK_EQ(seen.type, MSG_CPU_TICK);
+	CHECK_OK(ghost_sched_dispatch(&s, build_wire(MSG_TASK_DEAD, 8, 6, gtid, 0)));
+	CHECK_EQ(seen.type, MSG_TASK_DEAD);
+	CHECK(ghost_task_table_find(&s.tasks, gtid) == NULL);
+	CHECK_EQ(s.stats.bad_msgs, 0);
+	ghost_sched_fini(&s);
+}
+
 int main(void)
 {
+	test_abi84_payloads();
 	test_table_churn();
 	test_table_memory();
 	test_dispatch_all_types();

@@ -57,9 +57,67 @@ struct ghost_kenclave {
 	struct ghost_cpu_data *cpu_data; /* whole cpu_data file, MAP_SHARED RW */
 	size_t cpu_data_size;
 	int online_fd;	/* agent_online held O_RDWR, or -1 */
+	uint32_t abi;	/* the enclave's ABI (abi_version): one of spoken_abis */
 	bool creator;	/* this handle created the enclave */
 	bool ephemeral; /* ... with GHOST_KCREATE_EPHEMERAL */
 };
+
+/*
+ * The ABIs this backend speaks, newest first (the one chosen when the kernel
+ * offers several). They differ only in three payloads, each grown at its end
+ * in a later ABI: TASK_NEW's agent_data (88+), TASK_DEAD's cpu (89+),
+ * CPU_TICK's is_agent (90+); the txn, the status word, the rings, the queue
+ * header and every ioctl are the same. The library reads every payload with
+ * ghost_msg_copy_payload(), which zero-fills what a shorter message lacks,
+ * and needs nothing of TASK_NEW past its sw_info (bytes 32-39, in all three),
+ * so messages need no conversion: one parser serves every ABI listed here.
+ */
+static const uint32_t spoken_abis[] = { 91, 90, 84 };
+
+static bool abi_spoken(unsigned long abi)
+{
+	for (size_t i = 0; i < sizeof(spoken_abis) / sizeof(spoken_abis[0]); i++)
+		if (abi == spoken_abis[i])
+			return true;
+	return false;
+}
+
+/*
+ * The version file's ABIs (one per line; old kernels: one number, no
+ * newline): the newest one spoken here, or 0; the whole list into list.
+ */
+static uint32_t best_abi(const char *text, char *list, size_t len)
+{
+	uint32_t best = 0;
+	size_t lpos = 0;
+	const char *p = text;
+	char *end;
+
+	if (len)
+		list[0] = 0;
+	for (;;) {
+		unsigned long v;
+
+		while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
+			p++;
+		if (!*p)
+			break;
+		errno = 0;
+		v = strtoul(p, &end, 10);
+		if (end == p || errno)
+			break;
+		p = end;
+		if (abi_spoken(v) && v > best)
+			best = (uint32_t)v;
+		if (lpos < len) {
+			int w = snprintf(list + lpos, len - lpos, "%s%lu", lpos ? ", " : "", v);
+
+			if (w > 0)
+				lpos += (size_t)w;
+		}
+	}
+	return best;
+}
 
 /* ---- small helpers ---- */
 
@@ -183,10 +241,9 @@ static int enclave_dir(const char *root, uint64_t id, char *buf, size_t len)
 static int ghostfs_probe(const char *root_in, char *why, size_t why_len)
 {
 	const char *root = root_or_default(root_in);
-	char text[4096], list[256], *p, *end;
-	size_t lpos = 0;
+	char text[4096], list[256];
 	struct stat st;
-	bool found = false, has_ctl;
+	bool found, has_ctl;
 	int dirfd, n;
 
 	set_why(why, why_len, "%s", "");
@@ -228,30 +285,7 @@ static int ghostfs_probe(const char *root_in, char *why, size_t why_len)
 		set_why(why, why_len, "cannot read %s/version: %s", root, strerror(-n));
 		return n;
 	}
-	/* One supported ABI per line (old kernels: a single number without newline). */
-	list[0] = 0;
-	for (p = text;;) {
-		unsigned long v;
-
-		while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
-			p++;
-		if (!*p)
-			break;
-		errno = 0;
-		v = strtoul(p, &end, 10);
-		if (end == p || errno)
-			break;
-		p = end;
-		if (v == GHOST_VERSION)
-			found = true;
-		if (lpos < sizeof(list)) {
-			int w = snprintf(list + lpos, sizeof(list) - lpos, "%s%lu",
-					 lpos ? ", " : "", v);
-
-			if (w > 0)
-				lpos += (size_t)w;
-		}
-	}
+	found = best_abi(text, list, sizeof(list)) != 0;
 	if (found && !has_ctl) {
 		set_why(why, why_len,
 			"%s has a version file but no ctl: it is not ghostfs (an embedded kernel's "
@@ -262,8 +296,8 @@ static int ghostfs_probe(const char *root_in, char *why, size_t why_len)
 	if (found)
 		return 0;
 	set_why(why, why_len,
-		"the ghOSt kernel at %s supports ABI %s, but libghost speaks ABI %d only", root,
-		list[0] ? list : "(none listed)", GHOST_VERSION);
+		"the ghOSt kernel at %s supports ABI %s, but libghost speaks ABI 91, 90 and 84",
+		root, list[0] ? list : "(none listed)");
 	return -EPROTONOSUPPORT;
 }
 
@@ -367,8 +401,9 @@ static int ke_open(struct ghost_kenclave *ke)
 		return n == -ENOSPC ? -EPROTONOSUPPORT : n;
 	errno = 0;
 	abi = strtoul(text, &end, 10);
-	if (end == text || errno || abi != GHOST_VERSION)
+	if (end == text || errno || !abi_spoken(abi))
 		return -EPROTONOSUPPORT;
+	ke->abi = (uint32_t)abi;
 	return map_cpu_data(ke);
 }
 
@@ -435,12 +470,13 @@ static int ghostfs_enclave_create(const struct ghost_kernel_create_args *args,
 	struct ghost_kenclave *ke;
 	bool ephemeral;
 	uint64_t id;
+	uint32_t abi, kernel_abi;
 	int rootfd, err;
 
 	if (!args || args->sz < sizeof(*args) || !args->cpus || !out)
 		return -EINVAL;
-	/* This file speaks ABI 91 layouts only; the kernel itself would say ESRCH too. */
-	if (args->abi != GHOST_VERSION)
+	/* An ABI this file does not speak; the kernel itself would say ESRCH too. */
+	if (!abi_spoken(args->abi))
 		return -ESRCH;
 	if (ghost_cpuset_empty(args->cpus))
 		return -EINVAL;
@@ -456,14 +492,27 @@ static int ghostfs_enclave_create(const struct ghost_kernel_create_args *args,
 		return err;
 	}
 
+	/*
+	 * The library asks for its own ABI (GHOST_VERSION); a kernel that lists
+	 * only older ones it also speaks gets the newest of those.
+	 */
+	abi = args->abi;
+	if (abi == GHOST_VERSION) {
+		char text[4096], list[8];
+
+		int n = read_file_at(rootfd, "version", text, sizeof(text));
+
+		if ((n >= 0 || n == -ENOSPC) && (kernel_abi = best_abi(text, list, sizeof(list))))
+			abi = kernel_abi;
+	}
 	id = args->id;
 	if (id) {
-		err = create_one(rootfd, id, args->abi, ephemeral);
+		err = create_one(rootfd, id, abi, ephemeral);
 	} else {
 		/* The library's id search: the kernel's EEXIST says the id is taken. */
 		err = -EEXIST;
 		for (id = 1; id <= GHOSTFS_MAX_AUTO_ID && err == -EEXIST; id++) {
-			err = create_one(rootfd, id, args->abi, ephemeral);
+			err = create_one(rootfd, id, abi, ephemeral);
 			if (!err)
 				break;
 		}
