@@ -296,6 +296,7 @@ static void full_agent_free(struct ghost_full_agent *fa)
 static int setup_config(struct ghost_full_agent *fa)
 {
 	const struct ghost_policy *p = fa->policy;
+	const struct ghost_policy_param *pp;
 	char value[32];
 	int err;
 
@@ -308,18 +309,12 @@ static int setup_config(struct ghost_full_agent *fa)
 		memcpy(fa->config, fa->opts.policy_config, p->config_size);
 	else if ((err = ghost_policy_config_defaults(p, fa->config)))
 		return err;
-	for (const struct ghost_policy_param *pp = p->params; pp && pp->name; pp++) {
-		int cpu;
-
-		if (pp->type != GHOST_PARAM_CPU)
-			continue;
-		memcpy(&cpu, (char *)fa->config + pp->offset, sizeof(cpu));
-		if (cpu >= 0 && !ghost_cpuset_test(&fa->e->cpus, cpu)) {
-			ghost_policy_param_format(pp, fa->config, value, sizeof(value));
-			ghost_err("policy %s: %s=%s is not one of the enclave's CPUs", p->name,
-				  pp->name, value);
-			return -EINVAL;
-		}
+	pp = ghost_policy_cpu_outside(p, fa->config, &fa->e->cpus);
+	if (pp) {
+		ghost_policy_param_format(pp, fa->config, value, sizeof(value));
+		ghost_err("policy %s: %s=%s is not one of the enclave's CPUs", p->name, pp->name,
+			  value);
+		return -EINVAL;
 	}
 	return 0;
 }
@@ -332,11 +327,9 @@ static int setup_channels(struct ghost_full_agent *fa)
 	int64_t elems = GHOST_MAX_QUEUE_ELEMS;
 	int cpu, err = 0;
 
+	/* (ghost_policy_check refused any other value of channels.) */
 	if (p->channels == GHOST_POLICY_CHANNELS_OWN)
 		return 0;
-	if (p->channels != GHOST_POLICY_CHANNELS_PER_CPU &&
-	    p->channels != GHOST_POLICY_CHANNELS_GLOBAL)
-		return -EINVAL;
 	if (qp && qp->type == GHOST_PARAM_INT)
 		memcpy(&elems, (char *)fa->config + qp->offset, sizeof(elems));
 	if (elems < 1 || elems > INT32_MAX)

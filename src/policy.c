@@ -237,20 +237,10 @@ static int set_param(const struct ghost_policy *p, const struct ghost_policy_par
 			   type_hint(pp->type));
 	range_of(pp, &min, &max);
 	if (err || v < min || v > max) {
-		char lo[32], hi[32];
-		struct ghost_policy_param shown = *pp;
-		int64_t buf;
+		char range[80];
 
-		/* The bounds as the user writes them (durations with a unit). */
-		shown.offset = 0;
-		buf = min;
-		ghost_policy_param_format(&shown, &buf, lo, sizeof(lo));
-		buf = max;
-		if (max == INT64_MAX)
-			snprintf(hi, sizeof(hi), "any");
-		else
-			ghost_policy_param_format(&shown, &buf, hi, sizeof(hi));
-		return say(why, len, -ERANGE, "%s=%s: outside %s..%s", pp->name, value, lo, hi);
+		ghost_policy_param_range(pp, range, sizeof(range));
+		return say(why, len, -ERANGE, "%s=%s: outside %s", pp->name, value, range);
 	}
 	if ((pp->flags & GHOST_PARAM_POWER_OF_2) && (v <= 0 || (v & (v - 1))))
 		return say(why, len, -ERANGE, "%s=%s: not a power of two", pp->name, value);
@@ -295,6 +285,47 @@ int ghost_policy_param_format(const struct ghost_policy_param *pp, const void *c
 		break;
 	}
 	return n < 0 || (size_t)n >= len ? -ENOSPC : n;
+}
+
+int ghost_policy_param_range(const struct ghost_policy_param *pp, char *buf, size_t len)
+{
+	struct ghost_policy_param shown;
+	char lo[32], hi[32];
+	int64_t min, max;
+	int n;
+
+	if (!pp || !buf || !len ||
+	    (pp->type != GHOST_PARAM_INT && pp->type != GHOST_PARAM_DURATION))
+		return -EINVAL;
+	/* The bounds as the user writes them (durations with a unit). */
+	range_of(pp, &min, &max);
+	shown = *pp;
+	shown.offset = 0;
+	ghost_policy_param_format(&shown, &min, lo, sizeof(lo));
+	if (max == INT64_MAX)
+		snprintf(hi, sizeof(hi), "any");
+	else
+		ghost_policy_param_format(&shown, &max, hi, sizeof(hi));
+	n = snprintf(buf, len, "%s..%s", lo, hi);
+	return n < 0 || (size_t)n >= len ? -ENOSPC : n;
+}
+
+const struct ghost_policy_param *ghost_policy_cpu_outside(const struct ghost_policy *p,
+							  const void *config,
+							  const struct ghost_cpuset *cpus)
+{
+	if (!p || !config || !cpus)
+		return NULL;
+	for (const struct ghost_policy_param *pp = p->params; pp && pp->name; pp++) {
+		int cpu;
+
+		if (pp->type != GHOST_PARAM_CPU)
+			continue;
+		memcpy(&cpu, (const char *)config + pp->offset, sizeof(cpu));
+		if (cpu >= 0 && !ghost_cpuset_test(cpus, cpu))
+			return pp;
+	}
+	return NULL;
 }
 
 const struct ghost_policy_param *ghost_policy_param_find(const struct ghost_policy *p,

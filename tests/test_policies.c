@@ -213,6 +213,31 @@ static void test_values(void)
 		CHECK_MSG(!strcmp(text, "1500ns"), "%s", text);
 	}
 	CHECK(!strcmp(ghost_param_type_name(GHOST_PARAM_DURATION), "duration"));
+	/* Ranges as a user writes them; none for a bool or a CPU. */
+	{
+		char range[32];
+
+		CHECK(ghost_policy_param_range(&typed_params[0], range, sizeof(range)) > 0);
+		CHECK_MSG(!strcmp(range, "-5..100"), "%s", range);
+		CHECK(ghost_policy_param_range(&typed_params[1], range, sizeof(range)) > 0);
+		CHECK_MSG(!strcmp(range, "0ns..any"), "%s", range);
+		CHECK_EQ(ghost_policy_param_range(&typed_params[1], range, 4), -ENOSPC);
+		CHECK_EQ(ghost_policy_param_range(&typed_params[2], range, sizeof(range)), -EINVAL);
+	}
+	/* The CPU parameter outside a set of CPUs, if any. */
+	{
+		struct all_types cfg = { .cpu = 3 };
+		struct ghost_cpuset cpus;
+
+		ghost_cpuset_zero(&cpus);
+		ghost_cpuset_set(&cpus, 0);
+		CHECK(ghost_policy_cpu_outside(&typed, &cfg, &cpus) == &typed_params[3]);
+		ghost_cpuset_set(&cpus, 3);
+		CHECK(ghost_policy_cpu_outside(&typed, &cfg, &cpus) == NULL);
+		cfg.cpu = -1; /* auto */
+		ghost_cpuset_zero(&cpus);
+		CHECK(ghost_policy_cpu_outside(&typed, &cfg, &cpus) == NULL);
+	}
 }
 
 /* ---- declarations the library refuses ---- */

@@ -14,6 +14,7 @@
 #define GHOST_POLICY_H
 
 #include <ghost/common.h>
+#include <ghost/cpuset.h>
 #include <ghost/sched.h>
 
 #include <stdbool.h>
@@ -182,6 +183,13 @@ GHOST_API int ghost_policy_config_parse(const struct ghost_policy *p, void *conf
 /* A parameter's value in config, as text that ghost_policy_config_set takes. */
 GHOST_API int ghost_policy_param_format(const struct ghost_policy_param *param, const void *config,
 					char *buf, size_t len);
+/* An INT or DURATION parameter's range as a user writes it ("16..65536",
+ * "1us..3600s", "0ns..any"); -EINVAL for other types, -ENOSPC. */
+GHOST_API int ghost_policy_param_range(const struct ghost_policy_param *param, char *buf,
+				       size_t len);
+/* The first CPU parameter whose CPU (set in config) is not in cpus; NULL if none. */
+GHOST_API const struct ghost_policy_param *ghost_policy_cpu_outside(
+	const struct ghost_policy *p, const void *config, const struct ghost_cpuset *cpus);
 /* The name of a parameter type ("int", "duration", "bool", "cpu"). */
 GHOST_API const char *ghost_param_type_name(enum ghost_param_type type);
 

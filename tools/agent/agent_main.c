@@ -100,7 +100,7 @@ static void print_usage(const struct ghost_policy *own)
 static void print_policy(const struct ghost_policy *p, void *ctx)
 {
 	_Alignas(16) char cfg[4096];
-	char val[48], range[80], lo[32], hi[32];
+	char val[48], range[96], bounds[80];
 
 	(void)ctx;
 	printf("%s\n", p->name);
@@ -119,19 +119,8 @@ static void print_policy(const struct ghost_policy *p, void *ctx)
 	for (const struct ghost_policy_param *pp = p->params; pp->name; pp++) {
 		ghost_policy_param_format(pp, cfg, val, sizeof(val));
 		range[0] = 0;
-		if (pp->type == GHOST_PARAM_INT || pp->type == GHOST_PARAM_DURATION) {
-			struct ghost_policy_param shown = *pp;
-			int64_t v = pp->min;
-
-			shown.offset = 0;
-			ghost_policy_param_format(&shown, &v, lo, sizeof(lo));
-			v = pp->max;
-			if (!pp->min && !pp->max)
-				snprintf(hi, sizeof(hi), "any");
-			else
-				ghost_policy_param_format(&shown, &v, hi, sizeof(hi));
-			snprintf(range, sizeof(range), ", %s..%s", lo, hi);
-		}
+		if (ghost_policy_param_range(pp, bounds, sizeof(bounds)) > 0)
+			snprintf(range, sizeof(range), ", %s", bounds);
 		printf("    -o %s=%s  (%s%s)\n        %s\n", pp->name, val,
 		       ghost_param_type_name(pp->type), range, pp->help ? pp->help : "");
 	}
@@ -289,26 +278,6 @@ static void report_kept(const struct ghost_kernel_ops *ops, const char *root, ui
 	}
 }
 
-/* A CPU parameter of p set in cfg that is not one of cpus: its "-o" text, for the error. */
-static bool cpu_param_outside(const struct ghost_policy *p, const void *cfg,
-			      const struct ghost_cpuset *cpus, char *buf, size_t len)
-{
-	for (const struct ghost_policy_param *pp = p->params; pp && pp->name; pp++) {
-		char val[32];
-		int cpu;
-
-		if (pp->type != GHOST_PARAM_CPU)
-			continue;
-		memcpy(&cpu, (const char *)cfg + pp->offset, sizeof(cpu));
-		if (cpu < 0 || ghost_cpuset_test(cpus, cpu))
-			continue;
-		ghost_policy_param_format(pp, cfg, val, sizeof(val));
-		snprintf(buf, len, "%s=%s", pp->name, val);
-		return true;
-	}
-	return false;
-}
-
 /* A parameter setting from the command line: -o KEY=VALUE, or an alias of one. */
 struct setting {
 	const char *opt; /* "-o", "--time-slice", "--global-cpu" */
@@ -337,14 +306,17 @@ static const char *unfit(const struct ghost_policy *p, const void *cfg,
 			 const struct ghost_cpuset *cpus, const struct setting *set, int n,
 			 char *buf, size_t len)
 {
-	char which[64], opt[96];
+	const struct ghost_policy_param *pp = ghost_policy_cpu_outside(p, cfg, cpus);
+	char which[64], val[32], opt[96];
 
 	if (p->min_cpus > 1 && (uint32_t)ghost_cpuset_count(cpus) < p->min_cpus) {
 		snprintf(buf, len, "policy %s needs at least %u CPUs (%s)", p->name, p->min_cpus,
 			 p->min_cpus == 2 ? "its global agent takes one of them" : "its model");
 		return buf;
 	}
-	if (cpu_param_outside(p, cfg, cpus, which, sizeof(which))) {
+	if (pp) {
+		ghost_policy_param_format(pp, cfg, val, sizeof(val));
+		snprintf(which, sizeof(which), "%s=%s", pp->name, val);
 		snprintf(buf, len, "%s: not one of the enclave's CPUs",
 			 said(which, set, n, opt, sizeof(opt)));
 		return buf;
