@@ -43,7 +43,8 @@ struct ghost_trace {
 	uint64_t enclave_id;
 	struct ghost_cpuset cpus;
 	int64_t start_ns;
-	uint64_t cap; /* records per ring */
+	uint64_t nslots; /* per ring */
+	uint64_t cap;	 /* records a ring keeps: one slot fewer, the one a writer may be in */
 	pthread_mutex_t shared_lock;
 	struct trace_ring shared;
 	struct trace_ring *rings[GHOST_MAX_CPUS]; /* the enclave's CPUs' */
@@ -58,20 +59,20 @@ void ghost_trace_set_thread_cpu(int cpu)
 }
 
 /*
- * One writer at a time per ring. The fence makes the ring a sequence count:
- * a reader that sees any word of record h also sees head >= h afterwards
- * (release fence here, acquire fence in ring_copy), so it knows to discard
- * the record h overwrote. The release store of head publishes the record.
+ * One writer at a time per ring. The ring's head is a sequence count: the
+ * words are stored with release, so a reader whose acquire load sees any word
+ * of record h also sees the head = h stored before it, and knows to discard
+ * the record h overwrote (ring_copy). On x86 both are plain moves. The
+ * release store of head publishes the record.
  */
 static void ring_put(struct ghost_trace *tr, struct trace_ring *ring,
 		     const struct ghost_trace_record *rec)
 {
 	uint64_t h = __atomic_load_n(&ring->head, __ATOMIC_RELAXED);
-	union trace_slot *slot = &ring->slots[h % tr->cap], in = { .r = *rec };
+	union trace_slot *slot = &ring->slots[h % tr->nslots], in = { .r = *rec };
 
-	__atomic_thread_fence(__ATOMIC_RELEASE);
 	for (int i = 0; i < 4; i++)
-		__atomic_store_n(&slot->w[i], in.w[i], __ATOMIC_RELAXED);
+		__atomic_store_n(&slot->w[i], in.w[i], __ATOMIC_RELEASE);
 	__atomic_store_n(&ring->head, h + 1, __ATOMIC_RELEASE);
 }
 
@@ -221,9 +222,14 @@ int ghost_trace_start(struct ghost_enclave *e, const struct ghost_trace_opts *us
 	tr->enclave_id = e->id;
 	tr->cpus = e->cpus;
 	nrings = ghost_cpuset_count(&e->cpus) + 1;
-	tr->cap = size / sizeof(struct ghost_trace_record) / (size_t)nrings;
+	tr->nslots = size / sizeof(struct ghost_trace_record) / (size_t)nrings;
+	if (tr->nslots < 2) { /* room for no record beside the writer's slot */
+		trace_destroy(tr);
+		return -EINVAL;
+	}
+	tr->cap = tr->nslots - 1;
 	/* Untouched pages cost nothing: a large bound is only a bound. */
-	tr->shared.slots = calloc(tr->cap, sizeof(union trace_slot));
+	tr->shared.slots = calloc(tr->nslots, sizeof(union trace_slot));
 	err = tr->shared.slots ? 0 : -ENOMEM;
 	ghost_cpuset_for_each(cpu, &e->cpus) {
 		if (err)
@@ -234,7 +240,7 @@ int ghost_trace_start(struct ghost_enclave *e, const struct ghost_trace_opts *us
 			break;
 		}
 		memset(tr->rings[cpu], 0, sizeof(struct trace_ring));
-		tr->rings[cpu]->slots = calloc(tr->cap, sizeof(union trace_slot));
+		tr->rings[cpu]->slots = calloc(tr->nslots, sizeof(union trace_slot));
 		if (!tr->rings[cpu]->slots)
 			err = -ENOMEM;
 	}
@@ -290,14 +296,16 @@ static uint64_t ring_copy(const struct ghost_trace *tr, struct trace_ring *ring,
 		union trace_slot s;
 
 		for (int w = 0; w < 4; w++)
-			s.w[w] = __atomic_load_n(&ring->slots[i % tr->cap].w[w], __ATOMIC_RELAXED);
+			s.w[w] = __atomic_load_n(&ring->slots[i % tr->nslots].w[w],
+						 __ATOMIC_ACQUIRE);
 		out[base + (i - from)] = (struct saved){ .r = s.r, .ring = idx, .seq = i };
 	}
-	/* Pairs with ring_put's fence: a slot we read while it was rewritten shows
-	 * in head now. The record at h2 may be under way: its slot is h2 - cap's. */
-	__atomic_thread_fence(__ATOMIC_ACQUIRE);
-	h2 = __atomic_load_n(&ring->head, __ATOMIC_RELAXED);
-	keep = h2 >= tr->cap ? h2 - tr->cap + 1 : 0;
+	/* The words were loaded with acquire: a slot we read while it was
+	 * rewritten shows in head now (ring_put). The record at h2 may be under
+	 * way in the slot of record h2 - nslots (which no ring keeps: cap is one
+	 * less), so from h2 - cap on every record is whole. */
+	h2 = __atomic_load_n(&ring->head, __ATOMIC_ACQUIRE);
+	keep = h2 > tr->cap ? h2 - tr->cap : 0;
 	if (keep < from)
 		keep = from;
 	if (keep > h1)
@@ -367,8 +375,8 @@ int ghost_trace_save(struct ghost_enclave *e, const char *path)
 	hdr.enclave_id = tr->enclave_id;
 	hdr.start_ns = hdr.complete_ns = tr->start_ns;
 	ghost_cpuset_for_each(cpu, &tr->cpus) {
-		hdr.dropped += ring_copy(tr, tr->rings[cpu], (uint32_t)cpu, all, &n,
-					 &hdr.complete_ns);
+		hdr.dropped +=
+			ring_copy(tr, tr->rings[cpu], (uint32_t)cpu, all, &n, &hdr.complete_ns);
 		hdr.cpus[cpu / 64] |= 1ULL << (cpu % 64);
 		hdr.ncpus++;
 	}
@@ -411,11 +419,11 @@ int ghost_trace_save(struct ghost_enclave *e, const char *path)
 
 /* ---- the reader ---- */
 
-#define WHY(...)                                                  \
-	do {                                                      \
-		if (why && why_len)                               \
-			snprintf(why, why_len, __VA_ARGS__);      \
-		return -EINVAL;                                   \
+#define WHY(...)                                             \
+	do {                                                 \
+		if (why && why_len)                          \
+			snprintf(why, why_len, __VA_ARGS__); \
+		return -EINVAL;                              \
 	} while (0)
 
 int ghost_trace_parse(const void *buf, size_t len, struct ghost_trace_view *out, char *why,

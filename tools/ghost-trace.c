@@ -70,12 +70,12 @@ enum task_state { T_UNKNOWN, T_RUNNABLE, T_ONCPU, T_BLOCKED };
 struct task {
 	int64_t gtid; /* 0: a free slot */
 	enum task_state state;
-	int cpu;	      /* T_ONCPU: where */
-	int64_t wake_ns;      /* > 0: a wake-up waits for its run */
-	uint64_t wake_flow;   /* its flow id (export) */
-	uint64_t *lat;	      /* wake-up-to-run latencies, ns */
+	int cpu;	    /* T_ONCPU: where */
+	int64_t wake_ns;    /* > 0: a wake-up waits for its run */
+	uint64_t wake_flow; /* its flow id (export) */
+	uint64_t *lat;	    /* wake-up-to-run latencies, ns */
 	size_t nlat, cap_lat;
-	uint64_t oncpu_ns;    /* the total of its periods */
+	uint64_t oncpu_ns; /* the total of its periods */
 	uint64_t periods;
 };
 
@@ -94,7 +94,8 @@ static struct task *task_find(const struct tasks *ts, int64_t gtid)
 {
 	if (!ts->cap)
 		return NULL;
-	for (size_t j = task_hash(gtid) & (ts->cap - 1); ts->slot[j].gtid; j = (j + 1) & (ts->cap - 1))
+	for (size_t j = task_hash(gtid) & (ts->cap - 1); ts->slot[j].gtid;
+	     j = (j + 1) & (ts->cap - 1))
 		if (ts->slot[j].gtid == gtid)
 			return &ts->slot[j];
 	return NULL;
@@ -118,7 +119,8 @@ static struct task *task_get(struct tasks *ts, int64_t gtid)
 				continue;
 			size_t j = task_hash(ts->slot[i].gtid);
 
-			for (j &= bigger.cap - 1; bigger.slot[j].gtid; j = (j + 1) & (bigger.cap - 1))
+			for (j &= bigger.cap - 1; bigger.slot[j].gtid;
+			     j = (j + 1) & (bigger.cap - 1))
 				;
 			bigger.slot[j] = ts->slot[i];
 		}
@@ -316,9 +318,10 @@ static bool in_trace_cpus(const struct ghost_trace_header *h, int cpu)
 #define AGENT_TID_BASE 100000
 #define OTHER_TID      (AGENT_TID_BASE + GHOST_MAX_CPUS)
 /* How long a message's slice on its agent track lasts at most (it has no length). */
-#define MSG_SLICE_NS 1000
+#define MSG_SLICE_NS   1000
 
-struct export {
+struct export
+{
 	FILE *out;
 	const struct ghost_trace_view *v;
 	int64_t base; /* ns at ts 0 */
@@ -355,8 +358,9 @@ static void x_period(void *ctx, int cpu, const struct task *t, int64_t start, in
 	int64_t tid = ghost_gtid_to_tid(t->gtid);
 
 	ev_begin(x);
-	fprintf(x->out, "{\"ph\":\"X\",\"cat\":\"oncpu\",\"name\":\"gtid %" PRId64 " (tid %" PRId64
-			")\",\"pid\":%" PRIu64 ",\"tid\":%d,",
+	fprintf(x->out,
+		"{\"ph\":\"X\",\"cat\":\"oncpu\",\"name\":\"gtid %" PRId64 " (tid %" PRId64
+		")\",\"pid\":%" PRIu64 ",\"tid\":%d,",
 		t->gtid, tid, x->pid, cpu);
 	ev_ts(x, start);
 	fputs(",\"dur\":", x->out);
@@ -399,8 +403,9 @@ static void x_failed(void *ctx, const struct ghost_trace_record *r)
 	struct export *x = ctx;
 
 	ev_begin(x);
-	fprintf(x->out, "{\"ph\":\"i\",\"s\":\"t\",\"cat\":\"txn\",\"name\":\"%s\",\"pid\":%" PRIu64
-			",\"tid\":%d,",
+	fprintf(x->out,
+		"{\"ph\":\"i\",\"s\":\"t\",\"cat\":\"txn\",\"name\":\"%s\",\"pid\":%" PRIu64
+		",\"tid\":%d,",
 		ghost_txn_reason(r->value), x->pid, r->cpu);
 	ev_ts(x, r->time_ns);
 	fprintf(x->out, ",\"args\":{\"gtid\":%" PRId64 ",\"barrier\":%u,\"agent_cpu\":%d}}",
@@ -425,7 +430,8 @@ static void x_commits(struct export *x, int64_t ns, bool last)
 		double s = len > 0 ? (double)len / 1e9 : 1.0;
 
 		ev_begin(x);
-		fprintf(x->out, "{\"ph\":\"C\",\"name\":\"commits per second\",\"pid\":%" PRIu64 ",",
+		fprintf(x->out,
+			"{\"ph\":\"C\",\"name\":\"commits per second\",\"pid\":%" PRIu64 ",",
 			x->pid);
 		ev_ts(x, x->bucket_start);
 		fprintf(x->out, ",\"args\":{\"ok\":%.1f,\"failed\":%.1f}}",
@@ -442,7 +448,8 @@ static void x_meta(struct export *x, const char *what, int tid, const char *name
 	ev_begin(x);
 	if (tid < 0)
 		fprintf(x->out,
-			"{\"ph\":\"M\",\"name\":\"%s\",\"pid\":%" PRIu64 ",\"args\":{\"name\":\"%s\"}}",
+			"{\"ph\":\"M\",\"name\":\"%s\",\"pid\":%" PRIu64
+			",\"args\":{\"name\":\"%s\"}}",
 			what, x->pid, name);
 	else
 		fprintf(x->out,
@@ -490,7 +497,9 @@ static int64_t *message_durations(const struct ghost_trace_view *v)
 
 static int cmd_export(const struct ghost_trace_view *v, const char *path)
 {
-	struct export x = { .v = v, .base = v->hdr.start_ns, .pid = v->hdr.enclave_id, .first = true };
+	struct export x = {
+		.v = v, .base = v->hdr.start_ns, .pid = v->hdr.enclave_id, .first = true
+	};
 	struct walk w = { .v = v, .ctx = &x };
 	static const struct walk_ops ops = {
 		.period = x_period, .failed = x_failed, .runnable = x_runnable, .wakeup = x_wakeup
@@ -530,8 +539,9 @@ static int cmd_export(const struct ghost_trace_view *v, const char *path)
 			continue;
 		agents[r->agent_cpu >= 0 ? r->agent_cpu : GHOST_MAX_CPUS] = true;
 		ev_begin(&x);
-		fprintf(x.out, "{\"ph\":\"X\",\"cat\":\"msg\",\"name\":\"%s\",\"pid\":%" PRIu64
-			       ",\"tid\":%d,",
+		fprintf(x.out,
+			"{\"ph\":\"X\",\"cat\":\"msg\",\"name\":\"%s\",\"pid\":%" PRIu64
+			",\"tid\":%d,",
 			ghost_msg_type_name(r->type), x.pid, msg_tid(r));
 		ev_ts(&x, r->time_ns);
 		fputs(",\"dur\":", x.out);
@@ -716,7 +726,8 @@ static int cmd_stats(const struct ghost_trace_view *v, bool json)
 			if (!txn[i])
 				continue;
 			printf("%s\"%s\":%" PRIu64, first ? "" : ",",
-			       i < 16 ? ghost_txn_reason(GHOST_TXN_COMPLETE + i) : "UNKNOWN", txn[i]);
+			       i < 16 ? ghost_txn_reason(GHOST_TXN_COMPLETE + i) : "UNKNOWN",
+			       txn[i]);
 			first = false;
 		}
 		printf("},\"messages_by_type\":{");
@@ -731,8 +742,8 @@ static int cmd_stats(const struct ghost_trace_view *v, bool json)
 		printf("}}\n");
 	} else {
 		printf("enclave %" PRIu64 ": %" PRIu64 " records (%" PRIu64
-		       " dropped) over %.6f s: %" PRIu64 " messages, %" PRIu64
-		       " txns, %" PRIu64 " on-CPU periods\n",
+		       " dropped) over %.6f s: %" PRIu64 " messages, %" PRIu64 " txns, %" PRIu64
+		       " on-CPU periods\n",
 		       v->hdr.enclave_id, v->hdr.nrecords, v->hdr.dropped, (double)span / 1e9,
 		       nmsgs, ntxn, w.periods);
 		printf("wake-up to run, us: %zu runs, p50 %.1f p90 %.1f p99 %.1f max %.1f\n", nall,
@@ -772,7 +783,8 @@ static int cmd_stats(const struct ghost_trace_view *v, bool json)
 		for (int i = 0; i <= 16; i++)
 			if (txn[i])
 				printf(" %s %" PRIu64,
-				       i < 16 ? ghost_txn_reason(GHOST_TXN_COMPLETE + i) : "UNKNOWN",
+				       i < 16 ? ghost_txn_reason(GHOST_TXN_COMPLETE + i)
+					      : "UNKNOWN",
 				       txn[i]);
 		printf("\nmessages:");
 		for (int i = 0; i < 256; i++)
@@ -793,8 +805,8 @@ static int cmd_dump(const struct ghost_trace_view *v)
 
 	printf("trace version %u, enclave %" PRIu64 ", %u CPUs, %" PRIu64 " records, %" PRIu64
 	       " dropped, start %" PRId64 " end %" PRId64 " complete from %" PRId64 " (ns)\n",
-	       h->version, h->enclave_id, h->ncpus, h->nrecords, h->dropped, h->start_ns,
-	       h->end_ns, h->complete_ns);
+	       h->version, h->enclave_id, h->ncpus, h->nrecords, h->dropped, h->start_ns, h->end_ns,
+	       h->complete_ns);
 	for (size_t i = 0; i < v->nrecords; i++) {
 		const struct ghost_trace_record *r = &v->records[i];
 		int64_t t = r->time_ns - h->start_ns;

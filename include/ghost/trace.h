@@ -34,13 +34,13 @@ extern "C" {
 
 struct ghost_enclave;
 
-#define GHOST_TRACE_MAGIC   "GHOSTTRC" /* 8 bytes, no terminating NUL in the file */
-#define GHOST_TRACE_VERSION 1
+#define GHOST_TRACE_MAGIC	    "GHOSTTRC" /* 8 bytes, no terminating NUL in the file */
+#define GHOST_TRACE_VERSION	    1
 /* The clock of every time in the file. */
 #define GHOST_TRACE_CLOCK_MONOTONIC 1
 /* The rings' bound when none is given, and the smallest one accepted (bytes). */
-#define GHOST_TRACE_DEFAULT_SIZE (64u << 20)
-#define GHOST_TRACE_MIN_SIZE	 4096u
+#define GHOST_TRACE_DEFAULT_SIZE    (64u << 20)
+#define GHOST_TRACE_MIN_SIZE	    4096u
 
 enum ghost_trace_kind {
 	GHOST_TRACE_MSG = 1, /* a message the agent consumed */
@@ -54,14 +54,14 @@ enum ghost_trace_kind {
 #define GHOST_TRACE_F_KERNEL_TIME 0x08 /* TXN: time_ns is the kernel's commit_time */
 
 struct ghost_trace_record {
-	int64_t time_ns; /* MSG: when the agent began to handle it; TXN: when it committed */
-	int64_t gtid;	 /* the task (0 for CPU messages); TXN: the target (or a special gtid) */
-	uint32_t seqnum; /* MSG: its seqnum; TXN: the task barrier it carried */
-	int32_t value;	 /* MSG: what ghost_sched_dispatch returned; TXN: the final state */
-	uint16_t type;	 /* MSG: its type (MSG_*); TXN: 0 */
-	uint8_t kind;	 /* enum ghost_trace_kind */
-	uint8_t flags;	 /* GHOST_TRACE_F_* */
-	int16_t cpu;	 /* MSG: the CPU its payload names, -1 none; TXN: the txn's CPU */
+	int64_t time_ns;   /* MSG: when the agent began to handle it; TXN: when it committed */
+	int64_t gtid;	   /* the task (0 for CPU messages); TXN: the target (or a special gtid) */
+	uint32_t seqnum;   /* MSG: its seqnum; TXN: the task barrier it carried */
+	int32_t value;	   /* MSG: what ghost_sched_dispatch returned; TXN: the final state */
+	uint16_t type;	   /* MSG: its type (MSG_*); TXN: 0 */
+	uint8_t kind;	   /* enum ghost_trace_kind */
+	uint8_t flags;	   /* GHOST_TRACE_F_* */
+	int16_t cpu;	   /* MSG: the CPU its payload names, -1 none; TXN: the txn's CPU */
 	int16_t agent_cpu; /* the CPU whose agent recorded it, -1 another thread */
 };
 
@@ -99,8 +99,10 @@ struct ghost_trace_opts {
 
 /*
  * Starts recording e: one ring per CPU of e and one shared, each
- * size / (CPUs + 1) bytes. 0, -EBUSY (e records already), -EINVAL (size
- * under GHOST_TRACE_MIN_SIZE), -ENOMEM.
+ * size / (CPUs + 1) bytes of 32-byte slots, one of which is kept free (a
+ * writer's), so a file holds at most size bytes of records. 0, -EBUSY (e
+ * records already), -EINVAL (size under GHOST_TRACE_MIN_SIZE, or under two
+ * slots per ring), -ENOMEM.
  */
 GHOST_API int ghost_trace_start(struct ghost_enclave *e, const struct ghost_trace_opts *opts);
 /*
