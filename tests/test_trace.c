@@ -93,8 +93,8 @@ static void test_fields(void)
 			make_msg(&b, MSG_TASK_PREEMPT, 2, &pre, sizeof(pre)), 0, 0);
 	ghost_trace_msg(e->trace, ghost_now_ns(),
 			make_msg(&b, MSG_TASK_BLOCKED, 3, &bl, sizeof(bl)), -ERANGE, 0);
-	ghost_trace_msg(e->trace, ghost_now_ns(), make_msg(&b, MSG_CPU_TICK, 9, &tick, sizeof(tick)),
-			0, 0);
+	ghost_trace_msg(e->trace, ghost_now_ns(),
+			make_msg(&b, MSG_CPU_TICK, 9, &tick, sizeof(tick)), 0, 0);
 	/* Malformed: nothing past the header is read, whatever it says. */
 	ghost_trace_msg(e->trace, ghost_now_ns(), make_msg(&b, 77, 5, &bl, sizeof(bl)), -EINVAL,
 			GHOST_TRACE_F_MALFORMED);
@@ -119,7 +119,8 @@ static void test_fields(void)
 	CHECK(r[0].kind == GHOST_TRACE_MSG && r[0].type == MSG_TASK_NEW && r[0].gtid == 1234 &&
 	      r[0].seqnum == 1 && r[0].cpu == -1 && r[0].agent_cpu == 1 &&
 	      r[0].flags == GHOST_TRACE_F_RUNNABLE && r[0].value == 0);
-	CHECK(r[1].type == MSG_TASK_PREEMPT && r[1].cpu == 2 && r[1].flags == GHOST_TRACE_F_LATCHED);
+	CHECK(r[1].type == MSG_TASK_PREEMPT && r[1].cpu == 2 &&
+	      r[1].flags == GHOST_TRACE_F_LATCHED);
 	CHECK(r[2].type == MSG_TASK_BLOCKED && r[2].cpu == 1 && r[2].value == -ERANGE &&
 	      r[2].flags == 0);
 	CHECK(r[3].type == MSG_CPU_TICK && r[3].cpu == 2 && r[3].gtid == 0 && r[3].seqnum == 9);
@@ -191,9 +192,9 @@ static void test_bound(void)
 
 /* ---- writers racing saves ---- */
 
-#define WRITERS	    4
-#define PER_WRITER  200000
-#define SAVES	    20
+#define WRITERS	   4
+#define PER_WRITER 200000
+#define SAVES	   20
 
 struct writer {
 	struct ghost_enclave *e;
@@ -314,11 +315,11 @@ static void test_reader(void)
 	}
 	h = (struct ghost_trace_header *)copy;
 	r = (struct ghost_trace_record *)(h + 1);
-#define DAMAGED(what, change)                     \
-	do {                                      \
-		memcpy(copy, buf, len);           \
-		change;                           \
-		expect_refused(copy, len, what);  \
+#define DAMAGED(what, change)                    \
+	do {                                     \
+		memcpy(copy, buf, len);          \
+		change;                          \
+		expect_refused(copy, len, what); \
 	} while (0)
 	DAMAGED("a foreign magic", h->magic[0] = 'X');
 	DAMAGED("another version", h->version = 2);
