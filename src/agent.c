@@ -15,6 +15,7 @@
 #include <ghost/channel.h>
 #include <ghost/status.h>
 #include <ghost/thread.h>
+#include <ghost/trace.h>
 #include <ghost/txn.h>
 
 #include <errno.h>
@@ -35,7 +36,8 @@ struct ghost_agent {
 	bool started;
 	const struct ghost_status_word *sw;
 	void *policy_data;
-	bool polling; /* see ghost_agent_set_polling; touched by its thread only */
+	bool polling;	      /* see ghost_agent_set_polling; touched by its thread only */
+	bool avail_at_finish; /* its CPU was available when the agents were told to finish */
 };
 
 enum { AGENTS_STARTING, AGENTS_READY, AGENTS_FAILED };
@@ -60,6 +62,7 @@ struct ghost_full_agent {
 	int attach_err;
 	int phase;
 	bool rt;
+	bool finished; /* ghost_full_agent_finish ran: the agents are joined, the trace written */
 };
 
 int ghost_agent_cpu(const struct ghost_agent *a)
@@ -187,6 +190,7 @@ static void *agent_main(void *arg)
 	struct ghost_sw_info info;
 	int q = -1, err, phase;
 
+	ghost_trace_set_thread_cpu(a->cpu); /* its records go to its CPU's ring */
 	if (set_agent_priority(fa->opts.prio))
 		__atomic_store_n(&fa->rt, true, __ATOMIC_RELAXED);
 	else if (fa->opts.prio == GHOST_AGENT_PRIO_RT) {
@@ -367,6 +371,47 @@ static int setup_state(struct ghost_full_agent *fa)
 				p->task_size);
 }
 
+static bool agent_cpu_available(const struct ghost_agent *a);
+
+/* The agents have stopped: the trace, if any, goes to its file and recording ends. */
+static int trace_finish(struct ghost_full_agent *fa)
+{
+	int n;
+
+	if (!fa->opts.trace_path)
+		return 0;
+	n = ghost_trace_save(fa->e, fa->opts.trace_path);
+	if (n < 0 && n != -ENOENT)
+		ghost_err("cannot write the trace %s: %s", fa->opts.trace_path, ghost_strerror(n));
+	ghost_trace_stop(fa->e);
+	return n == -ENOENT ? 0 : n;
+}
+
+/* Recording from the start, with an empty trace written at once (a bad path fails here). */
+static int trace_begin(struct ghost_full_agent *fa)
+{
+	struct ghost_trace_opts to = { .sz = sizeof(to), .size = fa->opts.trace_size };
+	int err;
+
+	if (!fa->opts.trace_path)
+		return 0;
+	err = ghost_trace_start(fa->e, &to);
+	if (err) {
+		ghost_err("cannot record a trace of enclave %llu: %s%s",
+			  (unsigned long long)fa->e->id, ghost_strerror(err),
+			  err == -EINVAL ? " (a size under the smallest, 4096 bytes?)" : "");
+		return err;
+	}
+	err = ghost_trace_save(fa->e, fa->opts.trace_path);
+	if (err < 0) {
+		ghost_err("cannot write the trace %s: %s", fa->opts.trace_path,
+			  ghost_strerror(err));
+		ghost_trace_stop(fa->e);
+		return err;
+	}
+	return 0;
+}
+
 int ghost_full_agent_start(const struct ghost_full_agent_opts *user_opts,
 			   struct ghost_full_agent **out)
 {
@@ -415,6 +460,12 @@ int ghost_full_agent_start(const struct ghost_full_agent_opts *user_opts,
 	if (err) {
 		if (err == -EBUSY)
 			ghost_err("enclave %llu already has an agent", (unsigned long long)e->id);
+		full_agent_free(fa);
+		return err;
+	}
+	err = trace_begin(fa);
+	if (err) {
+		ghost_enclave_agent_offline(e);
 		full_agent_free(fa);
 		return err;
 	}
@@ -483,19 +534,35 @@ int ghost_full_agent_start(const struct ghost_full_agent_opts *user_opts,
 
 fail:
 	stop_agents(fa);
+	trace_finish(fa);
 	ghost_enclave_agent_offline(e);
 	full_agent_free(fa);
 	return err;
 }
 
-int ghost_full_agent_stop(struct ghost_full_agent *fa)
+int ghost_full_agent_finish(struct ghost_full_agent *fa)
 {
 	if (!fa)
 		return -EINVAL;
+	if (fa->finished)
+		return 0;
+	for (int i = 0; i < fa->nagents; i++)
+		fa->agents[i]->avail_at_finish = agent_cpu_available(fa->agents[i]);
+	fa->finished = true;
 	stop_agents(fa);
+	return trace_finish(fa);
+}
+
+int ghost_full_agent_stop(struct ghost_full_agent *fa)
+{
+	int n;
+
+	if (!fa)
+		return -EINVAL;
+	n = ghost_full_agent_finish(fa);
 	ghost_enclave_agent_offline(fa->e);
 	full_agent_free(fa);
-	return 0;
+	return n < 0 ? n : 0;
 }
 
 static void count_waiting(struct ghost_task *t, void *ctx)
@@ -516,9 +583,12 @@ static uint32_t policy_runnable(struct ghost_full_agent *fa, struct ghost_sched 
 	return n;
 }
 
-/* No higher class wants the CPU of agent a (its word says CPU_AVAIL). */
+/* No higher class wants the CPU of agent a (its word says CPU_AVAIL; once the
+ * agents are finished, as it said then: a detached agent's word says nothing). */
 static bool agent_cpu_available(const struct ghost_agent *a)
 {
+	if (a && a->fa->finished)
+		return a->avail_at_finish;
 	return a && a->sw && ghost_sw_cpu_available(a->sw);
 }
 

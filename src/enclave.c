@@ -314,6 +314,7 @@ void ghost_enclave_close(struct ghost_enclave *e)
 		return;
 	if (e->online)
 		ghost_enclave_agent_offline(e);
+	ghost_trace_free(e);
 	enclave_free(e);
 }
 

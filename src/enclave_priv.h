@@ -35,6 +35,8 @@ struct ghost_enclave {
 	struct ghost_agent *agents[GHOST_MAX_CPUS];
 	struct ghost_txn_counts txn_stats;
 	int ended; /* the kernel said the enclave is gone */
+	/* Set while recording (ghost_trace_start): what dispatch and commits look at. */
+	struct ghost_trace *trace;
 };
 
 /* Notes a kernel answer of -ENODEV (the enclave is gone); returns err. */
@@ -49,5 +51,22 @@ static inline bool ghost_enclave_gone(const struct ghost_enclave *e)
 {
 	return __atomic_load_n(&e->ended, __ATOMIC_ACQUIRE);
 }
+
+/*
+ * The recorder of e, or NULL: the one branch the message and commit paths
+ * take when nothing records. Acquire: the rings it points to are set up.
+ */
+static inline struct ghost_trace *ghost_enclave_tracer(const struct ghost_enclave *e)
+{
+	return __builtin_expect(e != NULL, 1) ? __atomic_load_n(&e->trace, __ATOMIC_ACQUIRE) : NULL;
+}
+
+/* The recording hooks (trace.c): a message handled (t0: when its handling
+ * began; ret: what dispatch returned), a txn outcome, freeing at close. */
+struct ghost_msg;
+void ghost_trace_msg(struct ghost_trace *tr, int64_t t0, const struct ghost_msg *m, int ret,
+		     uint8_t flags);
+void ghost_trace_txn(struct ghost_trace *tr, int cpu, const struct ghost_txn *t, int32_t state);
+void ghost_trace_free(struct ghost_enclave *e);
 
 #endif

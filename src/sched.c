@@ -18,6 +18,7 @@
  * back in ghost_task_table_fini, so a churning workload reaches a steady
  * state with no allocation at all.
  */
+#include "enclave_priv.h"
 #include "internal.h"
 
 #include <ghost/sched.h>
@@ -25,6 +26,7 @@
 #include <ghost/thread.h>
 #include <ghost/txn.h>
 #include <ghost/enclave.h>
+#include <ghost/trace.h>
 
 #include <errno.h>
 #include <stdlib.h>
@@ -430,7 +432,7 @@ static int dispatch_task_new(struct ghost_sched *s, const struct ghost_msg *m, i
 	return 0;
 }
 
-int ghost_sched_dispatch(struct ghost_sched *s, const struct ghost_msg *m)
+static int dispatch(struct ghost_sched *s, const struct ghost_msg *m)
 {
 	uint32_t need;
 	struct ghost_task *t;
@@ -438,8 +440,6 @@ int ghost_sched_dispatch(struct ghost_sched *s, const struct ghost_msg *m)
 	task_cb cb;
 	int ret = 0;
 
-	if (!s || !m)
-		return -EINVAL;
 	s->stats.msgs_total++;
 	need = min_payload(m->type);
 	if (need == 0 || m->length < sizeof(*m) + need) {
@@ -505,6 +505,24 @@ int ghost_sched_dispatch(struct ghost_sched *s, const struct ghost_msg *m)
 	return ret;
 }
 
+int ghost_sched_dispatch(struct ghost_sched *s, const struct ghost_msg *m)
+{
+	struct ghost_trace *tr;
+	int64_t t0;
+	int ret;
+
+	if (!s || !m)
+		return -EINVAL;
+	tr = ghost_enclave_tracer(s->enclave);
+	if (__builtin_expect(!tr, 1))
+		return dispatch(s, m);
+	/* Timed before the callback: a commit it makes comes after the message. */
+	t0 = ghost_now_ns();
+	ret = dispatch(s, m);
+	ghost_trace_msg(tr, t0, m, ret, 0);
+	return ret;
+}
+
 int ghost_sched_drain(struct ghost_sched *s, struct ghost_channel *c)
 {
 	const struct ghost_msg *m;
@@ -515,6 +533,11 @@ int ghost_sched_drain(struct ghost_sched *s, struct ghost_channel *c)
 		return -EINVAL;
 	while ((m = ghost_channel_peek(c))) {
 		if (!ghost_channel_msg_valid(c, m)) {
+			struct ghost_trace *tr = ghost_enclave_tracer(s->enclave);
+
+			if (tr)
+				ghost_trace_msg(tr, ghost_now_ns(), m, -EINVAL,
+						GHOST_TRACE_F_MALFORMED);
 			s->stats.msgs_total++;
 			s->stats.bad_msgs++;
 			ghost_dbg("malformed message in ring: type %u length %u", m->type,

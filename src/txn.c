@@ -295,9 +295,14 @@ static bool wait_committed(struct ghost_enclave *e, int cpu)
 	struct ghost_txn *t = &e->cpu_data[cpu].txn;
 	int32_t s;
 
+	struct ghost_trace *tr;
+
 	/* Remote greedy commits can complete asynchronously. */
 	while ((s = ghost_txn_state(t)) >= 0)
 		ghost_cpu_relax();
+	tr = ghost_enclave_tracer(e);
+	if (__builtin_expect(tr != NULL, 0))
+		ghost_trace_txn(tr, cpu, t, s);
 	__atomic_add_fetch(&e->txn_stats.committed, 1, __ATOMIC_RELAXED);
 	/* The gtid is the committing agent's own write: the kernel never changes it. */
 	if (s == GHOST_TXN_COMPLETE) {

@@ -297,6 +297,8 @@ static void test_json_run(void)
 		"global_agent_throughput_1cpu",
 		"global_agent_throughput_1cpu_2tasks",
 		"global_agent_throughput_1cpu_2tasks_nopoll",
+		"trace_dispatch_untraced",
+		"trace_dispatch_traced",
 		"mem_agent_state_per_task",
 		"mem_agent_state_per_cpu_percpu",
 		"mem_agent_state_per_cpu_centralized",

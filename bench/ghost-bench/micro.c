@@ -527,6 +527,67 @@ static void remote_sleeping_rows(struct bench *b)
 	phase_fail(r, g.why, 0);
 }
 
+/*
+ * 6. What recording a trace costs per message: the scheduler base dispatching a CPU message
+ * with nothing recording (a base of no enclave: the same single branch) and with the
+ * enclave's recorder on, the caller being a CPU's agent (its own ring, no lock), batches
+ * of each in turn. The rings are small, so the warm-up has touched every page of them.
+ */
+#define TRACE_BATCH 1000
+
+static void trace_rows(struct bench *b)
+{
+	struct ghost_trace_opts o = { .sz = sizeof(o), .size = 64 << 10 };
+	struct {
+		struct ghost_msg hdr;
+		struct ghost_msg_payload_cpu_tick p;
+	} __attribute__((packed, aligned(4))) m = { 0 };
+	struct ghost_sched plain, traced;
+	struct samples off = { 0 }, on = { 0 };
+	struct row *r;
+	int err;
+
+	m.hdr.type = MSG_CPU_TICK;
+	m.hdr.length = sizeof(m);
+	m.p.cpu = b->cpu_a;
+	err = ghost_sched_init(&plain, NULL, NULL, NULL, 0);
+	if (!err && (err = ghost_sched_init(&traced, b->enclave, NULL, NULL, 0)))
+		ghost_sched_fini(&plain);
+	if (!err && (err = ghost_trace_start(b->enclave, &o))) {
+		ghost_sched_fini(&plain);
+		ghost_sched_fini(&traced);
+	}
+	if (!err) {
+		ghost_trace_set_thread_cpu(b->cpu_a);
+		for (long i = 0; i < b->n_warm + b->n_iter; i++) {
+			for (int t = 0; t < 2; t++) {
+				struct ghost_sched *s = t ? &traced : &plain;
+				int64_t t0 = now_ns();
+
+				for (int k = 0; k < TRACE_BATCH; k++)
+					ghost_sched_dispatch(s, &m.hdr);
+				if (i >= b->n_warm)
+					samples_add(t ? &on : &off,
+						    (double)(now_ns() - t0) / TRACE_BATCH);
+			}
+		}
+		ghost_trace_set_thread_cpu(-1);
+		ghost_trace_stop(b->enclave);
+		ghost_sched_fini(&plain);
+		ghost_sched_fini(&traced);
+	}
+	r = row_time(b, "trace_dispatch_untraced",
+		     "dispatch one message to the scheduler base, not recording", &off, NULL, NAN);
+	if (err)
+		phase_fail(r, ghost_strerror(err), 0);
+	r = row_time(b, "trace_dispatch_traced",
+		     "the same, recorded (ghost-agent --trace; ratio: the recording's cost)", &on,
+		     "trace_dispatch_untraced", NAN);
+	if (err)
+		phase_fail(r, ghost_strerror(err), 0);
+	row_note(r, "batches of %d messages, %ld of each", TRACE_BATCH, b->n_iter);
+}
+
 void run_emu_ops(struct bench *b)
 {
 	progress(b, "operations on the %s kernel", b->kernel_name);
@@ -536,6 +597,7 @@ void run_emu_ops(struct bench *b)
 	group_rows(b);
 	throughput_rows(b);
 	remote_sleeping_rows(b);
+	trace_rows(b);
 	preempt_phase(b);
 	teardown_backend(b);
 }

@@ -42,6 +42,16 @@ struct ghost_full_agent_opts {
 	const void *policy_config; /* handed to the policy's init */
 	enum ghost_agent_prio prio;
 	bool take_over; /* attach to a live enclave: discover its tasks */
+	/*
+	 * Records every message the agents consume and every commit outcome
+	 * (ghost/trace.h) into trace_size bytes (0: GHOST_TRACE_DEFAULT_SIZE)
+	 * and writes them to trace_path: an empty trace at the start (a path
+	 * that cannot be written fails the start), the whole trace once the
+	 * agents have stopped (ghost_full_agent_finish or _stop), also after a
+	 * failed start. NULL: no recording.
+	 */
+	const char *trace_path;
+	size_t trace_size;
 };
 
 /* Starts one agent per enclave CPU and returns once all are scheduling. */
@@ -52,6 +62,14 @@ GHOST_API int ghost_full_agent_start(const struct ghost_full_agent_opts *opts,
  * enclave's agent claim. Safe to call once; frees fa.
  */
 GHOST_API int ghost_full_agent_stop(struct ghost_full_agent *fa);
+/*
+ * Asks every agent to finish, wakes them and joins them, and writes the
+ * trace (trace_path); the full agent's stats and stats line still read
+ * (final, nothing changes them any more) until ghost_full_agent_stop. Returns
+ * how many records the trace file got (0 without one), or the negative errno
+ * of writing it; a second call does nothing and returns 0.
+ */
+GHOST_API int ghost_full_agent_finish(struct ghost_full_agent *fa);
 GHOST_API struct ghost_enclave *ghost_full_agent_enclave(const struct ghost_full_agent *fa);
 GHOST_API const void *ghost_full_agent_policy_config(const struct ghost_full_agent *fa);
 GHOST_API void *ghost_full_agent_policy_state(const struct ghost_full_agent *fa);

@@ -17,6 +17,7 @@
 #include <ghost/status.h>
 #include <ghost/thread.h>
 #include <ghost/topology.h>
+#include <ghost/trace.h>
 #include <ghost/txn.h>
 
 #endif

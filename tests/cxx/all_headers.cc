@@ -17,6 +17,7 @@
 #include <ghost/status.h>
 #include <ghost/thread.h>
 #include <ghost/topology.h>
+#include <ghost/trace.h>
 #include <ghost/txn.h>
 
 #include <cerrno>
@@ -63,6 +64,15 @@ int main()
 	check(ghost_strerror(-ENOENT) != nullptr && *ghost_strerror(-ENOENT) != '\0',
 	      "ghost_strerror");
 	check(ghost_now_ns() > 0, "ghost_now_ns");
+	{
+		ghost_trace_view v;
+		char why[128];
+		alignas(8) char junk[16] = "not a trace";
+
+		check(ghost_trace_parse(junk, sizeof(junk), &v, why, sizeof(why)) == -EINVAL &&
+			      why[0] != '\0',
+		      "ghost_trace_parse refuses what is no trace");
+	}
 
 	std::printf("libghost %d.%d.%d from C++: %s\n", GHOST_LIB_VERSION_MAJOR,
 		    GHOST_LIB_VERSION_MINOR, GHOST_LIB_VERSION_PATCH, failures ? "failed" : "ok");

@@ -30,6 +30,7 @@ static const char usage_head[] =
 	"usage: %s --policy NAME|PATH [-o KEY=VALUE]... --cpus LIST\n"
 	"                   [--kernel {emu,scx,ghostfs}] [--enclave ID | --attach ID]\n"
 	"                   [--stats SECONDS] [--stats-json] [--stats-all]\n"
+	"                   [--trace FILE [--trace-size BYTES]]\n"
 	"                   [--root DIR] [--prio {auto,rt,normal}] [--keep] [--quiet] [-v]\n"
 	"       %s --list-policies\n"
 	"\n"
@@ -54,6 +55,13 @@ static const char usage_head[] =
 	"  --stats-json        the stats lines as JSON objects, one per line (implies\n"
 	"                      --stats 1 unless given)\n"
 	"  --stats-all         a stats line every interval, changed or not (same)\n"
+	"  --trace FILE        records every message the agents consume and every txn\n"
+	"                      they commit with its outcome, and writes them to FILE\n"
+	"                      when the agent stops (SIGINT, SIGTERM, the enclave\n"
+	"                      ending); ghost-trace reads it\n"
+	"  --trace-size BYTES  keep at most this much of the newest records (suffix\n"
+	"                      K, M or G; default 64M, at least 4096); the file says\n"
+	"                      how many older ones were dropped\n"
 	"  --root DIR          namespace root of the backend (emu: default per-user dir)\n"
 	"  --prio MODE         agent threads: auto (real-time if allowed), rt, normal\n"
 	"  --keep              do not destroy the enclave at exit (a new agent may take it)\n"
@@ -324,6 +332,33 @@ static const char *unfit(const struct ghost_policy *p, const void *cfg,
 	return NULL;
 }
 
+/* A number of bytes, with an optional K, M or G (powers of 1024) after it. */
+static bool parse_size(const char *text, uint64_t *out)
+{
+	size_t len = strlen(text);
+	const char *units = "KMG";
+	const char *u = len ? strchr(units, text[len - 1]) : NULL;
+	char digits[32];
+	uint64_t v;
+
+	if (!len || len >= sizeof(digits) || (u && !*u))
+		return false;
+	memcpy(digits, text, len + 1);
+	if (u)
+		digits[len - 1] = 0;
+	if (!tool_parse_u64(digits, &v))
+		return false;
+	for (int shift = u ? (int)(u - units + 1) * 10 : 0; shift > 0; shift -= 10) {
+		if (v > (UINT64_MAX >> 10))
+			return false;
+		v <<= 10;
+	}
+	if (v > SIZE_MAX / 2)
+		return false;
+	*out = v;
+	return true;
+}
+
 #define MAX_SETTINGS 64
 
 int ghost_agent_main(int argc, char **argv, const struct ghost_policy *own_policy)
@@ -341,6 +376,8 @@ int ghost_agent_main(int argc, char **argv, const struct ghost_policy *own_polic
 		{ "stats", required_argument, NULL, 's' },
 		{ "stats-json", no_argument, NULL, 'J' },
 		{ "stats-all", no_argument, NULL, 'A' },
+		{ "trace", required_argument, NULL, 'T' },
+		{ "trace-size", required_argument, NULL, 'Z' },
 		{ "root", required_argument, NULL, 'r' },
 		{ "prio", required_argument, NULL, 'P' },
 		{ "keep", no_argument, NULL, 'K' },
@@ -350,12 +387,14 @@ int ghost_agent_main(int argc, char **argv, const struct ghost_policy *own_polic
 		{ 0 },
 	};
 	const char *policy_name = NULL, *cpus_arg = NULL, *kernel = NULL, *root = NULL;
+	const char *trace_path = NULL;
+	uint64_t trace_size = 0;
 	/* -o settings in order, with what each came from (for its error). */
 	struct setting set[MAX_SETTINGS];
 	int nsettings = 0;
 	enum ghost_agent_prio prio = GHOST_AGENT_PRIO_AUTO;
 	uint64_t create_id = 0, attach_id = 0;
-	int stats_s = 0, opt, err;
+	int stats_s = 0, opt, err, traced = 0;
 	bool keep = false, ended = false, list = false;
 	enum ghost_log_level log_level = GHOST_LOG_WARN;
 	struct stats_ctx sctx = { 0 };
@@ -425,6 +464,19 @@ int ghost_agent_main(int argc, char **argv, const struct ghost_policy *own_polic
 		case 'r':
 			root = optarg;
 			break;
+		case 'T':
+			if (!optarg[0])
+				return tool_usage_error("--trace needs a file name");
+			trace_path = optarg;
+			break;
+		case 'Z':
+			if (!parse_size(optarg, &trace_size) || trace_size < GHOST_TRACE_MIN_SIZE)
+				return tool_usage_error(
+					"bad value \"%s\" for --trace-size (expected "
+					"a number of bytes, at least %u, with K, M "
+					"or G after it if you like)",
+					optarg, GHOST_TRACE_MIN_SIZE);
+			break;
 		case 'P':
 			if (!tool_parse_prio(optarg, &prio))
 				tool_usage_exit("unknown --prio \"%s\" (auto, rt or normal)",
@@ -453,6 +505,8 @@ int ghost_agent_main(int argc, char **argv, const struct ghost_policy *own_polic
 	}
 	if (optind < argc)
 		return tool_usage_error("unexpected argument \"%s\"", argv[optind]);
+	if (trace_size && !trace_path)
+		return tool_usage_error("--trace-size sizes the trace of --trace FILE");
 	if (policy_name && own_policy && !strcmp(policy_name, own_policy->name)) {
 		policy = own_policy;
 	} else if (policy_name) {
@@ -541,6 +595,8 @@ int ghost_agent_main(int argc, char **argv, const struct ghost_policy *own_polic
 			.policy_config = policy->config_size ? cfg : NULL,
 			.prio = prio,
 			.take_over = attach_id != 0,
+			.trace_path = trace_path,
+			.trace_size = (size_t)trace_size,
 		};
 
 		tool_log_hold();
@@ -578,10 +634,16 @@ int ghost_agent_main(int argc, char **argv, const struct ghost_policy *own_polic
 		tool_error("enclave %" PRIu64 " ended under the agent (%s); shutting down",
 			   ghost_enclave_id(e), reason[0] ? reason : "its kernel side stopped");
 	}
+	/* The agents stop first: the summary is final, and the trace agrees with it. */
+	traced = ghost_full_agent_finish(fa);
 	if (ghost_full_agent_format_stats(fa, line, sizeof(line)) >= 0)
 		printf("summary: %s\n", line);
 	else
 		printf("summary: (the policy's stats line does not fit %zu bytes)\n", sizeof(line));
+	if (trace_path && traced >= 0)
+		printf("%s: trace of %d records written to %s\n", tool_name(), traced, trace_path);
+	else if (trace_path)
+		tool_error("cannot write the trace %s: %s", trace_path, ghost_strerror(traced));
 	ghost_full_agent_stop(fa);
 	if (!keep) {
 		/* Also after it ended: whatever the kernel side left is cleaned up
@@ -601,5 +663,5 @@ int ghost_agent_main(int argc, char **argv, const struct ghost_policy *own_polic
 		if (keep && !ended)
 			report_kept(ops, root, id);
 	}
-	return ended ? 1 : 0;
+	return ended || traced < 0 ? 1 : 0;
 }
