@@ -13,16 +13,7 @@ cd "$(dirname "$0")/.."
 build=${BUILD:-build}
 bin=$build/bin
 [ "$(nproc)" -ge 2 ] || { echo "needs 2 CPUs"; exit 77; }
-tmp=$(mktemp -d)
-agent_pid=
-cleanup() {
-	[ -n "$agent_pid" ] && kill -9 "$agent_pid" 2>/dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*"; exit 1; }
-export GHOST_EMU_ROOT=$tmp/root
-mkdir -p "$GHOST_EMU_ROOT"
+. tests/lib.sh
 
 list=$("$bin/ghost-agent" --list-policies) || fail "--list-policies"
 policies=$(sed -n 's/^\([a-z0-9_-][a-z0-9_-]*\)$/\1/p' <<<"$list")

@@ -20,28 +20,7 @@ build=${BUILD:-build}
 bin=$build/bin
 [ "$(nproc)" -ge 2 ] || { echo "needs 2 CPUs"; exit 77; }
 command -v python3 >/dev/null || { echo "needs python3 to parse the JSON"; exit 77; }
-tmp=$(mktemp -d)
-agent_pid= work_pid=
-cleanup() {
-	[ -n "$agent_pid" ] && kill -9 "$agent_pid" 2>/dev/null
-	[ -n "$work_pid" ] && kill -9 "$work_pid" 2>/dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*"; exit 1; }
-export GHOST_EMU_ROOT=$tmp/root
-mkdir -p "$GHOST_EMU_ROOT"
-
-# expect STATUS TEXT COMMAND...: COMMAND exits with STATUS and says TEXT in one line of stderr.
-expect() {
-	local status=$1 text=$2 rc
-	shift 2
-	"$@" >"$tmp/out" 2>"$tmp/err"
-	rc=$?
-	[ "$rc" -eq "$status" ] || fail "$* exited $rc, not $status: $(cat "$tmp/err")"
-	[ "$(wc -l <"$tmp/err")" -eq 1 ] && grep -q -- "$text" "$tmp/err" ||
-		fail "$*: not one line saying \"$text\": $(cat "$tmp/err")"
-}
+. tests/lib.sh
 
 # The checks of an exported trace against the dump, the stats and (if given) the summary.
 check_export() {
