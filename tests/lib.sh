@@ -1,9 +1,17 @@
-# tests/lib.sh - what the shell tests of the deployed shape share (sourced, never run):
-# a private temporary directory and embedded-kernel namespace ($tmp, $GHOST_EMU_ROOT), the
+# tests/lib.sh - what the shell tests of the deployed shape share (sourced from the top of the
+# tree, never run): the programs ($build: $BUILD or build, $bin), skip, a private temporary
+# directory and embedded-kernel namespace ($tmp, $GHOST_EMU_ROOT), the
 # clean-up at exit (the agent and workload processes the test started, by their pids in
 # $agent_pid and $work_pid, then $tmp), fail, and expect for one-line errors.
 # A test may define test_cleanup_extra, which the clean-up calls first. Never kills anything
 # it did not start, never touches files outside $tmp.
+build=${BUILD:-build}
+bin=$build/bin
+# skip REASON: the test cannot run here (exit 77: tests/run.sh counts it as skipped).
+skip() {
+	echo "$*"
+	exit 77
+}
 tmp=$(mktemp -d)
 agent_pid= work_pid=
 test_cleanup() {

@@ -11,11 +11,9 @@
 # Run from the top of the tree after `make` (BUILD: the build directory, default build).
 set -u
 cd "$(dirname "$0")/.."
-build=${BUILD:-build}
-bin=$build/bin
-plugin=$build/examples/round_robin.so
-[ -f "$plugin" ] || { echo "no $plugin (make examples; a STATIC=1 build has none)"; exit 77; }
 . tests/lib.sh
+plugin=$build/examples/round_robin.so
+[ -f "$plugin" ] || skip "no $plugin (make examples; a STATIC=1 build has none)"
 
 # expect STATUS TEXT COMMAND...: COMMAND exits with STATUS and its one line of stderr holds
 # TEXT (a fixed string, unlike tests/lib.sh's pattern).

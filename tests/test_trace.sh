@@ -16,11 +16,9 @@
 # Run from the top of the tree after `make` (BUILD: the build directory, default build).
 set -u
 cd "$(dirname "$0")/.."
-build=${BUILD:-build}
-bin=$build/bin
-[ "$(nproc)" -ge 2 ] || { echo "needs 2 CPUs"; exit 77; }
-command -v python3 >/dev/null || { echo "needs python3 to parse the JSON"; exit 77; }
 . tests/lib.sh
+[ "$(nproc)" -ge 2 ] || skip "needs 2 CPUs"
+command -v python3 >/dev/null || skip "needs python3 to parse the JSON"
 
 # The checks of an exported trace against the dump, the stats and (if given) the summary.
 check_export() {

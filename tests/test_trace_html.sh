@@ -15,16 +15,12 @@
 # without. Run from the top of the tree after `make` (BUILD: the build directory, default build).
 set -u
 cd "$(dirname "$0")/.."
-build=${BUILD:-build}
-bin=$build/bin
-[ "$(nproc)" -ge 2 ] || { echo "needs 2 CPUs"; exit 77; }
-command -v python3 >/dev/null || { echo "needs python3 to read the screenshot"; exit 77; }
-browser=$(command -v chromium || command -v chromium-browser || true)
-[ -n "$browser" ] || {
-	echo "no chromium: scripts/setup.sh installs it (apt-get install --no-install-recommends chromium)"
-	exit 77
-}
 . tests/lib.sh
+[ "$(nproc)" -ge 2 ] || skip "needs 2 CPUs"
+command -v python3 >/dev/null || skip "needs python3 to read the screenshot"
+browser=$(command -v chromium || command -v chromium-browser || true)
+[ -n "$browser" ] ||
+	skip "no chromium: scripts/setup.sh installs it (apt-get install --no-install-recommends chromium)"
 # Any browser process still using this test's profiles.
 test_cleanup_extra() {
 	for pid in $(pgrep -f -- "--user-data-dir=$tmp/" 2>/dev/null); do
