@@ -138,16 +138,7 @@ EOF
 }
 
 # ---- a traced run, stopped by SIGTERM once the workloads are done ----
-"$bin/ghost-agent" --policy fifo-percpu --cpus 0-1 --enclave 5 --trace "$tmp/t.bin" \
-	--quiet >"$tmp/agent" 2>&1 &
-agent_pid=$!
-"$bin/ghost-workload" --enclave 5 --wait 10 --threads 4 --pattern rpc --rate 2000 --duration 0.5 \
-	>"$tmp/work" 2>&1 || fail "rpc workload: $(cat "$tmp/work")"
-"$bin/ghost-workload" --enclave 5 --threads 2 --pattern block-wake --duration 0.3 \
-	>"$tmp/work" 2>&1 || fail "block-wake workload: $(cat "$tmp/work")"
-kill -TERM "$agent_pid"
-wait "$agent_pid" || fail "the agent exited $?: $(cat "$tmp/agent")"
-agent_pid=
+traced_run 5 "$tmp/t.bin" 0.5 0.3
 grep -q "^ghost-agent: trace of [0-9]* records written to $tmp/t.bin" "$tmp/agent" ||
 	fail "no trace line: $(cat "$tmp/agent")"
 "$bin/ghost-trace" dump "$tmp/t.bin" >"$tmp/dump" || fail "dump"

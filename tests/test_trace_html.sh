@@ -52,16 +52,7 @@ check_log() {
 }
 
 # ---- a traced run ----
-"$bin/ghost-agent" --policy fifo-percpu --cpus 0-1 --enclave 5 --trace "$tmp/t.bin" \
-	--quiet >"$tmp/agent" 2>&1 &
-agent_pid=$!
-"$bin/ghost-workload" --enclave 5 --wait 10 --threads 4 --pattern rpc --rate 2000 --duration 0.3 \
-	>"$tmp/work" 2>&1 || fail "rpc workload: $(cat "$tmp/work")"
-"$bin/ghost-workload" --enclave 5 --threads 2 --pattern block-wake --duration 0.2 \
-	>"$tmp/work" 2>&1 || fail "block-wake workload: $(cat "$tmp/work")"
-kill -TERM "$agent_pid"
-wait "$agent_pid" || fail "the agent exited $?: $(cat "$tmp/agent")"
-agent_pid=
+traced_run 5 "$tmp/t.bin" 0.3 0.2
 "$bin/ghost-trace" stats --json "$tmp/t.bin" >"$tmp/stats.json" || fail "stats --json"
 read -r periods failed < <(python3 -c '
 import json, sys
