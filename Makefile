@@ -206,11 +206,17 @@ $(BUILD)/bin/ghost-agent: tools/ghost-agent.c $(AGENT_LIB) $(STATIC_LIB) $(BUILD
 	@$(CC) $(CFLAGS) -MF $(BUILD)/deps/bin/ghost-agent.d $(INC_PUBLIC) $< -o $@ $(AGENT_LIB) \
 	    -rdynamic -Wl,--whole-archive $(STATIC_LIB) -Wl,--no-whole-archive $(LDFLAGS) $(LDLIBS)
 
+# ghost-trace embeds the page of its html command (.incbin of the absolute path).
+TIMELINE_HTML := tools/timeline/timeline.html
+$(BUILD)/bin/ghost-trace: $(TIMELINE_HTML)
+$(BUILD)/bin/ghost-trace: TOOL_EXTRA = -DGHOST_TIMELINE_HTML='"$(abspath $(TIMELINE_HTML))"'
+
 $(BUILD)/bin/%: tools/%.c $(TOOL_COMMON_OBJS) $(STATIC_LIB) $(BUILD)/deps/bin/%.d
 	@mkdir -p $(dir $@)
 	@echo "  CCLD    $@"
 	@mkdir -p $(BUILD)/deps/bin
-	@$(CC) $(CFLAGS) -MF $(BUILD)/deps/bin/$*.d $(INC_TOOLS) -Itools/common $< $(TOOL_COMMON_OBJS) \
+	@$(CC) $(CFLAGS) -MF $(BUILD)/deps/bin/$*.d $(INC_TOOLS) -Itools/common $(TOOL_EXTRA) \
+	    $< $(TOOL_COMMON_OBJS) \
 	    -o $@ $(STATIC_LIB) \
 	    $(LDFLAGS) $(LDLIBS)
 

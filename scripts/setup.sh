@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # scripts/setup.sh - installs what building and testing need on a fresh
-# Debian machine (gcc, make, the tools the test tiers use, and clang with
-# libFuzzer for the fuzz targets). Idempotent: installs only what is
-# missing. Needs root (or sudo) only when it installs.
+# Debian machine (gcc, make, the tools the test tiers use, clang with
+# libFuzzer for the fuzz targets, chromium for the timeline page's test).
+# Idempotent: installs only what is missing. Needs root (or sudo) only when
+# it installs.
 set -euo pipefail
 need=()
 # clang and its runtime with libFuzzer build the fuzz targets (`make fuzz`);
@@ -17,4 +18,13 @@ if [ ${#need[@]} -gt 0 ]; then
 	[ "$(id -u)" -eq 0 ] || sudo="sudo"
 	$sudo apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}"
+fi
+# chromium, headless, loads the timeline page of `ghost-trace html` in tests/test_trace_html.sh
+# (without its recommended packages: the test needs no desktop).
+if ! command -v chromium >/dev/null 2>&1; then
+	echo "setup: installing chromium"
+	sudo=""
+	[ "$(id -u)" -eq 0 ] || sudo="sudo"
+	[ ${#need[@]} -gt 0 ] || $sudo apt-get update -qq # (not again)
+	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends chromium
 fi

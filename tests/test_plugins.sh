@@ -11,22 +11,12 @@
 # Run from the top of the tree after `make` (BUILD: the build directory, default build).
 set -u
 cd "$(dirname "$0")/.."
-build=${BUILD:-build}
-bin=$build/bin
+. tests/lib.sh
 plugin=$build/examples/round_robin.so
-[ -f "$plugin" ] || { echo "no $plugin (make examples; a STATIC=1 build has none)"; exit 77; }
-tmp=$(mktemp -d)
-agent_pid=
-cleanup() {
-	[ -n "$agent_pid" ] && kill -9 "$agent_pid" 2>/dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*"; exit 1; }
-export GHOST_EMU_ROOT=$tmp/root
-mkdir -p "$GHOST_EMU_ROOT"
+[ -f "$plugin" ] || skip "no $plugin (make examples; a STATIC=1 build has none)"
 
-# expect STATUS TEXT COMMAND...: COMMAND exits with STATUS and its stderr holds TEXT.
+# expect STATUS TEXT COMMAND...: COMMAND exits with STATUS and its one line of stderr holds
+# TEXT (a fixed string, unlike tests/lib.sh's pattern).
 expect() {
 	local want=$1 text=$2 rc
 	shift 2

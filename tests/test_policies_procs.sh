@@ -10,19 +10,8 @@
 # Run from the top of the tree after `make` (BUILD: the build directory, default build).
 set -u
 cd "$(dirname "$0")/.."
-build=${BUILD:-build}
-bin=$build/bin
-[ "$(nproc)" -ge 2 ] || { echo "needs 2 CPUs"; exit 77; }
-tmp=$(mktemp -d)
-agent_pid=
-cleanup() {
-	[ -n "$agent_pid" ] && kill -9 "$agent_pid" 2>/dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*"; exit 1; }
-export GHOST_EMU_ROOT=$tmp/root
-mkdir -p "$GHOST_EMU_ROOT"
+. tests/lib.sh
+[ "$(nproc)" -ge 2 ] || skip "needs 2 CPUs"
 
 list=$("$bin/ghost-agent" --list-policies) || fail "--list-policies"
 policies=$(sed -n 's/^\([a-z0-9_-][a-z0-9_-]*\)$/\1/p' <<<"$list")

@@ -16,32 +16,9 @@
 # Run from the top of the tree after `make` (BUILD: the build directory, default build).
 set -u
 cd "$(dirname "$0")/.."
-build=${BUILD:-build}
-bin=$build/bin
-[ "$(nproc)" -ge 2 ] || { echo "needs 2 CPUs"; exit 77; }
-command -v python3 >/dev/null || { echo "needs python3 to parse the JSON"; exit 77; }
-tmp=$(mktemp -d)
-agent_pid= work_pid=
-cleanup() {
-	[ -n "$agent_pid" ] && kill -9 "$agent_pid" 2>/dev/null
-	[ -n "$work_pid" ] && kill -9 "$work_pid" 2>/dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*"; exit 1; }
-export GHOST_EMU_ROOT=$tmp/root
-mkdir -p "$GHOST_EMU_ROOT"
-
-# expect STATUS TEXT COMMAND...: COMMAND exits with STATUS and says TEXT in one line of stderr.
-expect() {
-	local status=$1 text=$2 rc
-	shift 2
-	"$@" >"$tmp/out" 2>"$tmp/err"
-	rc=$?
-	[ "$rc" -eq "$status" ] || fail "$* exited $rc, not $status: $(cat "$tmp/err")"
-	[ "$(wc -l <"$tmp/err")" -eq 1 ] && grep -q -- "$text" "$tmp/err" ||
-		fail "$*: not one line saying \"$text\": $(cat "$tmp/err")"
-}
+. tests/lib.sh
+[ "$(nproc)" -ge 2 ] || skip "needs 2 CPUs"
+command -v python3 >/dev/null || skip "needs python3 to parse the JSON"
 
 # The checks of an exported trace against the dump, the stats and (if given) the summary.
 check_export() {
@@ -161,16 +138,7 @@ EOF
 }
 
 # ---- a traced run, stopped by SIGTERM once the workloads are done ----
-"$bin/ghost-agent" --policy fifo-percpu --cpus 0-1 --enclave 5 --trace "$tmp/t.bin" \
-	--quiet >"$tmp/agent" 2>&1 &
-agent_pid=$!
-"$bin/ghost-workload" --enclave 5 --wait 10 --threads 4 --pattern rpc --rate 2000 --duration 0.5 \
-	>"$tmp/work" 2>&1 || fail "rpc workload: $(cat "$tmp/work")"
-"$bin/ghost-workload" --enclave 5 --threads 2 --pattern block-wake --duration 0.3 \
-	>"$tmp/work" 2>&1 || fail "block-wake workload: $(cat "$tmp/work")"
-kill -TERM "$agent_pid"
-wait "$agent_pid" || fail "the agent exited $?: $(cat "$tmp/agent")"
-agent_pid=
+traced_run 5 "$tmp/t.bin" 0.5 0.3
 grep -q "^ghost-agent: trace of [0-9]* records written to $tmp/t.bin" "$tmp/agent" ||
 	fail "no trace line: $(cat "$tmp/agent")"
 "$bin/ghost-trace" dump "$tmp/t.bin" >"$tmp/dump" || fail "dump"

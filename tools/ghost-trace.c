@@ -1,12 +1,13 @@
 /*
  * tools/ghost-trace.c - reads the trace an agent recorded (ghost-agent
  * --trace, include/ghost/trace.h) and turns it into something to look at:
- * a Chrome/Perfetto trace-event JSON timeline (export), latency, utilisation
+ * a Chrome/Perfetto trace-event JSON timeline (export), a self-contained
+ * HTML timeline (html; its page is tools/timeline/timeline.html), latency, utilisation
  * and txn-outcome summaries (stats), or one line per record (dump).
  *
  * Owns the command line and the reconstruction of what ran where: the file
  * holds messages and txn outcomes, and the on-CPU periods are derived from
- * them by one set of rules (on_cpu_* below) that export and stats share.
+ * them by one set of rules (on_cpu_* below) that export, html and stats share.
  * The file is checked by the library's reader before anything here looks
  * at it. Exit status: 0 success, 1 a file that cannot be read or is no
  * valid trace, or an output that cannot be written (one line says why),
@@ -25,6 +26,7 @@
 
 static const char usage[] =
 	"usage: ghost-trace export FILE [--format chrome] -o OUT\n"
+	"       ghost-trace html FILE -o OUT.html\n"
 	"       ghost-trace stats FILE [--json]\n"
 	"       ghost-trace dump FILE\n"
 	"\n"
@@ -40,6 +42,14 @@ static const char usage[] =
 	"                      per failed txn, named by its failure; counters of the\n"
 	"                      runnable tasks and of the commits per second; a track per\n"
 	"                      agent with the messages it consumed. OUT - is stdout\n"
+	"  html FILE -o OUT    the trace as one self-contained HTML page (the data, script\n"
+	"                      and style inline: it opens in any browser, offline): a\n"
+	"                      lane per CPU with a box per on-CPU period, coloured by\n"
+	"                      task; wheel or buttons zoom, dragging pans; hovering a box\n"
+	"                      shows the task, the txn that put it there and its messages\n"
+	"                      around that time; failed txns are red marks; a summary\n"
+	"                      and a legend of the tasks on top. OUT#from=US&to=US opens\n"
+	"                      it on that span (microseconds from the trace's start)\n"
 	"  stats FILE          per task, the wake-up-to-run latency (count, p50, p90,\n"
 	"                      p99, max) and a histogram of every task's; per CPU, the\n"
 	"                      share of the trace it ran tasks; txn outcomes by reason;\n"
@@ -48,7 +58,7 @@ static const char usage[] =
 	"\n"
 	"options:\n"
 	"  --format chrome     the export format (the only one, and the default)\n"
-	"  -o, --output OUT    where export writes\n"
+	"  -o, --output OUT    where export and html write\n"
 	"  --json              stats as one JSON object\n"
 	"  -h, --help          this text\n"
 	"\n"
@@ -140,7 +150,7 @@ static struct task *task_get(struct tasks *ts, int64_t gtid)
 /* What the walk hands its user: a period ended, a wake-up caused a run... */
 struct walk_ops {
 	void (*period)(void *ctx, int cpu, const struct task *t, int64_t start, int64_t end,
-		       uint64_t flow);
+		       uint64_t flow, const struct ghost_trace_record *txn);
 	void (*failed)(void *ctx, const struct ghost_trace_record *r);
 	void (*runnable)(void *ctx, int64_t ns, uint32_t n);
 	void (*wakeup)(void *ctx, const struct ghost_trace_record *r, uint64_t flow);
@@ -149,7 +159,8 @@ struct walk_ops {
 struct cpu_now {
 	int64_t gtid; /* 0: no task (as far as the trace says) */
 	int64_t since;
-	uint64_t flow; /* the wake-up that led here, 0 none */
+	uint64_t flow;			      /* the wake-up that led here, 0 none */
+	const struct ghost_trace_record *txn; /* the txn that put it here */
 };
 
 struct walk {
@@ -189,7 +200,7 @@ static void on_cpu_end(struct walk *w, int cpu, int64_t ns)
 	t->periods++;
 	w->periods++;
 	if (w->ops->period)
-		w->ops->period(w->ctx, cpu, t, c->since, ns, c->flow);
+		w->ops->period(w->ctx, cpu, t, c->since, ns, c->flow, c->txn);
 	if (t->cpu == cpu)
 		t->cpu = -1;
 }
@@ -202,9 +213,11 @@ static void on_cpu_leave(struct walk *w, struct task *t, enum task_state s, int6
 	set_state(w, t, s, ns);
 }
 
-/* A successful txn: gtid (a task, or a special gtid) runs on cpu from ns. */
-static void on_cpu_commit(struct walk *w, int cpu, int64_t gtid, int64_t ns)
+/* A successful txn r: its gtid (a task, or a special gtid) runs on its CPU from its time. */
+static void on_cpu_commit(struct walk *w, const struct ghost_trace_record *r)
 {
+	int cpu = r->cpu;
+	int64_t gtid = r->gtid, ns = r->time_ns;
 	struct cpu_now *c = &w->cpu[cpu];
 	struct task *t;
 
@@ -221,6 +234,7 @@ static void on_cpu_commit(struct walk *w, int cpu, int64_t gtid, int64_t ns)
 	c->gtid = gtid;
 	c->since = ns;
 	c->flow = 0;
+	c->txn = r;
 	if (t->wake_ns > 0) {
 		uint64_t lat = (uint64_t)(ns - t->wake_ns);
 
@@ -291,7 +305,7 @@ static void walk_run(struct walk *w)
 		} else if (r->cpu < 0) {
 			continue; /* a txn of no CPU: nothing to place */
 		} else if (r->value == GHOST_TXN_COMPLETE) {
-			on_cpu_commit(w, r->cpu, r->gtid, r->time_ns);
+			on_cpu_commit(w, r);
 		} else if (w->ops->failed) {
 			w->ops->failed(w->ctx, r);
 		}
@@ -352,11 +366,12 @@ static void ev_ts(struct export *x, int64_t ns)
 }
 
 static void x_period(void *ctx, int cpu, const struct task *t, int64_t start, int64_t end,
-		     uint64_t flow)
+		     uint64_t flow, const struct ghost_trace_record *txn)
 {
 	struct export *x = ctx;
 	int64_t tid = ghost_gtid_to_tid(t->gtid);
 
+	(void)txn;
 	ev_begin(x);
 	fprintf(x->out,
 		"{\"ph\":\"X\",\"cat\":\"oncpu\",\"name\":\"gtid %" PRId64 " (tid %" PRId64
@@ -604,12 +619,13 @@ struct stats {
 };
 
 static void s_period(void *ctx, int cpu, const struct task *t, int64_t start, int64_t end,
-		     uint64_t flow)
+		     uint64_t flow, const struct ghost_trace_record *txn)
 {
 	struct stats *s = ctx;
 
 	(void)t;
 	(void)flow;
+	(void)txn;
 	s->cpu_ns[cpu] += (uint64_t)(end - start);
 }
 
@@ -797,6 +813,215 @@ static int cmd_stats(const struct ghost_trace_view *v, bool json)
 	return 0;
 }
 
+/* ---- html: a self-contained timeline (tools/timeline/timeline.html) ---- */
+
+#ifndef GHOST_TIMELINE_HTML
+#error "GHOST_TIMELINE_HTML names the page to embed (the Makefile sets it)"
+#endif
+/*
+ * The page, embedded at build time: the Makefile names the file in GHOST_TIMELINE_HTML.
+ * Its one TIMELINE_DATA_MARK is where the trace goes, as a JSON object.
+ */
+__asm__(".pushsection .rodata\n"
+	".globl ghost_timeline_html_start\n"
+	".hidden ghost_timeline_html_start\n"
+	"ghost_timeline_html_start:\n"
+	".incbin \"" GHOST_TIMELINE_HTML "\"\n"
+	".globl ghost_timeline_html_end\n"
+	".hidden ghost_timeline_html_end\n"
+	"ghost_timeline_html_end:\n"
+	".popsection\n");
+extern const char ghost_timeline_html_start[], ghost_timeline_html_end[];
+#define TIMELINE_DATA_MARK "/*@TRACE_DATA@*/"
+
+struct html {
+	FILE *out;
+	const struct ghost_trace_view *v;
+	int64_t *gtids; /* every task's gtid, sorted: a task's index in the page */
+	size_t ntasks;
+	int64_t *wake_ns; /* per flow id: the wake-up's time */
+	uint64_t nwake, cap_wake;
+	bool first;
+};
+
+static int cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* A task's index in the page, -1 for no task (a CPU message, a special gtid). */
+static long h_task(const struct html *h, int64_t gtid)
+{
+	const int64_t *p =
+		gtid > 0 ? bsearch(&gtid, h->gtids, h->ntasks, sizeof(*h->gtids), cmp_i64) : NULL;
+
+	return p ? (long)(p - h->gtids) : -1;
+}
+
+static void h_sep(struct html *h)
+{
+	if (!h->first)
+		fputc(',', h->out);
+	h->first = false;
+}
+
+static void h_period(void *ctx, int cpu, const struct task *t, int64_t start, int64_t end,
+		     uint64_t flow, const struct ghost_trace_record *txn)
+{
+	struct html *h = ctx;
+	int64_t base = h->v->hdr.start_ns;
+
+	h_sep(h);
+	fprintf(h->out, "[%d,%ld,%" PRId64 ",%" PRId64 ",%" PRId64 ",%d,%u,%d]", cpu,
+		h_task(h, t->gtid), start - base, end - base,
+		flow && flow <= h->nwake ? h->wake_ns[flow - 1] - base : (int64_t)-1,
+		txn->agent_cpu, txn->seqnum, txn->flags & GHOST_TRACE_F_KERNEL_TIME ? 1 : 0);
+}
+
+static void h_wakeup(void *ctx, const struct ghost_trace_record *r, uint64_t flow)
+{
+	struct html *h = ctx;
+
+	if (flow != h->nwake + 1)
+		return; /* flows are numbered 1, 2... in order */
+	if (h->nwake == h->cap_wake) {
+		h->cap_wake = h->cap_wake ? h->cap_wake * 2 : 1024;
+		h->wake_ns = realloc(h->wake_ns, h->cap_wake * sizeof(*h->wake_ns));
+		if (!h->wake_ns)
+			tool_fatal("out of memory");
+	}
+	h->wake_ns[h->nwake++] = r->time_ns;
+}
+
+static int cmd_html(const struct ghost_trace_view *v, const char *path)
+{
+	static const struct walk_ops ops = { .period = h_period, .wakeup = h_wakeup };
+	const char *tpl = ghost_timeline_html_start;
+	size_t tpl_len = (size_t)(ghost_timeline_html_end - ghost_timeline_html_start);
+	const char *mark = memmem(tpl, tpl_len, TIMELINE_DATA_MARK, strlen(TIMELINE_DATA_MARK));
+	struct html h = { .v = v };
+	struct walk w = { .v = v, .ops = &ops, .ctx = &h };
+	uint64_t txn[17] = { 0 };
+	int type_index[256];
+	int ntypes = 0;
+	int64_t base = v->hdr.start_ns;
+
+	if (!mark)
+		tool_fatal("the embedded page has no %s", TIMELINE_DATA_MARK);
+	h.out = strcmp(path, "-") ? fopen(path, "w") : stdout;
+	if (!h.out) {
+		tool_error("cannot write %s: %s", path, strerror(errno));
+		return TOOL_EXIT_FAILURE;
+	}
+	/* The tasks, by gtid; the message types present; txn outcomes. */
+	h.gtids = malloc((v->nrecords ? v->nrecords : 1) * sizeof(*h.gtids));
+	if (!h.gtids)
+		tool_fatal("out of memory");
+	for (int i = 0; i < 256; i++)
+		type_index[i] = -1;
+	for (size_t i = 0; i < v->nrecords; i++) {
+		const struct ghost_trace_record *r = &v->records[i];
+
+		if (r->gtid > 0 && (r->kind == GHOST_TRACE_TXN || ghost_msg_is_task(r->type)))
+			h.gtids[h.ntasks++] = r->gtid;
+		if (r->kind == GHOST_TRACE_MSG) {
+			if (type_index[r->type & 255] < 0)
+				type_index[r->type & 255] = ntypes++;
+		} else {
+			uint32_t reason = (uint32_t)(r->value - GHOST_TXN_COMPLETE);
+
+			txn[reason < 16 ? reason : 16]++;
+		}
+	}
+	qsort(h.gtids, h.ntasks, sizeof(*h.gtids), cmp_i64);
+	{
+		size_t n = 0;
+
+		for (size_t i = 0; i < h.ntasks; i++)
+			if (!n || h.gtids[n - 1] != h.gtids[i])
+				h.gtids[n++] = h.gtids[i];
+		h.ntasks = n;
+	}
+
+	fwrite(tpl, 1, (size_t)(mark - tpl), h.out);
+	fprintf(h.out,
+		"{\"enclave\":%" PRIu64 ",\"records\":%" PRIu64 ",\"dropped\":%" PRIu64
+		",\"span\":%" PRId64 ",\"completeFrom\":%" PRId64 ",\"cpus\":[",
+		v->hdr.enclave_id, v->hdr.nrecords, v->hdr.dropped, v->hdr.end_ns - base,
+		v->hdr.complete_ns - base);
+	h.first = true;
+	for (int cpu = 0; cpu < GHOST_MAX_CPUS; cpu++) {
+		if (in_trace_cpus(&v->hdr, cpu)) {
+			h_sep(&h);
+			fprintf(h.out, "%d", cpu);
+		}
+	}
+	/* gtids as strings: they do not fit a JavaScript number. */
+	fputs("],\n\"tasks\":[", h.out);
+	for (size_t i = 0; i < h.ntasks; i++)
+		fprintf(h.out, "%s[\"%" PRId64 "\",%" PRId64 "]", i ? "," : "", h.gtids[i],
+			ghost_gtid_to_tid(h.gtids[i]));
+	fputs("],\n\"msgTypes\":[", h.out);
+	for (int n = 0; n < ntypes; n++)
+		for (int i = 0; i < 256; i++)
+			if (type_index[i] == n)
+				fprintf(h.out, "%s\"%s\"", n ? "," : "",
+					ghost_msg_type_name((uint16_t)i));
+	fputs("],\n\"txnOutcomes\":{", h.out);
+	h.first = true;
+	for (int i = 0; i <= 16; i++) {
+		if (txn[i]) {
+			h_sep(&h);
+			fprintf(h.out, "\"%s\":%" PRIu64,
+				i < 16 ? ghost_txn_reason(GHOST_TXN_COMPLETE + i) : "UNKNOWN",
+				txn[i]);
+		}
+	}
+	/* [time, task, type, cpu, result, agent cpu, flags] */
+	fputs("},\n\"msgs\":[", h.out);
+	h.first = true;
+	for (size_t i = 0; i < v->nrecords; i++) {
+		const struct ghost_trace_record *r = &v->records[i];
+
+		if (r->kind != GHOST_TRACE_MSG)
+			continue;
+		h_sep(&h);
+		fprintf(h.out, "[%" PRId64 ",%ld,%d,%d,%d,%d,%u]", r->time_ns - base,
+			ghost_msg_is_task(r->type) ? h_task(&h, r->gtid) : -1,
+			type_index[r->type & 255], r->cpu, r->value, r->agent_cpu, r->flags);
+	}
+	/* [time, cpu, task, outcome, agent cpu, barrier, gtid] */
+	fputs("],\n\"failed\":[", h.out);
+	h.first = true;
+	for (size_t i = 0; i < v->nrecords; i++) {
+		const struct ghost_trace_record *r = &v->records[i];
+
+		if (r->kind != GHOST_TRACE_TXN || r->value == GHOST_TXN_COMPLETE)
+			continue;
+		h_sep(&h);
+		fprintf(h.out, "[%" PRId64 ",%d,%ld,\"%s\",%d,%u,\"%" PRId64 "\"]",
+			r->time_ns - base, r->cpu, h_task(&h, r->gtid), ghost_txn_reason(r->value),
+			r->agent_cpu, r->seqnum, r->gtid);
+	}
+	/* [cpu, task, start, end, wake-up (-1 none), agent cpu, barrier, kernel time] */
+	fputs("],\n\"periods\":[", h.out);
+	h.first = true;
+	walk_run(&w);
+	fputs("]}", h.out);
+	mark += strlen(TIMELINE_DATA_MARK);
+	fwrite(mark, 1, (size_t)(tpl + tpl_len - mark), h.out);
+	walk_free(&w);
+	free(h.gtids);
+	free(h.wake_ns);
+	if ((h.out != stdout && fclose(h.out)) || (h.out == stdout && fflush(stdout))) {
+		tool_error("cannot write %s: %s", path, strerror(errno));
+		return TOOL_EXIT_FAILURE;
+	}
+	return 0;
+}
+
 /* ---- dump ---- */
 
 static int cmd_dump(const struct ghost_trace_view *v)
@@ -850,10 +1075,12 @@ int main(int argc, char **argv)
 		}
 	}
 	if (argc < 2)
-		return tool_usage_error("a command is required: export, stats or dump");
+		return tool_usage_error("a command is required: export, html, stats or dump");
 	cmd = argv[1];
-	if (strcmp(cmd, "export") && strcmp(cmd, "stats") && strcmp(cmd, "dump"))
-		return tool_usage_error("unknown command \"%s\" (export, stats or dump)", cmd);
+	if (strcmp(cmd, "export") && strcmp(cmd, "html") && strcmp(cmd, "stats") &&
+	    strcmp(cmd, "dump"))
+		return tool_usage_error("unknown command \"%s\" (export, html, stats or dump)",
+					cmd);
 	opterr = 0;
 	optind = 2;
 	while ((opt = getopt_long(argc, argv, ":o:h", opts, NULL)) != -1) {
@@ -881,12 +1108,14 @@ int main(int argc, char **argv)
 		return tool_usage_error("unexpected argument \"%s\"", argv[optind]);
 	if (!file)
 		return tool_usage_error("%s needs a trace FILE", cmd);
-	if (strcmp(cmd, "export") && (out || format))
-		return tool_usage_error("%s takes no %s", cmd, out ? "-o" : "--format");
+	if (strcmp(cmd, "export") && format)
+		return tool_usage_error("%s takes no --format", cmd);
+	if (strcmp(cmd, "export") && strcmp(cmd, "html") && out)
+		return tool_usage_error("%s takes no -o", cmd);
 	if (strcmp(cmd, "stats") && json)
 		return tool_usage_error("%s takes no --json", cmd);
-	if (!strcmp(cmd, "export") && !out)
-		return tool_usage_error("export needs -o OUT (- for stdout)");
+	if ((!strcmp(cmd, "export") || !strcmp(cmd, "html")) && !out)
+		return tool_usage_error("%s needs -o OUT (- for stdout)", cmd);
 
 	err = ghost_trace_load(file, &buf, &v, why, sizeof(why));
 	if (err) {
@@ -895,6 +1124,8 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(cmd, "export"))
 		rc = cmd_export(&v, out);
+	else if (!strcmp(cmd, "html"))
+		rc = cmd_html(&v, out);
 	else if (!strcmp(cmd, "stats"))
 		rc = cmd_stats(&v, json);
 	else

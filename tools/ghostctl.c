@@ -1,8 +1,10 @@
 /*
  * tools/ghostctl.c - look at and manage enclaves: create, list, status,
- * destroy, tunables, the ghostfs-style files, tasks, and starting a program
+ * destroy, tunables, the ghostfs-style files, tasks, starting a program
  * inside an enclave (waiting, with run --wait, for the enclave and its agent
- * to appear).
+ * to appear), and top, a live view read from the enclave's files and txns
+ * (never from the agent: it only reads, and never invents what a backend
+ * does not report).
  *
  * Owns the command line only; everything goes through libghost. Exit
  * status: 0 success, 1 the operation failed (one line says why), 2 bad
@@ -20,7 +22,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <poll.h>
+#include <signal.h>
 #include <sys/wait.h>
+#include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 static const char usage[] =
@@ -42,6 +49,19 @@ static const char usage[] =
 	"                                start a program inside the enclave; waits up to S\n"
 	"                                seconds (default %d, at most %d; 0 = not at all)\n"
 	"                                for the enclave to exist and an agent to serve it\n"
+	"  top ID [--interval S] [--once] [--json]\n"
+	"                                a live view of the enclave, refreshed every S seconds\n"
+	"                                (default 1, 0.1 to 3600) until q or Ctrl-C: per CPU\n"
+	"                                the task on it, its utilisation and its last txn;\n"
+	"                                tasks and how many are runnable; commit, message\n"
+	"                                and failure rates, failures by reason; the agent\n"
+	"                                process' CPU share. Rates compare two readings: the\n"
+	"                                first view comes after one interval. --once: that\n"
+	"                                one view, as text; --json: one JSON object per view\n"
+	"                                (with --once exactly one). Not on a terminal: one\n"
+	"                                text view after another. What a backend does not\n"
+	"                                report shows as n/a (JSON: null, and the reason in\n"
+	"                                \"unavailable\"); only emu reports all of it\n"
 	"  kernels                       the kernel backends of this build and if they run here\n"
 	"\n"
 	"options:\n"
@@ -489,6 +509,424 @@ static int cmd_run(int argc, char **argv)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+/* ---- top: a live view of an enclave ---- */
+
+/* top --interval: the default and the bounds, seconds. */
+#define TOP_INTERVAL_S	   1.0
+#define TOP_INTERVAL_MIN_S 0.1
+#define TOP_INTERVAL_MAX_S 3600.0
+#define TOP_REASONS	   16 /* failure states: GHOST_TXN_COMPLETE + 1 .. + 15 */
+
+/* One reading of an enclave. have_*: the backend reports it (its "stats" file). */
+struct top_sample {
+	int64_t now_ns;
+	bool agent_online;
+	int tasks, runnable;
+	bool have_stats, have_agent;
+	uint64_t commits, msgs, failed[TOP_REASONS];
+	int agent_pid;
+	uint64_t agent_ns; /* the agent process' CPU time */
+	struct top_cpu {
+		int tid; /* the task on it, 0 none */
+		uint64_t busy_ns;
+		int32_t txn_state; /* its last txn (every backend) */
+		int64_t txn_gtid;
+	} cpu[GHOST_MAX_CPUS];
+};
+
+static volatile sig_atomic_t top_stop;
+
+static void top_on_stop(int sig)
+{
+	top_stop = sig;
+}
+
+/* CPU time of every thread of process pid in ns (its schedstat), 0 if it cannot be read. */
+static uint64_t process_cpu_ns(int pid)
+{
+	char path[64];
+	uint64_t sum = 0;
+	DIR *d;
+	struct dirent *de;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	if (!(d = opendir(path)))
+		return 0;
+	while ((de = readdir(d))) {
+		char file[40 + sizeof(de->d_name)];
+		unsigned long long ns;
+		FILE *f;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(file, sizeof(file), "/proc/%d/task/%s/schedstat", pid, de->d_name);
+		if (!(f = fopen(file, "r")))
+			continue;
+		if (fscanf(f, "%llu", &ns) == 1)
+			sum += ns;
+		fclose(f);
+	}
+	closedir(d);
+	return sum;
+}
+
+/* The failure index (1..15) of a state named without its prefix, 0 if none. */
+static int top_reason_index(const char *name)
+{
+	for (int i = 1; i < TOP_REASONS; i++)
+		if (!strcmp(name, ghost_txn_reason(GHOST_TXN_COMPLETE + i)))
+			return i;
+	return 0;
+}
+
+/* Reads the emu-style "stats" file into s (have_stats if the backend has one). */
+static int top_read_stats(struct ghost_enclave *e, struct top_sample *s)
+{
+	static char buf[1 << 20];
+	int n = ghost_enclave_read_file(e, "stats", buf, sizeof(buf));
+	char *save = NULL;
+
+	if (n == -ENOENT || n == -EOPNOTSUPP)
+		return 0;
+	if (n < 0)
+		return n;
+	s->have_stats = true;
+	s->tasks = s->runnable = 0;
+	for (char *l = strtok_r(buf, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+		unsigned long long v;
+		char word[64], state[32];
+		int cpu, tid;
+
+		if (sscanf(l, "commits %llu", &v) == 1) {
+			s->commits = v;
+		} else if (sscanf(l, "msgs %llu", &v) == 1) {
+			s->msgs = v;
+		} else if (sscanf(l, "agent_pid %d", &s->agent_pid) == 1) {
+			s->have_agent = s->agent_pid > 0;
+		} else if (sscanf(l, "fail_%63s %llu", word, &v) == 2) {
+			int i = top_reason_index(word);
+
+			if (i)
+				s->failed[i] = v;
+		} else if (sscanf(l, "cpu %d", &cpu) == 1 && cpu >= 0 && cpu < GHOST_MAX_CPUS) {
+			const char *p = strstr(l, " current_tid ");
+
+			if (p && sscanf(p, " current_tid %d busy_ns %llu", &tid, &v) == 2) {
+				s->cpu[cpu].tid = tid;
+				s->cpu[cpu].busy_ns = v;
+			}
+		} else if (sscanf(l, "task %d gtid %*d %31s", &tid, state) == 2) {
+			if (!strcmp(state, "runnable"))
+				s->runnable++;
+			if (strcmp(state, "free") && strcmp(state, "dead") &&
+			    strcmp(state, "departed"))
+				s->tasks++;
+		}
+	}
+	return 0;
+}
+
+/* One reading: 0, or a negative errno (the enclave is gone, a file cannot be read). */
+static int top_read(struct ghost_enclave *e, struct top_sample *s)
+{
+	const struct ghost_cpuset *cpus = ghost_enclave_cpus(e);
+	char buf[64 * 1024];
+	struct timespec ts;
+	int n, err;
+
+	memset(s, 0, sizeof(*s));
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	s->now_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+	n = ghost_enclave_read_file(e, "agent_online", buf, sizeof(buf));
+	if (n < 0)
+		return n;
+	s->agent_online = buf[0] == '1';
+	n = ghost_enclave_read_file(e, "tasks", buf, sizeof(buf));
+	if (n < 0 && n != -ENOSPC)
+		return n;
+	s->tasks = 0;
+	for (int i = 0; i < n; i++)
+		s->tasks += buf[i] == '\n';
+	for (int c = ghost_cpuset_first(cpus); c >= 0; c = ghost_cpuset_next(cpus, c)) {
+		struct ghost_txn *txn = ghost_enclave_txn(e, c);
+
+		s->cpu[c].txn_state = txn ? __atomic_load_n(&txn->state, __ATOMIC_ACQUIRE) : 0;
+		s->cpu[c].txn_gtid = txn ? __atomic_load_n(&txn->gtid, __ATOMIC_RELAXED) : 0;
+	}
+	if ((err = top_read_stats(e, s)))
+		return err;
+	if (s->have_agent)
+		s->agent_ns = process_cpu_ns(s->agent_pid);
+	return 0;
+}
+
+static double per_s(uint64_t now, uint64_t before, double dt)
+{
+	return now >= before && dt > 0 ? (double)(now - before) / dt : 0.0;
+}
+
+/* The share of dt (s) a CPU ran tasks, from its busy_ns readings (at most 1: the readings
+ * are a moment apart from the clock's). */
+static double utilisation(uint64_t now, uint64_t before, double dt)
+{
+	double u = per_s(now, before, dt) / 1e9;
+
+	return u < 1.0 ? u : 1.0;
+}
+
+/* The view of two readings a (earlier) and b, as text or as one JSON line. */
+static void top_print(struct ghost_enclave *e, const struct top_sample *a,
+		      const struct top_sample *b, bool json, bool ansi)
+{
+	const struct ghost_cpuset *cpus = ghost_enclave_cpus(e);
+	const char *kname = ghost_kernel_name(ghost_enclave_kernel(e));
+	double dt = (double)(b->now_ns - a->now_ns) / 1e9;
+	int ncpus = ghost_cpuset_count(cpus);
+	bool agent = b->have_agent && a->have_agent && a->agent_pid == b->agent_pid;
+	double share = agent ? per_s(b->agent_ns, a->agent_ns, dt) / 1e9 : 0;
+	uint64_t failed = 0, failed_before = 0;
+	char list[GHOST_CPUSET_LIST_MAX];
+	bool first = true;
+
+	for (int i = 1; i < TOP_REASONS; i++) {
+		failed += b->failed[i];
+		failed_before += a->failed[i];
+	}
+	ghost_cpuset_format_list(cpus, list, sizeof(list));
+	if (json) {
+		printf("{\"enclave\":%" PRIu64 ",\"kernel\":\"%s\",\"time_ns\":%" PRId64
+		       ",\"interval_s\":%.3f,\"cpus\":[",
+		       ghost_enclave_id(e), kname, b->now_ns, dt);
+		for (int c = ghost_cpuset_first(cpus); c >= 0; c = ghost_cpuset_next(cpus, c)) {
+			const struct top_cpu *x = &b->cpu[c];
+
+			printf("%s{\"cpu\":%d,", first ? "" : ",", c);
+			first = false;
+			if (b->have_stats && x->tid)
+				printf("\"current_tid\":%d,", x->tid);
+			else
+				printf("\"current_tid\":null,");
+			if (b->have_stats)
+				printf("\"utilisation\":%.4f,",
+				       utilisation(x->busy_ns, a->cpu[c].busy_ns, dt));
+			else
+				printf("\"utilisation\":null,");
+			printf("\"last_txn\":{\"state\":\"%s\",\"target_tid\":",
+			       ghost_txn_reason(x->txn_state));
+			if (x->txn_gtid > 0)
+				printf("%d}}", (int)ghost_gtid_to_tid(x->txn_gtid));
+			else
+				printf("null}}");
+		}
+		printf("],\"agent\":{\"online\":%s,\"pid\":", b->agent_online ? "true" : "false");
+		if (agent)
+			printf("%d,\"cpu_share\":%.4f,\"enclave_share\":%.4f},", b->agent_pid,
+			       share, ncpus ? share / ncpus : 0.0);
+		else
+			printf("null,\"cpu_share\":null,\"enclave_share\":null},");
+		printf("\"tasks\":%d,", b->tasks);
+		if (b->have_stats) {
+			printf("\"runnable\":%d,\"rates\":{\"commits\":%.1f,\"msgs\":%.1f,"
+			       "\"failed\":%.1f},\"totals\":{\"commits\":%" PRIu64
+			       ",\"msgs\":%" PRIu64 ",\"failed\":%" PRIu64 "},\"failures\":{",
+			       b->runnable, per_s(b->commits, a->commits, dt),
+			       per_s(b->msgs, a->msgs, dt), per_s(failed, failed_before, dt),
+			       b->commits, b->msgs, failed);
+			first = true;
+			for (int i = 1; i < TOP_REASONS; i++) {
+				if (!b->failed[i])
+					continue;
+				printf("%s\"%s\":{\"total\":%" PRIu64 ",\"per_s\":%.1f}",
+				       first ? "" : ",", ghost_txn_reason(GHOST_TXN_COMPLETE + i),
+				       b->failed[i], per_s(b->failed[i], a->failed[i], dt));
+				first = false;
+			}
+			printf("},\"unavailable\":[%s]}\n",
+			       agent ? "" : "\"the agent's CPU share: no agent process is known\"");
+		} else {
+			printf("\"runnable\":null,\"rates\":null,\"totals\":null,\"failures\":null,"
+			       "\"unavailable\":[\"the %s kernel reports no task on each CPU, "
+			       "utilisation, runnable count, rates, failures or agent process\"]}\n",
+			       kname);
+		}
+		fflush(stdout);
+		return;
+	}
+	/* Text: clear the screen first when it is a live terminal view. */
+	if (ansi)
+		fputs("\033[H\033[2J", stdout);
+	printf("enclave %" PRIu64 " (%s kernel), CPUs %s: agent %s, %d tasks", ghost_enclave_id(e),
+	       kname, list, b->agent_online ? "online" : "none", b->tasks);
+	if (b->have_stats)
+		printf(", %d runnable\n", b->runnable);
+	else
+		printf(", runnable n/a\n");
+	if (b->have_stats) {
+		printf("over %.2f s: %.0f commits/s, %.0f messages/s, %.0f failed/s (totals: %" PRIu64
+		       " commits, %" PRIu64 " messages, %" PRIu64 " failed)\n",
+		       dt, per_s(b->commits, a->commits, dt), per_s(b->msgs, a->msgs, dt),
+		       per_s(failed, failed_before, dt), b->commits, b->msgs, failed);
+		printf("failures:");
+		if (!failed)
+			printf(" none");
+		for (int i = 1; i < TOP_REASONS; i++)
+			if (b->failed[i])
+				printf(" %s %" PRIu64 " (%.0f/s)",
+				       ghost_txn_reason(GHOST_TXN_COMPLETE + i), b->failed[i],
+				       per_s(b->failed[i], a->failed[i], dt));
+		printf("\n");
+	} else {
+		printf("rates, failures: n/a (the %s kernel does not report them)\n", kname);
+	}
+	if (agent)
+		printf("agent: pid %d, %.1f%% of one CPU (%.1f%% of the enclave's %d)\n",
+		       b->agent_pid, 100 * share, ncpus ? 100 * share / ncpus : 0.0, ncpus);
+	else if (b->have_stats)
+		printf("agent: CPU share n/a (no agent process)\n");
+	else
+		printf("agent: CPU share n/a (the %s kernel does not name the agent's process)\n",
+		       kname);
+	printf("%5s  %-12s %6s  %s\n", "CPU", "TASK", "UTIL", "LAST TXN");
+	for (int c = ghost_cpuset_first(cpus); c >= 0; c = ghost_cpuset_next(cpus, c)) {
+		const struct top_cpu *x = &b->cpu[c];
+		char task[32] = "n/a", util[16] = "n/a", target[32] = "";
+
+		if (b->have_stats) {
+			if (x->tid)
+				snprintf(task, sizeof(task), "tid %d", x->tid);
+			else
+				snprintf(task, sizeof(task), "-");
+			snprintf(util, sizeof(util), "%.1f%%",
+				 100 * utilisation(x->busy_ns, a->cpu[c].busy_ns, dt));
+		}
+		if (x->txn_gtid > 0)
+			snprintf(target, sizeof(target), " tid %d",
+				 (int)ghost_gtid_to_tid(x->txn_gtid));
+		printf("%5d  %-12s %6s  %s%s\n", c, task, util, ghost_txn_reason(x->txn_state),
+		       target);
+	}
+	if (ansi)
+		printf("\n(every %.1f s; q or Ctrl-C quits)\n", dt);
+	fflush(stdout);
+}
+
+/*
+ * Waits up to ns for the next refresh; true if the user asked to quit (q on a terminal's
+ * stdin, SIGINT or SIGTERM).
+ */
+static bool top_wait(int64_t ns, bool keys)
+{
+	struct pollfd p = { .fd = STDIN_FILENO, .events = POLLIN };
+	struct timespec ts;
+	int64_t end, now;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	end = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec + ns;
+	for (;;) {
+		if (top_stop)
+			return true;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		now = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+		if (now >= end)
+			return false;
+		if (!keys) {
+			struct timespec d = { (end - now) / 1000000000, (end - now) % 1000000000 };
+
+			nanosleep(&d, NULL); /* a signal ends it early */
+			continue;
+		}
+		if (poll(&p, 1, (int)((end - now + 999999) / 1000000)) > 0) {
+			char c;
+
+			if (read(STDIN_FILENO, &c, 1) <= 0)
+				keys = false; /* stdin closed: only signals end it now */
+			else if (c == 'q' || c == 'Q')
+				return true;
+		}
+	}
+}
+
+static int cmd_top(int argc, char **argv)
+{
+	double interval = TOP_INTERVAL_S;
+	bool once = false, json = false, ansi, keys;
+	const char *id = NULL;
+	struct top_sample s[2];
+	struct termios saved;
+	struct ghost_enclave *e;
+	int err, cur = 0;
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--once")) {
+			once = true;
+		} else if (!strcmp(argv[i], "--json")) {
+			json = true;
+		} else if (!strcmp(argv[i], "--interval")) {
+			if (i + 1 >= argc)
+				return tool_usage_error("%s", "--interval needs a value");
+			if (argv[++i][0] < '0' || argv[i][0] > '9' ||
+			    !tool_parse_double(argv[i], &interval) ||
+			    interval < TOP_INTERVAL_MIN_S || interval > TOP_INTERVAL_MAX_S)
+				return tool_usage_error(
+					"bad --interval \"%s\" (seconds, %.1f to %.0f)", argv[i],
+					TOP_INTERVAL_MIN_S, TOP_INTERVAL_MAX_S);
+		} else if (argv[i][0] == '-') {
+			return tool_usage_error("top: unknown option \"%s\"", argv[i]);
+		} else if (!id) {
+			id = argv[i];
+		} else {
+			return tool_usage_error("top: unexpected argument \"%s\"", argv[i]);
+		}
+	}
+	if (!id)
+		return tool_usage_error("%s", "top needs an enclave id");
+	if ((err = open_enclave(id, &e)))
+		return err;
+	/* A live screen only on a terminal; elsewhere one snapshot after another. */
+	ansi = !once && !json && isatty(STDOUT_FILENO);
+	keys = !once && isatty(STDIN_FILENO);
+	if (keys && tcgetattr(STDIN_FILENO, &saved) == 0) {
+		struct termios raw = saved;
+
+		raw.c_lflag &= ~(tcflag_t)(ICANON | ECHO);
+		raw.c_cc[VMIN] = 1;
+		raw.c_cc[VTIME] = 0;
+		tcsetattr(STDIN_FILENO, TCSANOW, &raw);
+	} else {
+		keys = false;
+	}
+	tool_on_stop_signals(top_on_stop, 0);
+	if (ansi)
+		fputs("\033[?25l", stdout); /* no cursor */
+	/* Rates need two readings: the first view comes one interval after the start. */
+	err = top_read(e, &s[cur]);
+	while (!err && !top_wait((int64_t)(interval * 1e9), keys)) {
+		if ((err = top_read(e, &s[!cur])))
+			break;
+		top_print(e, &s[cur], &s[!cur], json, ansi);
+		cur = !cur;
+		if (once)
+			break;
+		if (!ansi && !json)
+			printf("\n");
+	}
+	if (keys)
+		tcsetattr(STDIN_FILENO, TCSANOW, &saved);
+	if (ansi)
+		fputs("\033[?25h", stdout);
+	fflush(stdout);
+	if (err) {
+		tool_error("enclave %s: %s", id,
+			   err == -ENOENT || err == -ENODEV || err == -ESHUTDOWN
+				   ? "it is gone"
+				   : ghost_strerror(err));
+		ghost_enclave_close(e);
+		return TOOL_EXIT_FAILURE;
+	}
+	ghost_enclave_close(e);
+	return 0;
+}
+
 static int cmd_kernels(void)
 {
 	for (const struct ghost_kernel_ops *const *k = ghost_kernel_all(); *k; k++) {
@@ -576,6 +1014,8 @@ int main(int argc, char **argv)
 		return cmd_tasks(argc, argv);
 	if (!strcmp(argv[0], "run"))
 		return cmd_run(argc, argv);
+	if (!strcmp(argv[0], "top"))
+		return cmd_top(argc, argv);
 	if (!strcmp(argv[0], "kernels"))
 		return argc > 1 ? tool_usage_error("kernels takes no argument, got \"%s\"", argv[1])
 				: cmd_kernels();

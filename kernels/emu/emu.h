@@ -29,7 +29,7 @@
 #include <sys/types.h>
 
 #define EMU_MAGIC	      0x756d6574736f6867ull /* "ghostemu" */
-#define EMU_LAYOUT	      2
+#define EMU_LAYOUT	      3
 #define EMU_MAX_QUEUES	      1024
 #define EMU_MAX_REGIONS	      16
 #define EMU_TIMERS_PER_CPU    4
@@ -98,6 +98,7 @@ struct emu_cpu {
 	int32_t avail;	       /* no higher class wants this CPU */
 	int32_t agent_blocked; /* the agent thread sleeps outside run */
 	int64_t last_tick;
+	uint64_t busy_ns; /* tasks ran here this long, up to their last switch off (stats) */
 	struct emu_timer timers[EMU_TIMERS_PER_CPU];
 };
 

@@ -294,6 +294,7 @@ static int64_t leave_cpu(struct ghost_kenclave *ke, struct emu_task *t)
 		return now;
 	ec = emu_cpu(sh, t->cpu);
 	t->runtime += (uint64_t)(now - t->oncpu_since);
+	ec->busy_ns += (uint64_t)(now - t->oncpu_since);
 	if (ec->current == task_index(sh, t))
 		emu_set_current(ec, -1);
 	emu_tflags_clear(t, EMU_TF_PREEMPT_REQ | EMU_TF_ELIDE_PREEMPT);

@@ -792,12 +792,20 @@ int emu_file_read(struct ghost_kenclave *ke, const char *name, char *buf, size_t
 		}
 	} else if (!strcmp(name, "stats")) {
 		struct emu_stats *st = &sh->stats;
+		int64_t now = emu_now();
+		uint64_t msgs = 0;
 
+		for (int i = 0; i < 256; i++)
+			msgs += st->msgs[i];
 		err = put(buf, len, &pos,
 			  "commits %" PRIu64 "\nswitches %" PRIu64 "\npreempt_signals %" PRIu64
-			  "\nmsgs_dropped %" PRIu64 "\nreaped_tasks %" PRIu64 "\nrepairs %u\n",
-			  st->commits, st->switches, st->preempt_signals, st->msgs_dropped,
-			  st->reaped_tasks, sh->repairs);
+			  "\nmsgs %" PRIu64 "\nmsgs_dropped %" PRIu64 "\nreaped_tasks %" PRIu64
+			  "\nrepairs %u\nagent_pid %d\n",
+			  st->commits, st->switches, st->preempt_signals, msgs, st->msgs_dropped,
+			  st->reaped_tasks, sh->repairs,
+			  emu_agent_process_alive(ke)
+				  ? __atomic_load_n(&sh->agent_pid, __ATOMIC_RELAXED)
+				  : 0);
 		for (int i = 1; i < 16 && !err; i++)
 			if (st->commit_fail[i])
 				/* "GHOST_TXN_TARGET_STALE" -> "fail_TARGET_STALE" */
@@ -807,16 +815,27 @@ int emu_file_read(struct ghost_kenclave *ke, const char *name, char *buf, size_t
 		for (int c = 0; c < (int)sh->ncpus && !err; c++) {
 			static const char *agent[] = { "none", "running", "yielded" };
 			struct emu_cpu *ec = emu_cpu(sh, c);
+			/* Read without the lock: the task may leave meanwhile (off by a switch). */
+			struct emu_task *cur =
+				emu_task_at(sh, __atomic_load_n(&ec->current, __ATOMIC_ACQUIRE));
+			int64_t since = cur ? __atomic_load_n(&cur->oncpu_since, __ATOMIC_RELAXED)
+					    : 0;
+			uint64_t busy = __atomic_load_n(&ec->busy_ns, __ATOMIC_RELAXED);
 
 			if (!ec->in_enclave)
 				continue;
+			if (cur && since > 0 && since <= now)
+				busy += (uint64_t)(now - since);
 			err = put(buf, len, &pos,
-				  "cpu %d agent %s current %d latched %d available %d txn %s\n", c,
+				  "cpu %d agent %s current %d latched %d available %d txn %s "
+				  "current_tid %d busy_ns %" PRIu64 "\n",
+				  c,
 				  (uint32_t)ec->agent_state < GHOST_ARRAY_SIZE(agent)
 					  ? agent[ec->agent_state]
 					  : "corrupt",
 				  ec->current, ec->latched, ec->avail,
-				  ghost_txn_state_name(ke->cpu_data[c].txn.state));
+				  ghost_txn_state_name(ke->cpu_data[c].txn.state),
+				  cur ? cur->tid : 0, busy);
 		}
 		for (uint32_t i = 0; i < sh->max_tasks && !err; i++) {
 			struct emu_task *t = emu_task(sh, (int)i);
