@@ -8,12 +8,21 @@
  * applies an item only to a thread of the table's own process, and bounds the
  * work of one poll whatever the application writes. No lock (the caller holds
  * its policy's), no output.
+ *
+ * Finding a process's table means reading /proc/PID/fd, which can sleep on the
+ * process itself (its exec or fork holds the locks /proc takes): done by the
+ * agent, it would wait for a thread that waits for the agent, and the whole
+ * enclave would stop (on sched_ext until the kernel's watchdog). So an attacher
+ * thread of its own looks tables up; the agent only posts a pid and collects
+ * the answer at a later poll, and never waits for it.
  */
 #include "prio_track.h"
 
 #include <ghost/thread.h>
 
 #include <errno.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +35,119 @@
  */
 #define PRIO_UPDATES_PER_POLL 256
 #define PRIO_RESCAN_PER_POLL  256
+
+/*
+ * The mailbox between the agent and the attacher thread. Its lock is held only
+ * to move a pid or an answer, never across a /proc lookup. Whichever of the
+ * tracker and the thread lets go last frees it: the tracker's end never waits
+ * for a thread that may be stuck in /proc.
+ */
+#define PRIO_ATTACH_QUEUE 64
+
+struct prio_answer {
+	pid_t pid;
+	int err;
+	struct ghost_prio_table *pt;
+};
+
+struct prio_attacher {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int refs; /* the tracker, the thread */
+	bool stop;
+	pid_t asks[PRIO_ATTACH_QUEUE];
+	unsigned nasks;
+	struct prio_answer answers[PRIO_ATTACH_QUEUE];
+	unsigned nanswers;
+};
+
+static void attacher_put(struct prio_attacher *a)
+{
+	bool last;
+
+	pthread_mutex_lock(&a->mu);
+	last = --a->refs == 0;
+	pthread_mutex_unlock(&a->mu);
+	if (!last)
+		return;
+	for (unsigned i = 0; i < a->nanswers; i++)
+		ghost_prio_table_detach(a->answers[i].pt);
+	pthread_cond_destroy(&a->cv);
+	pthread_mutex_destroy(&a->mu);
+	free(a);
+}
+
+static void *attacher_main(void *arg)
+{
+	struct prio_attacher *a = arg;
+
+	pthread_mutex_lock(&a->mu);
+	for (;;) {
+		struct prio_answer ans = { 0 };
+
+		while (!a->stop && (!a->nasks || a->nanswers == PRIO_ATTACH_QUEUE))
+			pthread_cond_wait(&a->cv, &a->mu);
+		if (a->stop)
+			break;
+		ans.pid = a->asks[0];
+		memmove(a->asks, a->asks + 1, --a->nasks * sizeof(a->asks[0]));
+		pthread_mutex_unlock(&a->mu);
+		ans.err = ghost_prio_table_attach(ans.pid, &ans.pt); /* may sleep */
+		if (ans.err)
+			ans.pt = NULL;
+		pthread_mutex_lock(&a->mu);
+		if (a->stop) {
+			ghost_prio_table_detach(ans.pt);
+			break;
+		}
+		a->answers[a->nanswers++] = ans;
+	}
+	pthread_mutex_unlock(&a->mu);
+	attacher_put(a);
+	return NULL;
+}
+
+/*
+ * The attacher, started on first use: an ordinary thread on any CPU (a thread
+ * inherits its creator's real-time class and pinning, an agent's).
+ */
+static struct prio_attacher *attacher_get(struct prio_track *tr)
+{
+	struct prio_attacher *a = tr->attacher;
+	struct sched_param sp = { 0 };
+	pthread_attr_t attr;
+	cpu_set_t all;
+	pthread_t thr;
+	int err;
+
+	if (a)
+		return a;
+	a = calloc(1, sizeof(*a));
+	if (!a)
+		return NULL;
+	pthread_mutex_init(&a->mu, NULL);
+	pthread_cond_init(&a->cv, NULL);
+	a->refs = 2;
+	CPU_ZERO(&all);
+	for (int c = 0; c < CPU_SETSIZE; c++)
+		CPU_SET(c, &all);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setinheritsched(&attr, PTHREAD_EXPLICIT_SCHED);
+	pthread_attr_setschedpolicy(&attr, SCHED_OTHER);
+	pthread_attr_setschedparam(&attr, &sp);
+	pthread_attr_setaffinity_np(&attr, sizeof(all), &all);
+	err = pthread_create(&thr, &attr, attacher_main, a);
+	pthread_attr_destroy(&attr);
+	if (err) {
+		pthread_cond_destroy(&a->cv);
+		pthread_mutex_destroy(&a->mu);
+		free(a);
+		return NULL;
+	}
+	tr->attacher = a;
+	return a;
+}
 
 /* Which item names a gtid, as last read: open addressing, checked on use. */
 struct prio_idx_slot {
@@ -53,6 +175,16 @@ static void proc_free(struct prio_proc *p)
 
 void prio_track_fini(struct prio_track *tr)
 {
+	struct prio_attacher *a = tr->attacher;
+
+	if (a) {
+		pthread_mutex_lock(&a->mu);
+		a->stop = true;
+		pthread_cond_signal(&a->cv);
+		pthread_mutex_unlock(&a->mu);
+		attacher_put(a);
+		tr->attacher = NULL;
+	}
 	while (tr->procs) {
 		struct prio_proc *p = tr->procs;
 
@@ -158,20 +290,60 @@ static void apply_item(struct prio_track *tr, struct prio_proc *p, uint32_t sid)
 	tr->apply(tr->ctx, t, &si, ghost_prio_table_read_class(p->pt, si.wcid, &wc) ? NULL : &wc);
 }
 
-static void try_attach(struct prio_proc *p, int64_t now)
+/* Asks the attacher for p's table, unless it was asked or it is too early. */
+static void try_attach(struct prio_track *tr, struct prio_proc *p, int64_t now)
 {
-	if (p->pt || now < p->next_try)
+	struct prio_attacher *a;
+
+	if (p->pt || p->asked || now < p->next_try || !(a = attacher_get(tr)))
 		return;
-	if (ghost_prio_table_attach(p->pid, &p->pt)) {
-		p->pt = NULL;
-		p->backoff = p->backoff ? p->backoff * 2 : PRIO_ATTACH_FIRST_NS;
-		if (p->backoff > PRIO_ATTACH_MAX_NS)
-			p->backoff = PRIO_ATTACH_MAX_NS;
-		p->next_try = now + p->backoff;
-		return;
+	pthread_mutex_lock(&a->mu);
+	if (a->nasks < PRIO_ATTACH_QUEUE) {
+		a->asks[a->nasks++] = p->pid;
+		p->asked = true;
+		pthread_cond_signal(&a->cv);
 	}
-	/* The stream told nothing of what was written before we came. */
-	p->rescan = 0;
+	pthread_mutex_unlock(&a->mu);
+}
+
+/* The attacher's answers: a table for a process still here, or back-off. */
+static void collect_answers(struct prio_track *tr, int64_t now)
+{
+	struct prio_attacher *a = tr->attacher;
+	struct prio_answer ans[PRIO_ATTACH_QUEUE];
+	unsigned n;
+
+	if (!a)
+		return;
+	pthread_mutex_lock(&a->mu);
+	n = a->nanswers;
+	memcpy(ans, a->answers, n * sizeof(ans[0]));
+	a->nanswers = 0;
+	if (n)
+		pthread_cond_signal(&a->cv); /* room again */
+	pthread_mutex_unlock(&a->mu);
+	for (unsigned i = 0; i < n; i++) {
+		struct prio_proc *p;
+
+		for (p = tr->procs; p; p = p->next)
+			if (p->pid == ans[i].pid && p->asked && !p->pt)
+				break;
+		if (!p) { /* gone meanwhile */
+			ghost_prio_table_detach(ans[i].pt);
+			continue;
+		}
+		p->asked = false;
+		if (!ans[i].pt) {
+			p->backoff = p->backoff ? p->backoff * 2 : PRIO_ATTACH_FIRST_NS;
+			if (p->backoff > PRIO_ATTACH_MAX_NS)
+				p->backoff = PRIO_ATTACH_MAX_NS;
+			p->next_try = now + p->backoff;
+			continue;
+		}
+		p->pt = ans[i].pt;
+		/* The stream told nothing of what was written before we came. */
+		p->rescan = 0;
+	}
 }
 
 static struct prio_proc *proc_get(struct prio_track *tr, pid_t pid)
@@ -205,7 +377,7 @@ void prio_track_task_new(struct prio_track *tr, struct ghost_task *t)
 	link->proc = p = pid > 0 ? proc_get(tr, pid) : NULL;
 	if (!p)
 		return;
-	try_attach(p, ghost_now_ns());
+	try_attach(tr, p, ghost_now_ns());
 	/* Its item, if one named it before it arrived (else a later update or
 	 * the re-read of a fresh table finds it). */
 	if (p->pt && (sid = idx_get(p, t->gtid)) >= 0)
@@ -231,16 +403,15 @@ void prio_track_task_gone(struct prio_track *tr, struct ghost_task *t)
 
 int prio_track_poll(struct prio_track *tr)
 {
-	int64_t now = 0;
+	int64_t now = ghost_now_ns();
 	int n = 0;
 
+	collect_answers(tr, now);
 	for (struct prio_proc *p = tr->procs; p; p = p->next) {
 		uint32_t items;
 
 		if (!p->pt) {
-			if (!now)
-				now = ghost_now_ns();
-			try_attach(p, now);
+			try_attach(tr, p, now);
 			continue;
 		}
 		for (int k = 0; k < PRIO_UPDATES_PER_POLL; k++) {

@@ -30,6 +30,7 @@ struct prio_proc {
 	pid_t pid;
 	struct ghost_prio_table *pt; /* NULL until attached */
 	int64_t next_try, backoff;   /* while pt is NULL */
+	bool asked;		     /* the attacher is looking for its table */
 	int64_t rescan;		     /* next item of a full re-read, -1 none */
 	struct prio_idx_slot *idx;   /* gtid -> item, as last read */
 	uint32_t idx_cap, idx_used;
@@ -52,13 +53,16 @@ struct prio_link {
 typedef void (*prio_apply_fn)(void *ctx, struct ghost_task *t, const struct ghost_sched_item *si,
 			      const struct ghost_work_class *wc);
 
+struct prio_attacher;
+
 struct prio_track {
 	struct ghost_task_table *tasks; /* the policy's, to find a task by gtid */
 	size_t link_off;		/* of struct prio_link in the policy's task record */
 	prio_apply_fn apply;
 	void *ctx;
 	struct prio_proc *procs;
-	uint64_t item_updates; /* items applied to a task */
+	struct prio_attacher *attacher; /* looks tables up off the scheduling path */
+	uint64_t item_updates;		/* items applied to a task */
 };
 
 void prio_track_init(struct prio_track *tr, struct ghost_task_table *tasks, size_t link_off,

@@ -31,21 +31,22 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 
+#include "compat.bpf.h"
 #include "ghost_scx.h"
 
 char _license[] SEC("license") = "GPL";
 
-extern void scx_bpf_dsq_insert(struct task_struct *p, u64 dsq_id, u64 slice, u64 enq_flags) __ksym;
 extern void scx_bpf_kick_cpu(s32 cpu, u64 flags) __ksym;
 extern s32 scx_bpf_task_cpu(const struct task_struct *p) __ksym;
 extern struct task_struct *bpf_task_from_pid(s32 pid) __ksym;
 extern void bpf_task_release(struct task_struct *p) __ksym;
 extern bool bpf_cpumask_test_cpu(u32 cpu, const struct cpumask *cpumask) __ksym;
-extern struct task_struct *scx_bpf_cpu_curr(s32 cpu) __ksym;
 extern void bpf_rcu_read_lock(void) __ksym;
 extern void bpf_rcu_read_unlock(void) __ksym;
 extern void scx_bpf_exit_bstr(s64 exit_code, char *fmt, unsigned long long *data,
 			      u32 data__sz) __ksym;
+/* Callable from ops.cpu_release only (6.12 on); kernels with SCX_ENQ_IMMED do without it. */
+extern u32 scx_bpf_reenqueue_local(void) __ksym __weak;
 
 #define WRITE_ONCE(x, v) (*(volatile typeof(x) *)&(x) = (v))
 #define READ_ONCE(x) (*(volatile typeof(x) *)&(x))
@@ -125,16 +126,32 @@ struct {
 
 /* ---- the context every program starts with ---- */
 
+/*
+ * Side effects collected under the lock, carried out after it (ctx_finish): the CPUs to
+ * kick and the doorbells to ring; local, for a commit: the CPU whose agent must sleep.
+ * A program keeps them on its stack; a global function (gs_commit_cpu) writes its
+ * caller's.
+ */
+struct fx_out {
+	u64 ring[GS_MASK_WORDS];
+	u64 kick[GS_MASK_WORDS];
+	s32 local;
+	s32 pad;
+};
+
 struct ctx {
 	struct gs_state *st;
 	struct gs_sw_region *sw;
 	struct gs_queues *qs;
 	struct gs_cpu_pages *cd;
 	u64 now;
-	/* Side effects collected under the lock, carried out after it. */
-	u64 ring[GS_MASK_WORDS];
-	u64 kick[GS_MASK_WORDS];
+	struct fx_out *fx;
 };
+
+/* Every program starts with these two lines (and then ctx_init). */
+#define CTX_DECLARE(c)                          \
+	struct fx_out c##_fx = { .local = -1 }; \
+	struct ctx c = { .fx = &c##_fx }
 
 static __always_inline bool ctx_init(struct ctx *c)
 {
@@ -155,10 +172,6 @@ static __always_inline bool ctx_init(struct ctx *c)
 	c->qs = qs;
 	c->cd = cd;
 	c->now = bpf_ktime_get_ns();
-	for (int i = 0; i < GS_MASK_WORDS; i++) {
-		c->ring[i] = 0;
-		c->kick[i] = 0;
-	}
 	return true;
 }
 
@@ -183,16 +196,16 @@ static __always_inline void ctx_finish(struct ctx *c)
 
 	/* Most events kick and ring nothing: skip the walk over every CPU then. */
 	for (int w = 0; w < GS_MASK_WORDS; w++)
-		any |= c->ring[w] | c->kick[w];
+		any |= c->fx->ring[w] | c->fx->kick[w];
 	if (!any)
 		return;
 	bpf_for(i, 0, GS_MAX_CPUS) {
 		u64 bit = 1ull << (i & 63);
 		u32 w = (i >> 6) & (GS_MASK_WORDS - 1);
 
-		if (c->kick[w] & bit)
+		if (c->fx->kick[w] & bit)
 			scx_bpf_kick_cpu(i, SCX_KICK_PREEMPT);
-		if (c->ring[w] & bit) {
+		if (c->fx->ring[w] & bit) {
 			void *bell = bpf_map_lookup_elem(&g_bells, &i);
 
 			if (bell)
@@ -304,7 +317,7 @@ static __always_inline void agent_wake(struct ctx *c, s32 cpu)
 
 	if (cr->waiting) {
 		cr->waiting = 0;
-		mask_set(c->ring, cpu);
+		mask_set(c->fx->ring, cpu);
 	}
 }
 
@@ -470,13 +483,19 @@ static __always_inline void latch_forget(struct ctx *c, struct gs_task *t, s32 s
 static __always_inline s32 slot_alloc(struct ctx *c)
 {
 	struct gs_state *st = c->st;
+	u32 n = st->nfree;
 
-	if (st->nfree == 0 || st->nfree > GS_MAX_TASKS)
+	if (n == 0 || n > GS_MAX_TASKS)
 		return -1;
-	st->nfree--;
+	st->nfree = --n;
 	if (c->sw->available)
 		c->sw->available--;
-	return st->free_slots[st->nfree & (GS_MAX_TASKS - 1)] & (GS_MAX_TASKS - 1);
+	/*
+	 * Keep the mask: the compiler knows n < GS_MAX_TASKS from the test above and would
+	 * drop it, and verifiers before 7.x cannot follow the range test it emits instead.
+	 */
+	barrier_var(n);
+	return st->free_slots[n & (GS_MAX_TASKS - 1)] & (GS_MAX_TASKS - 1);
 }
 
 static __always_inline void slot_release(struct ctx *c, u32 slot)
@@ -492,6 +511,30 @@ static __always_inline void slot_release(struct ctx *c, u32 slot)
 		st->nfree++;
 		c->sw->available++;
 	}
+}
+
+/*
+ * The task in slot is dead (or never announced and leaving): TASK_DEAD, its word for the
+ * agent to free; a task never announced just gives its word back. Called at its final
+ * dequeue (gs_quiescent: every line dequeues a task whose state is TASK_DEAD one last
+ * time), else from gs_disable. Before 7.x ops.disable of a dead task comes only when its
+ * task_struct is freed (sched_ext_free from __put_task_struct), after its parent reaped it:
+ * waiting for that would have the agent keep a CPU for a task that no longer runs, while
+ * the parent that would reap it may wait for that very CPU.
+ */
+static __always_inline void task_dead(struct ctx *c, struct gs_task *t, u32 slot)
+{
+	struct gs_p_task_dead pl = { .gtid = t->gtid, .cpu = t->cpu };
+
+	latch_forget(c, t, slot);
+	if (t->phase == GS_NEW) {
+		slot_release(c, slot);
+		return;
+	}
+	t->phase = GS_GONE;
+	t->flags |= GS_TF_DEAD;
+	sw_set_flags(c, slot, GS_SW_F_CANFREE, GS_SW_TASK_ONCPU | GS_SW_TASK_RUNNABLE);
+	task_msg(c, slot, GS_MSG_TASK_DEAD, &pl, sizeof(pl));
 }
 
 /* ---- looking a task up ---- */
@@ -524,7 +567,7 @@ static __always_inline s32 nice_of(struct task_struct *p)
 
 s32 OPS(gs_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wake_flags)
 {
-	struct ctx c;
+	CTX_DECLARE(c);
 	s32 slot = slot_of(p), me = bpf_get_smp_processor_id();
 
 	if (slot < 0 || !ctx_init(&c))
@@ -536,14 +579,57 @@ s32 OPS(gs_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wake_flags)
 	return prev_cpu;
 }
 
+/*
+ * p may not leave its CPU (migrate_disable()). A BPF program's trampoline disables
+ * migration for the task it runs on (rcu_read_lock_dont_migrate(), with CONFIG_PREEMPT_RCU
+ * as Debian's kernels have it), so the current task's count includes one per program of
+ * ours on the stack: this one, and gs_cpu_release when it hands p back (the current
+ * task, the one a higher class preempts). Those do not count: without them, a task a
+ * higher class preempts would look pinned on every kernel that sends pinned tasks past
+ * ops.enqueue, and stay on its CPU without the agent's say. Where a kernel's trampoline
+ * does not disable migration, a pinned current task may pass for a free one: the agent
+ * then gets it back, and gs_dispatch still runs it only on its own CPU.
+ */
+static __always_inline bool pinned_here(struct ctx *c, struct task_struct *p)
+{
+	u32 ours = 0;
+
+	if (p == bpf_get_current_task_btf()) {
+		ours = 1;
+		if (READ_ONCE(cpu_rec(c, bpf_get_smp_processor_id())->handing_back) == p->pid)
+			ours = 2;
+	}
+	return p->migration_disabled > ours;
+}
+
+/*
+ * The kernel's sequence number of p's current stay in our custody: do_enqueue_task() gives
+ * each one a new value (ops_state's bits above the two state bits, the same on every line
+ * from 6.12), and an insert made for an older stay must not run p. See gs_dispatch.
+ */
+static __always_inline u64 custody_seq(const struct task_struct *p)
+{
+	return (u64)READ_ONCE(p->scx.ops_state.counter) & ~3ull;
+}
+
 void OPS(gs_enqueue, struct task_struct *p, u64 enq_flags)
 {
-	struct ctx c;
+	CTX_DECLARE(c);
 	s32 slot = slot_of(p), cpu = scx_bpf_task_cpu(p);
+	u64 qseq = custody_seq(p);
 	struct gs_task *t;
 
 	if (!ctx_init(&c))
 		goto global;
+	/*
+	 * A task that may not leave its CPU comes here only where the loader set
+	 * SCX_OPS_ENQ_MIGRATION_DISABLED (kernels without SCX_ENQ_IMMED): it runs where it
+	 * is, as the kernel runs it without that flag.
+	 */
+	if (pinned_here(&c, p)) {
+		compat_dsq_insert(p, SCX_DSQ_LOCAL, SCX_SLICE_DFL, enq_flags);
+		return;
+	}
 	bpf_spin_lock(&c.st->lock);
 	if (!is_mine(&c, slot, p->pid)) {
 		/* No word was free when it entered: it runs from the global queue. */
@@ -581,12 +667,13 @@ void OPS(gs_enqueue, struct task_struct *p, u64 enq_flags)
 		break;
 	}
 	t->flags &= ~(GS_TF_YIELDING | GS_TF_FORCE_OFF);
+	t->qseq = qseq;
 	bpf_spin_unlock(&c.st->lock);
 	ctx_finish(&c);
 	/* Held: never inserted here; only a commit's dispatch runs it. */
 	return;
 global:
-	scx_bpf_dsq_insert(p, SCX_DSQ_GLOBAL, SCX_SLICE_DFL, enq_flags);
+	compat_dsq_insert(p, SCX_DSQ_GLOBAL, SCX_SLICE_DFL, enq_flags);
 }
 
 static __always_inline void set_avail(struct ctx *c, s32 cpu, bool avail)
@@ -607,16 +694,17 @@ static __always_inline void set_avail(struct ctx *c, s32 cpu, bool avail)
 		agent_bump(c, cpu);
 }
 
-static int commit_one(struct ctx *c, s32 cpu, s32 caller_cpu, s32 *local, bool poison);
+int gs_commit_cpu(s32 cpu, s32 caller_cpu, u32 poison, struct fx_out *o);
 
 void OPS(gs_dispatch, s32 cpu, struct task_struct *prev)
 {
-	struct ctx c;
+	CTX_DECLARE(c);
 	struct gs_cpu *cr;
 	struct gs_task *t;
-	s32 slot, tid = 0, local = -1;
+	s32 slot, tid = 0;
 	struct task_struct *p;
 	struct gs_txn *x;
+	u64 qseq = 0;
 
 	if (!ctx_init(&c))
 		return;
@@ -625,9 +713,9 @@ void OPS(gs_dispatch, s32 cpu, struct task_struct *prev)
 	if (READ_ONCE(x->state) == GS_TXN_READY &&
 	    (READ_ONCE(x->commit_flags) & (GS_COMMIT_AT_SCHEDULE | GS_COMMIT_AT_TXN_COMMIT)) ==
 		    GS_COMMIT_AT_SCHEDULE) {
-		commit_one(&c, cpu, GS_BY_KERNEL, &local, false);
+		gs_commit_cpu(cpu, GS_BY_KERNEL, 0, c.fx);
 		/* It latched here, where we are about to look: no kick needed. */
-		c.kick[(cpu >> 6) & (GS_MASK_WORDS - 1)] &= ~(1ull << (cpu & 63));
+		c.fx->kick[(cpu >> 6) & (GS_MASK_WORDS - 1)] &= ~(1ull << (cpu & 63));
 	}
 	bpf_spin_lock(&c.st->lock);
 	cr = cpu_rec(&c, cpu);
@@ -645,6 +733,7 @@ void OPS(gs_dispatch, s32 cpu, struct task_struct *prev)
 			t->phase = GS_DISPATCHED;
 			cr->run_flags = cr->latch_run_flags;
 			tid = t->tid;
+			qseq = t->qseq;
 		}
 		cr->latch_gtid = 0;
 	} else if (cr->rtla_on_idle) {
@@ -657,8 +746,23 @@ void OPS(gs_dispatch, s32 cpu, struct task_struct *prev)
 		return;
 	p = bpf_task_from_pid(tid);
 	if (p) {
-		if (bpf_cpumask_test_cpu(cpu, p->cpus_ptr)) {
-			scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL, SCX_SLICE_INF, SCX_ENQ_IMMED);
+		/*
+		 * Between the unlock above and the insert, another CPU may take p out of our
+		 * custody and give it back (a property change: dequeue, then enqueue, which
+		 * makes the agent decide again). The kernel drops an insert whose sequence is
+		 * no longer p's, but it reads the sequence at the insert, so an insert made
+		 * now would pass for the new stay: compare with the stay the commit was for.
+		 * Accepted race: the few instructions between this read and the kernel's.
+		 */
+		if (custody_seq(p) != qseq) {
+			bpf_task_release(p);
+			__sync_fetch_and_add(&c.st->stats.dispatch_skips, 1);
+			return;
+		}
+		/* A task that may not leave its CPU runs only there (else the kernel errors out). */
+		if (bpf_cpumask_test_cpu(cpu, p->cpus_ptr) &&
+		    (!p->migration_disabled || scx_bpf_task_cpu(p) == cpu)) {
+			compat_dsq_insert(p, SCX_DSQ_LOCAL, SCX_SLICE_INF, compat_enq_immed());
 			bpf_task_release(p);
 			__sync_fetch_and_add(&c.st->stats.dispatches, 1);
 			return;
@@ -680,13 +784,15 @@ void OPS(gs_dispatch, s32 cpu, struct task_struct *prev)
 
 void OPS(gs_running, struct task_struct *p)
 {
-	struct ctx c;
+	CTX_DECLARE(c);
 	s32 slot = slot_of(p), cpu = scx_bpf_task_cpu(p);
 	struct gs_task *t;
 	struct gs_sw *w;
+	bool pinned;
 
 	if (slot < 0 || !ctx_init(&c))
 		return;
+	pinned = pinned_here(&c, p); /* helpers: not under the lock */
 	bpf_spin_lock(&c.st->lock);
 	if (!is_mine(&c, slot, p->pid))
 		goto out;
@@ -726,10 +832,12 @@ void OPS(gs_running, struct task_struct *p)
 	}
 	/*
 	 * Other runs without a commit are the kernel's own exceptions (an exiting or
-	 * migration-disabled task goes straight to a local queue): let them finish.
+	 * migration-disabled task goes straight to a local queue): let them finish. A task
+	 * that may not leave its CPU is not taken off it either: it would come straight back
+	 * (past ops.enqueue, or through pinned_here's local insert) and be taken off again.
 	 */
-	if (t->flags & GS_TF_FORCE_OFF)
-		mask_set(c.kick, cpu);
+	if ((t->flags & GS_TF_FORCE_OFF) && !pinned)
+		mask_set(c.fx->kick, cpu);
 out:
 	bpf_spin_unlock(&c.st->lock);
 	ctx_finish(&c);
@@ -737,7 +845,7 @@ out:
 
 void OPS(gs_stopping, struct task_struct *p, bool runnable)
 {
-	struct ctx c;
+	CTX_DECLARE(c);
 	s32 slot = slot_of(p), cpu = scx_bpf_task_cpu(p);
 	u64 runtime = p->se.sum_exec_runtime;
 	struct gs_task *t;
@@ -760,28 +868,35 @@ out:
 
 void OPS(gs_quiescent, struct task_struct *p, u64 deq_flags)
 {
-	struct ctx c;
-	s32 slot = slot_of(p);
-	bool dying = p->__state == TASK_DEAD_STATE;
+	CTX_DECLARE(c);
+	s32 slot = slot_of(p), pid = p->pid;
+	bool dying = p->__state == TASK_DEAD_STATE, dead = false;
 	struct gs_task *t;
 
 	if (slot < 0 || !ctx_init(&c))
 		return;
 	bpf_spin_lock(&c.st->lock);
-	if (!is_mine(&c, slot, p->pid))
+	if (!is_mine(&c, slot, pid))
 		goto out;
 	t = task_rec(&c, slot);
 	if (deq_flags & SCX_DEQ_SLEEP) {
-		if (t->phase == GS_NEW) {
+		if (dying) {
+			/* Its final dequeue: TASK_DEAD now, not when it is reaped. */
+			task_dead(&c, t, slot);
+			dead = true;
+		} else if (t->phase == GS_NEW) {
 			t->phase = GS_BLOCKED;
 			msg_new(&c, slot, false);
 		} else if (t->phase == GS_OFF_SLEEPING || t->phase == GS_ONCPU) {
 			t->phase = GS_BLOCKED;
-			/* A dying task says TASK_DEAD (from disable), not TASK_BLOCKED. */
-			if (!dying)
-				msg_blocked(&c, slot);
+			msg_blocked(&c, slot);
 		}
-	} else if (deq_flags & SCX_DEQ_SCHED_CHANGE) {
+	} else if (!(deq_flags & SCX_DEQ_CORE_SCHED_EXEC)) {
+		/*
+		 * A property change (affinity, nice, policy): neither sleep nor a core-sched
+		 * pick. Newer lines (7.2 here) name this SCX_DEQ_SCHED_CHANGE and set it on these;
+		 * older lines pass the core's flags, so the test is the same on every line.
+		 */
 		if (t->phase == GS_OFF_SLEEPING || t->phase == GS_OFF_RUNNABLE ||
 		    t->phase == GS_ONCPU) {
 			t->phase = GS_CHANGE_ONCPU;
@@ -794,12 +909,15 @@ void OPS(gs_quiescent, struct task_struct *p, u64 deq_flags)
 	}
 out:
 	bpf_spin_unlock(&c.st->lock);
+	/* gs_disable, which comes later (at the reap before 7.x), then has nothing to do. */
+	if (dead)
+		bpf_map_delete_elem(&g_tid2slot, &pid);
 	ctx_finish(&c);
 }
 
 bool OPS(gs_yield, struct task_struct *from, struct task_struct *to)
 {
-	struct ctx c;
+	CTX_DECLARE(c);
 	s32 slot = slot_of(from);
 
 	/* An expired slice makes the kernel stop it: then enqueue reports TASK_YIELD. */
@@ -840,12 +958,12 @@ static __always_inline void changed(struct ctx *c, u32 slot, u32 type, s32 nice)
 	if (t->phase == GS_CHANGE_ONCPU || t->phase == GS_ONCPU)
 		t->flags |= GS_TF_FORCE_OFF;
 	if (t->phase == GS_ONCPU)
-		mask_set(c->kick, t->cpu);
+		mask_set(c->fx->kick, t->cpu);
 }
 
 void OPS(gs_set_weight, struct task_struct *p, u32 weight)
 {
-	struct ctx c;
+	CTX_DECLARE(c);
 	s32 slot = slot_of(p), nice = nice_of(p);
 	struct gs_task *t;
 
@@ -865,7 +983,7 @@ void OPS(gs_set_weight, struct task_struct *p, u32 weight)
 
 void OPS(gs_set_cpumask, struct task_struct *p, const struct cpumask *cpumask)
 {
-	struct ctx c;
+	CTX_DECLARE(c);
 	s32 slot = slot_of(p);
 	u64 m[GS_MASK_WORDS];
 	struct gs_task *t;
@@ -873,8 +991,19 @@ void OPS(gs_set_cpumask, struct task_struct *p, const struct cpumask *cpumask)
 
 	if (slot < 0 || !ctx_init(&c))
 		return;
-	for (int i = 0; i < GS_MASK_WORDS; i++)
+	/*
+	 * A task that may not leave its CPU is pinned to it by the kernel while it is switched
+	 * out (migrate_disable_switch): then the mask is not the task's own (p->cpus_mask,
+	 * which a real change updates first). Not the user's affinity, nothing for the agent,
+	 * and taking the task off its CPU (FORCE_OFF) would only send it back to the same CPU
+	 * again and again. The mask migrate_enable() restores is the task's own again, and
+	 * the user may have changed it meanwhile: that one counts.
+	 */
+	for (int i = 0; i < GS_MASK_WORDS; i++) {
 		m[i] = cpumask->bits[i];
+		if (m[i] != p->cpus_mask.bits[i])
+			return;
+	}
 	bpf_spin_lock(&c.st->lock);
 	if (is_mine(&c, slot, p->pid)) {
 		t = task_rec(&c, slot);
@@ -892,12 +1021,12 @@ void OPS(gs_set_cpumask, struct task_struct *p, const struct cpumask *cpumask)
 
 void OPS(gs_enable, struct task_struct *p)
 {
-	struct ctx c;
+	CTX_DECLARE(c);
 	struct task_struct *cur = bpf_get_current_task_btf();
 	s32 pid = p->pid, parent_slot = -1, cpu = scx_bpf_task_cpu(p);
 	u32 pstate = p->__state;
 	bool child = pstate & TASK_NEW_STATE, queued = pstate == 0;
-	bool running = p->on_cpu || p == cur;
+	bool running = compat_task_on_cpu(p) || p == cur;
 	u64 m[GS_MASK_WORDS];
 	struct gs_task *t;
 	s32 slot = -1;
@@ -918,6 +1047,7 @@ void OPS(gs_enable, struct task_struct *p)
 		if (parent_slot >= 0 && is_mine(&c, parent_slot, cur->pid))
 			t->parent_gtid = task_rec(&c, parent_slot)->gtid;
 		t->tid = pid;
+		t->task_addr = (u64)p;
 		t->kind = GS_K_TASK;
 		t->flags = 0;
 		t->qid = c.st->default_qid;
@@ -943,7 +1073,7 @@ void OPS(gs_enable, struct task_struct *p)
 			t->phase = GS_NEW;
 			if (running) {
 				t->flags |= GS_TF_FORCE_OFF;
-				mask_set(c.kick, cpu);
+				mask_set(c.fx->kick, cpu);
 			}
 		}
 	}
@@ -957,28 +1087,28 @@ void OPS(gs_enable, struct task_struct *p)
 
 void OPS(gs_disable, struct task_struct *p)
 {
-	struct ctx c;
+	CTX_DECLARE(c);
 	s32 slot = slot_of(p), pid = p->pid;
-	bool dead = p->flags & PF_EXITING_FLAG;
+	bool dead = p->flags & PF_EXITING_FLAG, mine = false;
 	struct gs_task *t;
 
 	if (slot < 0 || !ctx_init(&c))
 		return;
 	bpf_spin_lock(&c.st->lock);
-	if (is_mine(&c, slot, pid)) {
-		t = task_rec(&c, slot);
-		latch_forget(&c, t, slot);
-		if (t->phase == GS_NEW) {
-			/* Never announced: nothing to report, the word is simply free again. */
-			slot_release(&c, slot);
-		} else if (dead) {
-			struct gs_p_task_dead pl = { .gtid = t->gtid, .cpu = t->cpu };
-
-			t->phase = GS_GONE;
-			t->flags |= GS_TF_DEAD;
-			sw_set_flags(&c, slot, GS_SW_F_CANFREE, GS_SW_TASK_ONCPU | GS_SW_TASK_RUNNABLE);
-			task_msg(&c, slot, GS_MSG_TASK_DEAD, &pl, sizeof(pl));
+	/*
+	 * The slot must still be this very task's: before 7.x a dead task is disabled only
+	 * when its task_struct is freed, after its final dequeue reported it (task_dead) and
+	 * its pid may already belong to a new task.
+	 */
+	t = task_rec(&c, slot);
+	mine = is_mine(&c, slot, pid) && t->task_addr == (u64)p;
+	if (mine) {
+		if (t->phase == GS_GONE) {
+			/* Reported at its final dequeue. */
+		} else if (t->phase == GS_NEW || dead) {
+			task_dead(&c, t, slot);
 		} else {
+			latch_forget(&c, t, slot);
 			struct gs_p_task_departed pl = {};
 
 			pl.gtid = t->gtid;
@@ -991,13 +1121,14 @@ void OPS(gs_disable, struct task_struct *p)
 		}
 	}
 	bpf_spin_unlock(&c.st->lock);
-	bpf_map_delete_elem(&g_tid2slot, &pid);
+	if (mine)
+		bpf_map_delete_elem(&g_tid2slot, &pid);
 	ctx_finish(&c);
 }
 
 void OPS(gs_tick, struct task_struct *p)
 {
-	struct ctx c;
+	CTX_DECLARE(c);
 	s32 cpu = bpf_get_smp_processor_id();
 
 	if (!ctx_init(&c))
@@ -1014,7 +1145,7 @@ void OPS(gs_tick, struct task_struct *p)
 
 void OPS(gs_cpu_release, s32 cpu, struct scx_cpu_release_args *args)
 {
-	struct ctx c;
+	CTX_DECLARE(c);
 	s32 tid = args->task ? args->task->pid : 0;
 
 	if (!ctx_init(&c))
@@ -1025,11 +1156,31 @@ void OPS(gs_cpu_release, s32 cpu, struct scx_cpu_release_args *args)
 		set_avail(&c, cpu, false);
 	bpf_spin_unlock(&c.st->lock);
 	ctx_finish(&c);
+	/*
+	 * Without SCX_ENQ_IMMED the kernel keeps a task that a higher class preempts, and one
+	 * inserted here that has not run yet, at the head of this CPU's local queue
+	 * (put_prev_task_scx, then this callback) and runs it again when the CPU comes back,
+	 * without asking us. ghOSt gives such a task back to the agent (TASK_PREEMPT)
+	 * instead: hand every task of the local queue back through ops.enqueue, which says
+	 * so (scx_bpf_reenqueue_local may only be called from here on those kernels; the
+	 * current task, the preempted one, goes too: see pinned_here). With SCX_ENQ_IMMED
+	 * the kernel hands them back by itself.
+	 */
+	__sync_fetch_and_add(&c.st->stats.cpu_releases, 1);
+	if (!compat_enq_immed() && bpf_ksym_exists(scx_bpf_reenqueue_local)) {
+		struct task_struct *cur = bpf_get_current_task_btf();
+		struct gs_cpu *cr = cpu_rec(&c, cpu);
+
+		/* Read by the nested gs_enqueue on this CPU only (pinned_here): no lock needed. */
+		WRITE_ONCE(cr->handing_back, cur->pid);
+		__sync_fetch_and_add(&c.st->stats.handed_back, scx_bpf_reenqueue_local());
+		WRITE_ONCE(cr->handing_back, 0);
+	}
 }
 
 void OPS(gs_cpu_acquire, s32 cpu, struct scx_cpu_acquire_args *args)
 {
-	struct ctx c;
+	CTX_DECLARE(c);
 
 	if (!ctx_init(&c))
 		return;
@@ -1048,7 +1199,7 @@ void OPS(gs_exit, struct scx_exit_info *ei)
 		return;
 	bpf_probe_read_kernel_str(e->reason, sizeof(e->reason), ei->reason);
 	bpf_probe_read_kernel_str(e->msg, sizeof(e->msg), ei->msg);
-	e->exit_cpu = ei->exit_cpu;
+	e->exit_cpu = compat_exit_cpu(ei);
 	e->exit_code = ei->exit_code;
 	WRITE_ONCE(e->kind, ei->kind ? ei->kind : -1);
 }
@@ -1192,7 +1343,7 @@ static __always_inline u32 txn_apply(struct ctx *c, s32 cpu, s32 caller_cpu,
 		t->phase = GS_LATCHED;
 		t->latch_cpu = cpu;
 		if (!is_local && mode != TXN_PENDING)
-			mask_set(c->kick, cpu);
+			mask_set(c->fx->kick, cpu);
 		return 0;
 	}
 	if (gtid == GS_AGENT_GTID) {
@@ -1202,7 +1353,7 @@ static __always_inline u32 txn_apply(struct ctx *c, s32 cpu, s32 caller_cpu,
 	/* NULL or IDLE: nothing may run there. */
 	unlatch(c, cpu, true);
 	if (cr->cur_slot >= 0)
-		mask_set(c->kick, cpu);
+		mask_set(c->fx->kick, cpu);
 	return 0;
 }
 
@@ -1217,7 +1368,7 @@ static __always_inline bool cpu_taken(struct ctx *c, s32 cpu)
 	bool taken = false;
 
 	bpf_rcu_read_lock();
-	cur = scx_bpf_cpu_curr(cpu);
+	cur = compat_cpu_curr(cpu);
 	if (cur)
 		taken = cur->pid != 0 && cur->policy != 7 /* SCHED_EXT */ &&
 			cur->pid != READ_ONCE(cpu_rec(c, cpu)->agent_tid);
@@ -1249,7 +1400,8 @@ static __always_inline void txn_finish(struct gs_txn *x, u32 fail)
  * GHOST_TXN_COMPLETE, or -1 if there was no READY txn. poison: fail it POISONED unseen
  * (the caller's own txn after another one of the same call failed, as the ghOSt kernel does).
  */
-static __noinline int commit_one(struct ctx *c, s32 cpu, s32 caller_cpu, s32 *local, bool poison)
+static __always_inline int commit_one(struct ctx *c, s32 cpu, s32 caller_cpu, s32 *local,
+				      bool poison)
 {
 	bool taken = false;
 	struct gs_txn *x = &c->cd->cpu[cpu & (GS_MAX_CPUS - 1)].txn;
@@ -1301,7 +1453,7 @@ struct group {
 	u32 step;
 };
 
-static __noinline int group_one(struct ctx *c, s32 cpu, struct group *g)
+static __always_inline int group_one(struct ctx *c, s32 cpu, struct group *g)
 {
 	struct gs_txn *x = &c->cd->cpu[cpu & (GS_MAX_CPUS - 1)].txn;
 	s32 claimer = g->caller >= 0 ? g->caller : (s32)bpf_get_smp_processor_id();
@@ -1346,7 +1498,7 @@ static __noinline int group_one(struct ctx *c, s32 cpu, struct group *g)
 		if (cr->latch_pending) {
 			cr->latch_pending = 0;
 			if (cpu != g->caller)
-				mask_set(c->kick, cpu);
+				mask_set(c->fx->kick, cpu);
 		}
 		c->st->stats.commits++;
 	} else {
@@ -1379,7 +1531,32 @@ static __noinline int group_one(struct ctx *c, s32 cpu, struct group *g)
 	return 0;
 }
 
-static __noinline int group_pass(struct ctx *c, const u64 *mask, struct group *g)
+/*
+ * The per-CPU steps of a commit as global functions: the verifier checks a global function
+ * once, on its own, instead of again for every state a caller's loop over the CPUs reaches
+ * (which exhausts its budget on the 6.x lines). A global function cannot be handed map
+ * pointers, so each one looks the maps up itself; the side effects it decides go to its
+ * caller's *fx, which the caller carries out after the unlock.
+ */
+__noinline int gs_commit_cpu(s32 cpu, s32 caller_cpu, u32 poison, struct fx_out *fx)
+{
+	struct ctx c = { .fx = fx };
+
+	if (!fx || cpu < 0 || cpu >= GS_MAX_CPUS || !ctx_init(&c))
+		return -1;
+	return commit_one(&c, cpu, caller_cpu, &fx->local, poison);
+}
+
+__noinline int gs_group_cpu(s32 cpu, struct group *g, struct fx_out *fx)
+{
+	struct ctx c = { .fx = fx };
+
+	if (!g || !fx || cpu < 0 || cpu >= GS_MAX_CPUS || !ctx_init(&c))
+		return 0;
+	return group_one(&c, cpu, g);
+}
+
+static __noinline int group_pass(const u64 *mask, struct group *g, struct fx_out *fx)
 {
 	u32 k;
 
@@ -1390,7 +1567,7 @@ static __noinline int group_pass(struct ctx *c, const u64 *mask, struct group *g
 			continue;
 		if (!mask_test(mask, cpu))
 			continue;
-		group_one(c, cpu, g);
+		gs_group_cpu(cpu, g, fx);
 	}
 	return 0;
 }
@@ -1409,22 +1586,26 @@ static __always_inline s32 caller_agent_cpu(struct ctx *c)
 SEC("syscall")
 int gs_commit(struct gs_commit_args *a)
 {
-	struct ctx c;
-	s32 caller, local = -1;
+	CTX_DECLARE(c);
 	bool failed = false;
+	u64 mask[GS_MASK_WORDS];
+	s32 caller;
 	u32 k;
 
 	if (!ctx_init(&c)) {
 		a->err = -22;
 		return 0;
 	}
+	/* A copy: verifiers before 7.x refuse a variable offset into a program's context. */
+	for (int w = 0; w < GS_MASK_WORDS; w++)
+		mask[w] = a->mask[w];
 	caller = caller_agent_cpu(&c);
 	if (a->sync) {
 		struct group g = { .caller = caller, .local = -1, .fail_cpu = -1 };
 
 		for (u32 step = G_CLAIM; step <= G_DECIDE; step++) {
 			g.step = step;
-			group_pass(&c, a->mask, &g);
+			group_pass(mask, &g, c.fx);
 		}
 		ctx_finish(&c);
 		a->result = g.fail_cpu < 0;
@@ -1438,18 +1619,18 @@ int gs_commit(struct gs_commit_args *a)
 
 		if (k < GS_MAX_CPUS && cpu == caller)
 			continue;
-		if (!mask_test(a->mask, cpu))
+		if (!mask_test(mask, cpu))
 			continue;
 		/* A remote COMMIT_AT_SCHEDULE txn waits for its CPU's next dispatch. */
 		if (cpu != caller && (READ_ONCE(c.cd->cpu[cpu & (GS_MAX_CPUS - 1)].txn.commit_flags) &
 				      (GS_COMMIT_AT_SCHEDULE | GS_COMMIT_AT_TXN_COMMIT)) ==
 					     GS_COMMIT_AT_SCHEDULE)
 			continue;
-		if (commit_one(&c, cpu, caller, &local, k == GS_MAX_CPUS && failed) > 0)
+		if (gs_commit_cpu(cpu, caller, k == GS_MAX_CPUS && failed, c.fx) > 0)
 			failed = true;
 	}
 	ctx_finish(&c);
-	a->local_cpu = local;
+	a->local_cpu = c.fx->local;
 	a->err = 0;
 	return 0;
 }
@@ -1459,7 +1640,7 @@ int gs_commit(struct gs_commit_args *a)
 SEC("syscall")
 int gs_run(struct gs_run_args *a)
 {
-	struct ctx c;
+	CTX_DECLARE(c);
 	s32 cpu = a->cpu, caller;
 	struct gs_cpu *cr;
 	u32 k;
@@ -1494,7 +1675,7 @@ int gs_run(struct gs_run_args *a)
 		/* Shutdown: every doorbell rings, whoever sleeps. */
 		a->err = 0;
 		bpf_for(k, 0, GS_MAX_CPUS)
-			mask_set(c.ring, k);
+			mask_set(c.fx->ring, k);
 	}
 	ctx_finish(&c);
 	return 0;
@@ -1706,7 +1887,7 @@ static __always_inline s32 admin_locked(struct ctx *c, struct gs_admin_args *a, 
 SEC("syscall")
 int gs_admin(struct gs_admin_args *a)
 {
-	struct ctx c;
+	CTX_DECLARE(c);
 	s32 tid = (s32)bpf_get_current_pid_tgid();
 	s32 key = a->op == GS_A_GTID_OF ? (s32)a->arg : tid;
 	u32 *hs = bpf_map_lookup_elem(&g_tid2slot, &key);
@@ -1716,6 +1897,8 @@ int gs_admin(struct gs_admin_args *a)
 		a->err = -22;
 		return 0;
 	}
+	/* What the loader shows in the status file: constant, known at load time. */
+	WRITE_ONCE(c.st->immed, compat_enq_immed() != 0);
 	if (a->op == GS_A_EXIT) {
 		unsigned long long data[1] = { bpf_get_current_pid_tgid() >> 32 };
 		static char fmt[] = "enclave destroyed by process %llu";
@@ -1725,8 +1908,14 @@ int gs_admin(struct gs_admin_args *a)
 		return 0;
 	}
 	if (a->op == GS_A_TASKS) {
-		/* A listing for the "tasks" file: read without the lock, a snapshot is enough. */
+		/*
+		 * A listing for the "tasks" file: read without the lock, a snapshot is enough.
+		 * At most 16 per call (the loader calls again from a->out): they are gathered on
+		 * the stack and stored at constant offsets, as verifiers before 7.x refuse a
+		 * variable offset into a program's context, and 64 would not fit the stack.
+		 */
 		u32 i, n = 0;
+		s32 tids[16] = {};
 
 		a->out = GS_MAX_TASKS;
 		bpf_for(i, 0, GS_MAX_TASKS) {
@@ -1737,13 +1926,15 @@ int gs_admin(struct gs_admin_args *a)
 			t = task_rec(&c, i);
 			if (t->kind != GS_K_TASK || t->phase == GS_GONE)
 				continue;
-			if (n >= 64) {
+			if (n >= 16) {
 				a->out = i;
 				break;
 			}
-			a->tids[n & 63] = t->tid;
+			tids[n & 15] = t->tid;
 			n++;
 		}
+		for (int j = 0; j < 16; j++)
+			a->tids[j] = tids[j];
 		a->n = n;
 		a->err = 0;
 		return 0;

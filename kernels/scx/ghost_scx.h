@@ -230,6 +230,8 @@ struct gs_task {
 	__u64 gtid;
 	__u64 parent_gtid;
 	__u64 mask[GS_MASK_WORDS]; /* allowed CPUs, as last reported */
+	__u64 qseq;	 /* QUEUED..DISPATCHED: the kernel's sequence of this stay (ghost.bpf.c) */
+	__u64 task_addr; /* the task_struct's address: which task owns the slot (gs_disable) */
 	__s32 tid;
 	__u32 gen;
 	__u16 kind;
@@ -258,6 +260,8 @@ struct gs_cpu {
 	__u32 unavail; /* a higher class took the CPU */
 	__u32 in_enclave;
 	__u32 latch_pending; /* latched by a sync group not yet decided: not dispatched */
+	__s32 handing_back;  /* the task gs_cpu_release hands back right now, 0 = none */
+	__u32 pad;
 };
 
 struct gs_qctl {
@@ -279,6 +283,8 @@ struct gs_stats {
 	__u64 msgs[16]; /* by type: task types 64.. at [type - 64], CPU 128.. at [8 + type - 128] */
 	__u64 dropped;	/* no queue, or the ring was full */
 	__u64 commits, commit_fails, dispatches, dispatch_skips, unmanaged;
+	__u64 cpu_releases; /* a higher class took a CPU (ops.cpu_release) */
+	__u64 handed_back;  /* tasks it handed back then (kernels without SCX_ENQ_IMMED) */
 };
 
 struct gs_state {
@@ -287,6 +293,8 @@ struct gs_state {
 	__s32 default_qid; /* -1 until set */
 	__u32 nfree;
 	__u32 owner_tgid;
+	__u32 immed; /* the kernel has SCX_ENQ_IMMED (set by every gs_admin call) */
+	__u32 pad;
 	struct gs_tunables tun;
 	struct gs_stats stats;
 	__u16 free_slots[GS_MAX_TASKS];

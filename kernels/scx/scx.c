@@ -29,6 +29,7 @@
 #include <linux/types.h>
 
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
 #include <dirent.h>
@@ -214,6 +215,20 @@ static void scx_sysfs(char *state, size_t slen, char *ops, size_t olen)
 		ops[0] = 0;
 }
 
+/* The first release with sched_ext: the oldest kernel line this backend loads on. */
+#define SCX_OLDEST_MAJOR 6
+#define SCX_OLDEST_MINOR 12
+
+/* Whether a kernel release ("6.6.30-foo") is older than major.minor; false if unreadable. */
+static bool release_before(const char *release, int major, int minor)
+{
+	int a, b;
+
+	if (sscanf(release, "%d.%d", &a, &b) != 2)
+		return false;
+	return a < major || (a == major && b < minor);
+}
+
 static int scx_probe(const char *root, char *why, size_t why_len)
 {
 	char state[32], ops[64];
@@ -221,12 +236,31 @@ static int scx_probe(const char *root, char *why, size_t why_len)
 	struct stat st;
 
 	(void)root;
+	uname(&u);
 	if (stat(SCX_SYSFS, &st)) {
-		uname(&u);
 		set_why(why, why_len,
-			"this kernel (%s) has no sched_ext: it needs Linux >= 7.1 built with "
+			"this kernel (%s) has no sched_ext: it needs Linux >= %d.%d built with "
 			"CONFIG_SCHED_CLASS_EXT=y (check: grep SCHED_CLASS_EXT /boot/config-%s)",
-			u.release, u.release);
+			u.release, SCX_OLDEST_MAJOR, SCX_OLDEST_MINOR, u.release);
+		return -ENODEV;
+	}
+	/*
+	 * What the BPF object needs is probed when it loads (compat.bpf.h), never by version;
+	 * only a sched_ext older than its first release (patched into an older kernel) is
+	 * told apart by the version, as nothing in it can be relied on.
+	 */
+	if (release_before(u.release, SCX_OLDEST_MAJOR, SCX_OLDEST_MINOR)) {
+		set_why(why, why_len,
+			"this kernel (%s) has a sched_ext from before Linux %d.%d, its first release "
+			"and the oldest this backend supports",
+			u.release, SCX_OLDEST_MAJOR, SCX_OLDEST_MINOR);
+		return -ENODEV;
+	}
+	if (stat("/sys/kernel/btf/vmlinux", &st)) {
+		set_why(why, why_len,
+			"this kernel (%s) has sched_ext but no BTF (/sys/kernel/btf/vmlinux): the BPF "
+			"scheduler needs CONFIG_DEBUG_INFO_BTF=y",
+			u.release);
 		return -ENODEV;
 	}
 	if (geteuid() != 0) {
@@ -500,6 +534,79 @@ static int find_fds(struct ghost_kenclave *ke)
 	return 0;
 }
 
+/* Whether enum ENUM of this kernel's BTF has the value NAME (*val gets it). */
+static bool kernel_enum_value(const struct btf *btf, const char *enum_name, const char *name,
+			      uint64_t *val)
+{
+	int id = btf__find_by_name_kind(btf, enum_name, BTF_KIND_ENUM64);
+	const struct btf_type *t;
+
+	if (id < 0)
+		id = btf__find_by_name_kind(btf, enum_name, BTF_KIND_ENUM);
+	t = id < 0 ? NULL : btf__type_by_id(btf, (uint32_t)id);
+	for (int i = 0; t && i < btf_vlen(t); i++) {
+		bool wide = btf_is_enum64(t);
+		uint32_t off = wide ? btf_enum64(t)[i].name_off : btf_enum(t)[i].name_off;
+		const char *n = btf__name_by_offset(btf, off);
+
+		if (n && !strcmp(n, name)) {
+			*val = wide ? btf_enum64_value(&btf_enum64(t)[i])
+				    : (uint64_t)(uint32_t)btf_enum(t)[i].val;
+			return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * The ops flags this kernel needs beyond the object's own, probed in its BTF. A kernel
+ * that has SCX_OPS_ENQ_MIGRATION_DISABLED but not SCX_ENQ_IMMED (6.16 and 6.18 among the
+ * tested) sends a migration-disabled task straight to its CPU's local queue, past
+ * ops.enqueue, unless that flag is set; and the task ops.cpu_release hands back looks
+ * migration-disabled while the BPF program runs on it (ghost.bpf.c, pinned_here). Without
+ * the flag, a task a higher class preempted would go back to its CPU without the agent's
+ * say.
+ */
+static int adapt_ops_flags(struct bpf_object *obj)
+{
+	struct bpf_map *map = bpf_object__find_map_by_name(obj, "ghost_ops");
+	const struct btf *local = bpf_object__btf(obj);
+	const struct btf_type *t = NULL;
+	uint64_t mig = 0, immed = 0, flags;
+	struct btf *vmlinux;
+	size_t size = 0;
+	char *data;
+	int id;
+
+	/* Not our scheduler, or no BTF to probe: the load or the attach says what is wrong. */
+	if (!map || !(vmlinux = btf__load_vmlinux_btf()))
+		return 0;
+	if (kernel_enum_value(vmlinux, "scx_enq_flags", "SCX_ENQ_IMMED", &immed) ||
+	    !kernel_enum_value(vmlinux, "scx_ops_flags", "SCX_OPS_ENQ_MIGRATION_DISABLED", &mig)) {
+		btf__free(vmlinux);
+		return 0;
+	}
+	btf__free(vmlinux);
+	data = map ? bpf_map__initial_value(map, &size) : NULL;
+	id = local ? btf__find_by_name_kind(local, "sched_ext_ops", BTF_KIND_STRUCT) : -1;
+	if (id >= 0)
+		t = btf__type_by_id(local, (uint32_t)id);
+	for (int i = 0; data && t && i < btf_vlen(t); i++) {
+		const struct btf_member *m = &btf_members(t)[i];
+		size_t off = btf_member_bit_offset(t, (uint32_t)i) / 8;
+
+		if (strcmp(btf__name_by_offset(local, m->name_off), "flags") ||
+		    off + sizeof(flags) > size)
+			continue;
+		memcpy(&flags, data + off, sizeof(flags));
+		flags |= mig;
+		memcpy(data + off, &flags, sizeof(flags));
+		return 0;
+	}
+	ghost_err("sched_ext: the BPF object has no ghost_ops.flags to set");
+	return -ENOENT;
+}
+
 static int load_object(struct ghost_kenclave *ke)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, oo, .object_name = "ghost");
@@ -518,7 +625,7 @@ static int load_object(struct ghost_kenclave *ke)
 	if (!ke->obj) {
 		err = -errno;
 		ghost_err("sched_ext: cannot open the BPF object: %s", strerror(-err));
-	} else {
+	} else if (!(err = adapt_ops_flags(ke->obj))) {
 		err = bpf_object__load(ke->obj);
 		if (err)
 			ghost_err("sched_ext: the kernel refused the BPF scheduler (%s); the "
@@ -1110,12 +1217,15 @@ static int scx_file_read(struct ghost_kenclave *ke, const char *name, char *buf,
 		err = put(
 			buf, len,
 			"active %s\nnr_tasks %u\ncommits %llu\ncommit_failures %llu\n"
-			"dispatches %llu\ndispatch_skips %llu\nmsgs_dropped %llu\nunmanaged %llu\n",
+			"dispatches %llu\ndispatch_skips %llu\nmsgs_dropped %llu\nunmanaged %llu\n"
+			"preempted_tasks_back_by %s\ncpu_releases %llu\nhanded_back %llu\n",
 			ke->destroyed || scx_exited(ke, NULL) ? "no" : "yes",
 			GS_MAX_TASKS - st->nfree, (unsigned long long)s->commits,
 			(unsigned long long)s->commit_fails, (unsigned long long)s->dispatches,
 			(unsigned long long)s->dispatch_skips, (unsigned long long)s->dropped,
-			(unsigned long long)s->unmanaged);
+			(unsigned long long)s->unmanaged,
+			st->immed ? "SCX_ENQ_IMMED" : "cpu_release",
+			(unsigned long long)s->cpu_releases, (unsigned long long)s->handed_back);
 		for (int c = 0; c < GS_MAX_CPUS && err > 0; c++) {
 			const struct gs_cpu *cr = &st->cpus[c];
 			int n;
@@ -1518,7 +1628,7 @@ static int scx_timer_set(struct ghost_kenclave *ke, int cpu, int slot, uint64_t 
 const struct ghost_kernel_ops ghost_kernel_scx = {
 	.version = GHOST_KERNEL_OPS_VERSION,
 	.name = "scx",
-	.summary = "sched_ext BPF scheduler on a stock kernel (>= 7.1)",
+	.summary = "sched_ext BPF scheduler on a stock kernel (>= 6.12)",
 	.caps = GHOST_KCAP_FOREIGN_TASKS | GHOST_KCAP_SELF_EXIT,
 	.probe = scx_probe,
 	.enclave_create = scx_enclave_create,

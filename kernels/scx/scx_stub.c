@@ -22,6 +22,6 @@ static int scx_stub_probe(const char *root, char *why, size_t why_len)
 const struct ghost_kernel_ops ghost_kernel_scx = {
 	.version = GHOST_KERNEL_OPS_VERSION,
 	.name = "scx",
-	.summary = "sched_ext BPF scheduler on a stock kernel (>= 7.1)",
+	.summary = "sched_ext BPF scheduler on a stock kernel (>= 6.12)",
 	.probe = scx_stub_probe,
 };

@@ -6,8 +6,10 @@
 #   Every FILE goes into /tests of a busybox initramfs. The executable ones are
 #   the tests: run in the order given, from /tests, as root, each under a
 #   timeout; the others are data files for them. A test passes with exit 0, is
-#   skipped with 77, fails otherwise. Tests must be statically linked (or be
-#   busybox sh scripts): the guest has no shared libraries.
+#   skipped with 77, fails otherwise. Tests are statically linked programs or
+#   busybox sh scripts; a dynamically linked program (a test, or one in a
+#   directory given, such as Debian's hackbench) takes the shared libraries it
+#   needs on this machine along, at the same paths.
 #
 # The guest: qemu-system-x86_64 with software emulation (-accel tcg -cpu max;
 # KVM does not work on these machines), console on ttyS0 = qemu's stdout. The
@@ -96,12 +98,7 @@ for f in "$@"; do
 		continue
 	fi
 	if [ -x "$f" ]; then
-		if readelf -h "$f" >/dev/null 2>&1; then
-			if readelf -l "$f" 2>/dev/null | grep -q INTERP; then
-				echo "vm: $f is dynamically linked; the guest has no shared libraries (link with -static)" >&2
-				exit 2
-			fi
-		elif [ "$(head -c 2 "$f")" != "#!" ]; then
+		if ! readelf -h "$f" >/dev/null 2>&1 && [ "$(head -c 2 "$f")" != "#!" ]; then
 			echo "vm: $f is executable but neither an ELF program nor a script" >&2
 			exit 2
 		fi
@@ -110,6 +107,22 @@ for f in "$@"; do
 	cp -L "$f" "$root/tests/$name"
 done
 [ ${#tests[@]} -gt 0 ] || { echo "vm: no executable among the files given" >&2; exit 2; }
+
+# The shared libraries (and the dynamic loader) of every dynamically linked
+# program that goes in, copied from this machine to the same paths.
+while IFS= read -r -d '' f; do
+	readelf -l "$f" 2>/dev/null | grep -q INTERP || continue
+	libs=$(ldd "$f" 2>/dev/null | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }') ||
+		true
+	[ -n "$libs" ] || { echo "vm: $f is dynamically linked and ldd finds none of its libraries" >&2; exit 2; }
+	if ldd "$f" 2>/dev/null | grep -q 'not found'; then
+		echo "vm: $f needs shared libraries this machine lacks: $(ldd "$f" | grep 'not found' | tr -s ' \t\n' ' ')" >&2
+		exit 2
+	fi
+	for l in $libs; do
+		[ -e "$root$l" ] || { mkdir -p "$root$(dirname "$l")" && cp -L "$l" "$root$l"; }
+	done
+done < <(find "$root/tests" -type f -perm -u+x -print0)
 
 cp "$busybox" "$root/bin/busybox"
 for applet in $("$busybox" --list); do

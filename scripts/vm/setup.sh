@@ -4,24 +4,34 @@
 # test binaries inside it (scripts/vm/run.sh).
 #
 # On Debian 12 it:
-#   - adds the <codename>-backports and sid apt suites, by copying the stanza of
-#     /etc/apt/sources.list.d/debian.sources that serves <codename> and changing
-#     its Suites (sid is pinned at priority 50, so nothing is ever upgraded from it);
+#   - adds the <codename>-backports, sid and trixie-backports apt suites, by
+#     copying the stanza of /etc/apt/sources.list.d/debian.sources that serves
+#     <codename> and changing its Suites (sid and trixie-backports are pinned at
+#     priority 50, so nothing is ever upgraded from them);
 #   - installs qemu, busybox-static, cpio, clang-19, the libelf/zlib/zstd
-#     development files, and libbpf-dev + bpftool from <codename>-backports;
-#   - downloads (never installs) the newest sid cloud kernel, checks that it has
-#     CONFIG_SCHED_CLASS_EXT=y, and keeps its vmlinuz and config in the cache
-#     together with vmlinux (taken out of vmlinuz) and vmlinux.h (from its BTF).
+#     development files, rt-tests (hackbench, run in the guest), and libbpf-dev +
+#     bpftool from <codename>-backports;
+#   - downloads (never installs) one cloud kernel per kernel line of
+#     $GHOST_VM_LINES (default "sid 6.18 6.16"): "sid" is the newest sid kernel,
+#     "X.Y" the newest X.Y.z any configured suite has (trixie-backports carries
+#     6.16 on); each must have CONFIG_SCHED_CLASS_EXT=y. It keeps their vmlinuz
+#     and config in the cache, and for the first line also vmlinux (taken out of
+#     vmlinuz) and vmlinux.h (from its BTF): the one BPF object is compiled
+#     against that and loads on all of them.
 #
 # Cache: $GHOST_VM_CACHE (default /var/cache/ghost-vm). After a run it holds
-#   vmlinuz, config, vmlinux, vmlinux.h -> kernels/<version>/...
-#   kernel-version      the kernel release and the Debian package it came from
+#   kernels/<release>/  vmlinuz and config of each line (the first also
+#                       vmlinux, vmlinux.h)
+#   vmlinuz, config, vmlinux, vmlinux.h -> kernels/<first line's release>/...
+#   kernel-version      the first line's release and the Debian package it came from
+#   kernel-lines        one line per kernel line: "LINE RELEASE PACKAGE VERSION"
 # Idempotent: when everything is present it touches neither apt nor the network.
-# GHOST_VM_REFRESH=1 looks for a newer sid kernel even if one is cached.
+# GHOST_VM_REFRESH=1 looks for newer kernels even if some are cached.
 #
 # Needs root for the apt work (re-runs itself through `sudo -n` if it can).
 # Exit status: 0 ready; 77 this machine cannot do it (not root, the package
-# archive unreachable, no sid kernel with sched_ext); 1 anything else.
+# archive unreachable, no kernel with sched_ext for the first line); 1 anything
+# else. A later line without a usable kernel is left out with a message.
 set -euo pipefail
 
 CACHE=${GHOST_VM_CACHE:-/var/cache/ghost-vm}
@@ -31,6 +41,9 @@ OUR_PIN=/etc/apt/preferences.d/ghost-vm-sid
 # The cloud flavour is small and has what a virtual machine needs built in
 # (virtio, the 8250 serial console); GHOST_VM_FLAVOUR=amd64 picks the generic one.
 FLAVOUR=${GHOST_VM_FLAVOUR:-cloud-amd64}
+LINES=${GHOST_VM_LINES:-sid 6.18 6.16}
+# The suite that carries the LTS kernel lines (6.16 on) for Debian 13.
+LTS_SUITE=trixie-backports
 LIBBPF_MIN=1.4
 BPFTOOL_MIN=7.4
 
@@ -55,7 +68,7 @@ backports=$codename-backports
 # Packages from the release itself, and the two that must come from backports
 # (the release's libbpf 1.1 is too old for sched_ext's struct_ops).
 base_pkgs=(qemu-system-x86 busybox-static cpio zstd clang-19 gcc libc6-dev make
-	libelf-dev zlib1g-dev libzstd-dev pkg-config)
+	libelf-dev zlib1g-dev libzstd-dev pkg-config rt-tests)
 bp_pkgs=(libbpf-dev bpftool)
 
 pkg_version() {
@@ -77,12 +90,20 @@ missing_bp_pkgs() {
 	if [ -z "$v" ] || ! dpkg --compare-versions "${v#*:}" ge "$BPFTOOL_MIN"; then echo bpftool; fi
 }
 
+# The suites to add: the release's backports, sid, and the one with the LTS
+# kernel lines (once: on Debian 13 it is the release's backports).
+extra_suites() {
+	local s="$backports sid"
+	[ "$LTS_SUITE" = "$backports" ] || s="$s $LTS_SUITE"
+	echo "$s"
+}
+
 # The deb822 stanzas we want: the release's own stanza with Suites changed.
 # Prints nothing if /etc/apt/sources.list.d/debian.sources has no such stanza.
 wanted_sources() {
 	local src=$SOURCES_DIR/debian.sources
 	[ -r "$src" ] || return 0
-	awk -v rel="$codename" -v bp="$backports" '
+	awk -v rel="$codename" -v extra="$(extra_suites)" '
 		BEGIN { RS = ""; FS = "\n" }
 		{
 			found = 0
@@ -93,9 +114,9 @@ wanted_sources() {
 				}
 			if (!found || done) next
 			done = 1
-			split(bp " sid", suites, " ")
-			for (k = 1; k <= 2; k++) {
-				if (k == 2) print ""
+			n = split(extra, suites, " ")
+			for (k = 1; k <= n; k++) {
+				if (k > 1) print ""
 				for (i = 1; i <= NF; i++) {
 					if ($i ~ /^#/) continue
 					if ($i ~ /^Suites:/) print "Suites: " suites[k]
@@ -109,14 +130,15 @@ wanted_sources() {
 # line, once with each suite.
 wanted_list_lines() {
 	[ -r /etc/apt/sources.list ] || return 0
-	awk -v rel="$codename" -v bp="$backports" '
+	awk -v rel="$codename" -v extra="$(extra_suites)" '
 		$1 == "deb" && !done {
 			for (i = 2; i <= NF; i++) if ($i == rel) {
 				done = 1
-				line = $0
-				sub(" " rel " ", " " bp " ", line); print line
-				line = $0
-				sub(" " rel " ", " sid ", line); print line
+				n = split(extra, suites, " ")
+				for (k = 1; k <= n; k++) {
+					line = $0
+					sub(" " rel " ", " " suites[k] " ", line); print line
+				}
 				break
 			}
 		}' /etc/apt/sources.list
@@ -130,11 +152,27 @@ pin_text() {
 		Pin: release a=unstable
 		Pin-Priority: 50
 	EOF
+	[ "$LTS_SUITE" = "$backports" ] || cat <<-EOF
+
+		# The same for the suite the LTS kernel lines come from.
+		Package: *
+		Pin: release n=$LTS_SUITE
+		Pin-Priority: 50
+	EOF
 }
 
+# Every line of $LINES cached, in that order, the first with its vmlinux.h.
 cache_ready() {
 	[ -s "$CACHE/kernel-version" ] && [ -r "$CACHE/vmlinuz" ] && [ -s "$CACHE/vmlinux.h" ] &&
-		grep -q '^CONFIG_SCHED_CLASS_EXT=y' "$CACHE/config" 2>/dev/null
+		grep -q '^CONFIG_SCHED_CLASS_EXT=y' "$CACHE/config" 2>/dev/null || return 1
+	# shellcheck disable=SC2086 # $LINES is a list
+	[ "$(awk '{ print $1 }' "$CACHE/kernel-lines" 2>/dev/null | tr '\n' ' ')" = "$(printf '%s ' $LINES)" ] ||
+		return 1
+	local line kver rest
+	while read -r line kver rest; do
+		# "-": no usable kernel for that line when it was looked for.
+		[ "$kver" = - ] || [ -r "$CACHE/kernels/$kver/vmlinuz" ] || return 1
+	done <"$CACHE/kernel-lines"
 }
 
 sources_file=$OUR_SOURCES
@@ -156,7 +194,7 @@ if [ "${GHOST_VM_REFRESH:-0}" = 1 ] || ! cache_ready; then need_kernel=1; fi
 
 if [ $need_sources = 0 ] && [ $need_pin = 0 ] && [ ${#need_base[@]} = 0 ] &&
 	[ ${#need_bp[@]} = 0 ] && [ $need_kernel = 0 ]; then
-	say "nothing to do: tools installed, kernel $(head -n 1 "$CACHE/kernel-version") cached in $CACHE"
+	say "nothing to do: tools installed, kernels $(awk '{ printf "%s%s", sep, $2; sep = ", " }' "$CACHE/kernel-lines") cached in $CACHE"
 	exit 0
 fi
 
@@ -168,7 +206,7 @@ if [ "$(id -u)" -ne 0 ]; then
 			GHOST_VM_FLAVOUR="$FLAVOUR" bash "$0" "$@"
 	fi
 	missing="${need_base[*]} ${need_bp[*]}"
-	[ $need_kernel = 1 ] && missing="$missing the sid kernel"
+	[ $need_kernel = 1 ] && missing="$missing the kernels ($LINES)"
 	[ $need_sources = 1 ] || [ $need_pin = 1 ] && missing="$missing the apt sources"
 	cannot "needs root to install what is missing:$(echo " $missing" | tr -s ' ')"
 fi
@@ -182,10 +220,10 @@ if [ $need_sources = 1 ] || [ $need_pin = 1 ]; then
 		cannot "found no '$codename' entry in $SOURCES_DIR/debian.sources or /etc/apt/sources.list to copy for $backports and sid"
 	if [ $need_sources = 1 ]; then
 		printf '%s\n' "$sources_text" >"$sources_file"
-		say "wrote $sources_file ($backports and sid, copied from the $codename entry)"
+		say "wrote $sources_file ($(extra_suites | sed "s/ /, /g"), copied from the $codename entry)"
 	fi
 	pin_text >"$OUR_PIN"
-	say "wrote $OUR_PIN (sid pinned at priority 50)"
+	say "wrote $OUR_PIN (sid${LTS_SUITE:+ and $LTS_SUITE} pinned at priority 50)"
 fi
 
 updated=0
@@ -237,11 +275,11 @@ for p in "${bp_pkgs[@]}"; do say "$p $(pkg_version "$p")"; done
 say "packages ready (${SECONDS}s)"
 
 [ $need_kernel = 1 ] || {
-	say "kernel $(head -n 1 "$CACHE/kernel-version") already cached in $CACHE"
+	say "kernels already cached in $CACHE"
 	exit 0
 }
 
-# ---------------------------------------------------------------- the kernel
+# ---------------------------------------------------------------- the kernels
 
 mkdir -p "$CACHE/debs" "$CACHE/kernels"
 chmod 755 "$CACHE" "$CACHE/debs" "$CACHE/kernels"
@@ -250,28 +288,30 @@ if id _apt >/dev/null 2>&1; then chown _apt "$CACHE/debs"; fi
 exec 9>"$CACHE/.lock"
 flock 9
 
-# The sid cloud kernels, newest first: "linux-image-<abi>-cloud-amd64 <version>".
-sid_kernels() {
-	local names
+# The candidate kernels of one line, newest first: "linux-image-<abi>-<flavour> <version>".
+# sid: the sid ones; X.Y: those of release X.Y in any configured suite.
+line_kernels() {
+	local line=$1 names re suite_re
+	if [ "$line" = sid ]; then
+		re="^linux-image-[0-9]+\.[0-9]+(\.[0-9]+)?(-[0-9]+)?(\+[a-z0-9.]+)?-$FLAVOUR\$"
+		suite_re='[ /](sid|unstable)[/ ]'
+	else
+		re="^linux-image-${line//./\\.}(\.[0-9]+)?(-[0-9]+)?(\+[a-z0-9.]+)?-$FLAVOUR\$"
+		suite_re='.'
+	fi
 	names=$(apt-cache search --names-only "^linux-image-[0-9].*-$FLAVOUR\$" | awk '{ print $1 }' |
-		grep -E -- "^linux-image-[0-9]+\.[0-9]+(\.[0-9]+)?(-[0-9]+)?(\+[a-z0-9.]+)?-$FLAVOUR\$")
+		grep -E -- "$re" || true)
 	[ -n "$names" ] || return 0
 	# apt-cache madison: "name | version | <archive> <suite>/main amd64 Packages",
 	# one line per version and suite; one call for all names (each call reads
-	# the whole sid index).
+	# the whole index).
 	# shellcheck disable=SC2086
 	apt-cache madison $names 2>/dev/null |
-		awk -F'|' '$3 ~ /[ \/](sid|unstable)[\/ ]/ {
+		awk -F'|' -v suite_re="$suite_re" '$3 ~ suite_re {
 			gsub(/ /, "", $1); gsub(/ /, "", $2)
-			if (!seen[$1]++) print $1, $2
-		}' | sort -rV
+			if (!seen[$1 " " $2]++) print $1, $2
+		}' | sort -rV -k2,2
 }
-
-apt_update
-mapfile -t candidates < <(sid_kernels)
-[ ${#candidates[@]} -gt 0 ] ||
-	cannot "sid has no linux-image-*-$FLAVOUR package (is the sid index reachable? see $sources_file)"
-say "sid kernels: $(printf '%s; ' "${candidates[@]}")"
 
 # Unpacks one kernel's packages into a temporary tree; prints the tree.
 unpack_kernel() {
@@ -283,7 +323,7 @@ unpack_kernel() {
 	# modules (linux-modules-*) are not needed, the cloud flavour has virtio
 	# and the serial console built in.
 	for p in "linux-binary-$abi" "linux-base-$abi"; do
-		if apt-cache show "$p=$version" >/dev/null 2>&1; then pkgs+=("$p=$version"); fi
+		if apt-cache show "$p=$version" 2>/dev/null | grep -q "^Package: "; then pkgs+=("$p=$version"); fi
 	done
 	say "downloading ${pkgs[*]}" >&2
 	(cd "$CACHE/debs" && apt-get "${apt_quiet[@]}" download "${pkgs[@]}" >/dev/null) ||
@@ -337,61 +377,105 @@ extract_vmlinux() {
 	return 1
 }
 
-chosen=""
-for c in "${candidates[@]}"; do
-	image=${c% *} version=${c#* }
-	tree=$(unpack_kernel "$image" "$version")
-	config=$(find "$tree" -path '*/lib/modules/*/config' -o -name 'config-*' -path '*/boot/*' | head -n 1)
-	vmlinuz=$(find "$tree" -path '*/lib/modules/*/vmlinuz' -o -name 'vmlinuz-*' -path '*/boot/*' | head -n 1)
-	if [ -z "$config" ] || [ -z "$vmlinuz" ]; then
-		rm -rf "$tree"
-		die "$image $version: found no vmlinuz and config in its packages"
+# fetch_line LINE PRIMARY: caches the newest kernel of LINE with sched_ext on and
+# prints "LINE RELEASE PACKAGE VERSION" ("LINE - none -" when it has none). The
+# primary line also gets vmlinux and vmlinux.h.
+fetch_line() {
+	local line=$1 primary=$2 c image version tree config vmlinuz kver dir
+	local candidates=()
+	mapfile -t candidates < <(line_kernels "$line")
+	if [ ${#candidates[@]} = 0 ]; then
+		say "kernel line $line: no linux-image-*-$FLAVOUR package in the configured suites" >&2
+		echo "$line - none -"
+		return 0
 	fi
-	if ! grep -q '^CONFIG_SCHED_CLASS_EXT=y' "$config"; then
-		say "$image $version: $(grep 'CONFIG_SCHED_CLASS_EXT' "$config" || echo 'no CONFIG_SCHED_CLASS_EXT'): not usable"
+	for c in "${candidates[@]}"; do
+		image=${c% *} version=${c#* }
+		tree=$(unpack_kernel "$image" "$version")
+		config=$(find "$tree" -path '*/lib/modules/*/config' -o -name 'config-*' -path '*/boot/*' | head -n 1)
+		vmlinuz=$(find "$tree" -path '*/lib/modules/*/vmlinuz' -o -name 'vmlinuz-*' -path '*/boot/*' | head -n 1)
+		if [ -z "$config" ] || [ -z "$vmlinuz" ]; then
+			rm -rf "$tree"
+			die "$image $version: found no vmlinuz and config in its packages"
+		fi
+		if grep -q '^CONFIG_SCHED_CLASS_EXT=y' "$config"; then
+			break
+		fi
+		say "$image $version: $(grep 'CONFIG_SCHED_CLASS_EXT' "$config" || echo 'no CONFIG_SCHED_CLASS_EXT'): not usable" >&2
 		rm -rf "$tree"
-		continue
+		tree=""
+	done
+	if [ -z "$tree" ]; then
+		say "kernel line $line: no $FLAVOUR kernel has CONFIG_SCHED_CLASS_EXT=y (tried: ${candidates[*]})" >&2
+		echo "$line - none -"
+		return 0
 	fi
-	chosen=$c
-	break
+	if [[ $vmlinuz == */lib/modules/* ]]; then
+		kver=$(basename "$(dirname "$vmlinuz")")
+	else
+		kver=${vmlinuz##*/vmlinuz-}
+	fi
+	dir=$CACHE/kernels/$kver
+	rm -rf "$dir.new"
+	mkdir -p "$dir.new"
+	install -m 644 "$vmlinuz" "$dir.new/vmlinuz"
+	install -m 644 "$config" "$dir.new/config"
+	rm -rf "$tree"
+	say "kernel line $line: $kver ($image $version), CONFIG_SCHED_CLASS_EXT=y" >&2
+	if [ "$primary" = 1 ]; then
+		say "extracting vmlinux from vmlinuz" >&2
+		extract_vmlinux "$dir.new/vmlinuz" "$dir.new/vmlinux" ||
+			die "could not extract an ELF vmlinux from $dir.new/vmlinuz"
+		say "generating vmlinux.h from its BTF" >&2
+		local bpftool
+		bpftool=$(command -v bpftool || echo /usr/sbin/bpftool)
+		"$bpftool" btf dump file "$dir.new/vmlinux" format c >"$dir.new/vmlinux.h.tmp" ||
+			die "bpftool could not dump the BTF of $dir.new/vmlinux"
+		mv "$dir.new/vmlinux.h.tmp" "$dir.new/vmlinux.h"
+		grep -q 'struct sched_ext_ops {' "$dir.new/vmlinux.h" ||
+			die "vmlinux.h has no struct sched_ext_ops: the kernel's BTF lacks sched_ext"
+	fi
+	chmod 644 "$dir.new"/*
+	rm -rf "$dir"
+	mv "$dir.new" "$dir"
+	chmod 755 "$dir"
+	echo "$line $kver $image $version"
+}
+
+apt_update
+lines_file=$CACHE/kernel-lines.tmp
+: >"$lines_file"
+primary=1
+for line in $LINES; do
+	fetch_line "$line" "$primary" >>"$lines_file"
+	if [ $primary = 1 ]; then
+		read -r _ kver image version <"$lines_file"
+		[ "$kver" != - ] ||
+			cannot "no $FLAVOUR kernel of line $line has CONFIG_SCHED_CLASS_EXT=y (is its suite reachable? see $sources_file)"
+		dir=$CACHE/kernels/$kver
+		for f in vmlinuz vmlinux vmlinux.h config; do
+			[ -e "$dir/$f" ] && ln -sfn "kernels/$kver/$f" "$CACHE/$f"
+		done
+		printf '%s\n%s %s\n' "$kver" "$image" "$version" >"$CACHE/kernel-version.tmp"
+		chmod 644 "$CACHE/kernel-version.tmp"
+		mv "$CACHE/kernel-version.tmp" "$CACHE/kernel-version"
+	fi
+	primary=0
 done
-[ -n "$chosen" ] ||
-	cannot "no sid $FLAVOUR kernel has CONFIG_SCHED_CLASS_EXT=y (tried: ${candidates[*]})"
-
-if [[ $vmlinuz == */lib/modules/* ]]; then
-	kver=$(basename "$(dirname "$vmlinuz")")
-else
-	kver=${vmlinuz##*/vmlinuz-}
-fi
-dir=$CACHE/kernels/$kver
-rm -rf "$dir.new"
-mkdir -p "$dir.new"
-install -m 644 "$vmlinuz" "$dir.new/vmlinuz"
-install -m 644 "$config" "$dir.new/config"
-rm -rf "$tree"
-say "kernel $kver ($image $version): CONFIG_SCHED_CLASS_EXT=y"
-
-say "extracting vmlinux from vmlinuz"
-extract_vmlinux "$dir.new/vmlinuz" "$dir.new/vmlinux" ||
-	die "could not extract an ELF vmlinux from $dir.new/vmlinuz"
-say "generating vmlinux.h from its BTF"
-bpftool=$(command -v bpftool || echo /usr/sbin/bpftool)
-"$bpftool" btf dump file "$dir.new/vmlinux" format c >"$dir.new/vmlinux.h.tmp" ||
-	die "bpftool could not dump the BTF of $dir.new/vmlinux"
-mv "$dir.new/vmlinux.h.tmp" "$dir.new/vmlinux.h"
-grep -q 'struct sched_ext_ops {' "$dir.new/vmlinux.h" ||
-	die "vmlinux.h has no struct sched_ext_ops: the kernel's BTF lacks sched_ext"
-chmod 644 "$dir.new"/*
-rm -rf "$dir"
-mv "$dir.new" "$dir"
-chmod 755 "$dir"
-
-for f in vmlinuz vmlinux vmlinux.h config; do
-	[ -e "$dir/$f" ] && ln -sfn "kernels/$kver/$f" "$CACHE/$f"
+chmod 644 "$lines_file"
+mv "$lines_file" "$CACHE/kernel-lines"
+# Only the chosen kernels' packages and directories are worth keeping.
+keep=$(awk '$2 != "-" { print $2 }' "$CACHE/kernel-lines")
+for d in "$CACHE"/kernels/*/; do
+	d=${d%/}
+	grep -qxF "${d##*/}" <<<"$keep" || rm -rf "$d"
 done
-printf '%s\n%s %s\n' "$kver" "$image" "$version" >"$CACHE/kernel-version.tmp"
-chmod 644 "$CACHE/kernel-version.tmp"
-mv "$CACHE/kernel-version.tmp" "$CACHE/kernel-version"
-# Only the chosen kernel's packages are worth keeping.
-find "$CACHE/debs" -name '*.deb' ! -name "*${kver%-"$FLAVOUR"}*" -delete
-say "ready: kernel $kver in $CACHE ($(du -sh "$CACHE" | cut -f1)), in ${SECONDS}s"
+for deb in "$CACHE"/debs/*.deb; do
+	[ -e "$deb" ] || continue
+	k=0
+	while read -r kv; do
+		[[ $deb == *"${kv%-"$FLAVOUR"}"* ]] && k=1
+	done <<<"$keep"
+	[ $k = 1 ] || rm -f "$deb"
+done
+say "ready: kernels $(awk '$2 != "-" { printf "%s%s", sep, $2; sep = ", " }' "$CACHE/kernel-lines") in $CACHE ($(du -sh "$CACHE" | cut -f1)), in ${SECONDS}s"

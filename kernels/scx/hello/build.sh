@@ -39,7 +39,7 @@ ln -s "$(readlink -f "$vmlinux_h")" "$inc/vmlinux.h"
 
 echo "  BPF     $out/scx_hello.bpf.o"
 "$CLANG" -g -O2 -target bpf -D__TARGET_ARCH_x86 -Wall -Wno-missing-declarations \
-	-I"$inc" -I"$here" -c "$here/scx_hello.bpf.c" -o "$out/scx_hello.bpf.o"
+	-I"$inc" -I"$here" -I"$here/.." -c "$here/scx_hello.bpf.c" -o "$out/scx_hello.bpf.o"
 
 echo "  CCLD    $out/hello_test"
 "$CC" -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \

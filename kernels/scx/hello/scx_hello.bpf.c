@@ -22,14 +22,13 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 
+#include "compat.bpf.h"
 #include "scx_hello.h"
 
 char _license[] SEC("license") = "GPL";
 
-/* The sched_ext kfuncs used here (kernel/sched/ext.c, ext_idle.c). */
+/* The sched_ext kfuncs used here that every line has; compat.bpf.h the others. */
 extern s32 scx_bpf_create_dsq(u64 dsq_id, s32 node) __ksym;
-extern void scx_bpf_dsq_insert(struct task_struct *p, u64 dsq_id, u64 slice, u64 enq_flags) __ksym;
-extern bool scx_bpf_dsq_move_to_local(u64 dsq_id) __ksym;
 extern s32 scx_bpf_select_cpu_dfl(struct task_struct *p, s32 prev_cpu, u64 wake_flags,
 				  bool *is_idle) __ksym;
 
@@ -69,7 +68,7 @@ s32 BPF_STRUCT_OPS(hello_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wa
 	if (is_idle) {
 		/* enqueue is skipped for a task inserted here. */
 		stat_inc(HELLO_STAT_LOCAL);
-		scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL, SCX_SLICE_DFL, 0);
+		compat_dsq_insert(p, SCX_DSQ_LOCAL, SCX_SLICE_DFL, 0);
 	}
 	return cpu;
 }
@@ -77,12 +76,12 @@ s32 BPF_STRUCT_OPS(hello_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wa
 void BPF_STRUCT_OPS(hello_enqueue, struct task_struct *p, u64 enq_flags)
 {
 	stat_inc(HELLO_STAT_ENQUEUE);
-	scx_bpf_dsq_insert(p, HELLO_DSQ, SCX_SLICE_DFL, enq_flags);
+	compat_dsq_insert(p, HELLO_DSQ, SCX_SLICE_DFL, enq_flags);
 }
 
 void BPF_STRUCT_OPS(hello_dispatch, s32 cpu, struct task_struct *prev)
 {
-	if (scx_bpf_dsq_move_to_local(HELLO_DSQ))
+	if (compat_dsq_move_to_local(HELLO_DSQ))
 		stat_inc(HELLO_STAT_DISPATCH);
 }
 
@@ -103,7 +102,7 @@ void BPF_STRUCT_OPS(hello_exit_op, struct scx_exit_info *ei)
 	if (!e)
 		return;
 	e->kind = ei->kind;
-	e->exit_cpu = ei->exit_cpu;
+	e->exit_cpu = compat_exit_cpu(ei);
 	e->exit_code = ei->exit_code;
 	bpf_probe_read_kernel_str(e->reason, sizeof(e->reason), ei->reason);
 	bpf_probe_read_kernel_str(e->msg, sizeof(e->msg), ei->msg);

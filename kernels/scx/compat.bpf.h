@@ -1,0 +1,119 @@
+/*
+ * kernels/scx/compat.bpf.h - what differs between the sched_ext kernel lines, probed when
+ * the BPF object loads, never by version number.
+ *
+ * One object, compiled against any vmlinux.h with sched_ext, loads on every kernel from 6.12
+ * on: a kfunc that some line lacks is declared __weak (libbpf resolves a missing one to 0 and
+ * the verifier drops the branch that bpf_ksym_exists() rules out); a struct field or enum
+ * value that some line lacks is read through a local "flavour" type (the name before "___"
+ * is what libbpf matches against the kernel's BTF), so this file compiles whichever
+ * vmlinux.h it meets and each probe is a constant the verifier knows at load time.
+ *
+ * Facts, from the sources of 6.12.118, 6.18.15 and 7.2.13 and the BTF of 6.16.12:
+ *   scx_bpf_dispatch        in 6.12 and 6.16, not in 6.18: scx_bpf_dsq_insert (6.13 on)
+ *   scx_bpf_consume         in 6.12, not in 6.16: scx_bpf_dsq_move_to_local (6.13 on)
+ *   scx_bpf_cpu_rq          6.12 on (deprecated once scx_bpf_cpu_curr came)
+ *   scx_bpf_cpu_curr        not in 6.16; in 6.18 and 7.2
+ *   scx_exit_info.exit_cpu  not in 6.18; in 7.2
+ *   task_struct.on_cpu      int in 6.18, u8 in 7.2
+ *   SCX_ENQ_IMMED           not in 6.18; in 7.2 (ghost.bpf.c's gs_cpu_release does its work
+ *                           without it)
+ *
+ * Must never call a kfunc without its bpf_ksym_exists() guard when the kfunc is weak, and
+ * never read a flavoured field without bpf_core_field_exists().
+ */
+#ifndef GHOST_SCX_COMPAT_BPF_H
+#define GHOST_SCX_COMPAT_BPF_H
+
+#include <bpf/bpf_core_read.h>
+
+extern void scx_bpf_dsq_insert(struct task_struct *p, u64 dsq_id, u64 slice,
+			       u64 enq_flags) __ksym __weak;
+extern void scx_bpf_dispatch(struct task_struct *p, u64 dsq_id, u64 slice,
+			     u64 enq_flags) __ksym __weak;
+extern bool scx_bpf_dsq_move_to_local(u64 dsq_id) __ksym __weak;
+extern bool scx_bpf_consume(u64 dsq_id) __ksym __weak;
+extern struct task_struct *scx_bpf_cpu_curr(s32 cpu) __ksym __weak;
+extern struct rq *scx_bpf_cpu_rq(s32 cpu) __ksym __weak;
+
+/* Insert p into a dispatch queue: the 6.13 name, else the 6.12 one. */
+static __always_inline void compat_dsq_insert(struct task_struct *p, u64 dsq_id, u64 slice,
+					      u64 enq_flags)
+{
+	if (bpf_ksym_exists(scx_bpf_dsq_insert))
+		scx_bpf_dsq_insert(p, dsq_id, slice, enq_flags);
+	else
+		scx_bpf_dispatch(p, dsq_id, slice, enq_flags);
+}
+
+/* Move the head of a user dispatch queue to this CPU's local one (from ops.dispatch). */
+static __always_inline bool compat_dsq_move_to_local(u64 dsq_id)
+{
+	if (bpf_ksym_exists(scx_bpf_dsq_move_to_local))
+		return scx_bpf_dsq_move_to_local(dsq_id);
+	return scx_bpf_consume(dsq_id);
+}
+
+/*
+ * The task current on cpu, or NULL. The caller holds bpf_rcu_read_lock() (scx_bpf_cpu_curr
+ * requires it; for the older path it keeps the task from being freed while it is read).
+ */
+static __always_inline struct task_struct *compat_cpu_curr(s32 cpu)
+{
+	struct rq *rq;
+
+	if (bpf_ksym_exists(scx_bpf_cpu_curr))
+		return scx_bpf_cpu_curr(cpu);
+	rq = scx_bpf_cpu_rq(cpu);
+	/* A plain load, not BPF_CORE_READ: the verifier must see a task pointer, not a number. */
+	return rq ? rq->curr : NULL;
+}
+
+struct scx_exit_info___gs_v71 {
+	s32 exit_cpu;
+} __attribute__((preserve_access_index));
+
+/* The CPU that triggered the exit (7.1 on), -1 where the kernel does not say. */
+static __always_inline s32 compat_exit_cpu(const struct scx_exit_info *ei)
+{
+	const struct scx_exit_info___gs_v71 *e = (const void *)ei;
+
+	if (bpf_core_field_exists(e->exit_cpu))
+		return BPF_CORE_READ(e, exit_cpu);
+	return -1;
+}
+
+struct task_struct___gs_int_on_cpu {
+	int on_cpu;
+} __attribute__((preserve_access_index));
+struct task_struct___gs_u8_on_cpu {
+	u8 on_cpu;
+} __attribute__((preserve_access_index));
+
+/* task_struct.on_cpu, whichever width this kernel gives it. */
+static __always_inline bool compat_task_on_cpu(const struct task_struct *p)
+{
+	const struct task_struct___gs_u8_on_cpu *n = (const void *)p;
+	const struct task_struct___gs_int_on_cpu *o = (const void *)p;
+
+	if (bpf_core_field_size(n->on_cpu) == 1)
+		return BPF_CORE_READ(n, on_cpu) != 0;
+	return BPF_CORE_READ(o, on_cpu) != 0;
+}
+
+enum scx_enq_flags___gs_v71 {
+	SCX_ENQ_IMMED___gs_v71 = 1ULL << 33,
+};
+
+/*
+ * SCX_ENQ_IMMED where the kernel has it (7.1 on: a task inserted into a local queue runs at
+ * once or goes back through ops.enqueue, also when a higher class preempts it), else 0.
+ */
+static __always_inline u64 compat_enq_immed(void)
+{
+	if (bpf_core_enum_value_exists(enum scx_enq_flags___gs_v71, SCX_ENQ_IMMED___gs_v71))
+		return bpf_core_enum_value(enum scx_enq_flags___gs_v71, SCX_ENQ_IMMED___gs_v71);
+	return 0;
+}
+
+#endif /* GHOST_SCX_COMPAT_BPF_H */
