@@ -91,5 +91,5 @@ echo
 echo "The workers ran as ghost threads of another process, scheduled from user space: every"
 echo "request is preempted after 50 us, so short requests never wait behind a 10 ms one for"
 echo "long. ghost-bench sweeps the load (docs/performance.md says what bounds the figures on"
-echo "this machine). On Linux >= 7.1 with sched_ext, a build with SCX=1 schedules unmodified"
+echo "this machine). On Linux >= 6.12 with sched_ext, a build with SCX=1 schedules unmodified"
 echo "programs the same way (as root: ghost-agent --kernel scx --policy shinjuku)."
