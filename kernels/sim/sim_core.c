@@ -895,12 +895,12 @@ int sim_get_results(struct ghost_kenclave *ke, struct ghost_sim_results *out)
 void ghost_sim_default_costs(struct ghost_sim_costs *c)
 {
 	/* Calibrated from ghost-bench on the development machine: docs/performance.md. */
-	c->msg_ns = 60;
-	c->txn_ns = 100;
-	c->commit_ns = 400;
+	c->msg_ns = 600;
+	c->txn_ns = 350;
+	c->commit_ns = 740;
 	c->loop_ns = 50;
-	c->wake_ns = 2000;
-	c->preempt_ns = 1000;
+	c->wake_ns = 3800;
+	c->preempt_ns = 6300;
 	c->switch_ns = 500;
 	c->idle_poll_ns = 1000;
 }
