@@ -14,6 +14,9 @@ command -v python3 >/dev/null || skip "needs python3 to parse the JSON"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 sim=$bin/ghost-sim
+# Each run makes a private namespace under $TMPDIR and must remove it.
+export TMPDIR=$tmp/ns
+mkdir -p "$TMPDIR"
 
 field() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))" "$@"; }
 
@@ -59,4 +62,5 @@ for args in "--cpus 513" "--cpus 0" "--policy nope" "--workload nope" "--duratio
 	[ "$(wc -l <"$tmp/err")" = 1 ] || fail "ghost-sim $args: not one line: $(cat "$tmp/err")"
 done
 $sim --help | grep -q -- "--topology" || fail "--help"
+[ -z "$(ls -A "$TMPDIR")" ] || fail "runs left their namespaces behind: $(ls -A "$TMPDIR")"
 echo "test_sim.sh: ok"

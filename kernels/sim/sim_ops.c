@@ -37,13 +37,10 @@ static int make_root(char *buf, size_t len)
 	return mkdtemp(buf) ? 0 : -errno;
 }
 
+/* The namespace's own files (.lock, version) and the directory (the enclave's are gone). */
 static void remove_root(const char *root)
 {
-	char path[512];
-
-	snprintf(path, sizeof(path), "%s/.lock", root);
-	unlink(path);
-	rmdir(root);
+	emu_remove_dir_files(root);
 }
 
 static int sim_enclave_create(const struct ghost_kernel_create_args *args,
