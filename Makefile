@@ -99,6 +99,7 @@ EXAMPLE_POLICIES := examples/round_robin.c
 # The sched_ext backend, or its stand-in (a probe that says how to get it).
 SCX_SRC     := $(if $(filter 1,$(SCX)),kernels/scx/scx.c,kernels/scx/scx_stub.c)
 LIB_SRCS    := $(wildcard src/*.c) $(wildcard kernels/emu/*.c) $(wildcard kernels/ghostfs/*.c) \
+               $(wildcard kernels/sim/*.c) \
                $(SCX_SRC) $(wildcard policies/*.c) $(EXAMPLE_POLICIES)
 LIB_OBJS    := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 TOOL_SRCS   := $(wildcard tools/*.c)

@@ -50,6 +50,7 @@ GHOST_PUBLIC_HEADERS := \
     include/ghost/policy.h \
     include/ghost/priotable.h \
     include/ghost/sched.h \
+    include/ghost/sim.h \
     include/ghost/status.h \
     include/ghost/thread.h \
     include/ghost/topology.h \
@@ -59,17 +60,19 @@ GHOST_PUBLIC_HEADERS := \
 GHOST_PRIVATE_HEADERS :=
 
 # The programs, their man page sections and the one line their NAME gives.
-GHOST_PROGRAMS := ghost-agent ghostctl ghost-workload ghost-bench ghost-trace
+GHOST_PROGRAMS := ghost-agent ghostctl ghost-workload ghost-bench ghost-trace ghost-sim
 MAN_SECTION_ghost-agent    := 8
 MAN_SECTION_ghostctl       := 8
 MAN_SECTION_ghost-workload := 1
 MAN_SECTION_ghost-bench    := 1
 MAN_SECTION_ghost-trace    := 1
+MAN_SECTION_ghost-sim      := 1
 MAN_SUMMARY_ghost-agent    := schedule the CPUs of a ghOSt enclave from user space
 MAN_SUMMARY_ghostctl       := create, inspect and destroy ghOSt enclaves
 MAN_SUMMARY_ghost-workload := run ghost threads in an enclave and report what they got
 MAN_SUMMARY_ghost-bench    := measure ghOSt scheduling overheads and rpc tail latency
 MAN_SUMMARY_ghost-trace    := turn an agent's trace into a timeline or a summary
+MAN_SUMMARY_ghost-sim      := run a policy on a simulated machine in virtual time
 
 man_page = $(1).$(MAN_SECTION_$(1))
 MAN_PAGES := $(foreach p,$(GHOST_PROGRAMS),$(BUILD)/man/$(call man_page,$(p))) $(BUILD)/man/libghost.3

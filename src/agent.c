@@ -38,6 +38,7 @@ struct ghost_agent {
 	void *policy_data;
 	bool polling;	      /* see ghost_agent_set_polling; touched by its thread only */
 	bool avail_at_finish; /* its CPU was available when the agents were told to finish */
+	bool attached;	      /* simulated: attached by the starter, not yet running */
 };
 
 enum { AGENTS_STARTING, AGENTS_READY, AGENTS_FAILED };
@@ -129,6 +130,12 @@ bool ghost_full_agent_is_rt(const struct ghost_full_agent *fa)
 	return fa->rt;
 }
 
+/* Does a simulator run e's agents (GHOST_KCAP_VIRTUAL)? */
+static bool virtual_agents(const struct ghost_enclave *e)
+{
+	return e->ops->caps & GHOST_KCAP_VIRTUAL;
+}
+
 int ghost_agent_set_polling(struct ghost_agent *a, bool polling)
 {
 	struct sched_param sp = { .sched_priority = 0 };
@@ -139,6 +146,8 @@ int ghost_agent_set_polling(struct ghost_agent *a, bool polling)
 	if (a->polling == polling)
 		return 0;
 	a->polling = polling;
+	if (virtual_agents(a->fa->e))
+		return 0; /* no host thread to re-prioritise */
 	if (polling) {
 		r = pthread_setschedparam(pthread_self(), SCHED_OTHER, &sp);
 		/* The strongest nice allowed: -20 with CAP_SYS_NICE, else what
@@ -157,7 +166,13 @@ int ghost_agent_set_polling(struct ghost_agent *a, bool polling)
 
 void ghost_agent_relax(struct ghost_agent *a)
 {
-	(void)a;
+	struct ghost_enclave *e = a ? a->fa->e : NULL;
+
+	/* Simulated: nothing changes until the simulation's next event. */
+	if (e && virtual_agents(e)) {
+		e->ops->agent_step(e->k, a->cpu, true);
+		return;
+	}
 	/* Under EEVDF a yield moves our deadline past the waiting threads'. */
 	sched_yield();
 }
@@ -182,29 +197,27 @@ static void report(struct ghost_full_agent *fa, int err)
 	pthread_mutex_unlock(&fa->lock);
 }
 
-static void *agent_main(void *arg)
+/* Attaches agent a to its CPU (in its own thread, or the starter's when simulated). */
+static int agent_setup(struct ghost_agent *a)
 {
-	struct ghost_agent *a = arg;
 	struct ghost_full_agent *fa = a->fa;
 	struct ghost_enclave *e = fa->e;
 	struct ghost_sw_info info;
-	int q = -1, err, phase;
+	int q = -1, err;
 
-	ghost_trace_set_thread_cpu(a->cpu); /* its records go to its CPU's ring */
-	if (set_agent_priority(fa->opts.prio))
-		__atomic_store_n(&fa->rt, true, __ATOMIC_RELAXED);
-	else if (fa->opts.prio == GHOST_AGENT_PRIO_RT) {
-		report(fa, -EPERM);
-		return NULL;
+	if (!virtual_agents(e)) {
+		ghost_trace_set_thread_cpu(a->cpu); /* its records go to its CPU's ring */
+		if (set_agent_priority(fa->opts.prio))
+			__atomic_store_n(&fa->rt, true, __ATOMIC_RELAXED);
+		else if (fa->opts.prio == GHOST_AGENT_PRIO_RT)
+			return -EPERM;
 	}
 	if (fa->policy->channels == GHOST_POLICY_CHANNELS_PER_CPU && fa->chan[a->cpu])
 		q = fa->chan[a->cpu]->qid;
 	if (fa->policy->agent_queue) {
 		q = fa->policy->agent_queue(fa->state, a);
-		if (q < -1) {
-			report(fa, q);
-			return NULL;
-		}
+		if (q < -1)
+			return q;
 	}
 	err = e->ops->agent_attach(e->k, a->cpu, q);
 	if (!err) {
@@ -219,11 +232,49 @@ static void *agent_main(void *arg)
 	}
 	if (err) {
 		ghost_err("agent of CPU %d could not attach: %s", a->cpu, ghost_strerror(err));
-		report(fa, err);
-		return NULL;
+		return err;
 	}
 	__atomic_store_n(&e->agents[a->cpu], a, __ATOMIC_RELEASE);
-	report(fa, 0);
+	return 0;
+}
+
+/* The policy's loop until finishing (and the policy agrees), then detach. */
+static void agent_body(struct ghost_agent *a, bool run)
+{
+	struct ghost_full_agent *fa = a->fa;
+	struct ghost_enclave *e = fa->e;
+	bool sim = virtual_agents(e);
+
+	if (run) {
+		if (fa->policy->agent_start)
+			fa->policy->agent_start(fa->state, a);
+		while (!(ghost_agent_finishing(a) && (!fa->policy->agent_may_exit ||
+						      fa->policy->agent_may_exit(fa->state, a)))) {
+			fa->policy->agent_loop(fa->state, a);
+			/* Simulated, an iteration takes virtual time. */
+			if (sim)
+				e->ops->agent_step(e->k, a->cpu, false);
+		}
+	}
+	__atomic_store_n(&e->agents[a->cpu], NULL, __ATOMIC_RELEASE);
+	e->ops->agent_detach(e->k, a->cpu);
+}
+
+static void agent_sim_main(void *arg)
+{
+	agent_body(arg, true);
+}
+
+static void *agent_main(void *arg)
+{
+	struct ghost_agent *a = arg;
+	struct ghost_full_agent *fa = a->fa;
+	int err, phase;
+
+	err = agent_setup(a);
+	report(fa, err);
+	if (err)
+		return NULL;
 
 	pthread_mutex_lock(&fa->lock);
 	while (fa->phase == AGENTS_STARTING)
@@ -231,15 +282,7 @@ static void *agent_main(void *arg)
 	phase = fa->phase;
 	pthread_mutex_unlock(&fa->lock);
 
-	if (phase == AGENTS_READY) {
-		if (fa->policy->agent_start)
-			fa->policy->agent_start(fa->state, a);
-		while (!(ghost_agent_finishing(a) &&
-			 (!fa->policy->agent_may_exit || fa->policy->agent_may_exit(fa->state, a))))
-			fa->policy->agent_loop(fa->state, a);
-	}
-	__atomic_store_n(&e->agents[a->cpu], NULL, __ATOMIC_RELEASE);
-	e->ops->agent_detach(e->k, a->cpu);
+	agent_body(a, phase == AGENTS_READY);
 	return NULL;
 }
 
@@ -254,8 +297,19 @@ static void stop_agents(struct ghost_full_agent *fa)
 	for (int i = 0; i < fa->nagents; i++) {
 		struct ghost_agent *a = fa->agents[i];
 
-		if (!a->started)
+		if (!a->started) {
+			if (a->attached) /* simulated, never run: only detach */
+				agent_body(a, false);
+			a->attached = false;
 			continue;
+		}
+		if (virtual_agents(fa->e)) {
+			/* Woken, it finishes in the simulation, which runs until then. */
+			ghost_txn_ping(fa->e, a->cpu);
+			fa->e->ops->agent_join(fa->e->k, a->cpu);
+			a->started = a->attached = false;
+			continue;
+		}
 		/* Wake it from a local yield or a local commit, until it is gone. */
 		for (;;) {
 			struct timespec ts;
@@ -503,6 +557,14 @@ int ghost_full_agent_start(const struct ghost_full_agent_opts *user_opts,
 	for (int i = 0; i < fa->nagents; i++) {
 		struct ghost_agent *a = fa->agents[i];
 
+		if (virtual_agents(e)) {
+			/* Attached here; they run once the simulation runs. */
+			err = agent_setup(a);
+			if (!err)
+				a->attached = true;
+			report(fa, err);
+			continue;
+		}
 		err = -pthread_create(&a->thread, NULL, agent_main, a);
 		if (err) {
 			report(fa, err);
@@ -522,6 +584,13 @@ int ghost_full_agent_start(const struct ghost_full_agent_opts *user_opts,
 		int n = ghost_sched_discover((struct ghost_sched *)fa->state);
 
 		err = n < 0 ? n : 0;
+	}
+	for (int i = 0; !err && virtual_agents(e) && i < fa->nagents; i++) {
+		struct ghost_agent *a = fa->agents[i];
+
+		err = e->ops->agent_spawn(e->k, a->cpu, agent_sim_main, a);
+		if (!err)
+			a->started = true;
 	}
 	if (err)
 		goto fail;
@@ -812,6 +881,9 @@ int ghost_agent_process_run(struct ghost_full_agent *fa, int interval_ms,
 	/* *stop may be set by any thread (or a signal handler): an atomic read. */
 	while (!got_signal && !(stop && __atomic_load_n(stop, __ATOMIC_RELAXED))) {
 		poll(NULL, 0, 20);
+		/* Simulated: 20 ms of virtual time pass in as much of ours. */
+		if (virtual_agents(fa->e))
+			fa->e->ops->advance(fa->e->k, 20000000);
 		if (ghost_now_ns() >= next_stall) {
 			next_stall = ghost_now_ns() + STALL_CHECK_NS;
 			watch_stall(fa, &stall);

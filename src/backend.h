@@ -39,9 +39,10 @@ struct ghost_kernel_create_args {
 	const char *root; /* namespace root; NULL = the backend's default */
 	uint64_t id;	  /* enclave id; 0 = first free id */
 	const struct ghost_cpuset *cpus;
-	uint32_t abi;	    /* must be GHOST_VERSION */
-	uint32_t flags;	    /* GHOST_KCREATE_* */
-	uint32_t max_tasks; /* capacity hint (emulated backends); 0 = default */
+	uint32_t abi;		  /* must be GHOST_VERSION */
+	uint32_t flags;		  /* GHOST_KCREATE_* */
+	uint32_t max_tasks;	  /* capacity hint (emulated backends); 0 = default */
+	const void *backend_args; /* the backend's own settings (a simulator's); NULL = defaults */
 };
 /* Destroy the enclave when the creating process's handle is closed. */
 #define GHOST_KCREATE_EPHEMERAL (1u << 0)
@@ -241,6 +242,24 @@ struct ghost_kernel_ops {
 	 * such task.
 	 */
 	int (*task_affinity)(struct ghost_kenclave *ke, int64_t gtid, struct ghost_cpuset *out);
+
+	/*
+	 * ---- GHOST_KCAP_VIRTUAL: a simulator, which runs the agents itself in
+	 * virtual time (one host thread, no real tasks) ----
+	 * agent_spawn: fn(arg) becomes cpu's agent thread in the simulation,
+	 * started by the simulation's next step (the caller has attached it).
+	 */
+	int (*agent_spawn)(struct ghost_kenclave *ke, int cpu, void (*fn)(void *arg), void *arg);
+	/*
+	 * Called by cpu's agent after each iteration of its loop (idle: the
+	 * iteration found nothing to do): its cost is charged in virtual time
+	 * and the rest of the simulation runs meanwhile.
+	 */
+	void (*agent_step)(struct ghost_kenclave *ke, int cpu, bool idle);
+	/* Runs the simulation until cpu's agent fn has returned: 0, or -ETIMEDOUT. */
+	int (*agent_join)(struct ghost_kenclave *ke, int cpu);
+	/* Runs the simulation for ns more of virtual time (any caller outside it). */
+	int (*advance)(struct ghost_kenclave *ke, int64_t ns);
 
 	/* ---- GHOST_KCAP_TIMERS ---- */
 	/*

@@ -75,6 +75,9 @@ static struct ghost_enclave *enclave_new(const struct ghost_kernel_ops *ops)
 		return NULL;
 	e->ops = ops;
 	pthread_mutex_init(&e->lock, NULL);
+	/* A simulator's machine is its own: its topology comes with the enclave. */
+	if (ops->caps & GHOST_KCAP_VIRTUAL)
+		return e;
 	err = ghost_topo_from_machine(&e->topo);
 	if (err) {
 		ghost_err("cannot read this machine's topology: %s", ghost_strerror(err));
@@ -113,10 +116,24 @@ static int enclave_finish_open(struct ghost_enclave *e)
 	if (err)
 		ghost_err("enclave %llu: cannot read its CPUs: %s", (unsigned long long)e->id,
 			  ghost_strerror(err));
+	if (!err && !e->topo) {
+		/* A simulated machine nobody described: one socket of single-thread cores. */
+		struct ghost_topo_desc d = { .sockets = 1,
+					     .cores_per_socket = e->ncpu_data,
+					     .threads_per_core = 1 };
+
+		err = ghost_topo_synthetic(&d, &e->topo);
+	}
 	return err;
 }
 
 int ghost_enclave_create(const struct ghost_enclave_opts *user_opts, struct ghost_enclave **out)
+{
+	return ghost_enclave_create_ex(user_opts, NULL, NULL, out);
+}
+
+int ghost_enclave_create_ex(const struct ghost_enclave_opts *user_opts, const void *backend_args,
+			    struct ghost_topo *topo, struct ghost_enclave **out)
 {
 	struct ghost_kernel_create_args args = { .sz = sizeof(args) };
 	struct ghost_enclave_opts o, *opts = &o;
@@ -124,25 +141,28 @@ int ghost_enclave_create(const struct ghost_enclave_opts *user_opts, struct ghos
 	struct ghost_enclave *e;
 	int err;
 
-	if (!user_opts || !out)
-		return -EINVAL;
-	err = ghost_opts_copy(&o, sizeof(o), user_opts);
-	if (err || !o.cpus)
-		return err ? err : -EINVAL;
-	if (ghost_cpuset_empty(opts->cpus)) {
+	err = !user_opts || !out ? -EINVAL : ghost_opts_copy(&o, sizeof(o), user_opts);
+	if (!err && !o.cpus)
+		err = -EINVAL;
+	if (!err && ghost_cpuset_empty(opts->cpus)) {
 		ghost_err("an enclave needs at least one CPU");
-		return -EINVAL;
+		err = -EINVAL;
 	}
-	err = check_id(opts->id);
-	if (err)
-		return err;
-	err = pick_kernel(opts, &ops);
-	if (err)
-		return err;
-	e = enclave_new(ops);
-	if (!e)
-		return -errno;
-	if (!ghost_cpuset_is_subset(opts->cpus, ghost_topo_cpus(e->topo))) {
+	if (!err)
+		err = check_id(opts->id);
+	if (!err)
+		err = pick_kernel(opts, &ops);
+	e = err ? NULL : enclave_new(ops);
+	if (!e) {
+		ghost_topo_free(topo);
+		return err ? err : -errno;
+	}
+	if (topo && !e->topo) {
+		e->topo = topo; /* ours from here on, freed with e */
+		topo = NULL;
+	}
+	ghost_topo_free(topo);
+	if (e->topo && !ghost_cpuset_is_subset(opts->cpus, ghost_topo_cpus(e->topo))) {
 		struct ghost_cpuset extra;
 		char list[GHOST_CPUSET_LIST_MAX];
 
@@ -158,6 +178,7 @@ int ghost_enclave_create(const struct ghost_enclave_opts *user_opts, struct ghos
 	args.abi = GHOST_VERSION;
 	args.max_tasks = opts->max_tasks;
 	args.flags = opts->ephemeral ? GHOST_KCREATE_EPHEMERAL : 0;
+	args.backend_args = backend_args;
 	err = ops->enclave_create(&args, &e->k);
 	if (err) {
 		if (err == -EEXIST)

@@ -39,6 +39,14 @@ struct ghost_enclave {
 	struct ghost_trace *trace;
 };
 
+/*
+ * ghost_enclave_create with the backend's own settings (create args'
+ * backend_args) and, for a simulated machine, its topology (taken over:
+ * freed whatever the outcome; NULL = the machine's, or a simulator's default).
+ */
+int ghost_enclave_create_ex(const struct ghost_enclave_opts *opts, const void *backend_args,
+			    struct ghost_topo *topo, struct ghost_enclave **out);
+
 /* Notes a kernel answer of -ENODEV (the enclave is gone); returns err. */
 static inline int ghost_enclave_note_gone(struct ghost_enclave *e, int err)
 {

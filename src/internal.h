@@ -70,6 +70,20 @@ static inline uint64_t ghost_mix64(uint64_t x)
 }
 
 /*
+ * The clock (clock.c): CLOCK_MONOTONIC ns, or, in a thread where a simulator
+ * installed a virtual clock, that clock's now_ns. agent_cpu is the CPU whose
+ * agent the simulator runs at the moment (-1: none): the trace recorder
+ * files its records under it.
+ */
+struct ghost_vclock {
+	int64_t now_ns;
+	int agent_cpu;
+};
+void ghost_vclock_set(struct ghost_vclock *vc);
+struct ghost_vclock *ghost_vclock_get(void);
+int64_t ghost_clock_now(void);
+
+/*
  * A section of the calling thread that its enclave must not preempt it in
  * (it holds something other threads spin or wait for): a preemption that
  * arrives meanwhile takes effect when the outermost section ends. No-ops for

@@ -19,12 +19,10 @@
 extern const struct ghost_kernel_ops ghost_kernel_emu;
 extern const struct ghost_kernel_ops ghost_kernel_ghostfs;
 extern const struct ghost_kernel_ops ghost_kernel_scx;
+extern const struct ghost_kernel_ops ghost_kernel_sim;
 
 static const struct ghost_kernel_ops *const backends[] = {
-	&ghost_kernel_emu,
-	&ghost_kernel_scx,
-	&ghost_kernel_ghostfs,
-	NULL,
+	&ghost_kernel_emu, &ghost_kernel_scx, &ghost_kernel_ghostfs, &ghost_kernel_sim, NULL,
 };
 
 const struct ghost_kernel_ops *const *ghost_kernel_all(void)
@@ -135,7 +133,12 @@ static const struct op_rule op_rules[] = {
 	OP(task_changed, GHOST_KCAP_USER_TASKS),
 	OP(task_nopreempt, GHOST_KCAP_USER_TASKS),
 	OP(task_affinity, GHOST_KCAP_USER_TASKS),
+	OP(task_affinity, GHOST_KCAP_VIRTUAL),
 	OP(timer_set, GHOST_KCAP_TIMERS),
+	OP(agent_spawn, GHOST_KCAP_VIRTUAL),
+	OP(agent_step, GHOST_KCAP_VIRTUAL),
+	OP(agent_join, GHOST_KCAP_VIRTUAL),
+	OP(advance, GHOST_KCAP_VIRTUAL),
 };
 
 static bool has_op(const struct ghost_kernel_ops *k, size_t off)

@@ -35,10 +35,7 @@ static __thread struct thread_self cur;
 
 int64_t ghost_now_ns(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+	return ghost_clock_now();
 }
 
 /* Is the caller a ghost task whose blocking we must report ourselves? */
@@ -512,8 +509,9 @@ int ghost_thread_affinity_of(struct ghost_enclave *e, int64_t gtid, struct ghost
 
 	if (!e || !out || gtid <= 0 || tid <= 0 || tid > INT_MAX)
 		return -EINVAL;
-	/* Such a backend pins the thread to the CPU it runs on: only it knows. */
-	if (e->ops->caps & GHOST_KCAP_USER_TASKS)
+	/* Such a backend pins the thread to the CPU it runs on (a simulator's tasks
+	 * have no thread): only it knows. */
+	if (e->ops->caps & (GHOST_KCAP_USER_TASKS | GHOST_KCAP_VIRTUAL))
 		return e->ops->task_affinity(e->k, gtid, out);
 	CPU_ZERO(&set);
 	if (sched_getaffinity((pid_t)tid, sizeof(set), &set))

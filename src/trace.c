@@ -58,6 +58,14 @@ void ghost_trace_set_thread_cpu(int cpu)
 	thread_cpu = cpu;
 }
 
+/* That CPU, or in a simulator's thread the CPU whose agent it runs now. */
+static int my_cpu(void)
+{
+	struct ghost_vclock *vc = ghost_vclock_get();
+
+	return vc ? vc->agent_cpu : thread_cpu;
+}
+
 /*
  * One writer at a time per ring. The ring's head is a sequence count: the
  * words are stored with release, so a reader whose acquire load sees any word
@@ -78,7 +86,7 @@ static void ring_put(struct ghost_trace *tr, struct trace_ring *ring,
 
 static void record(struct ghost_trace *tr, const struct ghost_trace_record *rec)
 {
-	int cpu = thread_cpu;
+	int cpu = my_cpu();
 
 	if (cpu >= 0 && cpu < GHOST_MAX_CPUS && tr->rings[cpu]) {
 		ring_put(tr, tr->rings[cpu], rec);
@@ -149,7 +157,7 @@ void ghost_trace_msg(struct ghost_trace *tr, int64_t t0, const struct ghost_msg 
 		.type = m->type,
 		.kind = GHOST_TRACE_MSG,
 		.cpu = -1,
-		.agent_cpu = cpu_field(thread_cpu),
+		.agent_cpu = cpu_field(my_cpu()),
 	};
 
 	/* Only a message dispatch accepted (its length covers what we read) is read further. */
@@ -175,7 +183,7 @@ void ghost_trace_txn(struct ghost_trace *tr, int cpu, const struct ghost_txn *t,
 		.value = state,
 		.kind = GHOST_TRACE_TXN,
 		.cpu = cpu_field(cpu),
-		.agent_cpu = cpu_field(thread_cpu),
+		.agent_cpu = cpu_field(my_cpu()),
 	};
 
 	/* The kernel's time is when the task was latched, before any message it

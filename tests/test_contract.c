@@ -61,10 +61,11 @@ static void test_builtin_tables(void)
 			CHECK_MSG(err == 0, "%s: %s", all[n]->name, why);
 		}
 	}
-	CHECK_EQ(n, 3);
+	CHECK_EQ(n, 4);
 	CHECK_EQ(ghost_kernel_caps(ghost_kernel_find("emu")),
 		 GHOST_KCAP_USER_TASKS | GHOST_KCAP_PERSISTENT | GHOST_KCAP_DISCOVERY |
 			 GHOST_KCAP_SW_REGIONS | GHOST_KCAP_TIMERS | GHOST_KCAP_SELF_EXIT);
+	CHECK(ghost_kernel_caps(ghost_kernel_find("sim")) & GHOST_KCAP_VIRTUAL);
 }
 
 static void test_broken_tables(void)
@@ -99,6 +100,11 @@ static void test_broken_tables(void)
 	CHECK_MSG(strstr(why, "timer_set") && strstr(why, "capability"), "%s", why);
 	t.caps &= ~GHOST_KCAP_TIMERS;
 	CHECK_OK(ghost_kernel_check(&t, why, sizeof(why)));
+	/* A simulator's capability without the ops that run its agents. */
+	t.caps |= GHOST_KCAP_VIRTUAL;
+	CHECK_EQ(ghost_kernel_check(&t, why, sizeof(why)), -ENODEV);
+	CHECK_MSG(strstr(why, "agent_spawn") && strstr(why, "capability"), "%s", why);
+	t.caps &= ~GHOST_KCAP_VIRTUAL;
 
 	/* Listing through a broken table answers -ENODEV and never calls it. */
 	t.enclave_list = fake_list;

@@ -100,11 +100,6 @@ static const struct {
 
 /* ---- options ---- */
 
-struct service_class {
-	double pct; /* share of requests, in percent */
-	int64_t ns; /* service time */
-};
-
 struct options {
 	uint64_t enclave;   /* 0 = not given */
 	const char *kernel; /* NULL = the default backend */
@@ -115,7 +110,7 @@ struct options {
 	double duration_s;	       /* < 0 = not given */
 	double warmup_s;
 	double rate; /* rpc requests per second */
-	struct service_class service[MAX_SERVICE];
+	struct tool_service service[MAX_SERVICE];
 	int nservice;
 	double chunk_us; /* spin work per chunk */
 	uint64_t seed;
@@ -305,84 +300,9 @@ static void usage(FILE *f)
 		DEFAULT_WAIT_S, MAX_WAIT_S, MAX_THREADS, needs, choices, default_service);
 }
 
-/* "4us", "10ms", "0.5s", "800ns" -> ns. A bare number is microseconds. */
-static bool parse_time(const char *s, int64_t *ns)
-{
-	static const struct {
-		const char *unit;
-		double scale;
-	} units[] = {
-		{ "ns", 1 }, { "us", 1e3 }, { "ms", 1e6 }, { "s", 1e9 }, { "", 1e3 },
-	};
-	char *end;
-	double v;
-
-	if (!*s || *s == '-' || *s == '+')
-		return false;
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno || end == s || !isfinite(v))
-		return false;
-	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-		if (strcmp(end, units[i].unit))
-			continue;
-		v *= units[i].scale;
-		if (v < 0 || v > 3600e9)
-			return false;
-		*ns = (int64_t)llround(v);
-		return true;
-	}
-	return false;
-}
-
-/* One "PCT:TIME" entry (or a bare "TIME", which then must be the only one). */
-static int parse_service_entry(char *tok, bool only, struct service_class *c)
-{
-	char *colon = strchr(tok, ':');
-
-	if (!colon) {
-		if (!only)
-			return tool_usage_error("--service: '%s' needs a share, as in 99.5:%s", tok,
-						tok);
-		c->pct = 100;
-		return parse_time(tok, &c->ns)
-			       ? 0
-			       : tool_usage_error("--service: bad time '%s' (use e.g. 4us, 10ms)",
-						  tok);
-	}
-	*colon = '\0';
-	if (!tool_parse_double(tok, &c->pct) || c->pct <= 0 || c->pct > 100)
-		return tool_usage_error("--service: bad share '%s' (a percentage in (0, 100])",
-					tok);
-	if (!parse_time(colon + 1, &c->ns))
-		return tool_usage_error("--service: bad time '%s' (use e.g. 4us, 10ms)", colon + 1);
-	return 0;
-}
-
 static int parse_service(const char *arg, struct options *o)
 {
-	char buf[512], *save = NULL, *tok;
-	double sum = 0;
-	int err;
-
-	if (!*arg || strlen(arg) >= sizeof(buf))
-		return tool_usage_error("--service: bad mix '%s'", arg);
-	strcpy(buf, arg);
-	o->nservice = 0;
-	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		if (o->nservice == MAX_SERVICE)
-			return tool_usage_error("--service: more than %d classes", MAX_SERVICE);
-		err = parse_service_entry(tok, !strchr(arg, ','), &o->service[o->nservice]);
-		if (err)
-			return err;
-		sum += o->service[o->nservice++].pct;
-	}
-	if (!o->nservice)
-		return tool_usage_error("--service: bad mix '%s'", arg);
-	if (fabs(sum - 100) > 0.01)
-		return tool_usage_error("--service: shares in '%s' add up to %g%%, not 100%%", arg,
-					sum);
-	return 0;
+	return tool_parse_service("--service", arg, o->service, MAX_SERVICE, &o->nservice);
 }
 
 static void list_patterns(char *buf, size_t len, unsigned option, const char *sep, const char *last)

@@ -14,6 +14,7 @@
 #include <ghost/policy.h>
 #include <ghost/priotable.h>
 #include <ghost/sched.h>
+#include <ghost/sim.h>
 #include <ghost/status.h>
 #include <ghost/thread.h>
 #include <ghost/topology.h>

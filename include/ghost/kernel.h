@@ -54,6 +54,8 @@ struct ghost_kernel_ops;
 #define GHOST_KCAP_TIMERS	 (1ull << 5)
 /* The kernel side can stop by itself and says why (ghost_enclave_exit_state). */
 #define GHOST_KCAP_SELF_EXIT	 (1ull << 6)
+/* A simulator: virtual CPUs and time, model tasks; the agents run inside it (ghost/sim.h). */
+#define GHOST_KCAP_VIRTUAL	 (1ull << 7)
 
 /* Every backend compiled into the library, NULL-terminated, in preference order. */
 GHOST_API const struct ghost_kernel_ops *const *ghost_kernel_all(void);

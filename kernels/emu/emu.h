@@ -56,6 +56,7 @@ enum emu_task_state {
 #define EMU_TF_GATED	     (1u << 4) /* departed, word not freed yet */
 #define EMU_TF_ELIDE_PREEMPT (1u << 5) /* the pending preemption sends no message */
 #define EMU_TF_ASSOCIATED    (1u << 6) /* its queue was set by ASSOC_QUEUE */
+#define EMU_TF_VIRTUAL	     (1u << 7) /* a simulator's model task: no thread behind it */
 
 /* Agent states of a CPU. */
 enum emu_agent_state {
@@ -221,6 +222,21 @@ struct emu_shared {
 	uint64_t cpus_off, queues_off, tasks_off, trace_off;
 };
 
+/*
+ * A simulator driving this enclave (kernels/sim): what the core does instead
+ * of touching threads. wake replaces the futex wake of a park word (a task's
+ * or an agent's), preempt the signal to a virtual task (its flags already say
+ * PREEMPT_REQ), msg sees every message produced. All run under the lock, in
+ * the simulator's thread.
+ */
+struct emu_virt {
+	void (*wake)(void *ctx, struct emu_park *p);
+	void (*preempt)(void *ctx, struct emu_task *t);
+	void (*msg)(void *ctx, int q, uint16_t type, uint32_t seqnum, const void *payload,
+		    uint16_t len);
+	void *ctx;
+};
+
 /* Process-local view of an open enclave. */
 struct emu_qmap {
 	uint32_t gen;
@@ -244,6 +260,7 @@ struct ghost_kenclave {
 	bool ephemeral;
 	pthread_mutex_t local_lock;  /* guards the process-local maps */
 	struct ghost_kenclave *next; /* in the process's list, for the kernel thread */
+	const struct emu_virt *virt; /* NULL: real threads (see struct emu_virt) */
 	int refs;
 	bool kthread_registered;
 	/* the kernel thread's bookkeeping, process-local */
@@ -415,6 +432,8 @@ int emu_discover(struct ghost_kenclave *ke);
 int emu_commit_cpus(struct ghost_kenclave *ke, const struct ghost_cpuset *cpus, bool sync,
 		    int claimer_cpu, bool caller_is_agent, int *local_cpu);
 void emu_commit_at_schedule(struct ghost_kenclave *ke, int cpu, bool tick);
+/* cpu's expired ghost timers fire, then (tick) its tick: commit at tick, CPU_TICK. */
+void emu_cpu_tick(struct ghost_kenclave *ke, int cpu, int64_t now, bool tick);
 /* NULL while the enclave is alive, else why it ended. */
 const char *emu_exit_reason(struct ghost_kenclave *ke);
 
@@ -436,6 +455,15 @@ extern int emu_preempt_signal;
 /* The CPU the calling thread is the agent of, or -1 (the signal handler reads it). */
 extern __thread int emu_agent_cpu __attribute__((tls_model("initial-exec")));
 int emu_task_enter(struct ghost_kenclave *ke, pid_t tid, struct ghost_ktask **out);
+/* A free task record's index, or -1 (lock held). */
+int emu_task_alloc_record(struct emu_shared *sh);
+/*
+ * Makes record idx a RUNNABLE task of thread tid with a status word and a
+ * gtid, and sends its TASK_NEW (lock held): the part of entering that is the
+ * same for a thread and a simulator's model task. 0 or -errno.
+ */
+int emu_task_record_init(struct ghost_kenclave *ke, int idx, pid_t pid, pid_t tid, int sig,
+			 int nice);
 void emu_task_exit(struct ghost_ktask *self);
 int emu_task_leave_self(struct ghost_ktask *self);
 bool emu_task_managed(struct ghost_ktask *self);
@@ -463,6 +491,30 @@ int emu_queue_config_wakeup(struct ghost_kenclave *ke, int q, const struct ghost
 int emu_agent_online_op(struct ghost_kenclave *ke);
 void emu_agent_offline_op(struct ghost_kenclave *ke);
 int emu_agent_attach(struct ghost_kenclave *ke, int cpu, int q);
+/* The claim of agent_online without this process's kernel thread (a simulator has none). */
+int emu_agent_online_claim(struct ghost_kenclave *ke);
+/*
+ * The part of attaching done under the lock: cpu gets an agent (thread tid
+ * of this process) with a status word, RUNNING, its queue q. 0 or -errno.
+ */
+int emu_agent_attach_locked(struct ghost_kenclave *ke, int cpu, int q, pid_t tid);
+/* The part of detaching done under the lock: true if tid was cpu's agent. */
+bool emu_agent_detach_locked(struct ghost_kenclave *ke, int cpu, pid_t tid);
+/* Gives the agent's CPU to its latched task unless a message beat it (lock held). */
+bool emu_agent_give_up(struct ghost_kenclave *ke, int cpu, uint32_t barrier, int flags,
+		       uint32_t *seen);
+/*
+ * A commit (lock held) by agent me (-1: not an agent): returns what
+ * emu_commit_cpus does, or -ENODEV; *sleep_cpu is the caller's CPU if it
+ * committed it and must now give it up (it is YIELDED), else -1.
+ */
+int emu_commit_locked(struct ghost_kenclave *ke, const struct ghost_cpuset *cpus, bool sync, int me,
+		      int *sleep_cpu, uint32_t *seen);
+/* May cpu's agent run on now (RUNNING, no task still leaving its CPU)? (any thread) */
+bool emu_agent_may_run(struct ghost_kenclave *ke, int cpu);
+/* The ping and local-yield checks of run (lock held): 1 give the CPU up, 0 done, or -errno. */
+int emu_run_locked(struct ghost_kenclave *ke, int64_t gtid, uint32_t agent_barrier, int cpu,
+		   int run_flags, pid_t tid, uint32_t *seen);
 void emu_agent_detach(struct ghost_kenclave *ke, int cpu);
 int emu_commit(struct ghost_kenclave *ke, const struct ghost_cpuset *cpus, unsigned flags);
 int emu_run(struct ghost_kenclave *ke, int64_t gtid, uint32_t agent_barrier, uint32_t task_barrier,
@@ -480,6 +532,9 @@ int emu_agent_present(struct ghost_kenclave *ke);
 /* ---- emu_ns.c: namespace, enclave files ---- */
 int emu_root_default(char *buf, size_t len);
 int emu_enclave_create(const struct ghost_kernel_create_args *args, struct ghost_kenclave **out);
+/* The same over a machine of ncpus CPUs (a simulator's), 0 = this machine's. */
+int emu_enclave_create_n(const struct ghost_kernel_create_args *args, int ncpus,
+			 struct ghost_kenclave **out);
 int emu_enclave_attach(const char *root, uint64_t id, struct ghost_kenclave **out);
 void emu_enclave_close(struct ghost_kenclave *ke);
 int emu_enclave_list(const char *root, uint64_t *ids, int max);

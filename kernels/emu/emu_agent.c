@@ -336,7 +336,7 @@ int emu_queue_config_wakeup(struct ghost_kenclave *ke, int q, const struct ghost
 
 /* ---- agents ---- */
 
-int emu_agent_online_op(struct ghost_kenclave *ke)
+int emu_agent_online_claim(struct ghost_kenclave *ke)
 {
 	struct emu_shared *sh = ke->sh;
 	int err;
@@ -357,6 +357,15 @@ int emu_agent_online_op(struct ghost_kenclave *ke)
 		if (emu_queue(sh, q)->in_use && emu_queue(sh, q)->owner_pid != getpid())
 			queue_free_locked(ke, q);
 	emu_unlock(ke);
+	return 0;
+}
+
+int emu_agent_online_op(struct ghost_kenclave *ke)
+{
+	int err = emu_agent_online_claim(ke);
+
+	if (err)
+		return err;
 	emu_kthread_register(ke);
 	return 0;
 }
@@ -377,24 +386,30 @@ void emu_agent_offline_op(struct ghost_kenclave *ke)
  * preemption signal only once it gets the CPU, so we must sleep, not spin).
  * A task that never handles it (signal blocked) costs us at most 20 ms.
  */
+bool emu_agent_may_run(struct ghost_kenclave *ke, int cpu)
+{
+	struct emu_cpu *ec = emu_cpu(ke->sh, cpu);
+	int cur;
+
+	if (__atomic_load_n(&ec->agent_state, __ATOMIC_ACQUIRE) == EMU_A_YIELDED)
+		return false;
+	cur = __atomic_load_n(&ec->current, __ATOMIC_ACQUIRE);
+	if (cur < 0 || (uint32_t)cur >= ke->sh->max_tasks)
+		return true;
+	return !(__atomic_load_n(&emu_task(ke->sh, cur)->flags, __ATOMIC_ACQUIRE) &
+		 EMU_TF_PREEMPT_REQ);
+}
+
 static void agent_wait(struct ghost_kenclave *ke, int cpu, uint32_t seen)
 {
 	struct emu_cpu *ec = emu_cpu(ke->sh, cpu);
 	int64_t deadline = 0;
 
 	for (;;) {
-		int cur;
-		struct emu_task *t;
-
-		if (!alive(ke))
+		if (!alive(ke) || emu_agent_may_run(ke, cpu))
 			return;
 		if (__atomic_load_n(&ec->agent_state, __ATOMIC_ACQUIRE) != EMU_A_YIELDED) {
-			cur = __atomic_load_n(&ec->current, __ATOMIC_ACQUIRE);
-			if (cur < 0 || (uint32_t)cur >= ke->sh->max_tasks)
-				return;
-			t = emu_task(ke->sh, cur);
-			if (!(__atomic_load_n(&t->flags, __ATOMIC_ACQUIRE) & EMU_TF_PREEMPT_REQ))
-				return;
+			/* RUNNING, its CPU's task still leaving. */
 			if (!deadline)
 				deadline = emu_now() + 20000000;
 			else if (emu_now() >= deadline)
@@ -418,18 +433,67 @@ static void fail_ready_txn(struct ghost_kenclave *ke, int cpu)
 	}
 }
 
-int emu_agent_attach(struct ghost_kenclave *ke, int cpu, int q)
+int emu_agent_attach_locked(struct ghost_kenclave *ke, int cpu, int q, pid_t tid)
 {
 	struct emu_shared *sh = ke->sh;
+	struct emu_cpu *ec = emu_cpu(sh, cpu);
 	struct ghost_status_word *w;
+	uint32_t region, index;
+	int err;
+
+	if (!alive(ke))
+		return -ENODEV;
+	if (q < -1 || (q >= 0 && !queue_ok(ke, q)))
+		return -EBADF;
+	if (q == -1 && sh->default_queue < 0)
+		return -ENXIO;
+	if (ec->agent_state != EMU_A_NONE) {
+		/* The old agent is live unless its process lost agent_online. */
+		bool stale = ec->agent_pid != emu_getpid() && sh->agent_pid == getpid();
+
+		if (!stale)
+			return -EBUSY;
+		free_word(ke, ec->agent_sw_region, ec->agent_sw_index);
+		__atomic_store_n(&ec->agent_state, EMU_A_NONE, __ATOMIC_RELEASE);
+	}
+	err = emu_sw_alloc(ke, &region, &index);
+	if (err)
+		return err;
+	w = emu_sw_word(ke, region, index);
+	sh->gtid_gen++;
+	ec->agent_gtid = ((int64_t)tid << GHOST_GTID_SEQ_BITS) |
+			 ((int64_t)(sh->gtid_gen & 0x1fffff) << 20);
+	w->gtid = (uint64_t)ec->agent_gtid;
+	w->barrier = 0;
+	__atomic_store_n(&w->flags,
+			 GHOST_SW_F_ALLOCATED | GHOST_SW_F_INUSE | GHOST_SW_TASK_IS_AGENT |
+				 GHOST_SW_TASK_ONCPU | GHOST_SW_TASK_RUNNABLE |
+				 (ec->avail ? GHOST_SW_CPU_AVAIL : 0),
+			 __ATOMIC_RELEASE);
+	ec->agent_sw_region = region;
+	ec->agent_sw_index = index;
+	__atomic_store_n(&ec->agent_pid, getpid(), __ATOMIC_RELAXED);
+	ec->agent_tid = tid;
+	ec->agent_queue = q;
+	ec->yield_flags = 0;
+	__atomic_store_n(&ec->agent_state, EMU_A_RUNNING, __ATOMIC_RELEASE);
+	fail_ready_txn(ke, cpu);
+	/* The new agent takes its CPU from whatever ghost task held it. */
+	if (ec->current >= 0)
+		emu_preempt_current(ke, cpu, false);
+	return 0;
+}
+
+int emu_agent_attach(struct ghost_kenclave *ke, int cpu, int q)
+{
 	struct emu_cpu *ec;
-	uint32_t region, index, seen = 0;
+	uint32_t seen = 0;
 	cpu_set_t set, old_set;
 	int err;
 
 	if (!valid_cpu(ke, cpu))
 		return -EINVAL;
-	ec = emu_cpu(sh, cpu);
+	ec = emu_cpu(ke->sh, cpu);
 	if (!ec->in_enclave)
 		return -ENODEV;
 	if (emu_self || emu_agent_cpu >= 0)
@@ -443,57 +507,11 @@ int emu_agent_attach(struct ghost_kenclave *ke, int cpu, int q)
 		return -errno;
 	if ((err = emu_lock(ke)))
 		return err;
-	if (!alive(ke)) {
-		err = -ENODEV;
-		goto out;
+	err = emu_agent_attach_locked(ke, cpu, q, gettid());
+	if (!err) {
+		seen = __atomic_load_n(&ec->agent_park.seq, __ATOMIC_ACQUIRE);
+		emu_agent_cpu = cpu;
 	}
-	if (q < -1 || (q >= 0 && !queue_ok(ke, q))) {
-		err = -EBADF;
-		goto out;
-	}
-	if (q == -1 && sh->default_queue < 0) {
-		err = -ENXIO;
-		goto out;
-	}
-	if (ec->agent_state != EMU_A_NONE) {
-		/* The old agent is live unless its process lost agent_online. */
-		bool stale = ec->agent_pid != emu_getpid() && sh->agent_pid == getpid();
-
-		if (!stale) {
-			err = -EBUSY;
-			goto out;
-		}
-		free_word(ke, ec->agent_sw_region, ec->agent_sw_index);
-		__atomic_store_n(&ec->agent_state, EMU_A_NONE, __ATOMIC_RELEASE);
-	}
-	err = emu_sw_alloc(ke, &region, &index);
-	if (err)
-		goto out;
-	w = emu_sw_word(ke, region, index);
-	sh->gtid_gen++;
-	ec->agent_gtid = ((int64_t)gettid() << GHOST_GTID_SEQ_BITS) |
-			 ((int64_t)(sh->gtid_gen & 0x1fffff) << 20);
-	w->gtid = (uint64_t)ec->agent_gtid;
-	w->barrier = 0;
-	__atomic_store_n(&w->flags,
-			 GHOST_SW_F_ALLOCATED | GHOST_SW_F_INUSE | GHOST_SW_TASK_IS_AGENT |
-				 GHOST_SW_TASK_ONCPU | GHOST_SW_TASK_RUNNABLE |
-				 (ec->avail ? GHOST_SW_CPU_AVAIL : 0),
-			 __ATOMIC_RELEASE);
-	ec->agent_sw_region = region;
-	ec->agent_sw_index = index;
-	__atomic_store_n(&ec->agent_pid, getpid(), __ATOMIC_RELAXED);
-	ec->agent_tid = gettid();
-	ec->agent_queue = q;
-	ec->yield_flags = 0;
-	__atomic_store_n(&ec->agent_state, EMU_A_RUNNING, __ATOMIC_RELEASE);
-	fail_ready_txn(ke, cpu);
-	/* The new agent takes its CPU from whatever ghost task held it. */
-	if (ec->current >= 0)
-		emu_preempt_current(ke, cpu, false);
-	seen = __atomic_load_n(&ec->agent_park.seq, __ATOMIC_ACQUIRE);
-	emu_agent_cpu = cpu;
-out:
 	emu_unlock(ke);
 	/* After the unlock: the kernel thread takes its lock before ours. */
 	if (!err)
@@ -505,25 +523,30 @@ out:
 	return err;
 }
 
+bool emu_agent_detach_locked(struct ghost_kenclave *ke, int cpu, pid_t tid)
+{
+	struct emu_cpu *ec = emu_cpu(ke->sh, cpu);
+
+	if (ec->agent_state == EMU_A_NONE || ec->agent_tid != tid)
+		return false;
+	fail_ready_txn(ke, cpu);
+	free_word(ke, ec->agent_sw_region, ec->agent_sw_index);
+	__atomic_store_n(&ec->agent_state, EMU_A_NONE, __ATOMIC_RELEASE);
+	ec->agent_tid = 0;
+	__atomic_store_n(&ec->agent_pid, 0, __ATOMIC_RELAXED);
+	ec->agent_gtid = 0;
+	/* Whatever was latched may run now that nobody holds the CPU. */
+	emu_schedule(ke, cpu);
+	return true;
+}
+
 void emu_agent_detach(struct ghost_kenclave *ke, int cpu)
 {
-	struct emu_cpu *ec;
-	bool detached = false;
+	bool detached;
 
 	if (!valid_cpu(ke, cpu) || emu_lock(ke))
 		return;
-	ec = emu_cpu(ke->sh, cpu);
-	if (ec->agent_state != EMU_A_NONE && ec->agent_tid == gettid()) {
-		fail_ready_txn(ke, cpu);
-		free_word(ke, ec->agent_sw_region, ec->agent_sw_index);
-		__atomic_store_n(&ec->agent_state, EMU_A_NONE, __ATOMIC_RELEASE);
-		ec->agent_tid = 0;
-		__atomic_store_n(&ec->agent_pid, 0, __ATOMIC_RELAXED);
-		ec->agent_gtid = 0;
-		detached = true;
-		/* Whatever was latched may run now that nobody holds the CPU. */
-		emu_schedule(ke, cpu);
-	}
+	detached = emu_agent_detach_locked(ke, cpu, gettid());
 	emu_unlock(ke);
 	if (detached)
 		emu_kthread_agent(ke, cpu, false);
@@ -532,8 +555,8 @@ void emu_agent_detach(struct ghost_kenclave *ke, int cpu)
 }
 
 /* Gives the agent's CPU to its latched task unless a message beat us. */
-static bool agent_give_up(struct ghost_kenclave *ke, int cpu, uint32_t barrier, int flags,
-			  uint32_t *seen)
+bool emu_agent_give_up(struct ghost_kenclave *ke, int cpu, uint32_t barrier, int flags,
+		       uint32_t *seen)
 {
 	struct emu_cpu *ec = emu_cpu(ke->sh, cpu);
 	struct ghost_status_word *w = emu_sw_word(ke, ec->agent_sw_region, ec->agent_sw_index);
@@ -547,20 +570,14 @@ static bool agent_give_up(struct ghost_kenclave *ke, int cpu, uint32_t barrier, 
 	return true;
 }
 
-static int commit_common(struct ghost_kenclave *ke, const struct ghost_cpuset *cpus, bool sync)
+int emu_commit_locked(struct ghost_kenclave *ke, const struct ghost_cpuset *cpus, bool sync, int me,
+		      int *sleep_cpu, uint32_t *seen)
 {
-	int me = emu_agent_cpu, local = -1, ret, err;
-	uint32_t seen = 0;
-	bool sleep = false;
+	int local = -1, ret;
 
-	if (!cpus)
-		return -EINVAL;
-	if ((err = emu_lock(ke)))
-		return err;
-	if (!alive(ke)) {
-		emu_unlock(ke);
+	*sleep_cpu = -1;
+	if (!alive(ke))
 		return -ENODEV;
-	}
 	ret = emu_commit_cpus(ke, cpus, sync, me, me >= 0, &local);
 	if (local >= 0) {
 		struct ghost_txn *txn = &ke->cpu_data[local].txn;
@@ -568,10 +585,24 @@ static int commit_common(struct ghost_kenclave *ke, const struct ghost_cpuset *c
 		uint32_t expect =
 			txn->agent_barrier + !(txn->commit_flags & ELIDE_AGENT_BARRIER_INC);
 
-		sleep = agent_give_up(ke, local, expect, 0, &seen);
+		if (emu_agent_give_up(ke, local, expect, 0, seen))
+			*sleep_cpu = local;
 	}
+	return ret;
+}
+
+static int commit_common(struct ghost_kenclave *ke, const struct ghost_cpuset *cpus, bool sync)
+{
+	int local, ret, err;
+	uint32_t seen = 0;
+
+	if (!cpus)
+		return -EINVAL;
+	if ((err = emu_lock(ke)))
+		return err;
+	ret = emu_commit_locked(ke, cpus, sync, emu_agent_cpu, &local, &seen);
 	emu_unlock(ke);
-	if (sleep)
+	if (local >= 0)
 		agent_wait(ke, local, seen);
 	return ret;
 }
@@ -608,13 +639,37 @@ int emu_agent_present(struct ghost_kenclave *ke)
 	return emu_agent_process_alive(ke) ? 1 : 0;
 }
 
+int emu_run_locked(struct ghost_kenclave *ke, int64_t gtid, uint32_t agent_barrier, int cpu,
+		   int run_flags, pid_t tid, uint32_t *seen)
+{
+	struct emu_cpu *ec = emu_cpu(ke->sh, cpu);
+	struct ghost_status_word *w;
+
+	if (!alive(ke))
+		return -ENODEV;
+	if (gtid == GHOST_AGENT_GTID) {
+		/* Ping: only the agent's own process may. */
+		if (ec->agent_state == EMU_A_NONE || ec->agent_pid != emu_getpid())
+			return -EINVAL;
+		emu_agent_barrier_bump(ke, cpu);
+		emu_agent_wake(ke, cpu);
+		return 0;
+	}
+	/* Local yield: the caller must be this CPU's agent. */
+	if (ec->agent_state == EMU_A_NONE || ec->agent_tid != tid)
+		return -EINVAL;
+	w = emu_sw_word(ke, ec->agent_sw_region, ec->agent_sw_index);
+	if (!w || __atomic_load_n(&w->barrier, __ATOMIC_ACQUIRE) != agent_barrier)
+		return -ESTALE;
+	return emu_agent_give_up(ke, cpu, agent_barrier, run_flags, seen) ? 1 : 0;
+}
+
 int emu_run(struct ghost_kenclave *ke, int64_t gtid, uint32_t agent_barrier, uint32_t task_barrier,
 	    int cpu, int run_flags)
 {
 	struct emu_shared *sh = ke->sh;
 	struct emu_cpu *ec;
 	uint32_t seen = 0;
-	bool sleep = false;
 	int err;
 
 	(void)task_barrier;
@@ -625,50 +680,30 @@ int emu_run(struct ghost_kenclave *ke, int64_t gtid, uint32_t agent_barrier, uin
 		return -EINVAL;
 	if ((err = emu_lock(ke)))
 		return err;
-	if (!alive(ke)) {
-		err = -ENODEV;
-		goto out;
-	}
-	if (gtid == GHOST_AGENT_GTID) {
-		/* Ping: only the agent's own process may. */
-		if (ec->agent_state == EMU_A_NONE || ec->agent_pid != emu_getpid()) {
-			err = -EINVAL;
-			goto out;
-		}
-		emu_agent_barrier_bump(ke, cpu);
-		emu_agent_wake(ke, cpu);
-		goto out;
-	}
-	/* Local yield: the caller must be this CPU's agent. */
-	if (ec->agent_state == EMU_A_NONE || ec->agent_tid != gettid()) {
-		err = -EINVAL;
-		goto out;
-	}
-	{
-		struct ghost_status_word *w =
-			emu_sw_word(ke, ec->agent_sw_region, ec->agent_sw_index);
-
-		if (!w || __atomic_load_n(&w->barrier, __ATOMIC_ACQUIRE) != agent_barrier) {
-			err = -ESTALE;
-			goto out;
-		}
-	}
 	/*
 	 * RTLA_ON_IDLE with nothing of ours to run: the CPU goes to whatever
 	 * higher class wanted it, and comes back when that would leave it
 	 * idle. Nothing here sees that moment: give it a short while.
 	 */
-	if ((run_flags & RTLA_ON_IDLE) && ec->current < 0 && ec->latched < 0 &&
+	if (gtid == GHOST_NULL_GTID && alive(ke) && ec->agent_state != EMU_A_NONE &&
+	    ec->agent_tid == gettid() && (run_flags & RTLA_ON_IDLE) && ec->current < 0 &&
+	    ec->latched < 0 &&
 	    __atomic_load_n(&ke->cpu_data[cpu].txn.state, __ATOMIC_ACQUIRE) != GHOST_TXN_READY) {
-		emu_unlock(ke);
-		usleep(500);
-		return 0;
+		struct ghost_status_word *w =
+			emu_sw_word(ke, ec->agent_sw_region, ec->agent_sw_index);
+
+		if (w && __atomic_load_n(&w->barrier, __ATOMIC_ACQUIRE) == agent_barrier) {
+			emu_unlock(ke);
+			usleep(500);
+			return 0;
+		}
 	}
-	sleep = agent_give_up(ke, cpu, agent_barrier, run_flags, &seen);
-out:
+	err = emu_run_locked(ke, gtid, agent_barrier, cpu, run_flags, gettid(), &seen);
 	emu_unlock(ke);
-	if (sleep)
+	if (err == 1) {
 		agent_wait(ke, cpu, seen);
+		err = 0;
+	}
 	return err;
 }
 

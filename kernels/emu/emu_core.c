@@ -38,6 +38,15 @@
 
 /* ---- lookups ---- */
 
+/* Wakes whoever sleeps on p: a futex, or the simulator driving the enclave. */
+static void park_wake(struct ghost_kenclave *ke, struct emu_park *p)
+{
+	if (ke->virt)
+		ke->virt->wake(ke->virt->ctx, p);
+	else
+		emu_park_wake(p);
+}
+
 struct emu_task *emu_task_by_gtid(struct emu_shared *sh, int64_t gtid)
 {
 	int idx = emu_gtid_index(gtid);
@@ -134,6 +143,8 @@ static bool produce(struct ghost_kenclave *ke, int q, uint16_t type, uint32_t se
 		return false;
 	}
 	sh->stats.msgs[type & 0xff]++;
+	if (ke->virt)
+		ke->virt->msg(ke->virt->ctx, q, type, seqnum, payload, len);
 	return true;
 }
 
@@ -192,6 +203,13 @@ void emu_preempt_current(struct ghost_kenclave *ke, int cpu, bool elide)
 
 	if (!t || t->state != EMU_T_ONCPU || (t->flags & EMU_TF_PREEMPT_REQ))
 		return;
+	if ((t->flags & EMU_TF_VIRTUAL) && ke->virt) {
+		/* No thread to signal: the simulator delivers the preemption. */
+		emu_tflags_set(t, EMU_TF_PREEMPT_REQ | (elide ? EMU_TF_ELIDE_PREEMPT : 0));
+		sh->stats.preempt_signals++;
+		ke->virt->preempt(ke->virt->ctx, t);
+		return;
+	}
 	/*
 	 * The signal is the one the task's own process handles, recorded when it
 	 * entered: the preempting thread may live in a process that never set
@@ -231,14 +249,14 @@ void emu_agent_wake(struct ghost_kenclave *ke, int cpu)
 	 * Every later event then wakes it again; for an agent that really runs
 	 * this costs one atomic add (nobody waits on the word).
 	 */
-	emu_park_wake(&ec->agent_park);
+	park_wake(ke, &ec->agent_park);
 }
 
 static void pin_thread(struct emu_task *t, int cpu)
 {
 	cpu_set_t set;
 
-	if (t->affinity_cpu == cpu)
+	if (t->affinity_cpu == cpu || (t->flags & EMU_TF_VIRTUAL))
 		return;
 	CPU_ZERO(&set);
 	CPU_SET(cpu, &set);
@@ -279,7 +297,7 @@ static void put_on_cpu(struct ghost_kenclave *ke, int cpu, struct emu_task *t, u
 	}
 	pin_thread(t, cpu);
 	emu_task_set_state(t, EMU_T_ONCPU);
-	emu_park_wake(&t->park);
+	park_wake(ke, &t->park);
 }
 
 /* Takes t off its CPU's books; returns the time it left (the caller produces
@@ -380,7 +398,7 @@ bool emu_task_preempted(struct ghost_kenclave *ke, struct emu_task *t)
 	t->runnable_since = leave_cpu(ke, t);
 	/* An agent that woke on this CPU waits for exactly this moment. */
 	if (ec->agent_state == EMU_A_RUNNING)
-		emu_park_wake(&ec->agent_park);
+		park_wake(ke, &ec->agent_park);
 	emu_task_set_state(t, EMU_T_RUNNABLE);
 	if (!elide) {
 		memset(&p, 0, sizeof(p));
@@ -510,6 +528,8 @@ bool emu_task_thread_dead(struct emu_task *t)
 {
 	int r;
 
+	if (t->flags & EMU_TF_VIRTUAL)
+		return false; /* a model task dies only when its model says so */
 	/* A record whose life lock was overwritten cannot say: it goes. */
 	if (!emu_mutex_sane(&t->life))
 		return true;
@@ -846,6 +866,40 @@ void emu_commit_at_schedule(struct ghost_kenclave *ke, int cpu, bool tick)
 	txn_finish(ke, cpu, txn, st);
 }
 
+void emu_cpu_tick(struct ghost_kenclave *ke, int cpu, int64_t now, bool tick)
+{
+	struct emu_shared *sh = ke->sh;
+	struct emu_cpu *ec = emu_cpu(sh, cpu);
+
+	for (int i = 0; i < EMU_TIMERS_PER_CPU; i++) {
+		struct emu_timer *tm = &ec->timers[i];
+		struct ghost_msg_payload_timer p;
+
+		if (!tm->expires || tm->expires > now)
+			continue;
+		memset(&p, 0, sizeof(p));
+		p.cpu = cpu;
+		p.type = tm->type;
+		p.cookie = tm->cookie;
+		__atomic_store_n(&tm->expires, tm->period > 0 ? now + tm->period : 0,
+				 __ATOMIC_RELAXED);
+		emu_cpu_msg(ke, cpu, MSG_CPU_TIMER_EXPIRED, &p, sizeof(p));
+	}
+	if (!tick || (ec->current < 0 && ec->agent_state != EMU_A_RUNNING))
+		return;
+	if (sh->commit_at_tick)
+		emu_commit_at_schedule(ke, cpu, true);
+	if (sh->deliver_ticks) {
+		struct ghost_msg_payload_cpu_tick p = {
+			.cpu = cpu,
+			.is_agent = ec->agent_state == EMU_A_RUNNING,
+		};
+
+		emu_cpu_msg(ke, cpu, MSG_CPU_TICK, &p, sizeof(p));
+	}
+	ec->last_tick = now;
+}
+
 /* ---- availability (a higher class wants the CPU) ---- */
 
 void emu_set_avail(struct ghost_kenclave *ke, int cpu, bool avail, bool boost)
@@ -972,13 +1026,17 @@ void emu_task_release(struct ghost_kenclave *ke, struct emu_task *t)
 	 * spinning in user code may never come back to the library. */
 	emu_tflags_set(t, EMU_TF_UNMANAGED);
 	__atomic_store_n(&t->affinity_cpu, -1, __ATOMIC_RELEASE);
+	if (t->flags & EMU_TF_VIRTUAL) {
+		park_wake(ke, &t->park);
+		return;
+	}
 	CPU_ZERO(&set);
 	for (int c = 0; c < GHOST_MAX_CPUS && c < CPU_SETSIZE; c++)
 		if (t->orig_mask[c / 64] & (1ull << (c % 64)))
 			CPU_SET(c, &set);
 	if (CPU_COUNT(&set))
 		sched_setaffinity(t->tid, sizeof(set), &set);
-	emu_park_wake(&t->park);
+	park_wake(ke, &t->park);
 }
 
 /* ---- death of the enclave ---- */
@@ -1007,7 +1065,7 @@ void emu_enclave_kill(struct ghost_kenclave *ke, uint32_t reason)
 		ec->latched = -1;
 		if (ec->agent_state == EMU_A_YIELDED)
 			__atomic_store_n(&ec->agent_state, EMU_A_RUNNING, __ATOMIC_RELEASE);
-		emu_park_wake(&ec->agent_park);
+		park_wake(ke, &ec->agent_park);
 	}
 	sh->nr_tasks = 0;
 }

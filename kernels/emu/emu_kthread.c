@@ -236,35 +236,8 @@ static void ticks(struct ghost_kenclave *ke, int64_t now)
 	for (int c = 0; c < (int)sh->ncpus; c++) {
 		struct emu_cpu *ec = emu_cpu(sh, c);
 
-		if (!ec->in_enclave || ec->agent_pid != getpid())
-			continue;
-		for (int i = 0; i < EMU_TIMERS_PER_CPU; i++) {
-			struct emu_timer *tm = &ec->timers[i];
-			struct ghost_msg_payload_timer p;
-
-			if (!tm->expires || tm->expires > now)
-				continue;
-			memset(&p, 0, sizeof(p));
-			p.cpu = c;
-			p.type = tm->type;
-			p.cookie = tm->cookie;
-			__atomic_store_n(&tm->expires, tm->period > 0 ? now + tm->period : 0,
-					 __ATOMIC_RELAXED);
-			emu_cpu_msg(ke, c, MSG_CPU_TIMER_EXPIRED, &p, sizeof(p));
-		}
-		if (ec->current < 0 && ec->agent_state != EMU_A_RUNNING)
-			continue;
-		if (sh->commit_at_tick)
-			emu_commit_at_schedule(ke, c, true);
-		if (sh->deliver_ticks) {
-			struct ghost_msg_payload_cpu_tick p = {
-				.cpu = c,
-				.is_agent = ec->agent_state == EMU_A_RUNNING,
-			};
-
-			emu_cpu_msg(ke, c, MSG_CPU_TICK, &p, sizeof(p));
-		}
-		ec->last_tick = now;
+		if (ec->in_enclave && ec->agent_pid == getpid())
+			emu_cpu_tick(ke, c, now, true);
 	}
 	emu_unlock(ke);
 }

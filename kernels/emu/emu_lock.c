@@ -80,10 +80,7 @@ pid_t emu_getpid(void)
 
 int64_t emu_now(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+	return ghost_clock_now(); /* the simulator's clock in its thread */
 }
 
 /* ---- parking: a generation word and a waiter count (no syscall if nobody sleeps) ---- */

@@ -473,6 +473,12 @@ int emu_enclave_attach(const char *root_in, uint64_t id, struct ghost_kenclave *
 
 int emu_enclave_create(const struct ghost_kernel_create_args *args, struct ghost_kenclave **out)
 {
+	return emu_enclave_create_n(args, 0, out);
+}
+
+int emu_enclave_create_n(const struct ghost_kernel_create_args *args, int machine_cpus,
+			 struct ghost_kenclave **out)
+{
 	char root[400], path[700];
 	uint64_t cpus_off, queues_off, tasks_off, trace_off, id;
 	struct ghost_kenclave *ke = NULL;
@@ -480,7 +486,7 @@ int emu_enclave_create(const struct ghost_kernel_create_args *args, struct ghost
 	struct ghost_cpu_data *cd = NULL;
 	uint32_t max_tasks;
 	size_t size;
-	int ncpus = machine_ncpus();
+	int ncpus = machine_cpus > 0 ? machine_cpus : machine_ncpus();
 	int lockfd, err, fd, use = ID_FREE;
 
 	if (!args || args->sz < sizeof(*args) || !args->cpus || args->id > GHOST_ENCLAVE_ID_MAX)

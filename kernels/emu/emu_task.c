@@ -177,7 +177,7 @@ static void emu_handle_preempt(struct ghost_ktask *self)
 		wait_oncpu(self);
 }
 
-static int alloc_record(struct emu_shared *sh)
+int emu_task_alloc_record(struct emu_shared *sh)
 {
 	for (uint32_t n = 0; n < sh->max_tasks; n++) {
 		uint32_t i = (sh->task_hint + n) % sh->max_tasks;
@@ -190,13 +190,56 @@ static int alloc_record(struct emu_shared *sh)
 	return -1;
 }
 
+int emu_task_record_init(struct ghost_kenclave *ke, int idx, pid_t pid, pid_t tid, int sig,
+			 int nice)
+{
+	struct emu_shared *sh = ke->sh;
+	struct emu_task *t = emu_task(sh, idx);
+	struct ghost_status_word *sw;
+	uint32_t region, index;
+	int err;
+
+	err = emu_sw_alloc(ke, &region, &index);
+	if (err)
+		return err;
+	sw = emu_sw_word(ke, region, index);
+	if (!sw)
+		return -EIO;
+	sh->gtid_gen++;
+	t->gtid = ((int64_t)tid << GHOST_GTID_SEQ_BITS) |
+		  ((int64_t)(sh->gtid_gen & 0x1fffff) << 20) | (idx + 1);
+	t->pid = pid;
+	t->tid = tid;
+	t->cpu = -1;
+	t->latched_cpu = -1;
+	t->affinity_cpu = -1;
+	t->queue = sh->default_queue;
+	t->sw_region = region;
+	t->sw_index = index;
+	t->sig = sig;
+	t->nice = nice;
+	t->runnable_since = emu_now();
+	__atomic_store_n(&t->state, EMU_T_RUNNABLE, __ATOMIC_RELEASE);
+	sw->gtid = (uint64_t)t->gtid;
+	sw->barrier = 0;
+	sw->runtime = 0;
+	/* INUSE last: a reader that sees it sees the rest. */
+	__atomic_store_n(&sw->flags,
+			 GHOST_SW_F_ALLOCATED | GHOST_SW_TASK_RUNNABLE | GHOST_SW_F_INUSE,
+			 __ATOMIC_RELEASE);
+	sh->nr_tasks++;
+	if (t->queue >= 0)
+		emu_send_task_new(ke, t);
+	else
+		emu_tflags_set(t, EMU_TF_NEW_PENDING); /* sent when a default queue appears */
+	return 0;
+}
+
 int emu_task_enter(struct ghost_kenclave *ke, pid_t tid, struct ghost_ktask **out)
 {
 	struct emu_shared *sh = ke->sh;
-	struct ghost_status_word *sw;
 	struct ghost_ktask *self;
 	struct emu_task *t = NULL;
-	uint32_t region, index;
 	sigset_t set;
 	pid_t me = gettid();
 	int idx, err;
@@ -230,7 +273,7 @@ int emu_task_enter(struct ghost_kenclave *ke, pid_t tid, struct ghost_ktask **ou
 	err = emu_lock(ke);
 	if (err)
 		goto out_free;
-	idx = sh->state == EMU_E_ALIVE ? alloc_record(sh) : -1;
+	idx = sh->state == EMU_E_ALIVE ? emu_task_alloc_record(sh) : -1;
 	if (idx >= 0) {
 		t = emu_task(sh, idx);
 		memset(t, 0, sizeof(*t));
@@ -255,50 +298,21 @@ int emu_task_enter(struct ghost_kenclave *ke, pid_t tid, struct ghost_ktask **ou
 		err = -EXDEV;
 		goto out_unlock;
 	}
-	err = emu_sw_alloc(ke, &region, &index);
-	if (err)
-		goto out_unlock;
-	sw = emu_sw_word(ke, region, index);
-	if (!sw) {
-		err = -EIO;
-		goto out_unlock;
-	}
-	sh->gtid_gen++;
-	t->gtid = ((int64_t)me << GHOST_GTID_SEQ_BITS) |
-		  ((int64_t)(sh->gtid_gen & 0x1fffff) << 20) | (idx + 1);
-	t->pid = getpid();
-	t->tid = me;
-	t->cpu = -1;
-	t->latched_cpu = -1;
-	t->affinity_cpu = -1;
-	t->queue = sh->default_queue;
-	t->sw_region = region;
-	t->sw_index = index;
-	t->sig = emu_preempt_signal;
-	t->nice = getpriority(PRIO_PROCESS, 0);
 	for (int c = 0; c < CPU_SETSIZE && c < GHOST_MAX_CPUS; c++)
 		if (CPU_ISSET(c, &self->orig_affinity))
 			t->orig_mask[c / 64] |= 1ull << (c % 64);
-	t->runnable_since = emu_now();
-	__atomic_store_n(&t->state, EMU_T_RUNNABLE, __ATOMIC_RELEASE);
-	sw->gtid = (uint64_t)t->gtid;
-	sw->barrier = 0;
-	sw->runtime = 0;
-	/* INUSE last: a reader that sees it sees the rest. */
-	__atomic_store_n(&sw->flags,
-			 GHOST_SW_F_ALLOCATED | GHOST_SW_TASK_RUNNABLE | GHOST_SW_F_INUSE,
-			 __ATOMIC_RELEASE);
-	sh->nr_tasks++;
-	self->t = t;
-	self->idx = idx;
-	self->gtid = t->gtid;
 	/* From here on we count as inside: emu_unlock below balances this. */
 	self->in_kernel = 1;
 	emu_self = self;
-	if (t->queue >= 0)
-		emu_send_task_new(ke, t);
-	else
-		emu_tflags_set(t, EMU_TF_NEW_PENDING); /* sent when a default queue appears */
+	err = emu_task_record_init(ke, idx, getpid(), me, emu_preempt_signal,
+				   getpriority(PRIO_PROCESS, 0));
+	if (err) {
+		emu_self = NULL;
+		goto out_unlock;
+	}
+	self->t = t;
+	self->idx = idx;
+	self->gtid = t->gtid;
 	emu_unlock(ke);
 	*out = self;
 	wait_oncpu(self);

@@ -73,12 +73,12 @@ real=$(basename "$(readlink -f build/lib/libghost.so)")
 version=${real#libghost.so.}
 major=${version%%.*}
 {
-	printf 'usr/bin/%s\n' ghost-agent ghost-bench ghost-trace ghost-workload ghostctl
+	printf 'usr/bin/%s\n' ghost-agent ghost-bench ghost-sim ghost-trace ghost-workload ghostctl
 	for h in include/ghost/*.h; do echo "usr/$h"; done # all public: mk/install.mk lists none private
 	printf 'usr/lib/systemd/system/ghost-agent@.service\n'
 	printf 'usr/lib64/%s\n' libghost.a libghost.so "libghost.so.$major" "libghost.so.$version" \
 		libghost-agent.a pkgconfig/libghost.pc pkgconfig/libghost-agent.pc
-	printf 'usr/share/man/%s\n' man1/ghost-bench.1 man1/ghost-trace.1 man1/ghost-workload.1 man3/libghost.3 \
+	printf 'usr/share/man/%s\n' man1/ghost-bench.1 man1/ghost-sim.1 man1/ghost-trace.1 man1/ghost-workload.1 man3/libghost.3 \
 		man8/ghost-agent.8 man8/ghostctl.8
 } | sort >"$tmp/want"
 tree_files "$stage" >"$tmp/got"
@@ -192,7 +192,7 @@ cd "$repo" || exit 1
 # The man pages: found where man looks, rendered without a warning, each
 # program's naming it; libghost(3) names every installed header.
 man_dir=$prefix/share/man
-for page in ghost-agent.8 ghostctl.8 ghost-workload.1 ghost-bench.1 ghost-trace.1 libghost.3; do
+for page in ghost-agent.8 ghostctl.8 ghost-workload.1 ghost-bench.1 ghost-trace.1 ghost-sim.1 libghost.3; do
 	file=$man_dir/man${page##*.}/$page
 	[ -s "$file" ] || { fail "no man page $page"; continue; }
 	if command -v man >/dev/null && command -v groff >/dev/null; then
@@ -209,7 +209,7 @@ for h in "$prefix"/include/ghost/*.h; do
 	grep -qF "<ghost/$(basename "$h")>" "$man_dir/man3/libghost.3" || fail "libghost(3) does not name <ghost/$(basename "$h")>"
 done
 # A program's page holds every option of its --help.
-for page in ghost-agent.8 ghostctl.8 ghost-workload.1 ghost-bench.1 ghost-trace.1; do
+for page in ghost-agent.8 ghostctl.8 ghost-workload.1 ghost-bench.1 ghost-trace.1 ghost-sim.1; do
 	for opt in $("$prefix/bin/${page%.*}" --help | grep -oE -- '--[a-z][a-z-]+' | sort -u); do
 		grep -qF -- "${opt//-/\\-}" "$man_dir/man${page##*.}/$page" || fail "${page%.*}(${page##*.}) lacks $opt"
 	done

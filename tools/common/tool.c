@@ -406,3 +406,85 @@ void tool_on_stop_signals(void (*handler)(int), int flags)
 	tool_on_signal(SIGINT, handler, flags);
 	tool_on_signal(SIGTERM, handler, flags);
 }
+
+/* "4us", "10ms", "0.5s", "800ns" -> ns. A bare number is microseconds. */
+bool tool_parse_time(const char *s, int64_t *ns)
+{
+	static const struct {
+		const char *unit;
+		double scale;
+	} units[] = {
+		{ "ns", 1 }, { "us", 1e3 }, { "ms", 1e6 }, { "s", 1e9 }, { "", 1e3 },
+	};
+	char *end;
+	double v;
+
+	if (!*s || *s == '-' || *s == '+')
+		return false;
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || !isfinite(v))
+		return false;
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (strcmp(end, units[i].unit))
+			continue;
+		v *= units[i].scale;
+		if (v < 0 || v > 3600e9)
+			return false;
+		*ns = (int64_t)(v + 0.5); /* v >= 0: rounded, without libm */
+		return true;
+	}
+	return false;
+}
+
+/* One "PCT:TIME" entry (or a bare "TIME", which then must be the only one). */
+static int parse_service_entry(const char *option, char *tok, bool only, struct tool_service *c)
+{
+	char *colon = strchr(tok, ':');
+
+	if (!colon) {
+		if (!only)
+			return tool_usage_error("%s: '%s' needs a share, as in 99.5:%s", option,
+						tok, tok);
+		c->pct = 100;
+		return tool_parse_time(tok, &c->ns)
+			       ? 0
+			       : tool_usage_error("%s: bad time '%s' (use e.g. 4us, 10ms)", option,
+						  tok);
+	}
+	*colon = '\0';
+	if (!tool_parse_double(tok, &c->pct) || c->pct <= 0 || c->pct > 100)
+		return tool_usage_error("%s: bad share '%s' (a percentage in (0, 100])", option,
+					tok);
+	if (!tool_parse_time(colon + 1, &c->ns))
+		return tool_usage_error("%s: bad time '%s' (use e.g. 4us, 10ms)", option,
+					colon + 1);
+	return 0;
+}
+
+int tool_parse_service(const char *option, const char *arg, struct tool_service *out, int max,
+		       int *n)
+{
+	char buf[512], *save = NULL, *tok;
+	double sum = 0;
+	int err;
+
+	if (!*arg || strlen(arg) >= sizeof(buf))
+		return tool_usage_error("%s: bad mix '%s'", option, arg);
+	strcpy(buf, arg);
+	*n = 0;
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if (*n == max)
+			return tool_usage_error("%s: more than %d classes", option, max);
+		err = parse_service_entry(option, tok, !strchr(arg, ','), &out[*n]);
+		if (err)
+			return err;
+		sum += out[(*n)++].pct;
+	}
+	if (!*n)
+		return tool_usage_error("%s: bad mix '%s'", option, arg);
+	if (sum - 100 > 0.01 || 100 - sum > 0.01)
+		return tool_usage_error("%s: shares in '%s' add up to %g%%, not 100%%", option, arg,
+					sum);
+	return 0;
+}

@@ -47,6 +47,19 @@ __attribute__((noreturn)) void tool_usage_exit(const char *fmt, ...) TOOL_PRINTF
 bool tool_parse_u64(const char *text, uint64_t *out);
 bool tool_parse_ll(const char *text, long long lo, long long hi, long long *out);
 bool tool_parse_double(const char *text, double *out);
+/* "4us", "10ms", "0.5s", "800ns" -> ns (a bare number is microseconds), at most an hour. */
+bool tool_parse_time(const char *text, int64_t *ns);
+/* One class of a service-time mix: pct percent of the requests take ns. */
+struct tool_service {
+	double pct;
+	int64_t ns;
+};
+/*
+ * A mix "PCT:TIME,..." (shares adding up to 100) or one bare TIME, given to option, into
+ * at most max classes: 0 with *n set, or TOOL_EXIT_USAGE after one line.
+ */
+int tool_parse_service(const char *option, const char *arg, struct tool_service *out, int max,
+		       int *n);
 /* tool_parse_ll, or a usage exit: bad value "TEXT" for OPTION (expected LO..HI). */
 long long tool_option_ll(const char *option, const char *text, long long lo, long long hi);
 
