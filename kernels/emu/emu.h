@@ -322,6 +322,11 @@ static inline void emu_tflags_clear(struct emu_task *t, uint32_t f)
 {
 	__atomic_and_fetch(&t->flags, ~f, __ATOMIC_RELEASE);
 }
+/* Whether t has any of f, read without the lock (the flags change atomically under it). */
+static inline bool emu_tflags_any(const struct emu_task *t, uint32_t f)
+{
+	return __atomic_load_n(&t->flags, __ATOMIC_ACQUIRE) & f;
+}
 static inline void emu_set_current(struct emu_cpu *ec, int32_t idx)
 {
 	__atomic_store_n(&ec->current, idx, __ATOMIC_RELEASE);

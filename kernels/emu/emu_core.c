@@ -203,7 +203,7 @@ void emu_preempt_current(struct ghost_kenclave *ke, int cpu, bool elide)
 
 	if (!t || t->state != EMU_T_ONCPU || (t->flags & EMU_TF_PREEMPT_REQ))
 		return;
-	if ((t->flags & EMU_TF_VIRTUAL) && ke->virt) {
+	if (emu_tflags_any(t, EMU_TF_VIRTUAL) && ke->virt) {
 		/* No thread to signal: the simulator delivers the preemption. */
 		emu_tflags_set(t, EMU_TF_PREEMPT_REQ | (elide ? EMU_TF_ELIDE_PREEMPT : 0));
 		sh->stats.preempt_signals++;
@@ -256,7 +256,7 @@ static void pin_thread(struct emu_task *t, int cpu)
 {
 	cpu_set_t set;
 
-	if (t->affinity_cpu == cpu || (t->flags & EMU_TF_VIRTUAL))
+	if (t->affinity_cpu == cpu || emu_tflags_any(t, EMU_TF_VIRTUAL))
 		return;
 	CPU_ZERO(&set);
 	CPU_SET(cpu, &set);
@@ -528,7 +528,7 @@ bool emu_task_thread_dead(struct emu_task *t)
 {
 	int r;
 
-	if (t->flags & EMU_TF_VIRTUAL)
+	if (emu_tflags_any(t, EMU_TF_VIRTUAL))
 		return false; /* a model task dies only when its model says so */
 	/* A record whose life lock was overwritten cannot say: it goes. */
 	if (!emu_mutex_sane(&t->life))
@@ -1026,7 +1026,7 @@ void emu_task_release(struct ghost_kenclave *ke, struct emu_task *t)
 	 * spinning in user code may never come back to the library. */
 	emu_tflags_set(t, EMU_TF_UNMANAGED);
 	__atomic_store_n(&t->affinity_cpu, -1, __ATOMIC_RELEASE);
-	if (t->flags & EMU_TF_VIRTUAL) {
+	if (emu_tflags_any(t, EMU_TF_VIRTUAL)) {
 		park_wake(ke, &t->park);
 		return;
 	}
