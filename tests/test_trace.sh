@@ -114,6 +114,50 @@ if inst != failed:
 if not any(e.get("ph") == "C" and e.get("name") == "runnable tasks" for e in ev) or \
    not any(e.get("ph") == "C" and e.get("name") == "commits per second" for e in ev):
     fail("a counter is missing")
+# What Perfetto's JSON importer (the one its UI runs) accepts, rule by rule: a phase it
+# knows; pid and tid unsigned 32-bit numbers; ts a number; X with a numeric dur; C with an
+# object of numbers; an instant's scope t (with a tid), p or g; flows matched by (id, cat,
+# name), each end bound to the slice that encloses it on its track; names of tracks in
+# thread_name/process_name metadata with args.name.
+def u32(v):
+    return isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 0xffffffff
+def num(v):
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+flow_starts = {}
+for e in ev:
+    ph = e.get("ph")
+    if ph not in ("X", "s", "f", "i", "C", "M"):
+        fail("a phase the importer does not take: %r" % e)
+    if not u32(e.get("pid")) or ("tid" in e and not u32(e["tid"])):
+        fail("pid or tid not an unsigned 32-bit number: %r" % e)
+    if ph != "M" and not num(e.get("ts")):
+        fail("no numeric ts: %r" % e)
+    if ph == "X" and (not num(e.get("dur")) or e["dur"] < 0):
+        fail("a slice without a numeric dur: %r" % e)
+    if ph == "C" and (not isinstance(e.get("args"), dict) or not e["args"] or
+                      not all(num(a) for a in e["args"].values())):
+        fail("a counter whose args are not numbers: %r" % e)
+    if ph == "i" and (e.get("s") not in ("t", "p", "g") or (e["s"] == "t" and "tid" not in e)):
+        fail("an instant without a usable scope: %r" % e)
+    if ph in ("s", "f") and not (num(e.get("id")) or isinstance(e.get("id"), str)):
+        fail("a flow event without an id: %r" % e)
+    if ph == "s":
+        flow_starts[(e["id"], e.get("cat"), e.get("name"))] = e
+    if ph == "M" and e.get("name") in ("thread_name", "process_name") and \
+            not isinstance(e.get("args", {}).get("name"), str):
+        fail("a track name without args.name: %r" % e)
+slices = {}
+for e in ev:
+    if e.get("ph") == "X":
+        slices.setdefault((e["pid"], e.get("tid")), []).append((e["ts"], e["ts"] + e["dur"]))
+for e in ev:
+    if e.get("ph") != "f":
+        continue
+    if (e["id"], e.get("cat"), e.get("name")) not in flow_starts:
+        fail("a flow end whose (id, cat, name) no start has: %r" % e)
+    eps = 1e-3  # the timestamps are printed to the nanosecond
+    if not any(a - eps <= e["ts"] <= b + eps for a, b in slices.get((e["pid"], e.get("tid")), [])):
+        fail("a flow end outside every slice of its track: %r" % e)
 if summary != "-":
     if dropped:
         fail("the trace dropped %d records" % dropped)

@@ -512,9 +512,15 @@ static int64_t *message_durations(const struct ghost_trace_view *v)
 
 static int cmd_export(const struct ghost_trace_view *v, const char *path)
 {
-	struct export x = {
-		.v = v, .base = v->hdr.start_ns, .pid = v->hdr.enclave_id, .first = true
-	};
+	/*
+	 * The enclave is the process of every track; viewers read a pid as an unsigned 32-bit
+	 * number (Perfetto's importer drops a larger one), and enclave ids go to 2^40: a
+	 * larger id is shown as process 0, its name still says which enclave.
+	 */
+	struct export x = { .v = v,
+			    .base = v->hdr.start_ns,
+			    .pid = v->hdr.enclave_id <= UINT32_MAX ? v->hdr.enclave_id : 0,
+			    .first = true };
 	struct walk w = { .v = v, .ctx = &x };
 	static const struct walk_ops ops = {
 		.period = x_period, .failed = x_failed, .runnable = x_runnable, .wakeup = x_wakeup
