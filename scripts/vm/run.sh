@@ -112,11 +112,11 @@ done
 # program that goes in, copied from this machine to the same paths.
 while IFS= read -r -d '' f; do
 	readelf -l "$f" 2>/dev/null | grep -q INTERP || continue
-	libs=$(ldd "$f" 2>/dev/null | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }') ||
-		true
+	deps=$(ldd "$f" 2>/dev/null) || true
+	libs=$(echo "$deps" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }')
 	[ -n "$libs" ] || { echo "vm: $f is dynamically linked and ldd finds none of its libraries" >&2; exit 2; }
-	if ldd "$f" 2>/dev/null | grep -q 'not found'; then
-		echo "vm: $f needs shared libraries this machine lacks: $(ldd "$f" | grep 'not found' | tr -s ' \t\n' ' ')" >&2
+	if echo "$deps" | grep -q 'not found'; then
+		echo "vm: $f needs shared libraries this machine lacks: $(echo "$deps" | grep 'not found' | tr -s ' \t\n' ' ')" >&2
 		exit 2
 	fi
 	for l in $libs; do

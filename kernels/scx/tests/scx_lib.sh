@@ -1,8 +1,8 @@
 # kernels/scx/tests/scx_lib.sh - what the sched_ext guest scripts (scx_policies.sh,
-# scx_kill.sh) share: reporting, the sched_ext state, starting the agent and waiting with a
-# time limit. Not a test: scripts/scx-tests.sh copies it into /tests as a data file, and a
-# script sources it from its own directory after setting `me` (its name, the prefix of its
-# messages):
+# scx_programs.sh, scx_kill.sh) share: the policies and their parameters, reporting,
+# the sched_ext state, starting the agent and waiting with a time limit. Not a test:
+# scripts/scx-tests.sh copies it into /tests as a data file, and a script sources it
+# from its own directory after setting `me` (its name, the prefix of its messages):
 #   me=scx_example
 #   . "$(dirname "$0")/scx_lib.sh"
 #
@@ -94,6 +94,18 @@ agent_served() {
 		fail "${_who}ghost-agent ended (status $rc) before it served"
 	fi
 	return 1
+}
+
+# policy_list: the policies `ghost-agent --list-policies` lists, in its order (fails if none).
+policy_list() {
+	_list=$("$BIN/ghost-agent" --list-policies | sed -n 's/^\([a-z0-9_-][a-z0-9_-]*\)$/\1/p')
+	[ -n "$_list" ] || fail "ghost-agent --list-policies lists no policy"
+	echo "$_list"
+}
+
+# params POLICY: the names of the "-o name=default" lines --list-policies shows for POLICY.
+params() {
+	"$BIN/ghost-agent" --list-policies | sed -n "/^$1\$/,/^[^ ]/p" | sed -n 's/^ *-o \([a-z_0-9]*\)=.*/\1/p'
 }
 
 # start_agent LOG WHO ARG...: starts `ghost-agent --kernel scx ARG...` in the background

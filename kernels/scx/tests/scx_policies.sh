@@ -98,11 +98,6 @@ check_summary() {
 	say "$policy: new $new wakeup $wakeup blocked $blocked preempt $preempt yield $yield dead $dead, no seqnum errors"
 }
 
-# params POLICY: the "-o name=default" lines --list-policies shows for POLICY.
-params() {
-	"$BIN/ghost-agent" --list-policies | sed -n "/^$1\$/,/^[^ ]/p" | sed -n 's/^ *-o \([a-z_0-9]*\)=.*/\1/p'
-}
-
 one_policy() {
 	policy=$1
 	alog=/tmp/$me.$policy.log
@@ -158,8 +153,7 @@ one_policy() {
 
 preflight ghost-agent ghostctl ghost-workload
 
-policies=$("$BIN/ghost-agent" --list-policies | sed -n 's/^\([a-z0-9_-][a-z0-9_-]*\)$/\1/p')
-[ -n "$policies" ] || fail "ghost-agent --list-policies lists no policy"
+policies=$(policy_list) || exit 1
 for p in $policies; do
 	one_policy "$p"
 done

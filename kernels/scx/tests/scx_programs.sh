@@ -71,11 +71,6 @@ same() {
 	fi
 }
 
-# params POLICY: the parameter names --list-policies shows for POLICY.
-params() {
-	"$BIN/ghost-agent" --list-policies | sed -n "/^$1\$/,/^[^ ]/p" | sed -n 's/^ *-o \([a-z_0-9]*\)=.*/\1/p'
-}
-
 preflight ghost-agent ghostctl hackbench
 
 for p in hb hbt forks HB HBT FORKS; do
@@ -86,8 +81,7 @@ grep -qx 'forks 111' "$tmp/forks.want" && grep -qx 'forks 642' "$tmp/FORKS.want"
 	{ show "$tmp/forks.raw"; show "$tmp/FORKS.raw"; fail "the forking pipeline printed the wrong sum"; }
 say "without a scheduler: hackbench (processes, threads) and the forking pipeline ran"
 
-policies=$("$BIN/ghost-agent" --list-policies | sed -n 's/^\([a-z0-9_-][a-z0-9_-]*\)$/\1/p')
-[ -n "$policies" ] || fail "ghost-agent --list-policies lists no policy"
+policies=$(policy_list) || exit 1
 for policy in $policies; do
 	alog=$tmp/$policy.agent.log
 	slice=""
