@@ -14,8 +14,11 @@
  *   scx_bpf_consume         in 6.12, not in 6.16: scx_bpf_dsq_move_to_local (6.13 on)
  *   scx_bpf_cpu_rq          6.12 on (deprecated once scx_bpf_cpu_curr came)
  *   scx_bpf_cpu_curr        not in 6.16; in 6.18 and 7.2
+ *   scx_bpf_locked_rq       not in 6.16; in 6.18 and 7.2 (the rq whose lock an op holds)
  *   scx_exit_info.exit_cpu  not in 6.18; in 7.2
- *   task_struct.on_cpu      int in 6.18, u8 in 7.2
+ *   task_struct.on_cpu      int in 6.18, u8 in 7.2 (on_rq likewise)
+ *   cfs_rq.h_nr_runnable    6.14 on (fair tasks queued but not sleeping-delayed; before,
+ *                           h_nr_delayed counted those): rq->nr_running counts delayed ones
  *   SCX_ENQ_IMMED           not in 6.18; in 7.2 (ghost.bpf.c's gs_cpu_release does its work
  *                           without it)
  *
@@ -35,6 +38,7 @@ extern bool scx_bpf_dsq_move_to_local(u64 dsq_id) __ksym __weak;
 extern bool scx_bpf_consume(u64 dsq_id) __ksym __weak;
 extern struct task_struct *scx_bpf_cpu_curr(s32 cpu) __ksym __weak;
 extern struct rq *scx_bpf_cpu_rq(s32 cpu) __ksym __weak;
+extern struct rq *scx_bpf_locked_rq(void) __ksym __weak;
 
 /* Insert p into a dispatch queue: the 6.13 name, else the 6.12 one. */
 static __always_inline void compat_dsq_insert(struct task_struct *p, u64 dsq_id, u64 slice,
@@ -69,6 +73,45 @@ static __always_inline struct task_struct *compat_cpu_curr(s32 cpu)
 	return rq ? rq->curr : NULL;
 }
 
+/*
+ * The run queue of cpu from an op that holds its lock (ops.dispatch of cpu): the 6.18 kfunc,
+ * else the older one (which later lines deprecate). NULL if neither exists.
+ */
+static __always_inline struct rq *compat_locked_rq(s32 cpu)
+{
+	if (bpf_ksym_exists(scx_bpf_locked_rq))
+		return scx_bpf_locked_rq();
+	if (bpf_ksym_exists(scx_bpf_cpu_rq))
+		return scx_bpf_cpu_rq(cpu);
+	return NULL;
+}
+
+struct cfs_rq___gs_v614 {
+	unsigned int h_nr_queued;
+	unsigned int h_nr_runnable;
+} __attribute__((preserve_access_index));
+
+struct cfs_rq___gs_v612 {
+	unsigned int h_nr_delayed;
+} __attribute__((preserve_access_index));
+
+/*
+ * The fair tasks rq counts in nr_running that the fair class will not run: those that
+ * slept but stay queued until their lag is spent (delayed dequeue, 6.12 on). 0 where the
+ * kernel keeps no count.
+ */
+static __always_inline u32 compat_fair_delayed(struct rq *rq)
+{
+	struct cfs_rq___gs_v614 *q = (void *)&rq->cfs;
+	struct cfs_rq___gs_v612 *o = (void *)&rq->cfs;
+
+	if (bpf_core_field_exists(q->h_nr_runnable))
+		return BPF_CORE_READ(q, h_nr_queued) - BPF_CORE_READ(q, h_nr_runnable);
+	if (bpf_core_field_exists(o->h_nr_delayed))
+		return BPF_CORE_READ(o, h_nr_delayed);
+	return 0;
+}
+
 struct scx_exit_info___gs_v71 {
 	s32 exit_cpu;
 } __attribute__((preserve_access_index));
@@ -83,22 +126,34 @@ static __always_inline s32 compat_exit_cpu(const struct scx_exit_info *ei)
 	return -1;
 }
 
-struct task_struct___gs_int_on_cpu {
+struct task_struct___gs_int_state {
 	int on_cpu;
+	int on_rq;
 } __attribute__((preserve_access_index));
-struct task_struct___gs_u8_on_cpu {
+struct task_struct___gs_u8_state {
 	u8 on_cpu;
+	u8 on_rq;
 } __attribute__((preserve_access_index));
+
+/* A task_struct field that is an int up to 6.18 and a u8 in 7.2, read at its width. */
+#define COMPAT_TASK_STATE(p, field)                                                   \
+	({                                                                            \
+		const struct task_struct___gs_u8_state *n__ = (const void *)(p);      \
+		const struct task_struct___gs_int_state *o__ = (const void *)(p);     \
+		bpf_core_field_size(n__->field) == 1 ? (int)BPF_CORE_READ(n__, field) \
+						     : BPF_CORE_READ(o__, field);     \
+	})
 
 /* task_struct.on_cpu, whichever width this kernel gives it. */
 static __always_inline bool compat_task_on_cpu(const struct task_struct *p)
 {
-	const struct task_struct___gs_u8_on_cpu *n = (const void *)p;
-	const struct task_struct___gs_int_on_cpu *o = (const void *)p;
+	return COMPAT_TASK_STATE(p, on_cpu) != 0;
+}
 
-	if (bpf_core_field_size(n->on_cpu) == 1)
-		return BPF_CORE_READ(n, on_cpu) != 0;
-	return BPF_CORE_READ(o, on_cpu) != 0;
+/* task_struct.on_rq (TASK_ON_RQ_QUEUED 1, TASK_ON_RQ_MIGRATING 2), at its width. */
+static __always_inline int compat_task_on_rq(const struct task_struct *p)
+{
+	return COMPAT_TASK_STATE(p, on_rq);
 }
 
 enum scx_enq_flags___gs_v71 {

@@ -696,6 +696,40 @@ static __always_inline void set_avail(struct ctx *c, s32 cpu, bool avail)
 
 int gs_commit_cpu(s32 cpu, s32 caller_cpu, u32 poison, struct fx_out *o);
 
+/*
+ * From cpu's dispatch (its run queue locked): does a task of a higher class than ours, other
+ * than the CPU's agent, wait on this CPU? The kernel picks it before anything dispatch
+ * inserts. Dispatch normally runs only when the higher classes have nothing here, but a CPU
+ * coming out of idle balances sched_ext first whatever is queued above it, and nothing
+ * (no ops.cpu_release: sched_ext did not have the CPU) would tell of a task inserted then and
+ * left waiting under, say, a SCHED_OTHER process that keeps the CPU. Tasks queued on the run
+ * queue minus sched_ext's own and the fair class's sleepers still queued (delayed dequeue);
+ * the agent, queued here and not ours, does not count (it runs first and gives the CPU back,
+ * as ghOSt's agents do).
+ */
+static __always_inline bool higher_class_queued(struct ctx *c, s32 cpu)
+{
+	struct rq *rq = compat_locked_rq(cpu);
+	s32 agent = READ_ONCE(cpu_rec(c, cpu)->agent_tid);
+	struct task_struct *a;
+	s64 others;
+
+	if (!rq)
+		return false;
+	others = (s64)rq->nr_running - (s64)rq->scx.nr_running - (s64)compat_fair_delayed(rq);
+	if (others > 0 && agent) {
+		a = bpf_task_from_pid(agent);
+		if (a) {
+			/* Queued (not migrating), not a delayed sleeper (counted above already). */
+			if (compat_task_on_rq(a) == 1 && !a->se.sched_delayed && a->policy != 7 /* SCHED_EXT */ &&
+			    scx_bpf_task_cpu(a) == cpu)
+				others--;
+			bpf_task_release(a);
+		}
+	}
+	return others > 0;
+}
+
 void OPS(gs_dispatch, s32 cpu, struct task_struct *prev)
 {
 	CTX_DECLARE(c);
@@ -705,9 +739,11 @@ void OPS(gs_dispatch, s32 cpu, struct task_struct *prev)
 	struct task_struct *p;
 	struct gs_txn *x;
 	u64 qseq = 0;
+	bool taken;
 
 	if (!ctx_init(&c))
 		return;
+	taken = higher_class_queued(&c, cpu); /* helpers: not under the lock */
 	/* A txn staged with COMMIT_AT_SCHEDULE is committed here, this CPU's schedule. */
 	x = &c.cd->cpu[cpu & (GS_MAX_CPUS - 1)].txn;
 	if (READ_ONCE(x->state) == GS_TXN_READY &&
@@ -719,7 +755,21 @@ void OPS(gs_dispatch, s32 cpu, struct task_struct *prev)
 	}
 	bpf_spin_lock(&c.st->lock);
 	cr = cpu_rec(&c, cpu);
-	/* Dispatch runs only when no higher class wants this CPU: it is ours again. */
+	if (taken) {
+		/*
+		 * A higher class runs here next: the CPU is busy (as a commit would have found),
+		 * and a latched task goes back to the agent (TASK_PREEMPT, was_latched) rather
+		 * than wait in the local queue unseen until the CPU comes back.
+		 */
+		c.st->stats.busy_dispatches++;
+		set_avail(&c, cpu, false);
+		if (!cr->latch_pending)
+			unlatch(&c, cpu, true);
+		bpf_spin_unlock(&c.st->lock);
+		ctx_finish(&c);
+		return;
+	}
+	/* Nothing above us wants this CPU: it is ours again. */
 	if (cr->unavail)
 		set_avail(&c, cpu, true);
 	slot = cr->latch_slot;

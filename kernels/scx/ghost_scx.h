@@ -285,6 +285,7 @@ struct gs_stats {
 	__u64 commits, commit_fails, dispatches, dispatch_skips, unmanaged;
 	__u64 cpu_releases; /* a higher class took a CPU (ops.cpu_release) */
 	__u64 handed_back;  /* tasks it handed back then (kernels without SCX_ENQ_IMMED) */
+	__u64 busy_dispatches; /* dispatches that found a higher class queued on their CPU */
 };
 
 struct gs_state {

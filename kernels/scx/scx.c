@@ -1218,14 +1218,16 @@ static int scx_file_read(struct ghost_kenclave *ke, const char *name, char *buf,
 			buf, len,
 			"active %s\nnr_tasks %u\ncommits %llu\ncommit_failures %llu\n"
 			"dispatches %llu\ndispatch_skips %llu\nmsgs_dropped %llu\nunmanaged %llu\n"
-			"preempted_tasks_back_by %s\ncpu_releases %llu\nhanded_back %llu\n",
+			"preempted_tasks_back_by %s\ncpu_releases %llu\nhanded_back %llu\n"
+			"busy_dispatches %llu\n",
 			ke->destroyed || scx_exited(ke, NULL) ? "no" : "yes",
 			GS_MAX_TASKS - st->nfree, (unsigned long long)s->commits,
 			(unsigned long long)s->commit_fails, (unsigned long long)s->dispatches,
 			(unsigned long long)s->dispatch_skips, (unsigned long long)s->dropped,
 			(unsigned long long)s->unmanaged,
 			st->immed ? "SCX_ENQ_IMMED" : "cpu_release",
-			(unsigned long long)s->cpu_releases, (unsigned long long)s->handed_back);
+			(unsigned long long)s->cpu_releases, (unsigned long long)s->handed_back,
+			(unsigned long long)s->busy_dispatches);
 		for (int c = 0; c < GS_MAX_CPUS && err > 0; c++) {
 			const struct gs_cpu *cr = &st->cpus[c];
 			int n;

@@ -1123,6 +1123,28 @@ static inline void wait_cpu_avail_before(int cpu, struct child *spinning)
 }
 
 /*
+ * deliver_cpu_availability 1, then waits until the word of cpu's agent has CPU_AVAIL with the
+ * CPU messages drained: *busy0 and *avail0 are the counts after which a step's CPU_BUSY and
+ * CPU_AVAILABLE are new. A higher class that takes the CPU at any moment (a kernel worker
+ * waking there) sends CPU_BUSY, which is either counted after them or makes the loop wait
+ * for CPU_AVAILABLE again: the step never starts on a CPU already busy unannounced.
+ */
+static inline void deliver_avail_from(int cpu, struct child *spinning, long *busy0, long *avail0)
+{
+	set_tunable(GHOST_TUNABLE_DELIVER_CPU_AVAILABILITY, 1);
+	for (;;) {
+		wait_cpu_avail_before(cpu, spinning);
+		cpu_round(spinning);
+		*busy0 = cpu_count[cpu][CM_BUSY];
+		*avail0 = cpu_count[cpu][CM_AVAILABLE];
+		/* set_avail changes the word and sends the message under one lock: a change after
+		 * this read is a message not drained yet. */
+		if (cpu_avail(cpu))
+			return;
+	}
+}
+
+/*
  * Waits until cpu is as `type` (MSG_CPU_BUSY or MSG_CPU_AVAILABLE) says: such messages beyond
  * the counts from before the hog (busy0, avail0), the last of CPU_BUSY/CPU_AVAILABLE is one,
  * and the agent's word agrees (BOOST_PRIO without CPU_AVAIL, or the other way round). The hog,

@@ -17,8 +17,9 @@
  *     are back (child A, meanwhile, committed again whenever it is runnable and off CPU);
  *   - child A stops spinning and blocks reading its next command: TASK_BLOCKED;
  *   - with deliver_cpu_availability 1 again, CPU 3 idle (no ghost task, its agent asleep, its
- *     word CPU_AVAIL without BOOST_PRIO) is taken by a SCHED_OTHER process pinned there,
- *     which sched_ext never sees (no ops.cpu_release). Child A, woken (TASK_WAKEUP), is
+ *     word CPU_AVAIL without BOOST_PRIO) is taken by a SCHED_OTHER process pinned there:
+ *     no ops.cpu_release (sched_ext did not have the CPU), but the CPU's dispatch as it leaves
+ *     idle may see the process queued (CPU_BUSY then, before any commit). Child A, woken (TASK_WAKEUP), is
  *     committed to CPU 3 while that process runs there: GHOST_TXN_CPU_UNAVAIL (a commit that
  *     met the process momentarily off the CPU is taken back with a NULL commit, which must be
  *     GHOST_TXN_COMPLETE, and tried again, at most BUSY_TRIES commits), then CPU_BUSY for CPU
@@ -49,20 +50,18 @@ static void step_cpu_avail(struct child *c)
 	begin("deliver_cpu_availability 1; a SCHED_OTHER process pinned to CPU %d while %s spins "
 	      "there: CPU_BUSY, BOOST_PRIO; it exits: CPU_AVAILABLE, CPU_AVAIL",
 	      TARGET_CPU, c->name);
-	wait_cpu_avail_before(TARGET_CPU, c);
-	set_tunable(GHOST_TUNABLE_DELIVER_CPU_AVAILABILITY, 1);
-	drain();
-	busy0 = cpu_count[TARGET_CPU][CM_BUSY];
-	avail0 = cpu_count[TARGET_CPU][CM_AVAILABLE];
+	deliver_avail_from(TARGET_CPU, c, &busy0, &avail0);
 
 	g_hog = spawn_hog(TARGET_CPU);
 	end = ghost_now_ns() + (int64_t)WAIT_MS * 1000000;
 	while (cpu_count[TARGET_CPU][CM_BUSY] == busy0) {
 		if (ghost_now_ns() > end)
 			die("no CPU_BUSY for CPU %d within %d ms of a SCHED_OTHER process pinned "
-			    "there (%s on CPU %d: %d; agent word %s); the CPU messages: %s",
-			    TARGET_CPU, WAIT_MS, c->name, TARGET_CPU, c->on_cpu,
-			    avail_text(TARGET_CPU), cpu_log_text());
+			    "there (%s on CPU %d: %d, runnable %d, latched %d, %d commits, %ld "
+			    "refused; agent word %s); the CPU messages: %s",
+			    TARGET_CPU, WAIT_MS, c->name, TARGET_CPU, c->on_cpu, c->runnable,
+			    c->latched, c->commits, g_unavail_commits, avail_text(TARGET_CPU),
+			    cpu_log_text());
 		check_hog(TARGET_CPU);
 		serve_spinning(c);
 		usleep(200);
@@ -202,8 +201,9 @@ static void wait_committable(struct child *c)
 /*
  * deliver_cpu_availability 1; BUSY_CPU idle (no ghost task there, its agent asleep) is taken
  * by an ordinary process pinned there. sched_ext never had the CPU, so no ops.cpu_release
- * tells: the commit of a runnable c there is what finds the higher class on it. It fails
- * with CPU_UNAVAIL, CPU_BUSY comes, the agent's word has BOOST_PRIO without CPU_AVAIL. Once
+ * tells: the CPU's dispatch, if it ran with the process queued, or else the commit of a
+ * runnable c there finds the higher class on it. The commit fails with CPU_UNAVAIL, CPU_BUSY
+ * has come, the agent's word has BOOST_PRIO without CPU_AVAIL. Once
  * the process exits, the CPU's dispatch (it is idle) gives it back: CPU_AVAILABLE, CPU_AVAIL
  * without BOOST_PRIO, and a commit there runs c.
  */
@@ -219,12 +219,8 @@ static void step_busy_idle_cpu(struct child *c)
 	      "CPU_BUSY; it exits: CPU_AVAILABLE, %s runs there",
 	      BUSY_CPU, c->name, c->name);
 	expect_blocked(c);
-	wait_cpu_avail_before(BUSY_CPU, NULL);
+	deliver_avail_from(BUSY_CPU, NULL, &busy0, &avail0);
 	wait_agent_asleep(BUSY_CPU);
-	set_tunable(GHOST_TUNABLE_DELIVER_CPU_AVAILABILITY, 1);
-	drain();
-	busy0 = cpu_count[BUSY_CPU][CM_BUSY];
-	avail0 = cpu_count[BUSY_CPU][CM_AVAILABLE];
 
 	/* c wakes and waits, runnable: nobody commits it yet. */
 	wake_runnable(c);
