@@ -25,10 +25,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#define NET_FDS	     128	  /* threads whose /proc files stay open */
-#define NET_ADOPT_NS 50000000LL	  /* net-blocked tasks it does not know of: looked for */
-#define NET_BUSY_NS  100000000LL  /* sampled at full rate this long after a task ran */
-#define NET_STRIKES  2		  /* asleep at this many samples in a row: blocked */
+#define NET_FDS	     128	 /* threads whose /proc files stay open */
+#define NET_ADOPT_NS 50000000LL	 /* net-blocked tasks it does not know of: looked for */
+#define NET_BUSY_NS  100000000LL /* sampled at full rate this long after a task ran */
+#define NET_STRIKES  2		 /* asleep at this many samples in a row: blocked */
 
 /* The open /proc files of one thread. */
 struct net_fds {
@@ -207,8 +207,10 @@ static void check_current(struct ghost_kenclave *ke, struct emu_net_local *nl, i
 	nl->busy_until = now + NET_BUSY_NS;
 	/*
 	 * Read without the lock: the record may change under us (the task leaves, its record
-	 * is reused). Whatever we read only decides whether to look closer; every fact is
-	 * checked again under the lock before anything is done.
+	 * is freed, gtid atomically). Whatever we read only decides whether to look closer;
+	 * every fact is checked again under the lock before anything is done. In this process
+	 * a record is reused only by a thread that entered after it took kt_lock, which we
+	 * hold: pid and tid (written once, when it entered) do not change while we read them.
 	 */
 	gtid = __atomic_load_n(&t->gtid, __ATOMIC_RELAXED);
 	since = __atomic_load_n(&t->oncpu_since, __ATOMIC_RELAXED);
@@ -231,11 +233,11 @@ static void check_current(struct ghost_kenclave *ke, struct emu_net_local *nl, i
 	st = sample_state(f);
 	/*
 	 * The state first, then in_lib: a thread about to sleep inside the library set in_lib
-	 * before it entered the host kernel, and the host's scheduler orders its own record
-	 * of the sleep after that (a full barrier as the thread goes to sleep). A sleep we
-	 * saw is then one whose in_lib we see; this fence orders our two reads.
+	 * (release) before it entered the host kernel, and the host's scheduler records the
+	 * sleep after that (a full barrier as the thread goes to sleep). So a sleep we saw is
+	 * one whose in_lib we see: our load comes after the read of /proc, a system call,
+	 * which the host kernel's entry and exit keep it behind.
 	 */
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	if (!asleep(st) || __atomic_load_n(&t->in_lib, __ATOMIC_ACQUIRE)) {
 		nc->strikes = 0;
 		return;
