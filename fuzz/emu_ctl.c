@@ -29,7 +29,7 @@ static struct ghost_channel *chan;
 static cpu_set_t start_affinity;
 static char cpulist0[GHOST_CPUSET_LIST_MAX];
 
-enum kind { K_SPECIAL, K_BOOL, K_MS, K_US, K_NS };
+enum kind { K_SPECIAL, K_BOOL, K_MS, K_US, K_US0, K_NS };
 
 static const struct {
 	const char *name;
@@ -54,6 +54,7 @@ static const struct {
 	{ "agent_timeout_ms", K_MS },
 	{ "tick_us", K_US },
 	{ "park_spin_ns", K_NS },
+	{ "net_period_us", K_US0 }, /* 0 = off */
 	{ "trace", K_BOOL },
 	{ "stats", K_SPECIAL },
 	{ "exit_info", K_SPECIAL },
@@ -63,7 +64,7 @@ static const struct {
 	{ "../state", K_SPECIAL },
 };
 #define NFILES	    (sizeof(files) / sizeof(files[0]))
-#define NREAL_FILES 22 /* the enclave's own files come first */
+#define NREAL_FILES 23 /* the enclave's own files come first */
 
 static char defaults[NFILES][64];
 
@@ -145,6 +146,9 @@ static void check_usable(enum kind kind, long long v, const char *name)
 		break;
 	case K_US:
 		FZ_CHECK(v >= 100 && v <= 1000000, "%s = %lld us", name, v);
+		break;
+	case K_US0:
+		FZ_CHECK(v == 0 || (v >= 100 && v <= 1000000), "%s = %lld us", name, v);
 		break;
 	case K_NS:
 		FZ_CHECK(v >= 0 && v <= INT64_MAX / 4, "%s = %lld ns overflows a clock", name, v);

@@ -350,6 +350,7 @@ static const char *const names[] = {
 	"agent_timeout_ms",
 	"tick_us",
 	"park_spin_ns",
+	"net_period_us",
 	"trace",
 	"stats",
 	"exit_info",

@@ -190,6 +190,7 @@ static void test_tunable_bounds(struct ghost_enclave *e)
 		{ "agent_timeout_ms", "0", "86400000", "-1", "86400001" },
 		{ "tick_us", "100", "1000000", "99", "1000001" },
 		{ "park_spin_ns", "0", "1000000000", "-1", "1000000001" },
+		{ "net_period_us", "0", "1000000", "-1", "1000001" },
 	};
 	static const char *const huge[] = { "9223372036854775807", "9223372036854775808",
 					    "18446744073709551615", "-9223372036854775808",
@@ -220,6 +221,12 @@ static void test_tunable_bounds(struct ghost_enclave *e)
 		CHECK_OK(ghost_enclave_write_file(e, t[i].name, was));
 		CHECK_STR(rd(e, t[i].name), was);
 	}
+	/* The safety net's period: 0 turns it off, a period under 100 us is refused. */
+	CHECK_ERR(ghost_enclave_write_file(e, "net_period_us", "99"), EINVAL);
+	CHECK_ERR(ghost_enclave_write_file(e, "net_period_us", "1"), EINVAL);
+	CHECK_OK(ghost_enclave_write_file(e, "net_period_us", "100"));
+	CHECK_STR(rd(e, "net_period_us"), "100\n");
+	CHECK_OK(ghost_enclave_write_file(e, "net_period_us", "1000"));
 	/* Through the enum too: the library passes a long long, the backend bounds it. */
 	CHECK_ERR(ghost_enclave_set_tunable(e, GHOST_TUNABLE_RUNNABLE_TIMEOUT_MS, INT64_MAX),
 		  EINVAL);

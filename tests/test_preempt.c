@@ -17,6 +17,7 @@
  * application role.
  */
 #include "emu_helpers.h"
+#include "hand_agent.h"
 
 #include <ghost/channel.h>
 #include <ghost/kernel.h>
@@ -52,26 +53,10 @@ static void *spinner(void *arg)
 
 static int app_main(const char *root, const char *id)
 {
-	struct ghost_enclave_opts o = { .sz = sizeof(o),
-					.root = root,
-					.id = strtoull(id, NULL, 10) };
-	struct ghost_thread *t[2];
-	struct ghost_enclave *e;
+	void *(*fn[2])(void *) = { spinner, spinner };
 
 	app_sh = test_map_shared(root, "shared", sizeof(struct shared), false);
-	if (ghost_enclave_attach(&o, &e))
-		return 3;
-	for (int i = 0; i < 2; i++) {
-		if (ghost_thread_create(e, &t[i], spinner, (void *)(intptr_t)i))
-			return 4;
-		/* Known before the thread first runs: the agent matches TASK_NEW by it. */
-		STORE(app_sh->tid[i], ghost_thread_tid(t[i]));
-	}
-	for (int i = 0; i < 2; i++)
-		if (ghost_thread_join(t[i], NULL))
-			return 5;
-	ghost_enclave_close(e);
-	return 0;
+	return test_app_two_threads(root, id, fn, app_sh->tid);
 }
 
 /* ---- the agent, by hand ---- */
@@ -88,35 +73,7 @@ struct tinfo {
 };
 static struct tinfo TI[2];
 
-static struct {
-	pthread_t th;
-	uint32_t ready, stop, returns;
-	int err;
-} A1;
-
-static void *agent1_main(void *arg)
-{
-	struct ghost_sw_info info;
-	const struct ghost_status_word *sw = NULL;
-
-	(void)arg;
-	A1.err = K->agent_attach(ghost_enclave_kernel_handle(E), 1, C->qid);
-	if (!A1.err && (ghost_sw_agent_info(E, 1, &info) || !(sw = ghost_sw_lookup(E, &info))))
-		A1.err = -EIO;
-	STORE(A1.ready, 1);
-	if (A1.err)
-		return NULL;
-	while (!LOAD(A1.stop)) {
-		int r = ghost_txn_local_yield(E, 1, ghost_sw_barrier(sw), 0);
-
-		if (r == 0)
-			__atomic_add_fetch(&A1.returns, 1, __ATOMIC_SEQ_CST);
-		else if (r != -ESTALE)
-			break;
-	}
-	K->agent_detach(ghost_enclave_kernel_handle(E), 1);
-	return NULL;
-}
+static struct test_yield_agent A1; /* CPU 1's agent */
 
 static int task_index(int64_t gtid)
 {
@@ -144,11 +101,10 @@ static void match_news(void)
 			}
 }
 
-/* Reads the default queue into TI; returns how many messages it read. */
-static int drain(void)
+/* Reads the default queue into TI. */
+static void drain(void)
 {
 	const struct ghost_msg *m;
-	int n = 0;
 
 	match_news();
 	while ((m = ghost_channel_peek(C))) {
@@ -167,50 +123,21 @@ static int drain(void)
 			TI[i].deads += m->type == MSG_TASK_DEAD;
 		}
 		ghost_channel_consume(C, m);
-		n++;
 	}
 	match_news();
-	return n;
 }
 
 /* Polls the queue until cond holds; a hang is a failure (bounded at 10 s). */
-#define WAIT_UNTIL(cond, what)                                                        \
-	do {                                                                          \
-		int64_t _end = ghost_now_ns() + 10000000000LL;                        \
-		while (drain(), !(cond)) {                                            \
-			CHECK_MSG(ghost_now_ns() < _end, "waited 10 s for %s", what); \
-			usleep(100);                                                  \
-		}                                                                     \
-	} while (0)
+#define WAIT_UNTIL(cond, what) TEST_POLL_UNTIL(drain, cond, what)
 
 static void commit_to_cpu1(int i)
 {
-	struct ghost_txn_opts o = { .target = TI[i].gtid,
-				    .target_barrier = TI[i].seq,
-				    .commit_flags = COMMIT_AT_TXN_COMMIT };
-	int64_t end = ghost_now_ns() + 10000000000LL;
-
-	for (;;) {
-		drain();
-		o.target_barrier = TI[i].seq;
-		CHECK_OK(ghost_txn_open(E, 1, &o));
-		if (ghost_txn_commit(E, 1) == 1)
-			return;
-		/* Still leaving the CPU, or a message we had not read yet. */
-		CHECK_MSG(ghost_now_ns() < end, "commit of task %d keeps failing: %s", i,
-			  ghost_txn_reason(ghost_txn_state(ghost_enclave_txn(E, 1))));
-		usleep(100);
-	}
+	test_commit_until(E, 1, &TI[i].gtid, &TI[i].seq, drain);
 }
 
-/* progress[i] moves within the next 10 s. */
 static void wait_progress(int i)
 {
-	uint64_t p = LOAD(SH->progress[i]);
-	int64_t end = ghost_now_ns() + 10000000000LL;
-
-	while (LOAD(SH->progress[i]) == p)
-		CHECK_MSG(ghost_now_ns() < end, "task %d made no progress in 10 s", i);
+	test_wait_moves(&SH->progress[i], i ? "task B" : "task A");
 }
 
 /* progress[i] stands still over 20 ms. */
@@ -244,10 +171,7 @@ static void by_hand(void)
 	CHECK_OK(ghost_channel_config_wakeup(C, NULL, 0));
 	CHECK_OK(ghost_enclave_agent_online(E));
 	CHECK_OK(K->agent_attach(ghost_enclave_kernel_handle(E), 0, C->qid));
-	CHECK_EQ(pthread_create(&A1.th, NULL, agent1_main, NULL), 0);
-	while (!LOAD(A1.ready))
-		usleep(100);
-	CHECK_OK(A1.err);
+	test_yield_agent_start(&A1, E, C, 1);
 
 	CHECK_EQ(posix_spawn(&app, "/proc/self/exe", NULL, NULL, argv, environ), 0);
 	test_track_child(app);
@@ -276,9 +200,7 @@ static void by_hand(void)
 	WAIT_UNTIL(TI[1].deads == 1, "TASK_DEAD of B");
 	CHECK_EQ(waitpid(app, &st, 0), app);
 	CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "application status 0x%x", st);
-	STORE(A1.stop, 1);
-	CHECK_OK(ghost_txn_ping(E, 1));
-	pthread_join(A1.th, NULL);
+	test_yield_agent_stop(&A1);
 	K->agent_detach(ghost_enclave_kernel_handle(E), 0);
 	ghost_enclave_agent_offline(E);
 	CHECK_OK(ghost_enclave_destroy(E));

@@ -29,7 +29,7 @@
 #include <sys/types.h>
 
 #define EMU_MAGIC	      0x756d6574736f6867ull /* "ghostemu" */
-#define EMU_LAYOUT	      3
+#define EMU_LAYOUT	      4
 #define EMU_MAX_QUEUES	      1024
 #define EMU_MAX_REGIONS	      16
 #define EMU_TIMERS_PER_CPU    4
@@ -57,6 +57,12 @@ enum emu_task_state {
 #define EMU_TF_ELIDE_PREEMPT (1u << 5) /* the pending preemption sends no message */
 #define EMU_TF_ASSOCIATED    (1u << 6) /* its queue was set by ASSOC_QUEUE */
 #define EMU_TF_VIRTUAL	     (1u << 7) /* a simulator's model task: no thread behind it */
+/*
+ * The safety net (emu_net.c) took it off its CPU: its thread sleeps in the host kernel
+ * outside the library (state BLOCKED), or woke there and has not been put on a CPU since
+ * (state RUNNABLE: it must park before it runs more user code). Cleared on its next switch in.
+ */
+#define EMU_TF_NET	     (1u << 8)
 
 /* Agent states of a CPU. */
 enum emu_agent_state {
@@ -127,7 +133,13 @@ struct emu_task {
 	uint16_t run_flags; /* of the commit that put it on its CPU */
 	uint16_t pad0;
 	int32_t sig; /* the preemption signal its process handles */
-	uint32_t pad1;
+	/*
+	 * Non-zero while its thread runs the library's own code (struct ghost_ktask's in_kernel
+	 * is non-zero): a sleep there is the library's (the enclave lock, a park, a bucket lock
+	 * in a no-preemption section), which the safety net must never report. Written by the
+	 * thread only, atomically; read by the net without the lock.
+	 */
+	uint32_t in_lib;
 	uint64_t orig_mask[GHOST_MAX_CPUS / 64]; /* its affinity before it entered */
 	int32_t nice;
 	int32_t wake_waker_cpu;
@@ -162,6 +174,8 @@ struct emu_stats {
 	uint64_t preempt_signals;
 	uint64_t switches;
 	uint64_t reaped_tasks; /* threads found dead */
+	uint64_t net_blocks;   /* tasks the safety net found asleep in the host kernel */
+	uint64_t net_wakes;    /* ... and found running again */
 };
 
 enum emu_enclave_state {
@@ -204,6 +218,7 @@ struct emu_shared {
 	int64_t agent_timeout_ms; /* agent gone this long: the enclave is reaped */
 	int64_t tick_us;	  /* tick period while ticks are wanted */
 	int64_t park_spin_ns;	  /* parked threads poll this long before sleeping */
+	int64_t net_period_us;	  /* the safety net samples current tasks this often, 0 = off */
 	int32_t ephemeral_pid;	  /* destroy when this process goes, 0 = no */
 	int32_t default_queue;
 	int32_t agent_pid;	  /* process that holds agent_online */
@@ -265,6 +280,7 @@ struct ghost_kenclave {
 	bool kthread_registered;
 	/* the kernel thread's bookkeeping, process-local */
 	int64_t last_watchdog, last_scan, last_avail, last_runnability, next_tick;
+	struct emu_net_local *net; /* the safety net's samples (emu_net.c), NULL until it runs */
 	struct emu_agent_local {
 		clockid_t clock;
 		int tid;
@@ -291,6 +307,28 @@ struct ghost_ktask {
 	volatile int preempt_deferred; /* a preemption signal arrived meanwhile */
 	bool unmanaged;
 };
+
+/*
+ * The calling task enters / leaves the library's own code: in_kernel counts the nesting
+ * (the preemption handler defers while it is non-zero) and the record's in_lib mirrors
+ * "non-zero" for the safety net. A signal landing between the count and the mirror sees the
+ * count and balances both. emu_self_leave returns true when the outermost section ended.
+ */
+static inline void emu_self_enter(struct ghost_ktask *self)
+{
+	if (self->in_kernel++ == 0 && self->t)
+		/* Release: ordered before the thread's next sleep in the host kernel, which the
+		 * net sees through /proc only after the host's scheduler recorded it. */
+		__atomic_store_n(&self->t->in_lib, 1, __ATOMIC_RELEASE);
+}
+static inline bool emu_self_leave(struct ghost_ktask *self)
+{
+	if (--self->in_kernel)
+		return false;
+	if (self->t)
+		__atomic_store_n(&self->t->in_lib, 0, __ATOMIC_RELEASE);
+	return true;
+}
 
 /* ---- accessors ---- */
 static inline struct emu_cpu *emu_cpu(struct emu_shared *sh, int cpu)
@@ -427,6 +465,19 @@ void emu_task_wakeup(struct ghost_kenclave *ke, struct emu_task *t, int waker_cp
 void emu_send_task_new(struct ghost_kenclave *ke, struct emu_task *t);
 void emu_flush_new_pending(struct ghost_kenclave *ke);
 bool emu_task_thread_dead(struct emu_task *t);
+/*
+ * The safety net (lock held): t, current on its CPU, sleeps in the host kernel outside the
+ * library: TASK_BLOCKED as if it had blocked itself, flagged EMU_TF_NET.
+ */
+void emu_task_net_block(struct ghost_kenclave *ke, struct emu_task *t);
+/* A net-blocked t's thread runs again (seen from outside): TASK_WAKEUP, then the preemption
+ * signal makes it park until it is committed. */
+void emu_task_net_wake(struct ghost_kenclave *ke, struct emu_task *t);
+/*
+ * t's own thread runs (lock held): if the net took it off its CPU, it wakes (TASK_WAKEUP)
+ * unless it did already; true if it must now park until it is committed.
+ */
+bool emu_task_net_resume(struct ghost_kenclave *ke, struct emu_task *t);
 /* Reap (reason: enum emu_dead_reason): every task departs, agents wake. */
 void emu_enclave_kill(struct ghost_kenclave *ke, uint32_t reason);
 /* t departs (if live) and its thread runs on as a normal thread, unpinned. */
@@ -453,6 +504,15 @@ void emu_kthread_run_once(struct ghost_kenclave *ke, bool is_agent_process);
  * files stay: the caller removes them). True if it did.
  */
 bool emu_reap_unwatched(struct ghost_kenclave *ke);
+
+/* ---- emu_net.c: the safety net, run by the agent process's kernel thread ---- */
+/* How long the kernel thread may sleep for the net's sake, in ns (0: as long as it likes). */
+int64_t emu_net_period(struct ghost_kenclave *ke);
+/* A pass when one is due: current tasks asleep in the host kernel block, net-blocked ones
+ * that run wake (these also with the net turned off). */
+void emu_net_run(struct ghost_kenclave *ke, int64_t now);
+/* Closes what the net holds open (the kernel thread stops watching ke). */
+void emu_net_forget(struct ghost_kenclave *ke);
 
 /* ---- emu_task.c: the task side (the calling thread as a ghost task) ---- */
 int emu_signal_setup(void);

@@ -129,7 +129,8 @@ int emu_sw_free(struct ghost_kenclave *ke, const struct ghost_sw_info *info)
 		t = emu_task_by_gtid(sh, (int64_t)w->gtid);
 		if (t && t->sw_region == info->id && t->sw_index == info->index &&
 		    (t->state == EMU_T_DEAD || t->state == EMU_T_DEPARTED)) {
-			t->gtid = 0;
+			/* The safety net reads it without the lock (emu_net.c). */
+			__atomic_store_n(&t->gtid, 0, __ATOMIC_RELAXED);
 			__atomic_store_n(&t->state, EMU_T_FREE, __ATOMIC_RELEASE);
 		}
 		free_word(ke, info->id, info->index);

@@ -275,8 +275,11 @@ static void put_on_cpu(struct ghost_kenclave *ke, int cpu, struct emu_task *t, u
 
 	__atomic_store_n(&t->cpu, cpu, __ATOMIC_RELEASE);
 	t->run_flags = run_flags;
-	t->oncpu_since = now;
+	/* The safety net reads it without the lock (it tells one stay on a CPU from the next). */
+	__atomic_store_n(&t->oncpu_since, now, __ATOMIC_RELAXED);
 	t->latched_cpu = -1;
+	/* Committed again: whatever the safety net did to it is over. */
+	emu_tflags_clear(t, EMU_TF_NET);
 	emu_set_current(ec, task_index(sh, t));
 	ec->current_run_flags = run_flags;
 	if (sw) {
@@ -522,6 +525,48 @@ void emu_task_wakeup(struct ghost_kenclave *ke, struct emu_task *t, int waker_cp
 	p.waker_cpu = waker_cpu;
 	p.wake_up_cpu = sh->wake_on_waker_cpu && emu_cpu_ok(sh, waker_cpu) ? waker_cpu : t->cpu;
 	emu_task_msg(ke, t, MSG_TASK_WAKEUP, &p, sizeof(p));
+}
+
+/* ---- the safety net's edges (emu_net.c decides; these run under the lock) ---- */
+
+void emu_task_net_block(struct ghost_kenclave *ke, struct emu_task *t)
+{
+	if (t->state != EMU_T_ONCPU || (t->flags & (EMU_TF_UNMANAGED | EMU_TF_VIRTUAL)))
+		return;
+	/* Flag first: whoever takes the lock next sees a BLOCKED task that its thread
+	 * did not block (a wake-up from the library goes to WAKE_PENDING instead). */
+	emu_tflags_set(t, EMU_TF_NET);
+	ke->sh->stats.net_blocks++;
+	emu_task_stop(ke, t, MSG_TASK_BLOCKED, EMU_T_BLOCKED);
+}
+
+void emu_task_net_wake(struct ghost_kenclave *ke, struct emu_task *t)
+{
+	if (t->state != EMU_T_BLOCKED || !(t->flags & EMU_TF_NET) || (t->flags & EMU_TF_UNMANAGED))
+		return;
+	/* Woken on the CPU its thread is still pinned to. NET stays: the thread, running
+	 * uncommitted, parks in the preemption handler until a commit clears it. */
+	emu_task_wakeup(ke, t, t->cpu);
+	ke->sh->stats.net_wakes++;
+	if (t->sig < SIGRTMIN || t->sig > SIGRTMAX) {
+		emu_task_release(ke, t); /* a corrupt record: as emu_preempt_current */
+		return;
+	}
+	ke->sh->stats.preempt_signals++;
+	if (syscall(SYS_tgkill, t->pid, t->tid, t->sig) && errno == ESRCH)
+		emu_task_reap(ke, t);
+}
+
+bool emu_task_net_resume(struct ghost_kenclave *ke, struct emu_task *t)
+{
+	if (!(t->flags & EMU_TF_NET) || (t->flags & EMU_TF_UNMANAGED))
+		return false;
+	/* Its own thread runs, so it woke in the host: it says so itself, before the net. */
+	if (t->state == EMU_T_BLOCKED) {
+		emu_task_wakeup(ke, t, t->cpu);
+		ke->sh->stats.net_wakes++;
+	}
+	return t->state == EMU_T_RUNNABLE;
 }
 
 bool emu_task_thread_dead(struct emu_task *t)

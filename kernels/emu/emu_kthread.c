@@ -7,8 +7,8 @@
  * threads; likewise runnable_timeout and ephemeral enclaves), and reaping
  * tasks whose threads died without saying so, and waking threads whose
  * wake-up was lost with a killed process. In the agent's process only:
- * CPU ticks, ghost timers, commit at tick, CPU availability and agent
- * runnability. The thread never runs user code and never blocks on anything
+ * CPU ticks, ghost timers, commit at tick, CPU availability, agent
+ * runnability and the safety net (emu_net.c). The thread never runs user code and never blocks on anything
  * but the enclave lock and its own sleep. Above the scheduling class
  * (emu_core.c), below the task and agent sides and the namespace, which
  * register it.
@@ -444,6 +444,7 @@ void emu_kthread_run_once(struct ghost_kenclave *ke, bool is_agent_process)
 		ke->last_runnability = now;
 		runnability(ke);
 	}
+	emu_net_run(ke, now);
 }
 
 static bool wants_ticks(struct ghost_kenclave *ke)
@@ -484,6 +485,12 @@ static void *kthread_main(void *arg)
 			tick_ns = __atomic_load_n(&ke->sh->tick_us, __ATOMIC_RELAXED) * 1000;
 			if (wants_ticks(ke) && tick_ns < period)
 				period = tick_ns;
+			if (__atomic_load_n(&ke->online_fd, __ATOMIC_ACQUIRE) >= 0) {
+				int64_t net_ns = emu_net_period(ke);
+
+				if (net_ns > 0 && net_ns < period)
+					period = net_ns;
+			}
 		}
 		pthread_mutex_unlock(&kt_lock);
 		ts.tv_sec = period / 1000000000;
@@ -545,5 +552,6 @@ void emu_kthread_unregister(struct ghost_kenclave *ke)
 		}
 	}
 	ke->kthread_registered = false;
+	emu_net_forget(ke);
 	pthread_mutex_unlock(&kt_lock);
 }

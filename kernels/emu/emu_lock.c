@@ -274,7 +274,7 @@ int emu_lock(struct ghost_kenclave *ke)
 	/* Preemption signals that land while we hold the lock are deferred
 	 * until emu_unlock: the handler must never take it recursively. */
 	if (self)
-		self->in_kernel++;
+		emu_self_enter(self);
 	r = lock_shared(ke);
 	if (r == EOWNERDEAD) {
 		/* The previous holder died mid-operation (kill -9): bring the
@@ -286,7 +286,7 @@ int emu_lock(struct ghost_kenclave *ke)
 	}
 	if (r) {
 		if (self)
-			self->in_kernel--;
+			emu_self_leave(self);
 		return -EIO;
 	}
 	holding_lock = true;
@@ -303,7 +303,7 @@ void emu_unlock(struct ghost_kenclave *ke)
 	pthread_mutex_unlock(&ke->sh->lock);
 	for (int i = 0; i < n; i++)
 		futex_wake_all(deferred_wakes[i]);
-	if (self && --self->in_kernel == 0 && self->preempt_deferred) {
+	if (self && emu_self_leave(self) && self->preempt_deferred) {
 		self->preempt_deferred = 0;
 		emu_run_deferred_preempt(self);
 	}

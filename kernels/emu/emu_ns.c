@@ -582,6 +582,7 @@ int emu_enclave_create_n(const struct ghost_kernel_create_args *args, int machin
 	sh->agent_timeout_ms = 500;
 	sh->tick_us = 1000;
 	sh->park_spin_ns = 0;
+	sh->net_period_us = 1000; /* the safety net: asleep 1-2 ms in the host kernel = blocked */
 	sh->default_queue = -1;
 	__atomic_store_n(&sh->ephemeral_pid, (args->flags & GHOST_KCREATE_EPHEMERAL) ? getpid() : 0,
 			 __ATOMIC_RELAXED);
@@ -704,6 +705,8 @@ static const struct emu_file emu_files[] = {
 	TUNE("agent_timeout_ms", F_MS, agent_timeout_ms, 0, MS_MAX), /* 0 = at once */
 	TUNE("tick_us", F_NUM, tick_us, 100, 1000000),
 	TUNE("park_spin_ns", F_NUM, park_spin_ns, 0, 1000000000), /* 0 = no polling */
+	/* 0 = off; 1..99 refused (emu_file_write): the kernel thread would hardly sleep */
+	TUNE("net_period_us", F_NUM, net_period_us, 0, 1000000),
 	TUNE_BOOL("trace", trace_on),
 	{ "stats", F_SPECIAL, 0, false },
 	{ "exit_info", F_SPECIAL, 0, false },
@@ -806,9 +809,10 @@ int emu_file_read(struct ghost_kenclave *ke, const char *name, char *buf, size_t
 		err = put(buf, len, &pos,
 			  "commits %" PRIu64 "\nswitches %" PRIu64 "\npreempt_signals %" PRIu64
 			  "\nmsgs %" PRIu64 "\nmsgs_dropped %" PRIu64 "\nreaped_tasks %" PRIu64
+			  "\nnet_blocks %" PRIu64 "\nnet_wakes %" PRIu64
 			  "\nrepairs %u\nagent_pid %d\n",
 			  st->commits, st->switches, st->preempt_signals, msgs, st->msgs_dropped,
-			  st->reaped_tasks, sh->repairs,
+			  st->reaped_tasks, st->net_blocks, st->net_wakes, sh->repairs,
 			  emu_agent_process_alive(ke)
 				  ? __atomic_load_n(&sh->agent_pid, __ATOMIC_RELAXED)
 				  : 0);
@@ -944,6 +948,8 @@ int emu_file_write(struct ghost_kenclave *ke, const char *name, const char *text
 		if (err)
 			return err;
 		if (v < f->min || v > f->max)
+			return -EINVAL;
+		if (f->off == offsetof(struct emu_shared, net_period_us) && v > 0 && v < 100)
 			return -EINVAL;
 		if ((err = emu_lock(ke)))
 			return err;

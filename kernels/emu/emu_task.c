@@ -129,7 +129,7 @@ static void wait_oncpu(struct ghost_ktask *self)
 	struct emu_task *t = self->t;
 	struct emu_shared *sh = self->ke->sh;
 
-	self->in_kernel++;
+	emu_self_enter(self);
 	for (;;) {
 		uint32_t seen = __atomic_load_n(&t->park.seq, __ATOMIC_ACQUIRE);
 		uint32_t s = __atomic_load_n(&t->state, __ATOMIC_ACQUIRE);
@@ -159,7 +159,7 @@ static void wait_oncpu(struct ghost_ktask *self)
 			__atomic_store_n(&t->affinity_cpu, cpu, __ATOMIC_RELEASE);
 		}
 	}
-	if (--self->in_kernel == 0 && self->preempt_deferred) {
+	if (emu_self_leave(self) && self->preempt_deferred) {
 		self->preempt_deferred = 0;
 		emu_handle_preempt(self);
 	}
@@ -171,7 +171,9 @@ static void emu_handle_preempt(struct ghost_ktask *self)
 
 	if (self->unmanaged || emu_lock(self->ke))
 		return;
-	off = emu_task_preempted(self->ke, self->t);
+	/* Taken off its CPU now, or earlier by the safety net while it slept in the host
+	 * kernel (it must not run user code uncommitted: it parks as well). */
+	off = emu_task_preempted(self->ke, self->t) || emu_task_net_resume(self->ke, self->t);
 	emu_unlock(self->ke);
 	if (off)
 		wait_oncpu(self);
@@ -387,6 +389,14 @@ int emu_task_block(struct ghost_ktask *self, int64_t deadline_ns)
 	err = emu_lock(ke);
 	if (err)
 		return err;
+	/* The safety net took us off our CPU while we slept in the host kernel: back on one
+	 * first (a wake-up sent meanwhile waits in WAKE_PENDING), then block as usual. */
+	while (emu_task_managed(self) && emu_task_net_resume(ke, t)) {
+		emu_unlock(ke);
+		wait_oncpu(self);
+		if ((err = emu_lock(ke)))
+			return err;
+	}
 	if (!emu_task_managed(self) || t->state != EMU_T_ONCPU) {
 		emu_unlock(ke);
 		return -ESRCH; /* not ours to schedule: wait the ordinary way */
@@ -401,7 +411,7 @@ int emu_task_block(struct ghost_ktask *self, int64_t deadline_ns)
 
 	if (deadline_ns > 0) {
 		/* Sleep until woken (state leaves BLOCKED) or the deadline. */
-		self->in_kernel++;
+		emu_self_enter(self);
 		for (;;) {
 			uint32_t seen = __atomic_load_n(&t->park.seq, __ATOMIC_ACQUIRE);
 
@@ -420,7 +430,7 @@ int emu_task_block(struct ghost_ktask *self, int64_t deadline_ns)
 				break;
 			}
 		}
-		self->in_kernel--;
+		emu_self_leave(self);
 	}
 	wait_oncpu(self);
 	return ret;
@@ -436,9 +446,11 @@ int emu_task_unblock(struct ghost_ktask *task, int waker_cpu)
 		return err;
 	if (t->flags & EMU_TF_UNMANAGED)
 		emu_park_wake(&t->park);
-	else if (t->state == EMU_T_BLOCKED)
+	else if (t->state == EMU_T_BLOCKED && !(t->flags & EMU_TF_NET))
 		emu_task_wakeup(ke, t, waker_cpu);
-	else if (t->state == EMU_T_RUNNABLE || t->state == EMU_T_ONCPU)
+	/* A net-blocked task sleeps in the host, not here: it wakes when its thread runs, and
+	 * this wake-up is for its next block (as for a task still on its CPU). */
+	else if (t->state == EMU_T_BLOCKED || t->state == EMU_T_RUNNABLE || t->state == EMU_T_ONCPU)
 		emu_tflags_set(t, EMU_TF_WAKE_PENDING);
 	emu_unlock(ke);
 	return 0;
@@ -452,6 +464,12 @@ int emu_task_yield(struct ghost_ktask *self)
 
 	if (err)
 		return err;
+	if (emu_task_managed(self) && emu_task_net_resume(ke, t)) {
+		/* Off its CPU already (the safety net): parking until committed is the yield. */
+		emu_unlock(ke);
+		wait_oncpu(self);
+		return 0;
+	}
 	if (!emu_task_managed(self) || t->state != EMU_T_ONCPU) {
 		emu_unlock(ke);
 		return -ESRCH;
@@ -544,10 +562,10 @@ void emu_task_nopreempt(struct ghost_ktask *self, bool on)
 {
 	/* The same deferral as inside the enclave lock. */
 	if (on) {
-		self->in_kernel++;
+		emu_self_enter(self);
 		return;
 	}
-	if (--self->in_kernel == 0 && self->preempt_deferred) {
+	if (emu_self_leave(self) && self->preempt_deferred) {
 		self->preempt_deferred = 0;
 		emu_handle_preempt(self);
 	}
