@@ -36,8 +36,8 @@ extern char **environ;
 
 /* What the sleeper does next (the agent sets it, the sleeper does each once). */
 enum { K_SPIN, K_NANOSLEEP, K_FUTEX, K_PIPE, K_GHOST_SLEEP, K_DONE };
-static const char *const kind_name[] = { "spin", "raw nanosleep", "raw futex wait",
-					 "raw pipe read", "ghost_sleep_ns" };
+static const char *const kind_name[] = { "spin", "raw nanosleep", "raw futex wait", "raw pipe read",
+					 "ghost_sleep_ns" };
 
 /* Shared between the agent (this process) and the application (a file). */
 struct shared {
@@ -167,7 +167,8 @@ static void drain(void)
 	}
 	for (int i = 0; i < 2; i++)
 		for (int k = 0; k < nnews && !TI[i].gtid; k++)
-			if (LOAD(SH->tid[i]) && ghost_gtid_to_tid(news[k].gtid) == LOAD(SH->tid[i])) {
+			if (LOAD(SH->tid[i]) &&
+			    ghost_gtid_to_tid(news[k].gtid) == LOAD(SH->tid[i])) {
 				TI[i].gtid = news[k].gtid;
 				TI[i].seq = news[k].seq;
 			}
@@ -373,9 +374,8 @@ static int sleepers_main(const char *root, const char *id, int n)
 static void sleepers_under_agent(uint64_t id, bool kill_agent)
 {
 	char idbuf[16], nbuf[8], aout[512], text[8192];
-	char *agent_args[] = { "--policy", "fifo-percpu", "--cpus", "0-1",  "--enclave",
-			       idbuf,	   "--root",	  test_root, "--prio", "normal",
-			       NULL };
+	char *agent_args[] = { "--policy", "fifo-percpu", "--cpus", "0-1",    "--enclave", idbuf,
+			       "--root",   test_root,	  "--prio", "normal", NULL };
 	char *argv[] = { "test_safety_net", "--sleepers", test_root, idbuf, nbuf, NULL };
 	struct ghost_enclave *e;
 	const char *sum;

@@ -283,8 +283,8 @@ struct gs_stats {
 	__u64 msgs[16]; /* by type: task types 64.. at [type - 64], CPU 128.. at [8 + type - 128] */
 	__u64 dropped;	/* no queue, or the ring was full */
 	__u64 commits, commit_fails, dispatches, dispatch_skips, unmanaged;
-	__u64 cpu_releases; /* a higher class took a CPU (ops.cpu_release) */
-	__u64 handed_back;  /* tasks it handed back then (kernels without SCX_ENQ_IMMED) */
+	__u64 cpu_releases;    /* a higher class took a CPU (ops.cpu_release) */
+	__u64 handed_back;     /* tasks it handed back then (kernels without SCX_ENQ_IMMED) */
 	__u64 busy_dispatches; /* dispatches that found a higher class queued on their CPU */
 };
 
