@@ -12,6 +12,7 @@
  */
 #include "emu_helpers.h"
 
+#include <dirent.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <sys/wait.h>
@@ -83,7 +84,43 @@ static pid_t spawn(char *const argv[], const char *out_path)
 	return pid;
 }
 
-/* Exit status of pid, or -1 if it did not end within timeout_ms. */
+/* Says where each thread of a process that did not end is: its state and kernel wait. */
+static void describe_threads(pid_t pid)
+{
+	char path[320], stat[512], wchan[128];
+	struct dirent *d;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	dir = opendir(path);
+	if (!dir)
+		return;
+	while ((d = readdir(dir))) {
+		FILE *f;
+
+		if (d->d_name[0] == '.')
+			continue;
+		stat[0] = wchan[0] = 0;
+		snprintf(path, sizeof(path), "/proc/%d/task/%s/stat", (int)pid, d->d_name);
+		if ((f = fopen(path, "r"))) {
+			if (!fgets(stat, sizeof(stat), f))
+				stat[0] = 0;
+			fclose(f);
+		}
+		snprintf(path, sizeof(path), "/proc/%d/task/%s/wchan", (int)pid, d->d_name);
+		if ((f = fopen(path, "r"))) {
+			if (!fgets(wchan, sizeof(wchan), f))
+				wchan[0] = 0;
+			fclose(f);
+		}
+		stat[strcspn(stat, "\n")] = 0;
+		fprintf(stderr, "  pid %d thread %s: wchan %s; stat %.120s\n", (int)pid, d->d_name,
+			wchan, stat);
+	}
+	closedir(dir);
+}
+
+/* Exit status of pid, or -1 if it did not end within timeout_ms (its threads described). */
 static int wait_for(pid_t pid, int timeout_ms)
 {
 	int status;
@@ -95,6 +132,7 @@ static int wait_for(pid_t pid, int timeout_ms)
 			return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 		usleep(10000);
 	}
+	describe_threads(pid);
 	return -1;
 }
 
