@@ -6,14 +6,17 @@
  * (ghost_now_ns's clock) when they start running and just before they block or yield.
  *
  * Owns setting that up and tearing it down, the tasks' bodies, and the agents' view of the
- * tasks (from their messages). Goes through libghost's public API only: agents attach with
+ * tasks (from their messages), its own and a child process's (found by their tids, run until
+ * the child ends). Goes through libghost's public API only: agents attach with
  * ghost_enclave_agent_attach, the backend is known by its name.
  */
 #include "bench.h"
 #include "tool.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static void *task_main(void *arg)
@@ -345,4 +348,85 @@ void teardown_backend(struct bench *b)
 	b->enclave = NULL;
 	/* Attaching pinned this thread to CPU A; the macro's processes inherit our mask. */
 	sched_setaffinity(0, sizeof(b->orig_affinity), &b->orig_affinity);
+}
+
+/*
+ * The TASK_NEWs of a child's n tasks, matched by the tids it writes down in tid[] (before
+ * they first run); false at deadline. Other messages on CPU A's queue are consumed.
+ */
+bool find_child_tasks(struct bench *b, const int32_t *tid, struct child_task *pt, int n,
+		      int64_t deadline)
+{
+	for (;;) {
+		const struct ghost_msg *m;
+		bool all = true, tids = true;
+
+		for (int i = 0; i < n; i++) {
+			all = all && pt[i].gtid;
+			tids = tids && LOAD(tid[i]);
+		}
+		if (all)
+			return true;
+		/* A TASK_NEW may come before the child wrote its tid down:
+		 * read none until every tid is there, or it is lost. */
+		while (tids && (m = ghost_channel_peek(b->queue_a))) {
+			int64_t gtid = ghost_msg_gtid(m);
+
+			for (int i = 0; i < n; i++) {
+				struct ghost_msg_payload_task_new p;
+
+				if (m->type != MSG_TASK_NEW ||
+				    ghost_gtid_to_tid(gtid) != LOAD(tid[i]))
+					continue;
+				ghost_msg_copy_payload(m, &p, sizeof(p));
+				pt[i].gtid = gtid;
+				pt[i].seq = m->seqnum;
+				pt[i].view = V_RUNNABLE;
+				pt[i].sw = ghost_sw_lookup(b->enclave, &p.sw_info);
+			}
+			ghost_channel_consume(b->queue_a, m);
+		}
+		if (now_ns() > deadline)
+			return false;
+		usleep(100);
+	}
+}
+
+/*
+ * The child was told to finish: its tasks are committed onto CPU B in turn until it ends,
+ * at most 5 s, then it is killed. Without all n tasks known there is nothing to run: killed
+ * at once.
+ */
+void stop_child(struct bench *b, pid_t child, struct child_task *pt, int n)
+{
+	int64_t end = now_ns() + 5000000000LL;
+	int st;
+
+	for (int k = 0; k < n; k++)
+		if (!pt[k].gtid)
+			end = 0;
+	while (waitpid(child, &st, WNOHANG) != child) {
+		const struct ghost_msg *m;
+
+		if (now_ns() >= end) {
+			kill(child, SIGKILL);
+			waitpid(child, &st, 0);
+			break;
+		}
+		while ((m = ghost_channel_peek(b->queue_a))) {
+			for (int k = 0; k < n; k++)
+				if (ghost_msg_gtid(m) == pt[k].gtid)
+					pt[k].seq = m->seqnum;
+			ghost_channel_consume(b->queue_a, m);
+		}
+		for (int k = 0; k < n; k++) {
+			struct ghost_txn_opts o = txn_opts(pt[k].gtid, pt[k].seq);
+
+			o.commit_flags = COMMIT_AT_TXN_COMMIT;
+			ghost_txn_open(b->enclave, b->cpu_b, &o);
+			ghost_txn_commit(b->enclave, b->cpu_b);
+		}
+		usleep(1000);
+	}
+	child_reaped(child);
 }

@@ -13,6 +13,8 @@
  *   micro.c      the operations: message delivery, local and remote schedule, group
  *                commits, global-agent throughput
  *   preempt.c    preempting a spinner of another process (and the --preempt-child role)
+ *   net.c        the embedded kernel's safety net: how soon a task asleep in a raw system
+ *                call of another process is reported blocked, then woken (--net-child)
  *   macro.c      the rpc macro benchmark (ghost-agent and ghost-workload processes)
  *   procs.c      the processes the bench starts and its scratch directory: both go with it
  *   report.c     the table, the JSON list, the SVG plot
@@ -132,6 +134,14 @@ struct btask {
 
 enum { T_LOCAL, T_G1, T_G2, NTASKS };
 
+/* The agent's view of a task of a child process (preempt.c, net.c). */
+struct child_task {
+	int64_t gtid;
+	uint32_t seq;
+	int view; /* enum agent_view */
+	const struct ghost_status_word *sw;
+};
+
 /* What the main thread asks CPU B's agent to do. */
 enum { CMD_IDLE, CMD_LOCAL, CMD_STOP };
 
@@ -220,6 +230,9 @@ void set_park_spin(struct bench *b, long ns);
 bool wait_cpu_b_available(struct bench *b, int ms);
 void note_unavail(struct bench *b, struct row *r, long before);
 void drain_a(struct bench *b);
+bool find_child_tasks(struct bench *b, const int32_t *tid, struct child_task *pt, int n,
+		      int64_t deadline);
+void stop_child(struct bench *b, pid_t child, struct child_task *pt, int n);
 
 /* micro.c */
 void local_phase(struct bench *b);
@@ -228,6 +241,10 @@ void run_emu_ops(struct bench *b);
 /* preempt.c */
 void preempt_phase(struct bench *b);
 int preempt_child(const char *root, const char *id);
+
+/* net.c */
+void net_phase(struct bench *b);
+int net_child(const char *root, const char *id);
 
 /* macro.c */
 void run_macro(struct bench *b);
@@ -238,6 +255,9 @@ void child_started(pid_t pid);
 void child_reaped(pid_t pid);
 int run_capture(char *const argv[], char *buf, size_t len, int timeout_ms, bool quiet);
 void make_scratch_dir(struct bench *b);
+pid_t start_role(struct bench *b, const char *role, const char *name, size_t size, void **shm);
+int role_attach(const char *root, const char *id, const char *name, size_t size, void **shm,
+		struct ghost_enclave **e);
 void guard_exit(unsigned alarm_s);
 
 /* report.c */

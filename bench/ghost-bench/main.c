@@ -16,6 +16,9 @@
  *               shared memory: when they start running after being scheduled, and just
  *               before they block or yield.
  *   throughput  one global agent re-committing tasks that yield at once, txns per second.
+ *   safety net  on the embedded kernel: a task of another process asleep in a raw futex wait
+ *               -> its TASK_BLOCKED at the agent, its futex wake -> its TASK_WAKEUP, in
+ *               periods of the net (net_period_us).
  *   memory      agent state per task (policy record + task table share, 10,000 tasks), per
  *               CPU (computed from the structs, see mem_rows()), resident size of a process
  *               holding 10,000 tasks' agent state.
@@ -44,8 +47,9 @@ static const char usage_text[] =
 	"                   [--svg FILE] [--prio {auto,rt,normal}] [--json]\n"
 	"\n"
 	"Measures the ghOSt paper's overhead table (message delivery, local and remote\n"
-	"schedule, group commit, preemption), global-agent throughput, agent memory, and\n"
-	"the rpc macro benchmark (p50/p99/p99.9 against offered load under plain Linux\n"
+	"schedule, group commit, preemption), global-agent throughput, agent memory, the\n"
+	"embedded kernel's safety net (how soon a task asleep in a raw system call is\n"
+	"reported blocked, then woken), and the rpc macro benchmark (p50/p99/p99.9 against offered load under plain Linux\n"
 	"threads and each policy) on a kernel backend, next to baselines measured in the\n"
 	"same run (null system call, futex hand-off on one CPU, cache-line hand-off and a\n"
 	"signal across CPUs). Every figure is printed with its ratio to its baseline and\n"
@@ -283,6 +287,8 @@ int main(int argc, char **argv)
 		return rss_child(tool_option_ll("--rss-child", argv[2], 1, 10000000));
 	if (argc == 4 && !strcmp(argv[1], "--preempt-child"))
 		return preempt_child(argv[2], argv[3]);
+	if (argc == 4 && !strcmp(argv[1], "--net-child"))
+		return net_child(argv[2], argv[3]);
 	parse_args(b, argc, argv);
 	if (o->svg) {
 		/* Now, not after minutes of measuring; leave no empty file behind. */

@@ -599,5 +599,6 @@ void run_emu_ops(struct bench *b)
 	remote_sleeping_rows(b);
 	trace_rows(b);
 	preempt_phase(b);
+	net_phase(b);
 	teardown_backend(b);
 }

@@ -15,16 +15,8 @@
 #include "bench.h"
 #include "tool.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <inttypes.h>
 #include <math.h>
-#include <signal.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/mman.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 struct preempt_shm {
 	int64_t spin_last; /* the spinner's latest stamp */
@@ -56,23 +48,13 @@ static void *preempt_next_main(void *arg)
 /* The "--preempt-child ROOT ID" role: the two ghost threads, in enclave ID of ROOT. */
 int preempt_child(const char *root, const char *id)
 {
-	struct ghost_enclave_opts eo = { .sz = sizeof(eo), .root = root };
 	struct ghost_thread *th[2];
 	struct preempt_shm *shm;
 	struct ghost_enclave *e;
-	char path[PATH_MAX];
-	int fd;
+	int err = role_attach(root, id, "preempt.shm", sizeof(*shm), (void **)&shm, &e);
 
-	snprintf(path, sizeof(path), "%s/preempt.shm", root);
-	fd = open(path, O_RDWR);
-	if (fd < 0)
-		return 3;
-	shm = mmap(NULL, sizeof(*shm), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	close(fd);
-	eo.id = strtoull(id, NULL, 10);
-	eo.kernel = getenv("GHOST_KERNEL");
-	if (shm == MAP_FAILED || ghost_enclave_attach(&eo, &e))
-		return 4;
+	if (err)
+		return err;
 	for (int i = 0; i < 2; i++) {
 		if (ghost_thread_create(e, &th[i], i ? preempt_next_main : preempt_spin_main, shm))
 			return 5;
@@ -82,117 +64,6 @@ int preempt_child(const char *root, const char *id)
 		ghost_thread_join(th[i], NULL);
 	ghost_enclave_close(e);
 	return 0;
-}
-
-/* The agent's view of one of the child's tasks. */
-struct child_task {
-	int64_t gtid;
-	uint32_t seq;
-	int view;
-	const struct ghost_status_word *sw;
-};
-
-/* Starts the child; its shared page is *shm. */
-static pid_t start_child(struct bench *b, struct preempt_shm **shm)
-{
-	char path[PATH_MAX], idbuf[32];
-	pid_t child;
-	int fd;
-
-	snprintf(path, sizeof(path), "%s/preempt.shm", b->root);
-	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
-	if (fd < 0 || ftruncate(fd, sizeof(**shm)))
-		tool_fatal("cannot create %s: %s", path, strerror(errno));
-	*shm = mmap(NULL, sizeof(**shm), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	close(fd);
-	if (*shm == MAP_FAILED)
-		tool_fatal("cannot map %s: %s", path, strerror(errno));
-	snprintf(idbuf, sizeof(idbuf), "%" PRIu64, ghost_enclave_id(b->enclave));
-	child = fork_child();
-	if (child < 0)
-		tool_fatal("cannot fork: %s", strerror(errno));
-	if (child == 0) {
-		char *argv[] = { b->self_exe, "--preempt-child", b->root, idbuf, NULL };
-
-		/* Not pinned where this agent thread is. */
-		sched_setaffinity(0, sizeof(b->orig_affinity), &b->orig_affinity);
-		setenv("GHOST_KERNEL", b->kernel_name, 1);
-		execv(b->self_exe, argv);
-		_exit(127);
-	}
-	child_started(child);
-	return child;
-}
-
-/* Both tasks' TASK_NEW, matched by the tids the child writes down; false at deadline. */
-static bool find_child_tasks(struct bench *b, struct preempt_shm *shm, struct child_task pt[2],
-			     int64_t deadline)
-{
-	while (!pt[0].gtid || !pt[1].gtid) {
-		const struct ghost_msg *m;
-
-		/* A TASK_NEW may come before the child wrote its tid down:
-		 * read none until both tids are there, or it is lost. */
-		while (LOAD(shm->tid[0]) && LOAD(shm->tid[1]) &&
-		       (m = ghost_channel_peek(b->queue_a))) {
-			int64_t gtid = ghost_msg_gtid(m);
-
-			for (int i = 0; i < 2; i++) {
-				struct ghost_msg_payload_task_new p;
-
-				if (m->type != MSG_TASK_NEW ||
-				    ghost_gtid_to_tid(gtid) != LOAD(shm->tid[i]))
-					continue;
-				ghost_msg_copy_payload(m, &p, sizeof(p));
-				pt[i].gtid = gtid;
-				pt[i].seq = m->seqnum;
-				pt[i].view = V_RUNNABLE;
-				pt[i].sw = ghost_sw_lookup(b->enclave, &p.sw_info);
-			}
-			ghost_channel_consume(b->queue_a, m);
-		}
-		if (now_ns() > deadline)
-			return false;
-		usleep(100);
-	}
-	return true;
-}
-
-/*
- * Run both until they return (they see exit) and the child ends: at most 5 s, then it is
- * killed. Without both tasks known there is nothing to run: killed at once.
- */
-static void stop_child(struct bench *b, pid_t child, struct preempt_shm *shm,
-		       struct child_task pt[2])
-{
-	int64_t end = now_ns() + (pt[0].gtid && pt[1].gtid ? 5000000000LL : 0);
-	int st;
-
-	STORE(shm->exit, 1);
-	while (waitpid(child, &st, WNOHANG) != child) {
-		const struct ghost_msg *m;
-
-		if (now_ns() >= end) {
-			kill(child, SIGKILL);
-			waitpid(child, &st, 0);
-			break;
-		}
-		while ((m = ghost_channel_peek(b->queue_a))) {
-			for (int k = 0; k < 2; k++)
-				if (ghost_msg_gtid(m) == pt[k].gtid)
-					pt[k].seq = m->seqnum;
-			ghost_channel_consume(b->queue_a, m);
-		}
-		for (int k = 0; k < 2; k++) {
-			struct ghost_txn_opts o = txn_opts(pt[k].gtid, pt[k].seq);
-
-			o.commit_flags = COMMIT_AT_TXN_COMMIT;
-			ghost_txn_open(b->enclave, b->cpu_b, &o);
-			ghost_txn_commit(b->enclave, b->cpu_b);
-		}
-		usleep(1000);
-	}
-	child_reaped(child);
 }
 
 /* The rows: the preemption, what it adds to the signal alone, the CPU time it costs. */
@@ -248,9 +119,9 @@ void preempt_phase(struct bench *b)
 	const char *why = NULL;
 	long need = b->n_warm + (b->n_iter < 5000 ? b->n_iter : 5000), got = 0, fails = 0;
 	int64_t deadline = now_ns() + 60000000000LL;
-	pid_t child = start_child(b, &shm);
+	pid_t child = start_role(b, "--preempt-child", "preempt.shm", sizeof(*shm), (void **)&shm);
 
-	if (!find_child_tasks(b, shm, pt, deadline))
+	if (!find_child_tasks(b, shm->tid, pt, 2, deadline))
 		why = "the child's tasks never arrived";
 	/* Alternately: the spinner onto CPU B (view ONCPU), then the other task over it. */
 	for (int which = 0; !why && got < need;) {
@@ -314,7 +185,8 @@ void preempt_phase(struct bench *b)
 		}
 		which = 0;
 	}
-	stop_child(b, child, shm, pt);
+	STORE(shm->exit, 1);
+	stop_child(b, child, pt, 2);
 	munmap(shm, sizeof(*shm));
 	preempt_rows(b, &lat, &lost, why, fails);
 }

@@ -4,8 +4,9 @@
  * goes on without it and nothing of the run stays in /tmp.
  *
  * Owns the table of live children and the scratch directory's path, both at file scope
- * because the signal handler (and the atexit hook) that clean up read them. Measures
- * nothing.
+ * because the signal handler (and the atexit hook) that clean up read them, and how a child
+ * role of this program starts: a page shared through the scratch directory, the enclave
+ * attached. Measures nothing.
  */
 #include "bench.h"
 #include "tool.h"
@@ -13,11 +14,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <inttypes.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -145,6 +148,74 @@ static void cleanup_scratch(void)
 {
 	if (scratch_dir && scratch_dir[0])
 		nftw(scratch_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* The file name in root, size bytes, mapped shared (created, zeroed, if create); NULL if not. */
+static void *map_shared(const char *root, const char *name, size_t size, bool create)
+{
+	char path[PATH_MAX];
+	void *p;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", root, name);
+	fd = create ? open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)
+		    : open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	if (create && ftruncate(fd, (off_t)size)) {
+		close(fd);
+		return NULL;
+	}
+	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+/*
+ * Starts this program as "ROLE ROOT ID" (enclave ID of the backend's enclave) on the
+ * process's original CPUs, with the page name of size bytes shared with it in *shm.
+ */
+pid_t start_role(struct bench *b, const char *role, const char *name, size_t size, void **shm)
+{
+	char idbuf[32];
+	pid_t child;
+
+	*shm = map_shared(b->root, name, size, true);
+	if (!*shm)
+		tool_fatal("cannot create %s/%s: %s", b->root, name, strerror(errno));
+	snprintf(idbuf, sizeof(idbuf), "%" PRIu64, ghost_enclave_id(b->enclave));
+	child = fork_child();
+	if (child < 0)
+		tool_fatal("cannot fork: %s", strerror(errno));
+	if (child == 0) {
+		char *argv[] = { b->self_exe, (char *)role, b->root, idbuf, NULL };
+
+		/* Not pinned where this agent thread is. */
+		sched_setaffinity(0, sizeof(b->orig_affinity), &b->orig_affinity);
+		setenv("GHOST_KERNEL", b->kernel_name, 1);
+		execv(b->self_exe, argv);
+		_exit(127);
+	}
+	child_started(child);
+	return child;
+}
+
+/*
+ * The child's side of start_role: the shared page name (size bytes) in *shm and enclave id
+ * of root attached in *e. 0, or the exit status that says which failed (3 the page, 4 the
+ * enclave).
+ */
+int role_attach(const char *root, const char *id, const char *name, size_t size, void **shm,
+		struct ghost_enclave **e)
+{
+	struct ghost_enclave_opts eo = { .sz = sizeof(eo), .root = root };
+
+	*shm = map_shared(root, name, size, false);
+	if (!*shm)
+		return 3;
+	eo.id = strtoull(id, NULL, 10);
+	eo.kernel = getenv("GHOST_KERNEL");
+	return ghost_enclave_attach(&eo, e) ? 4 : 0;
 }
 
 void make_scratch_dir(struct bench *b)
