@@ -225,8 +225,8 @@ static void *start_thread(void *p)
 	return s.fn(s.arg);
 }
 
-int pthread_create(pthread_t *restrict th, const pthread_attr_t *restrict attr,
-		   void *(*fn)(void *), void *restrict arg)
+int pthread_create(pthread_t *restrict th, const pthread_attr_t *restrict attr, void *(*fn)(void *),
+		   void *restrict arg)
 {
 	struct start *s;
 	int r;
@@ -396,18 +396,18 @@ int execvp(const char *file, char *const argv[])
 }
 
 /* The arguments of an execl* call, counted then copied into argv (NULL-terminated). */
-#define EXECL_ARGS(first, ap, argv, after)                       \
-	size_t n_ = 1;                                           \
-	va_start(ap, first);                                     \
-	while (va_arg(ap, char *))                               \
-		n_++;                                            \
-	va_end(ap);                                              \
-	char *argv[n_ + 1];                                      \
-	argv[0] = (char *)(first);                               \
-	va_start(ap, first);                                     \
-	for (size_t i_ = 1; i_ <= n_; i_++)                      \
-		argv[i_] = va_arg(ap, char *);                   \
-	after;                                                   \
+#define EXECL_ARGS(first, ap, argv, after)     \
+	size_t n_ = 1;                         \
+	va_start(ap, first);                   \
+	while (va_arg(ap, char *))             \
+		n_++;                          \
+	va_end(ap);                            \
+	char *argv[n_ + 1];                    \
+	argv[0] = (char *)(first);             \
+	va_start(ap, first);                   \
+	for (size_t i_ = 1; i_ <= n_; i_++)    \
+		argv[i_] = va_arg(ap, char *); \
+	after;                                 \
 	va_end(ap)
 
 int execl(const char *path, const char *arg, ...)
@@ -480,7 +480,8 @@ static void spawn_end(struct spawn_state *s)
 }
 
 typedef int spawn_fn(pid_t *restrict, const char *restrict, const posix_spawn_file_actions_t *,
-		    const posix_spawnattr_t *restrict, char *const[restrict], char *const[restrict]);
+		     const posix_spawnattr_t *restrict, char *const[restrict],
+		     char *const[restrict]);
 
 /* posix_spawn and posix_spawnp: the child keeps this library's variables and the CPUs. */
 static int spawn(spawn_fn *real, pid_t *restrict pid, const char *restrict what,

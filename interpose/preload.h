@@ -14,8 +14,8 @@
 
 /* The next definition of name after this library (the C library's), looked up once. */
 void *gp_resolve(void **slot, const char *name, const char *version);
-#define REAL_DECL(name)	   static __typeof__(&name) real_##name
-#define REAL(name)	   ((__typeof__(&name))gp_resolve((void **)&real_##name, #name, NULL))
+#define REAL_DECL(name)	  static __typeof__(&name) real_##name
+#define REAL(name)	  ((__typeof__(&name))gp_resolve((void **)&real_##name, #name, NULL))
 #define REAL_V(name, ver) ((__typeof__(&name))gp_resolve((void **)&real_##name, #name, ver))
 
 /* Look every replaced function up (the constructor, before the program runs). */
@@ -52,13 +52,13 @@ void gp_end(void);
  * BLOCKING(expr): evaluates expr, a call that may block, inside the bracket (when the thread
  * is a ghost task that may give its CPU up now; else plainly), and yields its value.
  */
-#define BLOCKING(expr)                               \
-	({                                           \
-		bool gp_b_ = gp_begin();             \
-		__typeof__(expr) gp_r_ = (expr);     \
-		if (gp_b_)                           \
-			gp_end();                    \
-		gp_r_;                               \
+#define BLOCKING(expr)                           \
+	({                                       \
+		bool gp_b_ = gp_begin();         \
+		__typeof__(expr) gp_r_ = (expr); \
+		if (gp_b_)                       \
+			gp_end();                \
+		gp_r_;                           \
 	})
 
 #endif

@@ -118,15 +118,15 @@ static bool flush_would_block(FILE *f)
 }
 
 /* A stream call: bracketed only if would_block (evaluated only for a ghost task) says so. */
-#define STREAM_CALL(would_block, call)                         \
-	do {                                                   \
-		if (!wrap_this_call() || !(would_block))       \
-			return call;                           \
-		return BLOCKING(call);                         \
+#define STREAM_CALL(would_block, call)                   \
+	do {                                             \
+		if (!wrap_this_call() || !(would_block)) \
+			return call;                     \
+		return BLOCKING(call);                   \
 	} while (0)
-#define STREAM_IN(f, call)	 STREAM_CALL(in_would_block(f, 1, -1), call)
+#define STREAM_IN(f, call)	    STREAM_CALL(in_would_block(f, 1, -1), call)
 #define STREAM_LINE(f, delim, call) STREAM_CALL(in_would_block(f, 1, delim), call)
-#define STREAM_OUT(f, len, call) STREAM_CALL(out_would_block(f, len), call)
+#define STREAM_OUT(f, len, call)    STREAM_CALL(out_would_block(f, len), call)
 
 /* What the inlined getc/putc of a program call when the buffer is empty / full. */
 int __uflow(FILE *f)
@@ -281,9 +281,8 @@ int vprintf(const char *restrict fmt, va_list ap)
 
 static int real_vfprintf_chk(FILE *f, int flag, const char *fmt, va_list ap)
 {
-	return ((__typeof__(real___vfprintf_chk))gp_resolve((void **)&real___vfprintf_chk,
-							     "__vfprintf_chk", NULL))(f, flag, fmt,
-										      ap);
+	return ((__typeof__(real___vfprintf_chk))gp_resolve(
+		(void **)&real___vfprintf_chk, "__vfprintf_chk", NULL))(f, flag, fmt, ap);
 }
 
 int __vfprintf_chk(FILE *f, int flag, const char *fmt, va_list ap)
@@ -297,12 +296,12 @@ int __vprintf_chk(int flag, const char *fmt, va_list ap)
 }
 
 /* A variadic printf form as its va_list form (the arguments after last). */
-#define VA_FORWARD(last, call)      \
-	va_list ap;                 \
-	int r;                      \
-	va_start(ap, last);         \
-	r = call;                   \
-	va_end(ap);                 \
+#define VA_FORWARD(last, call) \
+	va_list ap;            \
+	int r;                 \
+	va_start(ap, last);    \
+	r = call;              \
+	va_end(ap);            \
 	return r
 
 int fprintf(FILE *restrict f, const char *restrict fmt, ...)

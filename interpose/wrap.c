@@ -140,15 +140,15 @@ int pthread_cond_timedwait(pthread_cond_t *restrict c, pthread_mutex_t *restrict
 }
 
 /* A lock with a try form: the try, then the bracketed call if it was busy. */
-#define TRY_THEN_BLOCK(try_call, call)           \
-	do {                                     \
-		int r_;                          \
-		if (!wrap_this_call())           \
-			return call;             \
-		r_ = try_call;                   \
-		if (r_ != EBUSY)                 \
-			return r_;               \
-		return BLOCKING(call);           \
+#define TRY_THEN_BLOCK(try_call, call) \
+	do {                           \
+		int r_;                \
+		if (!wrap_this_call()) \
+			return call;   \
+		r_ = try_call;         \
+		if (r_ != EBUSY)       \
+			return r_;     \
+		return BLOCKING(call); \
 	} while (0)
 
 int pthread_rwlock_rdlock(pthread_rwlock_t *l)
@@ -401,11 +401,11 @@ bool gp_fd_may_block(int fd)
 }
 
 /* An I/O call on fd: bracketed only if it will wait for events. */
-#define FD_CALL(fd, events, call)                                            \
-	do {                                                                 \
-		if (!wrap_this_call() || !gp_fd_would_block(fd, events))        \
-			return call;                                         \
-		return BLOCKING(call);                                       \
+#define FD_CALL(fd, events, call)                                        \
+	do {                                                             \
+		if (!wrap_this_call() || !gp_fd_would_block(fd, events)) \
+			return call;                                     \
+		return BLOCKING(call);                                   \
 	} while (0)
 
 /*
@@ -426,20 +426,19 @@ static size_t iov_len(const struct iovec *iov, int n)
 	return len;
 }
 
-#define WRITE_CALL(fd, n, call)                                        \
-	do {                                                           \
-		if (!wrap_this_call() || !write_would_block(fd, n))    \
-			return call;                                   \
-		return BLOCKING(call);                                 \
+#define WRITE_CALL(fd, n, call)                                     \
+	do {                                                        \
+		if (!wrap_this_call() || !write_would_block(fd, n)) \
+			return call;                                \
+		return BLOCKING(call);                              \
 	} while (0)
 
 /* A socket call with flags: MSG_DONTWAIT never waits. */
-#define SOCK_CALL(fd, events, flags, call)                                        \
-	do {                                                                      \
-		if (!wrap_this_call() || ((flags) & MSG_DONTWAIT) ||              \
-		    !gp_fd_would_block(fd, events))                                  \
-			return call;                                              \
-		return BLOCKING(call);                                            \
+#define SOCK_CALL(fd, events, flags, call)                                                         \
+	do {                                                                                       \
+		if (!wrap_this_call() || ((flags)&MSG_DONTWAIT) || !gp_fd_would_block(fd, events)) \
+			return call;                                                               \
+		return BLOCKING(call);                                                             \
 	} while (0)
 
 ssize_t read(int fd, void *buf, size_t n)
