@@ -132,7 +132,7 @@ INC_TOOLS   := -Iinclude -Ipolicies
 INC_WHITEBOX := -Iinclude -Isrc -Ipolicies
 WHITEBOX_TESTS := test_agent_stats test_channel test_contract test_e2e_policies test_e2e_procs test_policies \
                test_emu_corrupt test_emu_cpu_msgs test_emu_ns test_emu_txn test_faults \
-               test_ghostfs test_policy_cfs test_policy_edf test_preempt test_sched test_shinjuku test_status \
+               test_ghostfs test_interpose test_policy_cfs test_policy_edf test_preempt test_sched test_shinjuku test_status \
                test_stress test_tools test_trace test_txn_failures
 
 # libghost-preload.so (interpose/): makes an unmodified program's threads ghost tasks of the
