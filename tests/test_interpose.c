@@ -201,10 +201,10 @@ static void check_trace_of(uint64_t id)
 static int whole_test(const char *self)
 {
 	char agent_out[600], run_out[600], buf[8192];
-	char *agent_args[] = { "--policy",  "fifo-percpu", "--cpus", "0-1", "--enclave",
-			       ENCLAVE,	    "--quiet",	   NULL };
-	char *run_args[] = { "run", "--wait", "10", "--enclave", ENCLAVE, "--", (char *)self,
-			     "child", NULL };
+	char *agent_args[] = { "--policy",  "fifo-percpu", "--cpus",  "0-1",
+			       "--enclave", ENCLAVE,	   "--quiet", NULL };
+	char *run_args[] = { "run", "--wait",	  "10",	   "--enclave", ENCLAVE,
+			     "--",  (char *)self, "child", NULL };
 	struct ghost_enclave *e;
 	pid_t agent, run;
 	int rc;
