@@ -100,9 +100,19 @@ void interpose_rows(struct bench *b)
 	agent = macro_agent(b, &fifo, root, &agent_row);
 	st = -1;
 	if (agent >= 0) {
-		char *run[] = { ctl,	  "--kernel",	 "emu", "--root",	     root,
-				"run",	  "--enclave",	 "1",	"--",		     b->self_exe,
-				"--interpose-child", nb,	NULL };
+		char *run[] = { ctl,
+				"--kernel",
+				"emu",
+				"--root",
+				root,
+				"run",
+				"--enclave",
+				"1",
+				"--",
+				b->self_exe,
+				"--interpose-child",
+				nb,
+				NULL };
 
 		st = measure(run, &mg, &ig);
 		macro_stop_agent(agent, &agent_row);
