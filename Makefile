@@ -132,8 +132,16 @@ INC_TOOLS   := -Iinclude -Ipolicies
 INC_WHITEBOX := -Iinclude -Isrc -Ipolicies
 WHITEBOX_TESTS := test_agent_stats test_channel test_contract test_e2e_policies test_e2e_procs test_policies \
                test_emu_corrupt test_emu_cpu_msgs test_emu_ns test_emu_txn test_faults \
-               test_ghostfs test_policy_cfs test_policy_edf test_preempt test_safety_net test_sched test_shinjuku test_status \
+               test_ghostfs test_interpose test_policy_cfs test_policy_edf test_preempt test_safety_net test_sched test_shinjuku test_status \
                test_stress test_tools test_trace test_txn_failures
+
+# libghost-preload.so (interpose/): makes an unmodified program's threads ghost tasks of the
+# enclave its environment names (`ghostctl run` on emu). It carries the library, hidden, and
+# exports only its wrappers (interpose/preload.map). Not in STATIC=1 (no shared objects) nor
+# in sanitizer builds (a preloaded object cannot bring its sanitizer runtime into a program).
+PRELOAD_SRCS := $(wildcard interpose/*.c)
+PRELOAD_OBJS := $(PRELOAD_SRCS:%.c=$(BUILD)/obj/%.o)
+PRELOAD_LIB  := $(if $(filter 1,$(STATIC))$(SAN),,$(BUILD)/lib/libghost-preload.so)
 
 STATIC_LIB := $(BUILD)/lib/libghost.a
 # libghost.so.MAJOR.MINOR.PATCH (mk/version.mk), beside it the links
@@ -145,7 +153,7 @@ SHARED_LIB := $(BUILD)/lib/libghost.so.$(GHOST_LIB_VERSION)
 	check-layers format examples
 all: lib tools tests examples
 
-lib: $(STATIC_LIB) $(AGENT_LIB) $(if $(filter 1,$(STATIC)),,$(SHARED_LIB))
+lib: $(STATIC_LIB) $(AGENT_LIB) $(if $(filter 1,$(STATIC)),,$(SHARED_LIB)) $(PRELOAD_LIB)
 tools: $(TOOLS) $(BENCHES)
 tests: $(TESTS)
 scx-tests: $(SCX_TESTS)
@@ -193,6 +201,14 @@ $(SHARED_LIB): $(LIB_OBJS) src/libghost.map
 	    $(LDFLAGS) -o $@ $(LIB_OBJS) $(LDLIBS)
 	@ln -sfn $(notdir $@) $(dir $@)$(GHOST_LIB_SONAME)
 	@ln -sfn $(GHOST_LIB_SONAME) $(dir $@)libghost.so
+
+# Its wrappers must be visible to stand in for the C library's (the map exports only them).
+$(BUILD)/obj/interpose/%.o: INC = $(INC_PUBLIC) -fvisibility=default
+$(BUILD)/lib/libghost-preload.so: $(PRELOAD_OBJS) $(STATIC_LIB) interpose/preload.map
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	@$(CC) -shared -Wl,--version-script=interpose/preload.map -Wl,-z,nodelete $(LDFLAGS) -o $@ \
+	    $(PRELOAD_OBJS) $(STATIC_LIB) -ldl $(LDLIBS)
 
 $(AGENT_LIB): $(AGENT_OBJS) $(TOOL_COMMON_OBJS)
 	@mkdir -p $(dir $@)
@@ -292,7 +308,7 @@ clean:
 # The header dependencies the compiler wrote. A target whose .d is missing (never built, or
 # built before the tree had them) is rebuilt: the empty rule makes the missing .d "new".
 # (Named explicitly: a missing intermediate file would not count.)
-DEP_FILES := $(LIB_OBJS:.o=.d) $(TOOL_COMMON_OBJS:.o=.d) $(AGENT_OBJS:.o=.d) $(BENCH_OBJS:.o=.d) \
+DEP_FILES := $(LIB_OBJS:.o=.d) $(PRELOAD_OBJS:.o=.d) $(TOOL_COMMON_OBJS:.o=.d) $(AGENT_OBJS:.o=.d) $(BENCH_OBJS:.o=.d) \
              $(patsubst $(BUILD)/%,$(BUILD)/deps/%.d,$(TOOLS) $(TESTS) $(SCX_TESTS))
 $(DEP_FILES): ;
 -include $(wildcard $(DEP_FILES))

@@ -162,6 +162,7 @@ ifneq ($(STATIC),1)
 	@ln -sfn $(notdir $(SHARED_LIB)) $(DEST_LIBDIR)/$(GHOST_LIB_SONAME)
 	@ln -sfn $(GHOST_LIB_SONAME) $(DEST_LIBDIR)/libghost.so
 endif
+	@$(if $(PRELOAD_LIB),$(INSTALL) -m 755 $(PRELOAD_LIB) $(DEST_LIBDIR)/,true)
 	@$(INSTALL) -m 644 $(GHOST_PUBLIC_HEADERS) $(DESTDIR)$(INCLUDEDIR)/ghost/
 	@$(INSTALL) -m 644 $(BUILD)/dist/libghost.pc $(BUILD)/dist/libghost-agent.pc \
 	    $(DESTDIR)$(PKGCONFIGDIR)/
@@ -175,7 +176,7 @@ uninstall:
 	@echo "  REMOVE  $(DESTDIR)$(PREFIX)"
 	@rm -f $(DEST_LIBDIR)/libghost.a $(DEST_LIBDIR)/libghost-agent.a $(DEST_LIBDIR)/libghost.so \
 	    $(DEST_LIBDIR)/$(GHOST_LIB_SONAME) \
-	    $(DEST_LIBDIR)/$(notdir $(SHARED_LIB)) \
+	    $(DEST_LIBDIR)/$(notdir $(SHARED_LIB)) $(DEST_LIBDIR)/libghost-preload.so \
 	    $(addprefix $(DESTDIR)$(INCLUDEDIR)/ghost/,$(notdir $(GHOST_PUBLIC_HEADERS))) \
 	    $(DESTDIR)$(PKGCONFIGDIR)/libghost.pc $(DESTDIR)$(PKGCONFIGDIR)/libghost-agent.pc \
 	    $(addprefix $(DESTDIR)$(BINDIR)/,$(GHOST_PROGRAMS)) \

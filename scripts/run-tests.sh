@@ -37,7 +37,7 @@ if ! make -s -j"$jobs" all >/dev/null; then
 	exit 1
 fi
 tier "unit and end-to-end tests" tests/run.sh build/tests/test_* tests/test_layers.sh tests/test_plugins.sh \
-	tests/test_policies_procs.sh tests/test_trace.sh tests/test_trace_html.sh tests/test_top.sh tests/test_sim.sh \
+	tests/test_policies_procs.sh tests/test_trace.sh tests/test_trace_html.sh tests/test_top.sh tests/test_sim.sh tests/test_interpose.sh \
 	scripts/check-format.sh
 # make install into temporary trees and the installed library used through
 # pkg-config (shared, static, C++); the exports against src/libghost.map.

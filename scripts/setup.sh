@@ -8,8 +8,9 @@ set -euo pipefail
 need=()
 # clang and its runtime with libFuzzer build the fuzz targets (`make fuzz`);
 # g++ and pkg-config build the packaging tests' programs; clang-format checks
-# the tree's style (scripts/check-format.sh).
-for pkg in gcc make libc6-dev procps clang libclang-rt-14-dev g++ pkg-config clang-format; do
+# the tree's style (scripts/check-format.sh); xz-utils is one of the unmodified programs
+# tests/test_interpose.sh runs under the interposer.
+for pkg in gcc make libc6-dev procps clang libclang-rt-14-dev g++ pkg-config clang-format xz-utils; do
 	dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -213,6 +213,18 @@ struct ghost_kernel_ops {
 	 */
 	int (*task_block)(struct ghost_ktask *self, int64_t deadline_ns);
 	int (*task_unblock)(struct ghost_ktask *task, int waker_cpu);
+	/*
+	 * A foreign wait: the caller is about to block outside the library (a
+	 * system call, a C library lock). task_block_begin takes it off its CPU
+	 * (TASK_BLOCKED): 0, then the caller makes its call and must call
+	 * task_block_end, which wakes it (TASK_WAKEUP) and returns once it is on
+	 * a CPU again (or no longer managed). -ESRCH: not a task on a CPU now
+	 * (call through); -EBUSY: the thread is inside the library (a signal
+	 * handler interrupted it there), call through. Both are safe in a
+	 * signal handler as far as the preemption handler is.
+	 */
+	int (*task_block_begin)(struct ghost_ktask *self);
+	int (*task_block_end)(struct ghost_ktask *self);
 	int (*task_yield)(struct ghost_ktask *self);
 	/* Does the enclave still manage this task? (false once it departed) */
 	bool (*task_managed)(struct ghost_ktask *self);

@@ -127,6 +127,8 @@ static const struct op_rule op_rules[] = {
 	OP(discover_tasks, GHOST_KCAP_DISCOVERY),
 	OP(task_block, GHOST_KCAP_USER_TASKS),
 	OP(task_unblock, GHOST_KCAP_USER_TASKS),
+	OP(task_block_begin, GHOST_KCAP_USER_TASKS),
+	OP(task_block_end, GHOST_KCAP_USER_TASKS),
 	OP(task_yield, GHOST_KCAP_USER_TASKS),
 	OP(task_managed, GHOST_KCAP_USER_TASKS),
 	OP(task_exit, GHOST_KCAP_USER_TASKS),

@@ -339,9 +339,25 @@ static void exit_destructor(void *unused)
 	memset(&cur, 0, sizeof(cur));
 }
 
+/*
+ * In a forked child the calling thread is a copy of the parent's thread: not the parent's
+ * ghost task (the backend forgets its own side the same way), and the wait table holds the
+ * parent's other threads, which the child does not have, maybe with a bucket lock one of them
+ * held at the fork. The child starts with an empty table and as a normal thread.
+ */
+static void forked_child(void)
+{
+	memset(&cur, 0, sizeof(cur));
+	for (int i = 0; i < WAIT_BUCKETS; i++) {
+		pthread_mutex_init(&buckets[i].lock, NULL);
+		buckets[i].head = NULL;
+	}
+}
+
 static void exit_key_init(void)
 {
 	pthread_key_create(&exit_key, exit_destructor);
+	pthread_atfork(NULL, NULL, forked_child);
 }
 
 static int enter(struct ghost_enclave *e)
@@ -461,6 +477,40 @@ int ghost_thread_remove(struct ghost_enclave *e, pid_t tid)
 	if ((tid == 0 || tid == gettid()) && cur.e == e)
 		return ghost_thread_leave();
 	return e->ops->task_leave(e->k, tid);
+}
+
+int ghost_thread_exiting(void)
+{
+	if (!cur.e)
+		return -ESRCH;
+	if (cur.kt)
+		cur.ops->task_exit(cur.kt);
+	memset(&cur, 0, sizeof(cur));
+	return 0;
+}
+
+/* The caller's errno survives both: they sit between a program and its system calls. */
+int ghost_thread_block_begin(void)
+{
+	int saved = errno, r;
+
+	/* The common case outside the enclave: one thread-local load. */
+	if (!cur.kt)
+		return -ESRCH;
+	r = user_scheduled() ? cur.ops->task_block_begin(cur.kt) : -ESRCH;
+	errno = saved;
+	return r;
+}
+
+int ghost_thread_block_end(void)
+{
+	int saved = errno, r;
+
+	if (!cur.kt)
+		return -ESRCH;
+	r = cur.ops->task_block_end(cur.kt);
+	errno = saved;
+	return r;
 }
 
 int ghost_thread_leave(void)

@@ -23,6 +23,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <dirent.h>
+#include <elf.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -48,7 +50,12 @@ static const char usage[] =
 	"  run [--wait S] --enclave ID -- CMD ARGS\n"
 	"                                start a program inside the enclave; waits up to S\n"
 	"                                seconds (default %d, at most %d; 0 = not at all)\n"
-	"                                for the enclave to exist and an agent to serve it\n"
+	"                                for the enclave to exist and an agent to serve it.\n"
+	"                                On emu the program runs under libghost-preload.so\n"
+	"                                (LD_PRELOAD, found beside the tools' lib directory or\n"
+	"                                at $GHOST_PRELOAD): its threads and children become\n"
+	"                                ghost tasks and its blocking calls are reported; a\n"
+	"                                statically linked program is refused\n"
 	"  top ID [--interval S] [--once] [--json]\n"
 	"                                a live view of the enclave, refreshed every S seconds\n"
 	"                                (default 1, 0.1 to 3600) until q or Ctrl-C: per CPU\n"
@@ -446,12 +453,131 @@ static int cmd_tasks(int argc, char **argv)
 	return err ? 1 : 0;
 }
 
+/*
+ * Where cmd would be found (execvp's search of $PATH when it has no slash): 0 with the path
+ * in out, or -ENOENT.
+ */
+static int find_command(const char *cmd, char *out, size_t len)
+{
+	const char *path = getenv("PATH");
+
+	if (strchr(cmd, '/') || !path)
+		return snprintf(out, len, "%s", cmd) < (int)len && access(cmd, X_OK) == 0 ? 0
+											  : -ENOENT;
+	for (const char *p = path;; p++) {
+		const char *end = strchrnul(p, ':');
+		int n = end > p ? snprintf(out, len, "%.*s/%s", (int)(end - p), p, cmd)
+				: snprintf(out, len, "./%s", cmd);
+
+		if (n > 0 && n < (int)len && access(out, X_OK) == 0)
+			return 0;
+		if (!*end)
+			return -ENOENT;
+		p = end;
+	}
+}
+
+/*
+ * Is the ELF file at path statically linked (no program interpreter)? 1 yes, 0 no or not
+ * ELF (a script's interpreter is what runs), negative errno if it cannot be read.
+ */
+static int elf_static(const char *path)
+{
+	unsigned char id[EI_NIDENT];
+	int fd = open(path, O_RDONLY | O_CLOEXEC), ret = 0;
+	uint64_t phoff;
+	uint16_t phnum, phentsize;
+
+	if (fd < 0)
+		return -errno;
+	if (pread(fd, id, sizeof(id), 0) != (ssize_t)sizeof(id) || memcmp(id, ELFMAG, SELFMAG))
+		goto out;
+	if (id[EI_CLASS] == ELFCLASS64) {
+		Elf64_Ehdr h;
+
+		if (pread(fd, &h, sizeof(h), 0) != (ssize_t)sizeof(h))
+			goto out;
+		phoff = h.e_phoff, phnum = h.e_phnum, phentsize = h.e_phentsize;
+	} else {
+		Elf32_Ehdr h;
+
+		if (pread(fd, &h, sizeof(h), 0) != (ssize_t)sizeof(h))
+			goto out;
+		phoff = h.e_phoff, phnum = h.e_phnum, phentsize = h.e_phentsize;
+	}
+	if (phentsize < sizeof(uint32_t))
+		goto out;
+	ret = 1;
+	for (uint16_t i = 0; i < phnum; i++) {
+		uint32_t type;
+
+		/* p_type is the first word of both classes' program headers. */
+		if (pread(fd, &type, sizeof(type), (off_t)(phoff + (uint64_t)i * phentsize)) !=
+		    (ssize_t)sizeof(type)) {
+			ret = 0;
+			break;
+		}
+		if (type == PT_INTERP) {
+			ret = 0;
+			break;
+		}
+	}
+out:
+	close(fd);
+	return ret;
+}
+
+/* libghost-preload.so: $GHOST_PRELOAD, else ../lib beside this program (build tree, install). */
+static int find_preload(char *out, size_t len)
+{
+	const char *env = getenv("GHOST_PRELOAD");
+	char exe[PATH_MAX];
+	ssize_t n;
+	char *slash;
+
+	if (env && *env)
+		return snprintf(out, len, "%s", env) < (int)len && access(env, R_OK) == 0 ? 0
+											  : -ENOENT;
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n <= 0)
+		return -ENOENT;
+	exe[n] = 0;
+	slash = strrchr(exe, '/');
+	if (slash)
+		*slash = 0;
+	if (snprintf(out, len, "%s/../lib/libghost-preload.so", exe) >= (int)len)
+		return -ENAMETOOLONG;
+	return access(out, R_OK) == 0 ? 0 : -ENOENT;
+}
+
+/*
+ * The environment of a program run under the interposer (in the child, before exec): the
+ * library first in LD_PRELOAD, and the variables that name the enclave. 0 or -errno.
+ */
+static int preload_env(const char *lib, const char *id, const char *kernel)
+{
+	const char *old = getenv("LD_PRELOAD");
+	char *val = NULL;
+	int err = 0;
+
+	if (old && *old ? asprintf(&val, "%s:%s", lib, old) < 0 : !(val = strdup(lib)))
+		return -ENOMEM;
+	if (setenv("LD_PRELOAD", val, 1) || setenv("GHOST_ENCLAVE", id, 1) ||
+	    setenv("GHOST_KERNEL", kernel, 1) || (root && setenv("GHOST_ROOT", root, 1)))
+		err = -errno;
+	free(val);
+	return err;
+}
+
 static int cmd_run(int argc, char **argv)
 {
 	struct tool_enclave_open req = { .wait_s = DEFAULT_WAIT_S, .hint = true };
+	char cmd[PATH_MAX], preload[PATH_MAX];
 	const char *id = NULL;
 	struct ghost_enclave *e;
+	bool interpose = false;
 	int i, err, status;
+	uint64_t caps;
 	pid_t pid;
 
 	for (i = 1; i < argc && strcmp(argv[i], "--"); i++) {
@@ -475,13 +601,41 @@ static int cmd_run(int argc, char **argv)
 		return tool_usage_error("%s", "run needs a command after --");
 	if ((err = open_enclave_wait(id, &req, &e)))
 		return err;
-	if (!(ghost_kernel_caps(ghost_enclave_kernel(e)) & GHOST_KCAP_FOREIGN_TASKS)) {
-		tool_error("the %s kernel schedules only threads that run libghost; it cannot take "
-			   "an unmodified program (use --kernel scx, or link the program with "
-			   "libghost and call ghost_thread_enter)",
-			   ghost_kernel_name(ghost_enclave_kernel(e)));
-		ghost_enclave_close(e);
-		return TOOL_EXIT_FAILURE;
+	caps = ghost_kernel_caps(ghost_enclave_kernel(e));
+	if (!(caps & GHOST_KCAP_FOREIGN_TASKS)) {
+		/* A kernel that schedules in user space takes the program through the
+		 * interposer, if it is dynamically linked. */
+		if (!(caps & GHOST_KCAP_USER_TASKS)) {
+			tool_error("the %s kernel cannot take an unmodified program",
+				   ghost_kernel_name(ghost_enclave_kernel(e)));
+			err = TOOL_EXIT_FAILURE;
+		} else if ((err = find_command(argv[i + 1], cmd, sizeof(cmd)))) {
+			tool_error("cannot run %s: no such program", argv[i + 1]);
+			err = 127;
+		} else if ((err = elf_static(cmd)) != 0) {
+			if (err > 0)
+				tool_error("%s is statically linked: the %s kernel schedules a "
+					   "program through libghost-preload.so, which a static "
+					   "program never loads (link it dynamically, or use "
+					   "--kernel scx)",
+					   cmd, ghost_kernel_name(ghost_enclave_kernel(e)));
+			else
+				tool_error("cannot read %s: %s", cmd, strerror(-err));
+			err = err > 0 ? TOOL_EXIT_FAILURE : 127;
+		} else if ((err = find_preload(preload, sizeof(preload)))) {
+			tool_error("cannot find libghost-preload.so (%s; set GHOST_PRELOAD to its "
+				   "path)",
+				   getenv("GHOST_PRELOAD") && *getenv("GHOST_PRELOAD")
+					   ? "$GHOST_PRELOAD names no readable file"
+					   : "it is not in the lib directory beside this program");
+			err = TOOL_EXIT_FAILURE;
+		} else {
+			interpose = true;
+		}
+		if (!interpose) {
+			ghost_enclave_close(e);
+			return err;
+		}
 	}
 	if ((err = tool_wait_agent(&req, e))) {
 		ghost_enclave_close(e);
@@ -492,6 +646,20 @@ static int cmd_run(int argc, char **argv)
 	if (pid < 0) {
 		tool_error("fork: %s", strerror(errno));
 		return TOOL_EXIT_FAILURE;
+	}
+	if (pid == 0 && interpose) {
+		char idtext[24];
+
+		snprintf(idtext, sizeof(idtext), "%llu", (unsigned long long)ghost_enclave_id(e));
+		err = preload_env(preload, idtext, ghost_kernel_name(ghost_enclave_kernel(e)));
+		if (err) {
+			tool_error("cannot set the environment of %s: %s", argv[i + 1],
+				   strerror(-err));
+			_exit(127);
+		}
+		execv(cmd, &argv[i + 1]);
+		tool_error("cannot run %s: %s", argv[i + 1], strerror(errno));
+		_exit(127);
 	}
 	if (pid == 0) {
 		err = ghost_thread_enter(e);

@@ -248,6 +248,14 @@ int net_child(const char *root, const char *id);
 
 /* macro.c */
 void run_macro(struct bench *b);
+/* ghost-agent running c's policy on enclave 1 of root (-1, r failed: it did not come online),
+ * and its stop (SIGINT, SIGKILL after 10 s). */
+pid_t macro_agent(struct bench *b, const struct macro_cfg *c, const char *root, struct row *r);
+void macro_stop_agent(pid_t agent, struct row *r);
+
+/* interpose.c */
+void interpose_rows(struct bench *b);
+int interpose_child(long batches);
 
 /* procs.c */
 pid_t fork_child(void);

@@ -55,8 +55,7 @@ static bool agent_online(struct bench *b, const char *root, const char *id)
 }
 
 /* Starts ghost-agent for one point; -1 (row failed) if it did not come online. */
-static pid_t macro_agent(struct bench *b, const struct macro_cfg *c, const char *root,
-			 struct row *r)
+pid_t macro_agent(struct bench *b, const struct macro_cfg *c, const char *root, struct row *r)
 {
 	char ag[PATH_MAX + 16], cpus[32];
 	char *argv[24] = { ag,
@@ -127,7 +126,7 @@ static pid_t macro_agent(struct bench *b, const struct macro_cfg *c, const char 
 	return -1;
 }
 
-static void macro_stop_agent(pid_t agent, struct row *r)
+void macro_stop_agent(pid_t agent, struct row *r)
 {
 	int64_t end = now_ns() + 10000000000LL;
 	int st;

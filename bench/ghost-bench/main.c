@@ -289,6 +289,8 @@ int main(int argc, char **argv)
 		return preempt_child(argv[2], argv[3]);
 	if (argc == 4 && !strcmp(argv[1], "--net-child"))
 		return net_child(argv[2], argv[3]);
+	if (argc == 3 && !strcmp(argv[1], "--interpose-child"))
+		return interpose_child(tool_option_ll("--interpose-child", argv[2], 1, 10000000));
 	parse_args(b, argc, argv);
 	if (o->svg) {
 		/* Now, not after minutes of measuring; leave no empty file behind. */
@@ -324,6 +326,7 @@ int main(int argc, char **argv)
 		mem_rows(b);
 		setup_backend(b);
 		run_emu_ops(b);
+		interpose_rows(b);
 	}
 	if (o->macro)
 		run_macro(b);

@@ -42,6 +42,26 @@ GHOST_API int ghost_thread_remove(struct ghost_enclave *e, pid_t tid);
 /* The calling thread leaves its enclave and runs as a normal thread. */
 GHOST_API int ghost_thread_leave(void);
 /*
+ * The calling thread is about to end (its last act, say at exit() for the main thread, whose
+ * thread-exit hooks never run): its enclave hears TASK_DEAD now rather than when the backend
+ * notices the thread gone, and it runs its last instructions as a normal thread. -ESRCH if
+ * it is not a ghost thread.
+ */
+GHOST_API int ghost_thread_exiting(void);
+/*
+ * A foreign wait: the calling ghost thread is about to make a call that may block outside
+ * this library (a system call, a lock of the C library). ghost_thread_block_begin gives its
+ * CPU back to the agent (TASK_BLOCKED): on 0 the caller makes the call, then calls
+ * ghost_thread_block_end, which reports it woken (TASK_WAKEUP) and returns once the agent has
+ * put it on a CPU again (at once if the enclave let it go meanwhile). -ESRCH: not a ghost
+ * thread whose blocking this library reports (a normal thread, or a backend whose kernel sees
+ * blocking itself): make the call alone; the check costs a thread-local load. -EBUSY: the
+ * thread is inside the library (a signal handler interrupted it there): make the call alone.
+ * Neither touches errno; both are as safe in a signal handler as the backend's preemption.
+ */
+GHOST_API int ghost_thread_block_begin(void);
+GHOST_API int ghost_thread_block_end(void);
+/*
  * The calling thread's nice value / allowed CPUs. A ghost thread's agent
  * hears of it (TASK_PRIORITY_CHANGED / TASK_AFFINITY_CHANGED) and the thread
  * is taken off its CPU until the agent schedules it again.

@@ -533,6 +533,8 @@ void emu_task_exit(struct ghost_ktask *self);
 int emu_task_leave_self(struct ghost_ktask *self);
 bool emu_task_managed(struct ghost_ktask *self);
 int emu_task_block(struct ghost_ktask *self, int64_t deadline_ns);
+int emu_task_block_begin(struct ghost_ktask *self);
+int emu_task_block_end(struct ghost_ktask *self);
 int emu_task_unblock(struct ghost_ktask *task, int waker_cpu);
 int emu_task_yield(struct ghost_ktask *self);
 int emu_task_changed(struct ghost_ktask *self, int what, int nice, const struct ghost_cpuset *cpus);

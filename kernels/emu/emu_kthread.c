@@ -500,10 +500,28 @@ static void *kthread_main(void *arg)
 	return NULL;
 }
 
+/*
+ * A forked child has no kernel thread (only the forking thread is copied), and kt_lock may
+ * have been held by the parent's at the fork: the child starts its own on its next
+ * registration. The registered enclaves stay: the child inherited their handles.
+ */
+static void kthread_forked(void)
+{
+	pthread_mutex_init(&kt_lock, NULL);
+	kt_started = false;
+}
+
+static void watch_forks(void)
+{
+	pthread_atfork(NULL, NULL, kthread_forked);
+}
+
 int emu_kthread_register(struct ghost_kenclave *ke)
 {
+	static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
 	int err = 0;
 
+	pthread_once(&fork_once, watch_forks);
 	pthread_mutex_lock(&kt_lock);
 	if (!ke->kthread_registered) {
 		ke->next = kt_list;

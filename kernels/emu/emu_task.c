@@ -27,6 +27,7 @@ __thread int emu_agent_cpu __attribute__((tls_model("initial-exec"))) = -1;
 int emu_preempt_signal;
 
 static pthread_once_t signal_once = PTHREAD_ONCE_INIT;
+static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
 static int signal_err;
 
 /* Takes the task off its CPU if a preemption asked it to, and parks it until it runs again. */
@@ -237,6 +238,30 @@ int emu_task_record_init(struct ghost_kenclave *ke, int idx, pid_t pid, pid_t ti
 	return 0;
 }
 
+/*
+ * In a forked child the calling thread is a copy of a ghost task or agent, not one: the record
+ * and the CPU stay the parent's. The child forgets them (without touching the shared record)
+ * and gets back the CPUs the task had before this kernel pinned it; it may enter as a task of
+ * its own. Runs in the child only, which has this one thread.
+ */
+static void task_forked(void)
+{
+	struct ghost_ktask *self = emu_self;
+
+	emu_agent_cpu = -1;
+	if (!self)
+		return;
+	emu_self = NULL;
+	if (!self->unmanaged)
+		sched_setaffinity(0, sizeof(self->orig_affinity), &self->orig_affinity);
+	free(self);
+}
+
+static void watch_forks(void)
+{
+	pthread_atfork(NULL, NULL, task_forked);
+}
+
 int emu_task_enter(struct ghost_kenclave *ke, pid_t tid, struct ghost_ktask **out)
 {
 	struct emu_shared *sh = ke->sh;
@@ -251,6 +276,7 @@ int emu_task_enter(struct ghost_kenclave *ke, pid_t tid, struct ghost_ktask **ou
 		return -EOPNOTSUPP; /* only a thread running this library can be scheduled */
 	if (emu_self || emu_agent_cpu >= 0)
 		return -EBUSY;
+	pthread_once(&fork_once, watch_forks);
 	err = emu_signal_setup();
 	if (err)
 		return err;
@@ -380,13 +406,17 @@ bool emu_task_managed(struct ghost_ktask *self)
 	return true;
 }
 
-int emu_task_block(struct ghost_ktask *self, int64_t deadline_ns)
+/*
+ * The on-CPU edge of blocking: 0 the calling task left its CPU as TASK_BLOCKED; 1 a wake-up
+ * that came before the block was taken instead (take_pending: the task stays on its CPU);
+ * -ESRCH not ours to schedule (wait the ordinary way), or the lock's error.
+ */
+static int block_stop(struct ghost_ktask *self, bool take_pending)
 {
 	struct ghost_kenclave *ke = self->ke;
 	struct emu_task *t = self->t;
-	int ret = 0, err;
+	int err = emu_lock(ke);
 
-	err = emu_lock(ke);
 	if (err)
 		return err;
 	/* The safety net took us off our CPU while we slept in the host kernel: back on one
@@ -399,15 +429,45 @@ int emu_task_block(struct ghost_ktask *self, int64_t deadline_ns)
 	}
 	if (!emu_task_managed(self) || t->state != EMU_T_ONCPU) {
 		emu_unlock(ke);
-		return -ESRCH; /* not ours to schedule: wait the ordinary way */
+		return -ESRCH;
 	}
-	if (t->flags & EMU_TF_WAKE_PENDING) {
+	if (take_pending && (t->flags & EMU_TF_WAKE_PENDING)) {
 		emu_tflags_clear(t, EMU_TF_WAKE_PENDING);
 		emu_unlock(ke);
-		return 0;
+		return 1;
 	}
 	emu_task_stop(ke, t, MSG_TASK_BLOCKED, EMU_T_BLOCKED);
 	emu_unlock(ke);
+	return 0;
+}
+
+/* The blocked task wakes itself (its timer fired, its foreign wait ended): TASK_WAKEUP. */
+static int wake_self(struct ghost_ktask *self, bool *woke)
+{
+	struct ghost_kenclave *ke = self->ke;
+	struct emu_task *t = self->t;
+	int err = emu_lock(ke);
+
+	*woke = false;
+	if (err)
+		return err;
+	if (t->state == EMU_T_BLOCKED) {
+		emu_task_wakeup(ke, t, t->cpu);
+		*woke = true;
+	}
+	emu_unlock(ke);
+	return 0;
+}
+
+int emu_task_block(struct ghost_ktask *self, int64_t deadline_ns)
+{
+	struct emu_task *t = self->t;
+	int ret = 0, err;
+	bool woke;
+
+	err = block_stop(self, true);
+	if (err)
+		return err < 0 ? err : 0;
 
 	if (deadline_ns > 0) {
 		/* Sleep until woken (state leaves BLOCKED) or the deadline. */
@@ -419,14 +479,9 @@ int emu_task_block(struct ghost_ktask *self, int64_t deadline_ns)
 			    (__atomic_load_n(&t->flags, __ATOMIC_ACQUIRE) & EMU_TF_UNMANAGED))
 				break;
 			if (emu_park_wait(&t->park, seen, 0, deadline_ns, NULL, -1) == -ETIMEDOUT) {
-				if (emu_lock(ke) == 0) {
-					/* The timer fired first: the task wakes itself. */
-					if (t->state == EMU_T_BLOCKED) {
-						emu_task_wakeup(ke, t, t->cpu);
-						ret = -ETIMEDOUT;
-					}
-					emu_unlock(ke);
-				}
+				/* The timer fired first: the task wakes itself. */
+				if (wake_self(self, &woke) == 0 && woke)
+					ret = -ETIMEDOUT;
 				break;
 			}
 		}
@@ -434,6 +489,58 @@ int emu_task_block(struct ghost_ktask *self, int64_t deadline_ns)
 	}
 	wait_oncpu(self);
 	return ret;
+}
+
+/* The preemption signal, alone in a set. */
+static void preempt_sigset(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, emu_preempt_signal);
+}
+
+/*
+ * A foreign wait: the calling task is about to block outside this library (a system call, a
+ * lock of the C library). begin takes it off its CPU as TASK_BLOCKED; end wakes it
+ * (TASK_WAKEUP) and parks it until the enclave puts it on a CPU again. Between the two the
+ * preemption signal is held off: a preemption asked for just before begin took the CPU would
+ * otherwise land in the wait and cut short a call that SA_RESTART does not restart (poll,
+ * nanosleep); once unblocked at end it finds the task off its CPU and does nothing. As safe
+ * in a signal handler as the preemption handler itself: -EBUSY while the thread is inside
+ * the library (it may hold the enclave lock).
+ */
+int emu_task_block_begin(struct ghost_ktask *self)
+{
+	sigset_t set;
+	int err;
+
+	if (self->in_kernel)
+		return -EBUSY;
+	preempt_sigset(&set);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	err = block_stop(self, false);
+	if (err)
+		pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+	return err;
+}
+
+int emu_task_block_end(struct ghost_ktask *self)
+{
+	sigset_t set;
+	bool woke;
+	int err;
+
+	preempt_sigset(&set);
+	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+	if (!emu_task_managed(self))
+		return 0; /* let go meanwhile (the agent died): a normal thread now */
+	err = wake_self(self, &woke);
+	if (err) {
+		/* No lock, no way back onto a CPU: run on as a normal thread. */
+		become_unmanaged(self);
+		return err;
+	}
+	wait_oncpu(self);
+	return 0;
 }
 
 int emu_task_unblock(struct ghost_ktask *task, int waker_cpu)

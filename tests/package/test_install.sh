@@ -77,7 +77,7 @@ major=${version%%.*}
 	for h in include/ghost/*.h; do echo "usr/$h"; done # all public: mk/install.mk lists none private
 	printf 'usr/lib/systemd/system/ghost-agent@.service\n'
 	printf 'usr/lib64/%s\n' libghost.a libghost.so "libghost.so.$major" "libghost.so.$version" \
-		libghost-agent.a pkgconfig/libghost.pc pkgconfig/libghost-agent.pc
+		libghost-agent.a libghost-preload.so pkgconfig/libghost.pc pkgconfig/libghost-agent.pc
 	printf 'usr/share/man/%s\n' man1/ghost-bench.1 man1/ghost-sim.1 man1/ghost-trace.1 man1/ghost-workload.1 man3/libghost.3 \
 		man8/ghost-agent.8 man8/ghostctl.8
 } | sort >"$tmp/want"
