@@ -271,18 +271,20 @@ static void net_rows(struct bench *b, struct net_run *nr, long blocks, long wake
 		row_note(r, "p99 %.2f periods, max %.2f ms (%.2f periods)", r->p99 / nr->period,
 			 max / 1e6, max / nr->period);
 		if (k == 0) {
-			row_note(r,
-				 "the sleeper (another process) ran 2 to 3 periods on CPU %d before "
-				 "each sleep; the agent spins on CPU %d, so the net's kernel thread "
-				 "(in the agent's process) shares the CPUs with the two",
-				 b->cpu_b, b->cpu_a);
+			row_note(
+				r,
+				"the sleeper (another process) ran 2 to 3 periods on CPU %d before "
+				"each sleep; the agent spins on CPU %d, so the net's kernel thread "
+				"(in the agent's process) shares the CPUs with the two",
+				b->cpu_b, b->cpu_a);
 			if (blocks >= 0)
 				row_note(r, "the kernel counted %ld net blocks", blocks);
 		} else {
 			if (nr->host.n) {
 				qsort(nr->host.v, nr->host.n, sizeof(double), cmp_double);
-				row_note(r, "of which the host's own wake-up (futex wake -> the "
-					    "sleeper runs) median %.2f us",
+				row_note(r,
+					 "of which the host's own wake-up (futex wake -> the "
+					 "sleeper runs) median %.2f us",
 					 samples_quantile(nr->host.v, nr->host.n, 0.5) / 1e3);
 			}
 			row_note(r, "woken 0 to 1 period after the TASK_BLOCKED arrived");

@@ -757,14 +757,14 @@ void OPS(gs_dispatch, s32 cpu, struct task_struct *prev)
 	cr = cpu_rec(&c, cpu);
 	if (taken) {
 		/*
-		 * A higher class runs here next: the CPU is busy (as a commit would have found),
-		 * and a latched task goes back to the agent (TASK_PREEMPT, was_latched) rather
-		 * than wait in the local queue unseen until the CPU comes back.
+		 * A higher class runs here next: the CPU is busy (as a commit would have found).
+		 * A latched task stays latched, not inserted: inserted, it would wait in the local
+		 * queue out of the agent's reach for as long as that class keeps the CPU; latched,
+		 * the agent may still replace it, and the first dispatch once the CPU is ours
+		 * again runs it.
 		 */
 		c.st->stats.busy_dispatches++;
 		set_avail(&c, cpu, false);
-		if (!cr->latch_pending)
-			unlatch(&c, cpu, true);
 		bpf_spin_unlock(&c.st->lock);
 		ctx_finish(&c);
 		return;
