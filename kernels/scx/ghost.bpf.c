@@ -757,21 +757,17 @@ void OPS(gs_dispatch, s32 cpu, struct task_struct *prev)
 	cr = cpu_rec(&c, cpu);
 	if (taken) {
 		/*
-		 * A higher class runs here next: the CPU is busy (as a commit would have found).
-		 * A latched task stays latched, not inserted: inserted, it would wait in the local
-		 * queue out of the agent's reach for as long as that class keeps the CPU; latched,
-		 * the agent may still replace it, and the first dispatch once the CPU is ours
-		 * again runs it.
+		 * A higher class runs here next: the CPU is busy (as a commit would have found),
+		 * and not "ours again". What is latched is still inserted below: it runs once
+		 * that class lets the CPU go (running() then says the CPU is available), as a
+		 * task the kernel keeps at the head of the local queue does.
 		 */
 		c.st->stats.busy_dispatches++;
 		set_avail(&c, cpu, false);
-		bpf_spin_unlock(&c.st->lock);
-		ctx_finish(&c);
-		return;
-	}
-	/* Nothing above us wants this CPU: it is ours again. */
-	if (cr->unavail)
+	} else if (cr->unavail) {
+		/* Nothing above us wants this CPU: it is ours again. */
 		set_avail(&c, cpu, true);
+	}
 	slot = cr->latch_slot;
 	if (slot >= 0 && cr->latch_pending) {
 		/* A sync group is still deciding: not yet. */
@@ -850,6 +846,10 @@ void OPS(gs_running, struct task_struct *p)
 	t->flags |= GS_TF_ONCPU;
 	t->cpu = cpu;
 	cpu_rec(&c, cpu)->cur_slot = slot;
+	/* A task of ours runs here: the CPU is sched_ext's (a dispatch that found it busy may
+	 * have been the last to look: the local queue runs without one). */
+	if (cpu_rec(&c, cpu)->unavail)
+		set_avail(&c, cpu, true);
 	if (t->phase == GS_DISPATCHED) {
 		struct gs_cpu *cr = cpu_rec(&c, cpu);
 
