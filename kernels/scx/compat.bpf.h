@@ -74,6 +74,15 @@ static __always_inline struct task_struct *compat_cpu_curr(s32 cpu)
 }
 
 /*
+ * The run queue of cpu, without its lock (fields read from it are only as fresh as the read):
+ * scx_bpf_cpu_rq, deprecated from 6.18 on (it warns once in the kernel log), NULL without it.
+ */
+static __always_inline struct rq *compat_cpu_rq_unlocked(s32 cpu)
+{
+	return bpf_ksym_exists(scx_bpf_cpu_rq) ? scx_bpf_cpu_rq(cpu) : NULL;
+}
+
+/*
  * The run queue of cpu from an op that holds its lock (ops.dispatch of cpu): the 6.18 kfunc,
  * else the older one (which later lines deprecate). NULL if neither exists.
  */

@@ -707,6 +707,13 @@ int gs_commit_cpu(s32 cpu, s32 caller_cpu, u32 poison, struct fx_out *o);
  * the agent, queued here and not ours, does not count (it runs first and gives the CPU back,
  * as ghOSt's agents do).
  */
+/* Tasks of classes above ours queued on rq (current included): all but sched_ext's and the
+ * fair class's delayed-dequeue sleepers. */
+static __always_inline s64 higher_class_count(struct rq *rq)
+{
+	return (s64)rq->nr_running - (s64)rq->scx.nr_running - (s64)compat_fair_delayed(rq);
+}
+
 static __always_inline bool higher_class_queued(struct ctx *c, s32 cpu)
 {
 	struct rq *rq = compat_locked_rq(cpu);
@@ -716,7 +723,7 @@ static __always_inline bool higher_class_queued(struct ctx *c, s32 cpu)
 
 	if (!rq)
 		return false;
-	others = (s64)rq->nr_running - (s64)rq->scx.nr_running - (s64)compat_fair_delayed(rq);
+	others = higher_class_count(rq);
 	if (others > 0 && agent) {
 		a = bpf_task_from_pid(agent);
 		if (a) {
@@ -1693,6 +1700,7 @@ int gs_run(struct gs_run_args *a)
 	CTX_DECLARE(c);
 	s32 cpu = a->cpu, caller;
 	struct gs_cpu *cr;
+	bool busy = false;
 	u32 k;
 
 	a->err = 0;
@@ -1701,9 +1709,30 @@ int gs_run(struct gs_run_args *a)
 		return 0;
 	}
 	caller = caller_agent_cpu(&c);
+	if (a->op == GS_RUN_CHECK_BUSY && caller == cpu) {
+		/*
+		 * The agent of cpu, running there (its sleep slice ended): a task of a higher class
+		 * waiting here besides it (the agent itself is one) holds the CPU, where nothing
+		 * else may have said so: sched_ext had the CPU idle or held by this agent when
+		 * that task came, so no ops.cpu_release, and no dispatch runs while it stays (a
+		 * task latched here waits unseen). Read without the run queue's lock: a count
+		 * caught mid-change says "busy" for one slice at worst, undone by the next
+		 * dispatch or run.
+		 */
+		struct rq *rq = compat_cpu_rq_unlocked(cpu);
+
+		busy = rq && higher_class_count(rq) > 1;
+	}
 	bpf_spin_lock(&c.st->lock);
 	cr = cpu_rec(&c, cpu);
-	if (a->op == GS_RUN_YIELD) {
+	if (a->op == GS_RUN_CHECK_BUSY) {
+		if (caller != cpu || !cr->agent_tid) {
+			a->err = -22;
+		} else if (busy) {
+			c.st->stats.busy_checks++;
+			set_avail(&c, cpu, false);
+		}
+	} else if (a->op == GS_RUN_YIELD) {
 		if (caller != cpu || !cr->agent_tid) {
 			a->err = -22;
 		} else if (sw_word(&c, cr->agent_slot)->barrier != a->agent_barrier) {

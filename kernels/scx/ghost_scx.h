@@ -286,6 +286,7 @@ struct gs_stats {
 	__u64 cpu_releases;    /* a higher class took a CPU (ops.cpu_release) */
 	__u64 handed_back;     /* tasks it handed back then (kernels without SCX_ENQ_IMMED) */
 	__u64 busy_dispatches; /* dispatches that found a higher class queued on their CPU */
+	__u64 busy_checks;     /* sleeping agents that found one on theirs (GS_RUN_CHECK_BUSY) */
 };
 
 struct gs_state {
@@ -323,7 +324,12 @@ struct gs_commit_args {
 	__s32 result;		   /* out, sync: 1 = all committed, 0 = none */
 };
 
-enum gs_run_op { GS_RUN_YIELD = 1, GS_RUN_PING, GS_RUN_WAKE_ALL };
+enum gs_run_op {
+	GS_RUN_YIELD = 1,
+	GS_RUN_PING,
+	GS_RUN_WAKE_ALL,
+	GS_RUN_CHECK_BUSY, /* the agent of cpu, woken by its sleep slice: is a higher class waiting? */
+};
 
 struct gs_run_args {
 	__u32 op;

@@ -1018,8 +1018,14 @@ static int bell_sleep(struct ghost_kenclave *ke, int cpu)
 	n = ring_buffer__poll(b->rb, SCX_SLEEP_SLICE_MS);
 	if (n < 0 && n != -EINTR)
 		return n;
-	if (!b->rung && scx_exited(ke, NULL))
-		return -ENOTCONN;
+	if (!b->rung) {
+		struct gs_run_args r = { .op = GS_RUN_CHECK_BUSY, .cpu = cpu };
+
+		if (scx_exited(ke, NULL))
+			return -ENOTCONN;
+		/* A slice without a ring: is a higher class holding this CPU unannounced? */
+		prog_run(ke->run_fd, &r, sizeof(r));
+	}
 	return 0;
 }
 
@@ -1219,7 +1225,7 @@ static int scx_file_read(struct ghost_kenclave *ke, const char *name, char *buf,
 			"active %s\nnr_tasks %u\ncommits %llu\ncommit_failures %llu\n"
 			"dispatches %llu\ndispatch_skips %llu\nmsgs_dropped %llu\nunmanaged %llu\n"
 			"preempted_tasks_back_by %s\ncpu_releases %llu\nhanded_back %llu\n"
-			"busy_dispatches %llu\n",
+			"busy_dispatches %llu\nbusy_checks %llu\n",
 			ke->destroyed || scx_exited(ke, NULL) ? "no" : "yes",
 			GS_MAX_TASKS - st->nfree, (unsigned long long)s->commits,
 			(unsigned long long)s->commit_fails, (unsigned long long)s->dispatches,
@@ -1227,7 +1233,7 @@ static int scx_file_read(struct ghost_kenclave *ke, const char *name, char *buf,
 			(unsigned long long)s->unmanaged,
 			st->immed ? "SCX_ENQ_IMMED" : "cpu_release",
 			(unsigned long long)s->cpu_releases, (unsigned long long)s->handed_back,
-			(unsigned long long)s->busy_dispatches);
+			(unsigned long long)s->busy_dispatches, (unsigned long long)s->busy_checks);
 		for (int c = 0; c < GS_MAX_CPUS && err > 0; c++) {
 			const struct gs_cpu *cr = &st->cpus[c];
 			int n;
