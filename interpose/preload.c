@@ -126,11 +126,23 @@ static void enter_self(void)
 	errno = saved;
 }
 
-/* The copy of a ghost task that a fork made (libghost forgot the parent's first). */
+/* Set by the thread making a vfork into a fork, for the child (a copy of the thread) to see. */
+static __thread bool vforking __attribute__((tls_model("initial-exec")));
+
+/*
+ * The copy of a ghost task that a fork made (libghost forgot the parent's first). The child of
+ * a vfork stays a normal thread until its exec, whose image enters: such a child may only exec
+ * or exit, and a program that asked for vfork may treat the child as one (CPython resets every
+ * signal handler there, ours too: a preemption then would kill it).
+ */
 static void forked_child(void)
 {
 	gp_in_task = false;
 	gp_depth = 0;
+	if (vforking) {
+		vforking = false;
+		return;
+	}
 	enter_self();
 }
 
@@ -255,7 +267,15 @@ int pthread_create(pthread_t *restrict th, const pthread_attr_t *restrict attr, 
 pid_t gp_vfork_as_fork(void) __attribute__((visibility("hidden")));
 pid_t gp_vfork_as_fork(void)
 {
-	return REAL(fork)();
+	pid_t pid;
+	int saved;
+
+	vforking = true;
+	pid = REAL(fork)();
+	saved = errno;
+	vforking = false;
+	errno = saved;
+	return pid;
 }
 
 void *gp_real_vfork __attribute__((visibility("hidden")));

@@ -4,7 +4,8 @@
 # started by `ghostctl run` (so under libghost-preload.so). The programs: sort --parallel=2
 # (threads, locks, condition variables), xz -T2 compressing and a second xz decompressing
 # through a pipe (threads, pipes), a five-process shell pipeline, and a shell loop that
-# blocks on a pipe and sleeps at every line. For each policy: every program exits as it does
+# blocks on a pipe and sleeps at every line, and a Python program (threads, a socket pair, a
+# child shell through subprocess). For each policy: every program exits as it does
 # without an agent with the same output; the agent's trace has a TASK_NEW for every task it
 # heard of, each ended by TASK_DEAD or TASK_DEPARTED, and TASK_BLOCKED / TASK_WAKEUP for their
 # blocking; the switch trace holds its invariants (no CPU with two tasks, no task on two
@@ -17,19 +18,47 @@ cd "$(dirname "$0")/.."
 . tests/lib.sh
 [ "$(nproc)" -ge 2 ] || skip "needs 2 CPUs"
 [ -e "$build/lib/libghost-preload.so" ] || skip "no libghost-preload.so in $build (STATIC=1 or a sanitizer build)"
-for p in sort xz seq uniq sh; do
+for p in sort xz seq uniq sh python3; do
 	command -v "$p" >/dev/null || skip "needs $p (scripts/setup.sh installs it)"
 done
 check_trace=$build/tests/test_interpose
 bin=$(cd "$bin" && pwd) # the programs run from $tmp
 
 seq 1 20000 | awk '{ print ($1 * 7919) % 100003 }' >"$tmp/input"
+# A Python program: threads sharing a lock and sleeping, a socket pair between two threads,
+# and a child shell through subprocess (CPython forks it with vfork, resets the child's signal
+# handlers and execs; its output comes back through pipes).
+cat >"$tmp/py_prog.py" <<'PY'
+import socket, subprocess, threading, time
+lock, total = threading.Lock(), [0]
+def work(k):
+    for i in range(300):
+        with lock:
+            total[0] += i * k
+        if i % 60 == 0:
+            time.sleep(0.001)
+threads = [threading.Thread(target=work, args=(k,)) for k in range(1, 5)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+a, b = socket.socketpair()
+echo = threading.Thread(target=lambda: b.sendall(b.recv(64).upper()))
+echo.start()
+a.sendall(b"socket pair")
+print(a.recv(64).decode(), total[0])
+echo.join()
+for n in (3, 30):
+    r = subprocess.run(["sh", "-c", "seq %d | wc -l" % n], capture_output=True, text=True)
+    print(r.returncode, r.stdout.strip())
+PY
 # The programs, one shell command line each; run from $tmp.
 programs=(
 	"sort --parallel=2 -S 1M -n input | md5sum"
 	"xz -T2 -3 -c input | xz -d | md5sum"
 	"seq 1 5000 | sort -r | uniq -c | sort -n | tail -3"
 	"seq 1 40 | while read x; do echo \$x; sleep 0.001; done | tail -2"
+	"python3 py_prog.py"
 )
 
 # run_all PREFIX...: each program under PREFIX (nothing, or ghostctl run ...), its output and
