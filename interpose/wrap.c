@@ -400,13 +400,19 @@ bool gp_fd_may_block(int fd)
 	return block;
 }
 
-/* An I/O call on fd: bracketed only if it will wait for events. */
-#define FD_CALL(fd, events, call)                                        \
-	do {                                                             \
-		if (!wrap_this_call() || !gp_fd_would_block(fd, events)) \
-			return call;                                     \
-		return BLOCKING(call);                                   \
+/*
+ * Returns call, bracketed only if waits (evaluated only for a call this library treats) says
+ * it will wait.
+ */
+#define CALL_BRACKETED_IF(waits, call)             \
+	do {                                       \
+		if (!wrap_this_call() || !(waits)) \
+			return call;               \
+		return BLOCKING(call);             \
 	} while (0)
+
+/* An I/O call on fd: bracketed only if it will wait for events. */
+#define FD_CALL(fd, events, call) CALL_BRACKETED_IF(gp_fd_would_block(fd, events), call)
 
 /*
  * A write of n bytes: poll's "writable" promises room for PIPE_BUF bytes, no more; a longer
@@ -426,20 +432,11 @@ static size_t iov_len(const struct iovec *iov, int n)
 	return len;
 }
 
-#define WRITE_CALL(fd, n, call)                                     \
-	do {                                                        \
-		if (!wrap_this_call() || !write_would_block(fd, n)) \
-			return call;                                \
-		return BLOCKING(call);                              \
-	} while (0)
+#define WRITE_CALL(fd, n, call) CALL_BRACKETED_IF(write_would_block(fd, n), call)
 
 /* A socket call with flags: MSG_DONTWAIT never waits. */
-#define SOCK_CALL(fd, events, flags, call)                                                         \
-	do {                                                                                       \
-		if (!wrap_this_call() || ((flags)&MSG_DONTWAIT) || !gp_fd_would_block(fd, events)) \
-			return call;                                                               \
-		return BLOCKING(call);                                                             \
-	} while (0)
+#define SOCK_CALL(fd, events, flags, call) \
+	CALL_BRACKETED_IF(!((flags)&MSG_DONTWAIT) && gp_fd_would_block(fd, events), call)
 
 ssize_t read(int fd, void *buf, size_t n)
 {
